@@ -1,0 +1,1 @@
+"""pvp-bridge: the kiosk's scanner, printer and browser, over websockets."""

@@ -1,0 +1,331 @@
+"""Site configuration: TOML in the platformdirs config location, validated at start.
+
+Every mistake becomes one line naming the key, so a site's admin can fix the file
+without reading code. With no config file the embedded demo site is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+APP_NAME = "pvp-relais"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LANGUAGES = ("fr", "en")
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_PREFIX_RE = re.compile(r"^[A-Z]{1,3}$")
+_RANGE_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class ConfigError(Exception):
+    """The config file has mistakes; `problems` holds one line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    name: str
+    prefix: str
+    interview_minutes: int
+    hours: dict[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+
+    def is_open(self, local: datetime) -> bool:
+        """True when a permanence of this partner is open at this local time."""
+        ranges = self.hours.get(WEEKDAYS[local.weekday()], ())
+        now = local.time()
+        return any(start <= now < end for start, end in ranges)
+
+    def next_opening(self, local: datetime) -> datetime | None:
+        """The next local datetime a permanence opens (within a week), or None."""
+        for offset in range(8):
+            day = local.date().toordinal() + offset
+            date = type(local.date()).fromordinal(day)
+            for start, _end in self.hours.get(WEEKDAYS[date.weekday()], ()):
+                candidate = datetime.combine(date, start, tzinfo=local.tzinfo)
+                if candidate > local:
+                    return candidate
+        return None
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    timezone: ZoneInfo
+    kiosk_count: int = 1
+    language: str = "fr"
+    privacy_mode: bool = False
+    retention_days: int = 1
+    min_history: int = 5
+    history_days: int = 90
+    appointment_grace_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class Config:
+    site: Site
+    partners: tuple[Partner, ...]
+    source: str
+    database: Path | None = None
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return next((p for p in self.partners if p.id == partner_id), None)
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def site_config_path() -> Path:
+    return platformdirs.site_config_path(APP_NAME) / "config.toml"
+
+
+def default_db_path() -> Path:
+    return platformdirs.user_data_path(APP_NAME) / "pvp.db"
+
+
+def resolve_config_path(explicit: str | None) -> Path | None:
+    """--config, then PVP_CONFIG, then the user's file, then the system-wide one."""
+    chosen = explicit or os.environ.get("PVP_CONFIG")
+    if chosen:
+        return Path(chosen).expanduser()
+    for candidate in (default_config_path(), site_config_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_db_path(explicit: str | None, config: Config) -> Path:
+    """--db, then PVP_DB, then [store] path in the config, then the user data dir."""
+    chosen = explicit or os.environ.get("PVP_DB")
+    if chosen:
+        return Path(chosen).expanduser()
+    if config.database is not None:
+        return config.database
+    return default_db_path()
+
+
+def load_config(path: Path | None) -> Config:
+    """Load and validate a site config, or the embedded demo site when path is None."""
+    if path is None:
+        text = resources.files("pvp_tui.core").joinpath("demo_site.toml").read_text("utf-8")
+        return parse_config(text, source="<demo site>")
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot read the file ({exc})"]) from None
+    return parse_config(text, source=str(path), base_dir=path.parent)
+
+
+def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    v = _Validator()
+    v.unknown_keys("", data, {"site", "partners", "store"})
+    site = _parse_site(v, data.get("site"))
+    partners = _parse_partners(v, data.get("partners"))
+    database = _parse_store(v, data.get("store"), base_dir)
+    if v.problems or site is None:
+        raise ConfigError(source, v.problems or ["[site] is missing"])
+    return Config(site=site, partners=tuple(partners), source=source, database=database)
+
+
+class _Validator:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def unknown_keys(self, prefix: str, table: dict[str, Any], known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                self.add(
+                    f"{prefix}{key}", f"unknown key (expected one of: {', '.join(sorted(known))})"
+                )
+
+    def get(
+        self, table: dict[str, Any], prefix: str, key: str, kind: type, default: Any = None
+    ) -> Any:
+        if key not in table:
+            if default is None:
+                self.add(prefix + key, "is required")
+            return default
+        value = table[key]
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            self.add(prefix + key, f"must be {_KIND_NAMES[kind]} (got {value!r})")
+            return default
+        return value
+
+
+_KIND_NAMES = {
+    str: "a text in quotes",
+    int: "a whole number",
+    bool: "true or false",
+    dict: "a table",
+    list: "a list",
+}
+
+_SITE_KEYS = {
+    "id",
+    "name",
+    "timezone",
+    "kiosk_count",
+    "language",
+    "privacy_mode",
+    "retention_days",
+    "min_history",
+    "history_days",
+    "appointment_grace_minutes",
+}
+
+
+def _parse_site(v: _Validator, raw: Any) -> Site | None:
+    if raw is None:
+        v.add("site", "the [site] table is missing")
+        return None
+    if not isinstance(raw, dict):
+        v.add("site", "must be a table ([site])")
+        return None
+    p = "site."
+    v.unknown_keys(p, raw, _SITE_KEYS)
+    site_id = v.get(raw, p, "id", str, "")
+    if site_id and not _ID_RE.match(site_id):
+        v.add(p + "id", f"must be lowercase letters, digits and dashes (got {site_id!r})")
+    name = v.get(raw, p, "name", str, "")
+    if "name" in raw and not str(name).strip():
+        v.add(p + "name", "must not be empty")
+    tz_name = v.get(raw, p, "timezone", str, "Europe/Paris")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        v.add(p + "timezone", f"unknown time zone {tz_name!r} (for example 'Europe/Paris')")
+        tz = ZoneInfo("Europe/Paris")
+    language = v.get(raw, p, "language", str, "fr")
+    if language not in LANGUAGES:
+        v.add(p + "language", f"must be one of {', '.join(LANGUAGES)} (got {language!r})")
+    ints = {}
+    for key, default, low, high in (
+        ("kiosk_count", 1, 1, 50),
+        ("retention_days", 1, 0, 365),
+        ("min_history", 5, 1, 1000),
+        ("history_days", 90, 1, 3650),
+        ("appointment_grace_minutes", 10, 0, 120),
+    ):
+        value = v.get(raw, p, key, int, default)
+        if not low <= value <= high:
+            v.add(p + key, f"must be between {low} and {high} (got {value})")
+            value = default
+        ints[key] = value
+    privacy = v.get(raw, p, "privacy_mode", bool, False)
+    return Site(id=site_id, name=name, timezone=tz, language=language, privacy_mode=privacy, **ints)
+
+
+_PARTNER_KEYS = {"id", "name", "prefix", "interview_minutes", "hours"}
+
+
+def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
+    if raw is None:
+        v.add("partners", "no partner is configured (add at least one [[partners]] table)")
+        return []
+    if not isinstance(raw, list) or not raw:
+        v.add("partners", "must be a non-empty list of [[partners]] tables")
+        return []
+    partners: list[Partner] = []
+    seen_ids: set[str] = set()
+    seen_prefixes: set[str] = set()
+    for index, item in enumerate(raw):
+        p = f"partners[{index}]."
+        if not isinstance(item, dict):
+            v.add(f"partners[{index}]", "must be a table")
+            continue
+        v.unknown_keys(p, item, _PARTNER_KEYS)
+        pid = v.get(item, p, "id", str, "")
+        if pid and not _ID_RE.match(pid):
+            v.add(p + "id", f"must be lowercase letters, digits and dashes (got {pid!r})")
+        if pid in seen_ids:
+            v.add(p + "id", f"{pid!r} is used by two partners")
+        seen_ids.add(pid)
+        name = v.get(item, p, "name", str, "")
+        prefix = v.get(item, p, "prefix", str, "")
+        if prefix and not _PREFIX_RE.match(prefix):
+            v.add(p + "prefix", f"must be 1 to 3 capital letters (got {prefix!r})")
+        if prefix in seen_prefixes:
+            v.add(p + "prefix", f"{prefix!r} is used by two partners (tickets would clash)")
+        seen_prefixes.add(prefix)
+        minutes = v.get(item, p, "interview_minutes", int, 20)
+        if not 1 <= minutes <= 240:
+            v.add(p + "interview_minutes", f"must be between 1 and 240 (got {minutes})")
+        hours = _parse_hours(v, p + "hours", item.get("hours", {}))
+        partners.append(Partner(pid, name, prefix, minutes, hours))
+    return partners
+
+
+def _parse_hours(v: _Validator, key: str, raw: Any) -> dict[str, tuple[tuple[time, time], ...]]:
+    if not isinstance(raw, dict):
+        v.add(key, 'must be a table of days, e.g. { mon = ["09:00-12:00"] }')
+        return {}
+    hours: dict[str, tuple[tuple[time, time], ...]] = {}
+    for day, ranges in raw.items():
+        if day not in WEEKDAYS:
+            v.add(f"{key}.{day}", f"unknown day (expected one of: {', '.join(WEEKDAYS)})")
+            continue
+        if not isinstance(ranges, list):
+            v.add(f"{key}.{day}", 'must be a list such as ["09:00-12:00", "13:30-17:00"]')
+            continue
+        parsed = []
+        for text in ranges:
+            span = parse_time_range(text) if isinstance(text, str) else None
+            if span is None:
+                v.add(f"{key}.{day}", f'{text!r} is not a time range like "09:00-12:00"')
+                continue
+            parsed.append(span)
+        hours[day] = tuple(sorted(parsed))
+    return hours
+
+
+def parse_time_range(text: str) -> tuple[time, time] | None:
+    match = _RANGE_RE.match(text.strip())
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
+
+
+def _parse_store(v: _Validator, raw: Any, base_dir: Path | None) -> Path | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        v.add("store", "must be a table ([store])")
+        return None
+    v.unknown_keys("store.", raw, {"path"})
+    path = v.get(raw, "store.", "path", str, "")
+    if not path:
+        return None
+    result = Path(path).expanduser()
+    if not result.is_absolute() and base_dir is not None:
+        result = base_dir / result
+    return result

@@ -1,0 +1,615 @@
+"""The front desk's actions on visits: one place for every rule, used by the screens
+and the CLI alike. Each action is one `BEGIN IMMEDIATE` transaction that updates the
+visit and appends its event; a refused action changes nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from .clock import Clock, from_iso, system_clock, to_iso
+from .config import Config, Partner
+from .errors import PvpError
+from .i18n import N_, _
+from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
+from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
+from .store import Store
+
+NAME_MAX = 80
+PHONE_RE = re.compile(r"^\+?[0-9 .\-]{6,20}$")
+NOTE_MAX = 500
+_TIME_RE = re.compile(r"^(\d{1,2})[:hH](\d{2})$")
+
+ACTIVE_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION, Status.NO_SHOW)
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """What the check-in form or `pvp checkin` collects."""
+
+    partner_id: str
+    name: str
+    appointment: str | None = None  # "HH:MM" today, local time
+    priority: bool = False
+    needs: tuple[Need, ...] = ()
+    phone: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    finished: list[Visit] = field(default_factory=list)
+    served: int = 0
+    no_shows: int = 0
+    cancelled: int = 0
+    median_wait_minutes: float | None = None
+    by_partner: dict[str, int] = field(default_factory=dict)
+
+
+def validate_check_in(form: CheckIn, config: Config) -> dict[str, str]:
+    """Field name -> message for every mistake in the form; empty when it is valid."""
+    problems: dict[str, str] = {}
+    if config.partner(form.partner_id) is None:
+        problems["partner"] = (
+            _("Choose a partner.")
+            if not form.partner_id
+            else _("Unknown partner {partner}. Known partners: {known}.").format(
+                partner=form.partner_id, known=", ".join(p.id for p in config.partners)
+            )
+        )
+    name = form.name.strip()
+    if not name:
+        problems["name"] = _("Enter a name to call the visitor by.")
+    elif len(name) > NAME_MAX:
+        problems["name"] = _("The name is too long (at most {n} characters).").format(n=NAME_MAX)
+    if form.appointment is not None and parse_hhmm(form.appointment) is None:
+        problems["appointment"] = _("Enter the appointment time as HH:MM, for example 10:30.")
+    if form.phone and not PHONE_RE.match(form.phone.strip()):
+        problems["phone"] = _("Enter a phone number with digits only, for example 06 12 34 56 78.")
+    if len(form.note) > NOTE_MAX:
+        problems["note"] = _("The note is too long (at most {n} characters).").format(n=NOTE_MAX)
+    return problems
+
+
+def parse_hhmm(text: str) -> time | None:
+    match = _TIME_RE.match(text.strip())
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+class FrontDesk:
+    """The site's visits. Thread-safe through the store's lock."""
+
+    def __init__(
+        self, store: Store, config: Config, clock: Clock = system_clock, actor: str | None = None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.actor = actor if actor is not None else _current_user()
+
+    # ----------------------------------------------------------------- time helpers
+    def now(self) -> datetime:
+        return self.clock()
+
+    def local_now(self) -> datetime:
+        return self.now().astimezone(self.config.site.timezone)
+
+    def today(self) -> date:
+        return self.local_now().date()
+
+    # ---------------------------------------------------------------------- actions
+    def check_in(self, form: CheckIn) -> Visit:
+        problems = validate_check_in(form, self.config)
+        if problems:
+            raise PvpError("invalid_check_in", " ".join(problems.values()))
+        partner = self.config.partner(form.partner_id)
+        assert partner is not None
+        now = self.now()
+        appointment_at = None
+        if form.appointment is not None:
+            slot = parse_hhmm(form.appointment)
+            assert slot is not None
+            appointment_at = datetime.combine(self.today(), slot, self.config.site.timezone)
+        visit_id = str(uuid.uuid4())
+        with self.store.transaction() as db:
+            ticket, seq = self._next_ticket(db, partner)
+            db.table("visits").insert(
+                {
+                    "id": visit_id,
+                    "site_id": self.config.site.id,
+                    "day": self.today().isoformat(),
+                    "prefix": partner.prefix,
+                    "seq": seq,
+                    "ticket": ticket,
+                    "partner_id": partner.id,
+                    "status": Status.WAITING.value,
+                    "kind": (Kind.APPOINTMENT if appointment_at else Kind.WALK_IN).value,
+                    "appointment_at": to_iso(appointment_at) if appointment_at else None,
+                    "priority": int(form.priority),
+                    "needs": json.dumps(sorted(n.value for n in form.needs)),
+                    "arrived_at": to_iso(now),
+                    "updated_at": to_iso(now),
+                }
+            )
+            db.table("visitor_details").insert(
+                {
+                    "visit_id": visit_id,
+                    "name": form.name.strip(),
+                    "phone": (form.phone or "").strip() or None,
+                    "note": form.note.strip(),
+                }
+            )
+            self._event(
+                db,
+                visit_id,
+                "checked_in",
+                now,
+                {
+                    "partner": partner.id,
+                    "ticket": ticket,
+                    "kind": "appointment" if appointment_at else "walk_in",
+                    "appointment_at": to_iso(appointment_at) if appointment_at else None,
+                    "priority": form.priority,
+                    "needs": sorted(n.value for n in form.needs),
+                },
+            )
+        return self.get(visit_id)
+
+    def call_next(self) -> Visit:
+        """Call the first eligible visitor in queue order."""
+        with self.store.transaction() as db:
+            entry = next_to_call(self._queue(db))
+            if entry is None:
+                raise PvpError(
+                    "nothing_to_call",
+                    _(
+                        "Nobody can be called now: the queue is empty or no partner's "
+                        "permanence is open. Call a visitor by their ticket to override."
+                    ),
+                )
+            self._transition(
+                db, entry.visit, "call", Status.CALLED, "called", {"called_at": to_iso(self.now())}
+            )
+            visit_id = entry.visit.id
+        return self.get(visit_id)
+
+    def call(self, ref: str) -> Visit:
+        """Call one visitor out of order (staff know best: the partner may be open)."""
+        return self._simple(ref, "call", Status.CALLED, "called", stamp="called_at")
+
+    def start(self, ref: str) -> Visit:
+        return self._simple(ref, "start", Status.IN_SESSION, "started", stamp="started_at")
+
+    def finish(self, ref: str, outcome: Outcome | str) -> Visit:
+        try:
+            value = Outcome(outcome)
+        except ValueError:
+            raise PvpError(
+                "bad_outcome",
+                _("Unknown outcome {outcome}. Choose one of: {known}.").format(
+                    outcome=outcome, known=", ".join(o.value for o in Outcome)
+                ),
+            ) from None
+        return self._simple(
+            ref,
+            "finish",
+            Status.DONE,
+            "finished",
+            stamp="ended_at",
+            extra={"outcome": value.value},
+            data={"outcome": value.value},
+        )
+
+    def no_show(self, ref: str) -> Visit:
+        return self._simple(ref, "no_show", Status.NO_SHOW, "no_show")
+
+    def cancel(self, ref: str) -> Visit:
+        return self._simple(ref, "cancel", Status.CANCELLED, "cancelled", stamp="ended_at")
+
+    def back_to_waiting(self, ref: str) -> Visit:
+        return self._simple(
+            ref,
+            "back_to_waiting",
+            Status.WAITING,
+            "back_to_waiting",
+            extra={"called_at": None, "started_at": None},
+        )
+
+    def transfer(self, ref: str, partner_id: str) -> Visit:
+        """Close this visit as transferred and queue a new one for the other partner,
+        keeping the arrival time (so the visitor keeps their place) and their details."""
+        target = self.config.partner(partner_id)
+        if target is None:
+            raise PvpError(
+                "unknown_partner",
+                _("Unknown partner {partner}. Known partners: {known}.").format(
+                    partner=partner_id, known=", ".join(p.id for p in self.config.partners)
+                ),
+            )
+        now = self.now()
+        with self.store.transaction() as db:
+            visit = self._find(db, ref)
+            if visit.partner_id == target.id:
+                raise PvpError(
+                    "same_partner",
+                    _("{ticket} is already for {partner}.").format(
+                        ticket=visit.ticket, partner=target.name
+                    ),
+                )
+            self._check(visit, "transfer")
+            new_id = str(uuid.uuid4())
+            ticket, seq = self._next_ticket(db, target)
+            row = db.table("visits").get(visit.id)
+            db.table("visits").insert(
+                {
+                    **row,
+                    "id": new_id,
+                    "prefix": target.prefix,
+                    "seq": seq,
+                    "ticket": ticket,
+                    "day": self.today().isoformat(),
+                    "partner_id": target.id,
+                    "status": Status.WAITING.value,
+                    "outcome": None,
+                    "called_at": None,
+                    "started_at": None,
+                    "ended_at": None,
+                    "kind": Kind.WALK_IN.value,
+                    "appointment_at": None,
+                    "transferred_from": visit.id,
+                    "updated_at": to_iso(now),
+                }
+            )
+            details = db.execute(
+                "SELECT * FROM visitor_details WHERE visit_id = ?", [visit.id]
+            ).fetchone()
+            if details is not None:
+                db.table("visitor_details").insert(
+                    {
+                        "visit_id": new_id,
+                        "name": details[1],
+                        "phone": details[2],
+                        "note": details[3],
+                    }
+                )
+            self._transition(
+                db,
+                visit,
+                "transfer",
+                Status.TRANSFERRED,
+                "transferred",
+                {"ended_at": to_iso(now)},
+                {"to_partner": target.id, "to_visit": new_id, "to_ticket": ticket},
+            )
+            self._event(
+                db,
+                new_id,
+                "transferred_in",
+                now,
+                {
+                    "from_partner": visit.partner_id,
+                    "from_visit": visit.id,
+                    "from_ticket": visit.ticket,
+                    "partner": target.id,
+                    "ticket": ticket,
+                },
+            )
+        return self.get(new_id)
+
+    def set_note(self, ref: str, note: str) -> Visit:
+        if len(note) > NOTE_MAX:
+            raise PvpError(
+                "note_too_long",
+                _("The note is too long (at most {n} characters).").format(n=NOTE_MAX),
+            )
+        with self.store.transaction() as db:
+            visit = self._find(db, ref)
+            if visit.name is None:
+                raise PvpError(
+                    "purged",
+                    _("{ticket}'s personal data was erased; a note can no longer be added.").format(
+                        ticket=visit.ticket
+                    ),
+                )
+            db.execute(
+                "UPDATE visitor_details SET note = ? WHERE visit_id = ?", [note.strip(), visit.id]
+            )
+            # The event says that the note changed, never what it says (it may be personal).
+            self._event(db, visit.id, "note_edited", self.now(), {"length": len(note.strip())})
+        return self.get(visit.id)
+
+    def purge_personal_data(self) -> int:
+        """Erase names, phones and notes past the retention period; visits and events stay.
+
+        A detail is kept while its visit is active, and until the end of the day
+        `retention_days` after the visit's day.
+        """
+        cutoff = (self.today() - timedelta(days=self.config.site.retention_days)).isoformat()
+        with self.store.transaction() as db:
+            rows = list(
+                db.query(
+                    f"""SELECT v.id FROM visitor_details d JOIN visits v ON v.id = d.visit_id
+                    WHERE v.day < ? AND v.status NOT IN ({_placeholders(ACTIVE_STATUSES)})""",
+                    [cutoff, *ACTIVE_STATUSES],
+                )
+            )
+            now = self.now()
+            for row in rows:
+                db.execute("DELETE FROM visitor_details WHERE visit_id = ?", [row["id"]])
+                self._event(db, row["id"], "personal_data_erased", now, {})
+        return len(rows)
+
+    # ------------------------------------------------------------------------ reads
+    def get(self, visit_id: str) -> Visit:
+        rows = self.store.query(_VISIT_SELECT + " WHERE v.id = ?", [visit_id])
+        if not rows:
+            raise PvpError("unknown_visit", _("No such visit."))
+        return _visit(rows[0])
+
+    def find(self, ref: str) -> Visit:
+        with self.store.snapshot() as db:
+            return self._find(db, ref)
+
+    def queue(self) -> list[QueueEntry]:
+        with self.store.snapshot() as db:
+            return self._queue(db)
+
+    def active(self) -> list[Visit]:
+        """Visits called or in session (at the kiosk or on their way)."""
+        rows = self.store.query(
+            _VISIT_SELECT + " WHERE v.status IN (?, ?) ORDER BY v.called_at",
+            [Status.CALLED.value, Status.IN_SESSION.value],
+        )
+        return [_visit(r) for r in rows]
+
+    def visits_of_day(self, day: date | None = None) -> list[Visit]:
+        rows = self.store.query(
+            _VISIT_SELECT + " WHERE v.site_id = ? AND v.day = ? ORDER BY v.arrived_at, v.ticket",
+            [self.config.site.id, (day or self.today()).isoformat()],
+        )
+        return [_visit(r) for r in rows]
+
+    def day_summary(self, day: date | None = None) -> DaySummary:
+        visits = self.visits_of_day(day)
+        finished = [
+            v
+            for v in visits
+            if v.status in (Status.DONE, Status.NO_SHOW, Status.CANCELLED, Status.TRANSFERRED)
+        ]
+        finished.sort(key=lambda v: v.ended_at or v.called_at or v.arrived_at, reverse=True)
+        served = [v for v in visits if v.status is Status.DONE]
+        waits = sorted(
+            (v.called_at - v.arrived_at).total_seconds() / 60
+            for v in visits
+            if v.called_at is not None
+        )
+        by_partner: dict[str, int] = {}
+        for v in served:
+            by_partner[v.partner_id] = by_partner.get(v.partner_id, 0) + 1
+        median_wait = waits[len(waits) // 2] if waits else None
+        return DaySummary(
+            finished=finished,
+            served=len(served),
+            no_shows=sum(v.status is Status.NO_SHOW for v in visits),
+            cancelled=sum(v.status is Status.CANCELLED for v in visits),
+            median_wait_minutes=median_wait,
+            by_partner=by_partner,
+        )
+
+    def medians(self) -> dict[str, float]:
+        """Expected interview length (minutes) per partner, learned from the event log."""
+        with self.store.snapshot() as db:
+            return self._medians(db)
+
+    def events(self, visit_id: str) -> list[dict[str, Any]]:
+        rows = self.store.query("SELECT * FROM events WHERE visit_id = ? ORDER BY seq", [visit_id])
+        for row in rows:
+            row["data"] = json.loads(row["data"])
+        return rows
+
+    # ------------------------------------------------------------------- internals
+    def _next_ticket(self, db: Database, partner: Partner) -> tuple[str, int]:
+        day = self.today().isoformat()
+        row = db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM visits WHERE site_id = ? AND day = ? AND prefix = ?",
+            [self.config.site.id, day, partner.prefix],
+        ).fetchone()
+        seq = int(row[0]) + 1
+        return f"{partner.prefix}-{seq:03d}", seq
+
+    def _queue(self, db: Database) -> list[QueueEntry]:
+        now = self.now()
+        waiting = [
+            _visit(r)
+            for r in db.query(
+                _VISIT_SELECT + " WHERE v.status = ? AND v.site_id = ?",
+                [Status.WAITING.value, self.config.site.id],
+            )
+        ]
+        medians = self._medians(db)
+        busy = []
+        for row in db.query(
+            _VISIT_SELECT + " WHERE v.status IN (?, ?)",
+            [Status.CALLED.value, Status.IN_SESSION.value],
+        ):
+            visit = _visit(row)
+            begun = visit.started_at or visit.called_at or now
+            busy.append(begun + timedelta(minutes=medians.get(visit.partner_id, 20.0)))
+        return order_queue(waiting, self.config, now, medians, busy)
+
+    def _medians(self, db: Database) -> dict[str, float]:
+        since = to_iso(self.now() - timedelta(days=self.config.site.history_days))
+        durations: dict[str, list[float]] = {}
+        rows = db.query(
+            """SELECT v.partner_id AS partner, s.at AS started, f.at AS finished
+               FROM events f
+               JOIN events s ON s.visit_id = f.visit_id AND s.type = 'started'
+               JOIN visits v ON v.id = f.visit_id
+               WHERE f.type = 'finished' AND f.at >= ?
+               AND s.seq = (SELECT MAX(seq) FROM events WHERE visit_id = f.visit_id
+                            AND type = 'started')""",
+            [since],
+        )
+        for row in rows:
+            minutes = (from_iso(row["finished"]) - from_iso(row["started"])).total_seconds() / 60
+            if minutes > 0:
+                durations.setdefault(row["partner"], []).append(minutes)
+        return {
+            p.id: learned_median(
+                durations.get(p.id, []), p.interview_minutes, self.config.site.min_history
+            )
+            for p in self.config.partners
+        }
+
+    def _find(self, db: Database, ref: str) -> Visit:
+        ref = ref.strip().upper()
+        rows = list(
+            db.query(
+                _VISIT_SELECT
+                + """ WHERE v.site_id = ? AND (upper(v.ticket) = ? OR upper(v.id) = ?)
+            ORDER BY (v.status IN ('waiting', 'called', 'in_session', 'no_show')) DESC,
+                     v.day DESC LIMIT 1""",
+                [self.config.site.id, ref, ref],
+            )
+        )
+        if not rows:
+            raise PvpError(
+                "unknown_ticket",
+                _("No visit with ticket {ticket}. Check the ticket (pvp queue lists them).").format(
+                    ticket=ref
+                ),
+            )
+        return _visit(rows[0])
+
+    def _check(self, visit: Visit, action: str) -> None:
+        if visit.status not in ALLOWED_FROM[action]:
+            raise PvpError(
+                "wrong_state",
+                _("{ticket} is {status}: it cannot be {action} now.").format(
+                    ticket=visit.ticket, status=visit.status.label, action=_(ACTION_PAST[action])
+                ),
+            )
+
+    def _simple(
+        self,
+        ref: str,
+        action: str,
+        status: Status,
+        event: str,
+        *,
+        stamp: str | None = None,
+        extra: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Visit:
+        with self.store.transaction() as db:
+            visit = self._find(db, ref)
+            changes = dict(extra or {})
+            if stamp:
+                changes[stamp] = to_iso(self.now())
+            self._transition(db, visit, action, status, event, changes, data)
+        return self.get(visit.id)
+
+    def _transition(
+        self,
+        db: Database,
+        visit: Visit,
+        action: str,
+        status: Status,
+        event: str,
+        changes: dict[str, Any],
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self._check(visit, action)
+        now = self.now()
+        db.table("visits").update(
+            visit.id, {**changes, "status": status.value, "updated_at": to_iso(now)}
+        )
+        self._event(
+            db,
+            visit.id,
+            event,
+            now,
+            {"from": visit.status.value, "to": status.value, **(data or {})},
+        )
+
+    def _event(
+        self, db: Database, visit_id: str, kind: str, at: datetime, data: dict[str, Any]
+    ) -> None:
+        db.table("events").insert(
+            {
+                "id": str(uuid.uuid4()),
+                "visit_id": visit_id,
+                "site_id": self.config.site.id,
+                "at": to_iso(at),
+                "type": kind,
+                "data": json.dumps(data, sort_keys=True),
+                "actor": self.actor,
+            }
+        )
+
+
+ACTION_PAST = {
+    "call": N_("called"),
+    "start": N_("started"),
+    "finish": N_("finished"),
+    "no_show": N_("marked as no-show"),
+    "cancel": N_("cancelled"),
+    "transfer": N_("transferred"),
+    "back_to_waiting": N_("put back to waiting"),
+    "edit_note": N_("annotated"),
+}
+
+_VISIT_SELECT = """SELECT v.*, d.name AS name, d.phone AS phone, d.note AS note
+FROM visits v LEFT JOIN visitor_details d ON d.visit_id = v.id"""
+
+
+def _placeholders(values: Iterable[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+def _visit(row: dict[str, Any]) -> Visit:
+    return Visit(
+        id=row["id"],
+        ticket=row["ticket"],
+        day=row["day"],
+        partner_id=row["partner_id"],
+        status=Status(row["status"]),
+        kind=Kind(row["kind"]),
+        arrived_at=from_iso(row["arrived_at"]),
+        appointment_at=_opt_time(row["appointment_at"]),
+        priority=bool(row["priority"]),
+        needs=tuple(Need(n) for n in json.loads(row["needs"])),
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        called_at=_opt_time(row["called_at"]),
+        started_at=_opt_time(row["started_at"]),
+        ended_at=_opt_time(row["ended_at"]),
+        transferred_from=row["transferred_from"],
+        name=row["name"],
+        phone=row["phone"],
+        note=row["note"] or "",
+    )
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

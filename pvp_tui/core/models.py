@@ -1,0 +1,160 @@
+"""The visit and its vocabulary. Plain data: no IO, no Textual."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .i18n import N_, _
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    IN_SESSION = "in_session"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    TRANSFERRED = "transferred"
+
+    @property
+    def label(self) -> str:
+        return _(_STATUS_LABELS[self])
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED)
+
+
+_STATUS_LABELS = {
+    Status.WAITING: N_("waiting"),
+    Status.CALLED: N_("called"),
+    Status.IN_SESSION: N_("in session"),
+    Status.DONE: N_("done"),
+    Status.NO_SHOW: N_("no-show"),
+    Status.CANCELLED: N_("cancelled"),
+    Status.TRANSFERRED: N_("transferred"),
+}
+
+
+class Kind(StrEnum):
+    WALK_IN = "walk_in"
+    APPOINTMENT = "appointment"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    FOLLOW_UP = "follow_up"
+    REDIRECTED = "redirected"
+    TECHNICAL_FAILURE = "technical_failure"
+
+    @property
+    def label(self) -> str:
+        return _(_OUTCOME_LABELS[self])
+
+
+_OUTCOME_LABELS = {
+    Outcome.RESOLVED: N_("resolved"),
+    Outcome.FOLLOW_UP: N_("follow-up needed"),
+    Outcome.REDIRECTED: N_("redirected"),
+    Outcome.TECHNICAL_FAILURE: N_("technical failure"),
+}
+
+
+class Need(StrEnum):
+    SIGN_LANGUAGE = "sign_language"
+    TRANSCRIPTION = "transcription"
+    HEARING = "hearing"
+    SIGHT = "sight"
+    REDUCED_MOBILITY = "reduced_mobility"
+    PAPERS_HELP = "papers_help"
+
+    @property
+    def label(self) -> str:
+        return _(_NEED_LABELS[self])
+
+    @property
+    def short(self) -> str:
+        return _(_NEED_SHORT[self])
+
+
+_NEED_LABELS = {
+    Need.SIGN_LANGUAGE: N_("sign-language interpreter"),
+    Need.TRANSCRIPTION: N_("transcription interpreter"),
+    Need.HEARING: N_("hearing impairment"),
+    Need.SIGHT: N_("sight impairment"),
+    Need.REDUCED_MOBILITY: N_("reduced mobility"),
+    Need.PAPERS_HELP: N_("needs help with papers"),
+}
+
+_NEED_SHORT = {
+    Need.SIGN_LANGUAGE: N_("SL interp."),
+    Need.TRANSCRIPTION: N_("transcr."),
+    Need.HEARING: N_("hearing"),
+    Need.SIGHT: N_("sight"),
+    Need.REDUCED_MOBILITY: N_("mobility"),
+    Need.PAPERS_HELP: N_("papers"),
+}
+
+# Which status each action may start from. One table, used by the service, the
+# screens (to grey out actions) and the CLI.
+ALLOWED_FROM: dict[str, frozenset[Status]] = {
+    "call": frozenset({Status.WAITING}),
+    "start": frozenset({Status.CALLED}),
+    "finish": frozenset({Status.CALLED, Status.IN_SESSION}),
+    "no_show": frozenset({Status.WAITING, Status.CALLED}),
+    "cancel": frozenset({Status.WAITING, Status.CALLED, Status.NO_SHOW}),
+    "transfer": frozenset({Status.WAITING, Status.CALLED, Status.IN_SESSION}),
+    "back_to_waiting": frozenset({Status.CALLED, Status.IN_SESSION, Status.NO_SHOW}),
+    "edit_note": frozenset(Status),
+}
+
+
+@dataclass(frozen=True)
+class Visit:
+    id: str
+    ticket: str
+    day: str
+    partner_id: str
+    status: Status
+    kind: Kind
+    arrived_at: datetime
+    appointment_at: datetime | None = None
+    priority: bool = False
+    needs: tuple[Need, ...] = ()
+    outcome: Outcome | None = None
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    transferred_from: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    note: str = ""
+
+    def can(self, action: str) -> bool:
+        return self.status in ALLOWED_FROM[action]
+
+    def to_json(self) -> dict[str, object]:
+        """The public shape of a visit, as the CLI prints it with --json."""
+        return {
+            "id": self.id,
+            "ticket": self.ticket,
+            "partner": self.partner_id,
+            "status": self.status.value,
+            "name": self.name,
+            "kind": self.kind.value,
+            "appointment_at": _iso(self.appointment_at),
+            "priority": self.priority,
+            "needs": [need.value for need in self.needs],
+            "arrived_at": _iso(self.arrived_at),
+            "called_at": _iso(self.called_at),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "outcome": self.outcome.value if self.outcome else None,
+            "note": self.note,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None

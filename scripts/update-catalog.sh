@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Extracts the UI's messages and merges them into the French catalog (pvp_tui/locale).
+# New entries arrive untranslated: fill their msgstr in pvp.po (tests/test_i18n.py checks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pot=$(mktemp --suffix=.pot)
+uv run pybabel extract --no-location --sort-output -k _ -k N_ -o "$pot" pvp_tui >/dev/null
+uv run pybabel update --no-fuzzy-matching --omit-header -l fr -D pvp -i "$pot" -d pvp_tui/locale
+rm -f "$pot"

@@ -1,0 +1,63 @@
+"""The UI speaks French by default: every message in the code has a French translation."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "pvp_tui" / "locale" / "fr" / "LC_MESSAGES" / "pvp.po"
+
+
+def test_every_message_has_a_french_translation(tmp_path: Path) -> None:
+    pot = tmp_path / "pvp.pot"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "--no-location",
+            "-k",
+            "_",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            str(ROOT / "pvp_tui"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as handle:
+        wanted = {m.id for m in read_po(handle) if m.id}
+    with CATALOG.open("rb") as handle:
+        french = {m.id: m.string for m in read_po(handle, locale="fr") if m.id}
+    missing = sorted(str(m) for m in wanted if not french.get(m))
+    assert not missing, "untranslated (run scripts/update-catalog.sh, fill pvp.po):\n" + "\n".join(
+        missing
+    )
+
+
+def test_french_is_the_default_and_english_on_request() -> None:
+    from pvp_tui.core import i18n
+    from pvp_tui.core.models import Status
+
+    i18n.set_language("fr")
+    assert Status.WAITING.label == "en attente"
+    i18n.set_language("en")
+    try:
+        assert Status.WAITING.label == "waiting"
+    finally:
+        i18n.set_language("fr")
+
+
+def test_placeholders_survive_translation() -> None:
+    import re
+
+    with CATALOG.open("rb") as handle:
+        for message in read_po(handle, locale="fr"):
+            if message.id and message.string:
+                fields = set(re.findall(r"\{(\w+)\}", str(message.id)))
+                assert fields == set(re.findall(r"\{(\w+)\}", str(message.string))), message.id
