@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from . import events
 from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
@@ -329,7 +330,7 @@ class FrontDesk:
                 "UPDATE visitor_details SET note = ? WHERE visit_id = ?", [note.strip(), visit.id]
             )
             # The event says that the note changed, never what it says (it may be personal).
-            self._event(db, visit.id, "note_edited", self.now(), {"length": len(note.strip())})
+            self._event(db, visit.id, events.NOTE_EDITED, self.now(), {"length": len(note.strip())})
         return self.get(visit.id)
 
     def purge_personal_data(self) -> int:
@@ -350,7 +351,7 @@ class FrontDesk:
             now = self.now()
             for row in rows:
                 db.execute("DELETE FROM visitor_details WHERE visit_id = ?", [row["id"]])
-                self._event(db, row["id"], "personal_data_erased", now, {})
+                self._event(db, row["id"], events.PERSONAL_DATA_ERASED, now, {})
         return len(rows)
 
     # ------------------------------------------------------------------------ reads
