@@ -7,10 +7,12 @@ app and every subcommand; subcommands call the same core functions as the screen
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import commands
 from .core import i18n
 from .core.config import Config, ConfigError, load_config, resolve_config_path, resolve_db_path
 from .core.errors import PvpError
@@ -37,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="hide visitor names on screen (a screen the public can see)",
     )
     parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in commands.MODULES:
+        importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
     return parser
 
 
@@ -64,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .ui.app import run_app
 
         return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    try:
+        return int(args.run(context, args))
+    except PvpError as exc:
+        print(f"pvp: {exc.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
