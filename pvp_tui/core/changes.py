@@ -23,6 +23,7 @@ class ChangeWatcher:
         self.on_change = on_change
         self.interval = interval
         self._stop = threading.Event()
+        self.error: BaseException | None = None  # the last failure, for diagnosis
         self._thread = threading.Thread(target=self._run, name="pvp-change-watcher", daemon=True)
 
     def start(self) -> ChangeWatcher:
@@ -35,10 +36,16 @@ class ChangeWatcher:
             self._thread.join(timeout=2)
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # mode=rw: never create the file (the Store creates it with group permissions).
+        uri = Path(self.path).absolute().as_uri() + "?mode=rw"
         try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 5000")
             last = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            self.error = exc
+            return
+        try:
             while not self._stop.wait(self.interval):
                 try:
                     current = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -46,6 +53,9 @@ class ChangeWatcher:
                     continue  # locked for a moment: the next tick will see the change
                 if current != last:
                     last = current
-                    self.on_change()
+                    try:
+                        self.on_change()
+                    except Exception as exc:  # a failing callback must not stop the feed
+                        self.error = exc
         finally:
             conn.close()

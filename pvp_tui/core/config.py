@@ -164,15 +164,27 @@ class _Validator:
                 )
 
     def get(
-        self, table: dict[str, Any], prefix: str, key: str, kind: type, default: Any = None
+        self,
+        table: dict[str, Any],
+        prefix: str,
+        key: str,
+        kind: type,
+        default: Any = None,
+        *,
+        required: bool = False,
     ) -> Any:
+        """The value of `key`, or `default` (after noting the problem) when it is missing
+        although required, or of the wrong type."""
         if key not in table:
-            if default is None:
+            if required or default is None:
                 self.add(prefix + key, "is required")
             return default
         value = table[key]
         if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
             self.add(prefix + key, f"must be {_KIND_NAMES[kind]} (got {value!r})")
+            return default
+        if isinstance(value, str) and required and not value.strip():
+            self.add(prefix + key, "must not be empty")
             return default
         return value
 
@@ -208,12 +220,10 @@ def _parse_site(v: _Validator, raw: Any) -> Site | None:
         return None
     p = "site."
     v.unknown_keys(p, raw, _SITE_KEYS)
-    site_id = v.get(raw, p, "id", str, "")
+    site_id = v.get(raw, p, "id", str, "", required=True)
     if site_id and not _ID_RE.match(site_id):
         v.add(p + "id", f"must be lowercase letters, digits and dashes (got {site_id!r})")
-    name = v.get(raw, p, "name", str, "")
-    if "name" in raw and not str(name).strip():
-        v.add(p + "name", "must not be empty")
+    name = v.get(raw, p, "name", str, "", required=True)
     tz_name = v.get(raw, p, "timezone", str, "Europe/Paris")
     try:
         tz = ZoneInfo(tz_name)
@@ -259,17 +269,17 @@ def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
             v.add(f"partners[{index}]", "must be a table")
             continue
         v.unknown_keys(p, item, _PARTNER_KEYS)
-        pid = v.get(item, p, "id", str, "")
+        pid = v.get(item, p, "id", str, "", required=True)
         if pid and not _ID_RE.match(pid):
             v.add(p + "id", f"must be lowercase letters, digits and dashes (got {pid!r})")
-        if pid in seen_ids:
+        if pid and pid in seen_ids:
             v.add(p + "id", f"{pid!r} is used by two partners")
         seen_ids.add(pid)
-        name = v.get(item, p, "name", str, "")
-        prefix = v.get(item, p, "prefix", str, "")
+        name = v.get(item, p, "name", str, "", required=True)
+        prefix = v.get(item, p, "prefix", str, "", required=True)
         if prefix and not _PREFIX_RE.match(prefix):
             v.add(p + "prefix", f"must be 1 to 3 capital letters (got {prefix!r})")
-        if prefix in seen_prefixes:
+        if prefix and prefix in seen_prefixes:
             v.add(p + "prefix", f"{prefix!r} is used by two partners (tickets would clash)")
         seen_prefixes.add(prefix)
         minutes = v.get(item, p, "interview_minutes", int, 20)

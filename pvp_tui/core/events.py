@@ -16,6 +16,7 @@ TRANSFERRED = "transferred"  # to_partner, to_visit, to_ticket (on the closed vi
 TRANSFERRED_IN = "transferred_in"  # from_partner, from_visit, from_ticket (on the new one)
 NOTE_EDITED = "note_edited"  # length only
 PERSONAL_DATA_ERASED = "personal_data_erased"
+CLOSED_OVERNIGHT = "closed_overnight"  # from, to (cancelled), day: left open on a past day
 
 # The video session at the kiosk (issue: video session)
 SESSION_STARTED = "session_started"  # kiosk, partner, room host

@@ -31,6 +31,8 @@ NOTE_MAX = 500
 _TIME_RE = re.compile(r"^(\d{1,2})[:hH](\d{2})$")
 
 ACTIVE_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION, Status.NO_SHOW)
+# Still in the front desk's hands: such a visit from a previous day is closed at start.
+OPEN_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,14 @@ class CheckIn:
     needs: tuple[Need, ...] = ()
     phone: str | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class DayStart:
+    """What `FrontDesk.start_of_day` did (counts only: no names)."""
+
+    closed_overnight: int
+    erased: int
 
 
 @dataclass(frozen=True)
@@ -336,23 +346,69 @@ class FrontDesk:
     def purge_personal_data(self) -> int:
         """Erase names, phones and notes past the retention period; visits and events stay.
 
-        A detail is kept while its visit is active, and until the end of the day
-        `retention_days` after the visit's day.
+        A visit's details are kept until the end of the day `retention_days` after the
+        visit's day (site.retention_days, default 1: the end of the next day), and never
+        while the visit is still open (waiting, called, in session; `close_overnight`
+        closes those left from a previous day). Returns how many visits were anonymised.
         """
         cutoff = (self.today() - timedelta(days=self.config.site.retention_days)).isoformat()
+        sql = f"""SELECT v.id FROM visitor_details d JOIN visits v ON v.id = d.visit_id
+            WHERE v.site_id = ? AND v.day < ?
+            AND v.status NOT IN ({_placeholders(OPEN_STATUSES)})"""
+        params = [self.config.site.id, cutoff, *OPEN_STATUSES]
+        if not self.store.query(sql + " LIMIT 1", params):
+            return 0  # the usual case: no write lock taken
         with self.store.transaction() as db:
-            rows = list(
-                db.query(
-                    f"""SELECT v.id FROM visitor_details d JOIN visits v ON v.id = d.visit_id
-                    WHERE v.day < ? AND v.status NOT IN ({_placeholders(ACTIVE_STATUSES)})""",
-                    [cutoff, *ACTIVE_STATUSES],
-                )
-            )
+            ids = [row[0] for row in db.execute(sql, params).fetchall()]
             now = self.now()
-            for row in rows:
-                db.execute("DELETE FROM visitor_details WHERE visit_id = ?", [row["id"]])
-                self._event(db, row["id"], events.PERSONAL_DATA_ERASED, now, {})
-        return len(rows)
+            db.conn.executemany(
+                "DELETE FROM visitor_details WHERE visit_id = ?", [(i,) for i in ids]
+            )
+            for visit_id in ids:
+                self._event(db, visit_id, events.PERSONAL_DATA_ERASED, now, {})
+        return len(ids)
+
+    def close_overnight(self) -> int:
+        """Close visits left open (waiting, called, in session) on a previous day.
+
+        Nobody waits overnight: such a visit was forgotten in the queue. It becomes
+        `cancelled` with a `closed_overnight` event (not `cancelled`/`finished`, so that
+        statistics can leave it out and no interview length is learned from it).
+        Returns how many were closed.
+        """
+        sql = f"""SELECT v.* , NULL AS name, NULL AS phone, NULL AS note FROM visits v
+            WHERE v.site_id = ? AND v.day < ? AND v.status IN ({_placeholders(OPEN_STATUSES)})"""
+        params = [self.config.site.id, self.today().isoformat(), *OPEN_STATUSES]
+        if not self.store.query(sql + " LIMIT 1", params):
+            return 0
+        with self.store.transaction() as db:
+            stale = [_visit(row) for row in db.query(sql, params)]
+            now = self.now()
+            for visit in stale:
+                db.table("visits").update(
+                    visit.id,
+                    {
+                        "status": Status.CANCELLED.value,
+                        "ended_at": to_iso(now),
+                        "updated_at": to_iso(now),
+                    },
+                )
+                self._event(
+                    db,
+                    visit.id,
+                    events.CLOSED_OVERNIGHT,
+                    now,
+                    {"from": visit.status.value, "to": Status.CANCELLED.value, "day": visit.day},
+                )
+        return len(stale)
+
+    def start_of_day(self) -> DayStart:
+        """What `pvp` runs when it starts (the app and every subcommand) and `pvp purge`:
+        close the visits left open on a previous day, then erase personal data past
+        retention. Idempotent and cheap when there is nothing to do."""
+        closed = self.close_overnight()
+        erased = self.purge_personal_data()
+        return DayStart(closed_overnight=closed, erased=erased)
 
     # ------------------------------------------------------------------------ reads
     def get(self, visit_id: str) -> Visit:
@@ -444,8 +500,8 @@ class FrontDesk:
         medians = self._medians(db)
         busy = []
         for row in db.query(
-            _VISIT_SELECT + " WHERE v.status IN (?, ?)",
-            [Status.CALLED.value, Status.IN_SESSION.value],
+            _VISIT_SELECT + " WHERE v.status IN (?, ?) AND v.site_id = ?",
+            [Status.CALLED.value, Status.IN_SESSION.value, self.config.site.id],
         ):
             visit = _visit(row)
             begun = visit.started_at or visit.called_at or now
@@ -477,26 +533,36 @@ class FrontDesk:
         }
 
     def _find(self, db: Database, ref: str) -> Visit:
-        ref = ref.strip().upper()
+        ref = ref.strip()
+        # A ticket names today's visit first (tickets restart every day), then the
+        # latest open one; a visit id (UUID) names exactly one visit.
         rows = list(
             db.query(
                 _VISIT_SELECT
-                + """ WHERE v.site_id = ? AND (upper(v.ticket) = ? OR upper(v.id) = ?)
-            ORDER BY (v.status IN ('waiting', 'called', 'in_session', 'no_show')) DESC,
+                + """ WHERE v.site_id = ? AND (v.ticket = ? OR v.id = ?)
+            ORDER BY (v.day = ?) DESC,
+                     (v.status IN ('waiting', 'called', 'in_session', 'no_show')) DESC,
                      v.day DESC LIMIT 1""",
-                [self.config.site.id, ref, ref],
+                [self.config.site.id, ref.upper(), ref.lower(), self.today().isoformat()],
             )
         )
         if not rows:
             raise PvpError(
                 "unknown_ticket",
                 _("No visit with ticket {ticket}. Check the ticket (pvp queue lists them).").format(
-                    ticket=ref
+                    ticket=ref.upper()
                 ),
             )
         return _visit(rows[0])
 
     def _check(self, visit: Visit, action: str) -> None:
+        if action != "edit_note" and visit.day != self.today().isoformat():
+            raise PvpError(
+                "past_visit",
+                _("{ticket} is a visit of {day}: only today's visits can be changed.").format(
+                    ticket=visit.ticket, day=visit.day
+                ),
+            )
         if visit.status not in ALLOWED_FROM[action]:
             raise PvpError(
                 "wrong_state",

@@ -31,6 +31,18 @@ class QueueEntry:
     def appointment_due(self) -> bool:
         return self.group == 0
 
+    def to_json(self) -> dict[str, object]:
+        """The visit's public shape plus its place in the queue (`pvp queue --json`)."""
+        return {
+            **self.visit.to_json(),
+            "position": self.position,
+            "eligible": self.eligible,
+            "estimate_minutes": (
+                None if self.estimate is None else round(self.estimate.total_seconds() / 60)
+            ),
+            "opens_at": self.opens_at.isoformat(timespec="minutes") if self.opens_at else None,
+        }
+
 
 def _group(visit: Visit, now: datetime, grace: timedelta) -> int:
     if visit.kind is Kind.APPOINTMENT and visit.appointment_at is not None:
@@ -59,7 +71,7 @@ def order_queue(
     grace = timedelta(minutes=config.site.appointment_grace_minutes)
     local_now = now.astimezone(config.site.timezone)
     ordered = sorted(waiting, key=lambda v: sort_key(v, now, grace))
-    kiosks = [max(now, t) for t in busy_until][: config.site.kiosk_count]
+    kiosks = sorted(max(now, t) for t in busy_until)[: config.site.kiosk_count]
     kiosks += [now] * (config.site.kiosk_count - len(kiosks))
     heapq.heapify(kiosks)
     entries = []

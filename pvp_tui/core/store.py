@@ -94,15 +94,21 @@ def m001_visits_and_events(db: Database) -> None:
         )
 
 
+@migrations()
+def m002_ticket_lookup(db: Database) -> None:
+    # Staff name visits by ticket ("C-007"): find them without scanning every past visit.
+    db.execute("CREATE INDEX visits_ticket ON visits(site_id, ticket, day)")
+
+
 class Store:
     """One connection per process, guarded by a lock so worker threads can share it."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         memory = str(path) == ":memory:"
-        if not memory:
-            _create_shared_file(self.path)
         try:
+            if not memory:
+                _create_shared_file(self.path)
             conn = sqlite3.connect(
                 str(self.path),
                 isolation_level=None,
@@ -114,12 +120,12 @@ class Store:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
+        except (OSError, sqlite3.DatabaseError) as exc:
             raise PvpError(
                 "db_unusable",
                 _(
                     "Cannot open the database {path}: {error}. Check the path and its "
-                    "permissions (pvp doctor)."
+                    "permissions, or choose another file with --db PATH."
                 ).format(path=self.path, error=exc),
             ) from exc
         self.conn = conn
