@@ -1,0 +1,472 @@
+"""The report's tables and their exports: text table, CSV, XLSX, JSON.
+
+`report_tables` lays an `ActivityReport` out as tables of raw values (counts, minutes,
+percentages); the CLI's text table, the CSV, the XLSX and the reports screen all show
+these same tables, so every figure is computed once (in reports.py) and laid out once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_decimal
+
+from .errors import PvpError
+from .i18n import _, get_language
+from .models import Need, Outcome
+from .reports import (
+    WAIT_BUCKETS,
+    ActivityReport,
+    Figures,
+    bucket_label,
+    change_percent,
+    report_to_dict,
+)
+
+FORMATS = ("table", "csv", "json", "xlsx")
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+# Kinds of cell: how a raw value is shown.
+TEXT, COUNT, MINUTES, HOURS, PERCENT = "text", "count", "minutes", "hours", "percent"
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str  # already translated
+    kind: str = COUNT
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # stable id: the sheet's and the screen tab's name
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[list[Any]]
+    row_kinds: list[str] | None = None  # per-row kind of the value columns (summary)
+
+    def kind(self, row: int, col: int) -> str:
+        if self.row_kinds is not None and col > 0 and self.columns[col].kind != PERCENT:
+            return self.row_kinds[row]
+        return self.columns[col].kind
+
+
+def minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60
+
+
+def _outcome_label(outcome: str) -> str:
+    try:
+        return Outcome(outcome).label
+    except ValueError:
+        return outcome
+
+
+def _need_label(need: str) -> str:
+    try:
+        return Need(need).label
+    except ValueError:
+        return need
+
+
+# (label, kind, getter) of the headline figures, in the order they are shown.
+def _headline() -> list[tuple[str, str, Any]]:
+    rows: list[tuple[str, str, Any]] = [
+        (_("Visitors"), COUNT, lambda f: f.visits),
+        (_("Walk-ins"), COUNT, lambda f: f.walk_ins),
+        (_("Appointments"), COUNT, lambda f: f.appointments),
+        (_("Served"), COUNT, lambda f: f.served),
+        (_("No-shows"), COUNT, lambda f: f.no_shows),
+        (_("Cancellations"), COUNT, lambda f: f.cancellations),
+        (_("Transfers"), COUNT, lambda f: f.transfers_out),
+        (_("Median wait (min)"), MINUTES, lambda f: minutes(f.wait_median_s)),
+        (_("90th percentile wait (min)"), MINUTES, lambda f: minutes(f.wait_p90_s)),
+        (_("Median interview (min)"), MINUTES, lambda f: minutes(f.interview_median_s)),
+    ]
+    for outcome in Outcome:
+        rows.append(
+            (
+                _("Outcome: {outcome}").format(outcome=outcome.label),
+                COUNT,
+                lambda f, o=outcome.value: f.outcomes.get(o, 0),
+            )
+        )
+    rows += [
+        (_("Video sessions"), COUNT, lambda f: f.sessions),
+        (_("Failed sessions"), COUNT, lambda f: f.failed_sessions),
+        (_("Documents scanned"), COUNT, lambda f: f.documents_scanned),
+        (_("Pages scanned"), COUNT, lambda f: f.pages_scanned),
+        (_("Documents printed"), COUNT, lambda f: f.documents_printed),
+        (_("Pages printed"), COUNT, lambda f: f.pages_printed),
+        (_("Accessibility needs"), COUNT, lambda f: f.needs_requested_total),
+        (_("Accessibility needs met"), COUNT, lambda f: f.needs_met_total),
+    ]
+    return rows
+
+
+def report_tables(report: ActivityReport) -> list[Table]:
+    cur, prev = report.current, report.previous
+    tables: list[Table] = []
+
+    headline = _headline()
+    summary_rows = []
+    for label, _kind, get in headline:
+        now, before = get(cur.total), get(prev.total)
+        summary_rows.append([label, now, before, change_percent(now, before)])
+    tables.append(
+        Table(
+            "summary",
+            _("Summary"),
+            (
+                Column(_("Figure"), TEXT),
+                Column(_("This period")),
+                Column(_("Previous period")),
+                Column(_("Change (%)"), PERCENT),
+            ),
+            summary_rows,
+            row_kinds=[kind for _label, kind, _get in headline],
+        )
+    )
+
+    partner_columns = (
+        Column(_("Partner"), TEXT),
+        Column(_("Visits")),
+        Column(_("Walk-ins")),
+        Column(_("Appointments")),
+        Column(_("Transfers in")),
+        Column(_("Transfers out")),
+        Column(_("No-shows")),
+        Column(_("Cancellations")),
+        Column(_("Served")),
+        Column(_("Median wait (min)"), MINUTES),
+        Column(_("90th percentile wait (min)"), MINUTES),
+        Column(_("Median interview (min)"), MINUTES),
+        *(Column(_outcome_label(o.value)) for o in Outcome),
+        Column(_("Video sessions")),
+        Column(_("Failed sessions")),
+        Column(_("Documents scanned")),
+        Column(_("Documents printed")),
+        Column(_("Accessibility needs")),
+        Column(_("Accessibility needs met")),
+        Column(_("Visits, previous period")),
+        Column(_("Change (%)"), PERCENT),
+    )
+
+    def partner_row(f: Figures, before: Figures | None) -> list[Any]:
+        previous_visits = before.visits if before is not None else 0
+        return [
+            f.name,
+            f.visits,
+            f.walk_ins,
+            f.appointments,
+            f.transfers_in,
+            f.transfers_out,
+            f.no_shows,
+            f.cancellations,
+            f.served,
+            minutes(f.wait_median_s),
+            minutes(f.wait_p90_s),
+            minutes(f.interview_median_s),
+            *(f.outcomes.get(o.value, 0) for o in Outcome),
+            f.sessions,
+            f.failed_sessions,
+            f.documents_scanned,
+            f.documents_printed,
+            f.needs_requested_total,
+            f.needs_met_total,
+            previous_visits,
+            change_percent(f.visits, previous_visits),
+        ]
+
+    partner_rows = [partner_row(f, prev.partner(f.partner_id)) for f in cur.partners]
+    partner_rows.append(partner_row(cur.total, prev.total))
+    tables.append(Table("partners", _("By partner"), partner_columns, partner_rows))
+
+    failure_rows: list[list[Any]] = []
+    for f in [*cur.partners, cur.total]:
+        for reason, count in f.failure_reasons.items():
+            failure_rows.append([f.name, reason, count])
+    for f in [*cur.partners, cur.total]:
+        if f.technical_failures:
+            failure_rows.append([f.name, _("outcome: technical failure"), f.technical_failures])
+    tables.append(
+        Table(
+            "failures",
+            _("Technical failures"),
+            (Column(_("Partner"), TEXT), Column(_("Reason"), TEXT), Column(_("Count"))),
+            failure_rows,
+        )
+    )
+
+    tables.append(
+        Table(
+            "needs",
+            _("Accessibility needs"),
+            (Column(_("Need"), TEXT), Column(_("Requested")), Column(_("Met"))),
+            [
+                [_need_label(need), count, cur.total.needs_met.get(need, 0)]
+                for need, count in cur.total.needs_requested.items()
+            ],
+        )
+    )
+
+    tables.append(
+        Table(
+            "kiosks",
+            _("By kiosk"),
+            (
+                Column(_("Kiosk"), TEXT),
+                Column(_("Sessions")),
+                Column(_("Failed")),
+                Column(_("Time in call (h)"), HOURS),
+                Column(_("Reconnections")),
+                Column(_("Incidents")),
+                Column(_("Quality good")),
+                Column(_("Quality degraded")),
+                Column(_("Quality poor")),
+                Column(_("Documents scanned")),
+                Column(_("Documents printed")),
+            ),
+            [
+                [
+                    k.kiosk,
+                    k.sessions,
+                    k.failed_sessions,
+                    k.seconds_in_call / 3600,
+                    k.reconnects,
+                    k.incidents,
+                    k.quality.get("good", 0),
+                    k.quality.get("degraded", 0),
+                    k.quality.get("poor", 0),
+                    k.documents_scanned,
+                    k.documents_printed,
+                ]
+                for k in cur.kiosks
+            ],
+        )
+    )
+
+    partner_ids = [f.partner_id for f in cur.partners]
+    tables.append(
+        Table(
+            "daily",
+            _("Visits per day"),
+            (
+                Column(_("Day"), TEXT),
+                *(Column(f.name) for f in cur.partners),
+                Column(_("Total")),
+            ),
+            [
+                [
+                    day.isoformat(),
+                    *(counts.get(pid, 0) for pid in partner_ids),
+                    sum(counts.values()),
+                ]
+                for day, counts in cur.daily.items()
+            ],
+        )
+    )
+    tables.append(
+        Table(
+            "hours",
+            _("Check-ins by hour"),
+            (Column(_("Hour"), TEXT), Column(_("Check-ins"))),
+            [[f"{hour:02d}h", count] for hour, count in enumerate(cur.hourly)],
+        )
+    )
+    tables.append(
+        Table(
+            "waits",
+            _("Wait distribution"),
+            (Column(_("Wait (min)"), TEXT), Column(_("Visits"))),
+            [[bucket_label(i), cur.wait_histogram[i]] for i in range(len(WAIT_BUCKETS))],
+        )
+    )
+    return tables
+
+
+# --------------------------------------------------------------------------- formats
+def number_locale() -> str:
+    return LOCALES.get(get_language(), "fr_FR")
+
+
+def format_cell(value: Any, kind: str, locale: str | None = None, empty: str = "") -> str:
+    """A cell as text: whole counts, one decimal for minutes and hours, signed percent."""
+    if value is None:
+        return empty
+    if kind == TEXT:
+        return str(value)
+    locale = locale or number_locale()
+    if kind == PERCENT:
+        return str(format_decimal(value, format="+0.0;-0.0", locale=locale))
+    if kind in (MINUTES, HOURS):
+        return str(format_decimal(value, format="0.0", locale=locale))
+    return str(format_decimal(value, format="0", locale=locale))
+
+
+def _heading(report: ActivityReport) -> list[str]:
+    period, previous = report.current.period, report.previous.period
+    return [
+        _("Activity report · {site}").format(site=report.site_name),
+        _("From {start} to {end} ({days} days); previous period {pstart} to {pend}").format(
+            start=period.start.isoformat(),
+            end=period.end.isoformat(),
+            days=period.days,
+            pstart=previous.start.isoformat(),
+            pend=previous.end.isoformat(),
+        ),
+    ]
+
+
+def to_csv(report: ActivityReport) -> bytes:
+    """CSV for French spreadsheets: UTF-8 with BOM, ';' separators, decimal comma."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    for line in _heading(report):
+        writer.writerow([line])
+    for table in report_tables(report):
+        writer.writerow([])
+        writer.writerow([table.title])
+        writer.writerow([c.label for c in table.columns])
+        for r, row in enumerate(table.rows):
+            writer.writerow([format_cell(v, table.kind(r, c)) for c, v in enumerate(row)])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_json(report: ActivityReport) -> bytes:
+    return (json.dumps(report_to_dict(report), ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def to_xlsx(report: ActivityReport) -> bytes:
+    import xlsxwriter  # imported here: only this export needs it
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    bold = book.add_format({"bold": True})
+    title = book.add_format({"bold": True, "font_size": 13})
+    formats = {
+        COUNT: book.add_format({"num_format": "0"}),
+        MINUTES: book.add_format({"num_format": "0.0"}),
+        HOURS: book.add_format({"num_format": "0.0"}),
+        PERCENT: book.add_format({"num_format": "+0.0;-0.0"}),
+    }
+    heading = _heading(report)
+    for table in report_tables(report):
+        sheet = book.add_worksheet(_sheet_name(table.title))
+        sheet.write(0, 0, heading[0], title)
+        sheet.write(1, 0, heading[1])
+        sheet.write(3, 0, table.title, bold)
+        for c, column in enumerate(table.columns):
+            sheet.write(4, c, column.label, bold)
+            sheet.set_column(c, c, max(12, min(40, len(column.label) + 2)))
+        for r, row in enumerate(table.rows):
+            for c, value in enumerate(row):
+                kind = table.kind(r, c)
+                if value is None:
+                    sheet.write_blank(5 + r, c, None)
+                elif kind == TEXT:
+                    sheet.write_string(5 + r, c, str(value))
+                else:
+                    sheet.write_number(5 + r, c, value, formats[kind])
+        sheet.freeze_panes(5, 1)
+    book.close()
+    return buffer.getvalue()
+
+
+def _sheet_name(title: str) -> str:
+    cleaned = "".join(" " if ch in "[]:*?/\\" else ch for ch in title)
+    return cleaned[:31]
+
+
+def to_text(report: ActivityReport, width: int = 100) -> str:
+    """Plain-text tables for a terminal; wide tables are split to fit `width`."""
+    lines = list(_heading(report))
+    for table in report_tables(report):
+        lines += ["", table.title, "=" * len(table.title)]
+        cells = [
+            [format_cell(v, table.kind(r, c), empty="—") for c, v in enumerate(row)]
+            for r, row in enumerate(table.rows)
+        ]
+        if not cells:
+            lines.append(_("(nothing in this period)"))
+            continue
+        lines += _text_table([c.label for c in table.columns], cells, table.columns, width)
+    return "\n".join(lines) + "\n"
+
+
+def _text_table(
+    headers: list[str], rows: list[list[str]], columns: Sequence[Column], width: int
+) -> list[str]:
+    widths = [max(len(headers[c]), *(len(r[c]) for r in rows)) for c in range(len(headers))]
+    # Split the columns after the first into chunks that fit, repeating the first column.
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    used = widths[0]
+    for c in range(1, len(headers)):
+        if current and used + 2 + widths[c] > width:
+            chunks.append(current)
+            current, used = [], widths[0]
+        current.append(c)
+        used += 2 + widths[c]
+    if current:
+        chunks.append(current)
+    out: list[str] = []
+    for index, chunk in enumerate(chunks):
+        if index:
+            out.append("")
+        order = [0, *chunk]
+
+        def line(values: list[str], order: list[int] = order) -> str:
+            parts = []
+            for c in order:
+                text = values[c]
+                parts.append(
+                    text.ljust(widths[c]) if columns[c].kind == TEXT else text.rjust(widths[c])
+                )
+            return "  ".join(parts).rstrip()
+
+        out.append(line(headers))
+        out.append("  ".join("-" * widths[c] for c in order))
+        out += [line(r) for r in rows]
+    return out
+
+
+def render(report: ActivityReport, fmt: str, width: int = 100) -> bytes:
+    if fmt == "table":
+        return to_text(report, width).encode()
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "xlsx":
+        return to_xlsx(report)
+    raise PvpError(
+        "bad_format",
+        _("Unknown format {format}. Choose one of: {known}.").format(
+            format=fmt, known=", ".join(FORMATS)
+        ),
+    )
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write the export next to its target, then rename: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PvpError(
+            "export_failed",
+            _("Cannot write {path}: {error}. Choose another file or folder.").format(
+                path=path, error=exc.strerror or exc
+            ),
+        ) from exc
+
+
+DEFAULT_SUFFIX = {"csv": ".csv", "json": ".json", "xlsx": ".xlsx", "table": ".txt"}
