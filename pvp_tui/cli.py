@@ -7,17 +7,34 @@ app and every subcommand; subcommands call the same core functions as the screen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from . import commands
 from .core import i18n
 from .core.config import Config, ConfigError, load_config, resolve_config_path, resolve_db_path
 from .core.errors import PvpError
 from .core.frontdesk import FrontDesk
+from .core.i18n import _
 from .core.store import Store
+
+# Exit codes: scripts tell a refused action from a mistake in the command or the config.
+EXIT_REFUSED = 1  # the action was refused (unknown ticket, wrong state, db busy...)
+EXIT_USAGE = 2  # bad arguments, bad config, unusable database
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line on stderr (exit 2), like every pvp error."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = _("see {command} --help").format(command=self.prog)
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} ({hint})\n")
 
 
 @dataclass
@@ -27,32 +44,75 @@ class Context:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pvp", description="PVP Relais: the front desk of a Point Visio Public."
+    parser = Parser(
+        prog="pvp", description=_("PVP Relais: the front desk of a Point Visio Public.")
     )
-    parser.add_argument("--config", metavar="PATH", help="site config file (env PVP_CONFIG)")
-    parser.add_argument("--db", metavar="PATH", help="SQLite database (env PVP_DB)")
-    parser.add_argument("--lang", choices=i18n.LANGUAGES, help="UI language (env PVP_LANG)")
-    parser.add_argument(
-        "--privacy",
-        action="store_true",
-        help="hide visitor names on screen (a screen the public can see)",
-    )
-    parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _global_options(parser, None)
+    parser.add_argument("--no-mouse", action="store_true", help=_("do not capture the mouse"))
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in commands.MODULES:
         importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
+    # The global options also work after the subcommand (`pvp queue --db x.db`); SUPPRESS
+    # keeps a subcommand's parser from overwriting what was given before it.
+    for subparser in set(subparsers.choices.values()):
+        _global_options(subparser, argparse.SUPPRESS)
     return parser
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    group = parser.add_argument_group(_("global options"))
+    group.add_argument(
+        "--config", metavar="PATH", default=default, help=_("site config file (env PVP_CONFIG)")
+    )
+    group.add_argument(
+        "--db", metavar="PATH", default=default, help=_("SQLite database (env PVP_DB)")
+    )
+    group.add_argument(
+        "--lang", choices=i18n.LANGUAGES, default=default, help=_("language (env PVP_LANG)")
+    )
+    group.add_argument(
+        "--privacy",
+        action="store_true",
+        default=False if default is None else default,
+        help=_("hide visitor names (a screen the public can see)"),
+    )
+
+
+def _early_language(argv: Sequence[str] | None) -> None:
+    """Set the language before building the parser, so that --help and argparse's
+    errors are already in it: --lang, PVP_LANG, the config's site.language, French."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang", nargs="?")
+    early.add_argument("--config", nargs="?")
+    known, _rest = early.parse_known_args(argv)
+    explicit = known.lang if known.lang in i18n.LANGUAGES else None
+    configured = None
+    if not explicit and not os.environ.get("PVP_LANG"):
+        with contextlib.suppress(ConfigError):  # reported once the command runs
+            configured = load_config(resolve_config_path(known.config)).site.language
+    try:
+        i18n.set_language(i18n.resolve_language(explicit, configured))
+    except ValueError:  # PVP_LANG names no catalog: the default language
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
 def open_context(args: argparse.Namespace) -> Context:
-    config = load_config(resolve_config_path(args.config))
-    i18n.set_language(i18n.resolve_language(args.lang, config.site.language))
-    store = Store(resolve_db_path(args.db, config))
+    config = load_config(resolve_config_path(getattr(args, "config", None)))
+    language = i18n.resolve_language(getattr(args, "lang", None), config.site.language)
+    if language not in i18n.LANGUAGES:
+        raise PvpError(
+            "bad_language",
+            _("PVP_LANG: unknown language {language} (expected one of: {known}).").format(
+                language=language, known=", ".join(i18n.LANGUAGES)
+            ),
+        )
+    i18n.set_language(language)
+    store = Store(resolve_db_path(getattr(args, "db", None), config))
     return Context(config=config, desk=FrontDesk(store, config))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _early_language(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -60,10 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"pvp: {exc.source}: {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except PvpError as exc:
         print(f"pvp: {exc.message}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    try:
+        # Every start closes the visits left open on a previous day and erases personal
+        # data past retention (`pvp purge` reports what it did).
+        if getattr(args, "command", None) != "purge":
+            context.desk.start_of_day()
+    except PvpError as exc:  # the database is busy: the next start will do it
+        print(f"pvp: {exc.message}", file=sys.stderr)
     if args.command is None:
         from .ui.app import run_app
 
@@ -72,7 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(context, args))
     except PvpError as exc:
         print(f"pvp: {exc.message}", file=sys.stderr)
-        return 1
+        return EXIT_REFUSED
+    except sqlite3.Error as exc:  # every action is one transaction, rolled back on error
+        message = _("database error: {error}. Nothing was changed: try again.")
+        print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
+        return EXIT_REFUSED
 
 
 if __name__ == "__main__":

@@ -2,4 +2,8 @@
 parsers and sets `run=function(context, args) -> int` as their default; the function
 calls core services only (the same ones as the screens)."""
 
-MODULES: tuple[str, ...] = ()
+# One module per line, so that helpers adding a module do not clash.
+MODULES: tuple[str, ...] = (
+    "desk",  # checkin, queue, call, start, finish, noshow, cancel, transfer, back, note, purge
+    "report",
+)
