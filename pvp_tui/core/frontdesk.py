@@ -410,6 +410,14 @@ class FrontDesk:
         erased = self.purge_personal_data()
         return DayStart(closed_overnight=closed, erased=erased)
 
+    def check(self, visit: Visit, action: str) -> None:
+        """Raise the PvpError `action` would raise for this visit's state, changing nothing.
+
+        Screens ask before opening a dialog (outcome, transfer...); the action itself
+        checks again inside its transaction.
+        """
+        self._check(visit, action)
+
     # ------------------------------------------------------------------------ reads
     def get(self, visit_id: str) -> Visit:
         rows = self.store.query(_VISIT_SELECT + " WHERE v.id = ?", [visit_id])

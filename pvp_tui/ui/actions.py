@@ -1,0 +1,129 @@
+"""The front desk's actions as the screen offers them: one table for the key bindings,
+the footer, the help screen and the command palette, so they can never disagree."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.dom import DOMNode
+
+from ..core.i18n import N_, _
+
+
+@dataclass(frozen=True)
+class UiAction:
+    id: str  # the Binding id and the screen's action name (action_<id>)
+    keys: str  # comma-separated Textual key names
+    label: str  # short label (footer, buttons); an N_() msgid
+    help: str  # one line for the help screen and the palette; an N_() msgid
+    footer: bool = False
+    core: str | None = None  # the ALLOWED_FROM entry when it acts on the selected visit
+
+
+ACTIONS: tuple[UiAction, ...] = (
+    UiAction("help", "f1,question_mark", N_("Help"), N_("Show the keys"), footer=True),
+    UiAction("check_in", "f2,a", N_("Check in"), N_("Check in a new visitor (form)"), footer=True),
+    UiAction(
+        "call_next",
+        "f3",
+        N_("Call next"),
+        N_("Call the next visitor in queue order"),
+        footer=True,
+    ),
+    UiAction(
+        "start",
+        "f4,s",
+        N_("Start"),
+        N_("Start the selected visitor's interview"),
+        footer=True,
+        core="start",
+    ),
+    UiAction(
+        "finish",
+        "f8,f",
+        N_("Finish"),
+        N_("Finish the selected visit with an outcome"),
+        footer=True,
+        core="finish",
+    ),
+    UiAction(
+        "call_selected",
+        "c",
+        N_("Call"),
+        N_("Call the selected visitor now, out of order"),
+        core="call",
+    ),
+    UiAction("no_show", "n", N_("No-show"), N_("Mark the selected visitor absent"), core="no_show"),
+    UiAction(
+        "cancel", "x,delete", N_("Cancel visit"), N_("Cancel the selected visit"), core="cancel"
+    ),
+    UiAction(
+        "transfer",
+        "t",
+        N_("Transfer"),
+        N_("Transfer the selected visitor to another partner"),
+        core="transfer",
+    ),
+    UiAction(
+        "back_to_waiting",
+        "b",
+        N_("Back to waiting"),
+        N_("Put the selected visitor back in the waiting list"),
+        core="back_to_waiting",
+    ),
+    UiAction(
+        "edit_note", "e", N_("Note"), N_("Edit the selected visitor's note"), core="edit_note"
+    ),
+    UiAction(
+        "toggle_privacy",
+        "p",
+        N_("Privacy"),
+        N_("Hide or show visitor names (screen seen by the public)"),
+    ),
+    UiAction("refresh", "ctrl+r", N_("Refresh"), N_("Reload the queue from the database")),
+)
+
+BY_ID = {action.id: action for action in ACTIONS}
+
+# Shown in the help screen, bound by the app itself (palette, quit) or by the tables.
+APP_KEYS: tuple[tuple[str, str], ...] = (
+    ("ctrl+p", N_("Search every action (command palette)")),
+    ("enter", N_("Actions for the selected visitor (or click the row twice)")),
+    ("tab", N_("Next list: waiting, at the kiosk, today (shift+tab: back)")),
+    ("ctrl+q", N_("Quit")),
+)
+
+
+def bindings() -> list[Binding]:
+    """The queue screen's bindings (msgids: `localize` translates them per instance)."""
+    return [
+        Binding(
+            action.keys,
+            action.id,
+            action.label,
+            show=action.footer,
+            id=action.id,
+            tooltip=action.help,
+        )
+        for action in ACTIONS
+    ]
+
+
+def localize(node: DOMNode) -> None:
+    """Translate a node's binding descriptions into the current language.
+
+    Class-level BINDINGS are built at import time, before `--lang` is known, so they hold
+    msgids and each instance gets its own translated copy (the footer reads these).
+    """
+    table = node._bindings.key_to_bindings
+    for key, entries in list(table.items()):
+        table[key] = [
+            dataclasses.replace(
+                b,
+                description=_(b.description) if b.description else "",
+                tooltip=_(b.tooltip) if b.tooltip else "",
+            )
+            for b in entries
+        ]

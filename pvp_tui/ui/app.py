@@ -1,0 +1,245 @@
+"""`pvp`'s Textual app: the queue screen, its workers and the change feed.
+
+IO runs in thread workers that post typed messages; one handler turns a worker's failure
+into a notification. Another pvp process's commits arrive through the ChangeWatcher.
+Nothing repaints while nothing changes: no clock on screen, a one-minute tick for the
+'waited' column, and tables updated cell by cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import CommandPalette, Provider
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from ..core.changes import ChangeWatcher
+from ..core.errors import PvpError
+from ..core.frontdesk import FrontDesk
+from ..core.i18n import N_, _
+from ..core.models import Visit
+from . import actions
+from .commands import FrontDeskCommands
+from .messages import ActionDone, ActionRefused, DataChanged, QueueLoaded, load_queue_state
+from .screens.queue import QueueScreen
+
+
+def _stylesheet() -> Path:
+    """styles/pvp.tcss: inside the installed package, else at the repository's root."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "styles" / "pvp.tcss", here.parent / "styles" / "pvp.tcss"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("pvp.tcss not found in pvp_tui/styles or styles/")
+
+
+CSS_FILE = _stylesheet()
+TICK_SECONDS = 60.0  # the 'waited' column moves by whole minutes
+
+_KEY_NAMES = {
+    "delete": N_("Del"),
+    "enter": N_("Enter"),
+    "escape": N_("Esc"),
+    "tab": "Tab",
+    "question_mark": "?",
+}
+
+
+class PvpApp(App[int]):
+    CSS_PATH = str(CSS_FILE)
+    TITLE = "PVP Relais"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {FrontDeskCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            N_("Actions"),
+            id="command_palette",
+            show=False,
+            priority=True,
+        ),
+        Binding("ctrl+q", "quit", N_("Quit"), id="quit", show=False, priority=True),
+    ]
+
+    privacy: reactive[bool] = reactive(False, init=False)
+
+    def __init__(
+        self,
+        desk: FrontDesk,
+        *,
+        privacy: bool = False,
+        watch_changes: bool = True,
+        tick_seconds: float | None = TICK_SECONDS,
+    ) -> None:
+        super().__init__()
+        actions.localize(self)
+        self.desk = desk
+        self.set_reactive(PvpApp.privacy, privacy or desk.config.site.privacy_mode)
+        self.watch_changes = watch_changes
+        self.tick_seconds = tick_seconds
+        self._watcher: ChangeWatcher | None = None
+        self._loading = False
+        self._stale = False
+        self._purged = False
+        self.loads = 0  # completed reads of the queue (tests wait on it)
+
+    # ------------------------------------------------------------------- set-up
+    def get_default_screen(self) -> Screen[None]:
+        return QueueScreen()
+
+    @property
+    def queue_screen(self) -> QueueScreen:
+        screen = self.get_default_screen_instance()
+        assert isinstance(screen, QueueScreen)
+        return screen
+
+    def get_default_screen_instance(self) -> Screen[object]:
+        return self.screen_stack[0]
+
+    def on_mount(self) -> None:
+        self.refresh_queue()
+        if self.watch_changes and str(self.desk.store.path) != ":memory:":
+            self._watcher = ChangeWatcher(self.desk.store.path, self._on_foreign_commit).start()
+        if self.tick_seconds:
+            self.set_interval(self.tick_seconds, self.refresh_queue)
+
+    def _on_foreign_commit(self) -> None:
+        self.post_message(DataChanged())  # from the watcher's thread: post_message is safe
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def get_key_display(self, binding: Binding) -> str:
+        key = binding.key
+        if binding.key_display:
+            return binding.key_display
+        if len(key) in (2, 3) and key[0] == "f" and key[1:].isdigit():
+            return key.upper()
+        if key in _KEY_NAMES:
+            return _(_KEY_NAMES[key])
+        return super().get_key_display(binding)
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(
+                CommandPalette(id="--command-palette", placeholder=_("Search for an action…"))
+            )
+
+    # ------------------------------------------------------------------- badges
+    def update_badges(self, *, db_ok: bool) -> None:
+        badges = self.queue_screen.query_one("#badges")
+        set_badge = badges.set_badge  # type: ignore[attr-defined]
+        if self.privacy:
+            set_badge("privacy", _("privacy on"), "info")
+        else:
+            badges.remove_badge("privacy")  # type: ignore[attr-defined]
+        if db_ok:
+            set_badge("db", _("database ok"), "ok")
+        else:
+            set_badge("db", _("database unreachable"), "error")
+
+    def watch_privacy(self, _privacy: bool) -> None:
+        self.update_badges(db_ok=True)
+        if self.queue_screen.state is not None:
+            self.queue_screen.show_state(self.queue_screen.state)
+
+    # ------------------------------------------------------------------- reading
+    def refresh_queue(self) -> None:
+        """Read the queue again; refreshes never overlap (one more runs if asked meanwhile)."""
+        if self._loading:
+            self._stale = True
+            return
+        self._loading = True
+        self._stale = False
+        self._load()
+
+    @work(thread=True, exit_on_error=False, group="load", description=N_("read the queue"))
+    def _load(self) -> None:
+        if not self._purged:
+            # The personal-data retention runs at start (pvp purge does it on demand).
+            self.desk.purge_personal_data()
+            self._purged = True
+        self.post_message(QueueLoaded(load_queue_state(self.desk)))
+
+    @on(QueueLoaded)
+    def _loaded(self, message: QueueLoaded) -> None:
+        self._loading = False
+        self.loads += 1
+        self.queue_screen.show_state(message.state)
+        self.update_badges(db_ok=True)
+        if self._stale:
+            self.refresh_queue()
+
+    @on(DataChanged)
+    def _changed_elsewhere(self) -> None:
+        self.refresh_queue()
+
+    # ------------------------------------------------------------------- acting
+    def perform(self, fn: Callable[[], Visit], done: str) -> None:
+        """Run one front-desk action in a worker; `done` is formatted with the ticket."""
+        self._act(fn, done)
+
+    @work(thread=True, exit_on_error=False, group="act", description=N_("carry out the action"))
+    def _act(self, fn: Callable[[], Visit], done: str) -> None:
+        try:
+            visit = fn()
+        except PvpError as exc:
+            self.post_message(ActionRefused(exc.message))
+        else:
+            self.post_message(ActionDone(done.format(ticket=visit.ticket), visit))
+
+    @on(ActionDone)
+    def _done(self, message: ActionDone) -> None:
+        self.notify(message.text, markup=False)
+        self.refresh_queue()
+
+    @on(ActionRefused)
+    def _refused(self, message: ActionRefused) -> None:
+        self.notify(message.text, severity="warning", markup=False)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "load":
+            self._loading = False
+            self.update_badges(db_ok=False)
+        text = error.message if isinstance(error, PvpError) else f"{type(error).__name__}: {error}"
+        self.notify(
+            _("Could not {what}: {error}. Nothing was changed; try again (ctrl+r).").format(
+                what=_(event.worker.description) if event.worker.description else "…",
+                error=text,
+            ),
+            severity="error",
+            markup=False,
+            timeout=10,
+        )
+
+    # ------------------------------------------------------------------- palette
+    def palette_entries(self) -> Iterable[tuple[str, str, Callable[[], None]]]:
+        """(title, help, callback) for every action: the command palette's entries."""
+        screen = self.queue_screen
+        for action in actions.ACTIONS:
+            keys = " ".join(self.get_key_display(Binding(k, "")) for k in action.keys.split(","))
+            yield (
+                f"{_(action.label)} ({keys})",
+                _(action.help),
+                partial(screen.run_action_by_id, action.id),
+            )
+        yield (_("Quit") + " (^q)", _("Close pvp (the queue stays in the database)"), self.exit)
+
+
+def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
+    app = PvpApp(desk, privacy=privacy)
+    app.run(mouse=mouse)
+    return app.return_code or 0

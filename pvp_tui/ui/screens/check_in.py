@@ -1,0 +1,140 @@
+"""The check-in form: validated by the core's rule, errors under each field, saved only
+when valid, and kept open (nothing lost) if saving fails."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from ...core.errors import PvpError
+from ...core.frontdesk import NAME_MAX, NOTE_MAX, CheckIn, FrontDesk, validate_check_in
+from ...core.i18n import N_, _
+from ...core.models import Need, Visit
+from .. import actions
+
+FIELDS = ("name", "partner", "appointment", "phone", "note")
+
+
+class CheckInForm(ModalScreen[Visit | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", N_("Cancel"), id="close"),
+        Binding("ctrl+s", "save", N_("Save"), id="save"),
+    ]
+
+    def __init__(self, desk: FrontDesk, **kwargs: Any) -> None:
+        super().__init__(id="check-in", **kwargs)
+        actions.localize(self)
+        self.desk = desk
+
+    def compose(self) -> ComposeResult:
+        local_now = self.desk.local_now()
+        partners = [
+            (p.name if p.is_open(local_now) else f"{p.name} ({_('closed')})", p.id)
+            for p in self.desk.config.partners
+        ]
+        with Vertical(classes="dialog", id="check-in-form"):
+            yield Static(_("New visitor"), classes="dialog-title")
+            with Horizontal(classes="field"):
+                yield Label(_("Name to call"), classes="field-label")
+                yield Input(id="name", max_length=NAME_MAX, compact=True)
+            yield Label("", id="name-error", classes="error")
+            with Horizontal(classes="field"):
+                yield Label(_("Partner"), classes="field-label")
+                yield Select(partners, id="partner", prompt=_("Choose…"), compact=True)
+            yield Label("", id="partner-error", classes="error")
+            with Horizontal(classes="field"):
+                yield Label(_("Appointment"), classes="field-label")
+                yield Checkbox(_("yes, at"), id="has-appointment", compact=True)
+                yield Input(id="appointment", placeholder="10:30", max_length=5, compact=True)
+            yield Label("", id="appointment-error", classes="error")
+            with Horizontal(classes="field"):
+                yield Label(_("Needs"), classes="field-label")
+                yield Checkbox(_("priority"), id="priority", compact=True)
+            with Grid(id="needs"):
+                for need in Need:
+                    yield Checkbox(
+                        need.short, id=f"need-{need.value}", compact=True, tooltip=need.label
+                    )
+            with Horizontal(classes="field"):
+                yield Label(_("Phone (optional)"), classes="field-label")
+                yield Input(id="phone", max_length=20, compact=True)
+            yield Label("", id="phone-error", classes="error")
+            with Horizontal(classes="field"):
+                yield Label(_("Note"), classes="field-label")
+                yield Input(id="note", max_length=NOTE_MAX, compact=True)
+            yield Label("", id="note-error", classes="error")
+            yield Label("", id="save-error", classes="error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(_("Cancel"), id="close", compact=True)
+                yield Button(_("Save"), id="save", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+
+    def form(self) -> CheckIn:
+        partner = self.query_one("#partner", Select).value
+        has_appointment = self.query_one("#has-appointment", Checkbox).value
+        appointment = self.query_one("#appointment", Input).value.strip()
+        return CheckIn(
+            partner_id=partner if isinstance(partner, str) else "",
+            name=self.query_one("#name", Input).value,
+            appointment=appointment if has_appointment or appointment else None,
+            priority=self.query_one("#priority", Checkbox).value,
+            needs=tuple(n for n in Need if self.query_one(f"#need-{n.value}", Checkbox).value),
+            phone=self.query_one("#phone", Input).value.strip() or None,
+            note=self.query_one("#note", Input).value,
+        )
+
+    def show_errors(self, problems: dict[str, str]) -> None:
+        for field in FIELDS:
+            label = self.query_one(f"#{field}-error", Label)
+            message = problems.get(field, "")
+            label.update(message)
+            label.set_class(bool(message), "-shown")
+        first = next((f for f in FIELDS if f in problems), None)
+        if first is not None:
+            self.query_one(f"#{first}").focus()
+
+    @on(Input.Changed, "#appointment")
+    def _typed_time(self, event: Input.Changed) -> None:
+        if event.value.strip():
+            self.query_one("#has-appointment", Checkbox).value = True
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        form = self.form()
+        problems = validate_check_in(form, self.desk.config)
+        self.show_errors(problems)
+        if not problems:
+            self._save(form)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="check-in",
+        description=N_("save the check-in"),
+    )
+    def _save(self, form: CheckIn) -> None:
+        try:
+            visit = self.desk.check_in(form)
+        except PvpError as exc:
+            self.app.call_from_thread(self._save_failed, exc.message)
+        else:
+            self.app.call_from_thread(self.dismiss, visit)
+
+    def _save_failed(self, message: str) -> None:
+        label = self.query_one("#save-error", Label)
+        label.update(message)
+        label.add_class("-shown")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,355 @@
+"""The queue: the screen that stays open all day at the front desk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ...core.errors import PvpError
+from ...core.i18n import _
+from ...core.models import Outcome, Visit
+from .. import actions, format
+from ..messages import QueueState
+from ..widgets.badges import SiteHeader
+from ..widgets.visit_table import Row, VisitTable
+from .check_in import CheckInForm
+from .dialogs import (
+    ConfirmDialog,
+    HelpScreen,
+    NoteDialog,
+    OutcomeDialog,
+    TransferDialog,
+    VisitMenu,
+)
+
+if TYPE_CHECKING:
+    from ..app import PvpApp
+
+NARROW = 100  # below this terminal width the waiting list uses its compact columns
+
+WAITING_COLUMNS: dict[bool, dict[str, int]] = {
+    # narrow, then wide: ticket, partner, name, waited, estimate, flags
+    True: {"ticket": 5, "partner": 11, "name": 12, "waited": 6, "estimate": 18, "flags": 13},
+    False: {"ticket": 5, "partner": 20, "name": 24, "waited": 6, "estimate": 20, "flags": 30},
+}
+# The lists whose selected row the actions apply to (the one with the focus).
+LISTS = ("waiting", "at-kiosk", "today-list")
+KIOSK_COLUMNS: dict[bool, dict[str, int]] = {
+    True: {"partner": 9, "name": 8},
+    False: {"partner": 20, "name": 24},
+}
+
+
+class QueueScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = list(actions.bindings())
+
+    def __init__(self) -> None:
+        super().__init__(id="queue")
+        actions.localize(self)
+        self.state: QueueState | None = None
+        self._last_list = "waiting"
+        self._narrow = True
+
+    @property
+    def pvp(self) -> PvpApp:
+        return self.app  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        config = self.pvp.desk.config
+        yield SiteHeader(_("PVP Relais · {site}").format(site=config.site.name))
+        widths = WAITING_COLUMNS[True]
+        yield VisitTable(
+            [
+                ("ticket", _("No."), widths["ticket"]),
+                ("partner", _("Partner"), widths["partner"]),
+                ("name", _("Name"), widths["name"]),
+                ("waited", _("Waited"), widths["waited"]),
+                ("estimate", _("Estimate"), widths["estimate"]),
+                ("flags", _("Notes"), widths["flags"]),
+            ],
+            id="waiting",
+        )
+        with Horizontal(id="bottom"):
+            yield VisitTable(
+                [
+                    ("ticket", _("No."), 5),
+                    ("partner", _("Partner"), 9),
+                    ("name", _("Name"), 8),
+                    ("state", _("State"), 13),
+                ],
+                id="at-kiosk",
+            )
+            with Vertical(id="today"):
+                yield Static("", id="today-summary", markup=False)
+                yield VisitTable(
+                    [("ticket", "", 5), ("outcome", "", 14), ("time", "", 5)],
+                    id="today-list",
+                    show_header=False,
+                )
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#waiting").border_title = _("Waiting")
+        self.query_one("#at-kiosk").border_title = _("At the kiosk")
+        self.query_one("#today").border_title = _("Today")
+        self.query_one("#waiting", VisitTable).focus()
+        self._fit_columns(self.app.size.width)
+        self.pvp.update_badges(db_ok=True)
+
+    def on_resize(self) -> None:
+        self._fit_columns(self.app.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        narrow = width < NARROW
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.query_one("#waiting", VisitTable).set_column_widths(WAITING_COLUMNS[narrow])
+            self.query_one("#at-kiosk", VisitTable).set_column_widths(KIOSK_COLUMNS[narrow])
+
+    # ------------------------------------------------------------------- show
+    def show_state(self, state: QueueState) -> None:
+        """Apply a fresh read of the queue: only what changed moves on screen."""
+        self.state = state
+        config = self.pvp.desk.config
+        tz = config.site.timezone
+        privacy = self.pvp.privacy
+        now = state.now
+        waiting_rows: list[Row] = [
+            (
+                e.visit.id,
+                (
+                    e.visit.ticket,
+                    format.partner_name(config, e.visit.partner_id),
+                    format.visitor_name(e.visit, privacy),
+                    format.duration(e.visit.arrived_at, now),
+                    format.estimate(e, now, tz),
+                    format.flags(e.visit, tz),
+                ),
+            )
+            for e in state.waiting
+        ]
+        self.query_one("#waiting", VisitTable).sync(waiting_rows)
+        self.query_one("#waiting").border_title = _("Waiting ({n})").format(n=len(state.waiting))
+        kiosk_rows: list[Row] = [
+            (
+                v.id,
+                (
+                    v.ticket,
+                    format.partner_name(config, v.partner_id),
+                    format.visitor_name(v, privacy),
+                    format.kiosk_state(v, now),
+                ),
+            )
+            for v in state.active
+        ]
+        self.query_one("#at-kiosk", VisitTable).sync(kiosk_rows)
+        summary = state.summary
+        median = (
+            _("median wait {n} min").format(n=round(summary.median_wait_minutes))
+            if summary.median_wait_minutes is not None
+            else _("median wait –")
+        )
+        counts = " · ".join(
+            f"{format.partner_name(config, partner)} {count}"
+            for partner, count in sorted(summary.by_partner.items(), key=lambda kv: -kv[1])
+        )
+        text = "\n".join(
+            line
+            for line in (
+                _("served {served} · absent {absent} · cancelled {cancelled}").format(
+                    served=summary.served, absent=summary.no_shows, cancelled=summary.cancelled
+                ),
+                median,
+                counts,
+            )
+            if line
+        )
+        today = self.query_one("#today-summary", Static)
+        if str(today.content) != text:
+            today.update(text)
+        self.query_one("#today-list", VisitTable).sync(
+            [
+                (
+                    v.id,
+                    (
+                        v.ticket,
+                        format.outcome_label(v),
+                        format.clock_time(v.ended_at or v.called_at or v.arrived_at, tz),
+                    ),
+                )
+                for v in summary.finished
+            ]
+        )
+
+    # ------------------------------------------------------------------- selection
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, VisitTable) and event.widget.id in LISTS:
+            self._last_list = event.widget.id
+
+    def selected_visit(self) -> Visit | None:
+        """The selected row of the list that has (or last had) the focus."""
+        if self.state is None:
+            return None
+        table = self.query_one(f"#{self._last_list}", VisitTable)
+        visit_id = table.selected_id
+        if visit_id is None:
+            return None
+        if self._last_list == "waiting":
+            visits = [e.visit for e in self.state.waiting]
+        elif self._last_list == "at-kiosk":
+            visits = self.state.active
+        else:
+            visits = self.state.summary.finished
+        return next((v for v in visits if v.id == visit_id), None)
+
+    def _selected_or_say(self) -> Visit | None:
+        visit = self.selected_visit()
+        if visit is None:
+            self.notify(_("Select a visitor in a list first (arrow keys or a click)."))
+        return visit
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id not in LISTS:
+            return
+        self._last_list = event.data_table.id or "waiting"
+        visit = self.selected_visit()
+        if visit is None:
+            return
+
+        def chosen(action_id: str | None) -> None:
+            if action_id:
+                self.run_action_by_id(action_id)
+
+        self.app.push_screen(
+            VisitMenu(visit, self.pvp.desk.config, self.pvp.privacy), callback=chosen
+        )
+
+    def run_action_by_id(self, action_id: str) -> None:
+        getattr(self, f"action_{action_id}")()
+
+    # ------------------------------------------------------------------- actions
+    def _act(self, fn: Callable[[], Visit], done: str) -> None:
+        self.pvp.perform(fn, done)
+
+    def _refuse_early(self, visit: Visit, action: str) -> bool:
+        """Before opening a dialog, ask the core whether the action is allowed now."""
+        try:
+            self.pvp.desk.check(visit, action)
+        except PvpError as exc:
+            self.notify(exc.message, severity="warning")
+            return True
+        return False
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(id="help-screen"))
+
+    def action_check_in(self) -> None:
+        def saved(visit: Visit | None) -> None:
+            if visit is not None:
+                self.pvp.refresh_queue()
+                self.notify(_("{ticket} checked in.").format(ticket=visit.ticket))
+
+        self.app.push_screen(CheckInForm(self.pvp.desk), callback=saved)
+
+    def action_call_next(self) -> None:
+        self._act(self.pvp.desk.call_next, _("{ticket} called to the kiosk."))
+
+    def action_call_selected(self) -> None:
+        if visit := self._selected_or_say():
+            desk = self.pvp.desk
+            self._act(lambda: desk.call(visit.id), _("{ticket} called to the kiosk."))
+
+    def action_start(self) -> None:
+        if visit := self._selected_or_say():
+            desk = self.pvp.desk
+            self._act(lambda: desk.start(visit.id), _("{ticket}: interview started."))
+
+    def action_finish(self) -> None:
+        visit = self._selected_or_say()
+        if visit is None or self._refuse_early(visit, "finish"):
+            return
+        desk = self.pvp.desk
+
+        def picked(outcome: Outcome | None) -> None:
+            if outcome is not None:
+                self._act(
+                    lambda: desk.finish(visit.id, outcome),
+                    _("{ticket} finished: {outcome}.").format(
+                        ticket="{ticket}", outcome=outcome.label
+                    ),
+                )
+
+        self.app.push_screen(OutcomeDialog(visit.ticket), callback=picked)
+
+    def action_no_show(self) -> None:
+        if visit := self._selected_or_say():
+            desk = self.pvp.desk
+            self._act(lambda: desk.no_show(visit.id), _("{ticket} marked absent."))
+
+    def action_cancel(self) -> None:
+        visit = self._selected_or_say()
+        if visit is None or self._refuse_early(visit, "cancel"):
+            return
+        desk = self.pvp.desk
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda: desk.cancel(visit.id), _("{ticket} cancelled."))
+
+        self.app.push_screen(
+            ConfirmDialog(
+                _("Cancel the visit {ticket}?").format(ticket=visit.ticket), _("Cancel the visit")
+            ),
+            callback=answered,
+        )
+
+    def action_transfer(self) -> None:
+        visit = self._selected_or_say()
+        if visit is None or self._refuse_early(visit, "transfer"):
+            return
+        desk = self.pvp.desk
+        local_now = desk.local_now()
+        open_now = {p.id for p in desk.config.partners if p.is_open(local_now)}
+
+        def picked(partner_id: str | None) -> None:
+            if partner_id:
+                self._act(
+                    lambda: desk.transfer(visit.id, partner_id),
+                    _("{old} transferred: new ticket {ticket}.").format(
+                        old=visit.ticket, ticket="{ticket}"
+                    ),
+                )
+
+        self.app.push_screen(TransferDialog(visit, desk.config, open_now), callback=picked)
+
+    def action_back_to_waiting(self) -> None:
+        if visit := self._selected_or_say():
+            desk = self.pvp.desk
+            self._act(lambda: desk.back_to_waiting(visit.id), _("{ticket} is waiting again."))
+
+    def action_edit_note(self) -> None:
+        visit = self._selected_or_say()
+        if visit is None or self._refuse_early(visit, "edit_note"):
+            return
+        desk = self.pvp.desk
+
+        def edited(note: str | None) -> None:
+            if note is not None and note != visit.note:
+                self._act(lambda: desk.set_note(visit.id, note), _("Note of {ticket} saved."))
+
+        self.app.push_screen(NoteDialog(visit.ticket, visit.note), callback=edited)
+
+    def action_toggle_privacy(self) -> None:
+        self.pvp.privacy = not self.pvp.privacy
+
+    def action_refresh(self) -> None:
+        self.pvp.refresh_queue()
