@@ -12,6 +12,8 @@ so their figures are always identical. Definitions (see docs/reports.md):
 - Wait = first `called` - entry into the queue; interview = `finished` - last `started`.
   Median: the middle value (mean of the two middle ones); p90: nearest rank.
 - No-show: the last word on the visit is `no_show` (or it was cancelled from no_show).
+  A visit left open at the end of its day and closed at the next start
+  (`closed_overnight`) counts apart, neither as served nor as cancelled.
 - Accessibility needs are counted on visits that were not transferred (the needs travel
   with the visitor); a need is met when its visit finished with an outcome other than a
   technical failure.
@@ -147,6 +149,7 @@ class Figures:
     cancellations: int = 0
     served: int = 0
     open: int = 0  # still waiting, called or in session when the report was made
+    closed_overnight: int = 0  # left open at the end of their day, closed the next start
     wait_median_s: float | None = None
     wait_p90_s: float | None = None
     interview_median_s: float | None = None
@@ -293,12 +296,13 @@ SELECT created.partner AS partner, created.origin AS origin, created.arrived AS 
        MAX(CASE WHEN e.type = 'cancelled' THEN json_extract(e.data, '$.from') END)
            AS cancelled_from,
        MAX(e.type = 'transferred') AS transferred,
+       MAX(e.type = 'closed_overnight') AS closed_overnight,
        MAX(CASE WHEN e.type = 'no_show' THEN e.seq END) AS no_show_seq,
        MAX(CASE WHEN e.type = 'back_to_waiting' THEN e.seq END) AS back_seq
 FROM created
 LEFT JOIN events e ON e.visit_id = created.visit_id
      AND e.type IN ('called', 'started', 'finished', 'cancelled', 'transferred', 'no_show',
-                    'back_to_waiting')
+                    'back_to_waiting', 'closed_overnight')
 GROUP BY created.visit_id
 """
 
@@ -367,6 +371,7 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
             outcome,
             cancelled_from,
             transferred,
+            closed_overnight,
             no_show_seq,
             back_seq,
         ) = row
@@ -422,6 +427,9 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
         elif no_show_seq is not None and (back_seq is None or no_show_seq > back_seq):
             f.no_shows += 1
             t.no_shows += 1
+        elif closed_overnight:
+            f.closed_overnight += 1
+            t.closed_overnight += 1
         else:
             f.open += 1
             t.open += 1
@@ -513,6 +521,7 @@ def report_to_dict(report: ActivityReport) -> dict[str, Any]:
             "cancellations": f.cancellations,
             "served": f.served,
             "open": f.open,
+            "closed_overnight": f.closed_overnight,
             "wait_median_seconds": f.wait_median_s,
             "wait_p90_seconds": f.wait_p90_s,
             "interview_median_seconds": f.interview_median_s,
