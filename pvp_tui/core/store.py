@@ -138,8 +138,15 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
-        """A write transaction: BEGIN IMMEDIATE, COMMIT, ROLLBACK on any error."""
+        """A write transaction: BEGIN IMMEDIATE, COMMIT, ROLLBACK on any error.
+
+        Nested inside another transaction (same thread), it joins the outer one: an
+        error still propagates and rolls the whole outer transaction back.
+        """
         with self._lock:
+            if self.conn.in_transaction:
+                yield self.db
+                return
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -163,6 +170,9 @@ class Store:
     def snapshot(self) -> Iterator[Database]:
         """A read transaction: every query inside sees one consistent state."""
         with self._lock:
+            if self.conn.in_transaction:  # inside a transaction: it is consistent already
+                yield self.db
+                return
             self.conn.execute("BEGIN")
             try:
                 yield self.db

@@ -1,0 +1,45 @@
+"""Site configs for the core and CLI tests."""
+
+from __future__ import annotations
+
+ALL_WEEK = '{ mon = ["00:00-23:59"], tue = ["00:00-23:59"], wed = ["00:00-23:59"], \
+thu = ["00:00-23:59"], fri = ["00:00-23:59"], sat = ["00:00-23:59"], sun = ["00:00-23:59"] }'
+
+# Three partners open all week (tests do not depend on today's date) and one that is
+# open on Monday mornings only.
+OPEN_SITE = f"""
+[site]
+id = "test-site"
+name = "Relais de test"
+timezone = "Europe/Paris"
+kiosk_count = 1
+min_history = 3
+
+[[partners]]
+id = "caf"
+name = "CAF"
+prefix = "C"
+interview_minutes = 20
+hours = {ALL_WEEK}
+
+[[partners]]
+id = "cpam"
+name = "Assurance Maladie"
+prefix = "A"
+interview_minutes = 30
+hours = {ALL_WEEK}
+
+[[partners]]
+id = "france-travail"
+name = "France Travail"
+prefix = "T"
+interview_minutes = 15
+hours = {ALL_WEEK}
+
+[[partners]]
+id = "msa"
+name = "MSA"
+prefix = "M"
+interview_minutes = 25
+hours = {{ mon = ["09:00-12:00"] }}
+"""

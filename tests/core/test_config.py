@@ -1,0 +1,120 @@
+"""Config mistakes: one line each, naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pvp_tui.core.config import ConfigError, load_config, parse_config
+
+from .sites import OPEN_SITE
+
+GOOD_PARTNER = """
+[[partners]]
+id = "caf"
+name = "CAF"
+prefix = "C"
+interview_minutes = 20
+hours = { mon = ["09:00-12:00", "13:30-17:00"] }
+"""
+SITE = """
+[site]
+id = "relais"
+name = "Relais"
+timezone = "Europe/Paris"
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, source="site.toml")
+    for problem in error.value.problems:
+        assert "\n" not in problem
+    return error.value.problems
+
+
+def test_the_demo_site_has_the_nine_national_partners() -> None:
+    config = load_config(None)
+    assert [p.id for p in config.partners] == [
+        "caf",
+        "cpam",
+        "carsat",
+        "msa",
+        "france-travail",
+        "dgfip",
+        "france-titres",
+        "justice",
+        "la-poste",
+    ]
+    assert len({p.prefix for p in config.partners}) == 9
+    assert all(p.name and p.interview_minutes and p.hours for p in config.partners)
+
+
+def test_a_valid_site_loads() -> None:
+    config = parse_config(SITE + GOOD_PARTNER, source="site.toml")
+    caf = config.partner("caf")
+    assert caf is not None and caf.prefix == "C"
+    assert config.site.retention_days == 1  # default: the end of the next day
+    assert len(caf.hours["mon"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        (SITE + "colour = 'red'\n" + GOOD_PARTNER, "site.colour", "unknown key"),
+        ("[sites]\n" + SITE + GOOD_PARTNER, "sites", "unknown key"),
+        (SITE + GOOD_PARTNER.replace('"C"', '"c1"'), "partners[0].prefix", "capital letters"),
+        (SITE + GOOD_PARTNER.replace('prefix = "C"\n', ""), "partners[0].prefix", "required"),
+        (SITE + GOOD_PARTNER.replace('id = "caf"\n', ""), "partners[0].id", "required"),
+        (SITE + GOOD_PARTNER.replace('name = "CAF"', 'name = " "'), "partners[0].name", "empty"),
+        (SITE + GOOD_PARTNER + GOOD_PARTNER.replace('"C"', '"K"'), "partners[1].id", "two"),
+        (
+            SITE + GOOD_PARTNER + GOOD_PARTNER.replace('"caf"', '"cnaf"'),
+            "partners[1].prefix",
+            "two",
+        ),
+        (SITE + GOOD_PARTNER.replace("13:30-17:00", "9h-12h"), "partners[0].hours.mon", "9h-12h"),
+        (SITE + GOOD_PARTNER.replace("13:30-17:00", "17:00-13:30"), "partners[0].hours.mon", ""),
+        (SITE + GOOD_PARTNER.replace("mon =", "monday ="), "partners[0].hours.monday", "day"),
+        (SITE + GOOD_PARTNER.replace("= 20", '= "20"'), "partners[0].interview_minutes", "whole"),
+        (SITE.replace("Europe/Paris", "Europe/Lyon") + GOOD_PARTNER, "site.timezone", "Lyon"),
+        (SITE.replace('id = "relais"\n', "") + GOOD_PARTNER, "site.id", "required"),
+        (SITE + "retention_days = -1\n" + GOOD_PARTNER, "site.retention_days", "between"),
+        (SITE + "language = 'de'\n" + GOOD_PARTNER, "site.language", "de"),
+        (SITE, "partners", "no partner"),
+        (GOOD_PARTNER, "site", "missing"),
+    ],
+)
+def test_each_mistake_is_one_line_naming_the_key(text: str, key: str, words: str) -> None:
+    found = problems(text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{key}: "), found
+    assert words in found[0]
+
+
+def test_several_mistakes_give_one_line_each() -> None:
+    text = SITE.replace("Europe/Paris", "Mars/Olympus") + GOOD_PARTNER.replace('"C"', '"cc"')
+    found = problems(text + "[extra]\n")
+    assert [line.split(":")[0] for line in found] == [
+        "extra",
+        "site.timezone",
+        "partners[0].prefix",
+    ]
+
+
+def test_toml_syntax_errors_say_where() -> None:
+    (problem,) = problems(SITE + "[[partners]]\nid = caf\n")
+    assert problem.startswith("not valid TOML")
+    assert "line 7" in problem
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "nope.toml")
+    assert error.value.problems == ["file not found"]
+    assert str(tmp_path / "nope.toml") in str(error.value)
+
+
+def test_the_test_site_is_valid() -> None:
+    assert len(parse_config(OPEN_SITE, source="test").partners) == 4

@@ -1,0 +1,144 @@
+"""The store on one file: transactions, the append-only event log, shared permissions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pvp_tui.core.errors import PvpError
+from pvp_tui.core.frontdesk import FrontDesk
+from pvp_tui.core.store import BUSY_TIMEOUT_MS, Store
+
+from .conftest import check_in, counts
+
+
+def test_the_store_uses_wal_and_a_busy_timeout(store: Store) -> None:
+    assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    assert store.query("PRAGMA busy_timeout")[0]["timeout"] >= 5000
+    assert BUSY_TIMEOUT_MS >= 5000
+    assert store.integrity_ok()
+
+
+def test_migrations_apply_once(db_path: Path, store: Store) -> None:
+    again = Store(db_path)
+    names = [r["name"] for r in again.query("SELECT name FROM _sqlite_migrations")]
+    assert names == sorted(set(names)) and "m001_visits_and_events" in names
+    again.close()
+
+
+def test_a_failing_transaction_leaves_nothing(desk: FrontDesk, store: Store) -> None:
+    check_in(desk)
+    before = counts(store)
+    with pytest.raises(RuntimeError), store.transaction() as db:
+        db.execute("DELETE FROM visitor_details")
+        db.table("visits").update(desk.find("C-001").id, {"status": "done"})
+        raise RuntimeError("boom")
+    assert counts(store) == before
+    assert desk.find("C-001").status.value == "waiting"
+    assert not store.conn.in_transaction
+
+
+def test_a_nested_transaction_joins_the_outer_one(desk: FrontDesk, store: Store) -> None:
+    before = counts(store)
+    with pytest.raises(RuntimeError), store.transaction():
+        check_in(desk)  # its own transaction joins this one
+        assert desk.queue()[0].visit.ticket == "C-001"
+        raise RuntimeError("boom")
+    assert counts(store) == before
+
+
+def test_visits_and_events_have_uuids(desk: FrontDesk, store: Store) -> None:
+    visit = check_in(desk)
+    desk.call(visit.ticket)
+    uuid.UUID(visit.id)
+    ids = [row["id"] for row in store.query("SELECT id FROM events")]
+    assert len(ids) == 2
+    for event_id in ids:
+        assert uuid.UUID(event_id).version == 4
+
+
+@pytest.mark.parametrize(
+    "sql", ["UPDATE events SET type = 'finished'", "DELETE FROM events", "DELETE FROM events"]
+)
+def test_the_event_log_is_append_only(desk: FrontDesk, store: Store, sql: str) -> None:
+    check_in(desk)
+    before = store.query("SELECT * FROM events")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"), store.transaction() as db:
+        db.execute(sql)
+    assert store.query("SELECT * FROM events") == before
+    # Not even from another connection that skips the app.
+    other = sqlite3.connect(store.path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        other.execute(sql)
+    other.close()
+
+
+def test_the_database_files_are_group_writable_despite_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "shared" / "pvp.db"
+        store = Store(path)
+        with store.transaction() as db:
+            db.execute("CREATE TABLE probe (x)")
+        for name in ("pvp.db", "pvp.db-wal", "pvp.db-shm"):
+            mode = stat.S_IMODE((path.parent / name).stat().st_mode)
+            assert mode == 0o660, f"{name}: {oct(mode)}"
+        store.close()
+    finally:
+        os.umask(old)
+
+
+def test_an_old_file_without_group_write_is_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "pvp.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    os.chmod(path, 0o644)
+    Store(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) & 0o060 == 0o060
+
+
+def test_an_unusable_path_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(PvpError) as error:
+        Store(blocker / "pvp.db")
+    assert error.value.code == "db_unusable"
+    assert "--db" in error.value.message
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(PvpError) as error:
+        Store(garbage)
+    assert error.value.code == "db_unusable"
+
+
+def test_a_lock_held_too_long_is_refused_cleanly(db_path: Path, desk: FrontDesk) -> None:
+    other = Store(db_path)
+    other.conn.execute("PRAGMA busy_timeout = 100")  # keep the test short
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(PvpError) as error, other.transaction():
+            pass
+        assert error.value.code == "db_busy"
+        assert not other.conn.in_transaction
+        other.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert check_in(desk).ticket == "C-001"
+
+
+def test_data_version_moves_when_another_connection_commits(db_path: Path, store: Store) -> None:
+    before = store.data_version()
+    with store.transaction() as db:
+        db.execute("CREATE TABLE mine (x)")
+    assert store.data_version() == before  # its own commits do not count
+    other = Store(db_path)
+    with other.transaction() as db:
+        db.execute("INSERT INTO mine VALUES (1)")
+    other.close()
+    assert store.data_version() != before

@@ -1,0 +1,52 @@
+"""Code run in child processes by the concurrency tests (importable for `spawn`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from pvp_tui.core.config import parse_config
+from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+from pvp_tui.core.store import Store
+
+from .conftest import MONDAY_10, MovableClock
+from .sites import OPEN_SITE
+
+PARTNERS = ("caf", "cpam", "france-travail")
+
+
+def check_in_many(db_path: str, worker: int, count: int, go: Any) -> None:
+    """Open the shared file like a separate `pvp` would, wait for the start signal, then
+    check `count` visitors in as fast as possible."""
+    desk = FrontDesk(Store(db_path), parse_config(OPEN_SITE, "test"), clock=MovableClock(MONDAY_10))
+    go.wait()
+    for i in range(count):
+        desk.check_in(CheckIn(PARTNERS[i % len(PARTNERS)], f"w{worker}-{i}"))
+    desk.store.close()
+
+
+def hold_a_write(db_path: str) -> None:
+    """Begin a check-in's transaction, write part of it, tell the parent, then hang
+    (the parent kills this process with SIGKILL)."""
+    store = Store(db_path)
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO visits (id, site_id, day, prefix, seq, ticket, partner_id, status, "
+            "kind, arrived_at, updated_at) VALUES ('half', 'test-site', '2026-11-30', 'C', 999, "
+            "'C-999', 'caf', 'waiting', 'walk_in', 'x', 'x')"
+        )
+        db.execute("INSERT INTO visitor_details (visit_id, name) VALUES ('half', 'Half Done')")
+        print("holding", flush=True)
+        time.sleep(600)
+
+
+def check_in_once(db_path: str) -> None:
+    """One check-in, then print the wall time right after its commit."""
+    desk = FrontDesk(Store(db_path), parse_config(OPEN_SITE, "test"))
+    desk.check_in(CheckIn("caf", "Second Process"))
+    print(time.time(), flush=True)
+
+
+if __name__ == "__main__":
+    {"hold": hold_a_write, "once": check_in_once}[sys.argv[1]](sys.argv[2])
