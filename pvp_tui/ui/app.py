@@ -105,7 +105,7 @@ class PvpApp(App[int]):
         return self.screen_stack[0]
 
     def on_mount(self) -> None:
-        self.refresh_queue()
+        # The first read starts when the queue screen is mounted (QueueScreen.on_mount).
         if self.watch_changes and str(self.desk.store.path) != ":memory:":
             self._watcher = ChangeWatcher(self.desk.store.path, self._on_foreign_commit).start()
         if self.tick_seconds:
@@ -174,7 +174,10 @@ class PvpApp(App[int]):
     def _loaded(self, message: QueueLoaded) -> None:
         self._loading = False
         self.loads += 1
-        self.queue_screen.show_state(message.state)
+        screen = self.queue_screen
+        if not screen.is_attached:
+            return  # the app is closing
+        screen.show_state(message.state)
         self.update_badges(db_ok=True)
         if self._stale:
             self.refresh_queue()

@@ -38,8 +38,13 @@ class VisitTable(DataTable[Any]):
         self.changes = 0  # cells/rows touched by the last sync (tests and benchmarks read it)
 
     def on_mount(self) -> None:
-        for key, label, width in self._column_spec:
-            self.add_column(label, key=key, width=width)
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        # A first read may arrive before this table's Mount event: columns come first.
+        if not self.columns:
+            for key, label, width in self._column_spec:
+                self.add_column(label, key=key, width=width)
 
     @property
     def selected_id(self) -> str | None:
@@ -63,6 +68,7 @@ class VisitTable(DataTable[Any]):
 
     def sync(self, rows: Sequence[Row]) -> int:
         """Make the table show `rows` in this order; returns how many things changed."""
+        self._ensure_columns()
         selected = self.selected_id
         wanted = {visit_id: cells for visit_id, cells in rows}
         column_keys = [key for key, _label, _width in self._column_spec]
