@@ -1,0 +1,627 @@
+"""One video session per kiosk: start, watch and end the call in the kiosk's Chromium.
+
+`SessionManager.start()` checks the request (ticket-number display name, https room on a
+domain allowed for the partner), launches Chromium in its own process group with a
+throwaway profile, injects the peer-connection tracker before any page script (and into
+every child frame), opens the room and watches it: the script's reports drive the state
+machine, a getStats() poll every `stats_interval` seconds drives the quality. Events go to
+the async `on_event(name, data)` callback in order: `session.state` and `session.stats`.
+Whatever happens (end, far end leaving, crash, exception, bridge shutdown) the browser's
+process group is killed and its profile deleted, then the state returns to idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from kiosk_bridge.session.browser import (
+    BrowserError,
+    CDPClosed,
+    CDPError,
+    Chromium,
+    LaunchOptions,
+    install_exit_hooks,
+    sweep_stale_profiles,
+)
+from kiosk_bridge.session.config import RoomRefused, RoomRequest, SessionConfig
+from kiosk_bridge.session.machine import (
+    ACTIVE,
+    REASONS,
+    TERMINAL,
+    SessionMachine,
+    State,
+    Transition,
+)
+from kiosk_bridge.session.quality import Level, QualityTracker, Sample, StatsDeltas, classify
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[str, dict[str, Any]], Awaitable[None]]
+TraceCallback = Callable[[float, str, Any], None]
+
+BINDING = "__pvpBridgeReport"
+STATS_EXPRESSION = "window.__pvpSession ? window.__pvpSession.stats() : []"
+_STATUS_EXPRESSION = '(performance.getEntriesByType("navigation")[0] || {}).responseStatus || 0'
+_MAX_MISSED_POLLS = 3
+_RETRY_NAVIGATION_AFTER = 2.0
+_MAX_REPORT_BYTES = 16_384
+_CHILD_TYPES = ("iframe", "page")
+
+
+def reason_message(reason: str | None) -> dict[str, str] | None:
+    if reason is None or reason not in REASONS:
+        return None
+    fr, en = REASONS[reason]
+    return {"fr": fr, "en": en}
+
+
+def _inject_source() -> str:
+    source = resources.files("kiosk_bridge.session").joinpath("inject.js").read_text("utf-8")
+    return source.replace("__PVP_BINDING__", BINDING)
+
+
+class _Session:
+    """One call, from launch to cleanup. Owned and driven by SessionManager."""
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        request: RoomRequest,
+        config: SessionConfig,
+    ) -> None:
+        self.manager = manager
+        self.request = request
+        self.config = config
+        self.id = secrets.token_hex(6)
+        self.machine = SessionMachine(config.timeouts)
+        self.quality = QualityTracker(config.quality)
+        self.deltas = StatsDeltas()
+        self.sample: Sample | None = None
+        self.sample_reasons: list[str] = []
+        self.browser: Chromium | None = None
+        self.main_session: str | None = None
+        self.t0 = manager.clock()
+        self.wall0 = manager.wall()
+        self.wake = asyncio.Event()
+        self.loaded = asyncio.Event()
+        self.browser_closed = False
+        self.killing = False
+        # (cdp session, execution context) -> connection ids reported from that frame
+        self.contexts: dict[tuple[str, int], set[str]] = {}
+        self.missed_polls = 0
+        self.ready = asyncio.Event()  # set once launching is over (either way)
+        self.end_requested: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- time --------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.manager.clock()
+
+    def iso(self, mono: float | None) -> str | None:
+        if mono is None:
+            return None
+        stamp = self.wall0 + (mono - self.t0)
+        return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+
+    def trace(self, kind: str, payload: Any) -> None:
+        if self.manager.trace is not None:
+            self.manager.trace(self.now() - self.t0, kind, payload)
+
+    # -- state changes -----------------------------------------------------------------
+    def apply(self, transitions: list[Transition]) -> None:
+        for tr in transitions:
+            log.info("session %s: %s%s", self.id, tr.state, f" ({tr.reason})" if tr.reason else "")
+            self.manager.emit("session.state", self.state_data(tr))
+        if transitions:
+            self.wake.set()
+
+    def state_data(self, tr: Transition | None = None) -> dict[str, Any]:
+        m = self.machine
+        state = tr.state if tr else m.state
+        reason = tr.reason if tr else m.reason
+        detail = tr.detail if tr else m.detail
+        at = tr.at if tr else self.now()
+        return {
+            "session": self.id,
+            "state": str(state),
+            "reason": reason,
+            "message": reason_message(reason),
+            "detail": detail,
+            "at": self.iso(at),
+            "partner": self.request.partner,
+            "display_name": self.request.display_name,
+            "room_host": self.request.host,
+            "started_at": self.iso(m.started_at),
+            "agent_joined_at": self.iso(m.agent_joined_at),
+            "ended_at": self.iso(m.ended_at),
+            "elapsed_s": round(at - (m.started_at or at), 1),
+            "reconnects": m.reconnects,
+            "quality": self.quality.level.label,
+            "worst_quality": self.quality.worst.label,
+        }
+
+    def status(self) -> dict[str, Any]:
+        data = self.state_data()
+        data["quality_reasons"] = list(self.quality.reasons)
+        data["stats"] = self.sample.to_dict() if self.sample else None
+        return data
+
+    # -- the run -----------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            self.apply(self.machine.start(self.now()))
+            if self.end_requested is None:
+                await self._launch()
+            self.apply(
+                self.machine.end(self.now(), self.end_requested or "ended_by_staff")
+                if self.end_requested
+                else []
+            )
+            self.ready.set()
+            if not self.machine.finished:
+                self._spawn(self._open_room())
+                await self._watch()
+        except Exception as exc:
+            log.exception("session %s: unexpected error", self.id)
+            self.apply(self.machine.fail(self.now(), "browser_crashed", type(exc).__name__))
+        finally:
+            self.ready.set()
+            await self._cleanup()
+
+    async def _launch(self) -> None:
+        c = self.config
+        options = LaunchOptions(
+            binary=c.chromium,
+            headless=c.headless,
+            kiosk=c.kiosk,
+            fake_media=c.fake_media,
+            extra_flags=c.extra_flags,
+            start_timeout=c.timeouts.launch,
+            profile_root=c.profile_dir,
+        )
+        try:
+            self.browser = await Chromium.launch(options)
+        except BrowserError as exc:
+            self.apply(self.machine.fail(self.now(), exc.reason, str(exc)))
+            return
+        if self.end_requested is not None:  # ended while the browser was starting
+            return
+        assert self.browser.cdp is not None
+        cdp = self.browser.cdp
+        cdp.on_close(self._on_cdp_closed)
+        cdp.on("Runtime.bindingCalled", self._on_binding)
+        cdp.on("Runtime.executionContextDestroyed", self._on_context_destroyed)
+        cdp.on("Runtime.executionContextsCleared", self._on_contexts_cleared)
+        cdp.on("Target.attachedToTarget", self._on_attached)
+        cdp.on("Target.detachedFromTarget", self._on_detached)
+        cdp.on("Page.loadEventFired", self._on_load)
+        cdp.on("Page.javascriptDialogOpening", self._on_dialog)
+        cdp.on("Inspector.targetCrashed", self._on_crashed)
+        try:
+            targets = await cdp.send("Target.getTargets")
+            page = next(t for t in targets["targetInfos"] if t.get("type") == "page")
+            attached = await cdp.send(
+                "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
+            )
+            self.main_session = attached["sessionId"]
+            await self._instrument(self.main_session)
+            await cdp.send("Inspector.enable", {}, self.main_session)
+        except (CDPError, CDPClosed, StopIteration, KeyError, TimeoutError) as exc:
+            self.apply(self.machine.fail(self.now(), "browser_failed", str(exc) or "DevTools"))
+            return
+        self.apply(self.machine.browser_ready(self.now()))
+
+    async def _instrument(self, session: str) -> None:
+        """Binding + tracker before any page script, in this target and its children."""
+        assert self.browser is not None and self.browser.cdp is not None
+        cdp = self.browser.cdp
+        await cdp.send("Page.enable", {}, session)
+        await cdp.send("Runtime.addBinding", {"name": BINDING}, session)
+        await cdp.send(
+            "Page.addScriptToEvaluateOnNewDocument", {"source": self.manager.inject}, session
+        )
+        await cdp.send("Runtime.enable", {}, session)
+        await cdp.send(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
+            session,
+        )
+
+    async def _open_room(self) -> None:
+        """Navigate, retrying network errors and 5xx until the page timeout."""
+        assert self.browser is not None and self.browser.cdp is not None
+        cdp = self.browser.cdp
+        deadline = self.now() + self.config.timeouts.page
+        while not self.machine.finished:
+            self.loaded.clear()
+            problem: str | None = None
+            try:
+                result = await cdp.send(
+                    "Page.navigate",
+                    {"url": self.request.url},
+                    self.main_session,
+                    timeout=max(deadline - self.now(), 1.0),
+                )
+                problem = result.get("errorText") or None
+                if problem is None:
+                    await asyncio.wait_for(self.loaded.wait(), max(deadline - self.now(), 0.1))
+                    status = await self._evaluate(_STATUS_EXPRESSION, None, timeout=5.0)
+                    if isinstance(status, int) and status >= 400:
+                        problem = f"HTTP {status}"
+                        if status < 500:
+                            deadline = self.now()  # not found, forbidden: no use retrying
+            except TimeoutError:
+                problem = "timeout"
+            except CDPClosed:
+                return
+            except CDPError as exc:
+                problem = str(exc)
+            if problem is None:
+                self.trace("load", None)
+                self.apply(self.machine.page_loaded_at(self.now()))
+                return
+            if self.now() + _RETRY_NAVIGATION_AFTER >= deadline:
+                self.apply(self.machine.fail(self.now(), "page_unreachable", problem))
+                return
+            log.info("session %s: room not reachable yet (%s), retrying", self.id, problem)
+            await asyncio.sleep(_RETRY_NAVIGATION_AFTER)
+
+    async def _watch(self) -> None:
+        interval = self.config.stats_interval
+        next_poll = self.now() + interval
+        while not self.machine.finished:
+            if self.browser_closed:
+                code = self.browser.proc.returncode if self.browser else None
+                self.apply(self.machine.browser_gone(self.now(), f"exit code {code}"))
+                break
+            now = self.now()
+            deadline = self.machine.next_deadline()
+            wait = next_poll - now
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            if wait > 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
+            self.apply(self.machine.tick(self.now()))
+            if self.machine.finished or self.browser_closed:
+                continue
+            if self.now() >= next_poll:
+                next_poll = self.now() + interval
+                if self.machine.state in ACTIVE and self.machine.page_loaded:
+                    await self._poll()
+
+    async def _poll(self) -> None:
+        """One getStats() round over every frame that holds peer connections."""
+        reports: list[Any] = []
+        responded = False
+        targets = list(self.contexts) or [(self.main_session or "", 0)]
+        for session, context in targets:
+            try:
+                value = await self._evaluate(
+                    STATS_EXPRESSION if context else "0",
+                    (session, context) if context else None,
+                    timeout=max(5.0, 2 * self.config.stats_interval),
+                )
+            except TimeoutError:
+                continue
+            except CDPError:  # the frame went away: its connections with it
+                responded = True
+                gone = sorted(self.contexts.pop((session, context), set()))
+                self.trace("peers_gone", gone)
+                self.apply(self.machine.peers_gone(self.now(), gone))
+                continue
+            except CDPClosed:
+                return
+            responded = True
+            if isinstance(value, list):
+                reports.extend(value)
+        if not responded:
+            self.missed_polls += 1
+            if self.missed_polls >= _MAX_MISSED_POLLS:
+                self.apply(self.machine.fail(self.now(), "page_not_responding"))
+            return
+        self.missed_polls = 0
+        if not self.contexts:
+            return
+        self.trace("stats", reports)
+        sample = self.deltas.update(reports)
+        if sample is None or self.machine.state not in (State.IN_CALL, State.RECONNECTING):
+            return
+        self.sample = sample
+        level, reasons = classify(sample, self.config.quality)
+        self.sample_reasons = reasons
+        changed = (
+            self.quality.update(level, reasons) if self.machine.state is State.IN_CALL else False
+        )
+        data: dict[str, Any] = {
+            "session": self.id,
+            "at": self.iso(self.now()),
+            "state": str(self.machine.state),
+            "quality": self.quality.level.label,
+            "quality_changed": changed,
+            "worst_quality": self.quality.worst.label,
+            "sample_quality": level.label,
+            "reasons": reasons,
+        }
+        data.update(sample.to_dict())
+        if changed:
+            log.info("session %s: quality %s %s", self.id, self.quality.level.label, reasons)
+        self.manager.emit("session.stats", data)
+
+    async def _evaluate(
+        self, expression: str, where: tuple[str, int] | None, timeout: float
+    ) -> Any:
+        assert self.browser is not None and self.browser.cdp is not None
+        params: dict[str, Any] = {
+            "expression": expression,
+            "awaitPromise": True,
+            "returnByValue": True,
+        }
+        session = self.main_session
+        if where is not None:
+            session, params["contextId"] = where
+        result = await self.browser.cdp.send("Runtime.evaluate", params, session, timeout=timeout)
+        if "exceptionDetails" in result:
+            return None
+        return result.get("result", {}).get("value")
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, CDPClosed | CDPError):
+                log.error("session %s: background task failed: %r", self.id, exc)
+
+    async def _cleanup(self) -> None:
+        self.killing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self.browser is not None:
+            await self.browser.kill()
+        if not self.machine.finished:  # cancelled from outside
+            self.apply(self.machine.end(self.now(), "bridge_shutdown"))
+
+    # -- DevTools events (synchronous: they only feed the machine) ---------------------
+    def _on_binding(self, params: dict[str, Any], session: str | None) -> None:
+        if params.get("name") != BINDING or session is None:
+            return
+        payload = params.get("payload")
+        if not isinstance(payload, str) or len(payload) > _MAX_REPORT_BYTES:
+            return
+        try:
+            msg = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(msg, dict):
+            return
+        context = params.get("executionContextId")
+        if isinstance(context, int) and isinstance(msg.get("pc"), str):
+            self.contexts.setdefault((session, context), set()).add(msg["pc"])
+        self.trace("report", msg)
+        self.apply(self.machine.report(self.now(), msg))
+
+    def _on_context_destroyed(self, params: dict[str, Any], session: str | None) -> None:
+        key = (session or "", params.get("executionContextId", -1))
+        if key in self.contexts:
+            self._peers_gone(self.contexts.pop(key))
+
+    def _on_contexts_cleared(self, params: dict[str, Any], session: str | None) -> None:
+        gone: set[str] = set()
+        for key in [k for k in self.contexts if k[0] == session]:
+            gone |= self.contexts.pop(key)
+        self._peers_gone(gone)
+
+    def _on_detached(self, params: dict[str, Any], session: str | None) -> None:
+        child = params.get("sessionId")
+        gone: set[str] = set()
+        for key in [k for k in self.contexts if k[0] == child]:
+            gone |= self.contexts.pop(key)
+        self._peers_gone(gone)
+
+    def _peers_gone(self, ids: set[str]) -> None:
+        if ids:
+            self.trace("peers_gone", sorted(ids))
+            self.apply(self.machine.peers_gone(self.now(), sorted(ids)))
+
+    def _on_attached(self, params: dict[str, Any], session: str | None) -> None:
+        child = params.get("sessionId")
+        info = params.get("targetInfo") or {}
+        if session is None or not isinstance(child, str):
+            return  # our own attach to the page
+        self._spawn(self._setup_child(child, info.get("type"), params.get("waitingForDebugger")))
+
+    async def _setup_child(self, child: str, kind: Any, waiting: Any) -> None:
+        assert self.browser is not None and self.browser.cdp is not None
+        try:
+            if kind in _CHILD_TYPES:
+                await self._instrument(child)
+        finally:
+            if waiting:
+                with contextlib.suppress(CDPError, CDPClosed):
+                    await self.browser.cdp.send("Runtime.runIfWaitingForDebugger", {}, child)
+
+    def _on_load(self, params: dict[str, Any], session: str | None) -> None:
+        if session == self.main_session:
+            self.loaded.set()
+
+    def _on_dialog(self, params: dict[str, Any], session: str | None) -> None:
+        # Nobody can answer a dialog on a kiosk in a call: accept it so the page goes on.
+        if self.browser is not None and self.browser.cdp is not None:
+            self._spawn(
+                self.browser.cdp.send("Page.handleJavaScriptDialog", {"accept": True}, session)
+            )
+
+    def _on_crashed(self, params: dict[str, Any], session: str | None) -> None:
+        if session == self.main_session:
+            self.trace("crashed", None)
+            self.apply(self.machine.browser_gone(self.now(), "page crashed"))
+
+    def _on_cdp_closed(self) -> None:
+        if not self.killing:
+            self.browser_closed = True
+            self.trace("browser_gone", None)
+            self.wake.set()
+
+
+class SessionManager:
+    """The kiosk's one video session. `on_event(name, data)` gets every event, in order."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        on_event: EventCallback | None = None,
+        *,
+        trace: TraceCallback | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.on_event = on_event
+        self.trace = trace
+        self.clock = clock
+        self.wall = wall
+        self.inject = _inject_source()
+        self._session: _Session | None = None
+        self._last: dict[str, Any] | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._emitter: asyncio.Task[None] | None = None
+        install_exit_hooks()
+        roots = [config.profile_dir] if config.profile_dir else None
+        removed = sweep_stale_profiles(roots)
+        if removed:
+            log.warning("removed %d browser profile(s) left by a previous bridge", removed)
+
+    # -- the API -----------------------------------------------------------------------
+    async def start(
+        self, room_url: str, display_name: str, partner: str | None = None
+    ) -> dict[str, Any]:
+        """Check the request, launch the browser and open the room.
+
+        Returns once the browser is up (state connecting) or could not start (failed);
+        the rest arrives as `session.state` events. Raises RoomRefused (a stable code)
+        when the request breaks a rule or a session is already running.
+        """
+        async with self._lock:
+            if self._closed:
+                raise RoomRefused("shutting_down")
+            request = self.config.check_request(room_url, display_name, partner)
+            if self._session is not None:
+                raise RoomRefused("session_busy", ticket=self._session.request.display_name)
+            session = _Session(self, request, self.config)
+            self._session = session
+            log.info(
+                "session %s: start %s on %s for %s",
+                session.id,
+                request.display_name,
+                request.host,
+                request.partner,
+            )
+            session.task = asyncio.create_task(self._drive(session), name="video-session")
+        await session.ready.wait()
+        return session.status()
+
+    async def end(self, reason: str = "ended_by_staff") -> dict[str, Any]:
+        """End the call (idempotent); returns once the browser is gone."""
+        session = self._session
+        if session is not None:
+            if session.end_requested is None:
+                session.end_requested = reason
+            session.killing = True  # from now on the browser's exit is ours, not a crash
+            session.apply(session.machine.end(session.now(), reason))
+            session.wake.set()
+            if session.task is not None:
+                await asyncio.shield(session.task)
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        if self._session is not None:
+            return self._session.status()
+        return {"state": str(State.IDLE), "session": None, "last": self._last}
+
+    async def close(self) -> None:
+        """Bridge shutdown: end the call, kill the browser, deliver the last events."""
+        self._closed = True
+        await self.end("bridge_shutdown")
+        await self.flush()
+        if self._emitter is not None:
+            self._emitter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._emitter
+
+    async def flush(self) -> None:
+        """Wait until every event emitted so far went to on_event."""
+        if self._emitter is not None:
+            await self._queue.join()
+
+    @property
+    def active(self) -> bool:
+        return self._session is not None
+
+    @property
+    def browser(self) -> Chromium | None:
+        """The running browser (process group, profile), for diagnostics and tests."""
+        return self._session.browser if self._session is not None else None
+
+    # -- internals ---------------------------------------------------------------------
+    async def _drive(self, session: _Session) -> None:
+        try:
+            await session.run()
+        finally:
+            self._last = session.status()
+            self._session = None
+            self.emit(
+                "session.state",
+                {
+                    "session": session.id,
+                    "state": str(State.IDLE),
+                    "reason": None,
+                    "message": None,
+                    "at": session.iso(session.now()),
+                    "last": {
+                        k: self._last[k]
+                        for k in ("state", "reason", "agent_joined_at", "ended_at", "reconnects")
+                    },
+                },
+            )
+
+    def emit(self, event: str, data: dict[str, Any]) -> None:
+        if self.on_event is None:
+            return
+        if self._emitter is None or self._emitter.done():
+            self._emitter = asyncio.create_task(self._emit_loop(), name="session-events")
+        self._queue.put_nowait((event, data))
+
+    async def _emit_loop(self) -> None:
+        assert self.on_event is not None
+        while True:
+            event, data = await self._queue.get()
+            try:
+                await self.on_event(event, data)
+            except Exception:
+                log.exception("session event callback failed for %s", event)
+            finally:
+                self._queue.task_done()
+
+
+__all__ = ["TERMINAL", "Level", "SessionManager", "reason_message"]
