@@ -575,3 +575,58 @@ def report_to_dict(report: ActivityReport) -> dict[str, Any]:
         "current": period_figures(report.current, charts=True),
         "previous": period_figures(report.previous, charts=False),
     }
+
+
+# ---------------------------------------------------------------------- chart series
+@dataclass(frozen=True)
+class Series:
+    """Bars for a chart: one label per bar, one stack of values per name."""
+
+    labels: list[str]
+    stacks: list[tuple[str, list[int]]]
+
+
+def visits_series(figures: PeriodFigures, top: int = 4, max_bars: int = 31) -> Series:
+    """Visits over time by partner: per day, or per week or month on long periods; the
+    `top` busiest partners by name and the others together, so a chart stays readable."""
+    days = list(figures.daily)
+    if len(days) <= max_bars:
+        keys = list(days)
+        key_of = {d: d for d in days}
+        labels = [d.strftime("%d/%m") for d in keys]
+    elif len(days) <= max_bars * 7:
+        key_of = {d: d - timedelta(days=d.weekday()) for d in days}
+        keys = sorted(set(key_of.values()))
+        labels = [d.strftime("%d/%m") for d in keys]
+    else:
+        key_of = {d: d.replace(day=1) for d in days}
+        keys = sorted(set(key_of.values()))
+        labels = [d.strftime("%m/%y") for d in keys]
+    index = {key: i for i, key in enumerate(keys)}
+    ranked = sorted(
+        (f for f in figures.partners if f.visits), key=lambda f: (-f.visits, f.partner_id)
+    )
+    named = [f.partner_id for f in ranked[:top]]
+    names = {f.partner_id: f.name for f in figures.partners}
+    stacks: dict[str, list[int]] = {pid: [0] * len(keys) for pid in named}
+    others = [0] * len(keys)
+    for day, counts in figures.daily.items():
+        slot = index[key_of[day]]
+        for pid, n in counts.items():
+            stacks.get(pid, others)[slot] += n
+    result = [(names.get(pid, pid), stacks[pid]) for pid in named]
+    if any(others):
+        result.append((_("Others"), others))
+    return Series(labels, result)
+
+
+def hours_series(figures: PeriodFigures) -> Series:
+    """Check-ins per local hour, over the opening hours (those with any check-in)."""
+    used = [h for h, n in enumerate(figures.hourly) if n] or list(range(9, 18))
+    hours = range(min(used), max(used) + 1)
+    return Series([f"{h}h" for h in hours], [(_("Check-ins"), [figures.hourly[h] for h in hours])])
+
+
+def waits_series(figures: PeriodFigures) -> Series:
+    labels = [bucket_label(i) for i in range(len(WAIT_BUCKETS))]
+    return Series(labels, [(_("Visits"), list(figures.wait_histogram))])
