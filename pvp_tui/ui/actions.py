@@ -90,8 +90,8 @@ BY_ID = {action.id: action for action in ACTIONS}
 # Shown in the help screen, bound by the app itself (palette, quit) or by the tables.
 APP_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+p", N_("Search every action (command palette)")),
-    ("enter", N_("Actions for the selected visitor (or click the row twice)")),
-    ("tab", N_("Next list: waiting, at the kiosk, today (shift+tab: back)")),
+    ("enter", N_("Actions for the selected visitor (or two clicks)")),
+    ("tab", N_("Next list (shift+tab: previous)")),
     ("ctrl+q", N_("Quit")),
 )
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -225,12 +225,10 @@ class HelpScreen(Dialog):
         lines = []
         for keys, text in rows:
             shown = " ".join(self.app.get_key_display(Binding(k, "")) for k in keys.split(","))
-            lines.append(f"{shown:<12} {text}")
+            lines.append(f"{shown:<10} {text}")
         with Vertical(classes="dialog", id="help"):
             yield Static(_("Keys"), classes="dialog-title")
-            with VerticalScroll(id="help-keys"):
-                yield Static("\n".join(lines), markup=False)
-            yield Label(_("Every action is also in the command palette (ctrl+p)."), classes="hint")
+            yield Static("\n".join(lines), id="help-keys", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Close"), id="close", compact=True)
 
