@@ -159,11 +159,16 @@ def report_tables(report: ActivityReport) -> list[Table]:
         Column(_("Change (%)"), PERCENT),
     )
 
-    def partner_row(f: Figures, before: Figures | None) -> list[Any]:
-        previous_visits = before.visits if before is not None else 0
+    def partner_row(f: Figures, before: Figures | None, total: bool = False) -> list[Any]:
+        # The Total row is the column's sum: a transferred visitor made a visit with each
+        # partner (the summary counts visitors once).
+        visits = f.visits + f.transfers_in if total else f.visits
+        previous_visits = 0
+        if before is not None:
+            previous_visits = before.visits + before.transfers_in if total else before.visits
         return [
             f.name,
-            f.visits,
+            visits,
             f.walk_ins,
             f.appointments,
             f.transfers_in,
@@ -183,11 +188,11 @@ def report_tables(report: ActivityReport) -> list[Table]:
             f.needs_requested_total,
             f.needs_met_total,
             previous_visits,
-            change_percent(f.visits, previous_visits),
+            change_percent(visits, previous_visits),
         ]
 
     partner_rows = [partner_row(f, prev.partner(f.partner_id)) for f in cur.partners]
-    partner_rows.append(partner_row(cur.total, prev.total))
+    partner_rows.append(partner_row(cur.total, prev.total, total=True))
     tables.append(Table("partners", _("By partner"), partner_columns, partner_rows))
 
     failure_rows: list[list[Any]] = []
