@@ -11,6 +11,8 @@ DEBIAN_PACKAGES=(
   cups cups-client cups-ipp-utils printer-driver-cups-pdf
   # end-to-end tests drive the app as a person would: in tmux, over a real sshd
   tmux openssh-server openssh-client
+  # benchmarks/bench_idle_bytes.py measures pvp's idle output against htop's; tests/deploy verify the unit
+  htop systemd
   # the kiosk's video session: the bridge drives Chromium; tests shape traffic in a netns
   chromium iproute2
   git
