@@ -29,6 +29,8 @@ NAME_MAX = 80
 PHONE_RE = re.compile(r"^\+?[0-9 .\-]{6,20}$")
 NOTE_MAX = 500
 _TIME_RE = re.compile(r"^(\d{1,2})[:hH](\d{2})$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+MEDIAN_SAMPLES = 200  # recent interviews per partner that the estimate learns from
 
 ACTIVE_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION, Status.NO_SHOW)
 # Still in the front desk's hands: such a visit from a previous day is closed at start.
@@ -352,8 +354,9 @@ class FrontDesk:
         closes those left from a previous day). Returns how many visits were anonymised.
         """
         cutoff = (self.today() - timedelta(days=self.config.site.retention_days)).isoformat()
-        sql = f"""SELECT v.id FROM visitor_details d JOIN visits v ON v.id = d.visit_id
-            WHERE v.site_id = ? AND v.day < ?
+        # Driven by visitor_details (small: only recent visits keep their details).
+        sql = f"""SELECT v.id FROM visitor_details d CROSS JOIN visits v ON v.id = d.visit_id
+            WHERE +v.site_id = ? AND +v.day < ?
             AND v.status NOT IN ({_placeholders(OPEN_STATUSES)})"""
         params = [self.config.site.id, cutoff, *OPEN_STATUSES]
         if not self.store.query(sql + " LIMIT 1", params):
@@ -377,7 +380,8 @@ class FrontDesk:
         Returns how many were closed.
         """
         sql = f"""SELECT v.* , NULL AS name, NULL AS phone, NULL AS note FROM visits v
-            WHERE v.site_id = ? AND v.day < ? AND v.status IN ({_placeholders(OPEN_STATUSES)})"""
+            WHERE +v.site_id = ? AND +v.day < ?
+            AND v.status IN ({_placeholders(OPEN_STATUSES)})"""
         params = [self.config.site.id, self.today().isoformat(), *OPEN_STATUSES]
         if not self.store.query(sql + " LIMIT 1", params):
             return 0
@@ -501,14 +505,14 @@ class FrontDesk:
         waiting = [
             _visit(r)
             for r in db.query(
-                _VISIT_SELECT + " WHERE v.status = ? AND v.site_id = ?",
+                _VISIT_SELECT + " WHERE v.status = ? AND +v.site_id = ?",
                 [Status.WAITING.value, self.config.site.id],
             )
         ]
         medians = self._medians(db)
         busy = []
         for row in db.query(
-            _VISIT_SELECT + " WHERE v.status IN (?, ?) AND v.site_id = ?",
+            _VISIT_SELECT + " WHERE v.status IN (?, ?) AND +v.site_id = ?",
             [Status.CALLED.value, Status.IN_SESSION.value, self.config.site.id],
         ):
             visit = _visit(row)
@@ -517,43 +521,48 @@ class FrontDesk:
         return order_queue(waiting, self.config, now, medians, busy)
 
     def _medians(self, db: Database) -> dict[str, float]:
+        """Median interview length per partner over its last MEDIAN_SAMPLES interviews
+        within history_days (started -> finished, as the log's `started`/`finished`
+        events stamp them on the visit); the configured length until min_history."""
         since = to_iso(self.now() - timedelta(days=self.config.site.history_days))
-        durations: dict[str, list[float]] = {}
-        rows = db.query(
-            """SELECT v.partner_id AS partner, s.at AS started, f.at AS finished
-               FROM events f
-               JOIN events s ON s.visit_id = f.visit_id AND s.type = 'started'
-               JOIN visits v ON v.id = f.visit_id
-               WHERE f.type = 'finished' AND f.at >= ?
-               AND s.seq = (SELECT MAX(seq) FROM events WHERE visit_id = f.visit_id
-                            AND type = 'started')""",
-            [since],
-        )
-        for row in rows:
-            minutes = (from_iso(row["finished"]) - from_iso(row["started"])).total_seconds() / 60
-            if minutes > 0:
-                durations.setdefault(row["partner"], []).append(minutes)
-        return {
-            p.id: learned_median(
-                durations.get(p.id, []), p.interview_minutes, self.config.site.min_history
+        result = {}
+        for partner in self.config.partners:
+            rows = db.execute(
+                """SELECT started_at, ended_at
+                   FROM visits INDEXED BY visits_done
+                   WHERE partner_id = ? AND status = 'done' AND ended_at >= ?
+                   AND started_at IS NOT NULL AND +site_id = ?
+                   ORDER BY ended_at DESC LIMIT ?""",
+                [partner.id, since, self.config.site.id, MEDIAN_SAMPLES],
+            ).fetchall()
+            durations = [
+                minutes
+                for started, ended in rows
+                if (minutes := (from_iso(ended) - from_iso(started)).total_seconds() / 60) > 0
+            ]
+            result[partner.id] = learned_median(
+                durations, partner.interview_minutes, self.config.site.min_history
             )
-            for p in self.config.partners
-        }
+        return result
 
     def _find(self, db: Database, ref: str) -> Visit:
         ref = ref.strip()
-        # A ticket names today's visit first (tickets restart every day), then the
-        # latest open one; a visit id (UUID) names exactly one visit.
-        rows = list(
-            db.query(
+        # A visit id (UUID) names exactly one visit; a ticket names today's visit first
+        # (tickets restart every day), then the latest open one.
+        site = self.config.site.id
+        if _UUID_RE.match(ref):
+            sql = _VISIT_SELECT + " WHERE v.id = ? AND v.site_id = ?"
+            params = [ref.lower(), site]
+        else:
+            sql = (
                 _VISIT_SELECT
-                + """ WHERE v.site_id = ? AND (v.ticket = ? OR v.id = ?)
-            ORDER BY (v.day = ?) DESC,
-                     (v.status IN ('waiting', 'called', 'in_session', 'no_show')) DESC,
-                     v.day DESC LIMIT 1""",
-                [self.config.site.id, ref.upper(), ref.lower(), self.today().isoformat()],
+                + """ WHERE v.ticket = ? AND v.site_id = ?
+                ORDER BY (v.day = ?) DESC,
+                         (v.status IN ('waiting', 'called', 'in_session', 'no_show')) DESC,
+                         v.day DESC LIMIT 1"""
             )
-        )
+            params = [ref.upper(), site, self.today().isoformat()]
+        rows = list(db.query(sql, params))
         if not rows:
             raise PvpError(
                 "unknown_ticket",

@@ -100,6 +100,12 @@ def m002_ticket_lookup(db: Database) -> None:
     db.execute("CREATE INDEX visits_ticket ON visits(site_id, ticket, day)")
 
 
+@migrations()
+def m003_interview_lengths(db: Database) -> None:
+    # The learned interview medians read the latest finished visits of each partner.
+    db.execute("CREATE INDEX visits_done ON visits(partner_id, status, ended_at)")
+
+
 class Store:
     """One connection per process, guarded by a lock so worker threads can share it."""
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pvp_tui.core import events
+from pvp_tui.core import events, frontdesk
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk, validate_check_in
 from pvp_tui.core.models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
@@ -358,3 +358,17 @@ def test_only_todays_visits_can_be_acted_on(desk: FrontDesk, clock: MovableClock
     with pytest.raises(PvpError) as refused:
         desk.back_to_waiting(visit.id)
     assert refused.value.code == "past_visit"
+
+
+def test_medians_learn_from_recent_interviews_only(
+    desk: FrontDesk, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frontdesk, "MEDIAN_SAMPLES", 3)
+    for minutes in (10, 10, 10):
+        _serve(desk, clock, "caf", minutes)
+    assert desk.medians()["caf"] == 10.0
+    for minutes in (30, 31, 32):
+        _serve(desk, clock, "caf", minutes)
+    assert desk.medians()["caf"] == 31.0  # the last three
+    clock.advance(days=desk.config.site.history_days + 1)
+    assert desk.medians()["caf"] == 20.0  # all too old: the configured length again
