@@ -203,6 +203,8 @@ class PvpApp(App[int]):
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
         self.notify(message.text, markup=False)
+        if message.visit is not None:
+            self.queue_screen.follow(message.visit)
         self.refresh_queue()
 
     @on(ActionRefused)

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from ...core.errors import PvpError
 from ...core.frontdesk import NAME_MAX, NOTE_MAX, CheckIn, FrontDesk, validate_check_in
 from ...core.i18n import N_, _
 from ...core.models import Need, Visit
 from .. import actions
+from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
 
@@ -50,15 +51,15 @@ class CheckInForm(ModalScreen[Visit | None]):
             yield Label("", id="partner-error", classes="error")
             with Horizontal(classes="field"):
                 yield Label(_("Appointment"), classes="field-label")
-                yield Checkbox(_("yes, at"), id="has-appointment", compact=True)
-                yield Input(id="appointment", placeholder="10:30", max_length=5, compact=True)
+                yield Tick(_("yes, at"), id="has-appointment", compact=True)
+                yield Input(id="appointment", placeholder=_("HH:MM"), max_length=5, compact=True)
             yield Label("", id="appointment-error", classes="error")
             with Horizontal(classes="field"):
                 yield Label(_("Needs"), classes="field-label")
-                yield Checkbox(_("priority"), id="priority", compact=True)
+                yield Tick(_("priority"), id="priority", compact=True)
             with Grid(id="needs"):
                 for need in Need:
-                    yield Checkbox(
+                    yield Tick(
                         need.short, id=f"need-{need.value}", compact=True, tooltip=need.label
                     )
             with Horizontal(classes="field"):
@@ -79,14 +80,14 @@ class CheckInForm(ModalScreen[Visit | None]):
 
     def form(self) -> CheckIn:
         partner = self.query_one("#partner", Select).value
-        has_appointment = self.query_one("#has-appointment", Checkbox).value
+        has_appointment = self.query_one("#has-appointment", Tick).value
         appointment = self.query_one("#appointment", Input).value.strip()
         return CheckIn(
             partner_id=partner if isinstance(partner, str) else "",
             name=self.query_one("#name", Input).value,
             appointment=appointment if has_appointment or appointment else None,
-            priority=self.query_one("#priority", Checkbox).value,
-            needs=tuple(n for n in Need if self.query_one(f"#need-{n.value}", Checkbox).value),
+            priority=self.query_one("#priority", Tick).value,
+            needs=tuple(n for n in Need if self.query_one(f"#need-{n.value}", Tick).value),
             phone=self.query_one("#phone", Input).value.strip() or None,
             note=self.query_one("#note", Input).value,
         )
@@ -104,7 +105,7 @@ class CheckInForm(ModalScreen[Visit | None]):
     @on(Input.Changed, "#appointment")
     def _typed_time(self, event: Input.Changed) -> None:
         if event.value.strip():
-            self.query_one("#has-appointment", Checkbox).value = True
+            self.query_one("#has-appointment", Tick).value = True
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...core.errors import PvpError
 from ...core.i18n import _
-from ...core.models import Outcome, Visit
+from ...core.models import Outcome, Status, Visit
 from .. import actions, format
 from ..messages import QueueState
 from ..widgets.badges import SiteHeader
@@ -56,6 +56,7 @@ class QueueScreen(Screen[None]):
         self.state: QueueState | None = None
         self._last_list = "waiting"
         self._narrow = True
+        self._follow: tuple[str, str] | None = None  # (list, visit id) to select next read
 
     @property
     def pvp(self) -> PvpApp:
@@ -190,6 +191,26 @@ class QueueScreen(Screen[None]):
             ]
         )
 
+        self._apply_follow()
+
+    def follow(self, visit: Visit) -> None:
+        """After an action, select its visit where it now is (F3 then F4 then F8 just works)."""
+        if visit.status in (Status.CALLED, Status.IN_SESSION):
+            self._follow = ("at-kiosk", visit.id)
+        elif visit.status is Status.WAITING:
+            self._follow = ("waiting", visit.id)
+
+    def _apply_follow(self) -> None:
+        if self._follow is None:
+            return
+        list_id, visit_id = self._follow
+        table = self.query_one(f"#{list_id}", VisitTable)
+        if visit_id in table.visit_ids:
+            self._follow = None
+            table.focus()
+            table.move_cursor(row=table.get_row_index(visit_id), animate=False)
+            self._last_list = list_id
+
     # ------------------------------------------------------------------- selection
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, VisitTable) and event.widget.id in LISTS:
@@ -256,6 +277,7 @@ class QueueScreen(Screen[None]):
     def action_check_in(self) -> None:
         def saved(visit: Visit | None) -> None:
             if visit is not None:
+                self.follow(visit)
                 self.pvp.refresh_queue()
                 self.notify(_("{ticket} checked in.").format(ticket=visit.ticket))
 

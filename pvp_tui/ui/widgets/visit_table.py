@@ -47,6 +47,11 @@ class VisitTable(DataTable[Any]):
                 self.add_column(label, key=key, width=width)
 
     @property
+    def visit_ids(self) -> list[str]:
+        """The visits on screen, in display order."""
+        return list(self._order)
+
+    @property
     def selected_id(self) -> str | None:
         if not self.row_count:
             return None
