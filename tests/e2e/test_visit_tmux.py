@@ -1,0 +1,109 @@
+"""A whole visit as a person does it: the real `pvp` in an 80x24 tmux pane, keys typed with
+send-keys, the screen read with capture-pane, the database checked after each step.
+Then the same over a real sshd, with a second `pvp` watching the first one's changes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import Site
+from .harness import PVP, TERMINAL, Sshd, Tmux, db_rows, tmux, wait_db
+
+pytestmark = pytest.mark.timeout(120)
+
+STATUS = "SELECT ticket, status, outcome FROM visits"
+
+Step = Callable[[str, str], None]  # (what the observer should now show, description)
+
+
+def _row_with(*parts: str) -> Callable[[str], bool]:
+    """True when one screen line holds every part (a table row, not scattered text)."""
+    return lambda screen: any(all(p in line for p in parts) for line in screen.splitlines())
+
+
+def run_visit(term: Tmux, pane: str, db: Path, step: Step | None = None) -> None:
+    """Check in Marie Dupont for the CAF, call her, start, finish 'résolu' — by keys."""
+    after = step or (lambda _text, _what: None)
+    term.wait_for(
+        pane,
+        lambda s: "En attente (0)" in s and "F2 Accueillir" in s and "F3 Appeler" in s,
+        what="the queue screen and its footer, in French",
+    )
+
+    term.keys(pane, "F2")
+    term.wait_for(pane, "Nouvel arrivant", what="the check-in form")
+    term.type(pane, "Marie Dupont")
+    term.keys(pane, "Tab", "Enter")  # the partner list opens
+    term.wait_for(pane, "Assurance Maladie", what="the partner list")
+    term.keys(pane, "Down", "Enter")  # the first partner: CAF
+    term.wait_for(pane, _row_with("Partenaire", "CAF"), what="CAF chosen")
+    term.keys(pane, "C-s")
+    term.wait_for(pane, _row_with("C-001", "CAF", "Marie Dupont"), what="the new row")
+    assert "En attente (1)" in term.screen(pane)
+    wait_db(db, STATUS, [("C-001", "waiting", None)])
+    assert db_rows(db, "SELECT name FROM visitor_details") == [("Marie Dupont",)]
+    after("C-001", "check-in")
+
+    term.keys(pane, "F3")  # call next
+    term.wait_for(pane, _row_with("C-001", "appelé"), what="C-001 called, at the kiosk")
+    wait_db(db, STATUS, [("C-001", "called", None)])
+    after("appelé", "call")
+
+    term.keys(pane, "F4")  # start the selected (just called) visit
+    term.wait_for(pane, _row_with("C-001", "en cours"), what="the interview started")
+    wait_db(db, STATUS, [("C-001", "in_session", None)])
+    after("en cours", "start")
+
+    term.keys(pane, "F8")
+    term.wait_for(pane, "quel résultat", what="the outcome dialog")
+    term.keys(pane, "1")  # 1 = résolu
+    term.wait_for(pane, _row_with("C-001", "résolu"), what="today's finished list")
+    wait_db(db, STATUS, [("C-001", "done", "resolved")])
+    after("résolu", "finish")
+
+    events = [t for (t,) in db_rows(db, "SELECT type FROM events ORDER BY seq")]
+    assert events == ["checked_in", "called", "started", "finished"]
+    assert "En attente (0)" in term.screen(pane)
+
+
+def test_whole_visit_in_tmux(site: Site) -> None:
+    with tmux() as term:
+        pane = term.new_session([PVP], {**site.env(), **TERMINAL})
+        run_visit(term, pane, site.db)
+        term.keys(pane, "C-q")
+        term.wait_for(pane, lambda s: "En attente" not in s, what="pvp closed")
+
+
+def test_whole_visit_over_ssh_seen_by_a_second_pvp(site: Site, ssh_server: Sshd) -> None:
+    remote = ["env", "-u", "COLORTERM", "TERM=xterm-256color", *_env(site), PVP]
+    with tmux() as term:
+        # The staff member in the back office: pvp over SSH.
+        ssh_pane = term.new_session(ssh_server.ssh_command(remote), TERMINAL)
+        # The front desk: a second pvp on the same database, in another window.
+        desk_pane = term.new_window([PVP], {**site.env(), **TERMINAL})
+        term.wait_for(desk_pane, "En attente (0)", what="the desk's pvp")
+
+        seen: list[tuple[str, float]] = []
+
+        def desk_sees(text: str, what: str) -> None:
+            # The commit is in the database (run_visit checked it): the other pvp must
+            # show it within a second, without a key pressed.
+            start = time.monotonic()
+            term.wait_for(desk_pane, text, timeout=1.0, what=f"the desk seeing the {what}")
+            seen.append((what, time.monotonic() - start))
+
+        run_visit(term, ssh_pane, site.db, desk_sees)
+        assert [w for w, _ in seen] == ["check-in", "call", "start", "finish"]
+        desk = term.screen(desk_pane)
+        assert _row_with("C-001", "résolu")(desk) and "reçus 1" in desk  # no toast here
+
+        term.keys(ssh_pane, "C-q")  # quitting pvp ends the SSH session
+        term.wait_for(ssh_pane, lambda s: "En attente" not in s, what="the SSH session closed")
+
+
+def _env(site: Site) -> list[str]:
+    return [f"{k}={v}" for k, v in site.env().items()]
