@@ -139,7 +139,9 @@ class QueueScreen(Screen[None]):
             for e in state.waiting
         ]
         self.query_one("#waiting", VisitTable).sync(waiting_rows)
-        self.query_one("#waiting").border_title = _("Waiting ({n})").format(n=len(state.waiting))
+        waiting = self.query_one("#waiting")
+        waiting.border_title = _("Waiting ({n})").format(n=len(state.waiting))
+        waiting.border_subtitle = "" if state.waiting else _("nobody is waiting · F2 checks in")
         kiosk_rows: list[Row] = [
             (
                 v.id,
