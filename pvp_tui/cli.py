@@ -121,9 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"pvp: {exc.source}: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except PvpError as exc:
+    except PvpError as exc:  # an unusable database (or one locked for too long)
         print(f"pvp: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_REFUSED if exc.code == "db_busy" else EXIT_USAGE
     try:
         # Every start closes the visits left open on a previous day and erases personal
         # data past retention (`pvp purge` reports what it did).
@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             context.desk.start_of_day()
     except PvpError as exc:  # the database is busy: the next start will do it
         print(f"pvp: {exc.message}", file=sys.stderr)
+    except sqlite3.Error as exc:  # e.g. a read-only file: say so, go on
+        message = _("database error: {error}. Nothing was changed: try again.")
+        print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
     if args.command is None:
         from .ui.app import run_app
 
