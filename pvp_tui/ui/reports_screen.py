@@ -61,7 +61,10 @@ from .actions import localize
 
 DAY, WEEK, MONTH, RANGE = "day", "week", "month", "range"
 TABLE_TABS = ("summary", "partners", "kiosks", "failures", "needs")
-COLORS = ("blue", "green", "yellow", "cyan", "red", "magenta")  # ANSI: same in the legend
+# plotext's names of the ANSI colours (its "orange" is ANSI yellow), and Textual's names for
+# the same ones in the legend: the terminal's palette draws both alike.
+COLORS = ("blue", "green", "orange", "cyan", "red", "magenta")
+LEGEND_COLORS = ("ansi_blue", "ansi_green", "ansi_yellow", "ansi_cyan", "ansi_red", "ansi_magenta")
 
 
 @dataclass
@@ -292,15 +295,28 @@ class ReportsScreen(Screen[None]):
         step = max(1, math.ceil(highest / 5))  # whole numbers: these are counts
         plt.yticks(list(range(0, highest + 1, step)))
         plt.ylim(0, highest)
-        if len(series.stacks) == 1:
-            plt.bar(series.labels, series.stacks[0][1], color=COLORS[0], marker="sd")
-        else:
-            plt.stacked_bar(
-                series.labels,
-                [values for _name, values in series.stacks],
-                color=list(COLORS[: len(series.stacks)]),  # type: ignore[arg-type]
-                marker="sd",
-            )
+        positions = list(range(1, len(series.labels) + 1))
+        running = [0] * len(positions)
+        heights = []
+        for _name, values in series.stacks:
+            running = [a + b for a, b in zip(running, values, strict=True)]
+            heights.append(running)
+        # One bar per day and stack, drawn from the top of the stack down: each covers the
+        # ones under it (plotext's own stacked bars misplace segments in narrow terminals).
+        for index in reversed(range(len(heights))):
+            for i, value in enumerate(series.stacks[index][1]):
+                if value:
+                    plt.bar(
+                        [positions[i]],
+                        [heights[index][i]],
+                        color=COLORS[index],
+                        marker="sd",
+                        width=0.7,
+                    )
+        plt.xlim(0.5, len(positions) + 0.5)
+        every = max(1, math.ceil(len(positions) / 10))
+        ticks = positions[::every]
+        plt.xticks([float(p) for p in ticks], [series.labels[p - 1] for p in ticks])
         widget.refresh()
         legend = self.query_one(f"{selector}-legend", Static)
         legend.display = len(series.stacks) > 1
@@ -310,7 +326,7 @@ class ReportsScreen(Screen[None]):
                 *(
                     part
                     for i, (name, _values) in enumerate(series.stacks)
-                    for part in (("■ ", f"ansi_{COLORS[i]}"), name + "  ")
+                    for part in (("■ ", LEGEND_COLORS[i]), name + "  ")
                 )
             )
         )

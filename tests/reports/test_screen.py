@@ -1,0 +1,154 @@
+"""The reports screen: it shows the core report's tables, its period picker moves the
+period, its export writes the core's files; snapshots at 80x24 and 120x40."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input
+
+from pvp_tui.core.exports import format_cell, report_tables, to_csv
+from pvp_tui.core.reports import Period, activity_report
+from pvp_tui.ui.reports_screen import ReportsScreen
+
+from .conftest import Built
+from .report_app import ReportApp
+
+JUNE = Period.month(date(2026, 6, 10))
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture(autouse=True)
+def _no_animation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+
+
+async def loaded(pilot: Pilot[Any]) -> ReportsScreen:
+    """Wait until the screen shows the report of the period it is set to."""
+    for _ in range(300):
+        screen = pilot.app.screen
+        if (
+            isinstance(screen, ReportsScreen)
+            and screen.report is not None
+            and screen.report.period == screen.period
+        ):
+            await pilot.pause()
+            return screen
+        await pilot.pause(0.02)
+    raise AssertionError("the report never showed")
+
+
+def shown(screen: ReportsScreen, key: str) -> list[list[str]]:
+    table = screen.query_one(f"#table-{key}", DataTable)
+    return [[str(cell).strip() for cell in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+async def test_the_screen_shows_the_core_tables(history: Built) -> None:
+    app = ReportApp(history.store, history.config, JUNE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        report = activity_report(history.store, history.config, JUNE)
+        for table in report_tables(report):
+            if table.key not in ("summary", "partners", "kiosks", "failures", "needs"):
+                continue
+            assert shown(screen, table.key) == [
+                [format_cell(v, table.kind(r, c), empty="—") for c, v in enumerate(row)]
+                for r, row in enumerate(table.rows)
+            ], table.key
+        summary = shown(screen, "summary")
+        assert summary[0][:3] == [
+            "Visiteurs",
+            str(report.current.total.visits),
+            str(report.previous.total.visits),
+        ]
+
+
+async def test_the_period_picker(history: Built) -> None:
+    app = ReportApp(history.store, history.config, JUNE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        await pilot.press("f2")  # the day: today (the clock says 2026-07-04)
+        screen = await loaded(pilot)
+        assert screen.period == Period.day(date(2026, 6, 30))  # the shown month's last day
+        await pilot.press("f5")
+        screen = await loaded(pilot)
+        assert screen.period == Period.day(date(2026, 6, 29))
+        assert screen.query_one("#from", Input).value == "2026-06-29"
+        await pilot.press("f3")
+        screen = await loaded(pilot)
+        assert screen.period == Period(date(2026, 6, 29), date(2026, 7, 5))
+        await pilot.press("f4")  # the month around the week's end, or today
+        screen = await loaded(pilot)
+        assert screen.period == Period.month(date(2026, 7, 1))
+        await pilot.press("f6")
+        screen = await loaded(pilot)
+        assert screen.period == Period.month(date(2026, 8, 1))
+        await pilot.press("f5", "f5", "f5")
+        screen = await loaded(pilot)
+        assert screen.period == Period.month(date(2026, 5, 1))
+        day_table = activity_report(history.store, history.config, screen.period)
+        assert shown(screen, "summary")[0][1] == str(day_table.current.total.visits)
+
+        screen.query_one("#from", Input).value = "2026-02-03"
+        screen.query_one("#to", Input).value = "2026-04-20"
+        screen.query_one("#to", Input).focus()
+        await pilot.press("enter")
+        screen = await loaded(pilot)
+        assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20))
+        await pilot.press("f5")
+        screen = await loaded(pilot)
+        assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20)).previous()
+
+        screen.query_one("#from", Input).value = "03/02/2026"
+        screen.query_one("#from", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20)).previous()
+        assert any("AAAA-MM-JJ" in str(n.message) for n in app._notifications)
+
+
+async def test_export_from_the_screen(history: Built, tmp_path: Path) -> None:
+    app = ReportApp(history.store, history.config, JUNE)
+    app.export_dir = tmp_path
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        screen.export_dir = tmp_path
+        await pilot.press("f7")
+        target = tmp_path / "rapport-2026-06-01-2026-06-30.csv"
+        for _ in range(200):
+            if target.exists() and target.with_suffix(".xlsx").exists():
+                break
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+        report = activity_report(history.store, history.config, JUNE)
+        assert target.read_bytes() == to_csv(report)
+        assert target.with_suffix(".xlsx").stat().st_size > 0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReportsScreen)
+
+
+def _still(tab: str | None = None):
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await loaded(pilot)
+        for field in screen.query(Input):
+            field.cursor_blink = False
+        if tab:
+            screen.query_one("#report-tabs").active = tab  # type: ignore[attr-defined]
+        await pilot.pause()
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("tab", ["summary", "partners", "daily", "waits", "hours"])
+def test_snapshot(snap_compare: Any, history: Built, size: tuple[int, int], tab: str) -> None:
+    if size == (120, 40) and tab in ("waits", "hours"):
+        pytest.skip("the bar charts look the same larger; 80x24 is the one that matters")
+    app = ReportApp(history.store, history.config, JUNE)
+    assert snap_compare(app, terminal_size=size, run_before=_still(f"tab-{tab}"))
