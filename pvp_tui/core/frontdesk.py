@@ -84,6 +84,8 @@ def validate_check_in(form: CheckIn, config: Config) -> dict[str, str]:
         problems["name"] = _("Enter a name to call the visitor by.")
     elif len(name) > NAME_MAX:
         problems["name"] = _("The name is too long (at most {n} characters).").format(n=NAME_MAX)
+    elif any(not char.isprintable() for char in name):
+        problems["name"] = _("Write the name on one line, without special characters.")
     if form.appointment is not None and parse_hhmm(form.appointment) is None:
         problems["appointment"] = _("Enter the appointment time as HH:MM, for example 10:30.")
     if form.phone and not PHONE_RE.match(form.phone.strip()):

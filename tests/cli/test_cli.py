@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -161,6 +164,19 @@ def test_bad_input_is_one_line_a_nonzero_exit_and_changes_nothing(
     assert words in result.err
     assert "Traceback" not in result.err
     assert pvp.counts() == before
+
+
+def test_the_installed_console_script_runs(pvp: Pvp) -> None:
+    script = Path(sys.executable).with_name("pvp")
+    assert script.is_file()
+    done = subprocess.run(
+        [str(script), "--config", str(pvp.config), "--db", str(pvp.db), "queue", "--json"],
+        capture_output=True,
+        text=True,
+        env=pvp.env,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
 
 
 def test_call_next_with_nobody_waiting_is_refused(pvp: Pvp) -> None:

@@ -167,6 +167,8 @@ def test_unknown_ticket_is_refused(desk: FrontDesk, store: Store) -> None:
         (CheckIn("", "Marie"), "partner"),
         (CheckIn("caf", "   "), "name"),
         (CheckIn("caf", "x" * 81), "name"),
+        (CheckIn("caf", "Marie\nDupont"), "name"),
+        (CheckIn("caf", "Marie\x1b[2J"), "name"),
         (CheckIn("caf", "Marie", appointment="25:00"), "appointment"),
         (CheckIn("caf", "Marie", appointment="10h6"), "appointment"),
         (CheckIn("caf", "Marie", phone="call me"), "phone"),
