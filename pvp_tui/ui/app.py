@@ -67,6 +67,7 @@ class PvpApp(App[int]):
             priority=True,
         ),
         Binding("ctrl+q", "quit", N_("Quit"), id="quit", show=False, priority=True),
+        Binding("f12", "open_reports", N_("Reports"), id="reports", show=False),
     ]
 
     privacy: reactive[bool] = reactive(False, init=False)
@@ -127,6 +128,13 @@ class PvpApp(App[int]):
         if key in _KEY_NAMES:
             return _(_KEY_NAMES[key])
         return super().get_key_display(binding)
+
+    def action_open_reports(self) -> None:
+        """F12: the activity reports (imported on first use: start-up stays light)."""
+        from .reports_screen import ReportsScreen
+
+        if not isinstance(self.screen, ReportsScreen):
+            self.push_screen(ReportsScreen(self.desk))
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
@@ -241,6 +249,11 @@ class PvpApp(App[int]):
                 _(action.help),
                 partial(screen.run_action_by_id, action.id),
             )
+        yield (
+            _("Reports") + " (F12)",
+            _("Activity report for a period: figures, charts, export"),
+            self.action_open_reports,
+        )
         yield (_("Quit") + " (^q)", _("Close pvp (the queue stays in the database)"), self.exit)
 
 

@@ -152,3 +152,24 @@ def test_snapshot(snap_compare: Any, history: Built, size: tuple[int, int], tab:
         pytest.skip("the bar charts look the same larger; 80x24 is the one that matters")
     app = ReportApp(history.store, history.config, JUNE)
     assert snap_compare(app, terminal_size=size, run_before=_still(f"tab-{tab}"))
+
+
+async def test_f12_opens_the_reports_from_the_app(history: Built) -> None:
+    from pvp_tui.core.clock import fixed_clock
+    from pvp_tui.core.frontdesk import FrontDesk
+    from pvp_tui.ui.app import PvpApp
+
+    from .report_app import NOW
+
+    desk = FrontDesk(history.store, history.config, clock=fixed_clock(NOW), actor="test")
+    app = PvpApp(desk, watch_changes=False, tick_seconds=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f12")
+        screen = await loaded(pilot)
+        assert screen.period == Period.month(date(2026, 7, 4))
+        expected = activity_report(history.store, history.config, screen.period)
+        assert shown(screen, "summary")[0][1] == str(expected.current.total.visits)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReportsScreen)
