@@ -1,0 +1,7 @@
+"""``python -m kiosk_bridge`` = ``pvp-bridge``."""
+
+import sys
+
+from kiosk_bridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,333 @@
+"""Async client of pvp-bridge (used by the staff app; any websocket client works too).
+
+    async with BridgeClient("ws://kiosk:8765/v1", token) as bridge:
+        bridge.subscribe(lambda event, data: print(event, data))
+        scanners = await bridge.request("scanner.list")
+        doc = await bridge.request("scanner.scan", {"device": "...", "source": "adf"})
+        pdf = await bridge.get_document(doc["document"]["id"])
+
+* :meth:`BridgeClient.request` returns the ``result`` or raises :class:`BridgeError`
+  (``code``, ``message`` {"fr", "en"}, ``retryable``, ``details``);
+* events go to every subscribed callback (sync or async); the client adds two local
+  events of its own: ``client.connected`` and ``client.disconnected``;
+* when the connection drops, requests in flight fail with ``connection_lost``
+  (retryable) and the client reconnects with capped exponential backoff and jitter;
+  a 401/403 stops it (``unauthorized``/``forbidden``, not retryable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import inspect
+import itertools
+import json
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+log = logging.getLogger("kiosk_bridge.client")
+EventCallback = Callable[[str, Any], Any]
+
+
+class BridgeError(Exception):
+    """An error reply from the bridge (or a local one: connection_lost, timeout...)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: dict[str, str] | str | None = None,
+        retryable: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(message, str) or message is None:
+            message = {"fr": message or code, "en": message or code}
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.details = details or {}
+        super().__init__(f"{code}: {message.get('en', '')}")
+
+    @classmethod
+    def from_reply(cls, error: dict[str, Any]) -> BridgeError:
+        return cls(
+            str(error.get("code", "unknown")),
+            error.get("message"),
+            bool(error.get("retryable", False)),
+            error.get("details"),
+        )
+
+
+def _lost() -> BridgeError:
+    return BridgeError(
+        "connection_lost",
+        {
+            "fr": "Connexion à la borne perdue ; reconnexion en cours.",
+            "en": "Connection to the kiosk lost; reconnecting.",
+        },
+        retryable=True,
+    )
+
+
+class BridgeClient:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        cafile: str | Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        name: str = "pvp",
+        reconnect: bool = True,
+        max_backoff: float = 10.0,
+        open_timeout: float = 10.0,
+        request_timeout: float | None = 60.0,
+        max_size: int = 4 * 1024 * 1024,
+    ) -> None:
+        self.url = url
+        self.token = token
+        if ssl_context is None and cafile is not None:
+            ssl_context = ssl.create_default_context(cafile=str(cafile))
+        self.ssl_context = ssl_context
+        self.name = name
+        self.reconnect = reconnect
+        self.max_backoff = max_backoff
+        self.open_timeout = open_timeout
+        self.request_timeout = request_timeout
+        self.max_size = max_size
+        self.hello: dict[str, Any] = {}
+        self._ws: ClientConnection | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._callbacks: list[EventCallback] = []
+        self._connected = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._closing = False
+        self._fatal: BridgeError | None = None
+        self.connects = 0
+        self._cb_tasks: set[asyncio.Future[Any]] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def __aenter__(self) -> BridgeClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> dict[str, Any]:
+        """Open the connection (raises on failure) and keep it open in the background."""
+        ws = await self._open()
+        self._runner = asyncio.create_task(self._run(ws), name="bridge-client")
+        self.hello = await self.request("hello", {"client": self.name})
+        return self.hello
+
+    async def _open(self) -> ClientConnection:
+        try:
+            ws = await connect(
+                self.url,
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                ssl=self.ssl_context if self.url.startswith("wss:") else None,
+                max_size=self.max_size,
+                open_timeout=self.open_timeout,
+                close_timeout=2,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            code = {401: "unauthorized", 403: "forbidden"}.get(status, "handshake_refused")
+            raise BridgeError(code, f"bridge refused the connection (HTTP {status})") from None
+        self._ws = ws
+        self._connected.set()
+        self.connects += 1
+        self._emit("client.connected", {"url": self.url, "connects": self.connects})
+        return ws
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+        self._fail_pending(_lost())
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- background reader + reconnect --------------------------------------------------------
+    async def _run(self, ws: ClientConnection) -> None:
+        attempt = 0
+        while True:
+            try:
+                async for frame in ws:
+                    attempt = 0
+                    self._dispatch(frame)
+            except ConnectionClosed:
+                pass
+            self._connected.clear()
+            self._fail_pending(_lost())
+            self._emit("client.disconnected", {"code": ws.close_code})
+            if self._closing or not self.reconnect:
+                return
+            while True:
+                delay = min(self.max_backoff, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
+                attempt += 1
+                await asyncio.sleep(delay)
+                try:
+                    ws = await self._open()
+                except BridgeError as err:
+                    if err.code in ("unauthorized", "forbidden"):
+                        self._fatal = err
+                        log.error("bridge refused us: %s", err)
+                        return
+                except Exception as exc:  # network down, bridge restarting, TLS...
+                    log.info("bridge unreachable (%s); retrying", exc)
+                    continue
+                else:
+                    break
+            with contextlib.suppress(BridgeError):
+                asyncio.get_running_loop().create_task(self._rehello())
+
+    async def _rehello(self) -> None:
+        with contextlib.suppress(BridgeError):
+            self.hello = await self.request("hello", {"client": self.name})
+
+    def _dispatch(self, frame: str | bytes) -> None:
+        try:
+            msg = json.loads(frame)
+        except ValueError:
+            log.warning("unreadable frame from the bridge")
+            return
+        if not isinstance(msg, dict):
+            return
+        if "event" in msg:
+            self._emit(str(msg["event"]), msg.get("data"))
+            return
+        fut = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
+        if fut is None or fut.done():
+            return
+        if "error" in msg:
+            fut.set_exception(BridgeError.from_reply(msg["error"] or {}))
+        else:
+            fut.set_result(msg.get("result"))
+
+    def _fail_pending(self, err: BridgeError) -> None:
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(err)
+
+    # -- events --------------------------------------------------------------------------------
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event, data)`` for every event; returns an unsubscribe function."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback)
+
+    def _emit(self, event: str, data: Any) -> None:
+        for cb in list(self._callbacks):
+            try:
+                result = cb(event, data)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._cb_tasks.add(task)
+                    task.add_done_callback(self._cb_tasks.discard)
+            except Exception:
+                log.exception("event callback failed for %s", event)
+
+    # -- requests --------------------------------------------------------------------------------
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send one request; returns its result or raises :class:`BridgeError`."""
+        if self._fatal is not None:
+            raise self._fatal
+        if not self._connected.is_set():
+            if self._closing or not self.reconnect:
+                raise _lost()
+            try:
+                await asyncio.wait_for(self._connected.wait(), timeout=self.open_timeout)
+            except TimeoutError:
+                raise _lost() from None
+        ws = self._ws
+        assert ws is not None
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        frame = json.dumps({"id": rid, "method": method, "params": params or {}})
+        try:
+            await ws.send(frame)
+        except ConnectionClosed:
+            self._pending.pop(rid, None)
+            raise _lost() from None
+        timeout = self.request_timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            self._pending.pop(rid, None)
+            raise BridgeError("timeout", f"no reply to {method} in {timeout} s", True) from None
+
+    # -- documents ---------------------------------------------------------------------------------
+    async def get_document(
+        self, document: str, dest: Path | None = None, *, parallel: int = 4
+    ) -> bytes:
+        """Fetch a document in chunks (``parallel`` requests in flight), checking SHA-256.
+
+        With ``dest``, the bytes are also written there (via a temporary file).
+        """
+        info = await self.request("documents.get", {"document": document})
+        size, chunk = int(info["size"]), int(info["chunk_size"])
+        offsets = list(range(0, size, chunk)) or [0]
+        parts: dict[int, bytes] = {}
+        sem = asyncio.Semaphore(parallel)
+
+        async def fetch(offset: int) -> None:
+            async with sem:
+                reply = await self.request(
+                    "documents.get", {"document": document, "offset": offset, "length": chunk}
+                )
+            if reply["sha256"] != info["sha256"]:
+                raise BridgeError("document_changed", "the document changed during transfer", True)
+            parts[offset] = base64.b64decode(reply["data"])
+
+        await asyncio.gather(*(fetch(o) for o in offsets))
+        data = b"".join(parts[o] for o in offsets)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != info["sha256"]:
+            raise BridgeError("checksum_mismatch", "document received damaged", True)
+        if dest is not None:
+            tmp = Path(dest).with_name(f".{Path(dest).name}.part")
+            tmp.write_bytes(data)
+            tmp.replace(dest)
+        return data
+
+    async def put_document(self, data: bytes) -> dict[str, Any]:
+        """Send a PDF/PNG to the spool; returns the new document's metadata."""
+        digest = hashlib.sha256(data).hexdigest()
+        chunk = int(self.hello.get("limits", {}).get("chunk_size", 256 * 1024))
+        if len(data) <= chunk:
+            reply = await self.request(
+                "documents.put", {"data": base64.b64encode(data).decode(), "sha256": digest}
+            )
+            return dict(reply["document"])
+        begin = await self.request("documents.put", {"size": len(data), "sha256": digest})
+        upload, chunk = begin["upload"], int(begin["chunk_size"])
+        reply = {}
+        for offset in range(0, len(data), chunk):
+            reply = await self.request(
+                "documents.put",
+                {
+                    "upload": upload,
+                    "offset": offset,
+                    "data": base64.b64encode(data[offset : offset + chunk]).decode(),
+                },
+            )
+        return dict(reply["document"])

@@ -1,0 +1,273 @@
+"""The bridge protocol, without IO: frames, parameter schemas and the method registry.
+
+Frames (text, JSON, see docs/bridge-protocol.md):
+
+* request ``{"id": str|int, "method": str, "params": {...}}``
+* reply ``{"id", "result": ...}`` or ``{"id", "error": {"code", "message": {"fr", "en"},
+  "retryable", "details"?}}``
+* event ``{"event": str, "data": {...}}``
+
+Registering methods (the one extension point)
+---------------------------------------------
+Handlers live in a :class:`Registry`. A module adds its methods with the decorator::
+
+    from kiosk_bridge.protocol import Registry, Str, Int
+
+    def setup(bridge):                       # called once at start-up (see app.EXTENSIONS)
+        reg = bridge.registry
+        reg.event("session.state")           # declare the events it will broadcast
+
+        @reg.method("session.start", {"room": Str(max_len=64), "ttl": Int(min=1, default=60)})
+        async def start(call, params):       # call: CallContext, params: validated dict
+            ...
+            call.bridge.broadcast("session.state", {...})   # to every authenticated client
+            return {...}                                    # becomes "result"
+
+A handler raises :class:`kiosk_bridge.errors.BridgeError` for failures the client must
+see; any other exception becomes ``internal_error`` (logged, never a crash).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kiosk_bridge.errors import BridgeError
+
+if TYPE_CHECKING:
+    from kiosk_bridge.app import Bridge
+
+PROTOCOL_VERSION = 1
+MAX_ID_LENGTH = 64
+_MISSING: Any = object()
+
+
+# -- parameter schemas ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter: ``required`` unless a default is given."""
+
+    default: Any = _MISSING
+    nullable: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+    def check(self, name: str, value: Any) -> Any:  # pragma: no cover - overridden
+        return value
+
+
+def _bad(detail: str) -> BridgeError:
+    return BridgeError("bad_params", detail=detail)
+
+
+@dataclass(frozen=True)
+class Str(Field):
+    max_len: int = 256
+    min_len: int = 0
+    pattern: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise _bad(f"'{name}' must be a string")
+        if self.choices is not None and value not in self.choices:
+            raise _bad(f"'{name}' must be one of {', '.join(self.choices)}")
+        if not self.min_len <= len(value) <= self.max_len:
+            raise _bad(f"'{name}' must have {self.min_len} to {self.max_len} characters")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise _bad(f"'{name}' has an invalid format")
+        return value
+
+
+@dataclass(frozen=True)
+class Int(Field):
+    min: int | None = None
+    max: int | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad(f"'{name}' must be an integer")
+        if self.min is not None and value < self.min:
+            raise _bad(f"'{name}' must be >= {self.min}")
+        if self.max is not None and value > self.max:
+            raise _bad(f"'{name}' must be <= {self.max}")
+        return value
+
+
+@dataclass(frozen=True)
+class Bool(Field):
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise _bad(f"'{name}' must be true or false")
+        return value
+
+
+@dataclass(frozen=True)
+class Obj(Field):
+    """A free-form JSON object (checked further by the handler)."""
+
+    max_keys: int = 64
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _bad(f"'{name}' must be an object")
+        if len(value) > self.max_keys:
+            raise _bad(f"'{name}' has more than {self.max_keys} keys")
+        return value
+
+
+Schema = Mapping[str, Field]
+
+
+def validate(schema: Schema, params: Any) -> dict[str, Any]:
+    """Check ``params`` against ``schema``; unknown names are refused (typos fail loudly)."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise _bad("'params' must be an object")
+    unknown = sorted(set(params) - set(schema))
+    if unknown:
+        raise _bad(f"unknown parameter(s): {', '.join(map(str, unknown))[:200]}")
+    out: dict[str, Any] = {}
+    for name, spec in schema.items():
+        if name not in params:
+            if spec.required:
+                raise _bad(f"'{name}' is required")
+            out[name] = spec.default
+            continue
+        value = params[name]
+        if value is None and (spec.nullable or (not spec.required and spec.default is None)):
+            out[name] = None
+            continue
+        out[name] = spec.check(name, value)
+    return out
+
+
+# -- frames --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str | int
+    method: str
+    params: Any
+
+
+class FrameError(Exception):
+    """A frame that cannot be answered normally; ``id`` is set when it could be read."""
+
+    def __init__(self, error: BridgeError, id: str | int | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.id = id
+
+
+def _valid_id(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**53) < value < 2**53
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+
+
+def parse_request(frame: str | bytes) -> Request:
+    """Parse one client frame, or raise :class:`FrameError` (never anything else)."""
+    if isinstance(frame, bytes | bytearray | memoryview):
+        raise FrameError(BridgeError("bad_frame", detail="binary frames are not accepted"))
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        raise FrameError(BridgeError("bad_frame", detail="not valid JSON")) from None
+    if not isinstance(data, dict):
+        raise FrameError(BridgeError("bad_frame", detail="not a JSON object"))
+    rid = data.get("id")
+    if not _valid_id(rid):
+        raise FrameError(
+            BridgeError("bad_frame", detail="'id' must be a string (1-64) or an integer")
+        )
+    method = data.get("method")
+    if not isinstance(method, str) or not method:
+        raise FrameError(BridgeError("bad_frame", detail="'method' must be a string"), rid)
+    extra = set(data) - {"id", "method", "params"}
+    if extra:
+        raise FrameError(BridgeError("bad_frame", detail="unexpected keys in request"), rid)
+    assert rid is not None
+    return Request(rid, method, data.get("params"))
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def encode_result(rid: str | int, result: Any) -> str:
+    return _dumps({"id": rid, "result": result})
+
+
+def encode_error(rid: str | int | None, error: BridgeError) -> str:
+    return _dumps({"id": rid, "error": error.to_dict()})
+
+
+def encode_event(event: str, data: Any) -> str:
+    return _dumps({"event": event, "data": data})
+
+
+# -- registry ------------------------------------------------------------------------
+
+
+@dataclass
+class CallContext:
+    """What a handler gets besides its params: the bridge and the calling client."""
+
+    bridge: Bridge
+    client: str
+    request_id: str | int
+
+
+Handler = Callable[[CallContext, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    handler: Handler
+    schema: Schema
+    doc: str = ""
+
+
+@dataclass
+class Registry:
+    """Method name -> handler + params schema; plus the declared event names."""
+
+    methods: dict[str, Method] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+
+    def method(self, name: str, schema: Schema | None = None) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add(name, handler, schema or {})
+            return handler
+
+        return register
+
+    def add(self, name: str, handler: Handler, schema: Schema) -> None:
+        if name in self.methods:
+            raise ValueError(f"method {name!r} registered twice")
+        self.methods[name] = Method(name, handler, dict(schema), (handler.__doc__ or "").strip())
+
+    def event(self, name: str) -> None:
+        if name not in self.events:
+            self.events.append(name)
+
+    async def dispatch(self, call: CallContext, request: Request) -> Any:
+        """Validate and run one request; raises BridgeError for client-visible failures."""
+        method = self.methods.get(request.method)
+        if method is None:
+            raise BridgeError("unknown_method", method=request.method[:80])
+        params = validate(method.schema, request.params)
+        return await method.handler(call, params)
