@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from textual.command import CommandList
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
@@ -308,7 +309,10 @@ async def test_every_action_has_a_bound_key_and_a_palette_entry(app: PvpApp) -> 
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"annuler visite")
-        await pilot.pause(0.3)
+        for _ in range(100):  # the palette searches in the background
+            await pilot.pause(0.02)
+            if app.screen.query_one(CommandList).option_count:
+                break
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
