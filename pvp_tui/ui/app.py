@@ -8,6 +8,7 @@ Nothing repaints while nothing changes: no clock on screen, a one-minute tick fo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -43,6 +44,7 @@ def _stylesheet() -> Path:
 
 CSS_FILE = _stylesheet()
 TICK_SECONDS = 60.0  # the 'waited' column moves by whole minutes
+SIXTEEN_COLOURS = ("standard", "windows")  # Rich's names for 16-colour terminals
 
 _KEY_NAMES = {
     "delete": N_("Del"),
@@ -106,6 +108,12 @@ class PvpApp(App[int]):
         return self.screen_stack[0]
 
     def on_mount(self) -> None:
+        # A 16-colour terminal (TERM=xterm, TEXTUAL_COLOR_SYSTEM=standard): the default
+        # theme's colours downgrade to unreadable pairs (red keys on grey); the ANSI theme
+        # uses the terminal's own palette. TEXTUAL_THEME still wins.
+        sixteen = self.console.color_system in SIXTEEN_COLOURS
+        if sixteen and not self.is_headless and not os.environ.get("TEXTUAL_THEME"):
+            self.theme = "ansi-dark"
         # The first read starts when the queue screen is mounted (QueueScreen.on_mount).
         if self.watch_changes and str(self.desk.store.path) != ":memory:":
             self._watcher = ChangeWatcher(self.desk.store.path, self._on_foreign_commit).start()

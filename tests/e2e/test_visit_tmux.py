@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Site
-from .harness import PVP, TERMINAL, Sshd, Tmux, db_rows, tmux, wait_db
+from .harness import PVP, Sshd, Tmux, db_rows, in_terminal, tmux, wait_db
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -72,19 +72,19 @@ def run_visit(term: Tmux, pane: str, db: Path, step: Step | None = None) -> None
 
 def test_whole_visit_in_tmux(site: Site) -> None:
     with tmux() as term:
-        pane = term.new_session([PVP], {**site.env(), **TERMINAL})
+        pane = term.new_session(in_terminal([PVP]), site.env())
         run_visit(term, pane, site.db)
         term.keys(pane, "C-q")
         term.wait_for(pane, lambda s: "En attente" not in s, what="pvp closed")
 
 
 def test_whole_visit_over_ssh_seen_by_a_second_pvp(site: Site, ssh_server: Sshd) -> None:
-    remote = ["env", "-u", "COLORTERM", "TERM=xterm-256color", *_env(site), PVP]
+    remote = in_terminal([PVP], **site.env())  # the remote shell runs this
     with tmux() as term:
         # The staff member in the back office: pvp over SSH.
-        ssh_pane = term.new_session(ssh_server.ssh_command(remote), TERMINAL)
+        ssh_pane = term.new_session(in_terminal(ssh_server.ssh_command(remote)), {})
         # The front desk: a second pvp on the same database, in another window.
-        desk_pane = term.new_window([PVP], {**site.env(), **TERMINAL})
+        desk_pane = term.new_window(in_terminal([PVP]), site.env())
         term.wait_for(desk_pane, "En attente (0)", what="the desk's pvp")
 
         seen: list[tuple[str, float]] = []
@@ -103,7 +103,3 @@ def test_whole_visit_over_ssh_seen_by_a_second_pvp(site: Site, ssh_server: Sshd)
 
         term.keys(ssh_pane, "C-q")  # quitting pvp ends the SSH session
         term.wait_for(ssh_pane, lambda s: "En attente" not in s, what="the SSH session closed")
-
-
-def _env(site: Site) -> list[str]:
-    return [f"{k}={v}" for k, v in site.env().items()]

@@ -1,0 +1,86 @@
+"""A plain SSH terminal: `--no-mouse` really stops mouse reporting, and the queue screen
+is readable in 256 and in 16 colours (read back from tmux with its colours)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from .colours import SGR, cells, contrast, sgr_codes
+from .conftest import Site
+from .harness import PVP, in_terminal, tmux
+
+pytestmark = pytest.mark.timeout(60)
+
+MIN_CONTRAST = 3.0  # WCAG's floor for UI text; the terminals' own palettes
+
+
+def _fill_queue(site: Site) -> None:
+    """Three waiting (priority, appointment, sight), one called: through the real CLI."""
+    env = {"PATH": "/usr/bin:/bin", **site.env()}
+
+    def pvp(*args: str) -> None:
+        subprocess.run([PVP, *args], env=env, check=True, capture_output=True, timeout=30)
+
+    pvp("checkin", "--partner", "caf", "--name", "Jean Martin")
+    pvp("checkin", "--partner", "france-travail", "--name", "Paul Durand", "--priority")
+    pvp("checkin", "--partner", "cpam", "--name", "Éric Roy", "--need", "sight")
+    pvp("checkin", "--partner", "caf", "--name", "Lucie Petit", "--appointment", "23:59")
+    pvp("call")  # the priority walk-in: T-001
+
+
+@pytest.mark.parametrize(
+    ("flags", "reporting"), [([], "1"), (["--no-mouse"], "0")], ids=["mouse", "no-mouse"]
+)
+def test_no_mouse_turns_mouse_reporting_off(site: Site, flags: list[str], reporting: str) -> None:
+    with tmux() as term:
+        pane = term.new_session(in_terminal([PVP, *flags]), site.env())
+        term.wait_for(pane, "F2 Accueillir", what="the queue screen")
+        # tmux knows whether the program in the pane asked for mouse events
+        flag = term.run("display-message", "-p", "-t", pane, "#{mouse_any_flag}").strip()
+        assert flag == reporting
+        term.keys(pane, "F1")  # the keyboard still works
+        term.wait_for(pane, "Fermer", what="the help screen")
+
+
+@pytest.mark.parametrize(
+    ("terminal", "extra", "allowed"),
+    [
+        ("xterm-256color", {}, {5}),  # 256 colours, no truecolor without COLORTERM
+        ("xterm", {}, set()),  # 16 colours
+        ("xterm-256color", {"TEXTUAL_COLOR_SYSTEM": "standard"}, set()),
+    ],
+    ids=["256", "16-xterm", "16-forced"],
+)
+def test_queue_screen_readable(
+    site: Site, terminal: str, extra: dict[str, str], allowed: set[int]
+) -> None:
+    _fill_queue(site)
+    with tmux() as term:
+        pane = term.new_session(in_terminal([PVP], terminal, **extra), site.env())
+        term.wait_for(pane, "Éric Roy", what="the filled queue")
+        screen = term.run("capture-pane", "-e", "-p", "-t", pane)
+
+    # only the colour kinds this terminal understands (38;5 = 256 colours, 38;2 = RGB)
+    kinds = {
+        codes[i + 1]
+        for codes in sgr_codes(screen)
+        for i, code in enumerate(codes[:-1])
+        if code in (38, 48)
+    }
+    assert kinds <= allowed, f"colour sequences {kinds} on a {terminal} terminal"
+
+    text = [c for c in cells(screen) if c.char.isalnum()]
+    assert any(c.char == "É" for c in text)  # the screen was read, accents included
+    worst = sorted(text, key=lambda c: contrast(c.fg, c.bg))[:5]
+    assert contrast(worst[0].fg, worst[0].bg) >= MIN_CONTRAST, [
+        (c.char, c.row, c.col, c.fg, c.bg, round(contrast(c.fg, c.bg), 2)) for c in worst
+    ]
+
+    # the selected row (first waiting) stands out from the others
+    rows = {c.row: c.bg for c in text if c.col == 2}  # the ticket column's first letter
+    lines = [SGR.sub("", line) for line in screen.splitlines()]
+    first = next(r for r, line in enumerate(lines) if "C-001" in line)  # first in call order
+    others = [r for r, line in enumerate(lines) if "A-001" in line or "C-002" in line]
+    assert len(others) == 2 and all(rows[first] != rows[r] for r in others)
