@@ -121,12 +121,21 @@ def as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+CUPS_PRINTER_REJECTING = 0x80000  # printer-type bit (getPrinters has no accepting attr)
+
+
+def accepting(attrs: dict[str, Any]) -> bool:
+    if "printer-is-accepting-jobs" in attrs:
+        return bool(attrs["printer-is-accepting-jobs"])
+    return not int(attrs.get("printer-type", 0)) & CUPS_PRINTER_REJECTING
+
+
 def describe_printer(
     name: str, attrs: dict[str, Any], *, default: str | None, offline: bool
 ) -> dict[str, Any]:
     """A CUPS printer's attributes in protocol words."""
     reasons = [r for r in map(plain_reason, as_list(attrs.get("printer-state-reasons"))) if r]
-    if not attrs.get("printer-is-accepting-jobs", True):
+    if not accepting(attrs):
         reasons.append(_extra("rejecting"))
     if offline and not any(r["code"] == "offline" for r in reasons):
         reasons.append(_extra("offline"))
@@ -135,7 +144,7 @@ def describe_printer(
     return {
         "name": name,
         "state": PRINTER_STATES.get(int(attrs.get("printer-state", 3)), "unknown"),
-        "accepting": bool(attrs.get("printer-is-accepting-jobs", True)),
+        "accepting": accepting(attrs),
         "reasons": unique,
         "message": attrs.get("printer-state-message", "") or "",
         "info": attrs.get("printer-info", "") or "",
@@ -143,6 +152,24 @@ def describe_printer(
         "model": attrs.get("printer-make-and-model", "") or "",
         "default": name == default,
     }
+
+
+def final_reason(state: str, reasons: list[str], message: str) -> str | None:
+    """Why a job ended, in one word (None while it runs)."""
+    if state == "completed":
+        return "completed"
+    if state == "canceled":
+        if "canceled_by_user" in reasons or "canceled_by_operator" in reasons:
+            return "canceled_by_user"
+        if "canceled_at_printer" in reasons or re.search(r"canceled at printer", message, re.I):
+            return "canceled_at_printer"
+        return "canceled"
+    if state == "aborted":
+        for r in ("job_lost", "unprintable", "aborted_by_system"):
+            if r in reasons:
+                return r
+        return "aborted"
+    return None
 
 
 def job_reasons(value: Any) -> list[str]:
@@ -169,6 +196,8 @@ class TrackedJob:
     message: str = ""
     final: bool = False
     finished: float | None = None
+    reason: str | None = None
+    cancel_requested: bool = False
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -348,7 +377,7 @@ class PrinterService:
         attrs = printers.get(printer)
         if attrs is None:
             raise BridgeError("printer_not_found", printer=printer)
-        if not attrs.get("printer-is-accepting-jobs", True):
+        if not accepting(attrs):
             raise BridgeError("printer_rejecting", printer=printer)
         if int(attrs.get("printer-state", 3)) == 5:
             raise BridgeError("printer_paused", printer=printer)
@@ -413,6 +442,7 @@ class PrinterService:
                     raise BridgeError("job_not_found", job=job_id) from None
                 raise
 
+        job.cancel_requested = True
         await self.call(cancel)
         await self.refresh([job])
         return job
@@ -440,7 +470,7 @@ class PrinterService:
             except cups.IPPError as exc:
                 if exc.args and exc.args[0] == 1030:  # CUPS forgot it
                     job.state, job.final, job.finished = "aborted", True, now
-                    job.reasons = ["job_lost"]
+                    job.reasons, job.reason = ["job_lost"], "job_lost"
                     changed.append(job)
                     continue
                 raise
@@ -468,6 +498,10 @@ class PrinterService:
                 job.message = message
                 if state in FINAL:
                     job.final, job.finished = True, now
+                    job.reason = final_reason(
+                        state, [*reasons, *(["canceled_by_user"] * job.cancel_requested)], message
+                    )
+                    job.reasons = [r for r in reasons if r != "stopping"]
                 changed.append(job)
         return changed
 

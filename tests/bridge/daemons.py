@@ -228,7 +228,7 @@ IPPE_SCRIPT = """#!/bin/sh
 # Print command of the simulated printer; what it does comes from the mode file.
 mode=$(cat "{mode}" 2>/dev/null || echo ok)
 case "$mode" in
-  fail) sleep 1; echo "ERROR: simulated device failure" >&2; exit 1 ;;
+  fail) sleep 3; echo "ERROR: simulated device failure" >&2; exit 1 ;;
   slow) sleep 4 ;;
   paperout)
     echo "STATE: +media-empty-error" >&2
@@ -366,12 +366,13 @@ class BridgeProcess:
         if self.tls:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = _start(args, self.log, env=env)
 
         def up() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"pvp-bridge exited:\n{self.log.read_text()[-3000:]}")
-            return b"pvp-bridge listening" in self.log.read_bytes()
+            return b"pvp-bridge listening" in self.log.read_bytes()[offset:]
 
         wait_for(up, 20, "pvp-bridge", poll=0.05)
 
