@@ -131,11 +131,14 @@ class BridgeClient:
         return self.hello
 
     async def _open(self) -> ClientConnection:
+        tls = None
+        if self.url.startswith("wss:"):
+            tls = self.ssl_context or ssl.create_default_context()
         try:
             ws = await connect(
                 self.url,
                 additional_headers={"Authorization": f"Bearer {self.token}"},
-                ssl=self.ssl_context if self.url.startswith("wss:") else None,
+                ssl=tls,
                 max_size=self.max_size,
                 open_timeout=self.open_timeout,
                 close_timeout=2,

@@ -82,6 +82,12 @@ class BridgeServer:
         self.config = bridge.config
         self.token = token
         self.server: Server | None = None
+        self.port: int | None = None
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to close every connection and return."""
+        self._stop.set()
 
     # -- handshake ------------------------------------------------------------------------------
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -173,12 +179,13 @@ class BridgeServer:
         ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
         return ctx
 
-    async def run(self, ready: asyncio.Event | None = None) -> None:
-        stop = asyncio.Event()
+    async def run(self, ready: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
+        stop = self._stop
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, stop.set)
         await self.bridge.start()
         try:
             async with serve(
@@ -196,6 +203,7 @@ class BridgeServer:
             ) as server:
                 self.server = server
                 ports = sorted({s.getsockname()[1] for s in server.sockets})
+                self.port = ports[0]
                 scheme = "wss" if self.config.tls else "ws"
                 log.info(
                     "pvp-bridge listening on %s://%s:%s%s (pid %d)",
