@@ -92,6 +92,7 @@ APP_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+p", N_("Search every action (command palette)")),
     ("enter", N_("Actions for the selected visitor (or two clicks)")),
     ("tab", N_("Next list (shift+tab: previous)")),
+    ("f12", N_("Reports")),
     ("ctrl+q", N_("Quit")),
 )
 
