@@ -16,8 +16,9 @@ from pvp_tui.core.store import Store
 OUTCOMES = ("resolved", "resolved", "resolved", "follow_up", "redirected", "technical_failure")
 
 
-def populate(path: Path, config: Config, now: datetime, past: int, waiting: int,
-             seed: int = 7) -> None:
+def populate(
+    path: Path, config: Config, now: datetime, past: int, waiting: int, seed: int = 7
+) -> None:
     """`past` finished visits spread over the days before `now`, `waiting` waiting today."""
     rng = random.Random(seed)
     store = Store(path)
@@ -41,18 +42,48 @@ def populate(path: Path, config: Config, now: datetime, past: int, waiting: int,
             started = called + timedelta(minutes=rng.randint(1, 5))
             ended = started + timedelta(minutes=rng.randint(8, 45))
             outcome = rng.choice(OUTCOMES)
-            evs += [("called", called, {}), ("started", started, {}),
-                    ("finished", ended, {"outcome": outcome})]
-        visits.append((visit_id, config.site.id, day, partner.prefix, seq,
-                       f"{partner.prefix}-{seq:03d}", partner.id, status, "walk_in", None,
-                       int(rng.random() < 0.05), "[]", outcome, to_iso(arrived),
-                       to_iso(called) if called else None, to_iso(started) if started else None,
-                       to_iso(ended) if ended else None, None, to_iso(ended or arrived)))
+            evs += [
+                ("called", called, {}),
+                ("started", started, {}),
+                ("finished", ended, {"outcome": outcome}),
+            ]
+        visits.append(
+            (
+                visit_id,
+                config.site.id,
+                day,
+                partner.prefix,
+                seq,
+                f"{partner.prefix}-{seq:03d}",
+                partner.id,
+                status,
+                "walk_in",
+                None,
+                int(rng.random() < 0.05),
+                "[]",
+                outcome,
+                to_iso(arrived),
+                to_iso(called) if called else None,
+                to_iso(started) if started else None,
+                to_iso(ended) if ended else None,
+                None,
+                to_iso(ended or arrived),
+            )
+        )
         if status == "waiting":
             details.append((visit_id, f"Visiteur {len(visits)}", None, ""))
         for kind, at, data in evs:
-            events.append((str(uuid.uuid4()), visit_id, config.site.id, to_iso(at), kind,
-                           json.dumps(data), "bench"))
+            events.append(
+                (
+                    str(uuid.uuid4()),
+                    visit_id,
+                    config.site.id,
+                    to_iso(at),
+                    kind,
+                    json.dumps(data),
+                    "bench",
+                )
+            )
 
     start = now - timedelta(days=max(1, past // 40))
     for index in range(past):
@@ -64,10 +95,14 @@ def populate(path: Path, config: Config, now: datetime, past: int, waiting: int,
         db.conn.executemany(
             "INSERT INTO visits (id, site_id, day, prefix, seq, ticket, partner_id, status, kind,"
             " appointment_at, priority, needs, outcome, arrived_at, called_at, started_at,"
-            " ended_at, transferred_from, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            visits)
+            " ended_at, transferred_from, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            visits,
+        )
         db.conn.executemany("INSERT INTO visitor_details VALUES (?,?,?,?)", details)
         db.conn.executemany(
             "INSERT INTO events (id, visit_id, site_id, at, type, data, actor)"
-            " VALUES (?,?,?,?,?,?,?)", events)
+            " VALUES (?,?,?,?,?,?,?)",
+            events,
+        )
     store.close()
