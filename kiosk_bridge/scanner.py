@@ -61,6 +61,12 @@ PNG_LEVEL = 1  # fast zlib level: scans are big, the PDF keeps the PNG stream as
 A4_MM = (210.0, 297.0)
 Emit = Callable[[str, dict[str, Any]], None]
 
+# SANE's state is per process: sane_exit/sane_init must never run while a handle is open
+# or while another thread lists devices. One lock for init/exit/get_devices/open/close,
+# shared by every ScannerService of the process, and a count of open handles.
+_SANE_LOCK = threading.Lock()
+_SANE = {"initialised": False, "open_handles": 0}
+
 
 def sane_error(exc: BaseException, device: str, *, opening: bool = False) -> BridgeError:
     """Map a python-sane failure to a BridgeError with a stable code."""
@@ -272,27 +278,23 @@ class ScannerService:
         self._active: dict[str, ScanJob] = {}  # device -> job
         self._caps: dict[str, dict[str, Any]] = {}
         self._devices: list[tuple[str, str, str, str]] = []
-        self._initialised = False
-        # sane_exit/sane_init must never run while a handle is open: one lock for
-        # init/exit/get_devices/open/close, and a count of open handles.
-        self._sane_lock = threading.Lock()
-        self._open_handles = 0
+        self._sane_lock = _SANE_LOCK
         self._reading = threading.Lock()  # one device reads at a time (see module doc)
 
     # -- global SANE calls (one thread) -----------------------------------------------
     def _init_sync(self) -> None:
         import sane
 
-        if not self._initialised:
+        if not _SANE["initialised"]:
             sane.init()
-            self._initialised = True
+            _SANE["initialised"] = True
 
     def _refresh_sync(self) -> list[tuple[str, str, str, str]]:
         import sane
 
         with self._sane_lock:
             self._init_sync()
-            if self._open_handles == 0:
+            if _SANE["open_handles"] == 0:
                 # Re-initialise to see hot-plugged devices (only with no open handle).
                 with contextlib.suppress(Exception):
                     sane.exit()
@@ -328,7 +330,7 @@ class ScannerService:
                 except Exception as exc:
                     failure = sane_error(exc, name, opening=True)
                 else:
-                    self._open_handles += 1
+                    _SANE["open_handles"] += 1
                     return dev
             if failure.code != "scanner_busy" or attempt == 2:
                 raise failure
@@ -339,7 +341,7 @@ class ScannerService:
         with self._sane_lock:
             with contextlib.suppress(Exception):
                 dev.close()
-            self._open_handles -= 1
+            _SANE["open_handles"] -= 1
 
     async def _run_global(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,8 +14,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.conftest import SESSION_CONFIG, Lab
+from tests.bridge.conftest import Lab
 from tests.bridge.daemons import BridgeProcess, make_cert
+
+
+async def next_reply(ws: Any) -> dict[str, Any]:
+    """The next reply on a raw connection (events, e.g. health, are skipped)."""
+    while True:
+        msg = json.loads(await ws.recv())
+        if "event" not in msg:
+            return dict(msg)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -88,19 +97,19 @@ async def test_tls_with_a_private_ca(lab: Lab, new_bridge: Callable[..., BridgeP
 async def test_reply_shapes(bridge: BridgeProcess) -> None:
     async with connect(bridge.url, additional_headers=auth(bridge.token)) as ws:
         await ws.send('{"id": "a", "method": "nope", "params": {}}')
-        reply = json.loads(await ws.recv())
+        reply = await next_reply(ws)
         assert reply["id"] == "a" and reply["error"]["code"] == "unknown_method"
         assert set(reply["error"]) == {"code", "message", "retryable"}
         assert set(reply["error"]["message"]) == {"fr", "en"}
         await ws.send(b"\x00\x01binary")
-        assert json.loads(await ws.recv())["error"]["code"] == "bad_frame"
+        assert (await next_reply(ws))["error"]["code"] == "bad_frame"
         await ws.send("{not json")
-        bad = json.loads(await ws.recv())
+        bad = await next_reply(ws)
         assert bad == {"id": None, "error": bad["error"]} and bad["error"]["code"] == "bad_frame"
         await ws.send('{"id": 7, "method": "hello", "params": [1]}')
-        assert json.loads(await ws.recv())["error"]["code"] == "bad_params"
+        assert (await next_reply(ws))["error"]["code"] == "bad_params"
         await ws.send('{"id": 8, "method": "hello"}')
-        assert json.loads(await ws.recv())["result"]["server"] == "pvp-bridge"
+        assert (await next_reply(ws))["result"]["server"] == "pvp-bridge"
 
 
 json_values = st.recursive(
@@ -135,11 +144,11 @@ async def test_garbage_frames_get_replies_never_a_crash(
     async with connect(bridge.url, additional_headers=auth(bridge.token)) as ws:
         for frame in frames:
             await ws.send(frame)
-            reply = json.loads(await ws.recv())
+            reply = await next_reply(ws)
             assert "result" in reply or reply["error"]["code"] in {
                 "bad_frame", "bad_params", "unknown_method", "document_not_found",
                 "job_not_found", "scan_not_found", "printer_not_found", "upload_not_found",
                 "unsupported_type", "checksum_mismatch", "document_too_large",
             }  # fmt: skip
         await ws.send('{"id": "last", "method": "hello"}')
-        assert json.loads(await ws.recv())["id"] == "last"
+        assert (await next_reply(ws))["id"] == "last"
