@@ -115,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _early_language(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    standalone = getattr(args, "standalone", None)
+    if standalone is not None:  # doctor, serve: they open (or check) config and db themselves
+        return int(standalone(args))
     try:
         context = open_context(args)
     except ConfigError as exc:

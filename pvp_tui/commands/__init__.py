@@ -6,4 +6,6 @@ calls core services only (the same ones as the screens)."""
 MODULES: tuple[str, ...] = (
     "desk",  # checkin, queue, call, start, finish, noshow, cancel, transfer, back, note, purge
     "report",
+    "doctor",  # checks config, database, kiosks, terminal
+    "serve",  # the app in a browser (textual-serve)
 )

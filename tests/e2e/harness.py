@@ -25,14 +25,9 @@ WAIT = 15.0  # generous: other suites share the two cores
 def in_terminal(command: list[str], term: str = "xterm-256color", **env: str) -> list[str]:
     """`command` as run from a plain SSH terminal: this TERM, no COLORTERM (tmux sets
     TERM itself and passes its own environment on, so the pane's command decides)."""
-    return [
-        "env",
-        "-u",
-        "COLORTERM",
-        f"TERM={term}",
-        *(f"{k}={v}" for k, v in env.items()),
-        *command,
-    ]
+    # COLUMNS/LINES inherited from the test runner would override the pane's real size
+    unset = ["-u", "COLORTERM", "-u", "COLUMNS", "-u", "LINES"]
+    return ["env", *unset, f"TERM={term}", *(f"{k}={v}" for k, v in env.items()), *command]
 
 
 _TMUX_CONF = Path(__file__).with_name("tmux.conf")
