@@ -131,7 +131,10 @@ def load(path: Path | None) -> Config:
                 continue
             values[name] = _coerce(path, f"{section}.{key}", name, value, base)
     config = Config(**values, extra=extra)
-    parse_retention(config.retention)  # fail early on a bad value
+    try:
+        parse_retention(config.retention)  # fail early on a bad value
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: spool.{exc}") from None
     return config
 
 

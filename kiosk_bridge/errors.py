@@ -50,11 +50,6 @@ CATALOG: dict[str, ErrorSpec] = {
         "et consultez son journal.",
         "Internal bridge error. Try again; if it persists, restart pvp-bridge and read its log.",
     ),
-    "shutting_down": ErrorSpec(
-        True,
-        "Le pont s'arrête. Reconnectez-vous dans quelques secondes.",
-        "The bridge is shutting down. Reconnect in a few seconds.",
-    ),
     # -- scanner ---------------------------------------------------------------------
     "scanner_busy": ErrorSpec(
         True,
