@@ -9,6 +9,8 @@ DEBIAN_PACKAGES=(
   # kiosk_bridge's C bindings build from source, and its tests run the real daemons
   libsane-dev libcups2-dev sane-utils libsane1
   cups cups-client cups-ipp-utils printer-driver-cups-pdf
+  # bridge tests: ippeveprinter needs DNS-SD (a private dbus + avahi), TLS test certs
+  avahi-daemon dbus-daemon openssl
   # end-to-end tests drive the app as a person would: in tmux, over a real sshd
   tmux openssh-server openssh-client
   # benchmarks/bench_idle_bytes.py measures pvp's idle output against htop's; tests/deploy verify the unit
