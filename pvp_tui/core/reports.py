@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -260,56 +261,113 @@ def bucket_label(index: int) -> str:
 # ------------------------------------------------------------------------------ report
 def activity_report(store: Store, config: Config, period: Period) -> ActivityReport:
     """The site's activity over `period`, with the previous period of the same length."""
+    refresh_summaries(store)
     with store.snapshot() as db:
         current = _period_figures(db.conn, config, period)
         previous = _period_figures(db.conn, config, period.previous())
     return ActivityReport(config.site.id, config.site.name, current, previous)
 
 
-_CREATED = """
-    SELECT c.visit_id AS visit_id, c.type AS origin, c.at AS arrived,
-           json_extract(c.data, '$.partner') AS partner
-    FROM events c
-    WHERE c.site_id = :site AND c.type IN ('checked_in', 'transferred_in')
-      AND c.at >= :start AND c.at < :end
-"""
+# The event log, summarised once per visit: `report_visits` (one row per visit) and
+# `report_sessions` (its session and document events, grouped). A summary is a pure
+# function of its visit's events; the log is append-only, so each refresh recomputes only
+# the visits with events past the last seq summarised. These tables are a cache: dropping
+# them only makes the next report rebuild them.
+SUMMARY_VERSION = 1
 
-# One row per visit entering a queue in the period: what the event log says about it.
-_VISITS_SQL = """
-WITH created AS (
-    SELECT c.visit_id AS visit_id, c.type AS origin, c.at AS arrived,
+_SUMMARY_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS report_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS report_visits (
+        visit_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        arrived TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        partner TEXT NOT NULL,
+        kind TEXT,
+        needs TEXT,
+        wait_s REAL,
+        interview_s REAL,
+        outcome TEXT,
+        final TEXT NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS report_visits_arrived ON report_visits(site_id, arrived)""",
+    """CREATE TABLE IF NOT EXISTS report_sessions (
+        visit_id TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        arrived TEXT NOT NULL,
+        partner TEXT NOT NULL,
+        kiosk TEXT NOT NULL,
+        type TEXT NOT NULL,
+        state TEXT,
+        reason TEXT,
+        quality TEXT,
+        incident TEXT,
+        n INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        reconnects REAL NOT NULL,
+        pages REAL NOT NULL,
+        printed_pages REAL NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS report_sessions_arrived ON report_sessions(site_id, arrived)""",
+    """CREATE INDEX IF NOT EXISTS report_sessions_visit ON report_sessions(visit_id)""",
+)
+
+_CHANGED_CREATED = """
+    SELECT c.visit_id AS visit_id, c.site_id AS site_id, c.type AS origin, c.at AS arrived,
            json_extract(c.data, '$.partner') AS partner,
            json_extract(c.data, '$.kind') AS kind,
            -- a transferred-in visit's needs are the visitor's, copied on the visit row
            COALESCE(json_extract(c.data, '$.needs'),
                     (SELECT v.needs FROM visits v WHERE v.id = c.visit_id)) AS needs
-    FROM events c
-    WHERE c.site_id = :site AND c.type IN ('checked_in', 'transferred_in')
-      AND c.at >= :start AND c.at < :end
-)
-SELECT created.partner AS partner, created.origin AS origin, created.arrived AS arrived,
-       created.kind AS kind, created.needs AS needs,
-       MIN(CASE WHEN e.type = 'called' THEN e.at END) AS first_called,
-       MAX(CASE WHEN e.type = 'started' THEN e.at END) AS last_started,
-       MAX(CASE WHEN e.type = 'finished' THEN e.at END) AS finished,
-       MAX(CASE WHEN e.type = 'finished' THEN json_extract(e.data, '$.outcome') END) AS outcome,
-       MAX(CASE WHEN e.type = 'cancelled' THEN json_extract(e.data, '$.from') END)
-           AS cancelled_from,
-       MAX(e.type = 'transferred') AS transferred,
-       MAX(e.type = 'closed_overnight') AS closed_overnight,
-       MAX(CASE WHEN e.type = 'no_show' THEN e.seq END) AS no_show_seq,
-       MAX(CASE WHEN e.type = 'back_to_waiting' THEN e.seq END) AS back_seq
-FROM created
-LEFT JOIN events e ON e.visit_id = created.visit_id
-     AND e.type IN ('called', 'started', 'finished', 'cancelled', 'transferred', 'no_show',
-                    'back_to_waiting', 'closed_overnight')
-GROUP BY created.visit_id
+    FROM report_changed x JOIN events c ON c.visit_id = x.visit_id
+    WHERE c.type IN ('checked_in', 'transferred_in')
 """
 
-# Session and document events of those visits, already grouped.
-_KIOSK_SQL = f"""
-WITH created AS ({_CREATED})
-SELECT created.partner AS partner,
+# What the event log says about each changed visit, in one row.
+_SUMMARISE_VISITS = f"""
+INSERT INTO report_visits (visit_id, site_id, arrived, origin, partner, kind, needs, wait_s,
+                           interview_s, outcome, final)
+SELECT visit_id, site_id, arrived, origin, partner, kind,
+       CASE WHEN needs IS NULL OR needs = '[]' THEN NULL ELSE needs END,
+       ROUND((julianday(first_called) - julianday(arrived)) * 86400, 3),
+       CASE WHEN finished IS NOT NULL AND last_started IS NOT NULL
+            THEN ROUND((julianday(finished) - julianday(last_started)) * 86400, 3) END,
+       outcome,
+       CASE WHEN finished IS NOT NULL THEN 'done'
+            WHEN transferred THEN 'transferred'
+            WHEN cancelled AND cancelled_from = 'no_show' THEN 'no_show'
+            WHEN cancelled THEN 'cancelled'
+            WHEN no_show_seq IS NOT NULL AND (back_seq IS NULL OR no_show_seq > back_seq)
+                 THEN 'no_show'
+            WHEN closed_overnight THEN 'closed_overnight'
+            ELSE 'open' END
+FROM (
+    SELECT created.*,
+           MIN(CASE WHEN e.type = 'called' THEN e.at END) AS first_called,
+           MAX(CASE WHEN e.type = 'started' THEN e.at END) AS last_started,
+           MAX(CASE WHEN e.type = 'finished' THEN e.at END) AS finished,
+           MAX(CASE WHEN e.type = 'finished' THEN json_extract(e.data, '$.outcome') END)
+               AS outcome,
+           MAX(e.type = 'cancelled') AS cancelled,
+           MAX(CASE WHEN e.type = 'cancelled' THEN json_extract(e.data, '$.from') END)
+               AS cancelled_from,
+           MAX(e.type = 'transferred') AS transferred,
+           MAX(e.type = 'closed_overnight') AS closed_overnight,
+           MAX(CASE WHEN e.type = 'no_show' THEN e.seq END) AS no_show_seq,
+           MAX(CASE WHEN e.type = 'back_to_waiting' THEN e.seq END) AS back_seq
+    FROM ({_CHANGED_CREATED}) AS created
+    LEFT JOIN events e ON e.visit_id = created.visit_id
+         AND e.type IN ('called', 'started', 'finished', 'cancelled', 'transferred', 'no_show',
+                        'back_to_waiting', 'closed_overnight')
+    GROUP BY created.visit_id
+)
+"""
+
+# Their session and document events, grouped per visit and kiosk.
+_SUMMARISE_SESSIONS = f"""
+INSERT INTO report_sessions (visit_id, site_id, arrived, partner, kiosk, type, state, reason,
+                             quality, incident, n, seconds, reconnects, pages, printed_pages)
+SELECT created.visit_id, created.site_id, created.arrived, created.partner,
        COALESCE(json_extract(e.data, '$.kiosk'),
                 (SELECT json_extract(s.data, '$.kiosk') FROM events s
                  WHERE s.visit_id = e.visit_id AND s.type = 'session_started' AND s.seq < e.seq
@@ -320,15 +378,70 @@ SELECT created.partner AS partner,
        json_extract(e.data, '$.reason') AS reason,
        json_extract(e.data, '$.worst_quality') AS quality,
        json_extract(e.data, '$.kind') AS incident,
-       COUNT(*) AS n,
-       TOTAL(json_extract(e.data, '$.seconds_in_call')) AS seconds,
-       TOTAL(json_extract(e.data, '$.reconnects')) AS reconnects,
-       TOTAL(json_extract(e.data, '$.pages')) AS pages,
+       COUNT(*),
+       TOTAL(json_extract(e.data, '$.seconds_in_call')),
+       TOTAL(json_extract(e.data, '$.reconnects')),
+       TOTAL(json_extract(e.data, '$.pages')),
        TOTAL(COALESCE(json_extract(e.data, '$.pages'), 0)
-             * COALESCE(json_extract(e.data, '$.copies'), 1)) AS printed_pages
-FROM created JOIN events e ON e.visit_id = created.visit_id
+             * COALESCE(json_extract(e.data, '$.copies'), 1))
+FROM ({_CHANGED_CREATED}) AS created JOIN events e ON e.visit_id = created.visit_id
 WHERE e.type IN ('{ev.SESSION_STARTED}', '{ev.SESSION_ENDED}', '{ev.SESSION_INCIDENT}',
                  '{ev.DOCUMENT_CAPTURED}', '{ev.DOCUMENT_PRINTED}')
+GROUP BY created.visit_id, 5, 6, 7, 8, 9, 10
+"""
+
+
+def refresh_summaries(store: Store) -> int:
+    """Bring the per-visit summaries up to the end of the event log; returns how many
+    visits were summarised again (0 when nothing changed since the last report)."""
+    top = store.query("SELECT COALESCE(MAX(seq), 0) AS top FROM events")[0]["top"]
+    try:
+        state = {r["key"]: r["value"] for r in store.query("SELECT key, value FROM report_state")}
+    except sqlite3.OperationalError:  # no summary yet
+        state = {}
+    if state.get("version") == SUMMARY_VERSION and state.get("seq") == top:
+        return 0
+    with store.transaction() as db:
+        conn = db.conn
+        for statement in _SUMMARY_SCHEMA:
+            conn.execute(statement)
+        state = {k: v for k, v in conn.execute("SELECT key, value FROM report_state")}
+        done = state.get("seq", 0) if state.get("version") == SUMMARY_VERSION else 0
+        if done == 0:
+            conn.execute("DELETE FROM report_visits")
+            conn.execute("DELETE FROM report_sessions")
+        top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS report_changed (visit_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM report_changed")
+        conn.execute(
+            "INSERT OR IGNORE INTO report_changed SELECT visit_id FROM events WHERE seq > ?",
+            [done],
+        )
+        changed = conn.execute("SELECT COUNT(*) FROM report_changed").fetchone()[0]
+        if done:
+            for table in ("report_visits", "report_sessions"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE visit_id IN (SELECT visit_id FROM report_changed)"
+                )
+        conn.execute(_SUMMARISE_VISITS)
+        conn.execute(_SUMMARISE_SESSIONS)
+        conn.execute("DELETE FROM report_changed")
+        conn.executemany(
+            "INSERT OR REPLACE INTO report_state (key, value) VALUES (?, ?)",
+            [("version", SUMMARY_VERSION), ("seq", top)],
+        )
+    return int(changed)
+
+
+_PERIOD_VISITS = """
+SELECT partner, origin, arrived, kind, needs, wait_s, interview_s, outcome, final
+FROM report_visits WHERE site_id = :site AND arrived >= :start AND arrived < :end
+"""
+
+_PERIOD_SESSIONS = """
+SELECT partner, kiosk, type, state, reason, quality, incident, SUM(n), SUM(seconds),
+       SUM(reconnects), SUM(pages), SUM(printed_pages)
+FROM report_sessions WHERE site_id = :site AND arrived >= :start AND arrived < :end
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 
@@ -357,30 +470,20 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
     parse = datetime.fromisoformat
     valid_outcomes = {o.value for o in Outcome}
     valid_needs = {n.value for n in Need}
+    local_of: dict[str, datetime] = {}  # arrivals share their minute: convert each once
+    failure = Outcome.TECHNICAL_FAILURE.value
 
-    for row in conn.execute(_VISITS_SQL, params):
-        (
-            partner,
-            origin,
-            arrived,
-            kind,
-            needs_json,
-            first_called,
-            last_started,
-            finished,
-            outcome,
-            cancelled_from,
-            transferred,
-            closed_overnight,
-            no_show_seq,
-            back_seq,
-        ) = row
+    for partner, origin, arrived, kind, needs_json, wait, interview, outcome, final in conn.execute(
+        _PERIOD_VISITS, params
+    ):
         acc = accs.get(partner)
         if acc is None:  # a partner since removed from the config: still counted
             acc = accs[partner] = _Acc(Figures(partner_id=partner, name=partner))
         f, t = acc.figures, total.figures
-        arrived_at = parse(arrived)
-        local = arrived_at.astimezone(tz)
+        minute = arrived[:16]
+        local = local_of.get(minute)
+        if local is None:
+            local = local_of[minute] = parse(arrived).astimezone(tz)
         f.visits += 1
         day_counts = daily.setdefault(local.date(), {})
         day_counts[partner] = day_counts.get(partner, 0) + 1
@@ -396,45 +499,39 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
         else:
             f.transfers_in += 1
             t.transfers_in += 1
-        if first_called is not None:
-            wait = (parse(first_called) - arrived_at).total_seconds()
+        if wait is not None:
             acc.waits.append(wait)
             total.waits.append(wait)
             histogram[wait_bucket(wait)] += 1
-        if finished is not None:
+        if interview is not None:
+            acc.interviews.append(interview)
+            total.interviews.append(interview)
+        if final == "done":
             f.served += 1
             t.served += 1
             if outcome in valid_outcomes:
                 f.outcomes[outcome] += 1
                 t.outcomes[outcome] += 1
-            if outcome == Outcome.TECHNICAL_FAILURE.value:
+            if outcome == failure:
                 f.technical_failures += 1
                 t.technical_failures += 1
-            if last_started is not None:
-                length = (parse(finished) - parse(last_started)).total_seconds()
-                acc.interviews.append(length)
-                total.interviews.append(length)
-        elif transferred:
+        elif final == "transferred":
             f.transfers_out += 1
             t.transfers_out += 1
-        elif cancelled_from is not None:
-            if cancelled_from == "no_show":
-                f.no_shows += 1
-                t.no_shows += 1
-            else:
-                f.cancellations += 1
-                t.cancellations += 1
-        elif no_show_seq is not None and (back_seq is None or no_show_seq > back_seq):
+        elif final == "no_show":
             f.no_shows += 1
             t.no_shows += 1
-        elif closed_overnight:
+        elif final == "cancelled":
+            f.cancellations += 1
+            t.cancellations += 1
+        elif final == "closed_overnight":
             f.closed_overnight += 1
             t.closed_overnight += 1
         else:
             f.open += 1
             t.open += 1
-        if needs_json and needs_json != "[]" and not transferred:
-            met = finished is not None and outcome != Outcome.TECHNICAL_FAILURE.value
+        if needs_json and final != "transferred":
+            met = final == "done" and outcome != failure
             for need in json.loads(needs_json):
                 if need in valid_needs:
                     f.needs_requested[need] += 1
@@ -444,7 +541,7 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
                         t.needs_met[need] += 1
 
     kiosks: dict[str, KioskFigures] = {}
-    for row in conn.execute(_KIOSK_SQL, params):
+    for row in conn.execute(_PERIOD_SESSIONS, params):
         (partner, kiosk_id, kind, state, reason, quality, incident, n, seconds, reconnects) = row[
             :10
         ]
