@@ -4,6 +4,7 @@ database after each (not only the screen)."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 from textual.command import CommandList
@@ -27,7 +28,7 @@ from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.visit_table import VisitTable
 
 from .conftest import settle
-from .scenario import make_app, make_desk
+from .scenario import make_app, make_desk, set_time
 
 SIZE = (80, 24)
 
@@ -391,3 +392,29 @@ async def test_a_failing_read_is_reported_not_fatal(app: PvpApp) -> None:
         assert any("Impossible de lire la file d'attente" in n for n in notes(app))
         badge = app.queue_screen.query_one("#badge-db", Static)
         assert "base inaccessible" in str(badge.content)
+
+
+async def test_the_minute_tick_moves_only_the_time_cells(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        waiting = table(app, "waiting")
+        before = {
+            t: [str(c) for c in waiting.get_row_at(i)]
+            for i, t in enumerate(tickets(app, "waiting"))
+        }
+        set_time(app.desk, app.desk.now() + timedelta(minutes=1))
+        app.refresh_queue()  # what the one-minute timer does
+        await settle(pilot)
+        after = {
+            t: [str(c) for c in waiting.get_row_at(i)]
+            for i, t in enumerate(tickets(app, "waiting"))
+        }
+        assert after["C-003"][3] == "0:16" and before["C-003"][3] == "0:15"
+        changed_columns = {
+            column
+            for t in before
+            for column, (old, new) in enumerate(zip(before[t], after[t], strict=True))
+            if old != new
+        }
+        assert changed_columns <= {3, 4}  # waited, and estimates where kiosks run late
+        assert 3 in changed_columns
