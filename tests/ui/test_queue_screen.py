@@ -10,6 +10,7 @@ from pathlib import Path
 from textual.command import CommandList
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.i18n import _
 from pvp_tui.core.models import Outcome, Status
@@ -418,3 +419,23 @@ async def test_the_minute_tick_moves_only_the_time_cells(app: PvpApp) -> None:
         }
         assert changed_columns <= {3, 4}  # waited, and estimates where kiosks run late
         assert 3 in changed_columns
+
+
+async def test_a_failed_save_keeps_the_form_and_what_was_typed(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = len(app.desk.visits_of_day())
+
+        def busy(_form: CheckIn) -> None:
+            raise PvpError("db_busy", "La base est restée verrouillée. Réessayez.")
+
+        app.desk.check_in = busy  # type: ignore[assignment,method-assign]
+        await pilot.press("f2", *"Mme Patiente")
+        form = app.screen
+        form.query_one("#partner", Select).value = "caf"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "verrouillée" in str(form.query_one("#save-error", Label).content)
+        assert form.query_one("#name", Input).value == "Mme Patiente"
+        assert len(app.desk.visits_of_day()) == before

@@ -17,6 +17,7 @@ from ...core.frontdesk import NAME_MAX, NOTE_MAX, CheckIn, FrontDesk, validate_c
 from ...core.i18n import N_, _
 from ...core.models import Need, Visit
 from .. import actions
+from ..messages import ActionDone, ActionRefused
 from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
@@ -127,13 +128,21 @@ class CheckInForm(ModalScreen[Visit | None]):
         try:
             visit = self.desk.check_in(form)
         except PvpError as exc:
-            self.app.call_from_thread(self._save_failed, exc.message)
+            self.post_message(ActionRefused(exc.message))
         else:
-            self.app.call_from_thread(self.dismiss, visit)
+            self.post_message(ActionDone("", visit))
 
-    def _save_failed(self, message: str) -> None:
+    @on(ActionDone)
+    def _saved(self, message: ActionDone) -> None:
+        message.stop()
+        self.dismiss(message.visit)
+
+    @on(ActionRefused)
+    def _save_failed(self, message: ActionRefused) -> None:
+        """Saving failed (database busy...): the form stays open with what was typed."""
+        message.stop()
         label = self.query_one("#save-error", Label)
-        label.update(message)
+        label.update(message.text)
         label.add_class("-shown")
 
     @on(Button.Pressed, "#close")
