@@ -13,8 +13,7 @@ from .scenario import make_app
 
 
 @pytest.fixture(autouse=True)
-def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+def french() -> Iterator[None]:
     i18n.set_language("fr")
     yield
     i18n.set_language("fr")

@@ -75,4 +75,8 @@ def make_app(db_path: Path, *, privacy: bool = False, seed: bool = True) -> PvpA
     desk = make_desk(db_path)
     if seed:
         seed_morning(desk)
-    return PvpApp(desk, privacy=privacy, watch_changes=False, tick_seconds=None)
+    app = PvpApp(desk, privacy=privacy, watch_changes=False, tick_seconds=None)
+    # TEXTUAL_ANIMATIONS is read when textual is first imported, maybe by another test
+    # module: set the level on the app itself so snapshots never catch a moving frame.
+    app.animation_level = "none"
+    return app
