@@ -59,6 +59,7 @@ CAP_SOFT_SELECT, CAP_INACTIVE = 1, 32
 COMMON_DPI = (75, 100, 150, 200, 240, 300, 400, 600, 1200)
 PNG_LEVEL = 1  # fast zlib level: scans are big, the PDF keeps the PNG stream as is
 A4_MM = (210.0, 297.0)
+ENCODE_BACKLOG = 1  # scanned pages waiting for the encoder, at most
 Emit = Callable[[str, dict[str, Any]], None]
 
 # SANE's state is per process: sane_exit/sane_init must never run while a handle is open
@@ -86,6 +87,18 @@ def safe_progress(fn: Callable[[int, int], None]) -> Callable[[int, int], None]:
             fn(lines, total)
 
     return progress
+
+
+def snap(dev: Any, no_cancel: bool, progress: Callable[[int, int], None]) -> Any:
+    """``SaneDev.snap`` without its extra copy of the page (``bytes(data)``): one page at
+    300 dpi colour is 25 MB."""
+    from PIL import Image
+
+    data, width, height, samples, _size = dev.dev.snap(no_cancel, False, progress)
+    if not data:
+        raise RuntimeError("Scanner returned no data")
+    mode = "RGB" if samples == 3 else "L"
+    return Image.frombuffer(mode, (width, height), data, "raw", mode, 0, 1)
 
 
 # -- option checking (pure) ----------------------------------------------------------
@@ -238,6 +251,9 @@ class ScanJob:
     last_progress: float = 0.0
     timed_out: bool = False
     future: asyncio.Future[dict[str, Any]] | None = None
+    backlog: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(ENCODE_BACKLOG)
+    )
 
     def progress(self, lines: int, total: int) -> None:
         now = time.monotonic()
@@ -651,7 +667,7 @@ class ScannerService:
             try:
                 dev.start()
                 params = dev.get_parameters()
-                image = dev.snap(adf, progress)
+                image = snap(dev, adf, progress)
             except Exception as exc:
                 if job.cancel.is_set() or str(exc) == CANCELLED:
                     return None
@@ -667,14 +683,24 @@ class ScannerService:
                 )
             job.scanned += 1
             job.last_activity = time.monotonic()
+            # At most ENCODE_BACKLOG raw pages wait for the encoder: a fast feeder must not
+            # pile up 25 MB images in memory while PNGs are written.
+            job.backlog.acquire()
             encoder = self._encoders[job.device]
             encoded.append(encoder.submit(self._encode, job, job.scanned, image, work))
+            del image
             if not adf:
                 break
         return None
 
     def _encode(self, job: ScanJob, n: int, image: Any, work: Path) -> tuple[Path, Path]:
         """PNG of the page + a small thumbnail; announces the page with ``scan.page``."""
+        try:
+            return self._encode_page(job, n, image, work)
+        finally:
+            job.backlog.release()
+
+    def _encode_page(self, job: ScanJob, n: int, image: Any, work: Path) -> tuple[Path, Path]:
         page = work / f"{n:04d}.png"
         thumb = work / f"{n:04d}.t.png"
         image.save(page, "PNG", compress_level=PNG_LEVEL)
