@@ -14,7 +14,7 @@ from typing import Any
 
 from kiosk_bridge import __version__
 from kiosk_bridge.errors import BridgeError
-from kiosk_bridge.protocol import PROTOCOL_VERSION, Bool, CallContext, Int, Obj, Str
+from kiosk_bridge.protocol import PROTOCOL_VERSION, Bool, CallContext, Int, List, Obj, Str
 from kiosk_bridge.spool import DOC_ID, UPLOAD_ID
 
 SHA256 = r"[0-9a-f]{64}"
@@ -180,6 +180,23 @@ def setup(bridge: Any) -> None:
             raise BridgeError("bad_params", detail="give 'data', or 'size' and 'sha256'")
         data = _b64(p["data"], chunk)
         doc = await asyncio.to_thread(spool.put_bytes, data, p["sha256"])
+        return {"document": doc.public()}
+
+    @reg.method(
+        "documents.edit",
+        {"document": Str(pattern=DOC_ID), "pages": List(max_items=1000)},
+    )
+    async def documents_edit(call: CallContext, p: dict[str, Any]) -> Any:
+        """Reorder, rotate or drop pages of a scan: ``pages`` = [{page, rotate}] in order."""
+        order: list[tuple[int, int]] = []
+        for item in p["pages"]:
+            if not isinstance(item, dict) or not isinstance(item.get("page"), int):
+                raise BridgeError("bad_params", detail="each page is {'page': N, 'rotate': 0}")
+            rotate = item.get("rotate", 0)
+            if not isinstance(rotate, int) or isinstance(rotate, bool):
+                raise BridgeError("bad_params", detail="'rotate' is 0, 90, 180 or 270")
+            order.append((item["page"], rotate))
+        doc = await asyncio.to_thread(spool.edit_pages, p["document"], order)
         return {"document": doc.public()}
 
     @reg.method("documents.delete", {"document": Str(pattern=DOC_ID)})

@@ -123,6 +123,20 @@ class Obj(Field):
         return value
 
 
+@dataclass(frozen=True)
+class List(Field):
+    """A JSON array (its items are checked by the handler)."""
+
+    max_items: int = 256
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise _bad(f"'{name}' must be a list")
+        if len(value) > self.max_items:
+            raise _bad(f"'{name}' has more than {self.max_items} items")
+        return value
+
+
 Schema = Mapping[str, Field]
 
 

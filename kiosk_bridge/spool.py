@@ -344,16 +344,73 @@ class Spool:
         doc.thumbnails = first_thumb - 1 + len(thumbs)
         return self._save(doc, data)
 
+    def edit_pages(self, doc_id: str, pages: list[tuple[int, int]]) -> Document:
+        """Re-assemble a scan from its own pages: ``pages`` lists (old page number,
+        clockwise rotation in degrees) in the new order; pages left out are deleted.
+
+        Lossless (pikepdf moves the page objects and sets /Rotate); thumbnails follow.
+        The PDF, thumbnails and metadata are replaced atomically under the document lock.
+        """
+        import pikepdf
+        from PIL import Image
+
+        with self.doc_lock(doc_id):
+            doc = self.get(doc_id)
+            if doc.type != PDF:
+                raise BridgeError("unsupported_type", detail="page edits need a PDF")
+            if not pages:
+                raise BridgeError("bad_params", detail="keep at least one page (or delete it)")
+            for number, rotate in pages:
+                if not 1 <= number <= doc.pages:
+                    raise BridgeError("bad_params", detail=f"no page {number}")
+                if rotate % 90:
+                    raise BridgeError("bad_params", detail="rotate by a multiple of 90")
+            ddir = self._doc_dir(doc_id)
+            work = self.work_dir()
+            try:
+                with pikepdf.open(self.file_path(doc)) as old, pikepdf.new() as new:
+                    for number, rotate in pages:
+                        new.pages.append(old.pages[number - 1])
+                        if rotate % 360:
+                            new.pages[-1].rotate(rotate % 360, relative=True)
+                    out = io.BytesIO()
+                    new.save(out)
+                data = out.getvalue()
+                thumbs = work / "thumbs"
+                thumbs.mkdir(mode=0o700)
+                for i, (number, rotate) in enumerate(pages, start=1):
+                    src = ddir / "thumbs" / f"{number:04d}.png"
+                    if not src.exists():
+                        continue
+                    with Image.open(src) as im:
+                        turned = im.rotate(-(rotate % 360), expand=True) if rotate % 360 else im
+                        turned.save(thumbs / f"{i:04d}.png", "PNG")
+                old_thumbs = work / "old-thumbs"
+                if (ddir / "thumbs").exists():
+                    os.replace(ddir / "thumbs", old_thumbs)
+                os.replace(thumbs, ddir / "thumbs")
+                doc.pages = len(pages)
+                doc.thumbnails = len(list((ddir / "thumbs").iterdir()))
+                doc.size = len(data)
+                doc.sha256 = hashlib.sha256(data).hexdigest()
+                doc.updated = time.time()
+                return self._save(doc, data)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
     def delete(self, doc_id: str) -> bool:
         ddir = self._doc_dir(doc_id)
-        if not ddir.exists():
-            return False
-        # Rename first so a half-deleted folder is never listed as a document.
-        grave = self.root / "work" / f"del-{doc_id}-{secrets.token_hex(3)}"
-        try:
-            os.replace(ddir, grave)
-        except FileNotFoundError:
-            return False
+        # Under the document's lock: a scan appending to it finishes first, and can never
+        # re-create the folder of a document deleted meanwhile.
+        with self.doc_lock(doc_id):
+            if not ddir.exists():
+                return False
+            # Rename first so a half-deleted folder is never listed as a document.
+            grave = self.root / "work" / f"del-{doc_id}-{secrets.token_hex(3)}"
+            try:
+                os.replace(ddir, grave)
+            except FileNotFoundError:
+                return False
         shutil.rmtree(grave, ignore_errors=True)
         with self._lock:
             self._locks.pop(doc_id, None)

@@ -24,6 +24,17 @@ LANGUAGES = ("fr", "en")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _PREFIX_RE = re.compile(r"^[A-Z]{1,3}$")
+_DOC_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_KIOSK_URL_RE = re.compile(r"^wss?://[^/\s]+/v1$")
+# The document types staff can give a scanned paper when a partner has no list of its own.
+DEFAULT_DOCUMENT_TYPES = (
+    "identity_card",
+    "tax_notice",
+    "payslip",
+    "proof_of_address",
+    "certificate",
+    "other",
+)
 _RANGE_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -43,6 +54,7 @@ class Partner:
     prefix: str
     interview_minutes: int
     hours: dict[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
 
     def is_open(self, local: datetime) -> bool:
         """True when a permanence of this partner is open at this local time."""
@@ -77,14 +89,44 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Kiosk:
+    """A kiosk's pvp-bridge: where it listens and how the app proves who it is."""
+
+    id: str
+    name: str
+    url: str  # ws:// or wss://, path /v1
+    token_file: Path
+    ca_file: Path | None = None
+    # Extra SANE options passed with every scan (device-specific, e.g. deskew).
+    scan_options: dict[str, Any] = field(default_factory=dict)
+
+    def read_token(self) -> str:
+        """The bridge token (first line of token_file); OSError when it cannot be read."""
+        return self.token_file.read_text("utf-8").strip()
+
+
+@dataclass(frozen=True)
 class Config:
     site: Site
     partners: tuple[Partner, ...]
     source: str
     database: Path | None = None
+    kiosks: tuple[Kiosk, ...] = ()
 
     def partner(self, partner_id: str) -> Partner | None:
         return next((p for p in self.partners if p.id == partner_id), None)
+
+    def kiosk(self, kiosk_id: str) -> Kiosk | None:
+        return next((k for k in self.kiosks if k.id == kiosk_id), None)
+
+    def document_types(self, partner_id: str) -> tuple[str, ...]:
+        partner = self.partner(partner_id)
+        return partner.document_types if partner else DEFAULT_DOCUMENT_TYPES
+
+
+def kiosks_from_config(config: Config) -> tuple[Kiosk, ...]:
+    """The site's kiosks (``pvp doctor`` and the app's kiosk links read them here)."""
+    return config.kiosks
 
 
 def default_config_path() -> Path:
@@ -140,13 +182,20 @@ def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
     v = _Validator()
-    v.unknown_keys("", data, {"site", "partners", "store"})
+    v.unknown_keys("", data, {"site", "partners", "store", "kiosks"})
     site = _parse_site(v, data.get("site"))
     partners = _parse_partners(v, data.get("partners"))
     database = _parse_store(v, data.get("store"), base_dir)
+    kiosks = _parse_kiosks(v, data.get("kiosks"), base_dir)
     if v.problems or site is None:
         raise ConfigError(source, v.problems or ["[site] is missing"])
-    return Config(site=site, partners=tuple(partners), source=source, database=database)
+    return Config(
+        site=site,
+        partners=tuple(partners),
+        source=source,
+        database=database,
+        kiosks=tuple(kiosks),
+    )
 
 
 class _Validator:
@@ -250,7 +299,7 @@ def _parse_site(v: _Validator, raw: Any) -> Site | None:
     return Site(id=site_id, name=name, timezone=tz, language=language, privacy_mode=privacy, **ints)
 
 
-_PARTNER_KEYS = {"id", "name", "prefix", "interview_minutes", "hours"}
+_PARTNER_KEYS = {"id", "name", "prefix", "interview_minutes", "hours", "document_types"}
 
 
 def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
@@ -286,7 +335,8 @@ def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
         if not 1 <= minutes <= 240:
             v.add(p + "interview_minutes", f"must be between 1 and 240 (got {minutes})")
         hours = _parse_hours(v, p + "hours", item.get("hours", {}))
-        partners.append(Partner(pid, name, prefix, minutes, hours))
+        doc_types = _parse_document_types(v, p + "document_types", item.get("document_types"))
+        partners.append(Partner(pid, name, prefix, minutes, hours, doc_types))
     return partners
 
 
@@ -339,3 +389,77 @@ def _parse_store(v: _Validator, raw: Any, base_dir: Path | None) -> Path | None:
     if not result.is_absolute() and base_dir is not None:
         result = base_dir / result
     return result
+
+
+def _parse_document_types(v: _Validator, key: str, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return DEFAULT_DOCUMENT_TYPES
+    if not isinstance(raw, list) or not raw:
+        v.add(key, 'must be a non-empty list such as ["identity_card", "payslip", "other"]')
+        return DEFAULT_DOCUMENT_TYPES
+    types: list[str] = []
+    for item in raw:
+        if not isinstance(item, str) or not _DOC_TYPE_RE.match(item):
+            v.add(key, f"{item!r} is not a type name (lowercase letters, digits and _)")
+        elif item in types:
+            v.add(key, f"{item!r} is listed twice")
+        else:
+            types.append(item)
+    return tuple(types) or DEFAULT_DOCUMENT_TYPES
+
+
+_KIOSK_KEYS = {"id", "name", "url", "token_file", "ca_file", "scan_options"}
+
+
+def _parse_kiosks(v: _Validator, raw: Any, base_dir: Path | None) -> list[Kiosk]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        v.add("kiosks", "must be a list of [[kiosks]] tables")
+        return []
+    kiosks: list[Kiosk] = []
+    seen: set[str] = set()
+
+    def path_of(text: str) -> Path:
+        result = Path(text).expanduser()
+        if not result.is_absolute() and base_dir is not None:
+            result = base_dir / result
+        return result
+
+    for index, item in enumerate(raw):
+        p = f"kiosks[{index}]."
+        if not isinstance(item, dict):
+            v.add(f"kiosks[{index}]", "must be a table")
+            continue
+        v.unknown_keys(p, item, _KIOSK_KEYS)
+        kid = v.get(item, p, "id", str, "", required=True)
+        if kid and not _ID_RE.match(kid):
+            v.add(p + "id", f"must be lowercase letters, digits and dashes (got {kid!r})")
+        if kid and kid in seen:
+            v.add(p + "id", f"{kid!r} is used by two kiosks")
+        seen.add(kid)
+        name = v.get(item, p, "name", str, "", required=True)
+        url = v.get(item, p, "url", str, "", required=True)
+        if url and not _KIOSK_URL_RE.match(url):
+            v.add(
+                p + "url", f"must look like ws://HOST:PORT/v1 or wss://HOST:PORT/v1 (got {url!r})"
+            )
+        token = v.get(item, p, "token_file", str, "", required=True)
+        ca = v.get(item, p, "ca_file", str, "") if "ca_file" in item else ""
+        if ca and url.startswith("ws://"):
+            v.add(p + "ca_file", "is only used with a wss:// url")
+        options = item.get("scan_options", {})
+        if not isinstance(options, dict):
+            v.add(p + "scan_options", "must be a table of SANE options, e.g. { swdeskew = true }")
+            options = {}
+        kiosks.append(
+            Kiosk(
+                id=kid,
+                name=name or kid,
+                url=url,
+                token_file=path_of(token) if token else Path(),
+                ca_file=path_of(ca) if ca else None,
+                scan_options=dict(options),
+            )
+        )
+    return kiosks

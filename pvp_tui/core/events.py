@@ -28,6 +28,7 @@ SESSION_INCIDENT = "session_incident"  # kind: call_lost|fallback_phone|new_appo
 
 # Documents at the kiosk (issue: documents)
 DOCUMENT_CAPTURED = "document_captured"  # document, kiosk, type, pages, sha256
-DOCUMENT_SENT = "document_sent"
+DOCUMENT_UPDATED = "document_updated"  # document, type, pages, sha256, consent (on change)
+DOCUMENT_SENT = "document_sent"  # document (only with the visitor's consent)
 DOCUMENT_PRINTED = "document_printed"  # document, printer, copies, pages
-DOCUMENT_PURGED = "document_purged"
+DOCUMENT_PURGED = "document_purged"  # document, kiosk, reason: visit_closed|deleted|gone

@@ -41,6 +41,18 @@ ACTIONS: tuple[UiAction, ...] = (
         core="start",
     ),
     UiAction(
+        "documents",
+        "f6",
+        N_("Scan"),
+        N_("Documents at the kiosk: scan, check, print"),
+    ),
+    UiAction(
+        "print_documents",
+        "f7",
+        N_("Print"),
+        N_("Print a document of the visitor at the kiosk"),
+    ),
+    UiAction(
         "finish",
         "f8,f",
         N_("Finish"),

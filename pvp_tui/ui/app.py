@@ -23,12 +23,15 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ..core.changes import ChangeWatcher
+from ..core.documents import DocumentLog
 from ..core.errors import PvpError
 from ..core.frontdesk import FrontDesk
 from ..core.i18n import N_, _
-from ..core.models import Visit
+from ..core.kiosks import KioskLinks
+from ..core.models import Status, Visit
 from . import actions
 from .commands import FrontDeskCommands
+from .documents import integration as documents
 from .messages import ActionDone, ActionRefused, DataChanged, QueueLoaded, load_queue_state
 from .screens.queue import QueueScreen
 
@@ -81,6 +84,7 @@ class PvpApp(App[int]):
         privacy: bool = False,
         watch_changes: bool = True,
         tick_seconds: float | None = TICK_SECONDS,
+        kiosks: KioskLinks | None = None,
     ) -> None:
         super().__init__()
         actions.localize(self)
@@ -93,6 +97,9 @@ class PvpApp(App[int]):
         self._stale = False
         self._purged = False
         self.loads = 0  # completed reads of the queue (tests wait on it)
+        # One link per kiosk bridge (documents); started on mount, on this app's loop.
+        self.kiosks = kiosks if kiosks is not None else KioskLinks(desk.config.kiosks)
+        self.doc_log = DocumentLog(desk)
 
     # ------------------------------------------------------------------- set-up
     def get_default_screen(self) -> Screen[None]:
@@ -119,13 +126,20 @@ class PvpApp(App[int]):
             self._watcher = ChangeWatcher(self.desk.store.path, self._on_foreign_commit).start()
         if self.tick_seconds:
             self.set_interval(self.tick_seconds, self.refresh_queue)
+        documents.attach(self)
 
     def _on_foreign_commit(self) -> None:
         self.post_message(DataChanged())  # from the watcher's thread: post_message is safe
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        await self.kiosks.close()
+
+    @on(documents.KiosksChanged)
+    def _kiosks_changed(self) -> None:
+        if self.queue_screen.is_attached:
+            documents.update_badges(self)
 
     def get_key_display(self, binding: Binding) -> str:
         key = binding.key
@@ -162,6 +176,7 @@ class PvpApp(App[int]):
             set_badge("db", _("database ok"), "ok")
         else:
             set_badge("db", _("database unreachable"), "error")
+        documents.update_badges(self)
 
     def watch_privacy(self, _privacy: bool) -> None:
         self.update_badges(db_ok=True)
@@ -221,6 +236,8 @@ class PvpApp(App[int]):
         self.notify(message.text, markup=False)
         if message.visit is not None:
             self.queue_screen.follow(message.visit)
+            if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):
+                documents.purge(self)  # its papers leave the kiosk now
         self.refresh_queue()
 
     @on(ActionRefused)
@@ -266,6 +283,9 @@ class PvpApp(App[int]):
 
 
 def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
+    from .documents.thumbs import choose_mode
+
+    choose_mode()  # probes the terminal for images: must run before Textual owns it
     app = PvpApp(desk, privacy=privacy)
     app.run(mouse=mouse)
     return app.return_code or 0

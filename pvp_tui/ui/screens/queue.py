@@ -373,6 +373,25 @@ class QueueScreen(Screen[None]):
 
         self.app.push_screen(NoteDialog(visit.ticket, visit.note), callback=edited)
 
+    def action_documents(self) -> None:
+        from ..documents.integration import open_documents
+
+        open_documents(self.pvp, self._at_kiosk())
+
+    def action_print_documents(self) -> None:
+        from ..documents.integration import open_documents
+
+        open_documents(self.pvp, self._at_kiosk(), print_first=True)
+
+    def _at_kiosk(self) -> Visit | None:
+        """The selected visit, else the only visitor at the kiosk."""
+        visit = self.selected_visit()
+        if (visit is None or visit.status not in (Status.CALLED, Status.IN_SESSION)) and (
+            self.state is not None and len(self.state.active) == 1
+        ):
+            return self.state.active[0]
+        return visit
+
     def action_toggle_privacy(self) -> None:
         self.pvp.privacy = not self.pvp.privacy
 

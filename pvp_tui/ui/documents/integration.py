@@ -1,0 +1,111 @@
+"""How the documents part plugs into the app: kiosk badges, F6/F7, purge after a visit."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+from ...core.documents import DocumentLog, purge_closed
+from ...core.i18n import _
+from ...core.kiosks import CONNECTING, OFFLINE, ONLINE, KioskLink, KioskLinks
+from ...core.models import Status, Visit
+
+if TYPE_CHECKING:
+    from ..app import PvpApp
+
+log = logging.getLogger("pvp.ui.documents")
+
+
+class KiosksChanged(Message):
+    """A kiosk's link or device state changed (posted from the kiosk callbacks)."""
+
+
+def attach(app: PvpApp) -> None:
+    """Start the kiosk links on the app's loop (from on_mount); nothing blocks."""
+    links = app.kiosks
+    if not links:
+        return
+    links.on_change(lambda _kiosk: app.post_message(KiosksChanged()))
+    links.on_connected(lambda _link: purge(app))
+    links.start()
+
+
+def update_badges(app: PvpApp) -> None:
+    """One header badge per kiosk: link, then the worst device trouble."""
+    badges = app.queue_screen.query_one("#badges")
+    for link in app.kiosks:
+        text, level = badge(link)
+        badges.set_badge(f"kiosk-{link.kiosk.id}", text, level)  # type: ignore[attr-defined]
+
+
+def badge(link: KioskLink) -> tuple[str, str]:
+    name = link.kiosk.name
+    state = link.state
+    if state.link == ONLINE:
+        trouble = state.device_trouble()
+        if trouble:
+            return f"{name} : {trouble}", "warn"
+        return _("{kiosk} ready").format(kiosk=name), "ok"
+    if state.link == CONNECTING:
+        return _("{kiosk} connecting…").format(kiosk=name), "info"
+    if state.link == OFFLINE:
+        return _("{kiosk} unreachable").format(kiosk=name), "error"
+    return _("{kiosk}: access refused").format(kiosk=name), "error"
+
+
+def purge(app: PvpApp) -> None:
+    """Delete the documents of closed visits from the kiosks (in a worker), and say so."""
+    if app.kiosks:
+        app.run_worker(_purge(app), group="doc-purge", exclusive=False, exit_on_error=False)
+
+
+async def _purge(app: PvpApp) -> None:
+    purged = await purge_closed(app.doc_log, app.kiosks)
+    by_visit: dict[str, int] = {}
+    for doc in purged:
+        by_visit[doc.visit_id] = by_visit.get(doc.visit_id, 0) + 1
+    for visit_id, count in by_visit.items():
+        try:
+            ticket = app.desk.get(visit_id).ticket
+        except Exception:
+            ticket = "?"
+        app.notify(
+            _("{ticket}: {n} document(s) deleted from the kiosk.").format(ticket=ticket, n=count),
+            markup=False,
+        )
+
+
+def open_documents(app: PvpApp, visit: Visit | None, *, print_first: bool = False) -> None:
+    """F6/F7 from the queue: the documents panel of the visitor being served."""
+    from .screen import DocumentsScreen
+
+    if visit is None:
+        app.notify(_("Select the visitor at the kiosk first (arrow keys or a click)."))
+        return
+    if not app.kiosks:
+        app.notify(
+            _("No kiosk configured: add a [[kiosks]] table to the site's config file."),
+            severity="warning",
+        )
+        return
+    if visit.status not in (Status.CALLED, Status.IN_SESSION):
+        app.notify(
+            _("{ticket} is not at the kiosk: call them first (F3).").format(ticket=visit.ticket),
+            severity="warning",
+        )
+        return
+    links = list(app.kiosks)
+    link = next((ln for ln in links if ln.state.online), links[0])
+    screen = DocumentsScreen(visit, link, log=app.doc_log)
+    app.push_screen(screen)
+    if print_first:
+        screen.call_after_refresh(lambda: screen.query_one("#print-button").focus())
+
+
+def make_links(app_kiosks: KioskLinks | None, desk_kiosks: object) -> KioskLinks:
+    return app_kiosks if app_kiosks is not None else KioskLinks(desk_kiosks)  # type: ignore[arg-type]
+
+
+__all__ = ["DocumentLog", "KiosksChanged", "attach", "open_documents", "purge", "update_badges"]

@@ -1,0 +1,813 @@
+"""The documents panel of the visit being served: scan, check, print, at the kiosk.
+
+Every kiosk call runs in an async worker on the app's loop (the bridge client never
+blocks); store writes run in threads. Bridge events (scan.page, scan.progress,
+print.job) arrive as messages: thumbnails appear page by page while the feeder runs.
+Nothing here is written to disk: page images live in memory while the panel is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from PIL import Image
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, HorizontalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Footer, Input, OptionList, ProgressBar, Select, Static
+from textual.widgets.option_list import Option
+
+from ...core.documents import DocTrace, DocumentLog, type_label
+from ...core.i18n import N_, _
+from ...core.kiosks import BridgeError, KioskLink
+from ...core.models import Visit
+from .. import actions, format
+from ..screens.dialogs import ConfirmDialog
+from .thumbs import PageThumb, decode
+from .words import bridge_message, job_line
+
+if TYPE_CHECKING:
+    from ..app import PvpApp
+
+RESOLUTIONS = (75, 150, 200, 300, 600)
+SCAN_TIMEOUT = 900.0
+STATE_WORDS = {
+    "captured": N_("scanned"),
+    "sent": N_("sent"),
+    "printed": N_("printed"),
+    "purged": N_("deleted"),
+}
+
+
+class KioskEvent(Message):
+    def __init__(self, kiosk: str, event: str, data: Any) -> None:
+        super().__init__()
+        self.kiosk, self.event, self.data = kiosk, event, data
+
+
+class KioskChanged(Message):
+    def __init__(self, kiosk: str) -> None:
+        super().__init__()
+        self.kiosk = kiosk
+
+
+class PageStrip(HorizontalScroll, can_focus=True):
+    """The selected document's pages; arrows pick a page, keys edit it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "pick(-1)", show=False),
+        Binding("right", "pick(1)", show=False),
+        Binding("delete,d", "screen.delete_page", N_("Delete page"), id="delete_page"),
+        Binding("r", "screen.rotate_page", N_("Rotate"), id="rotate_page"),
+        Binding("left_square_bracket", "screen.move_page(-1)", N_("Move left"), id="move_left"),
+        Binding("right_square_bracket", "screen.move_page(1)", N_("Move right"), id="move_right"),
+        Binding("n", "screen.rescan_page", N_("Rescan page"), id="rescan_page"),
+    ]
+
+    selected: int = 1
+
+    def action_pick(self, step: int) -> None:
+        screen = self.screen
+        if isinstance(screen, DocumentsScreen):
+            screen.pick_page(self.selected + step)
+
+
+class DocumentsScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DocumentsScreen {
+        layout: vertical;
+    }
+    #doc-header {
+        height: 1;
+        background: $panel;
+        text-style: bold;
+        padding: 0 1;
+    }
+    #doc-header.-offline { color: $error; }
+    .doc-row {
+        height: auto;
+        padding: 0 1;
+    }
+    .doc-row > * { margin-right: 1; }
+    .doc-label { width: auto; padding: 0; }
+    #scan-options Select { width: 14; }
+    #scan-options #resolution { width: 12; }
+    #max-pages { width: 5; }
+    #copies { width: 4; }
+    #printer { width: 20; }
+    #scan-progress { width: 34; }
+    #scan-status, #print-status, #scan-error { width: 1fr; height: auto; }
+    .-ok { color: $success; }
+    .-info { color: $text-muted; }
+    .-warn { color: $warning; }
+    .-error { color: $error; }
+    #doc-body { height: 1fr; min-height: 8; }
+    #doc-list {
+        width: 34;
+        height: 100%;
+        border: round $primary 50%;
+    }
+    #doc-list:focus { border: round $accent; }
+    PageStrip {
+        width: 1fr;
+        height: 100%;
+        border: round $primary 50%;
+        scrollbar-size-horizontal: 1;
+    }
+    PageStrip:focus { border: round $accent; }
+    #doc-type { width: 26; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f6", "scan", N_("Scan"), id="scan"),
+        Binding("plus,ctrl+a", "add_pages", N_("Add pages"), id="add_pages", show=False),
+        Binding("f7", "print", N_("Print"), id="print"),
+        Binding("ctrl+t", "delete_document", N_("Delete document"), id="delete_document"),
+        Binding("escape", "back", N_("Back"), id="back"),
+    ]
+
+    def __init__(self, visit: Visit, link: KioskLink, *, log: DocumentLog) -> None:
+        super().__init__(id="documents")
+        actions.localize(self)
+        self.visit = visit
+        self.link = link
+        self.doc_log = log
+        self.docs: list[DocTrace] = []
+        self.thumbs: dict[str, list[Image.Image | None]] = {}
+        self.current: str | None = None  # selected document id
+        self.scanning = False
+        self.live: list[Image.Image | None] = []  # pages of the scan in flight
+        self.live_target: str | None = None
+        self.retry_doc: str | None = None  # a failed scan's kept document: F6 appends
+        self.expected_pages = 1
+        self.job: int | None = None
+        self.job_doc: str | None = None
+        self.loaded = False
+        self.missing: set[str] = set()  # documents the bridge no longer has
+        self._unsubscribe: Any = None
+        self._writing = asyncio.Lock()  # one store write at a time, on the latest trace
+
+    @property
+    def pvp(self) -> PvpApp:
+        return self.app  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        config = self.pvp.desk.config
+        types = config.document_types(self.visit.partner_id)
+        yield Static("", id="doc-header", markup=False)
+        with Horizontal(id="scan-options", classes="doc-row"):
+            yield Select(
+                [(_("Feeder"), "adf"), (_("Flatbed"), "flatbed")],
+                value="adf",
+                allow_blank=False,
+                compact=True,
+                id="source",
+            )
+            yield Select(
+                [(_("Colour"), "color"), (_("Grey"), "gray")],
+                value="color",
+                allow_blank=False,
+                compact=True,
+                id="mode",
+            )
+            yield Select(
+                [(f"{r} dpi", r) for r in RESOLUTIONS],
+                value=300,
+                allow_blank=False,
+                compact=True,
+                id="resolution",
+            )
+            yield Static(_("pages"), classes="doc-label")
+            yield Input("10", restrict=r"[0-9]*", max_length=3, compact=True, id="max-pages")
+            yield Button(_("Scan") + " F6", id="scan-button", compact=True)
+        with Horizontal(id="scan-progress-row", classes="doc-row"):
+            yield ProgressBar(total=1, show_eta=False, id="scan-progress")
+            yield Static("", id="scan-status", markup=False)
+        with Horizontal(id="scan-error-row", classes="doc-row"):
+            yield Static("", id="scan-error", markup=False)
+            yield Button(_("Retry") + " F6", id="scan-retry", compact=True, variant="warning")
+        with Horizontal(id="doc-body"):
+            yield OptionList(id="doc-list")
+            yield PageStrip(id="pages")
+        with Horizontal(id="doc-options", classes="doc-row"):
+            yield Select(
+                [(type_label(t), t) for t in types],
+                value=types[-1] if "other" not in types else "other",
+                allow_blank=False,
+                compact=True,
+                id="doc-type",
+            )
+            yield Checkbox(_("Visitor agrees to send it"), False, compact=True, id="consent")
+        with Horizontal(id="print-options", classes="doc-row"):
+            yield Select([], prompt=_("printer"), compact=True, id="printer")
+            yield Static(_("copies"), classes="doc-label")
+            yield Input("1", restrict=r"[0-9]*", max_length=2, compact=True, id="copies")
+            yield Checkbox(_("Two-sided"), False, compact=True, id="duplex")
+            yield Button(_("Print") + " F7", id="print-button", compact=True)
+        with Horizontal(id="print-status-row", classes="doc-row"):
+            yield Static("", id="print-status", markup=False)
+            yield Button(_("Retry") + " F7", id="print-retry", compact=True, variant="warning")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#doc-list").border_title = _("Documents")
+        self.query_one("#pages").border_title = _("Pages")
+        self.query_one("#scan-error-row").display = False
+        self.query_one("#print-retry").display = False
+        self._unsubscribe = self.pvp.kiosks.on_event(self._from_bridge)
+        self.pvp.kiosks.on_change(self._kiosk_changed)
+        self._show_header()
+        self._fill_printers()
+        self.query_one("#doc-list", OptionList).focus()
+        self._load()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def _from_bridge(self, kiosk: str, event: str, data: Any) -> None:
+        if kiosk == self.link.kiosk.id and self.is_attached:
+            self.post_message(KioskEvent(kiosk, event, data))
+
+    def _kiosk_changed(self, kiosk: str) -> None:
+        if kiosk == self.link.kiosk.id and self.is_attached:
+            self.post_message(KioskChanged(kiosk))
+
+    # ------------------------------------------------------------------- showing
+    def _show_header(self) -> None:
+        config = self.pvp.desk.config
+        state = self.link.state
+        link = _("online") if state.online else _("unreachable")
+        if state.online and (trouble := state.device_trouble()):
+            link = trouble
+        text = _("{ticket} · {partner} · documents · {kiosk}: {state}").format(
+            ticket=self.visit.ticket,
+            partner=format.partner_name(config, self.visit.partner_id),
+            kiosk=self.link.kiosk.name,
+            state=link,
+        )
+        header = self.query_one("#doc-header", Static)
+        header.update(text)
+        header.set_class(not state.online, "-offline")
+
+    def _fill_printers(self) -> None:
+        printers = self.link.state.printers
+        select: Select[str] = self.query_one("#printer", Select)
+        names = [p["name"] for p in printers]
+        current = select.value if select.value in names else None
+        default = next(
+            (p["name"] for p in printers if p.get("default")), names[0] if names else None
+        )
+        select.set_options([(n, n) for n in names])
+        if names:
+            select.value = current or default  # type: ignore[assignment]
+
+    def _doc_line(self, doc: DocTrace) -> str:
+        pages = _("{n} p.").format(n=doc.pages)
+        state = _(STATE_WORDS[doc.state])
+        consent = " · " + _("consent") if doc.consent else ""
+        gone = " · " + _("not on the kiosk") if doc.id in self.missing else ""
+        return f"▣ {type_label(doc.type)} · {pages} · {state}{consent}{gone}"
+
+    def _show_docs(self) -> None:
+        ol = self.query_one("#doc-list", OptionList)
+        highlighted = self.current
+        ol.clear_options()
+        ol.add_options([Option(self._doc_line(d), id=d.id) for d in self.docs])
+        ol.border_title = _("Documents ({n})").format(n=len(self.docs))
+        if self.docs:
+            ids = [d.id for d in self.docs]
+            target = highlighted if highlighted in ids else ids[-1]
+            ol.highlighted = ids.index(target)
+            self._select(target)
+        else:
+            self.current = None
+            self._show_pages()
+
+    def _select(self, doc_id: str) -> None:
+        changed = doc_id != self.current
+        self.current = doc_id
+        doc = self.doc(doc_id)
+        if doc is None:
+            return
+        with self.prevent(Select.Changed, Checkbox.Changed):
+            self.query_one("#doc-type", Select).value = doc.type
+            self.query_one("#consent", Checkbox).value = doc.consent
+        if changed:
+            self.query_one(PageStrip).selected = 1
+        if not self.scanning:
+            self._show_pages()
+        if doc_id not in self.thumbs or any(t is None for t in self.thumbs[doc_id]):
+            self._fetch_thumbs(doc_id)
+
+    async def _write(self, doc_id: str, fn: Any, *args: Any, **kwargs: Any) -> DocTrace | None:
+        """Apply one DocumentLog write to the latest trace of a document (serialised)."""
+        async with self._writing:
+            latest = self.doc(doc_id)
+            if latest is None:
+                return None
+            trace: DocTrace = await asyncio.to_thread(fn, latest, *args, **kwargs)
+            self.docs = [trace if d.id == doc_id else d for d in self.docs]
+            return trace
+
+    def doc(self, doc_id: str | None) -> DocTrace | None:
+        return next((d for d in self.docs if d.id == doc_id), None)
+
+    def _show_pages(self) -> None:
+        """Make the strip show the live scan or the selected document (reusing widgets)."""
+        strip = self.query_one(PageStrip)
+        if self.scanning:
+            images = self.live
+        elif self.current is not None:
+            doc = self.doc(self.current)
+            images = self.thumbs.get(self.current) or [None] * (doc.pages if doc else 0)
+        else:
+            images = []
+        existing = list(strip.query(PageThumb))
+        for i, image in enumerate(images, start=1):
+            if i <= len(existing):
+                thumb = existing[i - 1]
+                if thumb.image is not image or thumb.page != i:
+                    thumb.set_page(i, image)
+            else:
+                strip.mount(PageThumb(i, image, id=f"page-{i}"))
+        for extra in existing[len(images) :]:
+            extra.remove()
+        strip.selected = max(1, min(strip.selected, len(images) or 1))
+        for thumb in existing[: len(images)]:
+            thumb.set_class(thumb.page == strip.selected, "-selected")
+        if len(images) > len(existing):
+            self.call_after_refresh(self._mark_selected)
+        strip.border_title = _("Pages ({n})").format(n=len(images))
+
+    def _mark_selected(self) -> None:
+        strip = self.query_one(PageStrip)
+        for thumb in strip.query(PageThumb):
+            thumb.set_class(thumb.page == strip.selected and not self.scanning, "-selected")
+
+    def pick_page(self, page: int) -> None:
+        strip = self.query_one(PageStrip)
+        count = len(strip.query(PageThumb))
+        if count:
+            strip.selected = max(1, min(page, count))
+            self._mark_selected()
+            selected = strip.query(PageThumb)[strip.selected - 1]
+            strip.scroll_to_widget(selected, animate=False)
+
+    def pages_on_screen(self) -> int:
+        """How many thumbnails show a picture (tests and the benchmark wait on it)."""
+        return sum(1 for t in self.query(PageThumb) if t.image is not None)
+
+    def _say(self, where: str, text: str, level: str = "error") -> None:
+        widget = self.query_one(f"#{where}", Static)
+        widget.update(text)
+        for lv in ("ok", "info", "warn", "error"):
+            widget.set_class(lv == level, f"-{lv}")
+
+    def _scan_error(self, text: str | None) -> None:
+        row = self.query_one("#scan-error-row")
+        row.display = bool(text)
+        if text:
+            self._say("scan-error", text)
+
+    # ------------------------------------------------------------------- loading
+    @work(exclusive=True, group="doc-load", exit_on_error=False)
+    async def _load(self) -> None:
+        self.docs = await asyncio.to_thread(self.doc_log.documents, self.visit.id)
+        self.loaded = True
+        self._show_docs()
+
+    @work(group="doc-thumbs", exit_on_error=False)
+    async def _fetch_thumbs(self, doc_id: str) -> None:
+        doc = self.doc(doc_id)
+        if doc is None or not self.link.state.online:
+            return
+        have = self.thumbs.get(doc_id) or []
+        images: list[Image.Image | None] = list(have) + [None] * (doc.pages - len(have))
+        try:
+            meta = await self.link.request("documents.get", {"document": doc_id})
+            count = min(int(meta["document"].get("thumbnails", 0)), doc.pages)
+            for page in range(1, count + 1):
+                if images[page - 1] is not None:
+                    continue
+                reply = await self.link.request(
+                    "documents.get", {"document": doc_id, "thumbnail": page}
+                )
+                images[page - 1] = decode(base64.b64decode(reply["data"]))
+        except BridgeError as err:
+            if err.code == "document_not_found":
+                self.missing.add(doc_id)
+                self._show_docs()
+            return
+        self.missing.discard(doc_id)
+        self.thumbs[doc_id] = images
+        if self.current == doc_id and not self.scanning:
+            self._show_pages()
+
+    # ------------------------------------------------------------------- bridge events
+    @on(KioskChanged)
+    def _link_changed(self) -> None:
+        self._show_header()
+        self._fill_printers()
+        if self.link.state.online and self.current is not None:
+            doc_id = self.current
+            if doc_id not in self.thumbs or any(t is None for t in self.thumbs[doc_id]):
+                self._fetch_thumbs(doc_id)
+
+    @on(KioskEvent)
+    def _bridge_event(self, message: KioskEvent) -> None:
+        data = message.data if isinstance(message.data, dict) else {}
+        event = message.event
+        if event in ("scan.page", "scan.progress") and self.scanning:
+            if data.get("device") != self._device():
+                return
+            if event == "scan.page":
+                sheet = int(data.get("sheet", len(self.live) + 1))
+                while len(self.live) < sheet:
+                    self.live.append(None)
+                self.live[sheet - 1] = decode(base64.b64decode(data["thumbnail"]))
+                self._show_pages()
+                self._progress(sheet, 0.0)
+            else:
+                sheet = int(data.get("sheet", 1))
+                self._progress(sheet - 1, float(data.get("fraction") or 0.0))
+        elif event == "print.job" and data.get("job") == self.job:
+            self._job_update(data)
+
+    def _progress(self, done: int, fraction: float) -> None:
+        total = max(self.expected_pages, done + (1 if fraction < 1 else 0))
+        bar = self.query_one("#scan-progress", ProgressBar)
+        bar.update(total=total, progress=min(total, done + fraction))
+        self._say(
+            "scan-status",
+            _("{done} of {total} pages scanned").format(done=done, total=total),
+            "info",
+        )
+
+    # ------------------------------------------------------------------- scanning
+    def _device(self) -> str | None:
+        scanners = self.link.state.scanners
+        return str(scanners[0]["device"]) if scanners else None
+
+    def action_scan(self) -> None:
+        """F6: scan a new document (or, after a retryable error, continue the kept one)."""
+        self._start_scan(self.retry_doc)
+
+    def action_add_pages(self) -> None:
+        if self.current is not None:
+            self._start_scan(self.current)
+
+    @on(Button.Pressed, "#scan-button")
+    def _scan_pressed(self) -> None:
+        self._start_scan(None)
+
+    @on(Button.Pressed, "#scan-retry")
+    def _retry_pressed(self) -> None:
+        self._start_scan(self.retry_doc)
+
+    def _scan_params(self, append_to: str | None) -> dict[str, Any] | None:
+        device = self._device()
+        if device is None:
+            self._scan_error(
+                _("No scanner on this kiosk. Check it is switched on and plugged in.")
+                if self.link.state.online
+                else bridge_message(_unreachable())
+            )
+            return None
+        source = self.query_one("#source", Select).value
+        pages_text = self.query_one("#max-pages", Input).value or "1"
+        max_pages = max(1, min(int(pages_text), 100)) if source == "adf" else 1
+        params: dict[str, Any] = {
+            "device": device,
+            "source": source,
+            "mode": self.query_one("#mode", Select).value,
+            "resolution": self.query_one("#resolution", Select).value,
+            "max_pages": max_pages,
+        }
+        if append_to:
+            params["document"] = append_to
+        if self.link.kiosk.scan_options:
+            params["options"] = dict(self.link.kiosk.scan_options)
+        self.expected_pages = max_pages
+        return params
+
+    def _start_scan(self, append_to: str | None, *, replace_page: int | None = None) -> None:
+        if self.scanning:
+            self.notify(_("A scan is already running on this kiosk."), severity="warning")
+            return
+        params = self._scan_params(append_to)
+        if params is None:
+            return
+        if replace_page is not None:
+            params.update(source="flatbed", max_pages=1)
+            self.expected_pages = 1
+        self.scanning = True
+        self.live = []
+        self.live_target = append_to
+        self._scan_error(None)
+        self._show_pages()
+        self._progress(0, 0.0)
+        self._scan(params, append_to, replace_page)
+
+    @work(exclusive=True, group="scan", exit_on_error=False)
+    async def _scan(
+        self, params: dict[str, Any], append_to: str | None, replace_page: int | None
+    ) -> None:
+        kiosk = self.link.kiosk.id
+        result: dict[str, Any] | None = None
+        failure: BridgeError | None = None
+        try:
+            result = await self.link.request("scanner.scan", params, timeout=SCAN_TIMEOUT)
+        except BridgeError as err:
+            failure = err
+        live = self.live
+        self.scanning = False
+        doc_info = result["document"] if result else None
+        kept_id = None
+        if failure is not None:
+            kept_id = (failure.details or {}).get("document")
+            if kept_id:
+                try:
+                    meta = await self.link.request("documents.get", {"document": kept_id})
+                    doc_info = meta["document"]
+                except BridgeError:
+                    doc_info = None
+        if doc_info is not None:
+            await self._record_scan(doc_info, append_to, live, kiosk)
+            if replace_page is not None and failure is None:
+                await self._put_rescanned(doc_info, replace_page)
+        if failure is not None:
+            kept = (failure.details or {}).get("pages_kept", 0)
+            self.retry_doc = kept_id if failure.retryable else None
+            text = bridge_message(failure)
+            if kept_id:
+                text += " " + _("Pages already scanned are kept ({n} new).").format(n=kept)
+            if failure.retryable:
+                text += " " + _("F6 to try again.")
+            self._scan_error(text)
+            self._say("scan-status", _("Scan stopped."), "error")
+        else:
+            self.retry_doc = None
+            added = int(result.get("pages_added", 0)) if result else 0
+            self._say("scan-status", _("{n} pages scanned.").format(n=added), "ok")
+            bar = self.query_one("#scan-progress", ProgressBar)
+            bar.update(total=max(1, added), progress=max(1, added))
+        self._show_docs()
+
+    async def _record_scan(
+        self,
+        info: dict[str, Any],
+        append_to: str | None,
+        live: list[Image.Image | None],
+        kiosk: str,
+    ) -> None:
+        doc_id = str(info["id"])
+        existing = self.doc(doc_id)
+        before = list(self.thumbs.get(doc_id) or [])
+        if existing is None:
+            doc_type = str(self.query_one("#doc-type", Select).value)
+            trace = await asyncio.to_thread(
+                self.doc_log.captured, self.visit.id, kiosk, info, doc_type
+            )
+            self.docs.append(trace)
+        else:
+            await self._write(
+                doc_id, self.doc_log.updated, pages=int(info["pages"]), sha256=str(info["sha256"])
+            )
+        # The live thumbnails become the document's (appended after its earlier pages).
+        base = len(before) if append_to else 0
+        images = before[:base] + list(live)
+        images += [None] * (int(info["pages"]) - len(images))
+        self.thumbs[doc_id] = images[: int(info["pages"])]
+        self.current = doc_id
+
+    # ------------------------------------------------------------------- page edits
+    def _selected_page(self) -> int:
+        return self.query_one(PageStrip).selected
+
+    def _order(self) -> list[dict[str, int]]:
+        doc = self.doc(self.current)
+        return [{"page": i, "rotate": 0} for i in range(1, (doc.pages if doc else 0) + 1)]
+
+    def action_delete_page(self) -> None:
+        doc = self.doc(self.current)
+        if doc is None or self.scanning:
+            return
+        if doc.pages <= 1:
+            self.action_delete_document()
+            return
+        page = self._selected_page()
+        order = [o for o in self._order() if o["page"] != page]
+        self._edit(order, _("Page {n} deleted.").format(n=page))
+
+    def action_rotate_page(self) -> None:
+        if self.doc(self.current) is None or self.scanning:
+            return
+        page = self._selected_page()
+        order = self._order()
+        order[page - 1]["rotate"] = 90
+        self._edit(order, _("Page {n} rotated.").format(n=page), focus=page)
+
+    def action_move_page(self, step: int) -> None:
+        if self.doc(self.current) is None or self.scanning:
+            return
+        page = self._selected_page()
+        target = page + step
+        order = self._order()
+        if not 1 <= target <= len(order):
+            return
+        order[page - 1], order[target - 1] = order[target - 1], order[page - 1]
+        self._edit(order, _("Page {n} moved.").format(n=page), focus=target)
+
+    def action_rescan_page(self) -> None:
+        if self.doc(self.current) is None:
+            return
+        self._start_scan(self.current, replace_page=self._selected_page())
+
+    async def _put_rescanned(self, info: dict[str, Any], page: int) -> None:
+        """The new page was appended last: move it in place of `page`, drop the old one."""
+        last = int(info["pages"])
+        order = [{"page": i, "rotate": 0} for i in range(1, last)]
+        order[page - 1] = {"page": last, "rotate": 0}
+        await self._apply_edit(order, _("Page {n} scanned again.").format(n=page), page)
+
+    @work(exclusive=True, group="edit", exit_on_error=False)
+    async def _edit(self, order: list[dict[str, int]], done: str, focus: int | None = None) -> None:
+        await self._apply_edit(order, done, focus)
+
+    async def _apply_edit(self, order: list[dict[str, int]], done: str, focus: int | None) -> None:
+        doc = self.doc(self.current)
+        if doc is None:
+            return
+        try:
+            reply = await self.link.request("documents.edit", {"document": doc.id, "pages": order})
+        except BridgeError as err:
+            self.notify(bridge_message(err), severity="error", timeout=10)
+            return
+        info = reply["document"]
+        old = list(self.thumbs.get(doc.id) or [])
+        images: list[Image.Image | None] = []
+        for item in order:
+            src = old[item["page"] - 1] if item["page"] - 1 < len(old) else None
+            if src is not None and item["rotate"]:
+                src = src.rotate(-item["rotate"], expand=True)
+            images.append(src)
+        self.thumbs[doc.id] = images
+        await self._write(
+            doc.id, self.doc_log.updated, pages=int(info["pages"]), sha256=str(info["sha256"])
+        )
+        if focus is not None:
+            self.query_one(PageStrip).selected = focus
+        self._show_docs()
+        self.notify(done)
+
+    def action_delete_document(self) -> None:
+        doc = self.doc(self.current)
+        if doc is None or self.scanning:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete_document(doc)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                _("Delete this document ({type}, {n} p.) from the kiosk?").format(
+                    type=type_label(doc.type), n=doc.pages
+                ),
+                _("Delete"),
+            ),
+            callback=answered,
+        )
+
+    @work(group="edit", exit_on_error=False)
+    async def _delete_document(self, doc: DocTrace) -> None:
+        try:
+            await self.link.request("documents.delete", {"document": doc.id})
+        except BridgeError as err:
+            if err.code != "document_not_found":
+                self.notify(bridge_message(err), severity="error", timeout=10)
+                return
+        await asyncio.to_thread(self.doc_log.purged, doc, "deleted")
+        self.docs = [d for d in self.docs if d.id != doc.id]
+        self.thumbs.pop(doc.id, None)
+        self.current = None
+        self._show_docs()
+        self.notify(_("Document deleted from the kiosk."))
+
+    # ------------------------------------------------------------------- type, consent
+    @on(OptionList.OptionHighlighted, "#doc-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.current:
+            self._select(event.option.id)
+
+    @on(Select.Changed, "#doc-type")
+    def _type_changed(self, event: Select.Changed) -> None:
+        doc = self.doc(self.current)
+        if doc is not None and event.value != doc.type:
+            self._update(doc, type=str(event.value))
+
+    @on(Checkbox.Changed, "#consent")
+    def _consent_changed(self, event: Checkbox.Changed) -> None:
+        doc = self.doc(self.current)
+        if doc is not None and event.value != doc.consent:
+            self._update(doc, consent=bool(event.value))
+
+    @work(group="edit", exit_on_error=False)
+    async def _update(self, doc: DocTrace, **changes: Any) -> None:
+        trace = await self._write(doc.id, self.doc_log.updated, **changes)
+        if trace is None:
+            return
+        ol = self.query_one("#doc-list", OptionList)
+        index = next((i for i, d in enumerate(self.docs) if d.id == doc.id), None)
+        if index is not None:
+            ol.replace_option_prompt_at_index(index, self._doc_line(trace))
+
+    # ------------------------------------------------------------------- printing
+    def action_print(self) -> None:
+        doc = self.doc(self.current)
+        if doc is None:
+            self._say("print-status", _("Scan or pick a document first."), "warn")
+            return
+        printer = self.query_one("#printer", Select).value
+        if not isinstance(printer, str):
+            self._say(
+                "print-status",
+                _("No printer on this kiosk. Check CUPS on the kiosk, then F7.")
+                if self.link.state.online
+                else bridge_message(_unreachable()),
+                "error",
+            )
+            self.query_one("#print-retry").display = True
+            return
+        copies = max(1, min(int(self.query_one("#copies", Input).value or "1"), 99))
+        duplex = self.query_one("#duplex", Checkbox).value
+        self.query_one("#print-retry").display = False
+        self._say("print-status", _("Sending to {printer}…").format(printer=printer), "info")
+        self._print(doc, printer, copies, duplex)
+
+    @on(Button.Pressed, "#print-button")
+    @on(Button.Pressed, "#print-retry")
+    def _print_pressed(self) -> None:
+        self.action_print()
+
+    @work(group="print", exit_on_error=False)
+    async def _print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
+        try:
+            reply = await self.link.request(
+                "printer.print",
+                {"document": doc.id, "printer": printer, "copies": copies, "duplex": duplex},
+            )
+        except BridgeError as err:
+            text = bridge_message(err)
+            if err.retryable:
+                text += " " + _("F7 to try again.")
+            self._say("print-status", text, "error")
+            self.query_one("#print-retry").display = True
+            return
+        job = reply["job"]
+        self.job, self.job_doc = int(job["job"]), doc.id
+        self._print_args = (printer, copies, duplex)
+        self._job_update(job)
+
+    def _job_update(self, job: dict[str, Any]) -> None:
+        text, level = job_line(job)
+        self._say("print-status", text, level)
+        self.query_one("#print-retry").display = level == "error"
+        if job.get("final") and job.get("state") == "completed" and self.job_doc:
+            doc = self.doc(self.job_doc)
+            printer, copies, duplex = getattr(self, "_print_args", ("", 1, False))
+            self.job_doc = None
+            if doc is not None:
+                self._record_print(doc, printer, copies, duplex, int(job["job"]))
+
+    @work(group="edit", exit_on_error=False)
+    async def _record_print(
+        self, doc: DocTrace, printer: str, copies: int, duplex: bool, job: int
+    ) -> None:
+        await self._write(doc.id, self.doc_log.printed, printer, copies, duplex, job)
+        self._show_docs()
+
+    # ------------------------------------------------------------------- leaving
+    def action_back(self) -> None:
+        if self.scanning:
+            # Leaving would drop the scan's reply: its pages would belong to no visit.
+            self.notify(_("Wait for the end of the scan (or let it stop) before leaving."))
+            return
+        self.dismiss(None)
+
+
+def _unreachable() -> BridgeError:
+    from ...core.kiosks import unreachable
+
+    return unreachable()
+
+
+__all__ = ["DocumentsScreen", "PageStrip", "Widget"]

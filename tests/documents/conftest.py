@@ -1,0 +1,157 @@
+"""The documents tests' real things: a private cupsd (cups-pdf + a paused queue), SANE's
+test backend and real pvp-bridge processes, all started here and stopped by their PIDs.
+The daemon code is shared with the bridge tests (tests/bridge/daemons.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from pvp_tui.core import i18n
+from pvp_tui.core.config import Config, parse_config
+from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+from pvp_tui.core.kiosks import KioskLinks
+from pvp_tui.core.store import Store
+from pvp_tui.ui.app import PvpApp
+from tests.bridge.daemons import BridgeProcess, Cupsd, cleanup_cups_pdf_output, write_sane_config
+
+PARIS_10AM = datetime.fromisoformat("2026-03-10T10:00:00+01:00")  # a Tuesday, CAF open
+BRIDGE_CONFIG = """
+[server]
+health_interval = 1
+[printer]
+offline_after = 2
+"""
+SITE = """
+[site]
+id = "leyme"
+name = "Maison des services de Leyme"
+timezone = "Europe/Paris"
+
+[[partners]]
+id = "caf"
+name = "CAF"
+prefix = "C"
+interview_minutes = 20
+hours = {{ tue = ["08:00-18:00"] }}
+document_types = ["identity_card", "payslip", "proof_of_address", "other"]
+
+[[kiosks]]
+id = "kiosk-1"
+name = "Borne 1"
+url = "{url}"
+token_file = "{token}"
+"""
+
+
+@dataclass
+class Lab:
+    root: Path
+    cups: Cupsd
+    sane_dir: Path
+    since: float
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**self.cups.env, "SANE_CONFIG_DIR": str(self.sane_dir)}
+
+    def pdfs_since(self, doc_id: str) -> list[Path]:
+        """cups-pdf's output files for one bridge document (title pvp-<doc>-<nonce>)."""
+        found: list[Path] = []
+        for folder in (Path.home() / "PDF", Path("/var/spool/cups-pdf/ANONYMOUS")):
+            if folder.is_dir():
+                found += [p for p in folder.glob(f"*{doc_id}*.pdf")]
+        return found
+
+
+@pytest.fixture(autouse=True)
+def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    monkeypatch.setenv("PVP_IMAGES", "halfblock")
+    i18n.set_language("fr")
+    yield
+    i18n.set_language("fr")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    root = Path(tempfile.mkdtemp(prefix="pvp-documents-tests-"))
+    os.chmod(root, 0o755)  # cups filters run as lp
+    since = time.time()
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("PVP_KEEP_TEST_DIR"):
+            stack.callback(shutil.rmtree, root, True)
+        stack.callback(cleanup_cups_pdf_output, since)
+        sane_dir = write_sane_config(root / "sane")
+        cups = Cupsd(root / "cups")
+        stack.callback(cups.stop)
+        cups.start()
+        ppd = "lsb/usr/cups-pdf/CUPS-PDF_opt.ppd"
+        cups.run("lpadmin", "-p", "pvp-pdf", "-E", "-v", "cups-pdf:/", "-m", ppd)
+        cups.run("lpadmin", "-d", "pvp-pdf")
+        cups.run("lpadmin", "-p", "pvp-paused", "-E", "-v", "file:///dev/null", "-m", "raw")
+        cups.run("cupsdisable", "pvp-paused")
+        yield Lab(root, cups, sane_dir, since)
+
+
+@pytest.fixture
+def bridge(lab: Lab, tmp_path: Path) -> Iterator[BridgeProcess]:
+    """A pvp-bridge of this test only (its own spool: a test can look at every file)."""
+    proc = BridgeProcess(tmp_path / "bridge", lab.env, config=BRIDGE_CONFIG)
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def site_config(bridge: BridgeProcess, **kiosk_extra: Any) -> Config:
+    text = SITE.format(url=bridge.url, token=bridge.token_file)
+    return parse_config(text, source="<test site>")
+
+
+def make_desk(db: Path, config: Config, at: datetime = PARIS_10AM) -> FrontDesk:
+    return FrontDesk(Store(db), config, Clock(at), actor="test")
+
+
+def visitor_at_kiosk(desk: FrontDesk, name: str = "Mme Durand") -> str:
+    visit = desk.check_in(CheckIn("caf", name))
+    desk.call(visit.id)
+    desk.start(visit.id)
+    return visit.id
+
+
+def make_app(desk: FrontDesk) -> PvpApp:
+    links = KioskLinks(desk.config.kiosks, max_backoff=0.5)
+    return PvpApp(desk, watch_changes=False, tick_seconds=None, kiosks=links)
+
+
+async def until(
+    pilot: Pilot[Any], check: Callable[[], bool], what: str, timeout: float = 30
+) -> None:
+    """Let the app run until `check()` holds (short polls, then a clear failure)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -1,0 +1,176 @@
+"""The documents panel in Pilot against a real pvp-bridge, SANE's test backend and cupsd."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pikepdf
+from textual.widgets import Checkbox, Input, OptionList, Select
+
+from pvp_tui.core import events
+from pvp_tui.core.models import Outcome
+from pvp_tui.ui.documents.screen import DocumentsScreen
+from pvp_tui.ui.documents.thumbs import PageThumb
+from tests.bridge.daemons import BridgeProcess
+from tests.documents.conftest import Lab, make_app, make_desk, site_config, until, visitor_at_kiosk
+
+
+def doc_events(desk, visit_id: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    return [
+        (e["type"], e["data"]) for e in desk.events(visit_id) if e["type"].startswith("document_")
+    ]
+
+
+def spool_files(bridge: BridgeProcess) -> list[Path]:
+    docs = bridge.spool / "docs"
+    return [p for p in docs.rglob("*") if p.is_file()] if docs.exists() else []
+
+
+async def open_panel(pilot, app) -> DocumentsScreen:  # type: ignore[no-untyped-def]
+    link = next(iter(app.kiosks))
+    await until(pilot, lambda: link.state.online and link.state.scanners, "kiosk online")
+    await until(pilot, lambda: app.loads > 0, "queue read")
+    await pilot.press("f6")
+    await until(pilot, lambda: isinstance(app.screen, DocumentsScreen), "documents panel")
+    screen = app.screen
+    assert isinstance(screen, DocumentsScreen)
+    await until(pilot, lambda: screen.loaded, "documents read")
+    return screen
+
+
+async def set_scan(pilot, screen: DocumentsScreen, pages: int, dpi: int = 75) -> None:  # type: ignore[no-untyped-def]
+    screen.query_one("#resolution", Select).value = dpi
+    screen.query_one("#mode", Select).value = "gray"
+    screen.query_one("#max-pages", Input).value = str(pages)
+    await pilot.pause()
+
+
+async def test_scan_three_pages_see_them_print_them_then_finish_leaves_nothing(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visit_id = visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 3)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan done")
+        assert screen.pages_on_screen() == 3
+        assert len(screen.query(PageThumb)) == 3
+        doc = screen.docs[0]
+        assert doc.pages == 3 and len(doc.sha256) == 64 and doc.kiosk == "kiosk-1"
+        # Type and consent are recorded (consent starts off).
+        assert screen.query_one("#consent", Checkbox).value is False
+        screen.query_one("#doc-type", Select).value = "payslip"
+        screen.query_one("#consent", Checkbox).value = True
+        await until(
+            pilot,
+            lambda: screen.docs[0].consent and screen.docs[0].type == "payslip",
+            "type and consent saved",
+        )
+        # Print on the cups-pdf queue (the bridge's default printer).
+        assert screen.query_one("#printer", Select).value == "pvp-pdf"
+        await pilot.press("f7")
+        await until(pilot, lambda: screen.docs[0].printed == 1, "print completed", timeout=60)
+        assert "terminée" in str(screen.query_one("#print-status").render())
+        await until(pilot, lambda: bool(lab.pdfs_since(doc.id)), "cups-pdf output", timeout=20)
+        pdf = lab.pdfs_since(doc.id)[0]
+        with pikepdf.open(io.BytesIO(pdf.read_bytes())) as printed:
+            assert len(printed.pages) == 3
+        assert spool_files(bridge)  # the pages are on the kiosk during the visit
+        # Back to the queue, finish the visit: its documents leave the kiosk.
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DocumentsScreen), "queue")
+        app.perform(lambda: desk.finish(visit_id, Outcome.RESOLVED), "{ticket}")
+        await until(pilot, lambda: not spool_files(bridge), "spool emptied", timeout=20)
+        await until(
+            pilot,
+            lambda: any(t == events.DOCUMENT_PURGED for t, _ in doc_events(desk, visit_id)),
+            "purge recorded",
+        )
+    kinds = [t for t, _ in doc_events(desk, visit_id)]
+    assert kinds[0] == events.DOCUMENT_CAPTURED
+    assert events.DOCUMENT_PRINTED in kinds and kinds[-1] == events.DOCUMENT_PURGED
+    # No visitor name in any document event; no image on the staff PC.
+    assert all("Durand" not in str(d) for _, d in doc_events(desk, visit_id))
+    assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.pdf"))
+
+
+async def test_jam_keeps_the_captured_page_and_retry_appends(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 1)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "first page")
+        first = screen.docs[0]
+        # The feeder jams on the next sheet (SANE test backend's error injection).
+        kiosk = screen.link.kiosk
+        kiosk.scan_options["read_return_value"] = "SANE_STATUS_JAMMED"
+        await pilot.press("plus")
+        await until(
+            pilot,
+            lambda: not screen.scanning and screen.query_one("#scan-error-row").display,
+            "jam shown",
+        )
+        error = str(screen.query_one("#scan-error").render())
+        assert "Bourrage" in error and "F6" in error
+        assert screen.retry_doc == first.id  # the retry continues the kept document
+        assert screen.docs[0].pages == 1 and screen.pages_on_screen() == 1
+        # Paper freed: F6 retries, the first page is still there.
+        kiosk.scan_options.clear()
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and screen.docs[0].pages == 2, "retry")
+        assert screen.docs[0].id == first.id and len(screen.docs) == 1
+        assert not screen.query_one("#scan-error-row").display
+        assert screen.pages_on_screen() == 2
+        assert screen.thumbs[first.id][0] is not None
+
+
+async def test_bridge_restart_mid_visit_reconnects_and_lists_documents(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 2)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+        link = screen.link
+        connects = link.state.connects
+        bridge.kill()
+        await until(pilot, lambda: not link.state.online, "link down")
+        badge = app.queue_screen.query_one("#badge-kiosk-kiosk-1")
+        assert "injoignable" in str(badge.render())
+        # While it is down, F7 answers at once with what to do.
+        await pilot.press("f7")
+        await until(
+            pilot,
+            lambda: "ne répond pas" in str(screen.query_one("#print-status").render()),
+            "unreachable message",
+            timeout=5,
+        )
+        bridge.start()
+        await until(pilot, lambda: link.state.online and link.state.connects > connects, "back")
+        # Leave and come back: the visit's documents are listed again, thumbnails included.
+        await pilot.press("escape")
+        await pilot.press("f6")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DocumentsScreen) and app.screen.loaded,
+            "panel again",
+        )
+        again = app.screen
+        assert isinstance(again, DocumentsScreen)
+        assert [d.pages for d in again.docs] == [2]
+        await until(pilot, lambda: again.pages_on_screen() == 2, "thumbnails fetched again")
+        assert "Borne 1 : en ligne" in str(again.query_one("#doc-header").render())
+        assert again.query_one("#doc-list", OptionList).option_count == 1
