@@ -175,9 +175,9 @@ class Spool:
             raise BridgeError("document_not_found", document=doc_id)
         return path
 
-    def doc_lock(self, doc_id: str) -> threading.Lock:
+    def doc_lock(self, doc_id: str) -> threading.RLock:
         with self._lock:
-            return self._locks.setdefault(doc_id, threading.Lock())
+            return self._locks.setdefault(doc_id, threading.RLock())
 
     def state_path(self, name: str) -> Path:
         return self.root / "state" / name
