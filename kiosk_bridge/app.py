@@ -169,6 +169,7 @@ class Bridge:
                     repr(data["scanners"]),
                     data["cups"],
                     repr(data["printers"]),
+                    data["clients"],
                 )
                 now = time.monotonic()
                 if key != self._last_health_key or now >= next_full:
