@@ -153,7 +153,7 @@ class Spool:
         self.min_free_bytes = min_free_bytes
         self.chunk_size = chunk_size
         self._lock = threading.RLock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}  # re-entrant: get() may delete()
         old = os.umask(0o077)
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
