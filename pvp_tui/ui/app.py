@@ -138,7 +138,7 @@ class PvpApp(App[int]):
 
     @on(documents.KiosksChanged)
     def _kiosks_changed(self) -> None:
-        if self.queue_screen.is_attached:
+        if self.screen_stack and self.queue_screen.is_attached:
             documents.update_badges(self)
 
     def get_key_display(self, binding: Binding) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pikepdf
@@ -13,7 +14,15 @@ from pvp_tui.core.models import Outcome
 from pvp_tui.ui.documents.screen import DocumentsScreen
 from pvp_tui.ui.documents.thumbs import PageThumb
 from tests.bridge.daemons import BridgeProcess
-from tests.documents.conftest import Lab, make_app, make_desk, site_config, until, visitor_at_kiosk
+from tests.documents.conftest import (
+    PARIS_10AM,
+    Lab,
+    make_app,
+    make_desk,
+    site_config,
+    until,
+    visitor_at_kiosk,
+)
 
 
 def doc_events(desk, visit_id: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
@@ -174,3 +183,97 @@ async def test_bridge_restart_mid_visit_reconnects_and_lists_documents(
         await until(pilot, lambda: again.pages_on_screen() == 2, "thumbnails fetched again")
         assert "Borne 1 : en ligne" in str(again.query_one("#doc-header").render())
         assert again.query_one("#doc-list", OptionList).option_count == 1
+
+
+async def test_page_edits_delete_rotate_reorder_rescan(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visit_id = visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 3)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+        doc_id = screen.docs[0].id
+        shas = [screen.docs[0].sha256]
+        screen.query_one("#pages").focus()
+        # Page 2 turned a quarter: the thumbnail turns too, the PDF changes.
+        await pilot.press("right", "r")
+        await until(pilot, lambda: screen.docs[0].sha256 not in shas, "rotated")
+        shas.append(screen.docs[0].sha256)
+        thumb = screen.thumbs[doc_id][1]
+        assert thumb is not None
+        # Page 2 moved before page 1.
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: screen.docs[0].sha256 not in shas, "moved")
+        shas.append(screen.docs[0].sha256)
+        assert screen.thumbs[doc_id][0] is thumb
+        # The last page deleted.
+        await pilot.press("right", "right", "delete")
+        await until(pilot, lambda: screen.docs[0].pages == 2, "deleted")
+        assert screen.pages_on_screen() == 2
+        # Page 1 scanned again on the flatbed, in place.
+        await pilot.press("left", "left", "n")
+        await until(
+            pilot, lambda: not screen.scanning and screen.docs[0].sha256 != shas[-1], "rescanned"
+        )
+        await until(pilot, lambda: screen.docs[0].pages == 2, "still two pages")
+        info = await screen.link.request("documents.get", {"document": doc_id})
+        assert info["document"]["pages"] == 2 and info["sha256"] == screen.docs[0].sha256
+    updates = [d for t, d in doc_events(desk, visit_id) if t == events.DOCUMENT_UPDATED]
+    assert len(updates) >= 4 and all("sha256" in d for d in updates)
+
+
+async def test_printer_trouble_is_said_next_to_print_with_a_retry(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 1)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+        screen.query_one("#printer", Select).value = "pvp-paused"
+        await pilot.press("f7")
+        status = screen.query_one("#print-status")
+        await until(pilot, lambda: "en pause" in str(status.render()), "paused printer said")
+        assert "cupsenable" in str(status.render()) and "F7" in str(status.render())
+        assert screen.query_one("#print-retry").display
+        # The printer is resumed on the kiosk; the retry prints.
+        lab.cups.run("cupsenable", "pvp-paused")
+        try:
+            await pilot.click("#print-retry")
+            await until(pilot, lambda: screen.docs[0].printed == 1, "printed after retry")
+            assert not screen.query_one("#print-retry").display
+        finally:
+            lab.cups.run("cupsdisable", "pvp-paused")
+
+
+async def test_visit_left_open_overnight_is_cleaned_at_next_start(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    config = site_config(bridge)
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit_id = visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 2)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+    assert spool_files(bridge)  # the app closed with the visit still open
+    # Next morning: pvp starts, closes yesterday's visit, its papers leave the kiosk.
+    next_day = make_desk(tmp_path / "pvp.db", config, PARIS_10AM + timedelta(days=1))
+    assert next_day.start_of_day().closed_overnight == 1
+    app = make_app(next_day)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: not spool_files(bridge), "spool emptied at start")
+        await until(
+            pilot,
+            lambda: any(t == events.DOCUMENT_PURGED for t, _ in doc_events(next_day, visit_id)),
+            "purge recorded",
+        )
