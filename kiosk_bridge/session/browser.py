@@ -363,6 +363,7 @@ def sweep_stale_profiles(roots: Iterable[Path] | None = None) -> int:
             needle = f"--user-data-dir={profile}"
             if any(_cmdline_has(pid, needle) for pid in group_members(pgid)):
                 kill_group(pgid)
+                _wait_group_gone(pgid, 2.0)
             remove_profile(profile)
             removed += 1
     return removed
@@ -382,10 +383,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def kill_all_now() -> None:
     """Synchronous last resort (atexit, fatal signal): kill every browser we started."""
     for pgid, profile in list(_LIVE.items()):
         kill_group(pgid)
+        _wait_group_gone(pgid, 2.0)  # a dying process may still write into its profile
         remove_profile(profile)
         _LIVE.pop(pgid, None)
 

@@ -15,13 +15,18 @@
   const pcs = new Map();
   let next = 1;
 
+  // "closed" only when every transport the connection uses now is closed: with BUNDLE,
+  // the transports of the other m-lines close right after negotiation.
   const dtlsState = (pc) => {
+    let state = null;
     try {
       for (const s of pc.getSenders().concat(pc.getReceivers())) {
-        if (s.transport) return s.transport.state;
+        if (!s.transport) continue;
+        if (s.transport.state !== "closed") return s.transport.state;
+        state = "closed";
       }
     } catch (e) { /* closed */ }
-    return null;
+    return state;
   };
 
   // The far end closing its side (DTLS close_notify) shows here at once, while the
@@ -33,7 +38,7 @@
         const tr = s.transport;
         if (tr && !watched.has(tr)) {
           watched.add(tr);
-          tr.addEventListener("statechange", () => send({ t: "dtls", pc: id, state: tr.state }));
+          tr.addEventListener("statechange", () => send({ t: "dtls", pc: id, state: dtlsState(pc) }));
         }
       }
     } catch (e) { /* closed */ }

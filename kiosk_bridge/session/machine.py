@@ -234,11 +234,10 @@ class SessionMachine:
             return []  # a connection created before we could see it: ignore its news
         elif kind == "state":
             peer.state = str(msg.get("state"))
-            if msg.get("dtls") == "closed" and peer.state != "closed":
-                peer.remote_closed = True
+            if "dtls" in msg and peer.state != "closed":
+                peer.remote_closed = msg.get("dtls") == "closed"
         elif kind == "dtls":
-            if msg.get("state") == "closed":
-                peer.remote_closed = True
+            peer.remote_closed = msg.get("state") == "closed"
         elif kind == "closed":
             peer.closed = True
         elif kind == "track":
@@ -248,9 +247,18 @@ class SessionMachine:
             track.muted = bool(msg.get("muted", track.muted))
             if event == "ended" or msg.get("live") is False:
                 track.ended = True
-            if event == "unmute":
-                peer.had_media = True
+            if event == "unmute" or (not track.muted and not track.ended):
+                peer.had_media = True  # media arrived (a track can be unmuted from the start)
         return self._evaluate(now)
+
+    def media_seen(self, now: float, ids: list[str]) -> list[Transition]:
+        """getStats() shows packets arriving on these connections (a backstop for events)."""
+        changed = False
+        for pc_id in ids:
+            peer = self._peers.get(pc_id)
+            if peer is not None and not peer.had_media:
+                peer.had_media = changed = True
+        return self._evaluate(now) if changed else []
 
     def tick(self, now: float) -> list[Transition]:
         """Fire the timeouts; call it often (e.g. every half second)."""

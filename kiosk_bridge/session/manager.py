@@ -69,6 +69,20 @@ def _inject_source() -> str:
     return source.replace("__PVP_BINDING__", BINDING)
 
 
+def receiving(reports: list[Any]) -> list[str]:
+    """Connections whose stats show remote packets received."""
+    return [
+        str(pc.get("pc"))
+        for pc in reports
+        if isinstance(pc, dict)
+        and pc.get("state") == "connected"
+        and any(
+            isinstance(s, dict) and isinstance(s.get("recv"), int) and s["recv"] > 0
+            for s in pc.get("inbound") or ()
+        )
+    ]
+
+
 class _Session:
     """One call, from launch to cleanup. Owned and driven by SessionManager."""
 
@@ -219,6 +233,7 @@ class _Session:
         except (CDPError, CDPClosed, StopIteration, KeyError, TimeoutError) as exc:
             self.apply(self.machine.fail(self.now(), "browser_failed", str(exc) or "DevTools"))
             return
+        self.trace("ready", None)
         self.apply(self.machine.browser_ready(self.now()))
 
     async def _instrument(self, session: str) -> None:
@@ -335,6 +350,7 @@ class _Session:
         if not self.contexts:
             return
         self.trace("stats", reports)
+        self.apply(self.machine.media_seen(self.now(), receiving(reports)))
         sample = self.deltas.update(reports)
         if sample is None or self.machine.state not in (State.IN_CALL, State.RECONNECTING):
             return
@@ -547,6 +563,7 @@ class SessionManager:
         if session is not None:
             if session.end_requested is None:
                 session.end_requested = reason
+                session.trace("end", reason)
             session.killing = True  # from now on the browser's exit is ours, not a crash
             session.apply(session.machine.end(session.now(), reason))
             session.wake.set()

@@ -60,3 +60,29 @@ async def test_chromium_killed_fails_and_leaves_nothing(
     assert failed["message"]["fr"]
     await log.wait_state("idle")
     assert_browser_gone(browser.pgid, browser.profile)
+
+
+async def test_room_in_a_cross_origin_iframe_is_watched_too(
+    manager: tuple[SessionManager, EventLog], far_end: FarEnd
+) -> None:
+    """Platforms run media in iframes of another site: the tracker must get in there."""
+    mgr, log = manager
+    await mgr.start(far_end.outer_url("C-008", frame_host="localhost"), "C-008")
+    await log.wait_state("in_call")
+    stats = await log.wait_stats(2)
+    assert stats[-1]["fps"] and stats[-1]["width"] == 320
+    assert far_end.names == ["C-008"]
+    await mgr.end()
+    assert log.states()[-2:] == ["ended", "idle"]
+
+
+async def test_platform_hangs_up_the_call(
+    manager: tuple[SessionManager, EventLog], far_end: FarEnd
+) -> None:
+    """The platform's own signalling ends the call: the page closes its connection."""
+    mgr, log = manager
+    await mgr.start(far_end.room_url("C-009"), "C-009")
+    await log.wait_state("in_call")
+    await far_end.leave(say_bye=True)
+    ended = await log.wait_state("ended")
+    assert ended["reason"] in ("call_closed", "far_end_left")

@@ -1,0 +1,62 @@
+"""Quality under real network trouble: tbf shaping in a private network namespace (root)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kiosk_bridge.session.config import SessionConfig
+from tests.session.conftest import Child, child_spec
+from tests.session.netns import in_netns, network_namespace, shape, unshape
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root to make a network namespace and shape it with tc"
+)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    with network_namespace() as name:
+        yield name
+
+
+def stats_where(pred: Any) -> Any:
+    return lambda x: x.get("event") == "session.stats" and pred(x["data"])
+
+
+async def test_quality_drops_under_shaping_and_comes_back(
+    netns: str, session_config: SessionConfig
+) -> None:
+    spec = child_spec(session_config, "C-060", far_end="127.0.0.1", reconnect=30)
+    child = await Child.start(spec, prefix=in_netns(netns))
+    try:
+        await child.state("in_call", timeout=30)
+        await child.read_until(stats_where(lambda d: d["quality"] == "good"), 10, "good stats")
+
+        shape(netns)
+        dropped = await child.read_until(
+            stats_where(lambda d: d["quality"] != "good"), 60, "quality drop", len(child.lines)
+        )
+        assert dropped["data"]["quality_changed"] is True
+        assert dropped["data"]["quality"] in ("degraded", "poor")
+        assert set(dropped["data"]["reasons"]) & {"rtt", "loss", "jitter", "fps", "bitrate"}
+
+        unshape(netns)
+        back = await child.read_until(
+            stats_where(lambda d: d["quality"] == "good"), 90, "recovery", len(child.lines)
+        )
+        assert back["data"]["quality_changed"] is True
+        assert back["data"]["worst_quality"] in ("degraded", "poor")
+        assert back["data"]["state"] == "in_call"
+
+        await child.send("end")
+        ended = await child.state("ended")
+        assert ended["reason"] == "ended_by_staff"
+        assert ended["worst_quality"] == dropped["data"]["quality"]
+        await child.send("quit")
+        assert await child.proc.wait() == 0
+    finally:
+        await child.stop()
