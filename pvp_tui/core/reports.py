@@ -26,6 +26,7 @@ well under a second. Visitor names and phones (table visitor_details) are never 
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import sqlite3
@@ -245,14 +246,6 @@ def p90(values: list[float]) -> float | None:
     return float(ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)])
 
 
-def wait_bucket(seconds: float) -> int:
-    minutes = seconds / 60
-    for index, (low, high) in enumerate(WAIT_BUCKETS):
-        if minutes >= low and (high is None or minutes < high):
-            return index
-    return 0  # a negative wait (clock set back): counted in the first bucket
-
-
 def bucket_label(index: int) -> str:
     low, high = WAIT_BUCKETS[index]
     return f"{low}-{high}" if high is not None else f"{low}+"
@@ -273,7 +266,7 @@ def activity_report(store: Store, config: Config, period: Period) -> ActivityRep
 # function of its visit's events; the log is append-only, so each refresh recomputes only
 # the visits with events past the last seq summarised. These tables are a cache: dropping
 # them only makes the next report rebuild them.
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 3
 
 _SUMMARY_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS report_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)""",
@@ -290,25 +283,44 @@ _SUMMARY_SCHEMA = (
         outcome TEXT,
         final TEXT NOT NULL
     )""",
-    """CREATE INDEX IF NOT EXISTS report_visits_arrived ON report_visits(site_id, arrived)""",
+    # Covering: a period's rows are read from the index alone, in arrival order.
+    """CREATE INDEX IF NOT EXISTS report_visits_arrived ON report_visits(site_id, arrived,
+        partner, origin, kind, needs, wait_s, interview_s, outcome, final)""",
     """CREATE TABLE IF NOT EXISTS report_sessions (
         visit_id TEXT NOT NULL,
         site_id TEXT NOT NULL,
         arrived TEXT NOT NULL,
         partner TEXT NOT NULL,
         kiosk TEXT NOT NULL,
-        type TEXT NOT NULL,
-        state TEXT,
-        reason TEXT,
-        quality TEXT,
-        incident TEXT,
-        n INTEGER NOT NULL,
+        sessions INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
         seconds REAL NOT NULL,
         reconnects REAL NOT NULL,
-        pages REAL NOT NULL,
-        printed_pages REAL NOT NULL
+        good INTEGER NOT NULL,
+        degraded INTEGER NOT NULL,
+        poor INTEGER NOT NULL,
+        incidents INTEGER NOT NULL,
+        scanned INTEGER NOT NULL,
+        pages_scanned REAL NOT NULL,
+        printed INTEGER NOT NULL,
+        pages_printed REAL NOT NULL
     )""",
-    """CREATE INDEX IF NOT EXISTS report_sessions_arrived ON report_sessions(site_id, arrived)""",
+    """CREATE INDEX IF NOT EXISTS report_sessions_arrived ON report_sessions(site_id, arrived,
+        partner, kiosk, sessions, failed, seconds, reconnects, good, degraded, poor, incidents,
+        scanned, pages_scanned, printed, pages_printed)""",
+    # Failure reasons and incident kinds (few rows).
+    """CREATE TABLE IF NOT EXISTS report_labels (
+        visit_id TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        arrived TEXT NOT NULL,
+        partner TEXT NOT NULL,
+        kiosk TEXT NOT NULL,
+        what TEXT NOT NULL,
+        label TEXT NOT NULL,
+        n INTEGER NOT NULL
+    )""",
+    """CREATE INDEX IF NOT EXISTS report_labels_arrived ON report_labels(site_id, arrived)""",
+    """CREATE INDEX IF NOT EXISTS report_labels_visit ON report_labels(visit_id)""",
     """CREATE INDEX IF NOT EXISTS report_sessions_visit ON report_sessions(visit_id)""",
 )
 
@@ -319,7 +331,7 @@ _CHANGED_CREATED = """
            -- a transferred-in visit's needs are the visitor's, copied on the visit row
            COALESCE(json_extract(c.data, '$.needs'),
                     (SELECT v.needs FROM visits v WHERE v.id = c.visit_id)) AS needs
-    FROM report_changed x JOIN events c ON c.visit_id = x.visit_id
+    FROM report_changed x CROSS JOIN events c ON c.visit_id = x.visit_id
     WHERE c.type IN ('checked_in', 'transferred_in')
 """
 
@@ -363,31 +375,57 @@ FROM (
 )
 """
 
-# Their session and document events, grouped per visit and kiosk.
-_SUMMARISE_SESSIONS = f"""
-INSERT INTO report_sessions (visit_id, site_id, arrived, partner, kiosk, type, state, reason,
-                             quality, incident, n, seconds, reconnects, pages, printed_pages)
-SELECT created.visit_id, created.site_id, created.arrived, created.partner,
+# Their session and document events, one row each, with the kiosk they happened at.
+_SESSION_EVENTS = f"""
+SELECT created.visit_id AS visit_id, created.site_id AS site_id, created.arrived AS arrived,
+       created.partner AS partner,
        COALESCE(json_extract(e.data, '$.kiosk'),
                 (SELECT json_extract(s.data, '$.kiosk') FROM events s
                  WHERE s.visit_id = e.visit_id AND s.type = 'session_started' AND s.seq < e.seq
                  ORDER BY s.seq DESC LIMIT 1),
                 '?') AS kiosk,
-       e.type AS type,
-       json_extract(e.data, '$.state') AS state,
-       json_extract(e.data, '$.reason') AS reason,
-       json_extract(e.data, '$.worst_quality') AS quality,
-       json_extract(e.data, '$.kind') AS incident,
-       COUNT(*),
-       TOTAL(json_extract(e.data, '$.seconds_in_call')),
-       TOTAL(json_extract(e.data, '$.reconnects')),
-       TOTAL(json_extract(e.data, '$.pages')),
-       TOTAL(COALESCE(json_extract(e.data, '$.pages'), 0)
-             * COALESCE(json_extract(e.data, '$.copies'), 1))
+       e.type AS type, e.data AS data
 FROM ({_CHANGED_CREATED}) AS created JOIN events e ON e.visit_id = created.visit_id
 WHERE e.type IN ('{ev.SESSION_STARTED}', '{ev.SESSION_ENDED}', '{ev.SESSION_INCIDENT}',
                  '{ev.DOCUMENT_CAPTURED}', '{ev.DOCUMENT_PRINTED}')
-GROUP BY created.visit_id, 5, 6, 7, 8, 9, 10
+"""
+
+# ... summed per visit and kiosk.
+_SUMMARISE_SESSIONS = f"""
+INSERT INTO report_sessions (visit_id, site_id, arrived, partner, kiosk, sessions, failed,
+    seconds, reconnects, good, degraded, poor, incidents, scanned, pages_scanned, printed,
+    pages_printed)
+SELECT visit_id, site_id, arrived, partner, kiosk,
+    SUM(type = '{ev.SESSION_STARTED}'),
+    SUM(type = '{ev.SESSION_ENDED}' AND json_extract(data, '$.state') = '{FAILED_STATE}'),
+    TOTAL(CASE WHEN type = '{ev.SESSION_ENDED}'
+               THEN json_extract(data, '$.seconds_in_call') END),
+    TOTAL(CASE WHEN type = '{ev.SESSION_ENDED}' THEN json_extract(data, '$.reconnects') END),
+    SUM(type = '{ev.SESSION_ENDED}' AND json_extract(data, '$.worst_quality') = 'good'),
+    SUM(type = '{ev.SESSION_ENDED}' AND json_extract(data, '$.worst_quality') = 'degraded'),
+    SUM(type = '{ev.SESSION_ENDED}' AND json_extract(data, '$.worst_quality') = 'poor'),
+    SUM(type = '{ev.SESSION_INCIDENT}'),
+    SUM(type = '{ev.DOCUMENT_CAPTURED}'),
+    TOTAL(CASE WHEN type = '{ev.DOCUMENT_CAPTURED}' THEN json_extract(data, '$.pages') END),
+    SUM(type = '{ev.DOCUMENT_PRINTED}'),
+    TOTAL(CASE WHEN type = '{ev.DOCUMENT_PRINTED}'
+               THEN COALESCE(json_extract(data, '$.pages'), 0)
+                    * COALESCE(json_extract(data, '$.copies'), 1) END)
+FROM ({_SESSION_EVENTS})
+GROUP BY visit_id, kiosk
+"""
+
+_SUMMARISE_LABELS = f"""
+INSERT INTO report_labels (visit_id, site_id, arrived, partner, kiosk, what, label, n)
+SELECT visit_id, site_id, arrived, partner, kiosk,
+       CASE WHEN type = '{ev.SESSION_ENDED}' THEN 'reason' ELSE 'incident' END,
+       COALESCE(CASE WHEN type = '{ev.SESSION_ENDED}' THEN json_extract(data, '$.reason')
+                     ELSE json_extract(data, '$.kind') END, 'unknown'),
+       COUNT(*)
+FROM ({_SESSION_EVENTS})
+WHERE type = '{ev.SESSION_INCIDENT}'
+   OR (type = '{ev.SESSION_ENDED}' AND json_extract(data, '$.state') = '{FAILED_STATE}')
+GROUP BY 1, 5, 6, 7
 """
 
 
@@ -403,13 +441,15 @@ def refresh_summaries(store: Store) -> int:
         return 0
     with store.transaction() as db:
         conn = db.conn
-        for statement in _SUMMARY_SCHEMA:
-            conn.execute(statement)
+        conn.execute(_SUMMARY_SCHEMA[0])
         state = {k: v for k, v in conn.execute("SELECT key, value FROM report_state")}
         done = state.get("seq", 0) if state.get("version") == SUMMARY_VERSION else 0
-        if done == 0:
-            conn.execute("DELETE FROM report_visits")
-            conn.execute("DELETE FROM report_sessions")
+        if done == 0:  # first report, or summaries of another shape: start afresh
+            conn.execute("DROP TABLE IF EXISTS report_visits")
+            conn.execute("DROP TABLE IF EXISTS report_sessions")
+            conn.execute("DROP TABLE IF EXISTS report_labels")
+        for statement in _SUMMARY_SCHEMA[1:]:
+            conn.execute(statement)
         top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS report_changed (visit_id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM report_changed")
@@ -419,12 +459,13 @@ def refresh_summaries(store: Store) -> int:
         )
         changed = conn.execute("SELECT COUNT(*) FROM report_changed").fetchone()[0]
         if done:
-            for table in ("report_visits", "report_sessions"):
+            for table in ("report_visits", "report_sessions", "report_labels"):
                 conn.execute(
                     f"DELETE FROM {table} WHERE visit_id IN (SELECT visit_id FROM report_changed)"
                 )
         conn.execute(_SUMMARISE_VISITS)
         conn.execute(_SUMMARISE_SESSIONS)
+        conn.execute(_SUMMARISE_LABELS)
         conn.execute("DELETE FROM report_changed")
         conn.executemany(
             "INSERT OR REPLACE INTO report_state (key, value) VALUES (?, ?)",
@@ -433,21 +474,66 @@ def refresh_summaries(store: Store) -> int:
     return int(changed)
 
 
-_PERIOD_VISITS = """
-SELECT partner, origin, arrived, kind, needs, wait_s, interview_s, outcome, final
-FROM report_visits WHERE site_id = :site AND arrived >= :start AND arrived < :end
+_IN_PERIOD = "site_id = :site AND arrived >= :start AND arrived < :end"
+
+# The period's visits, counted by what the figures tell apart.
+_PERIOD_COUNTS = f"""
+SELECT partner, origin, kind, final, outcome, COUNT(*) FROM report_visits
+WHERE {_IN_PERIOD} GROUP BY 1, 2, 3, 4, 5
 """
 
-_PERIOD_SESSIONS = """
-SELECT partner, kiosk, type, state, reason, quality, incident, SUM(n), SUM(seconds),
-       SUM(reconnects), SUM(pages), SUM(printed_pages)
-FROM report_sessions WHERE site_id = :site AND arrived >= :start AND arrived < :end
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+_PERIOD_NEEDS = f"""
+SELECT partner, needs, final = 'done' AND COALESCE(outcome, '') != 'technical_failure',
+       COUNT(*)
+FROM report_visits
+WHERE {_IN_PERIOD} AND needs IS NOT NULL AND final != 'transferred'
+GROUP BY 1, 2, 3
 """
+
+# Durations as text lists (one row per partner): far cheaper to read than one row each.
+# They are whole milliseconds, so the text round-trips exactly.
+_PERIOD_DURATIONS = f"""
+SELECT partner, group_concat(wait_s), group_concat(interview_s) FROM report_visits
+WHERE {_IN_PERIOD} GROUP BY partner
+"""
+
+# Arrivals per UTC hour (or minute, where the site's offset is not whole hours).
+_PERIOD_ARRIVALS = f"""
+SELECT substr(arrived, 1, :key), partner, origin, COUNT(*) FROM report_visits
+WHERE {_IN_PERIOD} GROUP BY 1, 2, 3
+"""
+
+_PERIOD_SESSIONS = f"""
+SELECT partner, kiosk, SUM(sessions), SUM(failed), SUM(seconds), SUM(reconnects), SUM(good),
+       SUM(degraded), SUM(poor), SUM(incidents), SUM(scanned), SUM(pages_scanned),
+       SUM(printed), SUM(pages_printed)
+FROM report_sessions WHERE {_IN_PERIOD}
+GROUP BY 1, 2
+"""
+
+_PERIOD_LABELS = f"""
+SELECT partner, kiosk, what, label, SUM(n) FROM report_labels WHERE {_IN_PERIOD}
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def _whole_hours(tz: ZoneInfo, period: Period) -> bool:
+    """True when the site's UTC offset is whole hours over the period (then a UTC hour
+    maps to one local hour)."""
+    moments = [datetime.combine(d, time(12), tz) for d in (period.start, period.end)]
+    moments += [datetime.combine(date(period.start.year, m, 1), time(12), tz) for m in (1, 7)]
+    return all((m.utcoffset() or timedelta()).total_seconds() % 3600 == 0 for m in moments)
+
+
+def _wait_histogram(ordered: list[float]) -> list[int]:
+    """Counts per WAIT_BUCKETS entry (negative waits in the first) of sorted waits."""
+    edges = [bisect.bisect_left(ordered, low * 60) for low, _high in WAIT_BUCKETS[1:]]
+    bounds = [0, *edges, len(ordered)]
+    return [bounds[i + 1] - bounds[i] for i in range(len(WAIT_BUCKETS))]
 
 
 class _Acc:
-    """Collects one partner's (or the site's) durations while rows stream by."""
+    """Collects one partner's (or the site's) durations."""
 
     def __init__(self, figures: Figures) -> None:
         self.figures = figures
@@ -458,130 +544,118 @@ class _Acc:
 def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
     tz = config.site.timezone
     start, end = period.bounds(tz)
-    params = {"site": config.site.id, "start": start, "end": end}
+    params: dict[str, Any] = {"site": config.site.id, "start": start, "end": end}
     names = {p.id: p.name for p in config.partners}
     accs: dict[str, _Acc] = {
         p.id: _Acc(Figures(partner_id=p.id, name=p.name)) for p in config.partners
     }
     total = _Acc(Figures(partner_id="", name=_("Total")))
-    daily: dict[date, dict[str, int]] = {d: {} for d in period.each_day()}
-    hourly = [0] * 24
-    histogram = [0] * len(WAIT_BUCKETS)
-    parse = datetime.fromisoformat
+    failure = Outcome.TECHNICAL_FAILURE.value
     valid_outcomes = {o.value for o in Outcome}
     valid_needs = {n.value for n in Need}
-    local_of: dict[str, datetime] = {}  # arrivals share their minute: convert each once
-    failure = Outcome.TECHNICAL_FAILURE.value
 
-    for partner, origin, arrived, kind, needs_json, wait, interview, outcome, final in conn.execute(
-        _PERIOD_VISITS, params
-    ):
+    def acc_of(partner: str) -> _Acc:
         acc = accs.get(partner)
         if acc is None:  # a partner since removed from the config: still counted
             acc = accs[partner] = _Acc(Figures(partner_id=partner, name=partner))
-        f, t = acc.figures, total.figures
-        minute = arrived[:16]
-        local = local_of.get(minute)
-        if local is None:
-            local = local_of[minute] = parse(arrived).astimezone(tz)
-        f.visits += 1
-        day_counts = daily.setdefault(local.date(), {})
-        day_counts[partner] = day_counts.get(partner, 0) + 1
+        return acc
+
+    for partner, origin, kind, final, outcome, n in conn.execute(_PERIOD_COUNTS, params):
+        f, t = acc_of(partner).figures, total.figures
+        f.visits += n
         if origin == ev.CHECKED_IN:
-            t.visits += 1
-            hourly[local.hour] += 1
+            t.visits += n
             if kind == "appointment":
-                f.appointments += 1
-                t.appointments += 1
+                f.appointments += n
+                t.appointments += n
             else:
-                f.walk_ins += 1
-                t.walk_ins += 1
+                f.walk_ins += n
+                t.walk_ins += n
         else:
-            f.transfers_in += 1
-            t.transfers_in += 1
-        if wait is not None:
-            acc.waits.append(wait)
-            total.waits.append(wait)
-            histogram[wait_bucket(wait)] += 1
-        if interview is not None:
-            acc.interviews.append(interview)
-            total.interviews.append(interview)
-        if final == "done":
-            f.served += 1
-            t.served += 1
-            if outcome in valid_outcomes:
-                f.outcomes[outcome] += 1
-                t.outcomes[outcome] += 1
-            if outcome == failure:
-                f.technical_failures += 1
-                t.technical_failures += 1
-        elif final == "transferred":
-            f.transfers_out += 1
-            t.transfers_out += 1
-        elif final == "no_show":
-            f.no_shows += 1
-            t.no_shows += 1
-        elif final == "cancelled":
-            f.cancellations += 1
-            t.cancellations += 1
-        elif final == "closed_overnight":
-            f.closed_overnight += 1
-            t.closed_overnight += 1
-        else:
-            f.open += 1
-            t.open += 1
-        if needs_json and final != "transferred":
-            met = final == "done" and outcome != failure
-            for need in json.loads(needs_json):
-                if need in valid_needs:
-                    f.needs_requested[need] += 1
-                    t.needs_requested[need] += 1
+            f.transfers_in += n
+            t.transfers_in += n
+        for target in (f, t):
+            if final == "done":
+                target.served += n
+                if outcome in valid_outcomes:
+                    target.outcomes[outcome] += n
+                if outcome == failure:
+                    target.technical_failures += n
+            elif final == "transferred":
+                target.transfers_out += n
+            elif final == "no_show":
+                target.no_shows += n
+            elif final == "cancelled":
+                target.cancellations += n
+            elif final == "closed_overnight":
+                target.closed_overnight += n
+            else:
+                target.open += n
+
+    for partner, needs_json, met, n in conn.execute(_PERIOD_NEEDS, params):
+        f, t = acc_of(partner).figures, total.figures
+        for need in json.loads(needs_json):
+            if need in valid_needs:
+                for target in (f, t):
+                    target.needs_requested[need] += n
                     if met:
-                        f.needs_met[need] += 1
-                        t.needs_met[need] += 1
+                        target.needs_met[need] += n
+
+    for partner, waits, interviews in conn.execute(_PERIOD_DURATIONS, params):
+        acc = acc_of(partner)
+        acc.waits = list(map(float, waits.split(","))) if waits else []
+        acc.interviews = list(map(float, interviews.split(","))) if interviews else []
+
+    daily: dict[date, dict[str, int]] = {d: {} for d in period.each_day()}
+    hourly = [0] * 24
+    params["key"] = 13 if _whole_hours(tz, period) else 16
+    suffix = ":00:00+00:00" if params["key"] == 13 else ":00+00:00"
+    local_of: dict[str, datetime] = {}
+    for key, partner, origin, n in conn.execute(_PERIOD_ARRIVALS, params):
+        local = local_of.get(key)
+        if local is None:
+            local = local_of[key] = datetime.fromisoformat(key + suffix).astimezone(tz)
+        counts = daily.setdefault(local.date(), {})
+        counts[partner] = counts.get(partner, 0) + n
+        if origin == ev.CHECKED_IN:
+            hourly[local.hour] += n
 
     kiosks: dict[str, KioskFigures] = {}
     for row in conn.execute(_PERIOD_SESSIONS, params):
-        (partner, kiosk_id, kind, state, reason, quality, incident, n, seconds, reconnects) = row[
-            :10
-        ]
-        pages, printed_pages = int(row[10]), int(row[11])
-        acc = accs.get(partner)
-        if acc is None:
-            acc = accs[partner] = _Acc(Figures(partner_id=partner, name=partner))
-        f, t = acc.figures, total.figures
+        partner, kiosk_id, sessions, failed, seconds, reconnects, *quality = row[:9]
+        incidents, scanned, pages_scanned, printed, pages_printed = row[9:]
+        f, t = acc_of(partner).figures, total.figures
         kiosk = kiosks.setdefault(str(kiosk_id), KioskFigures(kiosk=str(kiosk_id)))
-        if kind == ev.SESSION_STARTED:
-            kiosk.sessions += n
-            f.sessions += n
-            t.sessions += n
-        elif kind == ev.SESSION_ENDED:
-            kiosk.seconds_in_call += seconds
-            kiosk.reconnects += int(reconnects)
-            if quality in kiosk.quality:
-                kiosk.quality[quality] += n
-            if state == FAILED_STATE:
-                kiosk.failed_sessions += n
-                label = str(reason or "unknown")
-                for target in (f, t):
-                    target.failed_sessions += n
-                    target.failure_reasons[label] = target.failure_reasons.get(label, 0) + n
-        elif kind == ev.SESSION_INCIDENT:
-            kiosk.incidents += n
-            label = str(incident or "unknown")
+        kiosk.sessions += sessions
+        kiosk.failed_sessions += failed
+        kiosk.seconds_in_call += seconds
+        kiosk.reconnects += int(reconnects)
+        for level, n in zip(QUALITIES, quality, strict=True):
+            kiosk.quality[level] += n
+        kiosk.incidents += incidents
+        kiosk.documents_scanned += scanned
+        kiosk.documents_printed += printed
+        for target in (f, t):
+            target.sessions += sessions
+            target.failed_sessions += failed
+            target.documents_scanned += scanned
+            target.pages_scanned += int(pages_scanned)
+            target.documents_printed += printed
+            target.pages_printed += int(pages_printed)
+    for partner, kiosk_id, what, label, n in conn.execute(_PERIOD_LABELS, params):
+        if what == "reason":
+            for target in (acc_of(partner).figures, total.figures):
+                target.failure_reasons[label] = target.failure_reasons.get(label, 0) + n
+        else:
+            kiosk = kiosks.setdefault(str(kiosk_id), KioskFigures(kiosk=str(kiosk_id)))
             kiosk.incident_kinds[label] = kiosk.incident_kinds.get(label, 0) + n
-        elif kind == ev.DOCUMENT_CAPTURED:
-            kiosk.documents_scanned += n
-            for target in (f, t):
-                target.documents_scanned += n
-                target.pages_scanned += pages
-        elif kind == ev.DOCUMENT_PRINTED:
-            kiosk.documents_printed += n
-            for target in (f, t):
-                target.documents_printed += n
-                target.pages_printed += printed_pages
 
+    for acc in accs.values():
+        total.waits += acc.waits
+        total.interviews += acc.interviews
     for acc in (*accs.values(), total):
+        acc.waits.sort()
+        acc.interviews.sort()
         acc.figures.wait_median_s = median(acc.waits)
         acc.figures.wait_p90_s = p90(acc.waits)
         acc.figures.interview_median_s = median(acc.interviews)
@@ -597,7 +671,7 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
         kiosks=sorted(kiosks.values(), key=lambda k: k.kiosk),
         daily=dict(sorted(daily.items())),
         hourly=hourly,
-        wait_histogram=histogram,
+        wait_histogram=_wait_histogram(total.waits),
     )
 
 
