@@ -85,7 +85,7 @@ class Bridge:
         removed = await asyncio.to_thread(self.spool.purge_expired)
         if removed:
             log.info("removed %d expired document(s)", len(removed))
-        self.printer.start()
+        await self.printer.start()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         for hook in self._on_start:

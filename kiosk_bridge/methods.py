@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import math
+import shutil
 from typing import Any
 
 from kiosk_bridge import __version__
@@ -225,9 +226,13 @@ def setup(bridge: Any) -> None:
     async def printer_print(call: CallContext, p: dict[str, Any]) -> Any:
         """Print a spool document; ``print.job`` events follow the job."""
         doc = await asyncio.to_thread(spool.get, p["document"])
-        job = await bridge.printer.print_file(
-            spool.file_path(doc), doc.id, p["printer"], p["copies"], p["duplex"]
-        )
+        work = await asyncio.to_thread(spool.work_dir)
+        try:
+            job = await bridge.printer.print_file(
+                spool.file_path(doc), doc.id, p["printer"], p["copies"], p["duplex"], work
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
         return {"job": job.public()}
 
     @reg.method("printer.cancel", {"job": Int(min=1)})

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -369,7 +370,7 @@ class PrinterService:
 
     # -- printing ---------------------------------------------------------------------------------
     async def print_file(
-        self, path: Path, document: str, printer: str, copies: int, duplex: bool
+        self, path: Path, document: str, printer: str, copies: int, duplex: bool, work_dir: Path
     ) -> TrackedJob:
         if not self._visible(printer):
             raise BridgeError("printer_not_found", printer=printer)
@@ -395,11 +396,20 @@ class PrinterService:
         }
         await asyncio.to_thread(self.store.save)
 
+        # CUPS hides job-name from unauthenticated readers (JobPrivateValues), but not
+        # document-name-supplied, the submitted file's base name: submit a link named
+        # after the title so that recover() can always find the job again.
+        named = work_dir / f"{title}{path.suffix}"
+
         def submit(conn: Any) -> int:
             import cups
 
             try:
-                return int(conn.printFile(printer, str(path), title, options))
+                os.link(path, named)
+            except OSError:
+                shutil.copyfile(path, named)
+            try:
+                return int(conn.printFile(printer, str(named), title, options))
             except cups.IPPError as exc:
                 status = exc.args[0] if exc.args else 0
                 if status == 1280:
@@ -407,6 +417,9 @@ class PrinterService:
                 if status == 1286:
                     raise BridgeError("printer_rejecting", printer=printer) from None
                 raise
+            finally:
+                with contextlib.suppress(OSError):
+                    named.unlink()
 
         try:
             job_id = await self.call(submit)
@@ -520,12 +533,16 @@ class PrinterService:
             try:
                 all_jobs = await self.call(
                     lambda c: c.getJobs(
-                        which_jobs="all", requested_attributes=["job-id", "job-name"]
+                        which_jobs="all",
+                        requested_attributes=["job-id", "job-name", "document-name-supplied"],
                     )
                 )
             except BridgeError:
                 return  # cupsd down: try again on the next start or poll
-            by_title = {str(a.get("job-name")): int(j) for j, a in all_jobs.items()}
+            by_title: dict[str, int] = {}
+            for j, a in all_jobs.items():
+                by_title[str(a.get("job-name"))] = int(j)
+                by_title[str(a.get("document-name-supplied", "")).rsplit(".", 1)[0]] = int(j)
             for nonce, intent in list(self.store.intents.items()):
                 job_id = by_title.get(intent["title"])
                 if job_id is not None:
@@ -535,12 +552,15 @@ class PrinterService:
             await asyncio.to_thread(self.store.save)
         self._wake.set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Find the jobs of a previous run (before any client can ask), then follow them."""
+        try:
+            await self.recover()
+        except Exception:
+            log.exception("could not recover print jobs; they stay in the state file")
         self._monitor = asyncio.create_task(self._follow(), name="print-monitor")
 
     async def _follow(self) -> None:
-        with contextlib.suppress(BridgeError, Exception):
-            await self.recover()
         while True:
             active = [j for j in self.store.jobs.values() if not j.final]
             if not active:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -193,3 +196,74 @@ async def test_print_job_events_reach_every_client(
         done = await ev.wait("print.job", timeout=30, job=job["job"]["job"], final=True)
         assert done["state"] == "completed"
         await asyncio.sleep(0)
+
+
+async def test_copies_and_duplex_reach_cups(lab: Lab, client: BridgeClient, events: Events) -> None:
+    import cups
+
+    doc = await put(client)
+    job = (
+        await client.request(
+            "printer.print",
+            {"document": doc, "printer": "pvp-null", "copies": 3, "duplex": True},
+        )
+    )["job"]
+    os.environ["CUPS_SERVER"] = lab.cups.env["CUPS_SERVER"]
+    attrs = cups.Connection().getJobAttributes(
+        job["job"], requested_attributes=["copies", "sides", "document-name-supplied"]
+    )
+    assert attrs["copies"] == 3 and attrs["sides"] == "two-sided-long-edge"
+    assert attrs["document-name-supplied"].startswith(f"pvp-{doc}-")  # no visitor data
+    await events.wait("print.job", timeout=30, job=job["job"], final=True)
+
+
+async def test_a_submit_cut_short_by_a_crash_is_found_again(lab: Lab) -> None:
+    """The bridge died between CUPS accepting the job and writing its id down: the intent
+    it wrote before submitting lets the next start find the job by its title."""
+    root = lab.root / "bridge-intent"
+    b = BridgeProcess(root, lab.env, config="[printer]\noffline_after = 1\n")
+    state = b.spool / "state"
+    state.mkdir(parents=True)
+    title = "pvp-doc_1234567890abcdef-abcd1234"
+    intent = {"title": title, "printer": "pvp-null", "document": "doc_1234567890abcdef",
+              "copies": 1, "duplex": False, "submitted": time.time()}  # fmt: skip
+    (state / "print-jobs.json").write_text(
+        json.dumps({"jobs": [], "intents": {"abcd1234": intent}})
+    )
+    pdf = root / "page.pdf"
+    pdf.write_bytes(small_pdf())
+    named = root / f"{title}.pdf"  # as the bridge submits it
+    named.write_bytes(pdf.read_bytes())
+    out = lab.cups.run("lp", "-d", "pvp-null", "-t", title, str(named))
+    job_id = int(out.split("pvp-null-")[1].split()[0])
+    try:
+        b.start()
+        async with BridgeClient(b.url, b.token, reconnect=False) as c:
+            jobs = (await c.request("printer.jobs"))["jobs"]
+            assert [(j["job"], j["document"]) for j in jobs] == [(job_id, intent["document"])]
+        saved = json.loads((state / "print-jobs.json").read_text())
+        assert saved["intents"] == {} and saved["jobs"][0]["job"] == job_id
+    finally:
+        b.stop()
+
+
+def test_printer_reasons_in_plain_words() -> None:
+    from kiosk_bridge.printer import describe_printer, final_reason, plain_reason
+
+    assert plain_reason("media-empty-error")["code"] == "paper_out"  # type: ignore[index]
+    assert plain_reason("toner-low-warning")["code"] == "toner_low"  # type: ignore[index]
+    assert plain_reason("marker-supply-empty-error")["code"] == "toner_empty"  # type: ignore[index]
+    assert plain_reason("cups-waiting-for-job-completed") is None and plain_reason("none") is None
+    odd = plain_reason("spool-area-full")
+    assert odd is not None and odd["code"] == "other" and odd["cups"] == "spool-area-full"
+    p = describe_printer(
+        "q",
+        {"printer-state": 5, "printer-state-reasons": ["paused", "media-needed-warning"],
+         "printer-type": 0x80000},
+        default="q", offline=True,
+    )  # fmt: skip
+    assert p["state"] == "stopped" and not p["accepting"] and p["default"]
+    assert [r["code"] for r in p["reasons"]] == ["paused", "paper_out", "rejecting", "offline"]
+    assert final_reason("canceled", [], "Print job canceled at printer.") == "canceled_at_printer"
+    assert final_reason("aborted", ["unprintable"], "") == "unprintable"
+    assert final_reason("processing", [], "") is None
