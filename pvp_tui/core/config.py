@@ -369,7 +369,9 @@ def parse_time_range(text: str) -> tuple[time, time] | None:
         return None
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     try:
-        start, end = time(h1, m1), time(h2, m2)
+        start = time(h1, m1)
+        # "24:00" closes a range at midnight (a permanence open all day: "00:00-24:00").
+        end = time.max if (h2, m2) == (24, 0) else time(h2, m2)
     except ValueError:
         return None
     return (start, end) if start < end else None

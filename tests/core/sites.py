@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-ALL_WEEK = '{ mon = ["00:00-23:59"], tue = ["00:00-23:59"], wed = ["00:00-23:59"], \
-thu = ["00:00-23:59"], fri = ["00:00-23:59"], sat = ["00:00-23:59"], sun = ["00:00-23:59"] }'
+ALL_WEEK = '{ mon = ["00:00-24:00"], tue = ["00:00-24:00"], wed = ["00:00-24:00"], \
+thu = ["00:00-24:00"], fri = ["00:00-24:00"], sat = ["00:00-24:00"], sun = ["00:00-24:00"] }'
 
 # Three partners open all week (tests do not depend on today's date) and one that is
 # open on Monday mornings only.

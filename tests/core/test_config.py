@@ -118,3 +118,14 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
 
 def test_the_test_site_is_valid() -> None:
     assert len(parse_config(OPEN_SITE, source="test").partners) == 4
+
+
+def test_a_range_may_close_at_midnight() -> None:
+    from datetime import time
+
+    from pvp_tui.core.config import parse_time_range
+
+    assert parse_time_range("00:00-24:00") == (time(0, 0), time.max)
+    assert parse_time_range("13:30-24:00") == (time(13, 30), time.max)
+    assert parse_time_range("24:00-24:00") is None
+    assert parse_time_range("10:00-09:00") is None
