@@ -205,7 +205,7 @@ def measure_once(path: Path, cold: bool) -> None:
     store = Store(path)
     if cold:
         with store.transaction() as db:
-            for table in ("report_state", "report_visits", "report_sessions"):
+            for table in ("report_state", "report_visits", "report_sessions", "report_labels"):
                 db.conn.execute(f"DROP TABLE IF EXISTS {table}")
     t = time.perf_counter()
     report = activity_report(store, config, YEAR)
@@ -252,7 +252,8 @@ def run_layout(name: str, folder: Path, total: int, years: int, runs: int) -> bo
     # One more day of activity (400 visits), then the report again: what a staff member
     # meets when opening the report after a day at the desk.
     writer = Writer(path, seed=7)
-    writer.day(YEAR.end + timedelta(days=1), 400)
+    last = writer.conn.execute("SELECT MAX(day) FROM visits").fetchone()[0]
+    writer.day(date.fromisoformat(last) + timedelta(days=1), 400)
     writer.close()
     t = time.perf_counter()
     activity_report(store, config, YEAR)

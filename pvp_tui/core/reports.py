@@ -429,49 +429,62 @@ GROUP BY 1, 5, 6, 7
 """
 
 
+SUMMARY_CHUNK = 20_000  # events per transaction: other pvp processes never wait long
+
+
 def refresh_summaries(store: Store) -> int:
     """Bring the per-visit summaries up to the end of the event log; returns how many
-    visits were summarised again (0 when nothing changed since the last report)."""
-    top = store.query("SELECT COALESCE(MAX(seq), 0) AS top FROM events")[0]["top"]
-    try:
-        state = {r["key"]: r["value"] for r in store.query("SELECT key, value FROM report_state")}
-    except sqlite3.OperationalError:  # no summary yet
-        state = {}
-    if state.get("version") == SUMMARY_VERSION and state.get("seq") == top:
-        return 0
-    with store.transaction() as db:
-        conn = db.conn
-        conn.execute(_SUMMARY_SCHEMA[0])
-        state = {k: v for k, v in conn.execute("SELECT key, value FROM report_state")}
-        done = state.get("seq", 0) if state.get("version") == SUMMARY_VERSION else 0
-        if done == 0:  # first report, or summaries of another shape: start afresh
-            conn.execute("DROP TABLE IF EXISTS report_visits")
-            conn.execute("DROP TABLE IF EXISTS report_sessions")
-            conn.execute("DROP TABLE IF EXISTS report_labels")
-        for statement in _SUMMARY_SCHEMA[1:]:
-            conn.execute(statement)
-        top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS report_changed (visit_id TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM report_changed")
-        conn.execute(
-            "INSERT OR IGNORE INTO report_changed SELECT visit_id FROM events WHERE seq > ?",
-            [done],
-        )
-        changed = conn.execute("SELECT COUNT(*) FROM report_changed").fetchone()[0]
-        if done:
-            for table in ("report_visits", "report_sessions", "report_labels"):
-                conn.execute(
-                    f"DELETE FROM {table} WHERE visit_id IN (SELECT visit_id FROM report_changed)"
-                )
-        conn.execute(_SUMMARISE_VISITS)
-        conn.execute(_SUMMARISE_SESSIONS)
-        conn.execute(_SUMMARISE_LABELS)
-        conn.execute("DELETE FROM report_changed")
-        conn.executemany(
-            "INSERT OR REPLACE INTO report_state (key, value) VALUES (?, ?)",
-            [("version", SUMMARY_VERSION), ("seq", top)],
-        )
-    return int(changed)
+    visit summaries were (re)computed (0 when nothing changed since the last report).
+
+    The log is taken in chunks of SUMMARY_CHUNK events, one short write transaction each,
+    so that building the summaries of a large database never holds the other pvp
+    processes' writes for long: after a chunk, every visit with an event in it has been
+    summarised from all its events, and the high-water seq moves to the chunk's end.
+    """
+    summarised = 0
+    while True:
+        top = store.query("SELECT COALESCE(MAX(seq), 0) AS top FROM events")[0]["top"]
+        try:
+            rows = store.query("SELECT key, value FROM report_state")
+        except sqlite3.OperationalError:  # no summary yet
+            rows = []
+        state = {r["key"]: r["value"] for r in rows}
+        if state.get("version") == SUMMARY_VERSION and state.get("seq") == top:
+            return summarised
+        with store.transaction() as db:
+            summarised += _summarise_chunk(db.conn)
+
+
+def _summarise_chunk(conn: sqlite3.Connection) -> int:
+    conn.execute(_SUMMARY_SCHEMA[0])
+    state = {k: v for k, v in conn.execute("SELECT key, value FROM report_state")}
+    done = state.get("seq", 0) if state.get("version") == SUMMARY_VERSION else 0
+    if done == 0:  # first report, or summaries of another shape: start afresh
+        for table in ("report_visits", "report_sessions", "report_labels"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in _SUMMARY_SCHEMA[1:]:
+        conn.execute(statement)
+    top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    upto = min(top, done + SUMMARY_CHUNK)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS report_changed (visit_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM report_changed")
+    conn.execute(
+        "INSERT OR IGNORE INTO report_changed "
+        "SELECT visit_id FROM events WHERE seq > ? AND seq <= ?",
+        [done, upto],
+    )
+    changed = int(conn.execute("SELECT COUNT(*) FROM report_changed").fetchone()[0])
+    for table in ("report_visits", "report_sessions", "report_labels"):
+        conn.execute(f"DELETE FROM {table} WHERE visit_id IN (SELECT visit_id FROM report_changed)")
+    conn.execute(_SUMMARISE_VISITS)
+    conn.execute(_SUMMARISE_SESSIONS)
+    conn.execute(_SUMMARISE_LABELS)
+    conn.execute("DELETE FROM report_changed")
+    conn.executemany(
+        "INSERT OR REPLACE INTO report_state (key, value) VALUES (?, ?)",
+        [("version", SUMMARY_VERSION), ("seq", upto)],
+    )
+    return changed
 
 
 _IN_PERIOD = "site_id = :site AND arrived >= :start AND arrived < :end"

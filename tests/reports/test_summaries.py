@@ -8,6 +8,9 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
+from pvp_tui.core import reports
 from pvp_tui.core.config import load_config
 from pvp_tui.core.reports import Period, activity_report, refresh_summaries, report_to_dict
 from pvp_tui.core.store import Store
@@ -70,4 +73,24 @@ def test_only_changed_visits_are_summarised_again(tmp_path: Path) -> None:
     with store.transaction() as db:  # a new summary version rebuilds everything
         db.conn.execute("UPDATE report_state SET value = 0 WHERE key = 'version'")
     assert refresh_summaries(store) == total + 1
+    store.close()
+
+
+def test_small_chunks_give_the_same_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built in chunks of 13 events (a visit's events straddle chunks), the summaries give
+    the same report as built in one go."""
+    store = Store(tmp_path / "s.db")
+    h = History(store, load_config(None), seed=5)
+    h.build(FIRST, 15)
+    period = Period(FIRST, FIRST + timedelta(days=15))
+    whole = report_to_dict(activity_report(store, h.config, period))
+    with store.transaction() as db:
+        db.conn.execute("DROP TABLE report_state")
+    monkeypatch.setattr(reports, "SUMMARY_CHUNK", 13)
+    events = store.query("SELECT COUNT(*) AS n FROM events")[0]["n"]
+    assert refresh_summaries(store) > len(h.ledger)  # visits straddling chunks, twice
+    assert events > 13 * 20
+    assert report_to_dict(activity_report(store, h.config, period)) == whole
     store.close()
