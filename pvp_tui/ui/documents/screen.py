@@ -29,6 +29,7 @@ from ...core.kiosks import BridgeError, KioskLink
 from ...core.models import Visit
 from .. import actions, format
 from ..screens.dialogs import ConfirmDialog
+from ..widgets.tick import Tick
 from .thumbs import PageThumb, decode
 from .words import bridge_message, job_line
 
@@ -64,13 +65,29 @@ class PageStrip(HorizontalScroll, can_focus=True):
         Binding("left", "pick(-1)", show=False),
         Binding("right", "pick(1)", show=False),
         Binding("delete,d", "screen.delete_page", N_("Delete page"), id="delete_page"),
-        Binding("r", "screen.rotate_page", N_("Rotate"), id="rotate_page"),
-        Binding("left_square_bracket", "screen.move_page(-1)", N_("Move left"), id="move_left"),
-        Binding("right_square_bracket", "screen.move_page(1)", N_("Move right"), id="move_right"),
-        Binding("n", "screen.rescan_page", N_("Rescan page"), id="rescan_page"),
+        Binding("r", "screen.rotate_page", N_("Rotate"), id="rotate_page", show=False),
+        Binding(
+            "left_square_bracket",
+            "screen.move_page(-1)",
+            N_("Move left"),
+            id="move_left",
+            show=False,
+        ),
+        Binding(
+            "right_square_bracket",
+            "screen.move_page(1)",
+            N_("Move right"),
+            id="move_right",
+            show=False,
+        ),
+        Binding("n", "screen.rescan_page", N_("Rescan page"), id="rescan_page", show=False),
     ]
 
     selected: int = 1
+
+    def on_mount(self) -> None:
+        actions.localize(self)
+        self.border_subtitle = _("← → page · [ ] move · r rotate · n rescan · Del delete")
 
     def action_pick(self, step: int) -> None:
         screen = self.screen
@@ -128,7 +145,9 @@ class DocumentsScreen(Screen[None]):
         Binding("f6", "scan", N_("Scan"), id="scan"),
         Binding("plus,ctrl+a", "add_pages", N_("Add pages"), id="add_pages", show=False),
         Binding("f7", "print", N_("Print"), id="print"),
-        Binding("ctrl+t", "delete_document", N_("Delete document"), id="delete_document"),
+        Binding(
+            "ctrl+t", "delete_document", N_("Delete document"), id="delete_document", show=False
+        ),
         Binding("escape", "back", N_("Back"), id="back"),
     ]
 
@@ -188,7 +207,7 @@ class DocumentsScreen(Screen[None]):
             yield Input("10", restrict=r"[0-9]*", max_length=3, compact=True, id="max-pages")
             yield Button(_("Scan") + " F6", id="scan-button", compact=True)
         with Horizontal(id="scan-progress-row", classes="doc-row"):
-            yield ProgressBar(total=1, show_eta=False, id="scan-progress")
+            yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="scan-progress")
             yield Static("", id="scan-status", markup=False)
         with Horizontal(id="scan-error-row", classes="doc-row"):
             yield Static("", id="scan-error", markup=False)
@@ -204,12 +223,12 @@ class DocumentsScreen(Screen[None]):
                 compact=True,
                 id="doc-type",
             )
-            yield Checkbox(_("Visitor agrees to send it"), False, compact=True, id="consent")
+            yield Tick(_("Visitor agrees to send it"), False, compact=True, id="consent")
         with Horizontal(id="print-options", classes="doc-row"):
             yield Select([], prompt=_("printer"), compact=True, id="printer")
             yield Static(_("copies"), classes="doc-label")
             yield Input("1", restrict=r"[0-9]*", max_length=2, compact=True, id="copies")
-            yield Checkbox(_("Two-sided"), False, compact=True, id="duplex")
+            yield Tick(_("Two-sided"), False, compact=True, id="duplex")
             yield Button(_("Print") + " F7", id="print-button", compact=True)
         with Horizontal(id="print-status-row", classes="doc-row"):
             yield Static("", id="print-status", markup=False)
@@ -218,6 +237,7 @@ class DocumentsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#doc-list").border_title = _("Documents")
+        self.query_one("#doc-list").border_subtitle = _("+ add pages · ^t delete")
         self.query_one("#pages").border_title = _("Pages")
         self.query_one("#scan-error-row").display = False
         self.query_one("#print-retry").display = False
@@ -548,7 +568,9 @@ class DocumentsScreen(Screen[None]):
             self.retry_doc = kept_id if failure.retryable else None
             text = bridge_message(failure)
             if kept_id:
-                text += " " + _("Pages already scanned are kept ({n} new).").format(n=kept)
+                text += " " + _("Pages already scanned are kept.")
+                if kept:
+                    text += " " + _("({n} new)").format(n=kept)
             if failure.retryable:
                 text += " " + _("F6 to try again.")
             self._scan_error(text)

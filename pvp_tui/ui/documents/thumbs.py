@@ -115,7 +115,8 @@ class PageThumb(Widget):
     DEFAULT_CSS = """
     PageThumb {
         width: 16;
-        height: 12;
+        height: 100%;
+        max-height: 14;
         border: round $panel-lighten-2;
         padding: 0;
     }
