@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -228,9 +228,20 @@ class HelpScreen(Dialog):
             lines.append(f"{shown:<10} {text}")
         with Vertical(classes="dialog", id="help"):
             yield Static(_("Keys"), classes="dialog-title")
-            yield Static("\n".join(lines), id="help-keys", markup=False)
+            with VerticalScroll(id="help-keys", can_focus=False):
+                yield Static("\n".join(lines), markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Close"), id="close", compact=True)
+
+    def on_mount(self) -> None:
+        self._fit(self.app.size.height)
+
+    def on_resize(self) -> None:
+        self._fit(self.app.size.height)
+
+    def _fit(self, height: int) -> None:
+        # The title and the Close button stay in view; the list of keys scrolls if need be.
+        self.query_one("#help-keys").styles.max_height = max(3, height - 4)
 
     @on(Button.Pressed, "#close")
     def _close(self) -> None:
