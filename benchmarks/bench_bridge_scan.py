@@ -59,15 +59,18 @@ def baseline(env: dict[str, str], work: Path) -> float:
     return elapsed
 
 
-async def bridge_runs(proc: BridgeProcess, runs: int) -> tuple[list[float], int, int]:
+async def bridge_runs(
+    proc: BridgeProcess, runs: int, base_env: dict[str, str], work: Path
+) -> tuple[list[float], list[float], int, int]:
     async with BridgeClient(proc.url, proc.token, reconnect=False) as c:
         params = {"device": "test:0", "source": "adf", "mode": "color", "resolution": 300,
                   "options": {"test_picture": PICTURE}}  # fmt: skip
         await asyncio.sleep(1.0)
         assert proc.proc is not None
         idle = rss_kib(proc.proc.pid)
-        times = []
-        for _ in range(runs):
+        times, base = [], []
+        for _ in range(runs):  # alternate so that machine noise hits both alike
+            base.append(await asyncio.to_thread(baseline, base_env, work))
             t0 = time.perf_counter()
             r = await c.request("scanner.scan", params, timeout=300)
             times.append(time.perf_counter() - t0)
@@ -91,7 +94,7 @@ async def bridge_runs(proc: BridgeProcess, runs: int) -> tuple[list[float], int,
         sampler.join()
         assert second["document"]["pages"] == 20
         await c.request("documents.delete", {"document": doc})
-        return times, idle, peak[0]
+        return base, times, idle, peak[0]
 
 
 def main() -> None:
@@ -103,11 +106,12 @@ def main() -> None:
         sane = write_sane_config(root / "sane")
         env = {"SANE_CONFIG_DIR": str(sane), "CUPS_SERVER": str(root / "no-cups.sock")}
         base_env = {**os.environ, **env}
-        base = [baseline(base_env, root / "batch") for _ in range(args.runs)]
         proc = BridgeProcess(root / "bridge", env, config="[server]\nhealth_interval = 30\n")
         proc.start()
         try:
-            times, idle, peak = asyncio.run(bridge_runs(proc, args.runs))
+            base, times, idle, peak = asyncio.run(
+                bridge_runs(proc, args.runs, base_env, root / "batch")
+            )
         finally:
             proc.stop()
         b, s = statistics.median(base), statistics.median(times)

@@ -579,7 +579,7 @@ class PrinterService:
                 await asyncio.sleep(1.0)
                 continue
             young = any(time.time() - j.submitted < 10 for j in active)
-            await asyncio.sleep(0.03 if young else 0.25)
+            await asyncio.sleep(0.02 if young else 0.25)
 
     async def close(self) -> None:
         if self._monitor is not None:
