@@ -385,7 +385,7 @@ SELECT created.visit_id AS visit_id, created.site_id AS site_id, created.arrived
                  ORDER BY s.seq DESC LIMIT 1),
                 '?') AS kiosk,
        e.type AS type, e.data AS data
-FROM ({_CHANGED_CREATED}) AS created JOIN events e ON e.visit_id = created.visit_id
+FROM ({_CHANGED_CREATED}) AS created CROSS JOIN events e ON e.visit_id = created.visit_id
 WHERE e.type IN ('{ev.SESSION_STARTED}', '{ev.SESSION_ENDED}', '{ev.SESSION_INCIDENT}',
                  '{ev.DOCUMENT_CAPTURED}', '{ev.DOCUMENT_PRINTED}')
 """
