@@ -29,7 +29,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -575,8 +575,11 @@ class ScannerService:
         encoded: list[Future[tuple[Path, Path]]] = []
         failure: BridgeError | None = None
         try:
-            with self._reading:
-                failure = self._scan_device(job, work, encoded)
+            try:
+                with self._reading:
+                    failure = self._scan_device(job, work, encoded)
+            finally:
+                wait(encoded)  # never delete the work folder under a running encoder
             pages = [f.result() for f in encoded]
             doc = None
             if pages:
