@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from collections.abc import Callable
 
 import pikepdf
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 
 from kiosk_bridge.client import BridgeClient, BridgeError
 from tests.bridge.conftest import Events
+from tests.bridge.daemons import BridgeProcess
 
 # A slow feeder: small reads with a pause after each (test backend options).
 SLOW = {"read_limit": True, "read_limit_size": 16384, "read_delay": True,
@@ -189,3 +191,24 @@ async def test_two_devices_scan_in_parallel(client: BridgeClient) -> None:
     )
     assert a["pages_added"] == b["pages_added"] == 10
     assert a["document"]["id"] != b["document"]["id"]
+
+
+async def test_a_stalled_scanner_is_cancelled_by_the_timeout(
+    new_bridge: Callable[..., BridgeProcess],
+) -> None:
+    # The test backend pauses 0.2 s between buffers: a 0.1 s timeout sees it as stalled.
+    b = new_bridge(config="[scanner]\nscan_timeout = 0.1\n")
+    stalled = {"read_limit": True, "read_limit_size": 1, "read_delay": True,
+               "read_delay_duration": 200000}  # fmt: skip
+    async with BridgeClient(b.url, b.token, reconnect=False) as c:
+        r = await c.request(
+            "scanner.scan",
+            {"device": "test:0", "source": "flatbed", "resolution": 75, "options": stalled},
+            timeout=30,
+        )
+        assert r["timed_out"] is True, r
+        assert r["cancelled"] is True and r["pages_added"] == 0
+        assert r["document"] is None
+        # The handle was closed: the device can be opened again (the list probes it).
+        listed = (await c.request("scanner.list"))["scanners"]
+        assert [d["status"] for d in listed] == ["ready", "ready"]
