@@ -18,7 +18,7 @@ from typing import Any
 from babel.numbers import format_decimal
 
 from .errors import PvpError
-from .i18n import _, get_language
+from .i18n import N_, _, get_language
 from .models import Need, Outcome
 from .reports import (
     WAIT_BUCKETS,
@@ -60,18 +60,41 @@ def minutes(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 60
 
 
+# Why a video session failed (the bridge's reason codes), in a few words.
+REASON_LABELS = {
+    "browser_not_found": N_("browser not found"),
+    "browser_failed": N_("browser did not start"),
+    "browser_crashed": N_("browser crashed"),
+    "page_unreachable": N_("video room unreachable"),
+    "page_not_responding": N_("page not responding"),
+    "no_media_device": N_("no camera or microphone"),
+    "media_denied": N_("camera or microphone refused"),
+    "agent_never_came": N_("agent never came"),
+    "connection_lost": N_("connection lost"),
+}
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _outcome_label(outcome: str) -> str:
     try:
-        return Outcome(outcome).label
+        return _capital(Outcome(outcome).label)
     except ValueError:
         return outcome
 
 
 def _need_label(need: str) -> str:
     try:
-        return Need(need).label
+        return _capital(Need(need).label)
     except ValueError:
         return need
+
+
+def reason_label(reason: str) -> str:
+    """A failure reason in words; an unknown code as it is."""
+    return _capital(_(REASON_LABELS[reason])) if reason in REASON_LABELS else reason
 
 
 # (label, kind, getter) of the headline figures, in the order they are shown.
@@ -198,10 +221,10 @@ def report_tables(report: ActivityReport) -> list[Table]:
     failure_rows: list[list[Any]] = []
     for f in [*cur.partners, cur.total]:
         for reason, count in f.failure_reasons.items():
-            failure_rows.append([f.name, reason, count])
+            failure_rows.append([f.name, reason_label(reason), count])
     for f in [*cur.partners, cur.total]:
         if f.technical_failures:
-            failure_rows.append([f.name, _("outcome: technical failure"), f.technical_failures])
+            failure_rows.append([f.name, _("Outcome: technical failure"), f.technical_failures])
     tables.append(
         Table(
             "failures",
