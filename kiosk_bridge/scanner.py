@@ -318,22 +318,24 @@ class ScannerService:
             self._devices = [(d[0], d[1], d[2], d[3]) for d in sane.get_devices()]
         return self._devices
 
-    def _probe_sync(self, name: str) -> dict[str, Any] | None:
+    def _probe_sync(self, name: str) -> tuple[dict[str, Any] | None, str]:
+        """(capabilities, status): last known capabilities when it cannot be opened now."""
         import sane
 
         if name in self._active:
-            return self._caps.get(name)
+            return self._caps.get(name), "scanning"
         with self._sane_lock:
             try:
                 dev = sane.open(name)
-            except Exception:
-                return self._caps.get(name)
+            except Exception as exc:
+                log.info("scanner %s cannot be opened: %s", name, exc)
+                return self._caps.get(name), "unavailable"
             try:
                 opts = {o.name: o for o in map(OptionInfo.from_tuple, dev.get_options()) if o.name}
                 self._caps[name] = capabilities(opts)
             finally:
                 dev.close()
-        return self._caps[name]
+        return self._caps[name], "ready"
 
     def _open_sync(self, name: str) -> Any:
         import sane
@@ -371,7 +373,7 @@ class ScannerService:
             raise sane_error(exc, "*") from None
         out = []
         for name, vendor, model, kind in devices:
-            caps = await self._run_global(self._probe_sync, name)
+            caps, status = await self._run_global(self._probe_sync, name)
             job = self._active.get(name)
             out.append(
                 {
@@ -379,7 +381,7 @@ class ScannerService:
                     "vendor": vendor,
                     "model": model,
                     "type": kind,
-                    "status": "scanning" if job else ("ready" if caps else "unavailable"),
+                    "status": "scanning" if job else status,
                     "scan": job.id if job else None,
                     **(caps or {"sources": [], "modes": [], "resolutions": []}),
                 }
