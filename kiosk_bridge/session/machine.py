@@ -319,7 +319,9 @@ class SessionMachine:
                 return self._go(now, State.ENDED, "far_end_left")
             if self._all_remote_tracks_ended(open_peers):
                 return self._go(now, State.ENDED, "far_end_left")
-            if not open_peers:
+            if not open_peers and self.state is State.IN_CALL:
+                # A healthy call closed by the page: a hang-up. While reconnecting, a page
+                # tearing its connection down is rebuilding it: wait for the new one.
                 return self._go(now, State.ENDED, "call_closed")
             if self.state is State.IN_CALL:
                 self.reconnects += 1

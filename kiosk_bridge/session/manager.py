@@ -33,15 +33,9 @@ from kiosk_bridge.session.browser import (
     sweep_stale_profiles,
 )
 from kiosk_bridge.session.config import RoomRefused, RoomRequest, SessionConfig
-from kiosk_bridge.session.machine import (
-    ACTIVE,
-    REASONS,
-    TERMINAL,
-    SessionMachine,
-    State,
-    Transition,
-)
-from kiosk_bridge.session.quality import Level, QualityTracker, Sample, StatsDeltas, classify
+from kiosk_bridge.session.machine import ACTIVE, REASONS, TERMINAL, State, Transition
+from kiosk_bridge.session.quality import Level
+from kiosk_bridge.session.watch import CallWatch, StatsUpdate
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +63,6 @@ def _inject_source() -> str:
     return source.replace("__PVP_BINDING__", BINDING)
 
 
-def receiving(reports: list[Any]) -> list[str]:
-    """Connections whose stats show remote packets received."""
-    return [
-        str(pc.get("pc"))
-        for pc in reports
-        if isinstance(pc, dict)
-        and pc.get("state") == "connected"
-        and any(
-            isinstance(s, dict) and isinstance(s.get("recv"), int) and s["recv"] > 0
-            for s in pc.get("inbound") or ()
-        )
-    ]
-
-
 class _Session:
     """One call, from launch to cleanup. Owned and driven by SessionManager."""
 
@@ -96,11 +76,9 @@ class _Session:
         self.request = request
         self.config = config
         self.id = secrets.token_hex(6)
-        self.machine = SessionMachine(config.timeouts)
-        self.quality = QualityTracker(config.quality)
-        self.deltas = StatsDeltas()
-        self.sample: Sample | None = None
-        self.sample_reasons: list[str] = []
+        self.watch = CallWatch(config.timeouts, config.quality)
+        self.machine = self.watch.machine
+        self.quality = self.watch.quality
         self.browser: Chromium | None = None
         self.main_session: str | None = None
         self.t0 = manager.clock()
@@ -132,6 +110,15 @@ class _Session:
             self.manager.trace(self.now() - self.t0, kind, payload)
 
     # -- state changes -----------------------------------------------------------------
+    def feed(self, kind: str, data: Any = None) -> None:
+        """One observation through the watch (and into the trace, so it can be replayed)."""
+        if kind != "tick":
+            self.trace(kind, data)
+        transitions, update = self.watch.feed(self.now(), kind, data)
+        self.apply(transitions)
+        if update is not None:
+            self.emit_stats(update)
+
     def apply(self, transitions: list[Transition]) -> None:
         for tr in transitions:
             log.info("session %s: %s%s", self.id, tr.state, f" ({tr.reason})" if tr.reason else "")
@@ -167,27 +154,24 @@ class _Session:
     def status(self) -> dict[str, Any]:
         data = self.state_data()
         data["quality_reasons"] = list(self.quality.reasons)
-        data["stats"] = self.sample.to_dict() if self.sample else None
+        data["stats"] = self.watch.sample.to_dict() if self.watch.sample else None
         return data
 
     # -- the run -----------------------------------------------------------------------
     async def run(self) -> None:
         try:
-            self.apply(self.machine.start(self.now()))
+            self.feed("start")
             if self.end_requested is None:
                 await self._launch()
-            self.apply(
-                self.machine.end(self.now(), self.end_requested or "ended_by_staff")
-                if self.end_requested
-                else []
-            )
+            if self.end_requested is not None:
+                self.feed("end", self.end_requested)
             self.ready.set()
             if not self.machine.finished:
                 self._spawn(self._open_room())
                 await self._watch()
         except Exception as exc:
             log.exception("session %s: unexpected error", self.id)
-            self.apply(self.machine.fail(self.now(), "browser_crashed", type(exc).__name__))
+            self.feed("fail", ["browser_crashed", type(exc).__name__])
         finally:
             self.ready.set()
             await self._cleanup()
@@ -206,7 +190,7 @@ class _Session:
         try:
             self.browser = await Chromium.launch(options)
         except BrowserError as exc:
-            self.apply(self.machine.fail(self.now(), exc.reason, str(exc)))
+            self.feed("fail", [exc.reason, str(exc)])
             return
         if self.end_requested is not None:  # ended while the browser was starting
             return
@@ -231,10 +215,9 @@ class _Session:
             await self._instrument(self.main_session)
             await cdp.send("Inspector.enable", {}, self.main_session)
         except (CDPError, CDPClosed, StopIteration, KeyError, TimeoutError) as exc:
-            self.apply(self.machine.fail(self.now(), "browser_failed", str(exc) or "DevTools"))
+            self.feed("fail", ["browser_failed", str(exc) or "DevTools"])
             return
-        self.trace("ready", None)
-        self.apply(self.machine.browser_ready(self.now()))
+        self.feed("ready")
 
     async def _instrument(self, session: str) -> None:
         """Binding + tracker before any page script, in this target and its children."""
@@ -282,11 +265,10 @@ class _Session:
             except CDPError as exc:
                 problem = str(exc)
             if problem is None:
-                self.trace("load", None)
-                self.apply(self.machine.page_loaded_at(self.now()))
+                self.feed("load")
                 return
             if self.now() + _RETRY_NAVIGATION_AFTER >= deadline:
-                self.apply(self.machine.fail(self.now(), "page_unreachable", problem))
+                self.feed("fail", ["page_unreachable", problem])
                 return
             log.info("session %s: room not reachable yet (%s), retrying", self.id, problem)
             await asyncio.sleep(_RETRY_NAVIGATION_AFTER)
@@ -297,7 +279,7 @@ class _Session:
         while not self.machine.finished:
             if self.browser_closed:
                 code = self.browser.proc.returncode if self.browser else None
-                self.apply(self.machine.browser_gone(self.now(), f"exit code {code}"))
+                self.feed("browser_gone", f"exit code {code}")
                 break
             now = self.now()
             deadline = self.machine.next_deadline()
@@ -308,7 +290,7 @@ class _Session:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), wait)
-            self.apply(self.machine.tick(self.now()))
+            self.feed("tick")
             if self.machine.finished or self.browser_closed:
                 continue
             if self.now() >= next_poll:
@@ -333,8 +315,7 @@ class _Session:
             except CDPError:  # the frame went away: its connections with it
                 responded = True
                 gone = sorted(self.contexts.pop((session, context), set()))
-                self.trace("peers_gone", gone)
-                self.apply(self.machine.peers_gone(self.now(), gone))
+                self.feed("peers_gone", gone)
                 continue
             except CDPClosed:
                 return
@@ -344,35 +325,27 @@ class _Session:
         if not responded:
             self.missed_polls += 1
             if self.missed_polls >= _MAX_MISSED_POLLS:
-                self.apply(self.machine.fail(self.now(), "page_not_responding"))
+                self.feed("fail", ["page_not_responding", None])
             return
         self.missed_polls = 0
         if not self.contexts:
             return
-        self.trace("stats", reports)
-        self.apply(self.machine.media_seen(self.now(), receiving(reports)))
-        sample = self.deltas.update(reports)
-        if sample is None or self.machine.state not in (State.IN_CALL, State.RECONNECTING):
-            return
-        self.sample = sample
-        level, reasons = classify(sample, self.config.quality)
-        self.sample_reasons = reasons
-        changed = (
-            self.quality.update(level, reasons) if self.machine.state is State.IN_CALL else False
-        )
+        self.feed("stats", reports)
+
+    def emit_stats(self, update: StatsUpdate) -> None:
         data: dict[str, Any] = {
             "session": self.id,
             "at": self.iso(self.now()),
             "state": str(self.machine.state),
             "quality": self.quality.level.label,
-            "quality_changed": changed,
+            "quality_changed": update.changed,
             "worst_quality": self.quality.worst.label,
-            "sample_quality": level.label,
-            "reasons": reasons,
+            "sample_quality": update.level.label,
+            "reasons": update.reasons,
         }
-        data.update(sample.to_dict())
-        if changed:
-            log.info("session %s: quality %s %s", self.id, self.quality.level.label, reasons)
+        data.update(update.sample.to_dict())
+        if update.changed:
+            log.info("session %s: quality %s %s", self.id, data["quality"], update.reasons)
         self.manager.emit("session.stats", data)
 
     async def _evaluate(
@@ -414,7 +387,7 @@ class _Session:
         if self.browser is not None:
             await self.browser.kill()
         if not self.machine.finished:  # cancelled from outside
-            self.apply(self.machine.end(self.now(), "bridge_shutdown"))
+            self.feed("end", "bridge_shutdown")
 
     # -- DevTools events (synchronous: they only feed the machine) ---------------------
     def _on_binding(self, params: dict[str, Any], session: str | None) -> None:
@@ -432,8 +405,7 @@ class _Session:
         context = params.get("executionContextId")
         if isinstance(context, int) and isinstance(msg.get("pc"), str):
             self.contexts.setdefault((session, context), set()).add(msg["pc"])
-        self.trace("report", msg)
-        self.apply(self.machine.report(self.now(), msg))
+        self.feed("report", msg)
 
     def _on_context_destroyed(self, params: dict[str, Any], session: str | None) -> None:
         key = (session or "", params.get("executionContextId", -1))
@@ -455,8 +427,7 @@ class _Session:
 
     def _peers_gone(self, ids: set[str]) -> None:
         if ids:
-            self.trace("peers_gone", sorted(ids))
-            self.apply(self.machine.peers_gone(self.now(), sorted(ids)))
+            self.feed("peers_gone", sorted(ids))
 
     def _on_attached(self, params: dict[str, Any], session: str | None) -> None:
         child = params.get("sessionId")
@@ -488,8 +459,7 @@ class _Session:
 
     def _on_crashed(self, params: dict[str, Any], session: str | None) -> None:
         if session == self.main_session:
-            self.trace("crashed", None)
-            self.apply(self.machine.browser_gone(self.now(), "page crashed"))
+            self.feed("crashed")
 
     def _on_cdp_closed(self) -> None:
         if not self.killing:
@@ -563,9 +533,9 @@ class SessionManager:
         if session is not None:
             if session.end_requested is None:
                 session.end_requested = reason
-                session.trace("end", reason)
             session.killing = True  # from now on the browser's exit is ours, not a crash
-            session.apply(session.machine.end(session.now(), reason))
+            if session.machine.state is not State.IDLE:
+                session.feed("end", reason)
             session.wake.set()
             if session.task is not None:
                 await asyncio.shield(session.task)

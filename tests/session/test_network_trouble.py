@@ -31,6 +31,10 @@ async def test_quality_drops_under_shaping_and_comes_back(
     netns: str, session_config: SessionConfig
 ) -> None:
     spec = child_spec(session_config, "C-060", far_end="127.0.0.1", reconnect=30)
+    # After congestion, the aiortc agent's REMB keeps the kiosk's outgoing estimate at its
+    # floor for up to a minute (see trace_shaped.json): judge this run without bitrate,
+    # which the replay tests cover.
+    spec["session"]["quality"] = {"bitrate_warn_kbps": 0, "bitrate_poor_kbps": 0}
     child = await Child.start(spec, prefix=in_netns(netns))
     try:
         await child.state("in_call", timeout=30)
@@ -42,7 +46,7 @@ async def test_quality_drops_under_shaping_and_comes_back(
         )
         assert dropped["data"]["quality_changed"] is True
         assert dropped["data"]["quality"] in ("degraded", "poor")
-        assert set(dropped["data"]["reasons"]) & {"rtt", "loss", "jitter", "fps", "bitrate"}
+        assert set(dropped["data"]["reasons"]) & {"rtt", "loss", "jitter", "fps"}
 
         unshape(netns)
         back = await child.read_until(
