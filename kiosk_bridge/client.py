@@ -198,8 +198,9 @@ class BridgeClient:
                     continue
                 else:
                     break
-            with contextlib.suppress(BridgeError):
-                asyncio.get_running_loop().create_task(self._rehello())
+            task = asyncio.get_running_loop().create_task(self._rehello())
+            self._cb_tasks.add(task)
+            task.add_done_callback(self._cb_tasks.discard)
 
     async def _rehello(self) -> None:
         with contextlib.suppress(BridgeError):
