@@ -34,7 +34,7 @@ from kiosk_bridge.spool import Spool
 
 log = logging.getLogger("kiosk_bridge")
 
-EXTENSIONS: tuple[str, ...] = ("kiosk_bridge.methods",)
+EXTENSIONS: tuple[str, ...] = ("kiosk_bridge.methods", "kiosk_bridge.session.bridge")
 
 Hook = Callable[["Bridge"], Awaitable[None]]
 

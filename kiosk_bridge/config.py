@@ -26,6 +26,8 @@ Example (every key optional)::
     [printer]
     allowed = []                # queue names offered to clients; empty = all
     offline_after = 10          # seconds a job may sit unprocessed before "offline"
+
+    [session]                   # the kiosk's video call: see kiosk_bridge/session/config.py
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from kiosk_bridge.session import config as session_config
 
 
 class ConfigError(Exception):
@@ -135,6 +139,10 @@ def load(path: Path | None) -> Config:
         parse_retention(config.retention)  # fail early on a bad value
     except ConfigError as exc:
         raise ConfigError(f"{path}: spool.{exc}") from None
+    try:
+        session_config.parse(extra.get("session"))  # [session] lives with the session code
+    except session_config.SessionConfigError as exc:
+        raise ConfigError("\n".join(f"{path}: {p}" for p in exc.problems)) from None
     return config
 
 

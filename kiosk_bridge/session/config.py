@@ -57,7 +57,7 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_URL_LENGTH = 2048
 
 
-class SessionConfigError(Exception):
+class SessionConfigError(ValueError):
     """Mistakes in `[session]`: one line per mistake, naming the key."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -1,0 +1,103 @@
+"""The video session as a bridge extension: `session.start`, `session.end`, `session.status`
+and the events `session.state` and `session.stats` (see docs/bridge-protocol.md).
+
+Listed in `kiosk_bridge.app.EXTENSIONS`; its `setup(bridge)` reads `[session]` from the
+bridge config, registers the methods, events and error codes, and ends the call (killing
+the browser) when the bridge stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk_bridge.errors import CATALOG, BridgeError, ErrorSpec
+from kiosk_bridge.protocol import CallContext, Str
+from kiosk_bridge.session.config import RoomRefused, parse
+from kiosk_bridge.session.manager import SessionManager
+
+EVENTS = ("session.state", "session.stats")
+
+ERRORS: dict[str, ErrorSpec] = {
+    "invalid_display_name": ErrorSpec(
+        False,
+        "Le nom affiché dans la visio doit être le numéro de ticket de la visite (par "
+        "exemple C-007), jamais le nom du visiteur.",
+        "The name shown in the call must be the visit's ticket number (for example C-007), "
+        "never the visitor's name.",
+    ),
+    "unknown_partner": ErrorSpec(
+        False,
+        "Partenaire {partner} absent de [session.partners] dans la configuration du pont : "
+        "ajoutez-le avec son préfixe de ticket et ses domaines de visio.",
+        "Partner {partner} is missing from [session.partners] in the bridge config: add it "
+        "with its ticket prefix and its video domains.",
+    ),
+    "ticket_partner_mismatch": ErrorSpec(
+        False,
+        "Le ticket {ticket} n'appartient pas au partenaire {partner}.",
+        "Ticket {ticket} does not belong to partner {partner}.",
+    ),
+    "invalid_room_url": ErrorSpec(
+        False,
+        "Adresse de salle de visio refusée : {detail}.",
+        "Video room address refused: {detail}.",
+    ),
+    "room_not_allowed": ErrorSpec(
+        False,
+        "Le domaine {host} n'est pas autorisé pour {partner}. Ajoutez-le à domains dans "
+        "[session.partners.{partner}] de la configuration du pont si c'est bien sa visio.",
+        "Domain {host} is not allowed for {partner}. Add it to domains in "
+        "[session.partners.{partner}] of the bridge config if it is really its video service.",
+    ),
+    "session_busy": ErrorSpec(
+        True,
+        "Une visio est déjà en cours sur cette borne (ticket {ticket}). Terminez-la "
+        "d'abord.",
+        "A call is already running on this kiosk (ticket {ticket}). End it first.",
+    ),
+}
+
+
+def setup(bridge: Any) -> None:
+    config = parse(bridge.config.extra.get("session"))
+    for code, spec in ERRORS.items():
+        CATALOG.setdefault(code, spec)
+    reg = bridge.registry
+    for event in EVENTS:
+        reg.event(event)
+
+    async def on_event(name: str, data: dict[str, Any]) -> None:
+        bridge.broadcast(name, data)
+
+    manager = SessionManager(config, on_event)
+    bridge.session = manager
+
+    @reg.method(
+        "session.start",
+        {
+            "room_url": Str(max_len=4096),
+            "display_name": Str(max_len=200),
+            "partner": Str(default=None, max_len=32),
+        },
+    )
+    async def start(call: CallContext, p: dict[str, Any]) -> Any:
+        """Open the partner's room on the kiosk; states follow as session.state events."""
+        try:
+            return await manager.start(p["room_url"], p["display_name"], p["partner"])
+        except RoomRefused as exc:
+            raise BridgeError(exc.code, **exc.params) from None
+
+    @reg.method("session.end", {})
+    async def end(call: CallContext, p: dict[str, Any]) -> Any:
+        """End the call and close the browser (does nothing when no call runs)."""
+        return await manager.end()
+
+    @reg.method("session.status", {})
+    async def status(call: CallContext, p: dict[str, Any]) -> Any:
+        """The current session (state, quality, last figures) or idle with the last one."""
+        return manager.status()
+
+    async def stop(bridge: Any) -> None:
+        await manager.close()
+
+    bridge.on_stop(stop)
