@@ -51,8 +51,7 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     "session_busy": ErrorSpec(
         True,
-        "Une visio est déjà en cours sur cette borne (ticket {ticket}). Terminez-la "
-        "d'abord.",
+        "Une visio est déjà en cours sur cette borne (ticket {ticket}). Terminez-la d'abord.",
         "A call is already running on this kiosk (ticket {ticket}). End it first.",
     ),
 }
