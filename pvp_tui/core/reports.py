@@ -207,8 +207,8 @@ class PeriodFigures:
     total: Figures
     partners: list[Figures]
     kiosks: list[KioskFigures]
-    daily: dict[date, dict[str, int]]  # local day -> partner -> visits entering the queue
-    hourly: list[int]  # 24 local hours -> check-ins
+    daily: dict[date, dict[str, int]]  # local day -> partner -> visits (current period only)
+    hourly: list[int]  # 24 local hours -> check-ins (current period only)
     wait_histogram: list[int]  # one count per WAIT_BUCKETS entry
 
     def partner(self, partner_id: str) -> Figures | None:
@@ -257,7 +257,7 @@ def activity_report(store: Store, config: Config, period: Period) -> ActivityRep
     refresh_summaries(store)
     with store.snapshot() as db:
         current = _period_figures(db.conn, config, period)
-        previous = _period_figures(db.conn, config, period.previous())
+        previous = _period_figures(db.conn, config, period.previous(), charts=False)
     return ActivityReport(config.site.id, config.site.name, current, previous)
 
 
@@ -554,7 +554,11 @@ class _Acc:
         self.interviews: list[float] = []
 
 
-def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
+def _period_figures(
+    conn: Any, config: Config, period: Period, charts: bool = True
+) -> PeriodFigures:
+    """The figures of one period; without `charts`, no per-day or per-hour counts (the
+    previous period is only compared figure by figure)."""
     tz = config.site.timezone
     start, end = period.bounds(tz)
     params: dict[str, Any] = {"site": config.site.id, "start": start, "end": end}
@@ -619,12 +623,13 @@ def _period_figures(conn: Any, config: Config, period: Period) -> PeriodFigures:
         acc.waits = list(map(float, waits.split(","))) if waits else []
         acc.interviews = list(map(float, interviews.split(","))) if interviews else []
 
-    daily: dict[date, dict[str, int]] = {d: {} for d in period.each_day()}
+    daily: dict[date, dict[str, int]] = {d: {} for d in period.each_day()} if charts else {}
     hourly = [0] * 24
     params["key"] = 13 if _whole_hours(tz, period) else 16
+    arrivals = conn.execute(_PERIOD_ARRIVALS, params) if charts else ()
     suffix = ":00:00+00:00" if params["key"] == 13 else ":00+00:00"
     local_of: dict[str, datetime] = {}
-    for key, partner, origin, n in conn.execute(_PERIOD_ARRIVALS, params):
+    for key, partner, origin, n in arrivals:
         local = local_of.get(key)
         if local is None:
             local = local_of[key] = datetime.fromisoformat(key + suffix).astimezone(tz)
