@@ -216,6 +216,7 @@ class PvpApp(App[int]):
     @on(DataChanged)
     def _changed_elsewhere(self) -> None:
         self.refresh_queue()
+        documents.purge(self)  # a visit finished elsewhere (pvp finish...) frees its papers
 
     # ------------------------------------------------------------------- acting
     def perform(self, fn: Callable[[], Visit], done: str) -> None:

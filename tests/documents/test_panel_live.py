@@ -24,6 +24,10 @@ from tests.documents.conftest import (
     visitor_at_kiosk,
 )
 
+# A slow feeder: small reads with a pause after each (test backend options).
+SLOW = {"read_limit": True, "read_limit_size": 16384, "read_delay": True,
+        "read_delay_duration": 20000}  # fmt: skip
+
 
 def doc_events(desk, visit_id: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
     return [
@@ -32,8 +36,10 @@ def doc_events(desk, visit_id: str) -> list[tuple[str, dict]]:  # type: ignore[n
 
 
 def spool_files(bridge: BridgeProcess) -> list[Path]:
-    docs = bridge.spool / "docs"
-    return [p for p in docs.rglob("*") if p.is_file()] if docs.exists() else []
+    """Every file in the bridge's spool but its print-job records (no page in them)."""
+    if not bridge.spool.exists():
+        return []
+    return [p for p in bridge.spool.rglob("*") if p.is_file() and p.parent.name != "state"]
 
 
 async def open_panel(pilot, app) -> DocumentsScreen:  # type: ignore[no-untyped-def]
@@ -62,7 +68,9 @@ async def test_scan_three_pages_see_them_print_them_then_finish_leaves_nothing(
     visit_id = visitor_at_kiosk(desk)
     app = make_app(desk)
     async with app.run_test(size=(100, 32)) as pilot:
+        badge = app.queue_screen.query_one("#badge-kiosk-kiosk-1")
         screen = await open_panel(pilot, app)
+        assert "Borne 1 prête" in str(badge.render())
         await set_scan(pilot, screen, 3)
         await pilot.press("f6")
         await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan done")
@@ -99,6 +107,8 @@ async def test_scan_three_pages_see_them_print_them_then_finish_leaves_nothing(
             lambda: any(t == events.DOCUMENT_PURGED for t, _ in doc_events(desk, visit_id)),
             "purge recorded",
         )
+        said = [str(n.message) for n in app._notifications]
+        assert any("C-001 : 1 document(s) supprimé(s) de la borne." in m for m in said), said
     kinds = [t for t, _ in doc_events(desk, visit_id)]
     assert kinds[0] == events.DOCUMENT_CAPTURED
     assert events.DOCUMENT_PRINTED in kinds and kinds[-1] == events.DOCUMENT_PURGED
@@ -146,7 +156,7 @@ async def test_bridge_restart_mid_visit_reconnects_and_lists_documents(
     lab: Lab, bridge: BridgeProcess, tmp_path: Path
 ) -> None:
     desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
-    visitor_at_kiosk(desk)
+    visit_id = visitor_at_kiosk(desk)
     app = make_app(desk)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_panel(pilot, app)
@@ -183,6 +193,36 @@ async def test_bridge_restart_mid_visit_reconnects_and_lists_documents(
         await until(pilot, lambda: again.pages_on_screen() == 2, "thumbnails fetched again")
         assert "Borne 1 : en ligne" in str(again.query_one("#doc-header").render())
         assert again.query_one("#doc-list", OptionList).option_count == 1
+        # Back to waiting keeps the papers; cancelling the visit takes them off the kiosk.
+        await pilot.press("escape")
+        desk.back_to_waiting(visit_id)
+        assert spool_files(bridge)
+        app.perform(lambda: desk.cancel(visit_id), "{ticket}")
+        await until(pilot, lambda: not spool_files(bridge), "spool emptied after cancel")
+
+
+async def test_escape_during_a_scan_stops_it_and_keeps_the_pages(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visitor_at_kiosk(desk)
+    desk.config.kiosks[0].scan_options.update(SLOW)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 8)
+        await pilot.press("f6")
+        await until(pilot, lambda: screen.pages_on_screen() >= 1, "first page")
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.scanning, "scan stopped")
+        assert app.screen is screen  # still on the panel, with the pages kept
+        (doc,) = screen.docs
+        assert 1 <= doc.pages < 8
+        info = await screen.link.request("documents.get", {"document": doc.id})
+        assert info["document"]["pages"] == doc.pages
+        assert "conservée" in str(screen.query_one("#scan-status").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is not screen, "back to the queue")
 
 
 async def test_page_edits_delete_rotate_reorder_rescan(

@@ -55,13 +55,37 @@ def badge(link: KioskLink) -> tuple[str, str]:
     return _("{kiosk}: access refused").format(kiosk=name), "error"
 
 
+_purging: dict[int, bool] = {}  # app id -> another purge asked while one runs
+
+
 def purge(app: PvpApp) -> None:
-    """Delete the documents of closed visits from the kiosks (in a worker), and say so."""
-    if app.kiosks:
-        app.run_worker(_purge(app), group="doc-purge", exclusive=False, exit_on_error=False)
+    """Delete the documents of closed visits from the kiosks (in a worker), and say so.
+
+    Runs never overlap: a purge asked while one runs makes it run once more at its end.
+    """
+    if not app.kiosks:
+        return
+    key = id(app)
+    if key in _purging:
+        _purging[key] = True
+        return
+    _purging[key] = False
+    app.run_worker(_purge(app), group="doc-purge", exit_on_error=False)
 
 
 async def _purge(app: PvpApp) -> None:
+    key = id(app)
+    try:
+        while True:
+            await _purge_once(app)
+            if not _purging.get(key):
+                break
+            _purging[key] = False
+    finally:
+        _purging.pop(key, None)
+
+
+async def _purge_once(app: PvpApp) -> None:
     purged = await purge_closed(app.doc_log, app.kiosks)
     by_visit: dict[str, int] = {}
     for doc in purged:

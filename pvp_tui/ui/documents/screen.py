@@ -578,7 +578,10 @@ class DocumentsScreen(Screen[None]):
         else:
             self.retry_doc = None
             added = int(result.get("pages_added", 0)) if result else 0
-            self._say("scan-status", _("{n} pages scanned.").format(n=added), "ok")
+            if result and result.get("cancelled"):
+                self._say("scan-status", _("Scan stopped: {n} pages kept.").format(n=added), "warn")
+            else:
+                self._say("scan-status", _("{n} pages scanned.").format(n=added), "ok")
             bar = self.query_one("#scan-progress", ProgressBar)
             bar.update(total=max(1, added), progress=max(1, added))
         self._show_docs()
@@ -819,11 +822,24 @@ class DocumentsScreen(Screen[None]):
 
     # ------------------------------------------------------------------- leaving
     def action_back(self) -> None:
+        """Esc: back to the queue; during a scan, first stop it (pages done are kept)."""
         if self.scanning:
-            # Leaving would drop the scan's reply: its pages would belong to no visit.
-            self.notify(_("Wait for the end of the scan (or let it stop) before leaving."))
+            # Leaving now would drop the scan's reply: its pages would belong to no visit.
+            self.notify(_("Stopping the scan; the pages already scanned are kept."))
+            self._cancel_scan()
             return
         self.dismiss(None)
+
+    @work(group="scan-cancel", exit_on_error=False)
+    async def _cancel_scan(self) -> None:
+        device = self._device()
+        if device is None:
+            return
+        try:
+            await self.link.request("scanner.cancel", {"device": device}, timeout=70)
+        except BridgeError as err:
+            if err.code != "scan_not_found":  # already over: nothing to stop
+                self.notify(bridge_message(err), severity="error", timeout=10)
 
 
 def _unreachable() -> BridgeError:
