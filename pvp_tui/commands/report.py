@@ -17,15 +17,17 @@ from ..core.reports import Period, activity_report, parse_date
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="activity report for a period (table, csv, json, xlsx)",
-        description="The site's activity from the visit event log: per partner and in "
-        "total, per kiosk, and the change against the previous period of the same length. "
-        "Without dates: this month up to today.",
+        help=_("activity report for a period (table, csv, json, xlsx)"),
+        description=_(
+            "The site's activity from the visit event log: per partner and in total, per "
+            "kiosk, and the change against the previous period of the same length. "
+            "Without dates: this month up to today."
+        ),
     )
-    parser.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD")
-    parser.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
-    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    parser.add_argument("--from", dest="start", metavar="DATE", help=_("first day, YYYY-MM-DD"))
+    parser.add_argument("--to", dest="end", metavar="DATE", help=_("last day, YYYY-MM-DD"))
+    parser.add_argument("--format", choices=FORMATS, default="table", help=_("default: table"))
+    parser.add_argument("--out", metavar="FILE", help=_("write to FILE instead of the terminal"))
     parser.set_defaults(run=run)
 
 
