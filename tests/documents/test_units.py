@@ -260,3 +260,22 @@ async def test_wrong_token_and_missing_token_file_are_refused(
         assert "x" in links["missing"].state.problem
     finally:
         await links.close()
+
+
+async def test_text_fallback_names_the_page_and_its_size() -> None:
+    from textual.app import App, ComposeResult
+
+    from pvp_tui.ui.documents.thumbs import PageThumb
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield PageThumb(2, Image.new("RGB", (300, 200), "white"))
+
+    choose_mode({"PVP_IMAGES": "text"})
+    try:
+        async with One().run_test(size=(20, 14)) as pilot:
+            thumb = pilot.app.query_one(PageThumb)
+            text = "\n".join(thumb.render_line(y).text for y in range(thumb.content_size.height))
+            assert "page 2" in text and "300×200" in text and "paysage" in text
+    finally:
+        choose_mode({"PVP_IMAGES": "halfblock"})
