@@ -266,7 +266,7 @@ def activity_report(store: Store, config: Config, period: Period) -> ActivityRep
 # function of its visit's events; the log is append-only, so each refresh recomputes only
 # the visits with events past the last seq summarised. These tables are a cache: dropping
 # them only makes the next report rebuild them.
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 
 _SUMMARY_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS report_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)""",
@@ -278,14 +278,15 @@ _SUMMARY_SCHEMA = (
         partner TEXT NOT NULL,
         kind TEXT,
         needs TEXT,
-        wait_s REAL,
-        interview_s REAL,
+        wait_ms INTEGER,
+        interview_ms INTEGER,
         outcome TEXT,
-        final TEXT NOT NULL
+        final TEXT NOT NULL,
+        cat INTEGER NOT NULL  -- origin, kind, final state and outcome as one small number
     )""",
     # Covering: a period's rows are read from the index alone, in arrival order.
     """CREATE INDEX IF NOT EXISTS report_visits_arrived ON report_visits(site_id, arrived,
-        partner, origin, kind, needs, wait_s, interview_s, outcome, final)""",
+        partner, cat, wait_ms, interview_ms, needs)""",
     """CREATE TABLE IF NOT EXISTS report_sessions (
         visit_id TEXT NOT NULL,
         site_id TEXT NOT NULL,
@@ -337,13 +338,21 @@ _CHANGED_CREATED = """
 
 # What the event log says about each changed visit, in one row.
 _SUMMARISE_VISITS = f"""
-INSERT INTO report_visits (visit_id, site_id, arrived, origin, partner, kind, needs, wait_s,
-                           interview_s, outcome, final)
+INSERT INTO report_visits (visit_id, site_id, arrived, origin, partner, kind, needs, wait_ms,
+                           interview_ms, outcome, final, cat)
+SELECT *,
+       (origin IS 'transferred_in') * 1000 + (kind IS 'appointment') * 100
+       + CASE final WHEN 'done' THEN 10 WHEN 'transferred' THEN 20 WHEN 'no_show' THEN 30
+                    WHEN 'cancelled' THEN 40 WHEN 'closed_overnight' THEN 50 ELSE 0 END
+       + CASE outcome WHEN 'resolved' THEN 1 WHEN 'follow_up' THEN 2 WHEN 'redirected' THEN 3
+                      WHEN 'technical_failure' THEN 4 ELSE 0 END
+FROM (
 SELECT visit_id, site_id, arrived, origin, partner, kind,
        CASE WHEN needs IS NULL OR needs = '[]' THEN NULL ELSE needs END,
-       ROUND((julianday(first_called) - julianday(arrived)) * 86400, 3),
+       CAST(ROUND((julianday(first_called) - julianday(arrived)) * 86400000) AS INTEGER),
        CASE WHEN finished IS NOT NULL AND last_started IS NOT NULL
-            THEN ROUND((julianday(finished) - julianday(last_started)) * 86400, 3) END,
+            THEN CAST(ROUND((julianday(finished) - julianday(last_started)) * 86400000)
+                      AS INTEGER) END,
        outcome,
        CASE WHEN finished IS NOT NULL THEN 'done'
             WHEN transferred THEN 'transferred'
@@ -352,7 +361,7 @@ SELECT visit_id, site_id, arrived, origin, partner, kind,
             WHEN no_show_seq IS NOT NULL AND (back_seq IS NULL OR no_show_seq > back_seq)
                  THEN 'no_show'
             WHEN closed_overnight THEN 'closed_overnight'
-            ELSE 'open' END
+            ELSE 'open' END AS final
 FROM (
     SELECT created.*,
            MIN(CASE WHEN e.type = 'called' THEN e.at END) AS first_called,
@@ -372,6 +381,7 @@ FROM (
          AND e.type IN ('called', 'started', 'finished', 'cancelled', 'transferred', 'no_show',
                         'back_to_waiting', 'closed_overnight')
     GROUP BY created.visit_id
+)
 )
 """
 
@@ -489,30 +499,21 @@ def _summarise_chunk(conn: sqlite3.Connection) -> int:
 
 _IN_PERIOD = "site_id = :site AND arrived >= :start AND arrived < :end"
 
-# The period's visits, counted by what the figures tell apart.
+# The period's visits counted by partner and category, with their durations as text
+# lists (whole milliseconds): one small sort, far cheaper than one row per visit.
 _PERIOD_COUNTS = f"""
-SELECT partner, origin, kind, final, outcome, COUNT(*) FROM report_visits
-WHERE {_IN_PERIOD} GROUP BY 1, 2, 3, 4, 5
+SELECT partner, cat, COUNT(*), group_concat(wait_ms), group_concat(interview_ms)
+FROM report_visits WHERE {_IN_PERIOD} GROUP BY 1, 2
 """
 
 _PERIOD_NEEDS = f"""
-SELECT partner, needs, final = 'done' AND COALESCE(outcome, '') != 'technical_failure',
-       COUNT(*)
-FROM report_visits
-WHERE {_IN_PERIOD} AND needs IS NOT NULL AND final != 'transferred'
-GROUP BY 1, 2, 3
-"""
-
-# Durations as text lists (one row per partner): far cheaper to read than one row each.
-# They are whole milliseconds, so the text round-trips exactly.
-_PERIOD_DURATIONS = f"""
-SELECT partner, group_concat(wait_s), group_concat(interview_s) FROM report_visits
-WHERE {_IN_PERIOD} GROUP BY partner
+SELECT partner, cat, needs, COUNT(*) FROM report_visits
+WHERE {_IN_PERIOD} AND needs IS NOT NULL GROUP BY 1, 2, 3
 """
 
 # Arrivals per UTC hour (or minute, where the site's offset is not whole hours).
 _PERIOD_ARRIVALS = f"""
-SELECT substr(arrived, 1, :key), partner, origin, COUNT(*) FROM report_visits
+SELECT substr(arrived, 1, :key), partner, cat < 1000, COUNT(*) FROM report_visits
 WHERE {_IN_PERIOD} GROUP BY 1, 2, 3
 """
 
@@ -528,6 +529,18 @@ _PERIOD_LABELS = f"""
 SELECT partner, kiosk, what, label, SUM(n) FROM report_labels WHERE {_IN_PERIOD}
 GROUP BY 1, 2, 3, 4
 """
+
+
+_FINALS = ("open", "done", "transferred", "no_show", "cancelled", "closed_overnight")
+_OUTCOMES = (None, "resolved", "follow_up", "redirected", "technical_failure")
+
+
+def _decode(cat: int) -> tuple[bool, bool, str, str | None]:
+    """(transferred in, appointment, final state, outcome) from a summary's `cat`."""
+    origin, rest = divmod(cat, 1000)
+    kind, rest = divmod(rest, 100)
+    final, outcome = divmod(rest, 10)
+    return bool(origin), bool(kind), _FINALS[final], _OUTCOMES[outcome]
 
 
 def _whole_hours(tz: ZoneInfo, period: Period) -> bool:
@@ -568,7 +581,6 @@ def _period_figures(
     }
     total = _Acc(Figures(partner_id="", name=_("Total")))
     failure = Outcome.TECHNICAL_FAILURE.value
-    valid_outcomes = {o.value for o in Outcome}
     valid_needs = {n.value for n in Need}
 
     def acc_of(partner: str) -> _Acc:
@@ -577,12 +589,14 @@ def _period_figures(
             acc = accs[partner] = _Acc(Figures(partner_id=partner, name=partner))
         return acc
 
-    for partner, origin, kind, final, outcome, n in conn.execute(_PERIOD_COUNTS, params):
-        f, t = acc_of(partner).figures, total.figures
+    for partner, cat, n, waits, interviews in conn.execute(_PERIOD_COUNTS, params):
+        acc = acc_of(partner)
+        f, t = acc.figures, total.figures
+        transferred_in, appointment, final, outcome = _decode(cat)
         f.visits += n
-        if origin == ev.CHECKED_IN:
+        if not transferred_in:
             t.visits += n
-            if kind == "appointment":
+            if appointment:
                 f.appointments += n
                 t.appointments += n
             else:
@@ -594,7 +608,7 @@ def _period_figures(
         for target in (f, t):
             if final == "done":
                 target.served += n
-                if outcome in valid_outcomes:
+                if outcome is not None:
                     target.outcomes[outcome] += n
                 if outcome == failure:
                     target.technical_failures += n
@@ -608,8 +622,16 @@ def _period_figures(
                 target.closed_overnight += n
             else:
                 target.open += n
+        if waits:
+            acc.waits += [int(ms) / 1000 for ms in waits.split(",")]
+        if interviews:
+            acc.interviews += [int(ms) / 1000 for ms in interviews.split(",")]
 
-    for partner, needs_json, met, n in conn.execute(_PERIOD_NEEDS, params):
+    for partner, cat, needs_json, n in conn.execute(_PERIOD_NEEDS, params):
+        _origin, _kind, final, outcome = _decode(cat)
+        if final == "transferred":  # the needs travel with the visitor
+            continue
+        met = final == "done" and outcome != failure
         f, t = acc_of(partner).figures, total.figures
         for need in json.loads(needs_json):
             if need in valid_needs:
@@ -618,24 +640,19 @@ def _period_figures(
                     if met:
                         target.needs_met[need] += n
 
-    for partner, waits, interviews in conn.execute(_PERIOD_DURATIONS, params):
-        acc = acc_of(partner)
-        acc.waits = list(map(float, waits.split(","))) if waits else []
-        acc.interviews = list(map(float, interviews.split(","))) if interviews else []
-
     daily: dict[date, dict[str, int]] = {d: {} for d in period.each_day()} if charts else {}
     hourly = [0] * 24
     params["key"] = 13 if _whole_hours(tz, period) else 16
     arrivals = conn.execute(_PERIOD_ARRIVALS, params) if charts else ()
     suffix = ":00:00+00:00" if params["key"] == 13 else ":00+00:00"
     local_of: dict[str, datetime] = {}
-    for key, partner, origin, n in arrivals:
+    for key, partner, checked_in, n in arrivals:
         local = local_of.get(key)
         if local is None:
             local = local_of[key] = datetime.fromisoformat(key + suffix).astimezone(tz)
         counts = daily.setdefault(local.date(), {})
         counts[partner] = counts.get(partner, 0) + n
-        if origin == ev.CHECKED_IN:
+        if checked_in:
             hourly[local.hour] += n
 
     kiosks: dict[str, KioskFigures] = {}
