@@ -54,13 +54,41 @@ ERRORS: dict[str, ErrorSpec] = {
         "Une visio est déjà en cours sur cette borne (ticket {ticket}). Terminez-la d'abord.",
         "A call is already running on this kiosk (ticket {ticket}). End it first.",
     ),
+    "shutting_down": ErrorSpec(
+        True,
+        "Le pont de la borne s'arrête. Réessayez dans quelques secondes.",
+        "The kiosk bridge is stopping. Try again in a few seconds.",
+    ),
 }
+
+
+class SessionError(BridgeError):
+    """A BridgeError whose codes live here, with the session code (kiosk_bridge.errors'
+    CATALOG stays the bridge core's); on the wire it is the same error object."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        if code in CATALOG:  # a core code such as shutting_down
+            super().__init__(code, **params)
+            return
+        if code not in ERRORS:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.params = params
+        self.details = None
+        Exception.__init__(self, f"{code}: {self.message()['en']}")
+
+    @property
+    def retryable(self) -> bool:
+        spec = ERRORS.get(self.code) or CATALOG[self.code]
+        return spec.retryable
+
+    def message(self) -> dict[str, str]:
+        spec = ERRORS.get(self.code) or CATALOG[self.code]
+        return {"fr": spec.fr.format(**self.params), "en": spec.en.format(**self.params)}
 
 
 def setup(bridge: Any) -> None:
     config = parse(bridge.config.extra.get("session"))
-    for code, spec in ERRORS.items():
-        CATALOG.setdefault(code, spec)
     reg = bridge.registry
     for event in EVENTS:
         reg.event(event)
@@ -84,7 +112,7 @@ def setup(bridge: Any) -> None:
         try:
             return await manager.start(p["room_url"], p["display_name"], p["partner"])
         except RoomRefused as exc:
-            raise BridgeError(exc.code, **exc.params) from None
+            raise SessionError(exc.code, **exc.params) from None
 
     @reg.method("session.end", {})
     async def end(call: CallContext, p: dict[str, Any]) -> Any:

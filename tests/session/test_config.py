@@ -157,3 +157,23 @@ def test_http_only_for_this_machine() -> None:
     assert config.check_request("http://127.0.0.1/r", "C-001").url == "http://127.0.0.1/r"
     with pytest.raises(RoomRefused):
         config.check_request("http://10.0.0.1/r", "C-001")
+
+
+def test_every_refusal_has_a_filled_message_in_french_and_english() -> None:
+    from kiosk_bridge.session.bridge import ERRORS, SessionError
+
+    samples = {
+        "invalid_display_name": {},
+        "unknown_partner": {"partner": "msa"},
+        "ticket_partner_mismatch": {"ticket": "C-001", "partner": "cpam"},
+        "invalid_room_url": {"detail": "no host name"},
+        "room_not_allowed": {"host": "evil.example", "partner": "caf"},
+        "session_busy": {"ticket": "C-007"},
+        "shutting_down": {},
+    }
+    assert set(samples) == set(ERRORS)
+    for code, params in samples.items():
+        wire = SessionError(code, **params).to_dict()
+        assert wire["code"] == code and wire["retryable"] is ERRORS[code].retryable
+        assert all("{" not in text and text for text in wire["message"].values())
+    assert SessionError("bad_params", detail="x").to_dict()["code"] == "bad_params"
