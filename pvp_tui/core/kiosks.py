@@ -276,8 +276,9 @@ class KioskLinks:
     def __iter__(self) -> Any:
         return iter(self.links.values())
 
-    def on_change(self, callback: Callable[[str], object]) -> None:
+    def on_change(self, callback: Callable[[str], object]) -> Callable[[], None]:
         self._change_cbs.append(callback)
+        return lambda: self._change_cbs.remove(callback) if callback in self._change_cbs else None
 
     def on_event(self, callback: Callable[[str, str, Any], None]) -> Callable[[], None]:
         self._event_cbs.append(callback)

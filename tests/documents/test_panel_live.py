@@ -317,3 +317,27 @@ async def test_visit_left_open_overnight_is_cleaned_at_next_start(
             lambda: any(t == events.DOCUMENT_PURGED for t, _ in doc_events(next_day, visit_id)),
             "purge recorded",
         )
+
+
+async def test_a_print_that_ends_after_the_panel_closed_is_still_recorded(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visit_id = visitor_at_kiosk(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 1)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+        await pilot.press("f7")
+        await until(pilot, lambda: screen.job is not None, "job accepted")
+        await pilot.press("escape")
+        await until(
+            pilot,
+            lambda: any(t == events.DOCUMENT_PRINTED for t, _ in doc_events(desk, visit_id)),
+            "printed recorded",
+            timeout=60,
+        )
+    printed = [d for t, d in doc_events(desk, visit_id) if t == events.DOCUMENT_PRINTED]
+    assert len(printed) == 1 and printed[0]["printer"] == "pvp-pdf" and printed[0]["pages"] == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -22,12 +24,35 @@ class KiosksChanged(Message):
     """A kiosk's link or device state changed (posted from the kiosk callbacks)."""
 
 
+@dataclass(frozen=True)
+class PrintOrder:
+    visit_id: str
+    document: str
+    printer: str
+    copies: int
+    duplex: bool
+
+
+@dataclass
+class PrintWatch:
+    """Print jobs followed at the app's level: a job that completes after its panel was
+    closed is still recorded (document_printed) on its visit."""
+
+    orders: dict[tuple[str, int], PrintOrder] = field(default_factory=dict)
+    finished: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+
+_watches: dict[int, PrintWatch] = {}
+
+
 def attach(app: PvpApp) -> None:
     """Start the kiosk links on the app's loop (from on_mount); nothing blocks."""
     links = app.kiosks
     if not links:
         return
+    _watches[id(app)] = PrintWatch()
     links.on_change(lambda _kiosk: app.post_message(KiosksChanged()))
+    links.on_event(lambda kiosk, event, data: _print_event(app, kiosk, event, data))
     links.on_connected(lambda _link: purge(app))
     links.start()
 
@@ -133,3 +158,51 @@ def make_links(app_kiosks: KioskLinks | None, desk_kiosks: object) -> KioskLinks
 
 
 __all__ = ["DocumentLog", "KiosksChanged", "attach", "open_documents", "purge", "update_badges"]
+
+
+def watch_print(app: PvpApp, kiosk: str, job: dict[str, Any], order: PrintOrder) -> None:
+    """Record `document_printed` when CUPS completes this job (even if it already has)."""
+    watch = _watches.get(id(app))
+    if watch is None:
+        return
+    key = (kiosk, int(job["job"]))
+    final = watch.finished.pop(key, None) or (job if job.get("final") else None)
+    if final is not None:
+        _job_final(app, final, order)
+    else:
+        watch.orders[key] = order
+
+
+def _print_event(app: PvpApp, kiosk: str, event: str, data: Any) -> None:
+    if event != "print.job" or not isinstance(data, dict) or not data.get("final"):
+        return
+    watch = _watches.get(id(app))
+    if watch is None:
+        return
+    key = (kiosk, int(data.get("job", 0)))
+    order = watch.orders.pop(key, None)
+    if order is None:
+        watch.finished[key] = data  # its reply may still be on its way
+        if len(watch.finished) > 100:
+            watch.finished.pop(next(iter(watch.finished)))
+        return
+    _job_final(app, data, order)
+
+
+def _job_final(app: PvpApp, job: dict[str, Any], order: PrintOrder) -> None:
+    if job.get("state") == "completed":
+        app.run_worker(_record_printed(app, order, int(job["job"])), exit_on_error=False)
+
+
+async def _record_printed(app: PvpApp, order: PrintOrder, job: int) -> None:
+    from .screen import DocumentsScreen
+
+    trace = await asyncio.to_thread(app.doc_log.get, order.visit_id, order.document)
+    if trace is None:
+        return
+    await asyncio.to_thread(
+        app.doc_log.printed, trace, order.printer, order.copies, order.duplex, job
+    )
+    for screen in app.screen_stack:
+        if isinstance(screen, DocumentsScreen) and screen.visit.id == order.visit_id:
+            screen.reload()

@@ -30,6 +30,7 @@ from ...core.models import Visit
 from .. import actions, format
 from ..screens.dialogs import ConfirmDialog
 from ..widgets.tick import Tick
+from .integration import PrintOrder, watch_print
 from .thumbs import PageThumb, decode
 from .words import bridge_message, job_line
 
@@ -166,7 +167,6 @@ class DocumentsScreen(Screen[None]):
         self.retry_doc: str | None = None  # a failed scan's kept document: F6 appends
         self.expected_pages = 1
         self.job: int | None = None
-        self.job_doc: str | None = None
         self.loaded = False
         self.missing: set[str] = set()  # documents the bridge no longer has
         self._unsubscribe: Any = None
@@ -242,7 +242,7 @@ class DocumentsScreen(Screen[None]):
         self.query_one("#scan-error-row").display = False
         self.query_one("#print-retry").display = False
         self._unsubscribe = self.pvp.kiosks.on_event(self._from_bridge)
-        self.pvp.kiosks.on_change(self._kiosk_changed)
+        self._unwatch = self.pvp.kiosks.on_change(self._kiosk_changed)
         self._show_header()
         self._fill_printers()
         self.query_one("#doc-list", OptionList).focus()
@@ -251,6 +251,7 @@ class DocumentsScreen(Screen[None]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unwatch()
 
     def _from_bridge(self, kiosk: str, event: str, data: Any) -> None:
         if kiosk == self.link.kiosk.id and self.is_attached:
@@ -798,27 +799,20 @@ class DocumentsScreen(Screen[None]):
             self.query_one("#print-retry").display = True
             return
         job = reply["job"]
-        self.job, self.job_doc = int(job["job"]), doc.id
-        self._print_args = (printer, copies, duplex)
+        self.job = int(job["job"])
         self._job_update(job)
+        # The app follows the job to its end, even once this panel is closed.
+        order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)
+        watch_print(self.pvp, self.link.kiosk.id, job, order)
 
     def _job_update(self, job: dict[str, Any]) -> None:
         text, level = job_line(job)
         self._say("print-status", text, level)
         self.query_one("#print-retry").display = level == "error"
-        if job.get("final") and job.get("state") == "completed" and self.job_doc:
-            doc = self.doc(self.job_doc)
-            printer, copies, duplex = getattr(self, "_print_args", ("", 1, False))
-            self.job_doc = None
-            if doc is not None:
-                self._record_print(doc, printer, copies, duplex, int(job["job"]))
 
-    @work(group="edit", exit_on_error=False)
-    async def _record_print(
-        self, doc: DocTrace, printer: str, copies: int, duplex: bool, job: int
-    ) -> None:
-        await self._write(doc.id, self.doc_log.printed, printer, copies, duplex, job)
-        self._show_docs()
+    def reload(self) -> None:
+        """Read the visit's documents again (a print recorded by the app...)."""
+        self._load()
 
     # ------------------------------------------------------------------- leaving
     def action_back(self) -> None:
