@@ -24,7 +24,14 @@ from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.kiosks import KioskLinks
 from pvp_tui.core.store import Store
 from pvp_tui.ui.app import PvpApp
-from tests.bridge.daemons import BridgeProcess, Cupsd, cleanup_cups_pdf_output, write_sane_config
+from tests.bridge.daemons import (
+    BridgeProcess,
+    Cupsd,
+    DnsSd,
+    Ippe,
+    cleanup_cups_pdf_output,
+    write_sane_config,
+)
 
 PARIS_10AM = datetime.fromisoformat("2026-03-10T10:00:00+01:00")  # a Tuesday, CAF open
 BRIDGE_CONFIG = """
@@ -103,6 +110,21 @@ def lab() -> Iterator[Lab]:
         cups.run("lpadmin", "-p", "pvp-paused", "-E", "-v", "file:///dev/null", "-m", "raw")
         cups.run("cupsdisable", "pvp-paused")
         yield Lab(root, cups, sane_dir, since)
+
+
+@pytest.fixture(scope="session")
+def ippe(lab: Lab) -> Iterator[Ippe]:
+    """A simulated IPP printer (paper out on demand) as the cupsd queue pvp-ippe."""
+    with contextlib.ExitStack() as stack:
+        dnssd = DnsSd(lab.root / "dnssd")
+        stack.callback(dnssd.stop)
+        dnssd.start()
+        printer = Ippe(lab.root / "ippe", dnssd.env)
+        stack.callback(printer.stop)
+        printer.start()
+        lab.cups.run("lpadmin", "-p", "pvp-ippe", "-E", "-v", printer.uri, "-m", "everywhere")
+        stack.callback(lab.cups.run, "lpadmin", "-x", "pvp-ippe")
+        yield printer
 
 
 @pytest.fixture

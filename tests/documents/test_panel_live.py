@@ -13,7 +13,7 @@ from pvp_tui.core import events
 from pvp_tui.core.models import Outcome
 from pvp_tui.ui.documents.screen import DocumentsScreen
 from pvp_tui.ui.documents.thumbs import PageThumb
-from tests.bridge.daemons import BridgeProcess
+from tests.bridge.daemons import BridgeProcess, Ippe
 from tests.documents.conftest import (
     PARIS_10AM,
     Lab,
@@ -341,3 +341,33 @@ async def test_a_print_that_ends_after_the_panel_closed_is_still_recorded(
         )
     printed = [d for t, d in doc_events(desk, visit_id) if t == events.DOCUMENT_PRINTED]
     assert len(printed) == 1 and printed[0]["printer"] == "pvp-pdf" and printed[0]["pages"] == 1
+
+
+async def test_paper_out_says_what_to_do_then_the_job_ends(
+    lab: Lab, ippe: Ippe, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visit_id = visitor_at_kiosk(desk)
+    app = make_app(desk)
+    ippe.set_mode("paperout")
+    try:
+        async with app.run_test(size=(100, 32)) as pilot:
+            screen = await open_panel(pilot, app)
+            await set_scan(pilot, screen, 1)
+            await pilot.press("f6")
+            await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+            await until(pilot, lambda: "pvp-ippe" in str(screen.link.state.printers), "queue")
+            screen.query_one("#printer", Select).value = "pvp-ippe"
+            await pilot.press("f7")
+            status = screen.query_one("#print-status")
+            await until(pilot, lambda: "plus de papier" in str(status.render()), "paper out")
+            assert "Remettez du papier dans le bac 1" in str(status.render())
+            ippe.set_mode("ok")  # paper loaded: the job goes on by itself
+            await until(pilot, lambda: "terminée" in str(status.render()), "printed", timeout=60)
+            await until(
+                pilot,
+                lambda: any(t == events.DOCUMENT_PRINTED for t, _ in doc_events(desk, visit_id)),
+                "printed recorded",
+            )
+    finally:
+        ippe.set_mode("ok")
