@@ -98,7 +98,7 @@ class Kiosk:
     token_file: Path
     ca_file: Path | None = None
     # Extra SANE options passed with every scan (device-specific, e.g. deskew).
-    scan_options: dict[str, Any] = field(default_factory=dict)
+    scan_options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def read_token(self) -> str:
         """The bridge token (first line of token_file); OSError when it cannot be read."""
