@@ -279,3 +279,30 @@ async def test_text_fallback_names_the_page_and_its_size() -> None:
             assert "page 2" in text and "300×200" in text and "paysage" in text
     finally:
         choose_mode({"PVP_IMAGES": "halfblock"})
+
+
+async def test_wss_link_trusts_the_configured_ca_only(lab: Lab, tmp_path: Path) -> None:
+    from pvp_tui.core.config import Kiosk
+    from tests.bridge.daemons import make_cert
+
+    ca, cert, key = make_cert(tmp_path / "tls")
+    proc = BridgeProcess(tmp_path / "bridge", lab.env, config="", tls=(cert, key))
+    proc.start()
+    try:
+        trusted = Kiosk("trusted", "A", proc.url, proc.token_file, ca_file=ca)
+        unknown = Kiosk("unknown", "B", proc.url, proc.token_file)  # system CAs only
+        links = KioskLinks([trusted, unknown], max_backoff=0.2)
+        links.start()
+        try:
+            for _ in range(300):
+                states = [links[k].state.link for k in ("trusted", "unknown")]
+                if states == ["online", OFFLINE]:
+                    break
+                await asyncio.sleep(0.02)
+            assert states == ["online", OFFLINE]
+            reply = await links.request("trusted", "health.get")
+            assert reply["version"]
+        finally:
+            await links.close()
+    finally:
+        proc.stop()
