@@ -17,6 +17,7 @@ Example (every key optional; a partner needs `prefix` and `domains` to be usable
     agent = 900                     # page loaded -> agent's media arriving
     reconnect = 20                  # connection lost -> give up
     media = 5                       # camera/microphone error -> give up unless one works
+    unresponsive = 15               # the page answers no stats poll -> give up
 
     [session.quality]               # a sample is degraded/poor when any value crosses
     rtt_warn_ms = 300               # its threshold (see docs/session.md)
@@ -81,6 +82,7 @@ class Timeouts:
     agent: float = 900.0
     reconnect: float = 20.0
     media: float = 5.0
+    unresponsive: float = 15.0
 
 
 @dataclass(frozen=True)

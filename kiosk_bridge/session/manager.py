@@ -45,7 +45,6 @@ TraceCallback = Callable[[float, str, Any], None]
 BINDING = "__pvpBridgeReport"
 STATS_EXPRESSION = "window.__pvpSession ? window.__pvpSession.stats() : []"
 _STATUS_EXPRESSION = '(performance.getEntriesByType("navigation")[0] || {}).responseStatus || 0'
-_MAX_MISSED_POLLS = 3
 _RETRY_NAVIGATION_AFTER = 2.0
 _MAX_REPORT_BYTES = 16_384
 _CHILD_TYPES = ("iframe", "page")
@@ -89,7 +88,7 @@ class _Session:
         self.killing = False
         # (cdp session, execution context) -> connection ids reported from that frame
         self.contexts: dict[tuple[str, int], set[str]] = {}
-        self.missed_polls = 0
+        self.last_answer = 0.0  # when the page last answered a poll
         self.ready = asyncio.Event()  # set once launching is over (either way)
         self.end_requested: str | None = None
         self.task: asyncio.Task[None] | None = None
@@ -273,13 +272,20 @@ class _Session:
             log.info("session %s: room not reachable yet (%s), retrying", self.id, problem)
             await asyncio.sleep(_RETRY_NAVIGATION_AFTER)
 
+    def _poll_timeout(self) -> float:
+        return max(0.5, min(5.0, self.config.timeouts.unresponsive / 3))
+
     async def _watch(self) -> None:
         interval = self.config.stats_interval
+        self.last_answer = self.now()
         next_poll = self.now() + interval
         while not self.machine.finished:
             if self.browser_closed:
-                code = self.browser.proc.returncode if self.browser else None
-                self.feed("browser_gone", f"exit code {code}")
+                code = None
+                if self.browser is not None:
+                    with contextlib.suppress(TimeoutError):
+                        code = await asyncio.wait_for(self.browser.proc.wait(), 1.0)
+                self.feed("browser_gone", f"exit code {code}" if code is not None else None)
                 break
             now = self.now()
             deadline = self.machine.next_deadline()
@@ -308,7 +314,7 @@ class _Session:
                 value = await self._evaluate(
                     STATS_EXPRESSION if context else "0",
                     (session, context) if context else None,
-                    timeout=max(5.0, 2 * self.config.stats_interval),
+                    timeout=self._poll_timeout(),
                 )
             except TimeoutError:
                 continue
@@ -323,11 +329,11 @@ class _Session:
             if isinstance(value, list):
                 reports.extend(value)
         if not responded:
-            self.missed_polls += 1
-            if self.missed_polls >= _MAX_MISSED_POLLS:
-                self.feed("fail", ["page_not_responding", None])
+            silent = self.now() - self.last_answer
+            if silent >= self.config.timeouts.unresponsive:
+                self.feed("fail", ["page_not_responding", f"no answer for {silent:.0f} s"])
             return
-        self.missed_polls = 0
+        self.last_answer = self.now()
         if not self.contexts:
             return
         self.feed("stats", reports)

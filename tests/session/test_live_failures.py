@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import replace
 
@@ -114,3 +115,52 @@ async def test_refused_requests_start_no_browser(
         await mgr.start(url, name)
     assert refused.value.code == code
     assert mgr.browser is None and log.events == []
+
+
+async def _attach(mgr: SessionManager) -> str:
+    """A DevTools session of our own on the kiosk's page (as a fault injector)."""
+    assert mgr.browser is not None and mgr.browser.cdp is not None
+    cdp = mgr.browser.cdp
+    targets = await cdp.send("Target.getTargets")
+    page = next(t for t in targets["targetInfos"] if t["type"] == "page")
+    attached = await cdp.send(
+        "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}
+    )
+    return str(attached["sessionId"])
+
+
+async def test_page_renderer_crash(
+    manager: tuple[SessionManager, EventLog], far_end: FarEnd
+) -> None:
+    mgr, log = manager
+    await mgr.start(far_end.room_url("C-045"), "C-045")
+    await log.wait_state("in_call")
+    browser = mgr.browser
+    assert browser is not None and browser.cdp is not None
+    session = await _attach(mgr)
+    await browser.cdp.send("Runtime.evaluate", {"expression": "1"}, session)
+    crash = asyncio.ensure_future(browser.cdp.send("Page.crash", {}, session))
+    failed = await log.wait_state("failed")
+    assert (failed["reason"], failed["detail"]) == ("browser_crashed", "page crashed")
+    crash.cancel()
+    await log.wait_state("idle")
+    assert_browser_gone(browser.pgid, browser.profile)
+
+
+async def test_hung_page_is_not_responding(session_config: SessionConfig, far_end: FarEnd) -> None:
+    log = EventLog()
+    mgr = SessionManager(with_timeouts(session_config, unresponsive=3), log)
+    await mgr.start(far_end.room_url("C-046"), "C-046")
+    await log.wait_state("in_call")
+    assert mgr.browser is not None and mgr.browser.cdp is not None
+    session = await _attach(mgr)
+    hang = asyncio.ensure_future(
+        mgr.browser.cdp.send("Runtime.evaluate", {"expression": "for (;;) {}"}, session, 60)
+    )
+    try:
+        failed = await log.wait_state("failed", timeout=30)
+        assert failed["reason"] == "page_not_responding"
+        assert failed["detail"].startswith("no answer for")
+    finally:
+        hang.cancel()
+        await mgr.close()
