@@ -36,22 +36,23 @@ class Finding:
 
 
 class KioskSpec(Protocol):
-    """A kiosk as the site config describes it ([[kiosks]])."""
+    """A kiosk as the site config describes it ([[kiosks]], config.Kiosk)."""
 
-    id: str
-    name: str
-    url: str
-    token_file: Path | str
-    ca_file: Path | str | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def token_file(self) -> Path: ...
+    @property
+    def ca_file(self) -> Path | None: ...
 
 
 def kiosks_from_config(config: Config) -> list[KioskSpec]:
-    """The site's kiosks ([[kiosks]] in the config).
-
-    TODO(lead): the [[kiosks]] table belongs to the documents issue; until Config grows a
-    `kiosks` attribute this returns an empty list and the kiosk check has nothing to do.
-    """
-    return list(getattr(config, "kiosks", ()) or ())
+    """The site's kiosks ([[kiosks]] in the config)."""
+    return list(config.kiosks)
 
 
 def worst_exit_code(findings: Iterable[Finding]) -> int:

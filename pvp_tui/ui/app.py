@@ -29,7 +29,7 @@ from ..core.frontdesk import FrontDesk
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
-from . import actions
+from . import actions, partial_updates
 from .commands import FrontDeskCommands
 from .documents import integration as documents
 from .messages import ActionDone, ActionRefused, DataChanged, QueueLoaded, load_queue_state
@@ -287,6 +287,7 @@ def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
     from .documents.thumbs import choose_mode
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
+    partial_updates.install()  # only the changed cells go to the terminal (SSH links)
     app = PvpApp(desk, privacy=privacy)
     app.run(mouse=mouse)
     return app.return_code or 0

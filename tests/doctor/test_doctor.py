@@ -186,8 +186,35 @@ def test_printer_health_judged() -> None:
     assert "no printer" in doctor._judge_health("k", {**healthy, "printers": []})[0].message
 
 
-def test_kiosks_from_config_is_empty_until_the_config_has_kiosks() -> None:
-    assert doctor.kiosks_from_config(load_config(None)) == []
+def test_doctor_checks_the_kiosks_of_the_site_config(shared: SharedSite, tmp_path: Path) -> None:
+    with bridge(tmp_path / "kiosk", scanner=True) as (url, token):
+        shared.config.write_text(
+            shared.config.read_text()
+            + f'''
+[[kiosks]]
+id = "borne-1"
+name = "Borne 1"
+url = "{url}"
+token_file = "{token}"
+
+[[kiosks]]
+id = "borne-2"
+name = "Borne 2"
+url = "ws://127.0.0.1:9/v1"
+token_file = "{token}"
+'''
+        )
+        result = shared.pvp("doctor", "--group", STAFF_GROUP)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    borne1 = [line for line in lines if line.startswith("✗ borne borne-1")]
+    borne2 = [line for line in lines if line.startswith("✗ borne borne-2")]
+    assert any("CUPS" in line for line in borne1)  # reached: its health was read
+    assert any("n'est pas chiffré" in line for line in borne1)
+    assert any("ne répond pas" in line for line in borne2)
+    assert not any("scanner" in line for line in borne1)  # SANE's test scanner is there
+    kiosks = doctor.kiosks_from_config(load_config(shared.config))
+    assert [k.id for k in kiosks] == ["borne-1", "borne-2"]
 
 
 # --------------------------------------------------------------------------- terminal

@@ -4,6 +4,7 @@ is readable in 256 and in 16 colours (read back from tmux with its colours)."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -84,3 +85,34 @@ def test_queue_screen_readable(
     first = next(r for r, line in enumerate(lines) if "C-001" in line)  # first in call order
     others = [r for r, line in enumerate(lines) if "A-001" in line or "C-002" in line]
     assert len(others) == 2 and all(rows[first] != rows[r] for r in others)
+
+
+def test_cell_updates_leave_the_same_screen_as_a_fresh_start(site: Site) -> None:
+    """Changed cells are sent alone (pvp_tui/ui/partial_updates.py crops both sides):
+    after changes made elsewhere, the screen reads exactly as a pvp started afresh."""
+    _fill_queue(site)
+    env = {"PATH": "/usr/bin:/bin", **site.env()}
+    with tmux() as term:
+        running = term.new_session(in_terminal([PVP]), site.env())
+        term.wait_for(running, "Éric Roy", what="the filled queue")
+        for args in (
+            ["note", "C-001", "rappeler"],
+            ["note", "A-001", "dossier"],
+            ["start", "T-001"],
+        ):
+            subprocess.run([PVP, *args], env=env, check=True, capture_output=True, timeout=30)
+        term.wait_for(
+            running,
+            lambda s: s.count("✎") == 2 and "en cours" in s,
+            what="the notes and the interview, as cell updates",
+        )
+        fresh = term.new_window(in_terminal([PVP]), site.env())
+        term.wait_for(fresh, "en cours", what="a fresh pvp")
+
+        def table(pane: str) -> list[str]:
+            return term.screen(pane).splitlines()[:23]  # all but the footer
+
+        deadline = time.monotonic() + 5  # the two may straddle a minute of the tick
+        while table(running) != table(fresh) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert table(running) == table(fresh)

@@ -140,8 +140,14 @@ class QueueScreen(Screen[None]):
         ]
         self.query_one("#waiting", VisitTable).sync(waiting_rows)
         waiting = self.query_one("#waiting")
-        waiting.border_title = _("Waiting ({n})").format(n=len(state.waiting))
-        waiting.border_subtitle = "" if state.waiting else _("nobody is waiting · F2 checks in")
+        # Setting a border title repaints the whole table, even to the same text: over SSH
+        # that is kilobytes each minute for nothing. Only when it changes.
+        title = _("Waiting ({n})").format(n=len(state.waiting))
+        subtitle = "" if state.waiting else _("nobody is waiting · F2 checks in")
+        if waiting.border_title != title:
+            waiting.border_title = title
+        if (waiting.border_subtitle or "") != subtitle:
+            waiting.border_subtitle = subtitle
         kiosk_rows: list[Row] = [
             (
                 v.id,

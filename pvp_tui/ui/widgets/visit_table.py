@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 
 class RowId(str):
@@ -71,6 +73,23 @@ class VisitTable(DataTable[Any]):
             self._require_update_dimensions = True
             self.refresh()
 
+    def _update_one_cell(self, visit_id: str, column_key: str, value: str) -> None:
+        """DataTable.update_cell, repainting that cell only.
+
+        update_cell repaints the whole table: over SSH the minute tick (the 'waited'
+        column) then costs kilobytes for a few changed characters. Same data update and
+        cache invalidation as update_cell (Textual is pinned), then one cell's region.
+        """
+        row_key, col_key = RowKey(visit_id), ColumnKey(column_key)
+        row = self._row_locations.get(row_key)
+        column = self._column_locations.get(col_key)
+        if row is None or column is None:
+            self.update_cell(visit_id, column_key, value)  # raises CellDoesNotExist
+            return
+        self._data[row_key][col_key] = value
+        self._update_count += 1
+        self.refresh_coordinate(Coordinate(row, column))
+
     def sync(self, rows: Sequence[Row]) -> int:
         """Make the table show `rows` in this order; returns how many things changed."""
         self._ensure_columns()
@@ -93,7 +112,7 @@ class VisitTable(DataTable[Any]):
                 for index, (before, after) in enumerate(zip(old, cells, strict=True)):
                     if before != after:
                         value = RowId(after, visit_id) if index == 0 else after
-                        self.update_cell(visit_id, column_keys[index], value)
+                        self._update_one_cell(visit_id, column_keys[index], value)
                         changes += 1
             self._cells[visit_id] = cells
         order = [visit_id for visit_id, _cells in rows]
