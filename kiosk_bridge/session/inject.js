@@ -75,6 +75,8 @@
       return result;
     }
   }
+  // Libraries that look at the constructor's name (adapter.js shims) see the usual one.
+  Object.defineProperty(TrackedPeerConnection, "name", { value: "RTCPeerConnection" });
   window.RTCPeerConnection = TrackedPeerConnection;
   if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = TrackedPeerConnection;
 
