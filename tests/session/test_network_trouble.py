@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +20,20 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    with network_namespace() as name:
+    try:
+        namespace = network_namespace()
+        name = namespace.__enter__()
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot make a network namespace here: {exc.stderr.decode().strip()}")
+    try:
+        try:  # tbf must be there (the kernel of SESSION.md has it, but no netem)
+            shape(name)
+            unshape(name)
+        except subprocess.CalledProcessError as exc:
+            pytest.skip(f"cannot shape traffic with tc tbf here: {exc.stderr.decode().strip()}")
         yield name
+    finally:
+        namespace.__exit__(None, None, None)
 
 
 def stats_where(pred: Any) -> Any:
