@@ -120,7 +120,11 @@ class _Session:
 
     def apply(self, transitions: list[Transition]) -> None:
         for tr in transitions:
-            log.info("session %s: %s%s", self.id, tr.state, f" ({tr.reason})" if tr.reason else "")
+            if tr.state is State.FAILED:  # the admin's first clue: reason and technical detail
+                log.warning("session %s: failed (%s) %s", self.id, tr.reason, tr.detail or "")
+            else:
+                reason = f" ({tr.reason})" if tr.reason else ""
+                log.info("session %s: %s%s", self.id, tr.state, reason)
             self.manager.emit("session.state", self.state_data(tr))
         if transitions:
             self.wake.set()
