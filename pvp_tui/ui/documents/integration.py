@@ -60,6 +60,8 @@ def attach(app: PvpApp) -> None:
 def update_badges(app: PvpApp) -> None:
     """One header badge per kiosk: link, then the worst device trouble."""
     badges = app.queue_screen.query_one("#badges")
+    if badges.badge("db") is None:  # type: ignore[attr-defined]
+        return  # the app's first update_badges comes first and calls back here (fixed order)
     for link in app.kiosks:
         text, level = badge(link)
         badges.set_badge(f"kiosk-{link.kiosk.id}", text, level)  # type: ignore[attr-defined]

@@ -150,6 +150,7 @@ class DocumentsScreen(Screen[None]):
             "ctrl+t", "delete_document", N_("Delete document"), id="delete_document", show=False
         ),
         Binding("escape", "back", N_("Back"), id="back"),
+        Binding("ctrl+k", "next_kiosk", N_("Next kiosk"), id="next_kiosk"),
     ]
 
     def __init__(self, visit: Visit, link: KioskLink, *, log: DocumentLog) -> None:
@@ -338,6 +339,26 @@ class DocumentsScreen(Screen[None]):
             self.docs = [trace if d.id == doc_id else d for d in self.docs]
             return trace
 
+    def _link_for(self, doc: DocTrace | None) -> KioskLink:
+        """A document lives on the kiosk that scanned it: its requests go there."""
+        if doc is not None and doc.kiosk in self.pvp.kiosks.links:
+            return self.pvp.kiosks.links[doc.kiosk]
+        return self.link
+
+    def action_next_kiosk(self) -> None:
+        """ctrl+k: scan and print at the site's next kiosk (sites with several)."""
+        links = list(self.pvp.kiosks)
+        if len(links) < 2 or self.scanning:
+            return
+        self.link = links[(links.index(self.link) + 1) % len(links)]
+        self._show_header()
+        self._fill_printers()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_kiosk":
+            return len(list(self.pvp.kiosks)) > 1
+        return True
+
     def doc(self, doc_id: str | None) -> DocTrace | None:
         return next((d for d in self.docs if d.id == doc_id), None)
 
@@ -408,19 +429,18 @@ class DocumentsScreen(Screen[None]):
     @work(group="doc-thumbs", exit_on_error=False)
     async def _fetch_thumbs(self, doc_id: str) -> None:
         doc = self.doc(doc_id)
-        if doc is None or not self.link.state.online:
+        link = self._link_for(doc)
+        if doc is None or not link.state.online:
             return
         have = self.thumbs.get(doc_id) or []
         images: list[Image.Image | None] = list(have) + [None] * (doc.pages - len(have))
         try:
-            meta = await self.link.request("documents.get", {"document": doc_id})
+            meta = await link.request("documents.get", {"document": doc_id})
             count = min(int(meta["document"].get("thumbnails", 0)), doc.pages)
             for page in range(1, count + 1):
                 if images[page - 1] is not None:
                     continue
-                reply = await self.link.request(
-                    "documents.get", {"document": doc_id, "thumbnail": page}
-                )
+                reply = await link.request("documents.get", {"document": doc_id, "thumbnail": page})
                 images[page - 1] = decode(base64.b64decode(reply["data"]))
         except BridgeError as err:
             if err.code == "document_not_found":
@@ -673,7 +693,9 @@ class DocumentsScreen(Screen[None]):
         if doc is None:
             return
         try:
-            reply = await self.link.request("documents.edit", {"document": doc.id, "pages": order})
+            reply = await self._link_for(doc).request(
+                "documents.edit", {"document": doc.id, "pages": order}
+            )
         except BridgeError as err:
             self.notify(bridge_message(err), severity="error", timeout=10)
             return
@@ -716,7 +738,7 @@ class DocumentsScreen(Screen[None]):
     @work(group="edit", exit_on_error=False)
     async def _delete_document(self, doc: DocTrace) -> None:
         try:
-            await self.link.request("documents.delete", {"document": doc.id})
+            await self._link_for(doc).request("documents.delete", {"document": doc.id})
         except BridgeError as err:
             if err.code != "document_not_found":
                 self.notify(bridge_message(err), severity="error", timeout=10)
@@ -787,7 +809,7 @@ class DocumentsScreen(Screen[None]):
     @work(group="print", exit_on_error=False)
     async def _print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
         try:
-            reply = await self.link.request(
+            reply = await self._link_for(doc).request(
                 "printer.print",
                 {"document": doc.id, "printer": printer, "copies": copies, "duplex": duplex},
             )
@@ -803,7 +825,7 @@ class DocumentsScreen(Screen[None]):
         self._job_update(job)
         # The app follows the job to its end, even once this panel is closed.
         order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)
-        watch_print(self.pvp, self.link.kiosk.id, job, order)
+        watch_print(self.pvp, self._link_for(doc).kiosk.id, job, order)
 
     def _job_update(self, job: dict[str, Any]) -> None:
         text, level = job_line(job)
