@@ -108,19 +108,3 @@ def test_kiosk_unreachable(snap_compare: Any, tmp_path: Path) -> None:
         await _still(pilot)
 
     assert snap_compare(make_app(desk), terminal_size=(80, 24), run_before=down)
-
-
-def test_queue_header_with_kiosk_badge(
-    snap_compare: Any, lab: Lab, bridge: BridgeProcess, tmp_path: Path
-) -> None:
-    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
-    visitor_at_kiosk(desk)
-
-    async def online(pilot: Pilot[Any]) -> None:
-        app: Any = pilot.app
-        link = next(iter(app.kiosks))
-        await until(pilot, lambda: link.state.online and link.state.printers, "kiosk online")
-        await until(pilot, lambda: app.loads > 0, "queue read")
-        await _still(pilot)
-
-    assert snap_compare(make_app(desk), terminal_size=(80, 24), run_before=online)
