@@ -31,6 +31,7 @@ from .i18n import N_, _
 log = logging.getLogger("pvp.kiosks")
 
 MAX_BACKOFF = 10.0
+OPEN_TIMEOUT = 5.0  # a bridge that accepts but never answers is "not answering" after this
 TOKEN_RETRY = 30.0
 
 # Link states: connecting (first try), online, offline (retrying), refused (token/TLS).
@@ -117,8 +118,10 @@ class KioskLink:
         event: Callable[[str, str, Any], None],
         *,
         max_backoff: float = MAX_BACKOFF,
+        open_timeout: float = OPEN_TIMEOUT,
     ) -> None:
         self.kiosk = kiosk
+        self.open_timeout = open_timeout
         self.state = KioskState()
         self.client: BridgeClient | None = None
         self._changed = changed
@@ -172,7 +175,7 @@ class KioskLink:
                 cafile=self.kiosk.ca_file,
                 name="pvp",
                 max_backoff=self.max_backoff,
-                open_timeout=5.0,
+                open_timeout=self.open_timeout,
             )
             client.subscribe(self._on_event)
             self.client = client
@@ -260,11 +263,20 @@ class KioskLink:
 class KioskLinks:
     """Every configured kiosk's link."""
 
-    def __init__(self, kiosks: Iterable[Kiosk], *, max_backoff: float = MAX_BACKOFF) -> None:
+    def __init__(
+        self,
+        kiosks: Iterable[Kiosk],
+        *,
+        max_backoff: float = MAX_BACKOFF,
+        open_timeout: float = OPEN_TIMEOUT,
+    ) -> None:
         self._change_cbs: list[Callable[[str], object]] = []
         self._event_cbs: list[Callable[[str, str, Any], None]] = []
         self.links: dict[str, KioskLink] = {
-            k.id: KioskLink(k, self._changed, self._event, max_backoff=max_backoff) for k in kiosks
+            k.id: KioskLink(
+                k, self._changed, self._event, max_backoff=max_backoff, open_timeout=open_timeout
+            )
+            for k in kiosks
         }
 
     def __bool__(self) -> bool:

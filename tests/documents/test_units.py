@@ -306,3 +306,39 @@ async def test_wss_link_trusts_the_configured_ca_only(lab: Lab, tmp_path: Path) 
             await links.close()
     finally:
         proc.stop()
+
+
+async def test_a_hung_bridge_never_stalls_the_loop(tmp_path: Path) -> None:
+    """A kiosk that accepts TCP but never answers the handshake: the link gives up on
+    each try after open_timeout and retries, while the loop keeps ticking."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # say nothing, never close
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = _config(tmp_path)
+    kiosk = config.kiosks[0].__class__(
+        **{**config.kiosks[0].__dict__, "url": f"ws://127.0.0.1:{port}/v1"}
+    )
+    links = KioskLinks([kiosk], max_backoff=0.2, open_timeout=0.5)
+    ticks = 0
+    links.start()
+    try:
+        for _ in range(150):  # 3 s of 20 ms ticks
+            await asyncio.sleep(0.02)
+            ticks += 1
+            if links["kiosk-1"].state.link == OFFLINE and len(accepted) >= 2:
+                break
+        assert links["kiosk-1"].state.link == OFFLINE and len(accepted) >= 2  # it retried
+        assert ticks > 1  # this loop went on running while the link waited
+        with pytest.raises(Exception) as err:
+            await links.request("kiosk-1", "health.get")
+        assert getattr(err.value, "code", "") == "kiosk_unreachable"
+    finally:
+        await links.close()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
