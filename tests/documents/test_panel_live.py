@@ -10,7 +10,9 @@ import pikepdf
 from textual.widgets import Checkbox, Input, OptionList, Select
 
 from pvp_tui.core import events
+from pvp_tui.core.kiosks import KioskLinks
 from pvp_tui.core.models import Outcome
+from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.documents.screen import DocumentsScreen
 from pvp_tui.ui.documents.thumbs import PageThumb
 from tests.bridge.daemons import BridgeProcess, Ippe
@@ -371,3 +373,24 @@ async def test_paper_out_says_what_to_do_then_the_job_ends(
             )
     finally:
         ippe.set_mode("ok")
+
+
+async def test_a_visit_finished_by_another_pvp_frees_the_kiosk(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    config = site_config(bridge)
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit_id = visitor_at_kiosk(desk)
+    app = PvpApp(
+        desk, tick_seconds=None, kiosks=KioskLinks(config.kiosks, max_backoff=0.5)
+    )  # watches the database for other processes' commits
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        await set_scan(pilot, screen, 1)
+        await pilot.press("f6")
+        await until(pilot, lambda: not screen.scanning and len(screen.docs) == 1, "scan")
+        await pilot.press("escape")
+        # Another pvp (its own connection to the same file) finishes the visit.
+        other = make_desk(tmp_path / "pvp.db", config)
+        other.finish(visit_id, Outcome.RESOLVED)
+        await until(pilot, lambda: not spool_files(bridge), "spool emptied")
