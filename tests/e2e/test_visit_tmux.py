@@ -4,6 +4,7 @@ Then the same over a real sshd, with a second `pvp` watching the first one's cha
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,3 +104,78 @@ def test_whole_visit_over_ssh_seen_by_a_second_pvp(site: Site, ssh_server: Sshd)
 
         term.keys(ssh_pane, "C-q")  # quitting pvp ends the SSH session
         term.wait_for(ssh_pane, lambda s: "En attente" not in s, what="the SSH session closed")
+
+
+def test_every_other_action_by_keyboard(site: Site) -> None:
+    """Note, transfer, call out of turn, back to waiting, no-show, cancel, privacy, help:
+    letters only, as listed in F1, in a plain 80x24 terminal."""
+    env = {"PATH": "/usr/bin:/bin", **site.env()}
+    for partner, name in (
+        ("caf", "Jean Martin"),
+        ("cpam", "Éric Roy"),
+        ("france-travail", "Paul Durand"),
+    ):
+        subprocess.run(
+            [PVP, "checkin", "--partner", partner, "--name", name],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    with tmux() as term:
+        pane = term.new_session(in_terminal([PVP]), site.env())
+        term.wait_for(pane, _row_with("C-001", "Jean Martin"), what="the queue")
+
+        term.keys(pane, "e")  # note on the selected (first) visitor
+        term.wait_for(pane, "Note pour C-001", what="the note dialog")
+        term.type(pane, "rappeler demain")
+        term.keys(pane, "Enter")
+        term.wait_for(pane, _row_with("C-001", "✎"), what="the note marker")
+        assert db_rows(
+            site.db,
+            "SELECT note FROM visitor_details d JOIN visits v "
+            "ON v.id = d.visit_id WHERE v.ticket = 'C-001'",
+        ) == [("rappeler demain",)]
+
+        term.keys(pane, "t")
+        term.wait_for(pane, "Transférer C-001 vers", what="the transfer dialog")
+        term.keys(pane, "Enter")  # the first partner offered: Assurance Maladie
+        term.wait_for(pane, _row_with("A-002", "Jean Martin"), what="the transferred visitor")
+        arrived = dict(db_rows(site.db, "SELECT ticket, arrived_at FROM visits"))
+        assert arrived["A-002"] == arrived["C-001"]  # keeps the arrival time
+
+        term.keys(pane, "c")  # call the selected visitor out of turn
+        wait_db(site.db, "SELECT ticket FROM visits WHERE status = 'called'", [("A-002",)])
+        term.wait_for(pane, _row_with("A-002", "appelé"), what="A-002 at the kiosk")
+        term.keys(pane, "b")  # back to waiting
+        wait_db(site.db, "SELECT status FROM visits WHERE ticket = 'A-002'", [("waiting",)])
+        term.keys(pane, "c")
+        wait_db(site.db, "SELECT status FROM visits WHERE ticket = 'A-002'", [("called",)])
+        term.keys(pane, "n")  # no-show
+        wait_db(site.db, "SELECT status FROM visits WHERE ticket = 'A-002'", [("no_show",)])
+        term.wait_for(pane, _row_with("A-002", "absent"), what="today's list")
+
+        term.keys(pane, "BTab")  # back to the waiting list
+        term.keys(pane, "x")
+        term.wait_for(pane, "Annuler la visite A-001", what="the confirmation")
+        term.keys(pane, "o")  # oui
+        wait_db(site.db, "SELECT status FROM visits WHERE ticket = 'A-001'", [("cancelled",)])
+
+        term.keys(pane, "p")
+        # (the header's "confidentiel" badge may be under this morning's messages)
+        screen = term.wait_for(pane, _row_with("T-001", "—"), what="names hidden")
+        assert "Paul Durand" not in screen
+        term.keys(pane, "p")
+        term.wait_for(pane, _row_with("T-001", "Paul Durand"), what="names shown again")
+
+        term.keys(pane, "F1")
+        term.wait_for(pane, "Touches", what="the help screen")
+        term.keys(pane, "Escape")
+        term.wait_for(pane, "F2 Accueillir", what="back to the queue")
+    statuses = dict(db_rows(site.db, "SELECT ticket, status FROM visits"))
+    assert statuses == {
+        "C-001": "transferred",
+        "A-001": "cancelled",
+        "T-001": "waiting",
+        "A-002": "no_show",
+    }
