@@ -116,3 +116,35 @@ def test_cell_updates_leave_the_same_screen_as_a_fresh_start(site: Site) -> None
         while table(running) != table(fresh) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert table(running) == table(fresh)
+
+
+@pytest.mark.parametrize(
+    ("terminal", "extra"),
+    [("xterm-256color", {}), ("xterm", {})],
+    ids=["256", "16-xterm"],
+)
+def test_check_in_form_readable(site: Site, terminal: str, extra: dict[str, str]) -> None:
+    """The form's labels, fields and buttons (what is behind it may be dimmed)."""
+    with tmux() as term:
+        pane = term.new_session(in_terminal([PVP], terminal, **extra), site.env())
+        term.wait_for(pane, "F2 Accueillir", what="the queue")
+        term.keys(pane, "F2")
+        term.wait_for(pane, "Nouvel arrivant", what="the form")
+        term.type(pane, "Mme Garnier")
+        term.wait_for(pane, "Mme Garnier")
+        screen = term.run("capture-pane", "-e", "-p", "-t", pane)
+    lines = [SGR.sub("", line) for line in screen.splitlines()]
+    top = next(r for r, line in enumerate(lines) if "Nouvel arrivant" in line)
+    bottom = next(r for r, line in enumerate(lines) if "Enregistrer" in line)
+    left = lines[top].index("Nouvel")
+    right = lines[bottom].index("Enregistrer") + len("Enregistrer")
+    inside = [
+        c
+        for c in cells(screen)
+        if c.char.isalnum() and top <= c.row <= bottom and left <= c.col < right
+    ]
+    assert {c.char for c in inside} >= set("NouvelEnregistrerGarnier")
+    worst = sorted(inside, key=lambda c: contrast(c.fg, c.bg))[:5]
+    assert contrast(worst[0].fg, worst[0].bg) >= MIN_CONTRAST, [
+        (c.char, c.row, c.col, c.fg, c.bg, round(contrast(c.fg, c.bg), 2)) for c in worst
+    ]
