@@ -55,6 +55,10 @@ class Partner:
     interview_minutes: int
     hours: dict[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
+    # The partner's video room (pvp_tui.core.sessions): a URL or a template with {ticket}
+    # and {site}, and the hosts its visio may use (same rule as the bridge's domains).
+    room_url: str | None = None
+    room_domains: tuple[str, ...] = ()
 
     def is_open(self, local: datetime) -> bool:
         """True when a permanence of this partner is open at this local time."""
@@ -299,7 +303,16 @@ def _parse_site(v: _Validator, raw: Any) -> Site | None:
     return Site(id=site_id, name=name, timezone=tz, language=language, privacy_mode=privacy, **ints)
 
 
-_PARTNER_KEYS = {"id", "name", "prefix", "interview_minutes", "hours", "document_types"}
+_PARTNER_KEYS = {
+    "id",
+    "name",
+    "prefix",
+    "interview_minutes",
+    "hours",
+    "document_types",
+    "room_url",
+    "room_domains",
+}
 
 
 def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
@@ -336,8 +349,69 @@ def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
             v.add(p + "interview_minutes", f"must be between 1 and 240 (got {minutes})")
         hours = _parse_hours(v, p + "hours", item.get("hours", {}))
         doc_types = _parse_document_types(v, p + "document_types", item.get("document_types"))
-        partners.append(Partner(pid, name, prefix, minutes, hours, doc_types))
+        room_url, room_domains = _parse_room(v, p, item, prefix)
+        partners.append(
+            Partner(pid, name, prefix, minutes, hours, doc_types, room_url, room_domains)
+        )
     return partners
+
+
+ROOM_FIELDS = ("ticket", "site")  # what a room_url template may contain
+
+
+def room_address(template: str, ticket: str, site: str) -> str:
+    """A partner's room URL for one visit ({ticket} and {site} filled in, URL-quoted)."""
+    from urllib.parse import quote
+
+    return template.format(ticket=quote(ticket, safe=""), site=quote(site, safe=""))
+
+
+def _parse_room(
+    v: _Validator, p: str, item: dict[str, Any], prefix: str
+) -> tuple[str | None, tuple[str, ...]]:
+    """room_url + room_domains, checked with the bridge's own rules (kiosk_bridge.session
+    .config: https, http only for localhost, host in the allowed domains)."""
+    from kiosk_bridge.session.config import RoomRefused, SessionConfigError, parse
+
+    if "room_url" not in item and "room_domains" not in item:
+        return None, ()
+    url = v.get(item, p, "room_url", str, "", required=True)
+    raw_domains = v.get(item, p, "room_domains", list, [], required=True)
+    if not url or not raw_domains:
+        if "room_domains" in item and not raw_domains and isinstance(raw_domains, list):
+            v.add(p + "room_domains", 'must list at least one host, e.g. ["visio.example.fr"]')
+        return None, ()
+    if not all(isinstance(d, str) for d in raw_domains):
+        v.add(p + "room_domains", "must be a list of host names in quotes")
+        return None, ()
+    prefix = prefix if _PREFIX_RE.match(prefix or "") else "X"
+    rules: dict[str, Any] = {"prefix": prefix, "domains": raw_domains}
+    try:
+        rooms = parse({"partners": {"partner": rules}})
+    except SessionConfigError as exc:
+        detail = exc.problems[0].split(": ", 1)[-1]
+        v.add(p + "room_domains", detail)
+        return None, ()
+    try:
+        sample = room_address(url, f"{prefix}-001", "site")
+    except (KeyError, IndexError, ValueError):
+        v.add(
+            p + "room_url",
+            "only {ticket} and {site} may appear in braces (got " + repr(url) + ")",
+        )
+        return None, ()
+    try:
+        rooms.check_request(sample, f"{prefix}-001")
+    except RoomRefused as refused:
+        if refused.code == "room_not_allowed":
+            v.add(
+                p + "room_url",
+                f"its host {refused.params['host']} is not in room_domains",
+            )
+        else:
+            v.add(p + "room_url", f"{refused.params.get('detail', refused.code)} (got {url!r})")
+        return None, ()
+    return url, rooms.partners[0].domains
 
 
 def _parse_hours(v: _Validator, key: str, raw: Any) -> dict[str, tuple[tuple[time, time], ...]]:

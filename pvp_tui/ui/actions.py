@@ -41,6 +41,13 @@ ACTIONS: tuple[UiAction, ...] = (
         core="start",
     ),
     UiAction(
+        "session",
+        "f5",
+        N_("Video"),
+        N_("Start or watch the video call of the visitor at the kiosk"),
+        footer=True,
+    ),
+    UiAction(
         "documents",
         "f6",
         N_("Scan"),

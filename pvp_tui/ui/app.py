@@ -34,6 +34,7 @@ from .commands import FrontDeskCommands
 from .documents import integration as documents
 from .messages import ActionDone, ActionRefused, DataChanged, QueueLoaded, load_queue_state
 from .screens.queue import QueueScreen
+from .session.integration import SessionChanged, Sessions
 
 
 def _stylesheet() -> Path:
@@ -100,6 +101,7 @@ class PvpApp(App[int]):
         # One link per kiosk bridge (documents); started on mount, on this app's loop.
         self.kiosks = kiosks if kiosks is not None else KioskLinks(desk.config.kiosks)
         self.doc_log = DocumentLog(desk)
+        self.sessions = Sessions(self)  # the kiosks' video calls (F5, session view)
 
     # ------------------------------------------------------------------- set-up
     def get_default_screen(self) -> Screen[None]:
@@ -126,6 +128,7 @@ class PvpApp(App[int]):
             self._watcher = ChangeWatcher(self.desk.store.path, self._on_foreign_commit).start()
         if self.tick_seconds:
             self.set_interval(self.tick_seconds, self.refresh_queue)
+        self.sessions.attach()
         documents.attach(self)
 
     def _on_foreign_commit(self) -> None:
@@ -134,12 +137,23 @@ class PvpApp(App[int]):
     async def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        await self.sessions.close()
         await self.kiosks.close()
 
     @on(documents.KiosksChanged)
     def _kiosks_changed(self) -> None:
         if self.screen_stack and self.queue_screen.is_attached:
             documents.update_badges(self)
+
+    @on(SessionChanged)
+    def _session_changed(self, message: SessionChanged) -> None:
+        from .session.screen import SessionScreen
+
+        if self.screen_stack and self.queue_screen.is_attached:
+            self.sessions.update_badges()
+        for screen in self.screen_stack:
+            if isinstance(screen, SessionScreen) and screen.is_attached:
+                screen.show()
 
     def get_key_display(self, binding: Binding) -> str:
         key = binding.key
@@ -177,6 +191,7 @@ class PvpApp(App[int]):
         else:
             set_badge("db", _("database unreachable"), "error")
         documents.update_badges(self)
+        self.sessions.update_badges()
 
     def watch_privacy(self, _privacy: bool) -> None:
         self.update_badges(db_ok=True)
@@ -239,6 +254,7 @@ class PvpApp(App[int]):
             self.queue_screen.follow(message.visit)
             if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):
                 documents.purge(self)  # its papers leave the kiosk now
+            self.sessions.visit_closed(message.visit)  # its video call ends with it
         self.refresh_queue()
 
     @on(ActionRefused)

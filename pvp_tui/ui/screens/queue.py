@@ -379,6 +379,11 @@ class QueueScreen(Screen[None]):
 
         self.app.push_screen(NoteDialog(visit.ticket, visit.note), callback=edited)
 
+    def action_session(self) -> None:
+        from ..session.screen import open_session
+
+        open_session(self.pvp, self._at_kiosk())
+
     def action_documents(self) -> None:
         from ..documents.integration import open_documents
 

@@ -1,0 +1,179 @@
+"""The session view against a real pvp-bridge process, headless Chromium with fake media
+and the local room with its aiortc agent: F5 from a called visitor, live figures, the
+agent leaving, the records on the visit; and a kiosk that is down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import Button, Static
+
+from pvp_tui.core import events as ev
+from pvp_tui.core.models import Outcome, Status
+from pvp_tui.ui.session.screen import SessionScreen
+from tests.bridge.daemons import BridgeProcess
+from tests.session.farend import FarEnd
+
+from .conftest import (
+    called_visitor,
+    down_kiosk_config,
+    make_app,
+    make_desk,
+    session_events,
+    site_config,
+    until,
+)
+
+
+def text_of(screen: SessionScreen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).content)
+
+
+async def test_start_watch_agent_leaves_and_fall_back(
+    bridge: BridgeProcess, far_end: FarEnd, tmp_path: Path
+) -> None:
+    room = far_end.room_url("x").split("?")[0]  # the app's room; the bridge adds ?name=
+    config = site_config(url=bridge.url, token=bridge.token_file, room_url=room)
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit_id = called_visitor(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 30)) as pilot:
+        link = app.kiosks["kiosk-1"]
+        await until(pilot, lambda: link.state.online, "the kiosk link")
+        await pilot.press("f5")  # the only visitor at the kiosk: no need to select
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen), "the session view")
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        live = app.sessions.tracker.for_visit(visit_id)
+        assert live is not None
+        await until(pilot, lambda: live.state == "in_call", "in_call", timeout=30)
+        await until(
+            pilot,
+            lambda: any(s.get("rtt_ms") is not None for s in live.stats) and len(live.stats) >= 2,
+            "real stats",
+        )
+        await pilot.pause()
+        assert "visio en cours" in text_of(screen, "#session-clock")
+        assert text_of(screen, "#quality-badge") == "● bonne"
+        assert text_of(screen, "#value-rtt").endswith(" ms")
+        assert text_of(screen, "#value-rate").endswith("b/s")
+        assert text_of(screen, "#session-title") == "C-001 · CAF · Mme Durand"
+        assert desk.get(visit_id).status is Status.IN_SESSION  # the interview started
+        assert far_end.names == ["C-001"]  # the ticket reached the room, never the name
+
+        await far_end.leave()
+        await until(pilot, lambda: live.state == "ended", "ended", timeout=20)
+        await pilot.pause()
+        assert "L'agent a quitté la visio." in text_of(screen, "#session-alert")
+
+        await pilot.press("f10")
+        await until(pilot, lambda: app.screen.id == "fallback-dialog", "the fallback dialog")
+        await pilot.click("#fallback_phone")
+        await until(pilot, lambda: live.acknowledged, "the fallback")
+        await app.sessions.flush()
+
+    recorded = session_events(desk, visit_id)
+    kinds = [kind for kind, _data in recorded]
+    assert kinds == [
+        ev.SESSION_STARTED,
+        ev.SESSION_AGENT_JOINED,
+        ev.SESSION_ENDED,
+        ev.SESSION_INCIDENT,
+    ], kinds
+    data = dict(recorded)
+    assert data[ev.SESSION_STARTED] == {
+        "kiosk": "kiosk-1",
+        "partner": "caf",
+        "room_host": "127.0.0.1",
+        "session": live.session,
+    }
+    ended = data[ev.SESSION_ENDED]
+    assert ended["state"] == "ended" and ended["reason"] == "far_end_left"
+    assert ended["worst_quality"] in ("good", "degraded", "poor")
+    assert ended["reconnects"] == 0 and ended["seconds_in_call"] >= 0
+    assert data[ev.SESSION_INCIDENT] == {
+        "kiosk": "kiosk-1",
+        "session": live.session,
+        "kind": "fallback_phone",
+    }
+    assert "Durand" not in json.dumps(recorded)
+
+
+async def test_finishing_the_visit_ends_its_call(
+    bridge: BridgeProcess, far_end: FarEnd, tmp_path: Path
+) -> None:
+    room = far_end.room_url("x").split("?")[0]
+    config = site_config(url=bridge.url, token=bridge.token_file, room_url=room)
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit_id = called_visitor(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 30)) as pilot:
+        link = app.kiosks["kiosk-1"]
+        await until(pilot, lambda: link.state.online, "the kiosk link")
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen), "the session view")
+        live = app.sessions.tracker.for_visit(visit_id)
+        assert live is not None
+        await until(pilot, lambda: live.state == "in_call", "in_call", timeout=30)
+        badge = app.queue_screen.query_one("#badge-call-kiosk-1", Static)
+        await until(pilot, lambda: str(badge.content) == "● visio C-001 en cours", "badge")
+
+        await pilot.press("escape")  # back to the queue: the call goes on
+        await pilot.press("f8")
+        await until(pilot, lambda: app.screen.id == "outcome-dialog", "the outcome dialog")
+        await pilot.click(f"#outcome-{Outcome.RESOLVED.value}")
+        await until(pilot, lambda: live.state == "ended", "the call ended with the visit")
+        await app.sessions.flush()
+        await until(pilot, lambda: not app.queue_screen.query("#badge-call-kiosk-1"), "badge")
+
+    ended = dict(session_events(desk, visit_id))[ev.SESSION_ENDED]
+    assert ended["reason"] == "ended_by_staff" and ended["state"] == "ended"
+    assert desk.get(visit_id).status is Status.DONE
+
+
+async def test_kiosk_down_says_what_to_do_and_writes_nothing(tmp_path: Path) -> None:
+    desk = make_desk(tmp_path / "pvp.db", down_kiosk_config(tmp_path))
+    visit_id = called_visitor(desk)
+    before = desk.events(visit_id)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 30)) as pilot:
+        link = app.kiosks["kiosk-1"]
+        await until(pilot, lambda: link.state.link == "offline", "the link to give up once")
+        await pilot.press("f5")
+        await until(pilot, lambda: bool(app._notifications), "a message")
+        await app.workers.wait_for_complete()
+        messages = [n.message for n in app._notifications]
+        assert any("ne répond pas" in m and "F5" in m for m in messages), messages
+        assert not isinstance(app.screen, SessionScreen)
+        assert app.sessions.tracker.for_visit(visit_id) is None
+        assert not app.queue_screen.query("#badge-call-kiosk-1")
+    assert desk.events(visit_id) == before  # nothing written
+    assert desk.get(visit_id).status is Status.CALLED
+
+
+async def test_bridge_refusal_is_shown_and_nothing_is_written(
+    bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    """The app allows localhost, the bridge only 127.0.0.1: the bridge's word wins."""
+    config = site_config(
+        url=bridge.url,
+        token=bridge.token_file,
+        room_url="http://localhost:9/room",
+        room_domains=("localhost",),
+    )
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit_id = called_visitor(desk)
+    before = desk.events(visit_id)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 30)) as pilot:
+        link = app.kiosks["kiosk-1"]
+        await until(pilot, lambda: link.state.online, "the kiosk link")
+        await pilot.press("f5")
+        await until(pilot, lambda: bool(app._notifications), "a message")
+        messages = [n.message for n in app._notifications]
+        assert any("localhost n'est pas autorisé pour caf" in m for m in messages), messages
+        assert not isinstance(app.screen, SessionScreen)
+        assert not app.screen.query(Button)  # no dialog left open either
+    assert desk.events(visit_id) == before
+    assert desk.get(visit_id).status is Status.CALLED
