@@ -176,6 +176,13 @@ class Child:
         await self.proc.stdin.drain()
 
     async def stop(self) -> None:
+        """Ask it to quit (it ends its session: no browser left behind), then kill it."""
+        if self.proc.returncode is None and self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.write(b"quit\n")
+                await self.proc.stdin.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), 10)
         if self.proc.returncode is None:
             self.proc.kill()
         await self.proc.wait()

@@ -46,3 +46,14 @@ def unshape(netns: str) -> None:
 
 def in_netns(netns: str) -> tuple[str, ...]:
     return ("ip", "netns", "exec", netns)
+
+
+def cut(netns: str) -> None:
+    """The call's addresses vanish (a cable pulled); DevTools on 127.0.0.1 still works."""
+    ip("-n", netns, "addr", "del", "10.99.0.1/24", "dev", "va")
+    ip("-n", netns, "addr", "del", "10.99.0.2/24", "dev", "vb")
+
+
+def restore(netns: str) -> None:
+    ip("-n", netns, "addr", "add", "10.99.0.1/24", "dev", "va")
+    ip("-n", netns, "addr", "add", "10.99.0.2/24", "dev", "vb")

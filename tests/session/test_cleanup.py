@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 
-from kiosk_bridge.session.browser import group_members
+from kiosk_bridge.session.browser import group_members, kill_group
 from kiosk_bridge.session.config import SessionConfig
 from kiosk_bridge.session.manager import SessionManager
 from tests.session.conftest import Child, EventLog, assert_browser_gone, child_spec
@@ -67,11 +68,18 @@ async def test_sigkilled_bridge_browser_is_swept_at_next_start(
     finally:
         await child.stop()
     # SIGKILL cannot be caught: Chromium outlived its parent...
-    assert group_members(info["pgid"]), "expected the orphaned browser to be still running"
-    assert Path(info["profile"]).exists()
+    orphaned = group_members(info["pgid"])
+    profile_left = Path(info["profile"]).exists()
     # ...until the next bridge starts and sweeps what the dead one left.
     mgr = SessionManager(session_config)
     try:
+        assert orphaned, "expected the orphaned browser to be still running"
+        assert profile_left
         assert_browser_gone(info["pgid"], Path(info["profile"]))
     finally:
         await mgr.close()
+        # never leave a browser behind, even when this test fails
+        for pid in group_members(info["pgid"]):
+            with contextlib.suppress(OSError):
+                if info["profile"] in Path(f"/proc/{pid}/cmdline").read_text():
+                    kill_group(info["pgid"])

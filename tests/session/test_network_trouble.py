@@ -11,7 +11,7 @@ import pytest
 
 from kiosk_bridge.session.config import SessionConfig
 from tests.session.conftest import Child, child_spec
-from tests.session.netns import in_netns, network_namespace, shape, unshape
+from tests.session.netns import cut, in_netns, network_namespace, restore, shape, unshape
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="needs root to make a network namespace and shape it with tc"
@@ -75,5 +75,48 @@ async def test_quality_drops_under_shaping_and_comes_back(
         assert ended["worst_quality"] == dropped["data"]["quality"]
         await child.send("quit")
         assert await child.proc.wait() == 0
+    finally:
+        await child.stop()
+
+
+async def test_network_cut_then_back_is_a_reconnect(
+    netns: str, session_config: SessionConfig
+) -> None:
+    child = await Child.start(
+        child_spec(session_config, "C-061", far_end="127.0.0.1", reconnect=30),
+        prefix=in_netns(netns),
+    )
+    try:
+        await child.state("in_call", timeout=30)
+        cut(netns)
+        lost = await child.state("reconnecting")  # ICE consent fails after ~7 s
+        assert lost["reconnects"] == 1
+        restore(netns)
+        back = await child.read_until(
+            lambda x: x.get("event") == "session.state" and x["data"]["state"] != "reconnecting",
+            30,
+            "the call back",
+            len(child.lines),
+        )
+        assert back["data"]["state"] == "in_call" and back["data"]["reconnects"] == 1
+    finally:
+        await child.stop()
+
+
+async def test_network_cut_for_good_is_connection_lost(
+    netns: str, session_config: SessionConfig
+) -> None:
+    child = await Child.start(
+        child_spec(session_config, "C-062", far_end="127.0.0.1", reconnect=4),
+        prefix=in_netns(netns),
+    )
+    try:
+        await child.state("in_call", timeout=30)
+        cut(netns)
+        await child.state("reconnecting")
+        failed = await child.state("failed")
+        assert failed["reason"] == "connection_lost"
+        assert failed["message"]["fr"].startswith("La connexion avec l'agent est perdue")
+        await child.state("idle")
     finally:
         await child.stop()
