@@ -39,7 +39,10 @@ def test_all_well_exits_0(shared: SharedSite) -> None:
 
 def test_all_well_in_an_80x24_terminal(shared: SharedSite) -> None:
     with tmux() as term:
-        pane = term.new_session(in_terminal(["sh"]), {**shared.env(), "PS1": "$ "})
+        # PATH in the command: tmux gives a pane its client's PATH, whatever -e says
+        pane = term.new_session(
+            in_terminal(["sh"], PATH=shared.env()["PATH"]), {**shared.env(), "PS1": "$ "}
+        )
         term.wait_for(pane, "$", what="the shell prompt")
         term.type(pane, "pvp doctor; echo exit=$?")
         term.keys(pane, "Enter")
@@ -241,7 +244,10 @@ def test_too_small_terminal_for_real(shared: SharedSite) -> None:
     with tmux() as term:
         # typed at a shell prompt, as a person does (the pane has its final size by then)
         pane = term.new_session(
-            in_terminal(["sh"]), {**shared.env(), "PS1": "$ "}, width=70, height=20
+            in_terminal(["sh"], PATH=shared.env()["PATH"]),
+            {**shared.env(), "PS1": "$ "},
+            width=70,
+            height=20,
         )
         term.wait_for(pane, "$", what="the shell prompt")
         term.type(pane, "pvp doctor --skip-kiosks; echo exit=$?")
