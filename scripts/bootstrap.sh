@@ -14,8 +14,8 @@ DEBIAN_PACKAGES=(
   # end-to-end tests drive the app as a person would: in tmux, over a real sshd
   tmux openssh-server openssh-client
   # benchmarks/bench_idle_bytes.py measures pvp's idle output against htop's; tests/deploy
-  # verify the unit; doctor/serve tests make certificates and list processes
-  htop systemd openssl procps
+  # verify the unit; the serve tests list processes
+  htop systemd procps
   # the kiosk's video session: the bridge drives Chromium; tests shape traffic in a netns
   chromium iproute2
   git
