@@ -40,7 +40,7 @@ async def test_start_watch_agent_leaves_and_fall_back(
     app = make_app(desk)
     async with app.run_test(size=(100, 30)) as pilot:
         link = app.kiosks["kiosk-1"]
-        await until(pilot, lambda: link.state.online, "the kiosk link")
+        await until(pilot, lambda: link.state.online and app.loads > 0, "the link and queue")
         await pilot.press("f5")  # the only visitor at the kiosk: no need to select
         await until(pilot, lambda: isinstance(app.screen, SessionScreen), "the session view")
         screen = app.screen
@@ -110,7 +110,7 @@ async def test_finishing_the_visit_ends_its_call(
     app = make_app(desk)
     async with app.run_test(size=(100, 30)) as pilot:
         link = app.kiosks["kiosk-1"]
-        await until(pilot, lambda: link.state.online, "the kiosk link")
+        await until(pilot, lambda: link.state.online and app.loads > 0, "the link and queue")
         await pilot.press("f5")
         await until(pilot, lambda: isinstance(app.screen, SessionScreen), "the session view")
         live = app.sessions.tracker.for_visit(visit_id)
@@ -139,7 +139,9 @@ async def test_kiosk_down_says_what_to_do_and_writes_nothing(tmp_path: Path) -> 
     app = make_app(desk)
     async with app.run_test(size=(100, 30)) as pilot:
         link = app.kiosks["kiosk-1"]
-        await until(pilot, lambda: link.state.link == "offline", "the link to give up once")
+        await until(
+            pilot, lambda: link.state.link == "offline" and app.loads > 0, "link down, queue read"
+        )
         await pilot.press("f5")
         await until(pilot, lambda: bool(app._notifications), "a message")
         await app.workers.wait_for_complete()
@@ -168,7 +170,7 @@ async def test_bridge_refusal_is_shown_and_nothing_is_written(
     app = make_app(desk)
     async with app.run_test(size=(100, 30)) as pilot:
         link = app.kiosks["kiosk-1"]
-        await until(pilot, lambda: link.state.online, "the kiosk link")
+        await until(pilot, lambda: link.state.online and app.loads > 0, "the link and queue")
         await pilot.press("f5")
         await until(pilot, lambda: bool(app._notifications), "a message")
         messages = [n.message for n in app._notifications]

@@ -162,6 +162,7 @@ class SessionScreen(Screen[None]):
     #session-title { width: 1fr; text-style: bold; }
     #session-clock { width: auto; }
     #session-quality { height: 1; padding: 0 1; margin-top: 1; }
+    #session-quality Static { width: auto; }
     #quality-badge.-ok { color: $success; }
     #quality-badge.-warn { color: $warning; }
     #quality-badge.-error { color: $error; text-style: bold; }
@@ -175,13 +176,14 @@ class SessionScreen(Screen[None]):
     #session-alert.-hidden { display: none; }
     #session-facts { padding: 0 1; margin-top: 1; color: $text-muted; height: auto; }
     """
+    # Most urgent first: an 80-column footer cuts the last ones.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", N_("Queue"), id="back"),
+        Binding("f8", "hang_up", N_("Hang up"), id="hang_up"),
+        Binding("f9", "retry", N_("Retry"), id="retry"),
+        Binding("f10", "fall_back", N_("Fallback"), id="fall_back"),
         Binding("f6", "documents", N_("Scan"), id="session_documents"),
         Binding("f7", "print_documents", N_("Print"), id="session_print"),
-        Binding("f9", "retry", N_("Retry call"), id="retry"),
-        Binding("f10", "fall_back", N_("Phone fallback"), id="fall_back"),
-        Binding("f8", "hang_up", N_("Hang up"), id="hang_up"),
+        Binding("escape", "back", N_("Queue"), id="back"),
     ]
 
     def __init__(self, visit: Visit, *, monotonic: Callable[[], float] | None = None) -> None:
