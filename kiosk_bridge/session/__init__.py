@@ -1,0 +1,1 @@
+"""The kiosk's video session: Chromium driven over DevTools, the call watched (docs/session.md)."""
