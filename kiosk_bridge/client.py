@@ -11,7 +11,8 @@
 * events go to every subscribed callback (sync or async); the client adds two local
   events of its own: ``client.connected`` and ``client.disconnected``;
 * when the connection drops, requests in flight fail with ``connection_lost``
-  (retryable) and the client reconnects with capped exponential backoff and jitter;
+  (retryable) and the client reconnects with capped exponential backoff and jitter
+  (:func:`reconnect_delay`);
   a 401/403 stops it (``unauthorized``/``forbidden``, not retryable).
 """
 
@@ -75,6 +76,12 @@ def _lost() -> BridgeError:
         },
         retryable=True,
     )
+
+
+def reconnect_delay(attempt: int, maximum: float, base: float = 0.2) -> float:
+    """Capped exponential backoff with jitter: the wait before reconnect attempt `attempt`
+    (0, 1, 2...). Half-to-full jitter spreads the staff PCs of a site after a bridge restart."""
+    return min(maximum, base * 2**attempt) * random.uniform(0.5, 1.0)
 
 
 class BridgeClient:
@@ -183,9 +190,8 @@ class BridgeClient:
             if self._closing or not self.reconnect:
                 return
             while True:
-                delay = min(self.max_backoff, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
+                await asyncio.sleep(reconnect_delay(attempt, self.max_backoff))
                 attempt += 1
-                await asyncio.sleep(delay)
                 try:
                     ws = await self._open()
                 except BridgeError as err:

@@ -18,12 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk_bridge.client import BridgeClient, BridgeError
+from kiosk_bridge.client import BridgeClient, BridgeError, reconnect_delay
 
 from .config import Kiosk
 from .i18n import N_, _
@@ -197,9 +196,8 @@ class KioskLink:
                 self._offline(f"{type(exc).__name__}: {exc}")
             else:
                 return  # from now on the client reconnects on its own
-            delay = min(self.max_backoff, 0.25 * 2**attempt) * random.uniform(0.5, 1.0)
+            await asyncio.sleep(reconnect_delay(attempt, self.max_backoff, base=0.25))
             attempt += 1
-            await asyncio.sleep(delay)
 
     def _offline(self, detail: str) -> None:
         log.info("kiosk %s unreachable: %s", self.kiosk.id, detail)
