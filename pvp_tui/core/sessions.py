@@ -92,6 +92,7 @@ class LiveSession:
     recorded: set[str] = field(default_factory=set)
     states_seen: int = 0
     acknowledged: bool = False  # staff saw the end (fell back, retried or finished)
+    browser_gone: bool = False  # the bridge said idle: the kiosk can start another call
 
     @property
     def running(self) -> bool:
@@ -208,6 +209,7 @@ class SessionTracker:
         state = str(data.get("state") or "")
         records = self._start_record(live, data)
         if state == "idle":
+            live.browser_gone = True
             # The browser is gone. An end we missed (reconnected link) is in `last`.
             last = data.get("last")
             if "ended" not in live.recorded and isinstance(last, dict) and last.get("state"):

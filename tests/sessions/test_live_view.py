@@ -67,10 +67,25 @@ async def test_start_watch_agent_leaves_and_fall_back(
         await pilot.pause()
         assert "L'agent a quitté la visio." in text_of(screen, "#session-alert")
 
-        await pilot.press("f10")
+        first_session = live.session
+        await pilot.press("f9")  # retry: the same visit, a new session
+        await until(
+            pilot,
+            lambda: (
+                (again := app.sessions.tracker.for_visit(visit_id)) is not None
+                and again is not live
+                and again.state == "in_call"
+            ),
+            f"the retried call in call {[n.message for n in app._notifications]}",
+        )
+        retried = app.sessions.tracker.for_visit(visit_id)
+        assert retried is not None and retried.session != first_session
+        assert far_end.names == ["C-001", "C-001"]
+
+        await pilot.press("f10")  # fall back to the phone: the running call ends
         await until(pilot, lambda: app.screen.id == "fallback-dialog", "the fallback dialog")
         await pilot.click("#fallback_phone")
-        await until(pilot, lambda: live.acknowledged, "the fallback")
+        await until(pilot, lambda: retried.acknowledged and not retried.running, "the fallback")
         await app.sessions.flush()
 
     recorded = session_events(desk, visit_id)
@@ -79,22 +94,27 @@ async def test_start_watch_agent_leaves_and_fall_back(
         ev.SESSION_STARTED,
         ev.SESSION_AGENT_JOINED,
         ev.SESSION_ENDED,
+        ev.SESSION_STARTED,
+        ev.SESSION_AGENT_JOINED,
+        ev.SESSION_ENDED,
         ev.SESSION_INCIDENT,
     ], kinds
-    data = dict(recorded)
-    assert data[ev.SESSION_STARTED] == {
+    first, second = recorded[:3], recorded[3:]
+    assert first[0][1] == {
         "kiosk": "kiosk-1",
         "partner": "caf",
         "room_host": "127.0.0.1",
-        "session": live.session,
+        "session": first_session,
     }
-    ended = data[ev.SESSION_ENDED]
+    ended = first[2][1]
     assert ended["state"] == "ended" and ended["reason"] == "far_end_left"
     assert ended["worst_quality"] in ("good", "degraded", "poor")
     assert ended["reconnects"] == 0 and ended["seconds_in_call"] >= 0
-    assert data[ev.SESSION_INCIDENT] == {
+    assert second[0][1]["session"] == retried.session
+    assert second[2][1]["reason"] == "ended_by_staff"
+    assert second[3][1] == {
         "kiosk": "kiosk-1",
-        "session": live.session,
+        "session": retried.session,
         "kind": "fallback_phone",
     }
     assert "Durand" not in json.dumps(recorded)

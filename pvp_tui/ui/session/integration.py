@@ -186,6 +186,9 @@ class Sessions:
             )
         params = start_params(self.app.desk.config, visit)
         link = self.pick_kiosk()
+        previous = self.tracker.get(link.kiosk.id)
+        if previous is not None and previous.over:
+            await self._wait_idle(previous)  # its browser is still closing
         live = self.tracker.begin(link.kiosk.id, visit)
         try:
             reply = await link.request("session.start", params, timeout=30)
@@ -221,6 +224,7 @@ class Sessions:
             await self.end(live)
             await self._wait_over(live)
         live.acknowledged = True
+        await self._wait_idle(live)  # the bridge closes the browser before the next call
         visit = await asyncio.to_thread(self.app.desk.get, live.visit_id)
         return await self.start(visit)
 
@@ -235,6 +239,12 @@ class Sessions:
         self._record([self.tracker.incident(live, kind)])
         await self.flush()
         self.app.post_message(SessionChanged(live.kiosk))
+
+    async def _wait_idle(self, live: LiveSession, timeout: float = 10) -> None:
+        for _attempt in range(int(timeout / 0.05)):
+            if live.browser_gone:
+                return
+            await asyncio.sleep(0.05)
 
     async def _wait_over(self, live: LiveSession, timeout: float = 15) -> None:
         for _attempt in range(int(timeout / 0.05)):
