@@ -138,7 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _("database error: {error}. Nothing was changed: try again.")
         print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
     if args.command is None:
+        from .core.logs import configure_logging
         from .ui.app import run_app
+
+        configure_logging()
 
         return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
     try:
