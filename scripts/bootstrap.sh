@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what PVP Relais needs on a Debian machine: Debian packages (as root), uv,
 # then the locked Python packages into .venv. Safe to run again.
+#   source scripts/bootstrap.sh app    # the staff app only (scripts/demo.sh)
+#   source scripts/bootstrap.sh        # everything: the bridge's bindings and what the tests run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROFILE="${1:-test}"
 
+APP_PACKAGES=(python3 python3-venv python3-pip)
 DEBIAN_PACKAGES=(
-  python3 python3-venv python3-pip gcc
+  "${APP_PACKAGES[@]}" gcc
   # kiosk_bridge's C bindings build from source, and its tests run the real daemons
   libsane-dev libcups2-dev sane-utils libsane1
   cups cups-client cups-ipp-utils printer-driver-cups-pdf
@@ -23,7 +27,9 @@ DEBIAN_PACKAGES=(
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
-  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  wanted=("${DEBIAN_PACKAGES[@]}")
+  [ "$PROFILE" = app ] && wanted=("${APP_PACKAGES[@]}")
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -44,4 +50,8 @@ if ! command -v uv >/dev/null || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VER
   export PATH="$tools/bin:$PATH"
 fi
 
-uv sync --locked --all-extras --quiet
+if [ "$PROFILE" = app ]; then
+  uv sync --locked --inexact --quiet  # keeps a test set-up's extras if there is one
+else
+  uv sync --locked --all-extras --quiet
+fi

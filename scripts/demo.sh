@@ -3,5 +3,5 @@
 # SQLite database in the user data dir. Extra arguments go to pvp (e.g. --lang en).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/bootstrap.sh
+source scripts/bootstrap.sh app
 exec uv run --locked pvp "$@"
