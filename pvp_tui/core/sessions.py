@@ -169,6 +169,15 @@ class SessionTracker:
         self.sessions[kiosk] = live
         return live
 
+    def adopt(self, kiosk: str, visit: Visit, session: str, recorded: Iterable[str]) -> LiveSession:
+        """A session this site started earlier (pvp restarted meanwhile), found in the store:
+        follow it again; `recorded` says which records it already has."""
+        live = LiveSession(kiosk, visit.id, visit.ticket, visit.partner_id, session=session)
+        live.recorded = set(recorded)
+        live.elapsed_read_at = self.monotonic()
+        self.sessions[kiosk] = live
+        return live
+
     def abandon(self, live: LiveSession) -> None:
         """The start request failed before the bridge made a session: forget it."""
         if live.session is None and self.sessions.get(live.kiosk) is live:
@@ -311,6 +320,7 @@ class SessionTracker:
                         "session": live.session,
                         "quality": quality,
                         "reasons": list(live.quality_reasons),
+                        "at": data.get("at"),  # the bridge's: two desks write it once
                     },
                 )
             )
@@ -339,14 +349,22 @@ class SessionLog:
         self.clock = clock or desk.clock
 
     def write(self, records: Iterable[Record]) -> int:
+        """Append the records (all or none); one already in the log is not written twice
+        (two desks' pvp following the same call write its record once)."""
         batch = list(records)
         if not batch:
             return 0
         at = to_iso(self.clock())
+        written = 0
         with self.store.transaction() as db:
             for record in batch:
                 if not list(db.query("SELECT 1 FROM visits WHERE id = ?", [record.visit_id])):
                     raise PvpError("unknown_visit", _("No such visit."))
+                data = json.dumps(record.data, sort_keys=True)
+                same = "SELECT 1 FROM events WHERE visit_id = ? AND type = ? AND data = ?"
+                if list(db.query(same, [record.visit_id, record.type, data])):
+                    continue
+                written += 1
                 db.table("events").insert(
                     {
                         "id": str(uuid.uuid4()),
@@ -354,11 +372,11 @@ class SessionLog:
                         "site_id": self.desk.config.site.id,
                         "at": at,
                         "type": record.type,
-                        "data": json.dumps(record.data, sort_keys=True),
+                        "data": data,
                         "actor": self.desk.actor,
                     }
                 )
-        return len(batch)
+        return written
 
     def events(self, visit_id: str) -> list[dict[str, Any]]:
         """The visit's session events, oldest first, data decoded."""
@@ -369,6 +387,23 @@ class SessionLog:
             [visit_id],
         )
         return [{"type": r["type"], "at": r["at"], "data": json.loads(r["data"])} for r in rows]
+
+
+def open_session(log: SessionLog, session: str) -> tuple[str, set[str]] | None:
+    """The visit of a bridge session this site recorded as started and not yet ended, with
+    the records it already has (`started`, `agent`); None when it is not ours or is over."""
+    rows = log.store.query(
+        """SELECT visit_id, type FROM events
+        WHERE type IN (?, ?, ?) AND json_extract(data, '$.session') = ?
+        ORDER BY seq""",
+        [events.SESSION_STARTED, events.SESSION_AGENT_JOINED, events.SESSION_ENDED, session],
+    )
+    if not rows or any(r["type"] == events.SESSION_ENDED for r in rows):
+        return None
+    recorded = {"started"}
+    if any(r["type"] == events.SESSION_AGENT_JOINED for r in rows):
+        recorded.add("agent")
+    return rows[0]["visit_id"], recorded
 
 
 def room_url(config: Config, visit: Visit) -> str:

@@ -199,3 +199,43 @@ async def test_bridge_refusal_is_shown_and_nothing_is_written(
         assert not app.screen.query(Button)  # no dialog left open either
     assert desk.events(visit_id) == before
     assert desk.get(visit_id).status is Status.CALLED
+
+
+async def test_a_call_running_when_pvp_restarts_is_followed_again(
+    bridge: BridgeProcess, far_end: FarEnd, tmp_path: Path
+) -> None:
+    room = far_end.room_url("x").split("?")[0]
+    config = site_config(url=bridge.url, token=bridge.token_file, room_url=room)
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit_id = called_visitor(desk)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 30)) as pilot:
+        link = app.kiosks["kiosk-1"]
+        await until(pilot, lambda: link.state.online and app.loads > 0, "the link and queue")
+        await pilot.press("f5")
+        await until(
+            pilot,
+            lambda: (
+                (live := app.sessions.tracker.for_visit(visit_id)) is not None
+                and live.state == "in_call"
+            ),
+            "in_call",
+        )
+    # pvp quit: the visitor's call goes on at the kiosk. A new pvp follows it again.
+    again = make_app(desk)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await until(
+            pilot,
+            lambda: (
+                (live := again.sessions.tracker.get("kiosk-1")) is not None
+                and live.state == "in_call"
+            ),
+            "the running call adopted",
+        )
+        await far_end.leave()
+        await until(
+            pilot, lambda: "ended" in again.sessions.tracker.sessions["kiosk-1"].recorded, "end"
+        )
+        await again.sessions.flush()
+    kinds = [kind for kind, _data in session_events(desk, visit_id)]
+    assert kinds == [ev.SESSION_STARTED, ev.SESSION_AGENT_JOINED, ev.SESSION_ENDED]

@@ -20,6 +20,7 @@ from pvp_tui.core.sessions import (
     Record,
     SessionLog,
     SessionTracker,
+    open_session,
     room_url,
     start_params,
 )
@@ -217,3 +218,29 @@ def test_the_display_name_is_the_ticket_and_the_room_comes_from_the_config(
         room_url(demo, visit)
     assert refused.value.code == "no_room"
     assert "room_url" in refused.value.message and "CAF" in refused.value.message
+
+
+def test_two_desks_following_one_call_write_its_record_once(desk: FrontDesk) -> None:
+    visit = at_kiosk(desk)
+    events = recorded_call(visit.ticket)
+    session = events[0][1]["session"]
+    trouble = [("session.stats", s) for s in shaped_stats(session, 8)]
+    log = SessionLog(desk)
+    first, second = SessionTracker(), SessionTracker()
+    first.begin("kiosk-1", visit)
+    assert log.write(feed_all(first, events[:4] + trouble)) == 3  # started, joined, poor
+    # Another desk's pvp (re)started mid-call follows it again, found in the store.
+    found = open_session(log, session)
+    assert found == (visit.id, {"started", "agent"})
+    second.adopt("kiosk-1", visit, session, found[1])
+    rest = events[4:]
+    assert log.write(feed_all(first, rest)) == 2  # good again, ended
+    assert log.write(feed_all(second, rest)) == 0  # the same end: not written twice
+    assert [t for t, _d in session_rows(desk, visit.id)] == [
+        ev.SESSION_STARTED,
+        ev.SESSION_AGENT_JOINED,
+        ev.SESSION_QUALITY,
+        ev.SESSION_QUALITY,
+        ev.SESSION_ENDED,
+    ]
+    assert open_session(log, session) is None  # over: nobody adopts it any more

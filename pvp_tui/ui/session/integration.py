@@ -26,6 +26,7 @@ from ...core.sessions import (
     Record,
     SessionLog,
     SessionTracker,
+    open_session,
     start_params,
 )
 
@@ -84,14 +85,19 @@ class Sessions:
             self.app.post_message(SessionChanged(kiosk))
 
     async def _resync(self, link: KioskLink) -> None:
-        """After a reconnection: what happened to our session while the link was down."""
+        """After a (re)connection: what happened to our session while the link was down,
+        or a call this site started before pvp restarted (found in the store)."""
         live = self.tracker.get(link.kiosk.id)
-        if live is None or live.session is None or "ended" in live.recorded:
+        if live is not None and (live.session is None or "ended" in live.recorded):
             return
         try:
             status = await link.request("session.status", timeout=10)
         except BridgeError:
             return
+        if live is None:
+            live = await self._adopt(link.kiosk.id, status)
+            if live is None:
+                return
         if status.get("session") == live.session:
             self._record(self.tracker.feed(link.kiosk.id, "session.state", status))
         elif isinstance(status.get("last"), dict) and status["last"].get("session") == live.session:
@@ -103,6 +109,19 @@ class Sessions:
                 )
             )
         self.app.post_message(SessionChanged(link.kiosk.id))
+
+    async def _adopt(self, kiosk: str, status: dict[str, Any]) -> LiveSession | None:
+        last = status.get("last") if isinstance(status.get("last"), dict) else None
+        session = status.get("session") or (last or {}).get("session")
+        if not session:
+            return None
+        found = await asyncio.to_thread(open_session, self.log, str(session))
+        if found is None:
+            return None
+        visit_id, recorded = found
+        visit = await asyncio.to_thread(self.app.desk.get, visit_id)
+        log.info("following call %s of %s again on %s", session, visit.ticket, kiosk)
+        return self.tracker.adopt(kiosk, visit, str(session), recorded)
 
     # ----------------------------------------------------------------- writing
     def _record(self, records: list[Record]) -> None:
