@@ -30,10 +30,12 @@ import random
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+# websockets is imported by the first connection, not with this module: pvp imports the
+# client at start and draws its first frame sooner without it (issue 2's start-up goal).
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger("kiosk_bridge.client")
 EventCallback = Callable[[str, Any], Any]
@@ -138,6 +140,9 @@ class BridgeClient:
         return self.hello
 
     async def _open(self) -> ClientConnection:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus
+
         tls = None
         if self.url.startswith("wss:"):
             tls = self.ssl_context or ssl.create_default_context()
@@ -176,6 +181,8 @@ class BridgeClient:
 
     # -- background reader + reconnect --------------------------------------------------------
     async def _run(self, ws: ClientConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         attempt = 0
         while True:
             try:
@@ -274,6 +281,8 @@ class BridgeClient:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         frame = json.dumps({"id": rid, "method": method, "params": params or {}})
+        from websockets.exceptions import ConnectionClosed
+
         try:
             await ws.send(frame)
         except ConnectionClosed:

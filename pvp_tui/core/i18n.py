@@ -1,17 +1,23 @@
 """UI language. Catalogs are gettext .po files shipped in pvp_tui/locale.
 
 Messages are written in English in the code (the msgids); French is the default language
-of the app and comes from locale/fr/LC_MESSAGES/pvp.po, read with Babel at start, so the
-repository holds no compiled .mo file.
+of the app and comes from locale/fr/LC_MESSAGES/pvp.po. The repository holds no compiled
+.mo file: the .po is read with Babel once, compiled into the user's cache directory under
+a name keyed by the .po's content hash, and later starts load that .mo with the stdlib's
+gettext (Babel is not even imported then: a faster start). A changed .po gets a new key.
 """
 
 from __future__ import annotations
 
+import gettext as _gettext
+import hashlib
+import io
 import os
+import struct
+import tempfile
 from functools import cache
 from importlib import resources
-
-from babel.messages.pofile import read_po
+from pathlib import Path
 
 from .config import LANGUAGES
 
@@ -21,18 +27,64 @@ DEFAULT_LANGUAGE = "fr"
 _current = DEFAULT_LANGUAGE
 
 
-@cache
-def _catalog(language: str) -> dict[str, str]:
-    if language == "en":
-        return {}
-    path = resources.files("pvp_tui").joinpath("locale", language, "LC_MESSAGES", "pvp.po")
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
+def _read_po(data: bytes, language: str) -> dict[str, str]:
+    from babel.messages.pofile import read_po  # only when the cache has no compiled .mo
+
+    catalog = read_po(io.BytesIO(data), locale=language)
     return {
         str(message.id): str(message.string)
         for message in catalog
         if message.id and message.string and not message.fuzzy and isinstance(message.id, str)
     }
+
+
+def _compile_mo(messages: dict[str, str]) -> bytes:
+    """A GNU .mo file (little-endian, no hash table) holding `messages` and a UTF-8 header."""
+    entries = sorted([("", "Content-Type: text/plain; charset=UTF-8\n"), *messages.items()])
+    ids = [key.encode() for key, _value in entries]
+    strs = [value.encode() for _key, value in entries]
+    count = len(entries)
+    ids_table, strs_table = 28, 28 + 8 * count
+    offset = 28 + 16 * count
+    id_offsets, blob = [], b""
+    for data in ids:
+        id_offsets += [len(data), offset + len(blob)]
+        blob += data + b"\0"
+    str_offsets = []
+    for data in strs:
+        str_offsets += [len(data), offset + len(blob)]
+        blob += data + b"\0"
+    header = struct.pack("<7I", 0x950412DE, 0, count, ids_table, strs_table, 0, 0)
+    return header + struct.pack(f"<{4 * count}I", *id_offsets, *str_offsets) + blob
+
+
+def _cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("pvp", appauthor=False))
+
+
+@cache
+def _translations(language: str) -> _gettext.NullTranslations:
+    if language == "en":
+        return _gettext.NullTranslations()
+    path = resources.files("pvp_tui").joinpath("locale", language, "LC_MESSAGES", "pvp.po")
+    data = path.read_bytes()
+    key = hashlib.sha256(data).hexdigest()[:16]
+    compiled = _cache_dir() / f"pvp-{language}-{key}.mo"
+    try:
+        return _gettext.GNUTranslations(io.BytesIO(compiled.read_bytes()))
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        pass  # not compiled yet (or a damaged file): compile it again
+    mo = _compile_mo(_read_po(data, language))
+    try:  # best effort: a read-only cache only makes the next start slower
+        compiled.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=compiled.parent, delete=False) as handle:
+            handle.write(mo)
+        os.replace(handle.name, compiled)
+    except OSError:
+        pass
+    return _gettext.GNUTranslations(io.BytesIO(mo))
 
 
 def set_language(language: str) -> None:
@@ -52,7 +104,9 @@ def resolve_language(explicit: str | None, configured: str | None) -> str:
 
 
 def gettext(message: str) -> str:
-    return _catalog(_current).get(message, message)
+    if not message:  # the .mo's header entry has the empty msgid
+        return message
+    return _translations(_current).gettext(message)
 
 
 _ = gettext
