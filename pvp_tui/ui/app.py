@@ -32,7 +32,15 @@ from ..core.models import Status, Visit
 from . import actions, partial_updates
 from .commands import FrontDeskCommands
 from .documents import integration as documents
-from .messages import ActionDone, ActionRefused, DataChanged, QueueLoaded, load_queue_state
+from .messages import (
+    ActionDone,
+    ActionRefused,
+    DataChanged,
+    QueueLoaded,
+    QueueState,
+    load_queue_state,
+    read_after,
+)
 from .screens.queue import QueueScreen
 from .session.integration import SessionChanged, Sessions
 
@@ -219,14 +227,27 @@ class PvpApp(App[int]):
     @on(QueueLoaded)
     def _loaded(self, message: QueueLoaded) -> None:
         self._loading = False
+        self.show_read(message.state)
+        if self._stale:
+            self.refresh_queue()
+
+    def show_read(self, state: QueueState) -> None:
+        """Show a read of the queue: a refresh's, or the one an action's worker made."""
         self.loads += 1
         screen = self.queue_screen
         if not screen.is_attached:
             return  # the app is closing
-        screen.show_state(message.state)
+        screen.show_state(state)
         self.update_badges(db_ok=True)
-        if self._stale:
+
+    def show_action_read(self, state: QueueState | None) -> None:
+        """After an action: show the read its worker made, or read the queue now."""
+        if state is None:
             self.refresh_queue()
+            return
+        if self._loading:
+            self._stale = True  # a read started before the action: read again after it
+        self.show_read(state)
 
     @on(DataChanged)
     def _changed_elsewhere(self) -> None:
@@ -245,7 +266,8 @@ class PvpApp(App[int]):
         except PvpError as exc:
             self.post_message(ActionRefused(exc.message))
         else:
-            self.post_message(ActionDone(done.format(ticket=visit.ticket), visit))
+            text = done.format(ticket=visit.ticket)
+            self.post_message(ActionDone(text, visit, read_after(self.desk)))
 
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
@@ -255,7 +277,7 @@ class PvpApp(App[int]):
             if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):
                 documents.purge(self)  # its papers leave the kiosk now
             self.sessions.visit_closed(message.visit)  # its video call ends with it
-        self.refresh_queue()
+        self.show_action_read(message.state)
 
     @on(ActionRefused)
     def _refused(self, message: ActionRefused) -> None:

@@ -40,12 +40,26 @@ class QueueLoaded(Message):
 
 
 class ActionDone(Message):
-    """A front-desk action succeeded; `text` says what happened (no visitor name)."""
+    """A front-desk action succeeded; `text` says what happened (no visitor name).
 
-    def __init__(self, text: str, visit: Visit | None = None) -> None:
+    `state` is the queue read right after it by the same worker (None if that read
+    failed): the screen shows it at once, without a second round-trip to a worker."""
+
+    def __init__(
+        self, text: str, visit: Visit | None = None, state: QueueState | None = None
+    ) -> None:
         super().__init__()
         self.text = text
         self.visit = visit
+        self.state = state
+
+
+def read_after(desk: FrontDesk) -> QueueState | None:
+    """In the worker that just acted: the new queue, or None (the screen then reads it)."""
+    try:
+        return load_queue_state(desk)
+    except Exception:  # the action is done; a failed read only costs the quick path
+        return None
 
 
 class ActionRefused(Message):

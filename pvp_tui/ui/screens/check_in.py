@@ -3,6 +3,7 @@ when valid, and kept open (nothing lost) if saving fails."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -17,7 +18,7 @@ from ...core.frontdesk import NAME_MAX, NOTE_MAX, CheckIn, FrontDesk, validate_c
 from ...core.i18n import N_, _
 from ...core.models import Need, Visit
 from .. import actions
-from ..messages import ActionDone, ActionRefused
+from ..messages import ActionDone, ActionRefused, QueueState, read_after
 from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
@@ -29,10 +30,18 @@ class CheckInForm(ModalScreen[Visit | None]):
         Binding("ctrl+s", "save", N_("Save"), id="save"),
     ]
 
-    def __init__(self, desk: FrontDesk, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        desk: FrontDesk,
+        on_saved: Callable[[Visit, QueueState | None], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`on_saved(visit, state)` runs as soon as the visit is saved, before the form
+        closes, with the queue read by the same worker (None if that read failed)."""
         super().__init__(id="check-in", **kwargs)
         actions.localize(self)
         self.desk = desk
+        self._on_saved = on_saved
 
     def compose(self) -> ComposeResult:
         local_now = self.desk.local_now()
@@ -130,11 +139,13 @@ class CheckInForm(ModalScreen[Visit | None]):
         except PvpError as exc:
             self.post_message(ActionRefused(exc.message))
         else:
-            self.post_message(ActionDone("", visit))
+            self.post_message(ActionDone("", visit, read_after(self.desk)))
 
     @on(ActionDone)
     def _saved(self, message: ActionDone) -> None:
         message.stop()
+        if self._on_saved is not None and message.visit is not None:
+            self._on_saved(message.visit, message.state)
         self.dismiss(message.visit)
 
     @on(ActionRefused)

@@ -283,13 +283,16 @@ class QueueScreen(Screen[None]):
         self.app.push_screen(HelpScreen(id="help-screen"))
 
     def action_check_in(self) -> None:
+        def applied(visit: Visit, state: QueueState | None) -> None:
+            # Before the form closes: the new row is in the list when the queue reappears.
+            self.follow(visit)
+            self.pvp.show_action_read(state)
+
         def saved(visit: Visit | None) -> None:
             if visit is not None:
-                self.follow(visit)
-                self.pvp.refresh_queue()
                 self.notify(_("{ticket} checked in.").format(ticket=visit.ticket))
 
-        self.app.push_screen(CheckInForm(self.pvp.desk), callback=saved)
+        self.app.push_screen(CheckInForm(self.pvp.desk, on_saved=applied), callback=saved)
 
     def action_call_next(self) -> None:
         self._act(self.pvp.desk.call_next, _("{ticket} called to the kiosk."))
