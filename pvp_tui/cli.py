@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import commands
 from .core import i18n
@@ -43,12 +43,30 @@ class Context:
     desk: FrontDesk
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _base_parser(**kwargs: Any) -> Parser:
     parser = Parser(
-        prog="pvp", description=_("PVP Relais: the front desk of a Point Visio Public.")
+        prog="pvp", description=_("PVP Relais: the front desk of a Point Visio Public."), **kwargs
     )
     _global_options(parser, None)
     parser.add_argument("--no-mouse", action="store_true", help=_("do not capture the mouse"))
+    return parser
+
+
+def _app_args(argv: Sequence[str] | None) -> argparse.Namespace | None:
+    """The arguments of a start of the app (no subcommand, no --help), read without
+    building every subcommand's parser: the app's first frame does not wait for them."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    if any(word.startswith("-h") or word == "--help" for word in words):
+        return None
+    known, rest = _base_parser(add_help=False).parse_known_args(words)
+    if rest:
+        return None  # a subcommand (or a mistake the full parser reports)
+    known.command = None
+    return known
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _base_parser()
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in commands.MODULES:
         importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
@@ -113,8 +131,7 @@ def open_context(args: argparse.Namespace) -> Context:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _early_language(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _app_args(argv) or build_parser().parse_args(argv)
     standalone = getattr(args, "standalone", None)
     if standalone is not None:  # doctor, serve: they open (or check) config and db themselves
         return int(standalone(args))

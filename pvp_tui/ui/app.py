@@ -94,7 +94,10 @@ class PvpApp(App[int]):
         watch_changes: bool = True,
         tick_seconds: float | None = TICK_SECONDS,
         kiosks: KioskLinks | None = None,
+        first_read: QueueState | None = None,
     ) -> None:
+        """`first_read`: the queue read before the app started (its first frame shows it);
+        without it, the first read runs in a worker once the queue screen is mounted."""
         super().__init__()
         actions.localize(self)
         self.desk = desk
@@ -106,6 +109,7 @@ class PvpApp(App[int]):
         self._stale = False
         self._purged = False
         self.loads = 0  # completed reads of the queue (tests wait on it)
+        self._first_read = first_read
         # One link per kiosk bridge (documents); started on mount, on this app's loop.
         self.kiosks = kiosks if kiosks is not None else KioskLinks(desk.config.kiosks)
         self.doc_log = DocumentLog(desk)
@@ -207,6 +211,15 @@ class PvpApp(App[int]):
             self.queue_screen.show_state(self.queue_screen.state)
 
     # ------------------------------------------------------------------- reading
+    def start_reading(self) -> None:
+        """The queue screen is mounted: show the read made before start, if any, then read."""
+        state, self._first_read = self._first_read, None
+        if state is None:
+            self.refresh_queue()
+            return
+        self.show_read(state)
+        self.call_after_refresh(self.refresh_queue)  # the retention purge, after the frame
+
     def refresh_queue(self) -> None:
         """Read the queue again; refreshes never overlap (one more runs if asked meanwhile)."""
         if self._loading:
@@ -326,6 +339,10 @@ def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
     partial_updates.install()  # only the changed cells go to the terminal (SSH links)
-    app = PvpApp(desk, privacy=privacy)
+    try:  # read before Textual starts: the first frame shows the queue (issue 2's start-up)
+        first_read: QueueState | None = load_queue_state(desk)
+    except Exception:  # the app's own read reports it (database unreachable badge)
+        first_read = None
+    app = PvpApp(desk, privacy=privacy, first_read=first_read)
     app.run(mouse=mouse)
     return app.return_code or 0

@@ -17,15 +17,17 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
 from ...core.i18n import _
+
+if TYPE_CHECKING:  # Pillow is imported by the first thumbnail, not by pvp's start-up
+    from PIL import Image
 
 MODES = ("graphics", "halfblock", "text")
 THUMB_COLS = 14  # cells across a thumbnail
@@ -75,6 +77,8 @@ def current_mode() -> str:
 
 
 def decode(png: bytes) -> Image.Image:
+    from PIL import Image
+
     with Image.open(io.BytesIO(png)) as im:
         return im.convert("RGB")
 
@@ -85,6 +89,8 @@ def halfblock_lines(image: Image.Image, cols: int, rows: int) -> list[Strip]:
     scale = min(cols / w, (rows * 2) / h)
     tw, th = max(1, round(w * scale)), max(2, round(h * scale))
     th += th % 2
+    from PIL import Image
+
     small = image.resize((tw, th), Image.Resampling.BOX)
     px = small.load()
     assert px is not None

@@ -104,7 +104,7 @@ class QueueScreen(Screen[None]):
         self.query_one("#waiting", VisitTable).focus()
         self._fit_columns(self.app.size.width)
         self.pvp.update_badges(db_ok=True)
-        self.pvp.refresh_queue()
+        self.pvp.start_reading()
 
     def on_resize(self) -> None:
         self._fit_columns(self.app.size.width)
