@@ -106,7 +106,8 @@ class CheckInForm(ModalScreen[Visit | None]):
         for field in FIELDS:
             label = self.query_one(f"#{field}-error", Label)
             message = problems.get(field, "")
-            label.update(message)
+            if str(label.content) != message:  # an update lays the form out again
+                label.update(message)
             label.set_class(bool(message), "-shown")
         first = next((f for f in FIELDS if f in problems), None)
         if first is not None:
