@@ -141,7 +141,9 @@ class PvpApp(App[int]):
         if self.tick_seconds:
             self.set_interval(self.tick_seconds, self.refresh_queue)
         self.sessions.attach()
-        documents.attach(self)
+        # The kiosk links connect once the first frame is drawn: a connection imports
+        # websockets, which the first frame need not wait for (issue 2's start-up goal).
+        self.call_after_refresh(documents.attach, self)
 
     def _on_foreign_commit(self) -> None:
         self.post_message(DataChanged())  # from the watcher's thread: post_message is safe

@@ -36,8 +36,8 @@ class CheckInForm(ModalScreen[Visit | None]):
         on_saved: Callable[[Visit, QueueState | None], None] | None = None,
         **kwargs: Any,
     ) -> None:
-        """`on_saved(visit, state)` runs as soon as the visit is saved, before the form
-        closes, with the queue read by the same worker (None if that read failed)."""
+        """`on_saved(visit, state)` runs as soon as the visit is saved, as the form closes,
+        with the queue read by the same worker (None if that read failed)."""
         super().__init__(id="check-in", **kwargs)
         actions.localize(self)
         self.desk = desk
@@ -145,9 +145,11 @@ class CheckInForm(ModalScreen[Visit | None]):
     @on(ActionDone)
     def _saved(self, message: ActionDone) -> None:
         message.stop()
+        self.dismiss(message.visit)
+        # The queue shows the new state in the frame that closes the form: one layout and
+        # one paint for both (the queue under the form is not repainted first).
         if self._on_saved is not None and message.visit is not None:
             self._on_saved(message.visit, message.state)
-        self.dismiss(message.visit)
 
     @on(ActionRefused)
     def _save_failed(self, message: ActionRefused) -> None:

@@ -284,7 +284,7 @@ class QueueScreen(Screen[None]):
 
     def action_check_in(self) -> None:
         def applied(visit: Visit, state: QueueState | None) -> None:
-            # Before the form closes: the new row is in the list when the queue reappears.
+            # As the form closes: the new row is in the list when the queue reappears.
             self.follow(visit)
             self.pvp.show_action_read(state)
 
