@@ -439,3 +439,13 @@ async def test_a_failed_save_keeps_the_form_and_what_was_typed(app: PvpApp) -> N
         assert "verrouillée" in str(form.query_one("#save-error", Label).content)
         assert form.query_one("#name", Input).value == "Mme Patiente"
         assert len(app.desk.visits_of_day()) == before
+
+
+async def test_a_name_that_looks_like_markup_is_shown_as_typed(app: PvpApp) -> None:
+    app.desk.check_in(CheckIn("caf", "Jean [/b] [red]Dupont"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.is_running  # closing tag with nothing open: no MarkupError
+        table = app.queue_screen.query_one("#waiting")
+        shown = [str(cell) for row in table.rows for cell in table.get_row(row)]
+        assert "Jean [/b] [red]Dupont" in shown

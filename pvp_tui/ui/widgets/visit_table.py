@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -28,7 +29,9 @@ class RowId(str):
         return cell
 
 
-Row = tuple[str, tuple[str, ...]]  # visit id, cells (first cell shown in the first column)
+# visit id, cells (first cell shown in the first column). Cells are shown as plain text,
+# never as markup: a visitor's name such as "[/b]" must neither style nor break the table.
+Row = tuple[str, tuple[str, ...]]
 
 
 class VisitTable(DataTable[Any]):
@@ -105,13 +108,15 @@ class VisitTable(DataTable[Any]):
         for visit_id, cells in rows:
             old = self._cells.get(visit_id)
             if old is None:
-                self.add_row(RowId(cells[0], visit_id), *cells[1:], key=visit_id)
+                self.add_row(
+                    RowId(cells[0], visit_id), *(Text(cell) for cell in cells[1:]), key=visit_id
+                )
                 added.append(visit_id)
                 changes += 1
             elif old != cells:
                 for index, (before, after) in enumerate(zip(old, cells, strict=True)):
                     if before != after:
-                        value = RowId(after, visit_id) if index == 0 else after
+                        value = RowId(after, visit_id) if index == 0 else Text(after)
                         self._update_one_cell(visit_id, column_keys[index], value)
                         changes += 1
             self._cells[visit_id] = cells
