@@ -76,7 +76,7 @@ class VisitTable(DataTable[Any]):
             self._require_update_dimensions = True
             self.refresh()
 
-    def _update_one_cell(self, visit_id: str, column_key: str, value: str) -> None:
+    def _update_one_cell(self, visit_id: str, column_key: str, value: str | Text) -> None:
         """DataTable.update_cell, repainting that cell only.
 
         update_cell repaints the whole table: over SSH the minute tick (the 'waited'
