@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pot=$(mktemp --suffix=.pot)
 uv run pybabel extract --no-location --sort-output -k _ -k N_ -o "$pot" pvp_tui >/dev/null
-uv run pybabel update --no-fuzzy-matching --omit-header -l fr -D pvp -i "$pot" -d pvp_tui/locale
+uv run pybabel update --no-fuzzy-matching --ignore-obsolete --width 100 -l fr -D pvp -i "$pot" -d pvp_tui/locale
 rm -f "$pot"
