@@ -12,9 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from . import events
 from .clock import Clock, from_iso, system_clock, to_iso
@@ -23,7 +21,10 @@ from .errors import PvpError
 from .i18n import N_, _
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
-from .store import Store
+from .store import Reader, Store
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 NAME_MAX = 80
 PHONE_RE = re.compile(r"^\+?[0-9 .\-]{6,20}$")
@@ -500,7 +501,7 @@ class FrontDesk:
         return rows
 
     # ------------------------------------------------------------------- internals
-    def _next_ticket(self, db: Database, partner: Partner) -> tuple[str, int]:
+    def _next_ticket(self, db: Reader, partner: Partner) -> tuple[str, int]:
         day = self.today().isoformat()
         row = db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM visits WHERE site_id = ? AND day = ? AND prefix = ?",
@@ -509,7 +510,7 @@ class FrontDesk:
         seq = int(row[0]) + 1
         return f"{partner.prefix}-{seq:03d}", seq
 
-    def _queue(self, db: Database) -> list[QueueEntry]:
+    def _queue(self, db: Reader) -> list[QueueEntry]:
         now = self.now()
         waiting = [
             _visit(r)
@@ -529,7 +530,7 @@ class FrontDesk:
             busy.append(begun + timedelta(minutes=medians.get(visit.partner_id, 20.0)))
         return order_queue(waiting, self.config, now, medians, busy)
 
-    def _medians(self, db: Database) -> dict[str, float]:
+    def _medians(self, db: Reader) -> dict[str, float]:
         """Median interview length per partner over its last MEDIAN_SAMPLES interviews
         within history_days (started -> finished, as the log's `started`/`finished`
         events stamp them on the visit); the configured length until min_history."""
@@ -554,7 +555,7 @@ class FrontDesk:
             )
         return result
 
-    def _find(self, db: Database, ref: str) -> Visit:
+    def _find(self, db: Reader, ref: str) -> Visit:
         ref = ref.strip()
         # A visit id (UUID) names exactly one visit; a ticket names today's visit first
         # (tickets restart every day), then the latest open one.

@@ -12,98 +12,75 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database, Migrations
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PvpError
 from .i18n import _
 
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 BUSY_TIMEOUT_MS = 5000
 DB_MODE = 0o660  # group-writable: staff with different accounts share one group
 
-migrations = Migrations("pvp_tui")
+# The schema's migrations, in order (defined in migrations.py, which a test keeps equal to
+# this): a start reads which are applied with plain SQL and imports sqlite-utils and the
+# migrations only when one is pending (issue 2: sqlite-utils costs ~33 ms of start-up).
+MIGRATION_SET = "pvp_tui"
+MIGRATION_NAMES = ("m001_visits_and_events", "m002_ticket_lookup", "m003_interview_lengths")
+_MIGRATIONS_TABLE = "_sqlite_migrations"
+
+Params = Sequence[Any] | dict[str, Any] | None
 
 
-@migrations()
-def m001_visits_and_events(db: Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE visits (
-            id TEXT PRIMARY KEY,
-            site_id TEXT NOT NULL,
-            day TEXT NOT NULL,
-            prefix TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            ticket TEXT NOT NULL,
-            partner_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            appointment_at TEXT,
-            priority INTEGER NOT NULL DEFAULT 0,
-            needs TEXT NOT NULL DEFAULT '[]',
-            outcome TEXT,
-            arrived_at TEXT NOT NULL,
-            called_at TEXT,
-            started_at TEXT,
-            ended_at TEXT,
-            transferred_from TEXT REFERENCES visits(id),
-            updated_at TEXT NOT NULL,
-            UNIQUE (site_id, day, ticket)
-        )
-        """
-    )
-    db.execute("CREATE INDEX visits_status ON visits(status)")
-    db.execute("CREATE INDEX visits_day ON visits(site_id, day)")
-    # Personal data lives apart so that erasing it leaves the anonymous visit intact.
-    db.execute(
-        """
-        CREATE TABLE visitor_details (
-            visit_id TEXT PRIMARY KEY REFERENCES visits(id),
-            name TEXT NOT NULL,
-            phone TEXT,
-            note TEXT NOT NULL DEFAULT ''
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE events (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT NOT NULL UNIQUE,
-            visit_id TEXT NOT NULL REFERENCES visits(id),
-            site_id TEXT NOT NULL,
-            at TEXT NOT NULL,
-            type TEXT NOT NULL,
-            data TEXT NOT NULL DEFAULT '{}',
-            actor TEXT
-        )
-        """
-    )
-    db.execute("CREATE INDEX events_visit ON events(visit_id)")
-    db.execute("CREATE INDEX events_type_at ON events(type, at)")
-    for operation in ("UPDATE", "DELETE"):
-        db.execute(
-            f"""
-            CREATE TRIGGER events_append_only_{operation.lower()}
-            BEFORE {operation} ON events
-            BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END
-            """
-        )
+class Reader(Protocol):
+    """What reads need: `Store.snapshot()`'s reader and sqlite-utils' Database both fit."""
+
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
+    def execute(self, sql: str, parameters: Params = None, /) -> sqlite3.Cursor: ...
+
+    def query(self, sql: str, params: Params = None, /) -> Iterable[dict[str, Any]]: ...
 
 
-@migrations()
-def m002_ticket_lookup(db: Database) -> None:
-    # Staff name visits by ticket ("C-007"): find them without scanning every past visit.
-    db.execute("CREATE INDEX visits_ticket ON visits(site_id, ticket, day)")
+class SnapshotReader:
+    """Reads on the plain connection, rows as dicts (no sqlite-utils needed)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Params = None, /) -> sqlite3.Cursor:
+        if parameters is None:
+            return self.conn.execute(sql)
+        return self.conn.execute(sql, parameters)
+
+    def query(self, sql: str, params: Params = None, /) -> Iterator[dict[str, Any]]:
+        cursor = self.execute(sql, params)
+        if cursor.description is None:
+            raise ValueError("query() can only be used with SQL that returns rows")
+        keys = _dedupe([d[0] for d in cursor.description])
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
 
 
-@migrations()
-def m003_interview_lengths(db: Database) -> None:
-    # The learned interview medians read the latest finished visits of each partner.
-    db.execute("CREATE INDEX visits_done ON visits(partner_id, status, ended_at)")
+def _dedupe(keys: list[str]) -> list[str]:
+    """Repeated column names get a suffix, as sqlite-utils names them (`id`, `id_2`)."""
+    if len(set(keys)) == len(keys):
+        return keys
+    seen: set[str] = set()
+    result = []
+    for key in keys:
+        name, n = key, 1
+        while name in seen:
+            n += 1
+            name = f"{key}_{n}"
+        seen.add(name)
+        result.append(name)
+    return result
 
 
 class Store:
@@ -135,14 +112,45 @@ class Store:
                 ).format(path=self.path, error=exc),
             ) from exc
         self.conn = conn
-        # No sqlite-utils plugins: none is meant to see this connection, and looking for
-        # them scans every installed package at each start (~15 ms of issue 2's start-up).
-        self.db = Database(conn, execute_plugins=False)
+        self._reader = SnapshotReader(conn)
+        self._db: Database | None = None
         self._lock = threading.RLock()
-        with self.transaction():
-            migrations.apply(self.db)
+        if self._pending_migrations():
+            from .migrations import migrations
+
+            with self.transaction() as db:
+                migrations.apply(db)  # reads again what is pending, in this transaction
         if not memory:
             _share_sidecar_files(self.path)
+
+    @property
+    def db(self) -> Database:
+        """The connection wrapped by sqlite-utils, made (and sqlite-utils imported) on use."""
+        with self._lock:
+            if self._db is None:
+                from sqlite_utils import Database
+
+                # No sqlite-utils plugins: none is meant to see this connection, and looking
+                # for them scans every installed package (~15 ms of issue 2's start-up).
+                self._db = Database(self.conn, execute_plugins=False)
+            return self._db
+
+    def _pending_migrations(self) -> bool:
+        with self._lock:
+            has_table = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                [_MIGRATIONS_TABLE],
+            ).fetchone()
+            if not has_table:
+                return True
+            applied = {
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT name FROM {_MIGRATIONS_TABLE} WHERE migration_set = ?",
+                    [MIGRATION_SET],
+                )
+            }
+        return not applied.issuperset(MIGRATION_NAMES)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
@@ -175,22 +183,25 @@ class Store:
                 raise
 
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[Database]:
-        """A read transaction: every query inside sees one consistent state."""
+    def snapshot(self) -> Iterator[Reader]:
+        """A read transaction: every query inside sees one consistent state.
+
+        Reads on the plain connection: the first frame's reads need no sqlite-utils.
+        """
         with self._lock:
             if self.conn.in_transaction:  # inside a transaction: it is consistent already
-                yield self.db
+                yield self._reader
                 return
             self.conn.execute("BEGIN")
             try:
-                yield self.db
+                yield self._reader
             finally:
                 if self.conn.in_transaction:
                     self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self.db.query(sql, params))
+            return list(self._reader.query(sql, params))
 
     def data_version(self) -> int:
         """Changes whenever another connection commits (not for this one's own commits)."""

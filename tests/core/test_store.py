@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import FrontDesk
-from pvp_tui.core.store import BUSY_TIMEOUT_MS, Store
+from pvp_tui.core.store import BUSY_TIMEOUT_MS, MIGRATION_NAMES, Store
 
 from .conftest import check_in, counts
 
@@ -29,6 +32,64 @@ def test_migrations_apply_once(db_path: Path, store: Store) -> None:
     names = [r["name"] for r in again.query("SELECT name FROM _sqlite_migrations")]
     assert names == sorted(set(names)) and "m001_visits_and_events" in names
     again.close()
+
+
+def test_the_migration_names_are_the_registered_migrations() -> None:
+    from sqlite_utils import Database
+
+    from pvp_tui.core.migrations import migrations
+
+    fresh = Database(memory=True)
+    assert tuple(m.name for m in migrations.pending(fresh)) == MIGRATION_NAMES
+
+
+def test_a_pending_migration_is_applied_at_start(db_path: Path, store: Store) -> None:
+    with store.transaction() as db:
+        db.execute("DROP INDEX visits_done")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_interview_lengths'")
+    store.close()
+    again = Store(db_path)
+    names = [r["name"] for r in again.query("SELECT name FROM _sqlite_migrations")]
+    assert sorted(names) == sorted(MIGRATION_NAMES)
+    indexes = again.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+    assert {"name": "visits_done"} in indexes
+    again.close()
+
+
+READS_WITHOUT_SQLITE_UTILS = """
+    import sys
+    from pvp_tui.core.clock import fixed_clock
+    from pvp_tui.core.config import parse_config
+    from pvp_tui.core.frontdesk import FrontDesk
+    from pvp_tui.core.store import Store
+    from tests.core.conftest import MONDAY_10
+    from tests.core.sites import OPEN_SITE
+
+    config = parse_config(OPEN_SITE, "t")
+    desk = FrontDesk(Store(sys.argv[1]), config, clock=fixed_clock(MONDAY_10), actor="test")
+    queue, active, summary = desk.queue(), desk.active(), desk.day_summary()
+    desk.find(queue[0].visit.ticket)
+    print(len(queue), "sqlite_utils" in sys.modules)
+    desk.call_next()
+    print("sqlite_utils" in sys.modules)
+"""
+
+
+def test_reads_do_not_load_sqlite_utils_but_writes_do(
+    db_path: Path, desk: FrontDesk, store: Store
+) -> None:
+    check_in(desk)
+    store.close()
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(READS_WITHOUT_SQLITE_UTILS), str(db_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "False", "True"]
 
 
 def test_a_failing_transaction_leaves_nothing(desk: FrontDesk, store: Store) -> None:

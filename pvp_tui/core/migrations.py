@@ -1,0 +1,92 @@
+"""The schema's migrations, applied by `Store` when one is pending.
+
+Imported only then: a start on an up-to-date database reads the applied names with
+plain SQL and never loads sqlite-utils (see `store.MIGRATION_NAMES`).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+from .store import MIGRATION_SET
+
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_visits_and_events(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE visits (
+            id TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ticket TEXT NOT NULL,
+            partner_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            appointment_at TEXT,
+            priority INTEGER NOT NULL DEFAULT 0,
+            needs TEXT NOT NULL DEFAULT '[]',
+            outcome TEXT,
+            arrived_at TEXT NOT NULL,
+            called_at TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            transferred_from TEXT REFERENCES visits(id),
+            updated_at TEXT NOT NULL,
+            UNIQUE (site_id, day, ticket)
+        )
+        """
+    )
+    db.execute("CREATE INDEX visits_status ON visits(status)")
+    db.execute("CREATE INDEX visits_day ON visits(site_id, day)")
+    # Personal data lives apart so that erasing it leaves the anonymous visit intact.
+    db.execute(
+        """
+        CREATE TABLE visitor_details (
+            visit_id TEXT PRIMARY KEY REFERENCES visits(id),
+            name TEXT NOT NULL,
+            phone TEXT,
+            note TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            visit_id TEXT NOT NULL REFERENCES visits(id),
+            site_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            actor TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX events_visit ON events(visit_id)")
+    db.execute("CREATE INDEX events_type_at ON events(type, at)")
+    for operation in ("UPDATE", "DELETE"):
+        db.execute(
+            f"""
+            CREATE TRIGGER events_append_only_{operation.lower()}
+            BEFORE {operation} ON events
+            BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END
+            """
+        )
+
+
+@migrations()
+def m002_ticket_lookup(db: Database) -> None:
+    # Staff name visits by ticket ("C-007"): find them without scanning every past visit.
+    db.execute("CREATE INDEX visits_ticket ON visits(site_id, ticket, day)")
+
+
+@migrations()
+def m003_interview_lengths(db: Database) -> None:
+    # The learned interview medians read the latest finished visits of each partner.
+    db.execute("CREATE INDEX visits_done ON visits(partner_id, status, ended_at)")
