@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import events
-from .clock import Clock, to_iso
+from .clock import Clock
 from .errors import PvpError
 from .frontdesk import FrontDesk
 from .i18n import N_, _
@@ -228,17 +227,7 @@ class DocumentLog:
                 raise PvpError(
                     "visit_closed", _("This visit is over: its documents can no longer change.")
                 )
-            db.table("events").insert(
-                {
-                    "id": str(uuid.uuid4()),
-                    "visit_id": visit_id,
-                    "site_id": self.desk.config.site.id,
-                    "at": to_iso(self.clock()),
-                    "type": kind,
-                    "data": json.dumps(data, sort_keys=True),
-                    "actor": self.desk.actor,
-                }
-            )
+            self.desk.append_event(db, visit_id, kind, self.clock(), data)
 
 
 async def purge_closed(doc_log: DocumentLog, links: KioskLinks) -> list[DocTrace]:

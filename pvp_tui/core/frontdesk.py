@@ -169,7 +169,7 @@ class FrontDesk:
                     "note": form.note.strip(),
                 }
             )
-            self._event(
+            self.append_event(
                 db,
                 visit_id,
                 "checked_in",
@@ -311,7 +311,7 @@ class FrontDesk:
                 {"ended_at": to_iso(now)},
                 {"to_partner": target.id, "to_visit": new_id, "to_ticket": ticket},
             )
-            self._event(
+            self.append_event(
                 db,
                 new_id,
                 "transferred_in",
@@ -345,7 +345,9 @@ class FrontDesk:
                 "UPDATE visitor_details SET note = ? WHERE visit_id = ?", [note.strip(), visit.id]
             )
             # The event says that the note changed, never what it says (it may be personal).
-            self._event(db, visit.id, events.NOTE_EDITED, self.now(), {"length": len(note.strip())})
+            self.append_event(
+                db, visit.id, events.NOTE_EDITED, self.now(), {"length": len(note.strip())}
+            )
         return self.get(visit.id)
 
     def purge_personal_data(self) -> int:
@@ -371,7 +373,7 @@ class FrontDesk:
                 "DELETE FROM visitor_details WHERE visit_id = ?", [(i,) for i in ids]
             )
             for visit_id in ids:
-                self._event(db, visit_id, events.PERSONAL_DATA_ERASED, now, {})
+                self.append_event(db, visit_id, events.PERSONAL_DATA_ERASED, now, {})
         return len(ids)
 
     def close_overnight(self) -> int:
@@ -400,7 +402,7 @@ class FrontDesk:
                         "updated_at": to_iso(now),
                     },
                 )
-                self._event(
+                self.append_event(
                     db,
                     visit.id,
                     events.CLOSED_OVERNIGHT,
@@ -632,7 +634,7 @@ class FrontDesk:
         db.table("visits").update(
             visit.id, {**changes, "status": status.value, "updated_at": to_iso(now)}
         )
-        self._event(
+        self.append_event(
             db,
             visit.id,
             event,
@@ -640,9 +642,11 @@ class FrontDesk:
             {"from": visit.status.value, "to": status.value, **(data or {})},
         )
 
-    def _event(
+    def append_event(
         self, db: Database, visit_id: str, kind: str, at: datetime, data: dict[str, Any]
     ) -> None:
+        """Append one event to the visit log, inside the caller's write transaction.
+        The only writer of the `events` table: the front desk, documents and sessions."""
         db.table("events").insert(
             {
                 "id": str(uuid.uuid4()),

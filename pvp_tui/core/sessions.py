@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from . import events
-from .clock import Clock, to_iso
+from .clock import Clock
 from .config import Config, room_address
 from .errors import PvpError
 from .frontdesk import FrontDesk
@@ -354,7 +353,7 @@ class SessionLog:
         batch = list(records)
         if not batch:
             return 0
-        at = to_iso(self.clock())
+        at = self.clock()
         written = 0
         with self.store.transaction() as db:
             for record in batch:
@@ -365,17 +364,7 @@ class SessionLog:
                 if list(db.query(same, [record.visit_id, record.type, data])):
                     continue
                 written += 1
-                db.table("events").insert(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "visit_id": record.visit_id,
-                        "site_id": self.desk.config.site.id,
-                        "at": at,
-                        "type": record.type,
-                        "data": data,
-                        "actor": self.desk.actor,
-                    }
-                )
+                self.desk.append_event(db, record.visit_id, record.type, at, record.data)
         return written
 
     def events(self, visit_id: str) -> list[dict[str, Any]]:
