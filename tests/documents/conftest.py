@@ -9,21 +9,18 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from pvp_tui.core import i18n
 from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
-from pvp_tui.core.kiosks import KioskLinks
 from pvp_tui.core.store import Store
-from pvp_tui.ui.app import PvpApp
 from tests.bridge.daemons import (
     BridgeProcess,
     Cupsd,
@@ -160,20 +157,3 @@ def visitor_at_kiosk(desk: FrontDesk, name: str = "Mme Durand") -> str:
     desk.call(visit.id)
     desk.start(visit.id)
     return visit.id
-
-
-def make_app(desk: FrontDesk) -> PvpApp:
-    links = KioskLinks(desk.config.kiosks, max_backoff=0.5)
-    return PvpApp(desk, watch_changes=False, tick_seconds=None, kiosks=links)
-
-
-async def until(
-    pilot: Pilot[Any], check: Callable[[], bool], what: str, timeout: float = 30
-) -> None:
-    """Let the app run until `check()` holds (short polls, then a clear failure)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -19,12 +19,11 @@ from tests.bridge.daemons import BridgeProcess, Ippe
 from tests.documents.conftest import (
     PARIS_10AM,
     Lab,
-    make_app,
     make_desk,
     site_config,
-    until,
     visitor_at_kiosk,
 )
+from tests.kiosk_app import make_app, until
 
 # A slow feeder: small reads with a pause after each (test backend options).
 SLOW = {"read_limit": True, "read_limit_size": 16384, "read_delay": True,

@@ -16,12 +16,11 @@ from tests.bridge.daemons import BridgeProcess, free_port
 from tests.documents.conftest import (
     SITE,
     Lab,
-    make_app,
     make_desk,
     site_config,
-    until,
     visitor_at_kiosk,
 )
+from tests.kiosk_app import make_app, until
 
 PATTERN = {"test_picture": "Color pattern"}
 

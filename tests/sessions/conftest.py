@@ -5,21 +5,17 @@ and an app whose site config points at both. Each is stopped by the test that st
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from pvp_tui.core import i18n
 from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
-from pvp_tui.core.kiosks import KioskLinks
 from pvp_tui.core.store import Store
-from pvp_tui.ui.app import PvpApp
 from tests.bridge.daemons import BridgeProcess, free_port
 from tests.session.farend import FarEnd
 
@@ -139,23 +135,6 @@ def called_visitor(desk: FrontDesk, name: str = "Mme Durand") -> str:
     visit = desk.check_in(CheckIn("caf", name))
     desk.call(visit.id)
     return visit.id
-
-
-def make_app(desk: FrontDesk) -> PvpApp:
-    links = KioskLinks(desk.config.kiosks, max_backoff=0.5)
-    return PvpApp(desk, watch_changes=False, tick_seconds=None, kiosks=links)
-
-
-async def until(
-    pilot: Pilot[Any], check: Callable[[], bool], what: str, timeout: float = 30
-) -> None:
-    """Let the app run until `check()` holds (short polls, then a clear failure)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def session_events(desk: FrontDesk, visit_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -13,16 +13,15 @@ from pvp_tui.core import events as ev
 from pvp_tui.core.models import Outcome, Status
 from pvp_tui.ui.session.screen import SessionScreen
 from tests.bridge.daemons import BridgeProcess
+from tests.kiosk_app import make_app, until
 from tests.session.farend import FarEnd
 
 from .conftest import (
     called_visitor,
     down_kiosk_config,
-    make_app,
     make_desk,
     session_events,
     site_config,
-    until,
 )
 
 
