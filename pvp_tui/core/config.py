@@ -315,6 +315,17 @@ _PARTNER_KEYS = {
 }
 
 
+def _unique_id(v: _Validator, item: dict[str, Any], p: str, seen: set[str], what: str) -> str:
+    """The table's required `id`: a slug, used once among its kind (partners, kiosks)."""
+    item_id: str = v.get(item, p, "id", str, "", required=True)
+    if item_id and not _ID_RE.match(item_id):
+        v.add(p + "id", f"must be lowercase letters, digits and dashes (got {item_id!r})")
+    if item_id and item_id in seen:
+        v.add(p + "id", f"{item_id!r} is used by two {what}")
+    seen.add(item_id)
+    return item_id
+
+
 def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
     if raw is None:
         v.add("partners", "no partner is configured (add at least one [[partners]] table)")
@@ -331,12 +342,7 @@ def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
             v.add(f"partners[{index}]", "must be a table")
             continue
         v.unknown_keys(p, item, _PARTNER_KEYS)
-        pid = v.get(item, p, "id", str, "", required=True)
-        if pid and not _ID_RE.match(pid):
-            v.add(p + "id", f"must be lowercase letters, digits and dashes (got {pid!r})")
-        if pid and pid in seen_ids:
-            v.add(p + "id", f"{pid!r} is used by two partners")
-        seen_ids.add(pid)
+        pid = _unique_id(v, item, p, seen_ids, "partners")
         name = v.get(item, p, "name", str, "", required=True)
         prefix = v.get(item, p, "prefix", str, "", required=True)
         if prefix and not _PREFIX_RE.match(prefix):
@@ -508,12 +514,7 @@ def _parse_kiosks(v: _Validator, raw: Any, base_dir: Path | None) -> list[Kiosk]
             v.add(f"kiosks[{index}]", "must be a table")
             continue
         v.unknown_keys(p, item, _KIOSK_KEYS)
-        kid = v.get(item, p, "id", str, "", required=True)
-        if kid and not _ID_RE.match(kid):
-            v.add(p + "id", f"must be lowercase letters, digits and dashes (got {kid!r})")
-        if kid and kid in seen:
-            v.add(p + "id", f"{kid!r} is used by two kiosks")
-        seen.add(kid)
+        kid = _unique_id(v, item, p, seen, "kiosks")
         name = v.get(item, p, "name", str, "", required=True)
         url = v.get(item, p, "url", str, "", required=True)
         if url and not _KIOSK_URL_RE.match(url):
