@@ -539,19 +539,17 @@ class FrontDesk:
         since = to_iso(self.now() - timedelta(days=self.config.site.history_days))
         result = {}
         for partner in self.config.partners:
+            # Whole milliseconds, computed by SQLite: no timestamp parsed in Python.
             rows = db.execute(
-                """SELECT started_at, ended_at
+                """SELECT CAST(round((julianday(ended_at) - julianday(started_at))
+                                     * 86400000) AS INTEGER)
                    FROM visits INDEXED BY visits_done
                    WHERE partner_id = ? AND status = 'done' AND ended_at >= ?
                    AND started_at IS NOT NULL AND +site_id = ?
                    ORDER BY ended_at DESC LIMIT ?""",
                 [partner.id, since, self.config.site.id, MEDIAN_SAMPLES],
             ).fetchall()
-            durations = [
-                minutes
-                for started, ended in rows
-                if (minutes := (from_iso(ended) - from_iso(started)).total_seconds() / 60) > 0
-            ]
+            durations = [milliseconds / 60_000 for (milliseconds,) in rows if milliseconds > 0]
             result[partner.id] = learned_median(
                 durations, partner.interview_minutes, self.config.site.min_history
             )

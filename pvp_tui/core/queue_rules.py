@@ -74,19 +74,20 @@ def order_queue(
     kiosks = sorted(max(now, t) for t in busy_until)[: config.site.kiosk_count]
     kiosks += [now] * (config.site.kiosk_count - len(kiosks))
     heapq.heapify(kiosks)
+    # Per partner, once: open now, or when it opens next (None: unknown or never).
+    hours: dict[str, tuple[bool, datetime | None]] = {}
+    for partner in config.partners:
+        is_open = partner.is_open(local_now)
+        hours[partner.id] = (is_open, None if is_open else partner.next_opening(local_now))
     entries = []
     for position, visit in enumerate(ordered, start=1):
-        partner = config.partner(visit.partner_id)
-        is_open = partner is not None and partner.is_open(local_now)
-        opens_at = None
+        is_open, opens_at = hours.get(visit.partner_id, (False, None))
         estimate = None
         if is_open:
             free_at = heapq.heappop(kiosks)
             estimate = free_at - now
             length = timedelta(minutes=medians.get(visit.partner_id, 20.0))
             heapq.heappush(kiosks, free_at + length)
-        elif partner is not None:
-            opens_at = partner.next_opening(local_now)
         entries.append(
             QueueEntry(visit, position, is_open, opens_at, estimate, _group(visit, now, grace))
         )
