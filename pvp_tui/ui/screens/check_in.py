@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ...core.errors import PvpError
 from ...core.frontdesk import NAME_MAX, NOTE_MAX, CheckIn, FrontDesk, validate_check_in
@@ -84,6 +84,7 @@ class CheckInForm(ModalScreen[Visit | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
                 yield Button(_("Save"), id="save", variant="primary", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...core.config import Config
@@ -70,6 +70,7 @@ class VisitMenu(Dialog):
                         )
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Close"), id="close", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -104,6 +105,7 @@ class OutcomeDialog(Dialog):
                 )
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def action_pick(self, index: int) -> None:
         self.dismiss(list(Outcome)[index])
@@ -144,6 +146,7 @@ class TransferDialog(Dialog):
             yield OptionList(*options, id="transfer-partners")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -171,6 +174,7 @@ class ConfirmDialog(Dialog):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, id="yes", variant="error", compact=True)
                 yield Button(_("Keep it"), id="no", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -201,6 +205,7 @@ class NoteDialog(Dialog):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
                 yield Button(_("Save"), id="save", variant="primary", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
@@ -232,6 +237,7 @@ class HelpScreen(Dialog):
                 yield Static("\n".join(lines), markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Close"), id="close", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
         self._fit(self.app.size.height)
