@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..core.frontdesk import CheckIn, FrontDesk
+from ..core.frontdesk import CheckIn, FrontDesk, kiosks_busy
 from ..core.i18n import _
 from ..core.models import Need, Outcome, Visit
 from ..core.queue_rules import QueueEntry
@@ -49,7 +50,9 @@ def register(subparsers: Any) -> None:
     p = add("checkin", run_checkin, _("check a visitor in and give them a ticket"))
     p.add_argument("--partner", required=True, metavar="ID", help=_("partner id, e.g. caf"))
     p.add_argument("--name", required=True, help=_("name to call the visitor by"))
-    p.add_argument("--appointment", metavar="HH:MM", help=_("appointment time today"))
+    p.add_argument(
+        "--appointment", metavar="HH:MM", help=_("appointment time today: 10:30, 9h30, 9h")
+    )
     p.add_argument("--priority", action="store_true", help=_("priority visitor"))
     p.add_argument(
         "--need",
@@ -172,7 +175,10 @@ def run_queue(context: Context, args: argparse.Namespace) -> int:
 
 def run_call(context: Context, args: argparse.Namespace) -> int:
     desk = context.desk
+    busy = kiosks_busy(desk.active(), desk.config)
     visit = desk.call(args.ticket) if args.ticket else desk.call_next()
+    if busy is not None:  # a script may mean it (the next visitor gets ready): say it
+        print(f"pvp: {busy}", file=sys.stderr)
     return _report(
         desk,
         visit,

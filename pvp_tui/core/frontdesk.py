@@ -673,6 +673,19 @@ _VISIT_SELECT = """SELECT v.*, d.name AS name, d.phone AS phone, d.note AS note
 FROM visits v LEFT JOIN visitor_details d ON d.visit_id = v.id"""
 
 
+def kiosks_busy(active: Iterable[Visit], config: Config) -> str | None:
+    """When every kiosk of the site already has a visitor (called or in an interview), the
+    sentence that says so, for the screen's confirmation and the CLI's warning; else None.
+    Calling one more is allowed (to have the next visitor ready), but never by accident."""
+    busy = [v for v in active if v.status in (Status.CALLED, Status.IN_SESSION)]
+    if len(busy) < config.site.kiosk_count:
+        return None
+    who = ", ".join(f"{v.ticket} {v.status.label}" for v in busy)
+    if config.site.kiosk_count == 1:
+        return _("The kiosk is busy ({who}).").format(who=who)
+    return _("All {n} kiosks are busy ({who}).").format(n=config.site.kiosk_count, who=who)
+
+
 def _placeholders(values: Iterable[object]) -> str:
     return ", ".join("?" for _ in values)
 

@@ -179,6 +179,20 @@ def test_the_installed_console_script_runs(pvp: Pvp) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
 
 
+def test_calling_when_every_kiosk_is_busy_calls_and_warns_on_stderr(pvp: Pvp) -> None:
+    pvp("checkin", "--partner", "caf", "--name", "Marie")
+    pvp("checkin", "--partner", "cpam", "--name", "Paul")
+    first = pvp("call")
+    assert first.code == 0 and first.err == ""
+    second = pvp("call")  # one kiosk, C-001 called to it: allowed, but said
+    assert second.code == 0 and second.out.startswith("A-001 appelé")
+    assert second.err == "pvp: La borne est occupée (C-001 appelé).\n"
+    assert pvp.rows("SELECT ticket FROM visits WHERE status = 'called' ORDER BY ticket") == [
+        ("A-001",),
+        ("C-001",),
+    ]
+
+
 def test_call_next_with_nobody_waiting_is_refused(pvp: Pvp) -> None:
     result = pvp("call")
     assert result.code == 1

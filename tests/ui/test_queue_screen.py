@@ -156,7 +156,9 @@ async def test_escape_leaves_the_form_without_saving(app: PvpApp) -> None:
 async def test_call_next_start_and_finish_by_keys(app: PvpApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("f3")
+        await pilot.press("f3")  # A-001 is in an interview at the only kiosk: asked first
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("o")
         await settle(pilot)
         assert status(app.desk, "C-003") is Status.CALLED
         assert "C-003" not in tickets(app, "waiting")
@@ -180,7 +182,7 @@ async def test_call_out_of_order_no_show_and_back_to_waiting_by_letters(app: Pvp
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await select_row(pilot, app, "waiting", "M-001")  # MSA is closed: F3 would skip it
-        await pilot.press("c")
+        await pilot.press("c", "o")  # yes, even though the kiosk is busy
         await settle(pilot)
         assert status(app.desk, "M-001") is Status.CALLED
         await select_row(pilot, app, "at-kiosk", "M-001")
@@ -249,9 +251,85 @@ async def test_refused_action_says_why_and_changes_nothing(app: PvpApp) -> None:
         assert status(app.desk, "T-002") is Status.WAITING
         assert len(app.desk.events(app.desk.find("T-002").id)) == events_before
         assert any("T-002 est en attente" in n for n in notes(app))
-        await pilot.press("f8")  # finish: refused before the outcome dialog opens
-        assert isinstance(app.screen, QueueScreen)
+        await pilot.press("f8")  # finish is about the kiosk: A-001's interview, not T-002
+        assert isinstance(app.screen, OutcomeDialog)
+        assert app.screen.ticket == "A-001"
+        await pilot.press("escape")
+        await settle(pilot)
         assert status(app.desk, "T-002") is Status.WAITING
+        assert status(app.desk, "A-001") is Status.IN_SESSION
+
+
+async def test_calling_when_the_kiosk_is_busy_asks_and_no_calls_nobody(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "La borne est occupée (A-001 en entretien)" in app.screen.question
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
+        assert [v.ticket for v in app.desk.active()] == ["A-001"]
+
+
+async def test_f4_and_f8_act_on_the_kiosk_whatever_list_has_the_focus(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f3", "o")  # C-003 called while A-001 is in an interview
+        await settle(pilot)
+        await select_row(pilot, app, "waiting", "T-002")
+        await pilot.press("f4")  # the only called visitor starts, not the waiting T-002
+        await settle(pilot)
+        assert status(app.desk, "C-003") is Status.IN_SESSION
+        await select_row(pilot, app, "waiting", "T-002")
+        await pilot.press("f8")  # two interviews now: which one is for the staff to say
+        await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
+        assert any("Plusieurs visiteurs sont au kiosque" in n for n in notes(app))
+        await select_row(pilot, app, "at-kiosk", "A-001")
+        await pilot.press("f8")
+        assert isinstance(app.screen, OutcomeDialog) and app.screen.ticket == "A-001"
+        await pilot.press("1")
+        await settle(pilot)
+        assert status(app.desk, "A-001") is Status.DONE
+        assert status(app.desk, "C-003") is Status.IN_SESSION
+
+
+async def test_when_the_kiosk_list_empties_the_keys_move_to_the_waiting_list(
+    app: PvpApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "at-kiosk", "A-001")
+        await pilot.press("f8", "1")
+        await settle(pilot)
+        assert tickets(app, "at-kiosk") == []
+        assert app.screen.focused is table(app, "waiting")
+        await pilot.press("enter")  # the selected waiting visitor's menu, as expected
+        assert isinstance(app.screen, VisitMenu)
+
+
+async def test_f4_with_nobody_called_says_what_to_do(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "at-kiosk", "A-001")  # in an interview already
+        await pilot.press("f4")
+        await settle(pilot)
+        assert any(n.startswith("A-001 est en entretien") for n in notes(app)), notes(app)
+        assert status(app.desk, "A-001") is Status.IN_SESSION
+
+
+async def test_privacy_mode_keeps_notes_closed(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "pvp.db", privacy=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "waiting", "M-001")  # its note: "dossier retraite…"
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
+        assert any("mode confidentiel" in n for n in notes(app)), notes(app)
+        screen_text = "".join(str(s.render()) for s in app.screen.query(Static))
+        assert "dossier retraite" not in screen_text
 
 
 async def test_actions_by_mouse_through_the_visitor_menu(app: PvpApp) -> None:

@@ -163,17 +163,18 @@ class ConfirmDialog(Dialog):
         Binding("n", "answer(False)", show=False, id="no"),
     ]
 
-    def __init__(self, question: str, yes: str) -> None:
+    def __init__(self, question: str, yes: str, no: str | None = None) -> None:
         super().__init__(id="confirm-dialog")
         self.question = question
         self.yes = yes
+        self.no = no or _("Keep it")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-title", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, id="yes", variant="error", compact=True)
-                yield Button(_("Keep it"), id="no", compact=True)
+                yield Button(self.no, id="no", compact=True)
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:

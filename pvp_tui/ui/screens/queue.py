@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...core.errors import PvpError
+from ...core.frontdesk import kiosks_busy
 from ...core.i18n import _
 from ...core.models import Outcome, Status, Visit
 from .. import actions, format
@@ -167,39 +168,61 @@ class QueueScreen(Screen[None]):
             if summary.median_wait_minutes is not None
             else _("median wait –")
         )
-        counts = " · ".join(
+        counts = [
             f"{format.partner_name(config, partner)} {count}"
             for partner, count in sorted(summary.by_partner.items(), key=lambda kv: -kv[1])
-        )
-        text = "\n".join(
-            line
-            for line in (
-                _("served {served} · absent {absent} · cancelled {cancelled}").format(
-                    served=summary.served, absent=summary.no_shows, cancelled=summary.cancelled
-                ),
+        ]
+        # Whole items on each line: as many lines as leave the finished list 3 rows.
+        today_width = TODAY_WIDTH[compact]
+        text = format.pack(
+            [
+                _("served {n}").format(n=summary.served),
+                _("absent {n}").format(n=summary.no_shows),
+                _("cancelled {n}").format(n=summary.cancelled),
                 median,
-                counts,
-            )
-            if line
+                *counts,
+            ],
+            width=today_width - 3,
+            max_lines=max(2, int((self.app.size.height - 2) * BOTTOM_SHARE) - 5),
         )
         today = self.query_one("#today-summary", Static)
         if str(today.content) != text:
             today.update(text)
-        self.query_one("#today-list", VisitTable).sync(
+        finished = self.query_one("#today-list", VisitTable)
+        top = finished.visit_ids[:1]
+        finished.sync(
             [
                 (
                     v.id,
                     (
                         v.ticket,
-                        format.outcome_label(v),
+                        format.outcome_label(v, compact),
                         format.clock_time(v.ended_at or v.called_at or v.arrived_at, tz),
                     ),
                 )
                 for v in summary.finished
             ]
         )
+        if finished.visit_ids[:1] != top and self.focused is not finished:
+            # The newest finished visit (the top) in view, unless the user is in that list.
+            finished.move_cursor(row=0, animate=False)
+            finished.scroll_home(animate=False)
 
         self._apply_follow()
+        self._leave_empty_list()
+
+    def _leave_empty_list(self) -> None:
+        """When the list with the focus has just emptied (the last kiosk visitor finished),
+        the keys move on to the next list with someone in it, so Enter and F4 still work."""
+        focused = self.focused
+        if not isinstance(focused, VisitTable) or focused.id not in LISTS or focused.row_count:
+            return
+        for list_id in LISTS:
+            table = self.query_one(f"#{list_id}", VisitTable)
+            if table.row_count:
+                table.focus()
+                self._last_list = list_id
+                return
 
     def follow(self, visit: Visit) -> None:
         """After an action, select its visit where it now is (F3 then F4 then F8 just works)."""
@@ -295,21 +318,63 @@ class QueueScreen(Screen[None]):
         self.app.push_screen(CheckInForm(self.pvp.desk, on_saved=applied), callback=saved)
 
     def action_call_next(self) -> None:
-        self._act(self.pvp.desk.call_next, _("{ticket} called to the kiosk."))
+        self._call(self.pvp.desk.call_next)
 
     def action_call_selected(self) -> None:
         if visit := self._selected_or_say():
+            if self._refuse_early(visit, "call"):
+                return
             desk = self.pvp.desk
-            self._act(lambda: desk.call(visit.id), _("{ticket} called to the kiosk."))
+            self._call(lambda: desk.call(visit.id))
+
+    def _call(self, fn: Callable[[], Visit]) -> None:
+        """Call a visitor; when every kiosk is taken, only after a yes."""
+        done = _("{ticket} called to the kiosk.")
+        busy = kiosks_busy(self.state.active, self.pvp.desk.config) if self.state else None
+        if busy is None:
+            self._act(fn, done)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(fn, done)
+
+        self.app.push_screen(
+            ConfirmDialog(f"{busy}\n{_('Call a visitor anyway?')}", _("Call anyway"), _("Wait")),
+            callback=answered,
+        )
+
+    def _kiosk_visit(self, action: str) -> Visit | None:
+        """F4 and F8 are about the kiosk: the selected visitor when they are the one to
+        start (called) or to finish (in an interview), else the only such visitor, else
+        the selected one if the core allows it; otherwise say what to select."""
+        wanted = Status.CALLED if action == "start" else Status.IN_SESSION
+        selected = self.selected_visit()
+        if selected is not None and selected.status is wanted:
+            return selected
+        candidates = [v for v in self.state.active if v.status is wanted] if self.state else []
+        if len(candidates) == 1:
+            return candidates[0]
+        if selected is not None and selected.can(action):
+            return selected
+        if candidates:
+            self.notify(_('Several visitors are at the kiosk: select one in "At the kiosk".'))
+        elif selected is not None:
+            self._refuse_early(selected, action)
+        elif action == "start":
+            self.notify(_("Nobody has been called: F3 calls the next visitor."))
+        else:
+            self.notify(_("No interview is in progress."))
+        return None
 
     def action_start(self) -> None:
-        if visit := self._selected_or_say():
+        if visit := self._kiosk_visit("start"):
             desk = self.pvp.desk
             self._act(lambda: desk.start(visit.id), _("{ticket}: interview started."))
 
     def action_finish(self) -> None:
-        visit = self._selected_or_say()
-        if visit is None or self._refuse_early(visit, "finish"):
+        visit = self._kiosk_visit("finish")
+        if visit is None:
             return
         desk = self.pvp.desk
 
@@ -371,6 +436,9 @@ class QueueScreen(Screen[None]):
             self._act(lambda: desk.back_to_waiting(visit.id), _("{ticket} is waiting again."))
 
     def action_edit_note(self) -> None:
+        if self.pvp.privacy:  # the note may name the visitor or their situation
+            self.notify(_("Notes are hidden in privacy mode: p shows them again."))
+            return
         visit = self._selected_or_say()
         if visit is None or self._refuse_early(visit, "edit_note"):
             return
