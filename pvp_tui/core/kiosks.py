@@ -27,6 +27,12 @@ from kiosk_bridge.client import BridgeClient, BridgeError, reconnect_delay
 from .config import Kiosk
 from .i18n import N_, _
 
+# Seen by front-desk staff, who cannot edit the config: who to tell, then what to change.
+NO_KIOSK = N_(
+    "No kiosk is set up in pvp yet: tell your administrator (a [[kiosks]] table is "
+    "missing from the site's config file)."
+)
+
 log = logging.getLogger("pvp.kiosks")
 
 MAX_BACKOFF = 10.0

@@ -403,8 +403,8 @@ def room_url(config: Config, visit: Visit) -> str:
         raise PvpError(
             "no_room",
             _(
-                "No video room is configured for {partner}: add room_url and room_domains "
-                "to its [[partners]] table in the site config."
+                "No video room is set up for {partner}: tell your administrator (room_url "
+                "and room_domains are missing from its [[partners]] table in the site config)."
             ).format(partner=name),
         )
     return room_address(partner.room_url, visit.ticket, config.site.id)

@@ -11,7 +11,7 @@ from textual.message import Message
 
 from ...core.documents import DocumentLog, purge_closed
 from ...core.i18n import _
-from ...core.kiosks import CONNECTING, OFFLINE, ONLINE, KioskLink, KioskLinks
+from ...core.kiosks import CONNECTING, NO_KIOSK, OFFLINE, ONLINE, KioskLink, KioskLinks
 from ...core.models import Status, Visit
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def open_documents(app: PvpApp, visit: Visit | None, *, print_first: bool = Fals
         return
     if not app.kiosks:
         app.notify(
-            _("No kiosk configured: add a [[kiosks]] table to the site's config file."),
+            _(NO_KIOSK),
             severity="warning",
         )
         return

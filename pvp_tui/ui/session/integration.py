@@ -18,7 +18,7 @@ from textual.message import Message
 
 from ...core.errors import PvpError
 from ...core.i18n import _
-from ...core.kiosks import BridgeError, KioskLink
+from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
 from ...core.models import Status, Visit
 from ...core.sessions import (
     FALLBACKS,
@@ -167,7 +167,7 @@ class Sessions:
         if not links:
             raise PvpError(
                 "no_kiosk",
-                _("No kiosk configured: add a [[kiosks]] table to the site's config file."),
+                _(NO_KIOSK),
             )
         online = [ln for ln in links if ln.state.online]
         free = [ln for ln in online if not self.tracker.busy(ln.kiosk.id)]
