@@ -21,12 +21,37 @@ from .core import i18n
 from .core.config import Config, ConfigError, load_config, resolve_config_path, resolve_db_path
 from .core.errors import PvpError
 from .core.frontdesk import FrontDesk
-from .core.i18n import _
+from .core.i18n import N_, _
 from .core.store import Store
 
 # Exit codes: scripts tell a refused action from a mistake in the command or the config.
 EXIT_REFUSED = 1  # the action was refused (unknown ticket, wrong state, db busy...)
 EXIT_USAGE = 2  # bad arguments, bad config, unusable database
+
+
+# argparse's own words (usage, help headings, errors) in the user's language too: argparse
+# reads them through its module-level `_` at each call, so it is pointed at pvp's catalog.
+# These are Python 3.11's msgids, listed here so the catalog keeps them; a Python whose
+# words differ prints them in English.
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"),
+    N_("not allowed with argument %s"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("ignored explicit argument %r"),
+)
+argparse._ = i18n.gettext  # type: ignore[attr-defined]
 
 
 class Parser(argparse.ArgumentParser):

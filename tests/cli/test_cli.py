@@ -74,7 +74,13 @@ def test_human_output_is_french_by_default_and_english_on_request(pvp: Pvp) -> N
     assert pvp("queue", "--lang", "en").out.splitlines()[0] == "2 waiting:"
     private = pvp("queue", "--privacy")
     assert "Marie" not in private.out and "C-001" in private.out
-    assert pvp("queue", "--help").out.startswith("usage: pvp queue")
+    assert pvp("queue", "--help").out.startswith("utilisation : pvp queue")
+    assert pvp("queue", "--help", "--lang", "en").out.startswith("usage: pvp queue")
+    missing = pvp("finish", "C-001")
+    assert missing.code == 2
+    assert missing.err == (
+        "pvp finish: ces arguments sont obligatoires : --outcome (voir pvp finish --help)\n"
+    )
 
 
 def test_queue_json_lists_the_waiting_in_call_order(pvp: Pvp) -> None:
