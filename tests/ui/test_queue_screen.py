@@ -309,6 +309,22 @@ async def test_when_the_kiosk_list_empties_the_keys_move_to_the_waiting_list(
         assert isinstance(app.screen, VisitMenu)
 
 
+async def test_the_visitor_menu_acts_on_its_visitor_not_on_the_kiosk(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f3", "o")  # C-003 called while A-001 is in an interview
+        await settle(pilot)
+        await select_row(pilot, app, "at-kiosk", "C-003")
+        await pilot.press("enter")
+        assert isinstance(app.screen, VisitMenu)
+        await pilot.click("#do-finish")
+        assert isinstance(app.screen, OutcomeDialog) and app.screen.ticket == "C-003"
+        await pilot.press("3")
+        await settle(pilot)
+        assert status(app.desk, "C-003") is Status.DONE
+        assert status(app.desk, "A-001") is Status.IN_SESSION
+
+
 async def test_f4_with_nobody_called_says_what_to_do(app: PvpApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -343,6 +359,9 @@ async def test_actions_by_mouse_through_the_visitor_menu(app: PvpApp) -> None:
         assert isinstance(app.screen, VisitMenu)
         assert not app.screen.query("#do-start")  # not allowed while waiting
         await pilot.click("#do-call_selected")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)  # A-001 has the only kiosk
+        await pilot.click("#yes")
         await settle(pilot)
         assert status(app.desk, "T-002") is Status.CALLED
         # The called visitor is already selected in the kiosk list: one click opens.

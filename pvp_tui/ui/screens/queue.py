@@ -57,7 +57,18 @@ class QueueScreen(Screen[None]):
         self.state: QueueState | None = None
         self._last_list = "waiting"
         self._narrow = True
+        self._wants: dict[str, dict[str, int]] = {}  # list -> column -> longest text
+        self._headers = {
+            "ticket": _("No."),
+            "partner": _("Partner"),
+            "name": _("Name"),
+            "waited": _("Waited"),
+            "estimate": _("Estimate"),
+            "flags": _("Notes"),
+            "state": _("State"),
+        }
         self._follow: tuple[str, str] | None = None  # (list, visit id) to select next read
+        self._menu_visit: Visit | None = None  # while a visitor menu's button runs
 
     @property
     def pvp(self) -> PvpApp:
@@ -280,7 +291,11 @@ class QueueScreen(Screen[None]):
 
         def chosen(action_id: str | None) -> None:
             if action_id:
-                self.run_action_by_id(action_id)
+                self._menu_visit = visit  # its buttons act on it, whatever F4/F8 would pick
+                try:
+                    self.run_action_by_id(action_id)
+                finally:
+                    self._menu_visit = None
 
         self.app.push_screen(
             VisitMenu(visit, self.pvp.desk.config, self.pvp.privacy), callback=chosen
@@ -348,6 +363,8 @@ class QueueScreen(Screen[None]):
         """F4 and F8 are about the kiosk: the selected visitor when they are the one to
         start (called) or to finish (in an interview), else the only such visitor, else
         the selected one if the core allows it; otherwise say what to select."""
+        if self._menu_visit is not None:
+            return None if self._refuse_early(self._menu_visit, action) else self._menu_visit
         wanted = Status.CALLED if action == "start" else Status.IN_SESSION
         selected = self.selected_visit()
         if selected is not None and selected.status is wanted:
