@@ -27,9 +27,16 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 NAME_MAX = 80
-PHONE_RE = re.compile(r"^\+?[0-9 .\-]{6,20}$")
+# A French number: 10 digits starting with 0 (0X XX XX XX XX); an international one: +
+# then 7 to 15 digits (E.164). Spaces, dots and hyphens may separate the digits.
+PHONE_RE = re.compile(r"^(?:0(?:[ .\-]*[0-9]){9}|\+ ?[0-9](?:[ .\-]*[0-9]){6,14})$")
 NOTE_MAX = 500
-_TIME_RE = re.compile(r"^(\d{1,2})[:hH](\d{2})$")
+# An appointment time today: "9:30", "9h30", "9 h 30", "09h", "9h", "9 h" (hours, then
+# ":" or "h", then two-digit minutes, which may be left out after "h"), or four digits
+# "0930". Not three digits ("930" could be 9:30 or 93:0... and "130" 1:30 or 13:0), nor
+# bare hours ("9", "10": hours or minutes?), nor one-digit minutes ("10h6").
+_TIME_RE = re.compile(r"^(\d{1,2}) *(?:[:hH] *(\d{2})|[hH])$")
+_TIME_DIGITS_RE = re.compile(r"^(\d{2})(\d{2})$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 MEDIAN_SAMPLES = 200  # recent interviews per partner that the estimate learns from
 
@@ -90,20 +97,30 @@ def validate_check_in(form: CheckIn, config: Config) -> dict[str, str]:
     if form.appointment is not None and parse_hhmm(form.appointment) is None:
         problems["appointment"] = _("Enter the appointment time as HH:MM, for example 10:30.")
     if form.phone and not PHONE_RE.match(form.phone.strip()):
-        problems["phone"] = _("Enter a phone number with digits only, for example 06 12 34 56 78.")
+        problems["phone"] = _("Number in digits, for example 06 12 34 56 78.")
     if len(form.note) > NOTE_MAX:
         problems["note"] = _("The note is too long (at most {n} characters).").format(n=NOTE_MAX)
     return problems
 
 
 def parse_hhmm(text: str) -> time | None:
-    match = _TIME_RE.match(text.strip())
+    """The time `text` names (see _TIME_RE for what is accepted), None if it names none
+    or is out of range (24:00, 9h75). The one reading of an appointment time: the
+    check-in form and `pvp checkin --appointment` both go through validate_check_in."""
+    text = text.strip()
+    match = _TIME_RE.match(text) or _TIME_DIGITS_RE.match(text)
     if not match:
         return None
-    hour, minute = int(match.group(1)), int(match.group(2))
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
     if hour > 23 or minute > 59:
         return None
     return time(hour, minute)
+
+
+def normalize_hhmm(text: str) -> str | None:
+    """`text` as HH:MM ("9h" -> "09:00"), None if parse_hhmm rejects it."""
+    slot = parse_hhmm(text)
+    return None if slot is None else slot.strftime("%H:%M")
 
 
 class FrontDesk:

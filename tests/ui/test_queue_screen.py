@@ -137,6 +137,7 @@ async def test_check_in_errors_show_under_each_field_and_nothing_is_saved(app: P
         form.query_one("#partner", Select).value = "caf"
         form.query_one("#appointment", Input).value = "10:45"
         form.query_one("#phone", Input).value = ""
+        await pilot.pause()  # the corrected fields' errors go: the button moves up
         await pilot.click("#save")
         await settle(pilot)
         assert isinstance(app.screen, QueueScreen)

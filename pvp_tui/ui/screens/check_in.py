@@ -11,10 +11,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from ...core.errors import PvpError
-from ...core.frontdesk import NAME_MAX, NOTE_MAX, CheckIn, FrontDesk, validate_check_in
+from ...core.frontdesk import (
+    NAME_MAX,
+    NOTE_MAX,
+    CheckIn,
+    FrontDesk,
+    normalize_hhmm,
+    validate_check_in,
+)
 from ...core.i18n import N_, _
 from ...core.models import Need, Visit
 from .. import actions
@@ -22,6 +29,9 @@ from ..messages import ActionDone, ActionRefused, QueueState, read_after
 from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
+# The field whose error an edit of this widget clears (the tick "yes, at" is the
+# appointment's).
+ERROR_OF = {field: field for field in FIELDS} | {"has-appointment": "appointment"}
 
 
 class CheckInForm(ModalScreen[Visit | None]):
@@ -62,7 +72,7 @@ class CheckInForm(ModalScreen[Visit | None]):
             with Horizontal(classes="field"):
                 yield Label(_("Appointment"), classes="field-label")
                 yield Tick(_("yes, at"), id="has-appointment", compact=True)
-                yield Input(id="appointment", placeholder=_("HH:MM"), max_length=5, compact=True)
+                yield Input(id="appointment", placeholder=_("HH:MM"), max_length=7, compact=True)
             yield Label("", id="appointment-error", classes="error")
             with Horizontal(classes="field"):
                 yield Label(_("Needs"), classes="field-label")
@@ -114,10 +124,31 @@ class CheckInForm(ModalScreen[Visit | None]):
         if first is not None:
             self.query_one(f"#{first}").focus()
 
-    @on(Input.Changed, "#appointment")
-    def _typed_time(self, event: Input.Changed) -> None:
-        if event.value.strip():
-            self.query_one("#has-appointment", Tick).value = True
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _edited(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
+        """A field being corrected loses its error at once (checked again at ctrl+s).
+        Nothing is laid out again while the field shows no error."""
+        widget_id = event.control.id if event.control is not None else None
+        if isinstance(event, Input.Changed) and widget_id == "appointment" and event.value.strip():
+            self.query_one("#has-appointment", Tick).value = True  # a time means "yes, at"
+        field = ERROR_OF.get(widget_id or "")
+        if field is not None:
+            self._clear_error(field)
+
+    def _clear_error(self, field: str) -> None:
+        label = self.query_one(f"#{field}-error", Label)
+        if str(label.content):
+            label.update("")
+            label.remove_class("-shown")
+
+    @on(Input.Blurred, "#appointment")
+    def _time_left(self, event: Input.Blurred) -> None:
+        """A time the rule reads is shown as it reads it: "9h" becomes "09:00"."""
+        normal = normalize_hhmm(event.value)
+        if normal is not None and normal != event.value:
+            event.input.value = normal
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
