@@ -90,6 +90,7 @@ class Site:
     min_history: int = 5
     history_days: int = 90
     appointment_grace_minutes: int = 10
+    appointment_late_minutes: int = 15
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ _SITE_KEYS = {
     "min_history",
     "history_days",
     "appointment_grace_minutes",
+    "appointment_late_minutes",
 }
 
 
@@ -293,6 +295,7 @@ def _parse_site(v: _Validator, raw: Any) -> Site | None:
         ("min_history", 5, 1, 1000),
         ("history_days", 90, 1, 3650),
         ("appointment_grace_minutes", 10, 0, 120),
+        ("appointment_late_minutes", 15, 0, 120),
     ):
         value = v.get(raw, p, key, int, default)
         if not low <= value <= high:

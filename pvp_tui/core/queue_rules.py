@@ -4,12 +4,30 @@ The waiting list is shown in the order "call next" follows, so both come from
 `order_queue`: appointments due now first, then priority walk-ins, then walk-ins by
 arrival, then appointments not yet due; a visitor whose partner has no permanence open
 now stays in place but cannot be called next.
+
+Appointments. An appointment is due from `appointment_grace_minutes` before its slot
+and is then called before any walk-in, in slot order. This holds only for a visitor who
+checked in no later than `appointment_late_minutes` after the slot: one who arrived later
+than that is queued as a walk-in from their arrival (a priority one among the priority
+walk-ins), still flagged with the slot so staff see it. The rule compares the arrival with
+the slot, never with the current time: waiting long does not lose the appointment's
+place, arriving late does.
+
+Estimates. One simulation over the kiosks (each free now, or when its interview is
+expected to end) hands them out in call order, each visit keeping its kiosk for its
+partner's median interview length. An appointment not yet due is planned at its slot: it
+takes the first kiosk that frees at or after the slot, ahead of the walk-ins still
+waiting then, while kiosks that free earlier go to those walk-ins. Its estimate is thus
+max(time until the slot, time until a kiosk is expected free then); walk-ins after it
+wait for the kiosk time it takes. A visit whose partner is closed now gets no estimate
+and takes no kiosk time.
 """
 
 from __future__ import annotations
 
 import heapq
 import statistics
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +44,7 @@ class QueueEntry:
     opens_at: datetime | None  # local time the partner's next permanence opens, if closed
     estimate: timedelta | None  # None when the partner is closed now
     group: int  # 0 appointment due, 1 priority, 2 walk-in, 3 appointment not yet due
+    late_appointment: bool = False  # arrived too late for the slot: queued as a walk-in
 
     @property
     def appointment_due(self) -> bool:
@@ -41,17 +60,33 @@ class QueueEntry:
                 None if self.estimate is None else round(self.estimate.total_seconds() / 60)
             ),
             "opens_at": self.opens_at.isoformat(timespec="minutes") if self.opens_at else None,
+            "late_appointment": self.late_appointment,
         }
 
 
-def _group(visit: Visit, now: datetime, grace: timedelta) -> int:
-    if visit.kind is Kind.APPOINTMENT and visit.appointment_at is not None:
+def arrived_too_late(visit: Visit, late: timedelta) -> bool:
+    """True for an appointment checked in more than `late` after its slot."""
+    return (
+        visit.kind is Kind.APPOINTMENT
+        and visit.appointment_at is not None
+        and visit.arrived_at > visit.appointment_at + late
+    )
+
+
+def _group(visit: Visit, now: datetime, grace: timedelta, late: timedelta) -> int:
+    if (
+        visit.kind is Kind.APPOINTMENT
+        and visit.appointment_at is not None
+        and not arrived_too_late(visit, late)
+    ):
         return 0 if visit.appointment_at <= now + grace else 3
     return 1 if visit.priority else 2
 
 
-def sort_key(visit: Visit, now: datetime, grace: timedelta) -> tuple[int, datetime, str]:
-    group = _group(visit, now, grace)
+def sort_key(
+    visit: Visit, now: datetime, grace: timedelta, late: timedelta
+) -> tuple[int, datetime, str]:
+    group = _group(visit, now, grace, late)
     anchor = visit.appointment_at if group in (0, 3) and visit.appointment_at else visit.arrived_at
     return (group, anchor, visit.ticket)
 
@@ -69,29 +104,70 @@ def order_queue(
     `busy_until` gives, for each kiosk busy now, when it is expected to be free.
     """
     grace = timedelta(minutes=config.site.appointment_grace_minutes)
+    late = timedelta(minutes=config.site.appointment_late_minutes)
     local_now = now.astimezone(config.site.timezone)
-    ordered = sorted(waiting, key=lambda v: sort_key(v, now, grace))
-    kiosks = sorted(max(now, t) for t in busy_until)[: config.site.kiosk_count]
-    kiosks += [now] * (config.site.kiosk_count - len(kiosks))
-    heapq.heapify(kiosks)
+    keyed = sorted(((sort_key(v, now, grace, late), v) for v in waiting), key=lambda kv: kv[0])
     # Per partner, once: open now, or when it opens next (None: unknown or never).
     hours: dict[str, tuple[bool, datetime | None]] = {}
     for partner in config.partners:
         is_open = partner.is_open(local_now)
         hours[partner.id] = (is_open, None if is_open else partner.next_opening(local_now))
+    # The visits that take kiosk time (partner open now), in call order.
+    served = [(key[0], v) for key, v in keyed if hours.get(v.partner_id, (False, None))[0]]
+    estimates = _simulate(served, config.site.kiosk_count, now, medians, busy_until)
     entries = []
-    for position, visit in enumerate(ordered, start=1):
+    for position, (key, visit) in enumerate(keyed, start=1):
         is_open, opens_at = hours.get(visit.partner_id, (False, None))
-        estimate = None
-        if is_open:
-            free_at = heapq.heappop(kiosks)
-            estimate = free_at - now
-            length = timedelta(minutes=medians.get(visit.partner_id, 20.0))
-            heapq.heappush(kiosks, free_at + length)
         entries.append(
-            QueueEntry(visit, position, is_open, opens_at, estimate, _group(visit, now, grace))
+            QueueEntry(
+                visit,
+                position,
+                is_open,
+                opens_at,
+                estimates.get(visit.id),
+                key[0],
+                arrived_too_late(visit, late),
+            )
         )
     return entries
+
+
+def _simulate(
+    served: Sequence[tuple[int, Visit]],
+    kiosk_count: int,
+    now: datetime,
+    medians: Mapping[str, float],
+    busy_until: Sequence[datetime],
+) -> dict[str, timedelta]:
+    """Each visit's expected wait (the module docstring's rule), by visit id."""
+    kiosks = sorted(max(now, t) for t in busy_until)[:kiosk_count]
+    kiosks += [now] * (kiosk_count - len(kiosks))
+    heapq.heapify(kiosks)
+    estimates: dict[str, timedelta] = {}
+
+    def take(visit: Visit, not_before: datetime) -> None:
+        start = max(heapq.heappop(kiosks), not_before)
+        estimates[visit.id] = start - now
+        length = timedelta(minutes=medians.get(visit.partner_id, 20.0))
+        heapq.heappush(kiosks, start + length)
+
+    # Not yet due, in slot order (the call order already sorts them by slot).
+    planned = deque(v for group, v in served if group == 3)
+    for group, visit in served:
+        if group == 3:
+            continue
+        while planned and _slot(planned[0]) <= kiosks[0]:
+            take(planned.popleft(), now)
+        take(visit, now)
+    while planned:
+        visit = planned.popleft()
+        take(visit, _slot(visit))
+    return estimates
+
+
+def _slot(visit: Visit) -> datetime:
+    assert visit.appointment_at is not None  # group 3 is an appointment with a slot
+    return visit.appointment_at
 
 
 def next_to_call(entries: Sequence[QueueEntry]) -> QueueEntry | None:

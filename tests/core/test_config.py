@@ -56,6 +56,7 @@ def test_a_valid_site_loads() -> None:
     caf = config.partner("caf")
     assert caf is not None and caf.prefix == "C"
     assert config.site.retention_days == 1  # default: the end of the next day
+    assert config.site.appointment_late_minutes == 15  # default tolerance
     assert len(caf.hours["mon"]) == 2
 
 
@@ -81,6 +82,16 @@ def test_a_valid_site_loads() -> None:
         (SITE.replace("Europe/Paris", "Europe/Lyon") + GOOD_PARTNER, "site.timezone", "Lyon"),
         (SITE.replace('id = "relais"\n', "") + GOOD_PARTNER, "site.id", "required"),
         (SITE + "retention_days = -1\n" + GOOD_PARTNER, "site.retention_days", "between"),
+        (
+            SITE + "appointment_late_minutes = 500\n" + GOOD_PARTNER,
+            "site.appointment_late_minutes",
+            "between 0 and 120 (got 500)",
+        ),
+        (
+            SITE + "appointment_late_minutes = '15'\n" + GOOD_PARTNER,
+            "site.appointment_late_minutes",
+            "whole number",
+        ),
         (SITE + "language = 'de'\n" + GOOD_PARTNER, "site.language", "de"),
         (SITE, "partners", "no partner"),
         (GOOD_PARTNER, "site", "missing"),
