@@ -24,8 +24,12 @@ def register(subparsers: Any) -> None:
             "Without dates: this month up to today."
         ),
     )
-    parser.add_argument("--from", dest="start", metavar="DATE", help=_("first day, YYYY-MM-DD"))
-    parser.add_argument("--to", dest="end", metavar="DATE", help=_("last day, YYYY-MM-DD"))
+    parser.add_argument(
+        "--from", dest="start", metavar="DATE", help=_("first day: DD/MM/YYYY or YYYY-MM-DD")
+    )
+    parser.add_argument(
+        "--to", dest="end", metavar="DATE", help=_("last day: DD/MM/YYYY or YYYY-MM-DD")
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help=_("default: table"))
     parser.add_argument("--out", metavar="FILE", help=_("write to FILE instead of the terminal"))
     parser.set_defaults(run=run)

@@ -26,6 +26,7 @@ from .reports import (
     Figures,
     bucket_label,
     change_percent,
+    format_date,
     report_to_dict,
 )
 
@@ -345,11 +346,11 @@ def _heading(report: ActivityReport) -> list[str]:
     return [
         _("Activity report · {site}").format(site=report.site_name),
         _("From {start} to {end} ({days} days); previous period {pstart} to {pend}").format(
-            start=period.start.isoformat(),
-            end=period.end.isoformat(),
+            start=format_date(period.start),
+            end=format_date(period.end),
             days=period.days,
-            pstart=previous.start.isoformat(),
-            pend=previous.end.isoformat(),
+            pstart=format_date(previous.start),
+            pend=format_date(previous.end),
         ),
     ]
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import re
 import sqlite3
 import statistics
 from collections.abc import Iterable
@@ -41,7 +42,7 @@ from . import events as ev
 from .clock import to_iso
 from .config import Config
 from .errors import PvpError
-from .i18n import _
+from .i18n import _, get_language
 from .models import Need, Outcome
 from .store import Store
 
@@ -74,7 +75,7 @@ class Period:
             raise PvpError(
                 "bad_period",
                 _("The period ends ({end}) before it starts ({start}).").format(
-                    start=self.start.isoformat(), end=self.end.isoformat()
+                    start=format_date(self.start), end=format_date(self.end)
                 ),
             )
         if self.days > MAX_DAYS:
@@ -123,16 +124,45 @@ class Period:
         return cls(parse_date(start, "--from"), parse_date(end, "--to"))
 
 
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
+_DAY_FIRST_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})", re.ASCII)
+
+
 def parse_date(text: str, what: str = "date") -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise PvpError(
-            "bad_date",
-            _("{what}: {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-03-31.").format(
-                what=what, text=text
-            ),
-        ) from None
+    """A calendar day typed by staff: DD/MM/YYYY (also D/M/YYYY, DD/MM/YY, with `/`, `.` or
+    `-`) as French staff write it, or ISO YYYY-MM-DD. The one date parser of the reports:
+    `pvp report --from/--to` and the reports screen both use it."""
+    cleaned = text.strip()
+    parts: tuple[int, int, int] | None = None
+    if match := _ISO_DATE.fullmatch(cleaned):
+        year, month, day = (int(g) for g in match.groups())
+        parts = (year, month, day)
+    elif match := _DAY_FIRST_DATE.fullmatch(cleaned):
+        day, month, year = (int(g) for g in match.groups())
+        parts = (2000 + year if len(match.group(3)) == 2 else year, month, day)
+    if parts is not None:
+        try:
+            return date(*parts)
+        except ValueError:
+            pass  # 31/02, month 13, year 0: not a day of the calendar
+    raise PvpError(
+        "bad_date",
+        _(
+            "{what}: {text!r} is not a date; write it as DD/MM/YYYY (31/03/2026) "
+            "or YYYY-MM-DD (2026-03-31)."
+        ).format(what=what, text=text),
+    )
+
+
+def format_date(day: date) -> str:
+    """A day as the period fields show it: 31/03/2026 in French, 2026-03-31 otherwise.
+    `parse_date` reads both back. File names and JSON stay ISO (sortable)."""
+    return day.strftime("%d/%m/%Y") if get_language() == "fr" else day.isoformat()
+
+
+def format_short_date(day: date) -> str:
+    """A day without its year, next to full dates: 31/03 in French, 03-31 otherwise."""
+    return day.strftime("%d/%m") if get_language() == "fr" else day.strftime("%m-%d")
 
 
 # ----------------------------------------------------------------------------- figures

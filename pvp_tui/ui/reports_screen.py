@@ -52,6 +52,8 @@ from ..core.reports import (
     Period,
     Series,
     activity_report,
+    format_date,
+    format_short_date,
     hours_series,
     parse_date,
     visits_series,
@@ -132,9 +134,9 @@ class ReportsScreen(Screen[None]):
         with Horizontal(id="period-bar"):
             yield Button("◀", id="previous", compact=True, tooltip=_("Previous period (F5)"))
             yield Label(_("From"))
-            yield Input(self.period.start.isoformat(), id="from", compact=True, max_length=10)
+            yield Input(format_date(self.period.start), id="from", compact=True, max_length=10)
             yield Label(_("to"))
-            yield Input(self.period.end.isoformat(), id="to", compact=True, max_length=10)
+            yield Input(format_date(self.period.end), id="to", compact=True, max_length=10)
             yield Button("▶", id="next", compact=True, tooltip=_("Next period (F6)"))
             yield Static("", id="period-info", markup=False)
         with TabbedContent(id="report-tabs"):
@@ -159,7 +161,9 @@ class ReportsScreen(Screen[None]):
                 yield DataTable(id="table-failures", cursor_type="row")
             with TabPane(_("Needs"), id="tab-needs"):
                 yield DataTable(id="table-needs", cursor_type="row")
-        yield Footer()
+        # Every key of this screen on one line at 80 columns. No ^p hint: the palette holds
+        # the queue's actions, not this screen's (ctrl+p still opens it).
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.load()
@@ -192,8 +196,8 @@ class ReportsScreen(Screen[None]):
 
     def set_period(self, period: Period, kind: str) -> None:
         self.period, self.kind = period, kind
-        self.query_one("#from", Input).value = period.start.isoformat()
-        self.query_one("#to", Input).value = period.end.isoformat()
+        self.query_one("#from", Input).value = format_date(period.start)
+        self.query_one("#to", Input).value = format_date(period.end)
         self.load()
 
     @on(Button.Pressed, "#previous")
@@ -248,8 +252,8 @@ class ReportsScreen(Screen[None]):
         self.query_one("#period-info", Static).update(
             _("{days} d. · vs {start} → {end}").format(
                 days=report.period.days,
-                start=prev.start.strftime("%d/%m"),
-                end=prev.end.strftime("%d/%m"),
+                start=format_short_date(prev.start),
+                end=format_short_date(prev.end),
             )
         )
         for table in report_tables(report):

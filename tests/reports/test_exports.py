@@ -65,9 +65,13 @@ def cli_outputs(history: Built, tmp_path_factory: pytest.TempPathFactory) -> dic
     tmp = tmp_path_factory.mktemp("cli")
     config = demo_config(tmp)
     dates = ["--from", MONTH.start.isoformat(), "--to", MONTH.end.isoformat()]
+    # Day first, as French staff write dates: the same parser as the ISO form.
+    french = ["--from", MONTH.start.strftime("%d/%m/%Y"), "--to", MONTH.end.strftime("%-d/%-m/%y")]
     outputs: dict[str, bytes] = {}
     for fmt in ("table", "csv", "json"):
-        done = pvp(history.path, config, "report", *dates, "--format", fmt)
+        done = pvp(
+            history.path, config, "report", *(french if fmt == "table" else dates), "--format", fmt
+        )
         assert done.returncode == 0, done.stderr.decode()
         outputs[fmt] = done.stdout
     out = tmp / "rapport.xlsx"
@@ -105,6 +109,12 @@ def csv_sections(data: bytes) -> dict[str, list[list[str]]]:
 def test_cli_csv_is_the_core_csv(cli_outputs: dict[str, bytes], report) -> None:
     assert cli_outputs["csv"] == to_csv(report)
     assert cli_outputs["csv-file"] == cli_outputs["csv"]
+
+
+def test_the_heading_shows_the_period_as_the_screen_does(cli_outputs: dict[str, bytes]) -> None:
+    heading = cli_outputs["csv"].decode("utf-8-sig").splitlines()[1]
+    start, end = MONTH.start.strftime("%d/%m/%Y"), MONTH.end.strftime("%d/%m/%Y")
+    assert heading.startswith(f"Du {start} au {end} ("), heading
 
 
 def test_csv_cells_are_the_report_tables(cli_outputs: dict[str, bytes], report) -> None:

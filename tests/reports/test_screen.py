@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets._footer import FooterKey
 
+from pvp_tui.core import i18n
 from pvp_tui.core.exports import format_cell, report_tables, to_csv
 from pvp_tui.core.reports import Period, activity_report
 from pvp_tui.ui.reports_screen import ReportsScreen
@@ -76,7 +78,7 @@ async def test_the_period_picker(history: Built) -> None:
         await pilot.press("f5")
         screen = await loaded(pilot)
         assert screen.period == Period.day(date(2026, 6, 29))
-        assert screen.query_one("#from", Input).value == "2026-06-29"
+        assert screen.query_one("#from", Input).value == "29/06/2026"
         await pilot.press("f3")
         screen = await loaded(pilot)
         assert screen.period == Period(date(2026, 6, 29), date(2026, 7, 5))
@@ -102,12 +104,51 @@ async def test_the_period_picker(history: Built) -> None:
         screen = await loaded(pilot)
         assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20)).previous()
 
-        screen.query_one("#from", Input).value = "03/02/2026"
+        # As staff write dates: day first, a short year; the fields show them back in full.
+        screen.query_one("#from", Input).value = "3/2/26"
+        screen.query_one("#to", Input).value = " 20.04.2026 "
         screen.query_one("#from", Input).focus()
         await pilot.press("enter")
+        screen = await loaded(pilot)
+        assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20))
+        assert screen.query_one("#from", Input).value == "03/02/2026"
+        assert screen.query_one("#to", Input).value == "20/04/2026"
+
+        screen.query_one("#to", Input).value = "31/02/2026"
+        screen.query_one("#to", Input).focus()
+        await pilot.press("enter")
         await pilot.pause()
-        assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20)).previous()
-        assert any("AAAA-MM-JJ" in str(n.message) for n in app._notifications)
+        assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20))
+        assert any("JJ/MM/AAAA" in str(n.message) for n in app._notifications)
+
+
+async def test_english_dates_are_iso(history: Built) -> None:
+    i18n.set_language("en")
+    app = ReportApp(history.store, history.config, JUNE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        assert screen.query_one("#from", Input).value == "2026-06-01"
+        assert screen.query_one("#to", Input).value == "2026-06-30"
+        assert "vs 05-02 → 05-31" in str(screen.query_one("#period-info", Static).render())
+        screen.query_one("#to", Input).value = "15/06/2026"  # day first is read in English too
+        screen.query_one("#to", Input).focus()
+        await pilot.press("enter")
+        screen = await loaded(pilot)
+        assert screen.period == Period(date(2026, 6, 1), date(2026, 6, 15))
+        assert screen.query_one("#to", Input).value == "2026-06-15"
+
+
+async def test_every_key_shows_in_the_footer_at_80_columns(history: Built) -> None:
+    app = ReportApp(history.store, history.config, JUNE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        footer = screen.query_one(Footer)
+        keys = list(footer.query(FooterKey))
+        assert len(keys) == 7  # F2..F7 and Esc
+        assert all(key.region.right <= 80 and key.region.width > 0 for key in keys)
+        assert keys[-1].region.right <= 80
+        texts = [str(key.render()) for key in keys]
+        assert texts[-1].endswith("Retour"), texts
 
 
 async def test_export_from_the_screen(history: Built, tmp_path: Path) -> None:
