@@ -6,8 +6,8 @@ from datetime import date, datetime, tzinfo
 from functools import cache
 
 from ..core.config import Config
-from ..core.i18n import _, get_language
-from ..core.models import Kind, Status, Visit
+from ..core.i18n import N_, _, get_language
+from ..core.models import Kind, Need, Outcome, Status, Visit
 from ..core.queue_rules import QueueEntry
 
 HIDDEN = "—"
@@ -33,19 +33,33 @@ def duration(start: datetime | None, now: datetime) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def estimate(entry: QueueEntry, now: datetime, tz: tzinfo) -> str:
-    """'~N min' while the partner is open; else when its next permanence opens."""
+def estimate(entry: QueueEntry, now: datetime, tz: tzinfo, compact: bool = False) -> str:
+    """'~N min' while the partner is open; else when its next permanence opens.
+
+    Compact (a narrow terminal): 'closed → Mon 9am' instead of 'closed · Mon 09:00'.
+    """
     if entry.estimate is not None:
         minutes = round(entry.estimate.total_seconds() / 60)
         return _("now") if minutes < 1 else _("~{n} min").format(n=minutes)
     if entry.opens_at is None:
         return _("closed")
     opens = entry.opens_at.astimezone(tz)
+    language = get_language()
+    time = _short_time(opens) if compact else opens.strftime("%H:%M")
     if opens.date() == now.astimezone(tz).date():
-        when = opens.strftime("%H:%M")
+        when = time
     else:
-        when = f"{_day_name(opens.date(), get_language())} {opens:%H:%M}"
-    return _("closed · {when}").format(when=when)
+        when = f"{_day_name(opens.date(), language)} {time}"
+    return (_("closed → {when}") if compact else _("closed · {when}")).format(when=when)
+
+
+def _short_time(moment: datetime) -> str:
+    """9h, 13h30 (French) or 9am, 1:30pm (English): the compact estimate's time."""
+    minutes = f"{moment.minute:02d}" if moment.minute else ""
+    if get_language() == "fr":
+        return f"{moment.hour}h{minutes}"
+    hour = moment.hour % 12 or 12
+    return f"{hour}{':' if minutes else ''}{minutes}{'am' if moment.hour < 12 else 'pm'}"
 
 
 # CLDR's abbreviated weekdays (Babel's "EEE"), Monday first: Babel takes ~10 ms to load a
@@ -66,17 +80,36 @@ def _day_name(day: date, language: str) -> str:
     return format_date(day, "EEE", locale=language)
 
 
-def flags(visit: Visit, tz: tzinfo) -> str:
-    """Appointment, priority, accessibility needs and a note marker, in short words."""
+# The accessibility needs in a few letters, for the waiting list of a narrow terminal.
+_NEED_COMPACT = {
+    Need.SIGN_LANGUAGE: N_("SL"),
+    Need.TRANSCRIPTION: N_("transcr."),
+    Need.HEARING: N_("hear."),
+    Need.SIGHT: N_("sight"),
+    Need.REDUCED_MOBILITY: N_("mob."),
+    Need.PAPERS_HELP: N_("pap."),
+}
+
+
+_NEED_ORDER = list(Need)
+
+
+def flags(visit: Visit, tz: tzinfo, compact: bool = False) -> str:
+    """Priority, accessibility needs, appointment and a note marker, in short words.
+
+    The needs come first: staff must see them before calling. Compact (a narrow
+    terminal): 'prio LSF mob. RDV 12:00' instead of 'priority · SL interp. · ...'.
+    """
     parts = []
+    if visit.priority:
+        parts.append(_("prio") if compact else _("priority"))
+    for need in sorted(visit.needs, key=_NEED_ORDER.index):
+        parts.append(_(_NEED_COMPACT[need]) if compact else need.short)
     if visit.kind is Kind.APPOINTMENT and visit.appointment_at is not None:
         parts.append(_("appt {time}").format(time=clock_time(visit.appointment_at, tz)))
-    if visit.priority:
-        parts.append(_("priority"))
-    parts.extend(need.short for need in visit.needs)
     if visit.note:
         parts.append("✎")
-    return " · ".join(parts)
+    return (" " if compact else " · ").join(parts)
 
 
 def partner_name(config: Config, partner_id: str) -> str:
@@ -90,7 +123,38 @@ def kiosk_state(visit: Visit, now: datetime) -> str:
     return _("called {duration}").format(duration=duration(visit.called_at, now))
 
 
-def outcome_label(visit: Visit) -> str:
+# Short outcome labels for the narrow "Today" list ('technical failure' is 17 wide).
+_OUTCOME_COMPACT = {
+    Outcome.RESOLVED: N_("resolved"),
+    Outcome.FOLLOW_UP: N_("follow-up"),
+    Outcome.REDIRECTED: N_("redirected"),
+    Outcome.TECHNICAL_FAILURE: N_("tech. failure"),
+}
+
+
+def outcome_label(visit: Visit, width: int | None = None) -> str:
+    """The outcome (else the status); its short form if the whole one is wider than `width`."""
     if visit.status is Status.DONE and visit.outcome is not None:
-        return visit.outcome.label
+        label = visit.outcome.label
+        if width is not None and len(label) > width:
+            return _(_OUTCOME_COMPACT[visit.outcome])
+        return label
     return visit.status.label
+
+
+def pack(items: list[str], width: int, max_lines: int) -> str:
+    """Items joined by ' · ' into lines of at most `width`, never cutting an item.
+
+    Items that do not fit in `max_lines` are left out and the last line ends with '…'.
+    """
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(item)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        lines[-1] = last + " · …" if len(last) + 4 <= width else last[: width - 1] + "…"
+    return "\n".join(lines)

@@ -29,7 +29,10 @@ def test_estimates_and_flags_read_in_french(tmp_path: Path) -> None:
     entries = {e.visit.partner_id: e for e in desk.queue()}
     assert format.estimate(entries["caf"], desk.now(), PARIS) == "maintenant"
     assert format.estimate(entries["msa"], desk.now(), PARIS) == "fermé · mer. 09:00"
-    assert format.flags(entries["msa"].visit, PARIS) == "RDV 11:00 · prioritaire · ✎"
+    assert format.flags(entries["msa"].visit, PARIS) == "prioritaire · RDV 11:00 · ✎"
+    # A narrow terminal: compact words, and the closed partner's next opening in short.
+    assert format.flags(entries["msa"].visit, PARIS, compact=True) == "prio RDV 11:00 ✎"
+    assert format.estimate(entries["msa"], desk.now(), PARIS, compact=True) == "fermé → mer. 9h"
     assert format.visitor_name(entries["caf"].visit, privacy=True) == "—"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from textual import on
@@ -158,9 +159,11 @@ class TransferDialog(Dialog):
 
 
 class ConfirmDialog(Dialog):
+    """A yes/no question; the footer shows its keys with the buttons' words."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,o", "answer(True)", show=False, id="yes"),
-        Binding("n", "answer(False)", show=False, id="no"),
+        Binding("y,o", "answer(True)", id="yes"),
+        Binding("n", "answer(False)", id="no"),
     ]
 
     def __init__(self, question: str, yes: str, no: str | None = None) -> None:
@@ -168,6 +171,21 @@ class ConfirmDialog(Dialog):
         self.question = question
         self.yes = yes
         self.no = no or _("Keep it")
+        # The footer shows one key per action: the yes of the language (o for oui), and
+        # each key with its button's words.
+        table = self._bindings.key_to_bindings
+        for key, entries in list(table.items()):
+            table[key] = [
+                dataclasses.replace(
+                    b,
+                    description=self.yes if b.id == "yes" else self.no,
+                    show=True,
+                    key_display=_("y") if b.id == "yes" else None,
+                )
+                if b.id in ("yes", "no")
+                else b
+                for b in entries
+            ]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -222,7 +240,13 @@ class HelpScreen(Dialog):
     """Every key of the queue screen, from the same table as the bindings."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1,question_mark,q", "close", show=False, id="close-help")
+        Binding("f1,question_mark,q", "close", show=False, id="close-help"),
+        Binding("down,j", "scroll('down')", show=False),
+        Binding("up,k", "scroll('up')", show=False),
+        Binding("pagedown,space", "scroll('page_down')", show=False),
+        Binding("pageup", "scroll('page_up')", show=False),
+        Binding("home", "scroll('home')", show=False),
+        Binding("end", "scroll('end')", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -232,12 +256,12 @@ class HelpScreen(Dialog):
         for keys, text in rows:
             shown = " ".join(self.app.get_key_display(Binding(k, "")) for k in keys.split(","))
             lines.append(f"{shown:<10} {text}")
-        with Vertical(classes="dialog", id="help"):
-            yield Static(_("Keys"), classes="dialog-title")
+        # The title in the border and no Close button (the footer's Escape is one): every
+        # key fits at 80x24. Taller lists scroll, by keys too.
+        with Vertical(classes="dialog", id="help") as dialog:
+            dialog.border_title = _("Keys")
             with VerticalScroll(id="help-keys", can_focus=False):
                 yield Static("\n".join(lines), markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(_("Close"), id="close", compact=True)
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
@@ -247,9 +271,9 @@ class HelpScreen(Dialog):
         self._fit(self.app.size.height)
 
     def _fit(self, height: int) -> None:
-        # The title and the Close button stay in view; the list of keys scrolls if need be.
-        self.query_one("#help-keys").styles.max_height = max(3, height - 4)
+        # The borders (and the title in them) and the footer stay in view; the keys scroll.
+        self.query_one("#help-keys").styles.max_height = max(3, height - 3)
 
-    @on(Button.Pressed, "#close")
-    def _close(self) -> None:
-        self.dismiss(None)
+    def action_scroll(self, where: str) -> None:
+        keys = self.query_one("#help-keys", VerticalScroll)
+        getattr(keys, f"scroll_{where}")(animate=False)

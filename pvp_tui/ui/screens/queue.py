@@ -33,19 +33,69 @@ from .dialogs import (
 if TYPE_CHECKING:
     from ..app import PvpApp
 
-NARROW = 100  # below this terminal width the waiting list uses its compact columns
+NARROW = 100  # below this terminal width the lists use their compact words and columns
 
-WAITING_COLUMNS: dict[bool, dict[str, int]] = {
-    # narrow, then wide: ticket, partner, name, waited, estimate, flags
-    True: {"ticket": 5, "partner": 11, "name": 12, "waited": 6, "estimate": 18, "flags": 13},
-    False: {"ticket": 5, "partner": 20, "name": 24, "waited": 6, "estimate": 20, "flags": 30},
+# The lists' columns share the terminal's width: each column gets at least its minimum
+# (and its whole header), the estimate, the notes and the kiosk state what their longest
+# text needs up to their maximum (the notes: as long as partner and name keep their
+# minimum), then partner and name share what is left up to their maximum, and whatever
+# remains goes to the last column. Narrow (< NARROW), then wide: (minimum, maximum).
+WAITING_COLUMNS: dict[bool, dict[str, tuple[int, int]]] = {
+    True: {
+        "ticket": (5, 5),
+        "partner": (8, 20),
+        "name": (10, 24),
+        "waited": (5, 5),
+        "estimate": (6, 16),
+        "flags": (6, 60),
+    },
+    False: {
+        "ticket": (5, 5),
+        "partner": (17, 20),
+        "name": (18, 24),
+        "waited": (5, 5),
+        "estimate": (6, 20),
+        "flags": (6, 80),
+    },
 }
+# At the kiosk: narrow, the partner column is left out (the ticket's letter tells it).
+KIOSK_COLUMNS: dict[bool, dict[str, tuple[int, int]]] = {
+    True: {"ticket": (5, 5), "name": (8, 24), "state": (6, 17)},
+    False: {"ticket": (5, 5), "partner": (12, 20), "name": (14, 24), "state": (6, 17)},
+}
+TODAY_WIDTH = {True: 34, False: 44}  # the "Today" panel; its list: ticket, outcome, time
+# The bottom panels grow with the terminal's height; the waiting list stays the largest.
+BOTTOM_MIN, BOTTOM_SHARE = 8, 3 / 8
 # The lists whose selected row the actions apply to (the one with the focus).
 LISTS = ("waiting", "at-kiosk", "today-list")
-KIOSK_COLUMNS: dict[bool, dict[str, int]] = {
-    True: {"partner": 9, "name": 8},
-    False: {"partner": 20, "name": 24},
-}
+
+
+def column_widths(
+    space: int,
+    bounds: dict[str, tuple[int, int]],
+    headers: dict[str, str],
+    wants: dict[str, int],
+) -> dict[str, int]:
+    """Share `space` characters between the columns of `bounds` (see WAITING_COLUMNS)."""
+    widths = {key: max(low, len(headers.get(key, ""))) for key, (low, _high) in bounds.items()}
+    for key, want in wants.items():
+        if key in widths:
+            spare = space - sum(widths.values())
+            widths[key] = max(widths[key], min(want, bounds[key][1], widths[key] + spare))
+    left = space - sum(widths.values())
+    shared = [key for key in ("partner", "name") if key in widths]
+    for index, key in enumerate(shared):
+        share = left if index == len(shared) - 1 else left * 2 // 5
+        grow = max(0, min(share, bounds[key][1] - widths[key]))
+        widths[key] += grow
+        left -= grow
+    for key in shared:  # a share one of them could not take
+        grow = max(0, min(left, bounds[key][1] - widths[key]))
+        widths[key] += grow
+        left -= grow
+    last = list(bounds)[-1]
+    widths[last] += max(0, left)
+    return widths
 
 
 class QueueScreen(Screen[None]):
@@ -78,15 +128,14 @@ class QueueScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         config = self.pvp.desk.config
         yield SiteHeader(_("PVP Relais · {site}").format(site=config.site.name))
-        widths = WAITING_COLUMNS[True]
         yield VisitTable(
             [
-                ("ticket", _("No."), widths["ticket"]),
-                ("partner", _("Partner"), widths["partner"]),
-                ("name", _("Name"), widths["name"]),
-                ("waited", _("Waited"), widths["waited"]),
-                ("estimate", _("Estimate"), widths["estimate"]),
-                ("flags", _("Notes"), widths["flags"]),
+                ("ticket", _("No."), 5),
+                ("partner", _("Partner"), 10),
+                ("name", _("Name"), 12),
+                ("waited", _("Waited"), 7),
+                ("estimate", _("Estimate"), 7),
+                ("flags", _("Notes"), 12),
             ],
             id="waiting",
         )
@@ -94,8 +143,8 @@ class QueueScreen(Screen[None]):
             yield VisitTable(
                 [
                     ("ticket", _("No."), 5),
-                    ("partner", _("Partner"), 9),
-                    ("name", _("Name"), 8),
+                    ("partner", _("Partner"), 10),
+                    ("name", _("Name"), 12),
                     ("state", _("State"), 13),
                 ],
                 id="at-kiosk",
@@ -103,7 +152,7 @@ class QueueScreen(Screen[None]):
             with Vertical(id="today"):
                 yield Static("", id="today-summary", markup=False)
                 yield VisitTable(
-                    [("ticket", "", 5), ("outcome", "", 14), ("time", "", 5)],
+                    [("ticket", "", 5), ("outcome", "", 16), ("time", "", 5)],
                     id="today-list",
                     show_header=False,
                 )
@@ -114,19 +163,54 @@ class QueueScreen(Screen[None]):
         self.query_one("#at-kiosk").border_title = _("At the kiosk")
         self.query_one("#today").border_title = _("Today")
         self.query_one("#waiting", VisitTable).focus()
-        self._fit_columns(self.app.size.width)
+        self._fit_columns()
         self.pvp.update_badges(db_ok=True)
         self.pvp.start_reading()
 
     def on_resize(self) -> None:
-        self._fit_columns(self.app.size.width)
+        if self.state is not None and (self.app.size.width < NARROW) != self._narrow:
+            self.show_state(self.state)  # compact words, or whole ones again
+        else:
+            self._fit_columns()
 
-    def _fit_columns(self, width: int) -> None:
+    def _fit_columns(self, wants: dict[str, dict[str, int]] | None = None) -> dict[str, int]:
+        """Size the panels and columns to the terminal and to the longest texts shown.
+
+        Returns the waiting list's column widths."""
+        if wants is not None:
+            self._wants = wants
+        width, height = self.app.size
         narrow = width < NARROW
-        if narrow != self._narrow:
-            self._narrow = narrow
-            self.query_one("#waiting", VisitTable).set_column_widths(WAITING_COLUMNS[narrow])
-            self.query_one("#at-kiosk", VisitTable).set_column_widths(KIOSK_COLUMNS[narrow])
+        self._narrow = narrow
+        today_width = TODAY_WIDTH[narrow]
+        bottom = self.query_one("#bottom")
+        bottom_height = max(BOTTOM_MIN, int((height - 2) * BOTTOM_SHARE))
+        if bottom.styles.height is None or bottom.styles.height.value != bottom_height:
+            bottom.styles.height = bottom_height
+        today = self.query_one("#today")
+        if today.styles.width is None or today.styles.width.value != today_width:
+            today.styles.width = today_width
+        # Each table: its borders, a scrollbar and one space each side of every column.
+        bounds = WAITING_COLUMNS[narrow]
+        waiting_widths = column_widths(
+            width - 3 - 2 * len(bounds), bounds, self._headers, self._wants.get("waiting", {})
+        )
+        self.query_one("#waiting", VisitTable).set_column_widths(waiting_widths)
+        kiosk = self.query_one("#at-kiosk", VisitTable)
+        bounds = KIOSK_COLUMNS[narrow]
+        kiosk.hide_columns(frozenset() if "partner" in bounds else frozenset({"partner"}))
+        kiosk.set_column_widths(
+            column_widths(
+                width - today_width - 3 - 2 * len(bounds),
+                bounds,
+                self._headers,
+                self._wants.get("at-kiosk", {}),
+            )
+        )
+        self.query_one("#today-list", VisitTable).set_column_widths(
+            {"outcome": today_width - 2 - 6 - 5 - 5}
+        )
+        return waiting_widths
 
     # ------------------------------------------------------------------- show
     def show_state(self, state: QueueState) -> None:
@@ -136,6 +220,27 @@ class QueueScreen(Screen[None]):
         tz = config.site.timezone
         privacy = self.pvp.privacy
         now = state.now
+        compact = self.app.size.width < NARROW
+        estimates = [format.estimate(e, now, tz, compact) for e in state.waiting]
+        marks = [format.flags(e.visit, tz, compact) for e in state.waiting]
+        kiosk_states = [format.kiosk_state(v, now) for v in state.active]
+        widths = self._fit_columns(
+            {
+                "waiting": {
+                    "estimate": max(map(len, estimates), default=0),
+                    "flags": max(map(len, marks), default=0),
+                },
+                "at-kiosk": {"state": max(map(len, kiosk_states), default=0)},
+            }
+        )
+        # A visitor with more notes than the column holds: their compact words, not cut ones.
+        if max(map(len, marks), default=0) > widths["flags"]:
+            marks = [
+                text if len(text) <= widths["flags"] else format.flags(e.visit, tz, compact=True)
+                for text, e in zip(marks, state.waiting, strict=True)
+            ]
+            self._wants["waiting"]["flags"] = max(map(len, marks))
+            self._fit_columns()  # what the notes no longer need goes to partner and name
         waiting_rows: list[Row] = [
             (
                 e.visit.id,
@@ -144,11 +249,11 @@ class QueueScreen(Screen[None]):
                     format.partner_name(config, e.visit.partner_id),
                     format.visitor_name(e.visit, privacy),
                     format.duration(e.visit.arrived_at, now),
-                    format.estimate(e, now, tz),
-                    format.flags(e.visit, tz),
+                    estimate,
+                    mark,
                 ),
             )
-            for e in state.waiting
+            for e, estimate, mark in zip(state.waiting, estimates, marks, strict=True)
         ]
         self.query_one("#waiting", VisitTable).sync(waiting_rows)
         waiting = self.query_one("#waiting")
@@ -167,10 +272,10 @@ class QueueScreen(Screen[None]):
                     v.ticket,
                     format.partner_name(config, v.partner_id),
                     format.visitor_name(v, privacy),
-                    format.kiosk_state(v, now),
+                    kiosk_state,
                 ),
             )
-            for v in state.active
+            for v, kiosk_state in zip(state.active, kiosk_states, strict=True)
         ]
         self.query_one("#at-kiosk", VisitTable).sync(kiosk_rows)
         summary = state.summary
@@ -207,7 +312,7 @@ class QueueScreen(Screen[None]):
                     v.id,
                     (
                         v.ticket,
-                        format.outcome_label(v, compact),
+                        format.outcome_label(v, width=TODAY_WIDTH[compact] - 18),
                         format.clock_time(v.ended_at or v.called_at or v.arrived_at, tz),
                     ),
                 )

@@ -38,6 +38,8 @@ class VisitTable(DataTable[Any]):
     def __init__(self, columns: Sequence[tuple[str, str, int | None]], **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._column_spec = columns
+        self._hidden: frozenset[str] = frozenset()  # column keys not shown (never the first)
+        self._widths = {key: width for key, _label, width in columns}
         self._cells: dict[str, tuple[str, ...]] = {}
         self._order: list[str] = []
         self.changes = 0  # cells/rows touched by the last sync (tests and benchmarks read it)
@@ -48,8 +50,35 @@ class VisitTable(DataTable[Any]):
     def _ensure_columns(self) -> None:
         # A first read may arrive before this table's Mount event: columns come first.
         if not self.columns:
-            for key, label, width in self._column_spec:
-                self.add_column(label, key=key, width=width)
+            for key, label, _width in self._column_spec:
+                if key not in self._hidden:
+                    self.add_column(label, key=key, width=self._widths[key])
+
+    def _shown(self, cells: tuple[str, ...]) -> list[str]:
+        return [
+            c
+            for (key, _l, _w), c in zip(self._column_spec, cells, strict=True)
+            if key not in self._hidden
+        ]
+
+    def hide_columns(self, keys: frozenset[str]) -> None:
+        """Show every column but these (a narrow terminal drops what it can spare)."""
+        if keys == self._hidden:
+            return
+        self._hidden = keys
+        if not self.columns:
+            return
+        selected = self.selected_id
+        self.clear(columns=True)
+        self._ensure_columns()
+        for visit_id in self._order:
+            self._add(visit_id, self._cells[visit_id])
+        if selected in self._cells:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
+
+    def _add(self, visit_id: str, cells: tuple[str, ...]) -> None:
+        first, *rest = self._shown(cells)
+        self.add_row(RowId(first, visit_id), *(Text(cell) for cell in rest), key=visit_id)
 
     @property
     def visit_ids(self) -> list[str]:
@@ -68,6 +97,7 @@ class VisitTable(DataTable[Any]):
     def set_column_widths(self, widths: dict[str, int]) -> None:
         changed = False
         for key, width in widths.items():
+            self._widths[key] = width
             column = self.columns.get(key)  # type: ignore[call-overload]
             if column is not None and column.width != width:
                 column.width = width
@@ -108,14 +138,12 @@ class VisitTable(DataTable[Any]):
         for visit_id, cells in rows:
             old = self._cells.get(visit_id)
             if old is None:
-                self.add_row(
-                    RowId(cells[0], visit_id), *(Text(cell) for cell in cells[1:]), key=visit_id
-                )
+                self._add(visit_id, cells)
                 added.append(visit_id)
                 changes += 1
             elif old != cells:
                 for index, (before, after) in enumerate(zip(old, cells, strict=True)):
-                    if before != after:
+                    if before != after and column_keys[index] not in self._hidden:
                         value = RowId(after, visit_id) if index == 0 else Text(after)
                         self._update_one_cell(visit_id, column_keys[index], value)
                         changes += 1
