@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..core.clock import elapsed_minutes
 from ..core.frontdesk import CheckIn, FrontDesk, kiosks_busy
 from ..core.i18n import _
 from ..core.models import Need, Outcome, Visit
@@ -148,7 +149,7 @@ def run_queue(context: Context, args: argparse.Namespace) -> int:
         now = desk.now()
         for entry in entries:
             visit = entry.visit
-            waited = _minutes(now - visit.arrived_at)
+            waited = elapsed_minutes(visit.arrived_at, now)
             line = (
                 "{pos:>3}. {ticket:<7} {partner:<20} {name:<20} {arrived} {waited:>8}  {estimate}"
             )
@@ -289,7 +290,7 @@ def _who(visit: Visit, args: argparse.Namespace) -> str:
 def _place(desk: FrontDesk, entry: QueueEntry) -> str:
     if entry.eligible and entry.estimate is not None:
         return _("position {position}, about {minutes} min").format(
-            position=entry.position, minutes=_minutes(entry.estimate)
+            position=entry.position, minutes=entry.estimate_minutes
         )
     if entry.opens_at is not None:
         when = entry.opens_at.strftime("%d/%m %H:%M")
@@ -301,7 +302,7 @@ def _place(desk: FrontDesk, entry: QueueEntry) -> str:
 
 def _estimate(entry: QueueEntry) -> str:
     if entry.eligible and entry.estimate is not None:
-        return _("~{minutes} min").format(minutes=_minutes(entry.estimate))
+        return _("~{minutes} min").format(minutes=entry.estimate_minutes)
     if entry.opens_at is not None:
         return _("closed until {when}").format(when=entry.opens_at.strftime("%d/%m %H:%M"))
     return _("partner closed")
@@ -319,10 +320,6 @@ def _flags(desk: FrontDesk, visit: Visit) -> str:
 
 def _hhmm(desk: FrontDesk, moment: datetime) -> str:
     return moment.astimezone(desk.config.site.timezone).strftime("%H:%M")
-
-
-def _minutes(delta: Any) -> int:
-    return max(0, round(delta.total_seconds() / 60))
 
 
 def _clip(text: str, width: int) -> str:

@@ -18,6 +18,12 @@ def fixed_clock(at: datetime) -> Clock:
     return lambda: frozen
 
 
+def elapsed_minutes(start: datetime, now: datetime) -> int:
+    """Whole minutes gone since `start`, as a clock counts them (never negative): what the
+    screen's "waited" column and `pvp queue` both show."""
+    return max(0, int((now - start).total_seconds() // 60))
+
+
 def to_iso(moment: datetime) -> str:
     """Timestamps are stored as UTC ISO 8601 with milliseconds: they sort as text."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -47,6 +47,13 @@ class QueueEntry:
     late_appointment: bool = False  # arrived too late for the slot: queued as a walk-in
 
     @property
+    def estimate_minutes(self) -> int | None:
+        """The estimate in whole minutes (rounded), as every view shows it."""
+        if self.estimate is None:
+            return None
+        return max(0, round(self.estimate.total_seconds() / 60))
+
+    @property
     def appointment_due(self) -> bool:
         return self.group == 0
 
@@ -56,9 +63,7 @@ class QueueEntry:
             **self.visit.to_json(),
             "position": self.position,
             "eligible": self.eligible,
-            "estimate_minutes": (
-                None if self.estimate is None else round(self.estimate.total_seconds() / 60)
-            ),
+            "estimate_minutes": (self.estimate_minutes),
             "opens_at": self.opens_at.isoformat(timespec="minutes") if self.opens_at else None,
             "late_appointment": self.late_appointment,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from functools import cache
 
+from ..core.clock import elapsed_minutes
 from ..core.config import Config
 from ..core.i18n import N_, _, get_language
 from ..core.models import Kind, Need, Outcome, Status, Visit
@@ -29,7 +30,7 @@ def duration(start: datetime | None, now: datetime) -> str:
     """Whole minutes since `start`, as H:MM (the waiting list's 'waited' column)."""
     if start is None:
         return ""
-    minutes = max(0, int((now - start).total_seconds() // 60))
+    minutes = elapsed_minutes(start, now)
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
@@ -38,8 +39,8 @@ def estimate(entry: QueueEntry, now: datetime, tz: tzinfo, compact: bool = False
 
     Compact (a narrow terminal): 'closed → Mon 9am' instead of 'closed · Mon 09:00'.
     """
-    if entry.estimate is not None:
-        minutes = round(entry.estimate.total_seconds() / 60)
+    minutes = entry.estimate_minutes
+    if minutes is not None:
         return _("now") if minutes < 1 else _("~{n} min").format(n=minutes)
     if entry.opens_at is None:
         return _("closed")
