@@ -327,6 +327,24 @@ async def test_the_visitor_menu_acts_on_its_visitor_not_on_the_kiosk(app: PvpApp
         assert status(app.desk, "A-001") is Status.IN_SESSION
 
 
+async def test_the_visitor_menu_shows_and_takes_the_queue_keys(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "waiting", "T-002")
+        await pilot.press("enter")
+        assert isinstance(app.screen, VisitMenu)
+        labels = {str(b.label) for b in app.screen.query("#visit-actions Button")}
+        assert {"c  Appeler hors tour", "e  Note", "x  Annuler visite"} <= labels
+        await pilot.press("e")  # the letter works in the menu as on the queue
+        await pilot.pause()
+        assert isinstance(app.screen, NoteDialog)
+        await pilot.press("escape")
+        await pilot.press("enter", "s")  # not offered to a waiting visitor: nothing happens
+        await pilot.pause()
+        assert isinstance(app.screen, VisitMenu)
+        assert status(app.desk, "T-002") is Status.WAITING
+
+
 async def test_f4_with_nobody_called_says_what_to_do(app: PvpApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

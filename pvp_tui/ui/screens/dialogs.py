@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -39,6 +39,7 @@ class VisitMenu(Dialog):
         self.visit = visit
         self.config = config
         self.privacy = privacy
+        self._keys: dict[str, str] = {}  # key -> action id, for the buttons shown
 
     def compose(self) -> ComposeResult:
         v = self.visit
@@ -63,8 +64,13 @@ class VisitMenu(Dialog):
             with Grid(id="visit-actions"):
                 for action in actions.ACTIONS:
                     if action.core and v.can(action.core):
+                        # The queue's letter for it, shown and working here too: the
+                        # menu teaches the keys.
+                        letter = next((k for k in action.keys.split(",") if len(k) == 1), "")
+                        for key in action.keys.split(","):
+                            self._keys[key] = action.id
                         yield Button(
-                            _(action.label),
+                            f"{letter}  {_(action.label)}" if letter else _(action.label),
                             id=f"do-{action.id}",
                             compact=True,
                             tooltip=_(action.help),
@@ -72,6 +78,11 @@ class VisitMenu(Dialog):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Close"), id="close", compact=True)
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
+
+    def on_key(self, event: events.Key) -> None:
+        if action_id := self._keys.get(event.key):
+            event.stop()
+            self.dismiss(action_id)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
