@@ -40,6 +40,21 @@ def test_every_message_has_a_french_translation(tmp_path: Path) -> None:
     )
 
 
+def test_no_literal_message_hides_inside_an_f_string() -> None:
+    """Babel's extractor does not look inside f-strings: a message written there is never
+    in the catalog, and the screen shows it in English."""
+    import re
+
+    hidden = re.compile(r"""\{_\(\s*["']""")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in (ROOT / "pvp_tui").rglob("*.py")
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
+        if hidden.search(line)
+    ]
+    assert not found, "move these _() calls out of their f-strings:\n" + "\n".join(found)
+
+
 def test_french_is_the_default_and_english_on_request() -> None:
     from pvp_tui.core import i18n
     from pvp_tui.core.models import Status

@@ -192,7 +192,7 @@ def test_calling_when_every_kiosk_is_busy_calls_and_warns_on_stderr(pvp: Pvp) ->
     assert first.code == 0 and first.err == ""
     second = pvp("call")  # one kiosk, C-001 called to it: allowed, but said
     assert second.code == 0 and second.out.startswith("A-001 appelé")
-    assert second.err == "pvp: La borne est occupée (C-001 appelé).\n"
+    assert second.err == "pvp: Le kiosque est occupé (C-001 appelé).\n"
     assert pvp.rows("SELECT ticket FROM visits WHERE status = 'called' ORDER BY ticket") == [
         ("A-001",),
         ("C-001",),

@@ -267,7 +267,9 @@ async def test_calling_when_the_kiosk_is_busy_asks_and_no_calls_nobody(app: PvpA
         await settle(pilot)
         await pilot.press("f3")
         assert isinstance(app.screen, ConfirmDialog)
-        assert "La borne est occupée (A-001 en entretien)" in app.screen.question
+        assert app.screen.question == (
+            "Le kiosque est occupé (A-001 en entretien).\nAppeler quand même un visiteur ?"
+        )
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, QueueScreen)

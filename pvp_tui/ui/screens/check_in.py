@@ -56,7 +56,7 @@ class CheckInForm(ModalScreen[Visit | None]):
     def compose(self) -> ComposeResult:
         local_now = self.desk.local_now()
         partners = [
-            (p.name if p.is_open(local_now) else f"{p.name} ({_('closed')})", p.id)
+            (p.name if p.is_open(local_now) else p.name + " (" + _("closed") + ")", p.id)
             for p in self.desk.config.partners
         ]
         with Vertical(classes="dialog", id="check-in-form"):

@@ -143,7 +143,7 @@ class TransferDialog(Dialog):
     def compose(self) -> ComposeResult:
         options = [
             Option(
-                p.name if p.id in self.open_now else f"{p.name} ({_('closed')})",
+                p.name if p.id in self.open_now else p.name + " (" + _("closed") + ")",
                 id=p.id,
             )
             for p in self.config.partners

@@ -460,7 +460,7 @@ class QueueScreen(Screen[None]):
                 self._act(fn, done)
 
         self.app.push_screen(
-            ConfirmDialog(f"{busy}\n{_('Call a visitor anyway?')}", _("Call anyway"), _("Wait")),
+            ConfirmDialog(busy + "\n" + _("Call a visitor anyway?"), _("Call anyway"), _("Wait")),
             callback=answered,
         )
 
