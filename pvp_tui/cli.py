@@ -188,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
     try:
         return int(args.run(context, args))
+    except BrokenPipeError:  # `pvp queue | head`: the reader left; no traceback (Python docs)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
+        return EXIT_REFUSED
     except PvpError as exc:
         print(f"pvp: {exc.message}", file=sys.stderr)
         return EXIT_REFUSED

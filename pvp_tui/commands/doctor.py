@@ -48,7 +48,9 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(
             _("All is well.")
             if not problems
-            else _("{count} problem(s) to fix.").format(count=problems)
+            else _("One problem to fix.")
+            if problems == 1
+            else _("{count} problems to fix.").format(count=problems)
         )
     return doctor.worst_exit_code(findings)
 

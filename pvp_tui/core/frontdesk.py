@@ -95,7 +95,7 @@ def validate_check_in(form: CheckIn, config: Config) -> dict[str, str]:
     elif any(not char.isprintable() for char in name):
         problems["name"] = _("Write the name on one line, without special characters.")
     if form.appointment is not None and parse_hhmm(form.appointment) is None:
-        problems["appointment"] = _("Enter the appointment time as HH:MM, for example 10:30.")
+        problems["appointment"] = _("Time as HH:MM, for example 10:30 (or 10h30, 10h).")
     if form.phone and not PHONE_RE.match(form.phone.strip()):
         problems["phone"] = _("Number in digits, for example 06 12 34 56 78.")
     if len(form.note) > NOTE_MAX:

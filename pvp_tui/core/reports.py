@@ -148,7 +148,7 @@ def parse_date(text: str, what: str = "date") -> date:
     raise PvpError(
         "bad_date",
         _(
-            "{what}: {text!r} is not a date; write it as DD/MM/YYYY (31/03/2026) "
+            '{what}: "{text}" is not a date; write it as DD/MM/YYYY (31/03/2026) '
             "or YYYY-MM-DD (2026-03-31)."
         ).format(what=what, text=text),
     )

@@ -274,3 +274,22 @@ def test_every_start_closes_visits_left_open_overnight(pvp: Pvp) -> None:
     assert pvp.rows("SELECT status FROM visits WHERE partner_id = 'cpam'") == [("cancelled",)]
     types = [t for (t,) in pvp.rows("SELECT type FROM events ORDER BY seq")]
     assert "closed_overnight" in types
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(pvp: Pvp) -> None:
+    from pvp_tui.core.config import load_config
+    from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+    from pvp_tui.core.store import Store
+
+    desk = FrontDesk(Store(pvp.db), load_config(pvp.config))
+    for n in range(1200):  # about 100 kB of queue: more than a pipe holds
+        desk.check_in(CheckIn("caf", f"Visitor number {n}"))
+    proc = pvp.popen("queue")
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as `pvp queue | head -1` does
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    assert first.startswith("1200 en attente")
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode == 1

@@ -60,7 +60,7 @@ def test_refused_forms_name_the_accepted_ones(text: str) -> None:
     message = caught.value.message
     assert message.startswith("--from")
     assert "JJ/MM/AAAA" in message and "AAAA-MM-JJ" in message  # French by default
-    assert repr(text) in message
+    assert f"« {text} »" in message
 
 
 def test_the_refusal_in_english() -> None:
@@ -68,7 +68,7 @@ def test_the_refusal_in_english() -> None:
     with pytest.raises(PvpError) as caught:
         parse_date("31/02/2026", "From")
     assert caught.value.message == (
-        "From: '31/02/2026' is not a date; write it as DD/MM/YYYY (31/03/2026) "
+        'From: "31/02/2026" is not a date; write it as DD/MM/YYYY (31/03/2026) '
         "or YYYY-MM-DD (2026-03-31)."
     )
 
