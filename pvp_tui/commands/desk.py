@@ -161,7 +161,7 @@ def run_queue(context: Context, args: argparse.Namespace) -> int:
                     name=_clip(_name(visit, args), 20),
                     arrived=_hhmm(desk, visit.arrived_at),
                     waited=_("{n} min").format(n=waited),
-                    estimate=_estimate(entry),
+                    estimate=_estimate(desk, entry),
                 ).rstrip()
                 + _flags(desk, visit)
             )
@@ -288,10 +288,9 @@ def _who(visit: Visit, args: argparse.Namespace) -> str:
 
 
 def _place(desk: FrontDesk, entry: QueueEntry) -> str:
-    if entry.eligible and entry.estimate is not None:
-        return _("position {position}, about {minutes} min").format(
-            position=entry.position, minutes=entry.estimate_minutes
-        )
+    wait = entry.wait_words(desk.now(), desk.config.site.timezone)
+    if entry.eligible and wait is not None:
+        return _("position {position}, {wait}").format(position=entry.position, wait=wait)
     if entry.opens_at is not None:
         when = entry.opens_at.strftime("%d/%m %H:%M")
         return _("position {position}, partner closed until {when}").format(
@@ -300,9 +299,10 @@ def _place(desk: FrontDesk, entry: QueueEntry) -> str:
     return _("position {position}, partner closed").format(position=entry.position)
 
 
-def _estimate(entry: QueueEntry) -> str:
-    if entry.eligible and entry.estimate is not None:
-        return _("~{minutes} min").format(minutes=entry.estimate_minutes)
+def _estimate(desk: FrontDesk, entry: QueueEntry) -> str:
+    wait = entry.wait_words(desk.now(), desk.config.site.timezone)
+    if entry.eligible and wait is not None:
+        return wait
     if entry.opens_at is not None:
         return _("closed until {when}").format(when=entry.opens_at.strftime("%d/%m %H:%M"))
     return _("partner closed")

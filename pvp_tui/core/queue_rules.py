@@ -30,9 +30,10 @@ import statistics
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from .config import Config
+from .i18n import _
 from .models import Kind, Visit
 
 
@@ -52,6 +53,18 @@ class QueueEntry:
         if self.estimate is None:
             return None
         return max(0, round(self.estimate.total_seconds() / 60))
+
+    def wait_words(self, now: datetime, tz: tzinfo) -> str | None:
+        """The expected wait as the screen and `pvp queue` say it: 'now', '~N min', or
+        for an appointment not yet due the time it should start ('at about 13:05', so it
+        does not read as a wait longer than those listed above it); None when closed."""
+        minutes = self.estimate_minutes
+        if minutes is None:
+            return None
+        if self.group == 3:
+            start = (now + timedelta(minutes=minutes)).astimezone(tz)
+            return _("at about {time}").format(time=start.strftime("%H:%M"))
+        return _("now") if minutes < 1 else _("~{n} min").format(n=minutes)
 
     @property
     def appointment_due(self) -> bool:

@@ -39,9 +39,9 @@ def estimate(entry: QueueEntry, now: datetime, tz: tzinfo, compact: bool = False
 
     Compact (a narrow terminal): 'closed → Mon 9am' instead of 'closed · Mon 09:00'.
     """
-    minutes = entry.estimate_minutes
-    if minutes is not None:
-        return _("now") if minutes < 1 else _("~{n} min").format(n=minutes)
+    words = entry.wait_words(now, tz)
+    if words is not None:
+        return words
     if entry.opens_at is None:
         return _("closed")
     opens = entry.opens_at.astimezone(tz)
@@ -95,7 +95,7 @@ _NEED_COMPACT = {
 _NEED_ORDER = list(Need)
 
 
-def flags(visit: Visit, tz: tzinfo, compact: bool = False) -> str:
+def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -> str:
     """Priority, accessibility needs, appointment and a note marker, in short words.
 
     The needs come first: staff must see them before calling. Compact (a narrow
@@ -107,7 +107,9 @@ def flags(visit: Visit, tz: tzinfo, compact: bool = False) -> str:
     for need in sorted(visit.needs, key=_NEED_ORDER.index):
         parts.append(_(_NEED_COMPACT[need]) if compact else need.short)
     if visit.kind is Kind.APPOINTMENT and visit.appointment_at is not None:
-        parts.append(_("appt {time}").format(time=clock_time(visit.appointment_at, tz)))
+        time = clock_time(visit.appointment_at, tz)
+        # Late beyond the site's tolerance: queued as a walk-in (queue_rules), and shown.
+        parts.append((_("appt {time} late") if late else _("appt {time}")).format(time=time))
     if visit.note:
         parts.append("✎")
     return (" " if compact else " · ").join(parts)

@@ -177,3 +177,26 @@ def test_a_walk_in_that_overruns_the_slot_delays_the_appointment(
     petit = _arrive(desk, clock, "12:10", appointment="12:30")
     waits = {e.visit.ticket: e.estimate for e in desk.queue()}
     assert waits == {walk.ticket: timedelta(0), petit.ticket: timedelta(minutes=30)}
+
+
+# ------------------------------------------------------------------------- words
+def test_waits_are_said_as_now_minutes_or_for_a_later_appointment_its_time(
+    desk: FrontDesk, clock: MovableClock
+) -> None:
+    walk = _arrive(desk, clock, "10:40")
+    second = _arrive(desk, clock, "10:41", "cpam")
+    later = _arrive(desk, clock, "10:42", "france-travail", appointment="12:30")
+    assert _entry(desk, walk).wait_words(clock(), PARIS) == "maintenant"
+    assert _entry(desk, second).wait_words(clock(), PARIS) == "~20 min"  # after the CAF 20
+    # Not "~108 min", which would read as longer than the waits listed above it.
+    assert _entry(desk, later).wait_words(clock(), PARIS) == "vers 12:30"
+
+
+def test_a_late_appointment_is_shown_late(desk: FrontDesk, clock: MovableClock) -> None:
+    from pvp_tui.ui import format
+
+    late = _arrive(desk, clock, "11:20", appointment="11:00")  # 20 min > 15 tolerated
+    on_time = _arrive(desk, clock, "11:21", "cpam", appointment="11:10")
+    assert format.flags(_entry(desk, late).visit, PARIS, late=True) == "RDV 11:00 retard"
+    assert _entry(desk, late).late_appointment
+    assert not _entry(desk, on_time).late_appointment

@@ -222,21 +222,30 @@ class QueueScreen(Screen[None]):
         now = state.now
         compact = self.app.size.width < NARROW
         estimates = [format.estimate(e, now, tz, compact) for e in state.waiting]
-        marks = [format.flags(e.visit, tz, compact) for e in state.waiting]
+        marks = [format.flags(e.visit, tz, compact, e.late_appointment) for e in state.waiting]
+        partners = [format.partner_name(config, e.visit.partner_id) for e in state.waiting]
+        names = [format.visitor_name(e.visit, privacy) for e in state.waiting]
         kiosk_states = [format.kiosk_state(v, now) for v in state.active]
+        longest = lambda texts: max(map(len, texts), default=0)  # noqa: E731
         widths = self._fit_columns(
             {
+                # In this order they get what they need: the estimate and the notes
+                # (needs!) first, then the partner and the name; what is left is shared.
                 "waiting": {
-                    "estimate": max(map(len, estimates), default=0),
-                    "flags": max(map(len, marks), default=0),
+                    "estimate": longest(estimates),
+                    "flags": longest(marks),
+                    "partner": longest(partners),
+                    "name": longest(names),
                 },
-                "at-kiosk": {"state": max(map(len, kiosk_states), default=0)},
+                "at-kiosk": {"state": longest(kiosk_states)},
             }
         )
         # A visitor with more notes than the column holds: their compact words, not cut ones.
         if max(map(len, marks), default=0) > widths["flags"]:
             marks = [
-                text if len(text) <= widths["flags"] else format.flags(e.visit, tz, compact=True)
+                text
+                if len(text) <= widths["flags"]
+                else format.flags(e.visit, tz, True, e.late_appointment)
                 for text, e in zip(marks, state.waiting, strict=True)
             ]
             self._wants["waiting"]["flags"] = max(map(len, marks))
@@ -246,14 +255,16 @@ class QueueScreen(Screen[None]):
                 e.visit.id,
                 (
                     e.visit.ticket,
-                    format.partner_name(config, e.visit.partner_id),
-                    format.visitor_name(e.visit, privacy),
+                    partner,
+                    name,
                     format.duration(e.visit.arrived_at, now),
                     estimate,
                     mark,
                 ),
             )
-            for e, estimate, mark in zip(state.waiting, estimates, marks, strict=True)
+            for e, partner, name, estimate, mark in zip(
+                state.waiting, partners, names, estimates, marks, strict=True
+            )
         ]
         self.query_one("#waiting", VisitTable).sync(waiting_rows)
         waiting = self.query_one("#waiting")
