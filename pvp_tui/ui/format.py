@@ -42,16 +42,21 @@ def estimate(entry: QueueEntry, now: datetime, tz: tzinfo, compact: bool = False
     words = entry.wait_words(now, tz)
     if words is not None:
         return words
-    if entry.opens_at is None:
+    when = reopens(entry, now, tz, compact)
+    if when is None:
         return _("closed")
+    return (_("closed → {when}") if compact else _("closed · {when}")).format(when=when)
+
+
+def reopens(entry: QueueEntry, now: datetime, tz: tzinfo, compact: bool = False) -> str | None:
+    """When a closed partner's next permanence opens: '13:30' today, else 'Tue 09:00'."""
+    if entry.opens_at is None:
+        return None
     opens = entry.opens_at.astimezone(tz)
-    language = get_language()
     time = _short_time(opens) if compact else opens.strftime("%H:%M")
     if opens.date() == now.astimezone(tz).date():
-        when = time
-    else:
-        when = f"{_day_name(opens.date(), language)} {time}"
-    return (_("closed → {when}") if compact else _("closed · {when}")).format(when=when)
+        return time
+    return f"{_day_name(opens.date(), get_language())} {time}"
 
 
 def _short_time(moment: datetime) -> str:

@@ -570,3 +570,40 @@ async def test_a_name_that_looks_like_markup_is_shown_as_typed(app: PvpApp) -> N
         table = app.queue_screen.query_one("#waiting")
         shown = [str(cell) for row in table.rows for cell in table.get_row(row)]
         assert "Jean [/b] [red]Dupont" in shown
+
+
+async def test_home_and_end_go_to_the_first_and_last_visitor(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        waiting = table(app, "waiting")
+        waiting.focus()
+        await pilot.press("end")
+        assert waiting.cursor_row == waiting.row_count - 1 > 0
+        await pilot.press("home")
+        assert waiting.cursor_row == 0
+
+
+async def test_calling_a_visitor_of_a_closed_partner_asks_first(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select_row(pilot, app, "waiting", "M-001")  # MSA has no permanence now
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmDialog)
+        lines = app.screen.question.splitlines()
+        assert lines[0] == "Le kiosque est occupé (A-001 en entretien)."
+        assert lines[1].startswith("MSA : fermé en ce moment, ouvre ")
+        await pilot.press("n")
+        await settle(pilot)
+        assert status(app.desk, "M-001") is Status.WAITING
+
+
+async def test_checking_in_for_a_closed_partner_says_when_it_opens(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f2", *"M. Ferme")
+        app.screen.query_one("#partner", Select).value = "msa"  # no permanence now
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, QueueScreen)
+        said = [n for n in notes(app) if "enregistré" in n]
+        assert said and "MSA : fermé en ce moment, ouvre " in said[-1], said

@@ -444,7 +444,10 @@ class QueueScreen(Screen[None]):
 
         def saved(visit: Visit | None) -> None:
             if visit is not None:
-                self.notify(_("{ticket} checked in.").format(ticket=visit.ticket))
+                text = _("{ticket} checked in.").format(ticket=visit.ticket)
+                if closed := self._closed_words(visit):
+                    text += " " + closed  # tell the visitor now, not after their wait
+                self.notify(text)
 
         self.app.push_screen(CheckInForm(self.pvp.desk, on_saved=applied), callback=saved)
 
@@ -456,13 +459,30 @@ class QueueScreen(Screen[None]):
             if self._refuse_early(visit, "call"):
                 return
             desk = self.pvp.desk
-            self._call(lambda: desk.call(visit.id))
+            self._call(lambda: desk.call(visit.id), self._closed_words(visit))
 
-    def _call(self, fn: Callable[[], Visit]) -> None:
-        """Call a visitor; when every kiosk is taken, only after a yes."""
+    def _closed_words(self, visit: Visit) -> str | None:
+        """'<partner> is closed now: it opens Tue 09:00.' for a waiting visitor whose
+        partner has no permanence open now; else None."""
+        if self.state is None:
+            return None
+        entry = next((e for e in self.state.waiting if e.visit.id == visit.id), None)
+        if entry is None or entry.eligible:
+            return None
+        config = self.pvp.desk.config
+        partner = format.partner_name(config, visit.partner_id)
+        when = format.reopens(entry, self.state.now, config.site.timezone)
+        if when is None:
+            return _("{partner} has no permanence this week.").format(partner=partner)
+        return _("{partner} is closed now: it opens {when}.").format(partner=partner, when=when)
+
+    def _call(self, fn: Callable[[], Visit], closed: str | None = None) -> None:
+        """Call a visitor; when every kiosk is taken or their partner is closed, only
+        after a yes."""
         done = _("{ticket} called to the kiosk.")
         busy = kiosks_busy(self.state.active, self.pvp.desk.config) if self.state else None
-        if busy is None:
+        reasons = [reason for reason in (busy, closed) if reason]
+        if not reasons:
             self._act(fn, done)
             return
 
@@ -471,7 +491,9 @@ class QueueScreen(Screen[None]):
                 self._act(fn, done)
 
         self.app.push_screen(
-            ConfirmDialog(busy + "\n" + _("Call a visitor anyway?"), _("Call anyway"), _("Wait")),
+            ConfirmDialog(
+                "\n".join([*reasons, _("Call a visitor anyway?")]), _("Call anyway"), _("Wait")
+            ),
             callback=answered,
         )
 

@@ -9,9 +9,10 @@ changed, and nothing is repainted when nothing changed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -35,6 +36,13 @@ Row = tuple[str, tuple[str, ...]]
 
 
 class VisitTable(DataTable[Any]):
+    # A row list: Home and End go to the first and last visitor (DataTable's own Home and
+    # End scroll sideways, which a list this wide never needs).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", show=False),
+        Binding("end", "scroll_bottom", show=False),
+    ]
+
     def __init__(self, columns: Sequence[tuple[str, str, int | None]], **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._column_spec = columns
