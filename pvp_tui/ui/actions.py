@@ -131,6 +131,10 @@ def bindings() -> list[Binding]:
     ]
 
 
+# Textual's own binding descriptions that show in pvp's footers, for the catalog.
+TEXTUAL_WORDS = (N_("Dismiss menu"),)
+
+
 def localize(node: DOMNode) -> None:
     """Translate a node's binding descriptions into the current language.
 

@@ -607,3 +607,12 @@ async def test_checking_in_for_a_closed_partner_says_when_it_opens(app: PvpApp) 
         assert isinstance(app.screen, QueueScreen)
         said = [n for n in notes(app) if "enregistré" in n]
         assert said and "MSA : fermé en ce moment, ouvre " in said[-1], said
+
+
+async def test_the_partner_list_speaks_french_in_the_footer(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f2", "tab", "enter")  # the partner list opens
+        await pilot.pause()
+        shown = {b.binding.description for b in app.screen.active_bindings.values()}
+        assert "Fermer la liste" in shown and "Dismiss menu" not in shown, shown

@@ -98,6 +98,8 @@ class CheckInForm(ModalScreen[Visit | None]):
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
+        for overlay in self.query("SelectOverlay"):  # its footer key: "Échap Fermer la liste"
+            actions.localize(overlay)
 
     def form(self) -> CheckIn:
         partner = self.query_one("#partner", Select).value
