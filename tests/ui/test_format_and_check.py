@@ -56,3 +56,11 @@ async def test_english_on_request(tmp_path: Path) -> None:
         await settle(pilot)
         assert str(app.queue_screen.query_one("#waiting").border_title) == "Waiting (5)"
         assert str(app.queue_screen.query_one("#at-kiosk").border_title) == "At the kiosk"
+
+
+def test_the_patch_reads_the_textual_version_importlib_metadata_reads() -> None:
+    from importlib.metadata import version
+
+    from pvp_tui.ui import partial_updates
+
+    assert partial_updates.textual_version() == version("textual") == partial_updates.PATCHED_FOR
