@@ -43,6 +43,7 @@ from .messages import (
 )
 from .screens.queue import QueueScreen
 from .session.integration import SessionChanged, Sessions
+from .widgets.badges import Badges
 
 
 def _stylesheet() -> Path:
@@ -193,13 +194,23 @@ class PvpApp(App[int]):
             )
 
     # ------------------------------------------------------------------- badges
+    def header_badges(self) -> Badges | None:
+        """The queue screen's badges, or None before the screen has composed them (a
+        kiosk or a call can report first: the screen's mount shows them all then)."""
+        if not self.screen_stack:
+            return None
+        found = self.queue_screen.query("#badges").results(Badges)
+        return next(found, None)
+
     def update_badges(self, *, db_ok: bool) -> None:
-        badges = self.queue_screen.query_one("#badges")
-        set_badge = badges.set_badge  # type: ignore[attr-defined]
+        badges = self.header_badges()
+        if badges is None:
+            return
+        set_badge = badges.set_badge
         if self.privacy:
             set_badge("privacy", _("privacy on"), "info")
         else:
-            badges.remove_badge("privacy")  # type: ignore[attr-defined]
+            badges.remove_badge("privacy")
         if db_ok:
             set_badge("db", _("database ok"), "ok")
         else:

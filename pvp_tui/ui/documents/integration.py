@@ -13,6 +13,7 @@ from ...core.documents import DocumentLog, purge_closed
 from ...core.i18n import _
 from ...core.kiosks import CONNECTING, NO_KIOSK, OFFLINE, ONLINE, KioskLink, KioskLinks
 from ...core.models import Status, Visit
+from ..widgets.badges import Level
 
 if TYPE_CHECKING:
     from ..app import PvpApp
@@ -59,15 +60,15 @@ def attach(app: PvpApp) -> None:
 
 def update_badges(app: PvpApp) -> None:
     """One header badge per kiosk: link, then the worst device trouble."""
-    badges = app.queue_screen.query_one("#badges")
-    if badges.badge("db") is None:  # type: ignore[attr-defined]
+    badges = app.header_badges()
+    if badges is None or badges.badge("db") is None:
         return  # the app's first update_badges comes first and calls back here (fixed order)
     for link in app.kiosks:
         text, level = badge(link)
-        badges.set_badge(f"kiosk-{link.kiosk.id}", text, level)  # type: ignore[attr-defined]
+        badges.set_badge(f"kiosk-{link.kiosk.id}", text, level)
 
 
-def badge(link: KioskLink) -> tuple[str, str]:
+def badge(link: KioskLink) -> tuple[str, Level]:
     name = link.kiosk.name
     state = link.state
     if state.link == ONLINE:

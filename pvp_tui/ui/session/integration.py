@@ -29,6 +29,7 @@ from ...core.sessions import (
     open_session,
     start_params,
 )
+from ..widgets.badges import Level
 
 if TYPE_CHECKING:
     from ..app import PvpApp
@@ -296,7 +297,7 @@ class Sessions:
             )
 
     # ----------------------------------------------------------------- badges
-    def badge(self, kiosk_id: str) -> tuple[str, str] | None:
+    def badge(self, kiosk_id: str) -> tuple[str, Level] | None:
         """The kiosk's call in a few words for the queue's header, None when free."""
         live = self.tracker.get(kiosk_id)
         if live is None or (live.over and live.acknowledged):
@@ -323,14 +324,16 @@ class Sessions:
         return name + _("call {ticket}: connecting…").format(ticket=ticket), "info"
 
     def update_badges(self) -> None:
-        badges = self.app.queue_screen.query_one("#badges")
+        badges = self.app.header_badges()
+        if badges is None:
+            return  # the queue screen shows them when it mounts
         for link in self.app.kiosks:
             key = f"call-{link.kiosk.id}"
             shown = self.badge(link.kiosk.id)
             if shown is None:
-                badges.remove_badge(key)  # type: ignore[attr-defined]
+                badges.remove_badge(key)
             else:
-                badges.set_badge(key, shown[0], shown[1])  # type: ignore[attr-defined]
+                badges.set_badge(key, shown[0], shown[1])
 
 
 def _bridge_words(err: BridgeError) -> str:
