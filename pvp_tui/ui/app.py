@@ -261,8 +261,8 @@ class PvpApp(App[int]):
         """Show a read of the queue: a refresh's, or the one an action's worker made."""
         self.loads += 1
         screen = self.queue_screen
-        if not screen.is_attached:
-            return  # the app is closing
+        if not screen.is_attached or not screen.query("#waiting"):
+            return  # the app is closing, or still composing (its mount reads the queue)
         screen.show_state(state)
         self.update_badges(db_ok=True)
 

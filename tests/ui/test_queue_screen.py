@@ -633,3 +633,15 @@ async def test_badge_updates_before_the_header_exists_wait_for_it(app: PvpApp) -
         documents.update_badges(app)
         await pilot.pause()
         assert app.is_running
+
+
+async def test_a_read_arriving_before_the_lists_exist_is_left_for_the_mount(app: PvpApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        state = app.queue_screen.state
+        assert state is not None
+        await table(app, "waiting").remove()
+        loads = app.loads
+        app.show_read(state)  # e.g. another desk's change seen while pvp is still opening
+        await pilot.pause()
+        assert app.is_running and app.loads == loads + 1
