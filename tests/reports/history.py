@@ -7,14 +7,12 @@ report code.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pvp_tui.core.clock import to_iso
 from pvp_tui.core.config import Config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.models import Need
@@ -85,19 +83,9 @@ class History:
         return datetime.combine(day, time(hh, mm, ss), self.tz).astimezone(UTC)
 
     def raw_event(self, visit_id: str, kind: str, at: datetime, data: dict[str, Any]) -> None:
-        """An event as the session/documents features append it."""
+        """An event as the session/documents features append it (the visit log's one writer)."""
         with self.store.transaction() as db:
-            db.table("events").insert(
-                {
-                    "id": str(uuid.uuid4()),
-                    "visit_id": visit_id,
-                    "site_id": self.config.site.id,
-                    "at": to_iso(at),
-                    "type": kind,
-                    "data": json.dumps(data, sort_keys=True),
-                    "actor": "bridge",
-                }
-            )
+            self.desk.append_event(db, visit_id, kind, at, data)
 
     def check_in(
         self,
