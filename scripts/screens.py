@@ -14,9 +14,7 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout: scripts/ is not a package
@@ -25,71 +23,17 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
 from pvp_tui.core import i18n  # noqa: E402
-from pvp_tui.core.config import load_config  # noqa: E402
-from pvp_tui.core.frontdesk import CheckIn, FrontDesk  # noqa: E402
-from pvp_tui.core.models import Need, Outcome  # noqa: E402
-from pvp_tui.core.store import Store  # noqa: E402
 from pvp_tui.ui.app import PvpApp  # noqa: E402
+from tests.ui.scenario import make_app  # noqa: E402
+from tests.ui.scenario import settle as settle_workers  # noqa: E402
 
-PARIS = ZoneInfo("Europe/Paris")
-MORNING = datetime(2026, 3, 10, 8, 50, tzinfo=PARIS)  # a Tuesday
-NOW = datetime(2026, 3, 10, 10, 0, tzinfo=PARIS)
 SIZE = (80, 24)
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def seed(desk: FrontDesk, clock: Clock) -> None:
-    """A morning at the front desk: two visits over, one at the kiosk, six waiting."""
-
-    def at(minutes: int) -> None:
-        clock.at = MORNING + timedelta(minutes=minutes)
-
-    at(0)
-    first = desk.check_in(CheckIn("caf", "Mme Ferrand"))
-    at(5)
-    second = desk.check_in(CheckIn("france-travail", "M. Gaillard"))
-    at(10)
-    desk.call(first.ticket)
-    desk.start(first.ticket)
-    at(30)
-    desk.finish(first.ticket, Outcome.RESOLVED)
-    desk.call(second.ticket)
-    at(33)
-    desk.no_show(second.ticket)
-    at(40)
-    third = desk.check_in(CheckIn("cpam", "Mme Roussel", needs=(Need.REDUCED_MOBILITY,)))
-    at(45)
-    desk.check_in(CheckIn("caf", "Mme Durand", appointment="10:30"))
-    at(48)
-    desk.check_in(CheckIn("france-travail", "M. Bellec", needs=(Need.SIGN_LANGUAGE,)))
-    at(52)
-    desk.check_in(CheckIn("dgfip", "Mme Sanchez", note="avis d'imposition"))
-    at(55)
-    desk.check_in(CheckIn("caf", "M. Roux", priority=True))
-    at(60)
-    desk.call(third.ticket)
-    desk.start(third.ticket)
-    at(62)
-    desk.check_in(CheckIn("cpam", "M. Lefèvre"))
-    clock.at = NOW
-
-
 async def settle(pilot: Pilot[object]) -> None:
-    app = pilot.app
-    assert isinstance(app, PvpApp)
-    for _ in range(200):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not app._loading and not any(w.is_running for w in app.workers):
-            break
-    for field in app.screen.query(Input):
+    """The tests' settle (every worker done, the latest read shown), no blinking cursor."""
+    await settle_workers(pilot)
+    for field in pilot.app.screen.query(Input):
         field.cursor_blink = False
     await pilot.pause()
 
@@ -162,11 +106,7 @@ SCREENS: dict[str, tuple[str, Callable[[Pilot[object]], Awaitable[None]]]] = {
 
 async def shoot(name: str, out: Path, work: Path) -> Path:
     title, steps = SCREENS[name]
-    clock = Clock(MORNING)
-    desk = FrontDesk(Store(work / f"{name}.db"), load_config(None), clock, actor="guide")
-    seed(desk, clock)
-    app = PvpApp(desk, watch_changes=False, tick_seconds=None)
-    app.animation_level = "none"
+    app = make_app(work / f"{name}.db")  # the snapshot tests' morning, at 10:00
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot)
         svg = app.export_screenshot(title=f"PVP Relais — {title}")

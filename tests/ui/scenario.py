@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from textual.pilot import Pilot
+
 from pvp_tui.core.config import load_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.models import Need, Outcome
@@ -80,3 +82,15 @@ def make_app(db_path: Path, *, privacy: bool = False, seed: bool = True) -> PvpA
     # module: set the level on the app itself so snapshots never catch a moving frame.
     app.animation_level = "none"
     return app
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    """Wait until every worker finished and the queue on screen is the latest read."""
+    app = pilot.app
+    assert isinstance(app, PvpApp)
+    for _ in range(100):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not app._loading and not any(w.is_running for w in app.workers):
+            return
+    raise AssertionError("the app kept working")
