@@ -12,8 +12,7 @@ from textual.pilot import Pilot
 
 from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.session.screen import SessionScreen
-from tests.ui.conftest import settle
-from tests.ui.scenario import make_app
+from tests.ui.scenario import make_app, settle
 
 from .recorded import failed, recorded_call, shaped_stats, until_in_call
 

@@ -13,7 +13,7 @@ from pvp_tui.ui.screens.check_in import CheckInForm
 from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.tick import Tick
 
-from .conftest import settle
+from .scenario import settle
 
 SIZE = (80, 24)
 

@@ -12,8 +12,7 @@ from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn
 from pvp_tui.ui import format
 
-from .conftest import settle
-from .scenario import PARIS, TEN_AM, make_app, make_desk
+from .scenario import PARIS, TEN_AM, make_app, make_desk, settle
 
 
 def test_duration_is_whole_minutes_as_h_mm() -> None:

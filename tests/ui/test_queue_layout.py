@@ -14,8 +14,7 @@ from pvp_tui.ui.screens.dialogs import ConfirmDialog, HelpScreen
 from pvp_tui.ui.screens.queue import WAITING_COLUMNS, column_widths
 from pvp_tui.ui.widgets.visit_table import VisitTable
 
-from .conftest import settle
-from .scenario import set_time
+from .scenario import set_time, settle
 
 NEEDS = (Need.SIGN_LANGUAGE, Need.REDUCED_MOBILITY)
 

@@ -28,8 +28,7 @@ from pvp_tui.ui.screens.dialogs import (
 from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.visit_table import VisitTable
 
-from .conftest import settle
-from .scenario import make_app, make_desk, set_time
+from .scenario import make_app, make_desk, set_time, settle
 
 SIZE = (80, 24)
 

@@ -10,8 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from .conftest import settle
-from .scenario import make_app
+from .scenario import make_app, settle
 
 SIZES = [(80, 24), (120, 40)]
 
