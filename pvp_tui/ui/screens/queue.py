@@ -98,6 +98,10 @@ def column_widths(
     return widths
 
 
+def _longest(texts: list[str]) -> int:
+    return max(map(len, texts), default=0)
+
+
 class QueueScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(actions.bindings())
 
@@ -226,29 +230,28 @@ class QueueScreen(Screen[None]):
         partners = [format.partner_name(config, e.visit.partner_id) for e in state.waiting]
         names = [format.visitor_name(e.visit, privacy) for e in state.waiting]
         kiosk_states = [format.kiosk_state(v, now) for v in state.active]
-        longest = lambda texts: max(map(len, texts), default=0)  # noqa: E731
         widths = self._fit_columns(
             {
                 # In this order they get what they need: the estimate and the notes
                 # (needs!) first, then the partner and the name; what is left is shared.
                 "waiting": {
-                    "estimate": longest(estimates),
-                    "flags": longest(marks),
-                    "partner": longest(partners),
-                    "name": longest(names),
+                    "estimate": _longest(estimates),
+                    "flags": _longest(marks),
+                    "partner": _longest(partners),
+                    "name": _longest(names),
                 },
-                "at-kiosk": {"state": longest(kiosk_states)},
+                "at-kiosk": {"state": _longest(kiosk_states)},
             }
         )
         # A visitor with more notes than the column holds: their compact words, not cut ones.
-        if max(map(len, marks), default=0) > widths["flags"]:
+        if _longest(marks) > widths["flags"]:
             marks = [
                 text
                 if len(text) <= widths["flags"]
                 else format.flags(e.visit, tz, True, e.late_appointment)
                 for text, e in zip(marks, state.waiting, strict=True)
             ]
-            self._wants["waiting"]["flags"] = max(map(len, marks))
+            self._wants["waiting"]["flags"] = _longest(marks)
             self._fit_columns()  # what the notes no longer need goes to partner and name
         waiting_rows: list[Row] = [
             (
