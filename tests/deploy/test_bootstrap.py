@@ -60,3 +60,10 @@ def test_a_failure_returns_to_the_calling_shell_instead_of_ending_it(tmp_path: P
     result = bash(f'source {BOOTSTRAP} no-such-profile; echo "still here: $?"', tmp_path)
     assert "still here: 2" in result.stdout
     assert "unknown profile 'no-such-profile'" in result.stderr
+
+
+def test_the_two_commands_name_their_profile() -> None:
+    # a sourced script sees its caller's arguments: `./scripts/test.sh -x` must not reach it
+    for script, profile in (("test.sh", "test"), ("demo.sh", "app")):
+        text = (ROOT / "scripts" / script).read_text("utf-8")
+        assert re.search(rf"^source scripts/bootstrap\.sh {profile}\b", text, re.M), script
