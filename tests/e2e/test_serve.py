@@ -1,14 +1,17 @@
 """`pvp serve`: the app in a browser through textual-serve, on 127.0.0.1 unless a token
-protects it. The real `pvp serve` process; the page, then the websocket that runs pvp."""
+protects it. The real `pvp serve` process; the page, then the websocket that runs pvp.
+Without a token, a one-time link; foreign origins and foreign Host names are refused."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -22,14 +25,42 @@ pytestmark = pytest.mark.timeout(90)
 TOKEN = "s3cret-token-for-the-tests-0123456789"
 
 
+@dataclass
+class Served:
+    """A running `pvp serve`: its port, what it printed, its stdin (Enter: a new link)."""
+
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def links(self, count: int = 1) -> list[str]:
+        """The one-time links printed so far, once there are at least `count`."""
+        deadline = time.monotonic() + 15
+        while True:
+            found = re.findall(r"http://\S+\?t=[\w-]+", self.log.read_text())
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def press_enter(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"\n")
+        self.proc.stdin.flush()
+
+
 @contextlib.contextmanager
-def serve(site: Site, *args: str, **env: str) -> Iterator[int]:
+def serve(site: Site, *args: str, **env: str) -> Iterator[Served]:
     port = free_port()
     log = site.db.with_name(f"serve-{port}.log")
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [PVP, "serve", "--port", str(port), *args],
             env={**os.environ, **site.env(), **env},
+            stdin=subprocess.PIPE,  # stays open: Enter asks for a new link
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its pvp children go with it at teardown
@@ -39,7 +70,7 @@ def serve(site: Site, *args: str, **env: str) -> Iterator[int]:
             wait_port(port, timeout=30)
         except TimeoutError:
             raise AssertionError(log.read_text()) from None
-        yield port
+        yield Served(port, log, proc)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -48,6 +79,8 @@ def serve(site: Site, *args: str, **env: str) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
 
 
 def _listening_on(port: int) -> set[str]:
@@ -57,10 +90,20 @@ def _listening_on(port: int) -> set[str]:
     return {line.split()[3].rsplit(":", 1)[0] for line in out.splitlines() if line.strip()}
 
 
-async def _screen_text(url: str, headers: dict[str, str], until: str) -> str:
+def _browser() -> aiohttp.ClientSession:
+    # a browser keeps cookies for an IP address; aiohttp only when told (unsafe=True)
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def _screen_text(
+    url: str, headers: dict[str, str], until: str, http: aiohttp.ClientSession | None = None
+) -> str:
     """Open the page's websocket (as textual.js does) and read pvp's output until `until`."""
     received = ""
-    async with aiohttp.ClientSession(headers=headers) as http, http.ws_connect(url) as ws:
+    async with contextlib.AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+        ws = await stack.enter_async_context(http.ws_connect(url, headers=headers))
         deadline = time.monotonic() + 30
         while until not in received and time.monotonic() < deadline:
             message = await ws.receive(timeout=30)
@@ -73,18 +116,124 @@ async def _screen_text(url: str, headers: dict[str, str], until: str) -> str:
     return received
 
 
+async def _sign_in(http: aiohttp.ClientSession, link: str) -> aiohttp.ClientResponse:
+    async with http.get(link, allow_redirects=False) as response:
+        await response.read()
+        return response
+
+
 async def test_serves_pvp_on_loopback_by_default(site: Site) -> None:
-    with serve(site) as port:
+    with serve(site) as served:
+        port = served.port
         assert _listening_on(port) == {"127.0.0.1"}
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(f"http://127.0.0.1:{port}/") as page,
-        ):
-            assert page.status == 200
-            html = await page.text()
-        assert f"ws://127.0.0.1:{port}/ws" in html
-        text = await _screen_text(f"ws://127.0.0.1:{port}/ws?width=80&height=24", {}, "En attente")
+        [link] = served.links()
+        assert link.startswith(f"http://127.0.0.1:{port}/?t=")
+        async with _browser() as http:
+            response = await _sign_in(http, link)
+            assert response.status == 302
+            assert response.headers["Location"] == "/"  # the secret leaves the address bar
+            cookie = response.headers["Set-Cookie"]
+            for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
+                assert attribute in cookie, cookie
+            async with http.get(served.base + "/") as page:
+                assert page.status == 200
+                html = await page.text()
+            assert f"ws://127.0.0.1:{port}/ws" in html
+            text = await _screen_text(
+                f"ws://127.0.0.1:{port}/ws?width=80&height=24", {}, "En attente", http
+            )
         assert "En attente" in text  # pvp itself, in French, through the browser's socket
+
+
+async def test_without_a_link_nothing_is_served(site: Site) -> None:
+    with serve(site) as served:
+        async with _browser() as http:
+            for path in ("/", "/static/js/textual.js", "/ws", "/download/x"):
+                async with http.get(served.base + path, allow_redirects=False) as response:
+                    assert response.status == 401, path
+                    text = await response.text()
+                    assert "lien" in text and "Entrée" in text and "pvp serve" in text, text
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await _screen_text(f"ws://127.0.0.1:{served.port}/ws", {}, "En attente", http)
+            assert refused.value.status == 401
+            http.cookie_jar.update_cookies(
+                {f"pvp_serve_session_{served.port}": "made-up-session-0123456789"}
+            )
+            async with http.get(served.base + "/", allow_redirects=False) as response:
+                assert response.status == 401
+            response = await _sign_in(http, served.base + "/?t=made-up-link-0123456789")
+            assert response.status == 403
+
+
+async def test_a_link_works_once_and_enter_prints_another(site: Site) -> None:
+    with serve(site) as served:
+        [link] = served.links()
+        async with _browser() as first:
+            assert (await _sign_in(first, link)).status == 302
+            async with first.get(served.base + "/") as page:
+                assert page.status == 200
+        assert "Entrée" in served.log.read_text()  # the terminal says the link was used
+        async with _browser() as second:  # another browser, the same link
+            async with second.get(link, allow_redirects=False) as response:
+                assert response.status == 403
+                assert "déjà servi" in await response.text()
+            async with second.get(served.base + "/", allow_redirects=False) as response:
+                assert response.status == 401
+            served.press_enter()
+            links = served.links(2)
+            assert len(links) == 2 and links[1] != link
+            assert (await _sign_in(second, links[1])).status == 302
+            async with second.get(served.base + "/static/js/textual.js") as script:
+                assert script.status == 200
+
+
+async def test_a_foreign_origin_is_refused_even_with_the_cookie(site: Site) -> None:
+    with serve(site) as served:
+        url = f"ws://127.0.0.1:{served.port}/ws"
+        async with _browser() as http:
+            assert (await _sign_in(http, served.links()[0])).status == 302
+            for origin in ("https://evil.example", "null", f"http://localhost:{served.port}"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await _screen_text(url, {"Origin": origin}, "En attente", http)
+                assert refused.value.status == 403, origin
+            async with http.get(
+                served.base + "/", headers={"Origin": "https://evil.example"}
+            ) as response:
+                assert response.status == 403
+                assert "autre site" in await response.text()
+            # the page's own origin, as the browser sends it, is welcome
+            text = await _screen_text(url, {"Origin": served.base}, "En attente", http)
+            assert "En attente" in text
+
+
+async def test_a_foreign_origin_is_refused_with_a_token_too(site: Site) -> None:
+    with serve(site, "--host", "0.0.0.0", PVP_SERVE_TOKEN=TOKEN) as served:
+        headers = {"Authorization": f"Bearer {TOKEN}", "Origin": "https://evil.example"}
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await _screen_text(f"ws://127.0.0.1:{served.port}/ws", headers, "En attente")
+        assert refused.value.status == 403
+
+
+async def test_a_foreign_host_name_is_refused(site: Site) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1, its page talks to pvp serve with
+    `Host: evil.example:PORT`; the cookie would not even be sent, the link must not work."""
+    with serve(site) as served:
+        port = served.port
+        evil = {"Host": f"evil.example:{port}"}
+        [link] = served.links()
+        async with _browser() as http:
+            async with http.get(link, headers=evil, allow_redirects=False) as response:
+                assert response.status == 403
+                assert "adresse" in await response.text()
+            assert (await _sign_in(http, link)).status == 302  # not spent by the refusal
+            for path in ("/", "/static/js/textual.js"):
+                async with http.get(served.base + path, headers=evil) as response:
+                    assert response.status == 403, path
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await _screen_text(f"ws://127.0.0.1:{port}/ws", evil, "En attente", http)
+            assert refused.value.status == 403
+            async with http.get(f"http://localhost:{port}/") as response:
+                assert response.status == 401  # a loopback name is fine; no cookie for it
 
 
 def test_refuses_other_addresses_without_a_token(site: Site) -> None:
@@ -123,11 +272,11 @@ async def test_with_a_token_every_request_needs_it(site: Site, tmp_path: Path) -
     token_file = tmp_path / "serve-token"
     token_file.write_text(TOKEN + "\n")
     token_file.chmod(0o600)
-    with serve(site, "--host", "0.0.0.0", "--token-file", str(token_file)) as port:
+    with serve(site, "--host", "0.0.0.0", "--token-file", str(token_file)) as served:
+        port = served.port
         assert _listening_on(port) in ({"0.0.0.0"}, {"*"})
         base = f"http://127.0.0.1:{port}"
-        # a browser keeps cookies for an IP address; aiohttp only when told (unsafe=True)
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with _browser() as http:
             for path in ("/", "/ws", "/static/js/textual.js", "/?token=wrong-token-0123456789"):
                 async with http.get(base + path, allow_redirects=False) as response:
                     assert response.status == 401, path
@@ -147,7 +296,8 @@ async def test_with_a_token_every_request_needs_it(site: Site, tmp_path: Path) -
 
 
 async def test_the_token_does_not_reach_pvp(site: Site) -> None:
-    with serve(site, "--host", "0.0.0.0", PVP_SERVE_TOKEN=TOKEN) as port:
+    with serve(site, "--host", "0.0.0.0", PVP_SERVE_TOKEN=TOKEN) as served:
+        port = served.port
         url = f"ws://127.0.0.1:{port}/ws"
         async with (
             aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
