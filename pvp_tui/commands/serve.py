@@ -11,7 +11,8 @@ address is refused unless a token is set (--token-file, or the environment varia
 PVP_SERVE_TOKEN); then every request must carry it: open `http://HOST:PORT/?token=TOKEN`
 once, the browser keeps it in a cookie. Either way the cookie covers the page, its assets
 and the websocket that runs pvp; the Host and Origin headers must be this server's own.
-The token never reaches the pvp processes.
+The page is PVP Relais' own (serve_page/), in the user's language, loading nothing from
+any other host. The token never reaches the pvp processes.
 """
 
 from __future__ import annotations
@@ -137,10 +138,12 @@ def _public_url(host: str, port: int) -> str:
 
 
 def make_server(command: str, host: str, port: int, public_url: str, token: str | None) -> Any:
-    """A textual-serve Server behind serve_access's checks."""
+    """A textual-serve Server behind serve_access's checks, with PVP Relais' own page."""
+    import aiohttp_jinja2
     from aiohttp import web
     from textual_serve.server import Server
 
+    from ..core.i18n import get_language
     from .serve_access import LINK_PARAM, Address, Gate, middleware
 
     gate = Gate(token, port)
@@ -153,6 +156,7 @@ def make_server(command: str, host: str, port: int, public_url: str, token: str 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
             app.middlewares.append(middleware(gate, address, self.link_used))
+            aiohttp_jinja2.get_env(app).globals["page"] = _page_text(get_language())
             return app
 
         def initialize_logging(self) -> None:
@@ -198,4 +202,15 @@ def make_server(command: str, host: str, port: int, public_url: str, token: str 
         port=port,
         title="PVP Relais",
         public_url=public_url,
+        templates_path=Path(__file__).with_name("serve_page"),
     )
+
+
+def _page_text(language: str) -> dict[str, str]:
+    return {
+        "lang": language,
+        "starting": _("Starting pvp…"),
+        "start": _("Start"),
+        "ended": _("Session ended."),
+        "restart": _("Restart"),
+    }

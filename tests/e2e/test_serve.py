@@ -4,18 +4,25 @@ Without a token, a one-time link; foreign origins and foreign Host names are ref
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+import websockets
 
 from .conftest import Site
 from .harness import PVP, free_port, wait_port
@@ -23,6 +30,7 @@ from .harness import PVP, free_port, wait_port
 pytestmark = pytest.mark.timeout(90)
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
+CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass
@@ -236,6 +244,42 @@ async def test_a_foreign_host_name_is_refused(site: Site) -> None:
                 assert response.status == 401  # a loopback name is fine; no cookie for it
 
 
+_URL = re.compile(r"""(?:https?:)?//[^\s"'()<>]+""")
+
+
+def _outside(text: str, port: int) -> list[str]:
+    """URLs in `text` that point anywhere but this server."""
+    own = (f"127.0.0.1:{port}",)
+    return [u for u in _URL.findall(text) if urlsplit(u).netloc not in own]
+
+
+async def test_the_page_is_pvp_relais_in_french_and_local(site: Site) -> None:
+    with serve(site) as served:
+        async with _browser() as http:
+            await _sign_in(http, served.links()[0])
+            async with http.get(served.base + "/") as page:
+                html = await page.text()
+            assert '<html lang="fr">' in html
+            assert "PVP Relais" in html and "Démarrage de pvp" in html and "Relancer" in html
+            assert "Textual" not in html and "<svg" not in html and ">Start<" not in html
+            assert _outside(html, served.port) == []
+            async with http.get(served.base + "/static/css/xterm.css") as css:
+                rules = re.sub(r"/\*.*?\*/", "", await css.text(), flags=re.S)  # not comments
+                assert _outside(rules, served.port) == []
+
+
+async def test_the_page_is_in_english_with_lang_en(site: Site) -> None:
+    with serve(site, "--lang", "en") as served:
+        async with _browser() as http:
+            await _sign_in(http, served.links()[0])
+            async with http.get(served.base + "/") as page:
+                html = await page.text()
+        assert '<html lang="en">' in html and "Starting pvp" in html and ">Start<" in html
+        async with _browser() as http, http.get(served.base + "/") as response:
+            assert response.status == 401
+            assert "no access link" in await response.text()
+
+
 def test_refuses_other_addresses_without_a_token(site: Site) -> None:
     port = free_port()
     result = subprocess.run(
@@ -324,3 +368,114 @@ def _descendants(pid: int) -> list[int]:
     ).stdout
     children = [int(p) for p in out.split()]
     return children + [d for c in children for d in _descendants(c)]
+
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1100,700",
+)
+
+
+@contextlib.contextmanager
+def chromium(profile: Path) -> Iterator[str]:
+    """A headless Chromium with a fresh profile; yields its DevTools websocket URL."""
+    proc = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        active = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (active.exists() and len(active.read_text().split()) == 2):
+            assert time.monotonic() < deadline and proc.poll() is None, "chromium did not start"
+            time.sleep(0.1)
+        port, path = active.read_text().split()
+        yield f"ws://127.0.0.1:{port}{path}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class DevTools:
+    """Just enough of the DevTools protocol: commands to one page, its events kept."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.session = ""
+        self.events: list[dict[str, Any]] = []
+        self._next = 0
+
+    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        message: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if self.session:
+            message["sessionId"] = self.session
+        await self.ws.send(json.dumps(message))
+        while True:
+            reply = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+            if reply.get("id") == self._next:
+                assert "error" not in reply, reply
+                result: dict[str, Any] = reply["result"]
+                return result
+            self.events.append(reply)
+
+    def requested(self) -> list[str]:
+        urls = []
+        for event in self.events:
+            if event.get("method") == "Network.requestWillBeSent":
+                urls.append(event["params"]["request"]["url"])
+            elif event.get("method") == "Network.webSocketCreated":
+                urls.append(event["params"]["url"])
+        return urls
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+@pytest.mark.timeout(120)
+async def test_chromium_runs_pvp_from_this_machine_only(site: Site, tmp_path: Path) -> None:
+    """A real browser opens the one-time link: every request it makes goes to pvp serve
+    (no web font, nothing from another host) and the terminal shows pvp."""
+    with serve(site) as served, chromium(tmp_path / "profile") as devtools_url:
+        own = f"127.0.0.1:{served.port}"
+        async with websockets.connect(devtools_url, max_size=2**26) as ws:
+            tools = DevTools(ws)
+            target = await tools.send("Target.createTarget", url="about:blank")
+            attached = await tools.send(
+                "Target.attachToTarget", targetId=target["targetId"], flatten=True
+            )
+            tools.session = attached["sessionId"]
+            await tools.send("Network.enable")
+            await tools.send("Page.enable")
+            await tools.send("Page.navigate", url=served.links()[0])
+            deadline = time.monotonic() + 40
+            shown = False
+            while not shown and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                check = "document.body !== null && document.body.classList.contains('-first-byte')"
+                result = await tools.send("Runtime.evaluate", expression=check)
+                shown = result["result"].get("value") is True
+            assert shown, "the terminal never received pvp's screen"
+            await asyncio.sleep(3)  # let pvp draw its first screen
+            location = await tools.send("Runtime.evaluate", expression="location.href")
+            assert location["result"]["value"] == f"http://{own}/"  # the secret is gone
+            shot = await tools.send("Page.captureScreenshot", format="png")
+            picture = tmp_path / "serve.png"
+            picture.write_bytes(base64.b64decode(shot["data"]))
+            if keep := os.environ.get("PVP_SERVE_SCREENSHOT"):
+                shutil.copy(picture, keep)
+            requested = tools.requested()
+        assert any(url.startswith(f"ws://{own}/ws") for url in requested), requested
+        outside = [u for u in requested if urlsplit(u).netloc != own and u != "about:blank"]
+        assert outside == [], outside
