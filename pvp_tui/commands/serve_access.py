@@ -67,6 +67,8 @@ class Address:
         any_ip = host in WILDCARDS
         if any_ip:
             names |= {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
+        elif host == "localhost":
+            names |= {"127.0.0.1", "::1"}
         elif is_loopback(host):
             names.add("localhost")
         if public.hostname:
