@@ -103,6 +103,10 @@ class Store:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows and freed pages are overwritten with zeros (upstream default: off).
+            conn.execute("PRAGMA secure_delete = ON")
+            # A WAL that starts over is cut to what it holds: no stale frames after its end.
+            conn.execute("PRAGMA journal_size_limit = 0")
         except (OSError, sqlite3.DatabaseError) as exc:
             raise PvpError(
                 "db_unusable",
