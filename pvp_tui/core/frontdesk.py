@@ -398,7 +398,8 @@ class FrontDesk:
         secure_delete (zeroed), then the WAL, which still holds their earlier pages, is
         checkpointed and truncated. Another pvp reading an older state for longer than
         store.ERASE_WAIT_SECONDS prevents that last step: the erasure is then left
-        pending and the next call (every start, `pvp purge`, the app) finishes it.
+        pending and the next call (every start, `pvp purge`, the app) finishes it, in one
+        attempt (a few hundred milliseconds at most).
         """
         cutoff = (self.today() - timedelta(days=self.config.site.retention_days)).isoformat()
         # Driven by visitor_details (small: only recent visits keep their details).
@@ -407,7 +408,9 @@ class FrontDesk:
             AND v.status NOT IN ({_placeholders(OPEN_STATUSES)})"""
         params = [self.config.site.id, cutoff, *OPEN_STATUSES]
         if not self.store.query(sql + " LIMIT 1", params):
-            return Erasure(0, self._finish_erasure())  # usually no write lock taken
+            # Usually nothing pending (no write lock taken). A pending erasure gets one try
+            # here: a read held open for long must not slow every start down.
+            return Erasure(0, self._finish_erasure(wait=0.0))
         with self.store.transaction() as db:
             ids = [row[0] for row in db.execute(sql, params).fetchall()]
             now = self.now()
@@ -420,12 +423,12 @@ class FrontDesk:
             db.execute("INSERT INTO pending_erasure (vacuum) VALUES (0)")
         return Erasure(len(ids), self._finish_erasure())
 
-    def _finish_erasure(self) -> bool:
+    def _finish_erasure(self, wait: float | None = None) -> bool:
         """Flush the pending erasures out of the store's files; True when none is left."""
         pending = self.store.query("SELECT id, vacuum FROM pending_erasure")
         if not pending:
             return True
-        if not self.store.flush_erased(vacuum=any(row["vacuum"] for row in pending)):
+        if not self.store.flush_erased(vacuum=any(row["vacuum"] for row in pending), wait=wait):
             return False
         # Only those flushed: another process may have added one since. Left there (busy),
         # they only cost the next start one more checkpoint.

@@ -226,9 +226,9 @@ class Store:
         Copies the WAL into the database and truncates it to zero bytes (with
         secure_delete, the database's pages hold no deleted text), after a VACUUM if asked
         (free space written without secure_delete). Another connection reading an older
-        state prevents it: waits for it at most `wait` seconds (ERASE_WAIT_SECONDS),
-        releasing the write lock between attempts so that other processes' writes go on,
-        then gives up (False).
+        state prevents it: waits for it at most `wait` seconds (ERASE_WAIT_SECONDS; 0: one
+        attempt), releasing the write lock between attempts so that other processes'
+        writes go on, then gives up (False).
         """
         deadline = time.monotonic() + (ERASE_WAIT_SECONDS if wait is None else wait)
         while True:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
+from pvp_tui.core.store import ERASE_WAIT_SECONDS
 from tests.personal_data import KEPT, check_in_today, erased_values, leftovers, write_old_visits
 
 from .conftest import ROOT, Pvp
@@ -49,6 +51,12 @@ def test_an_old_read_delays_the_erasure_and_the_next_start_finishes_it(pvp: Pvp)
             # Honest: the tables are erased, but a copy is still in the files.
             assert leftovers(pvp.db, erased_values())
             assert len(pvp.rows("SELECT id FROM pending_erasure")) == 1
+            # Another start meanwhile says so too, without waiting the purge's 5 s again.
+            start = time.monotonic()
+            result = pvp("queue")
+            assert time.monotonic() - start < ERASE_WAIT_SECONDS - 1
+            assert result.code == 0 and "Le prochain démarrage de pvp" in result.err
+            assert leftovers(pvp.db, erased_values())
         # The read is over; the app still has the store open. The next start finishes.
         result = pvp("queue")
         assert (result.code, result.err) == (0, "")
