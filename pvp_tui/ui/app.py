@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from ..core.changes import ChangeWatcher
 from ..core.documents import DocumentLog
 from ..core.errors import PvpError
-from ..core.frontdesk import FrontDesk
+from ..core.frontdesk import FrontDesk, erasure_pending_message
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
@@ -246,7 +246,8 @@ class PvpApp(App[int]):
     def _load(self) -> None:
         if not self._purged:
             # The personal-data retention runs at start (pvp purge does it on demand).
-            self.desk.purge_personal_data()
+            if not self.desk.purge_personal_data().complete:
+                self.post_message(ActionRefused(erasure_pending_message()))
             self._purged = True
         self.post_message(QueueLoaded(load_queue_state(self.desk)))
 
