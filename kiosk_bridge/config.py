@@ -128,6 +128,10 @@ def load(path: Path | None) -> Config:
         raise ConfigError(f"config file {path} not found") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested [ or {
+        raise ConfigError(
+            f"cannot read config file {path}: arrays or tables nested too deeply"
+        ) from None
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     base = Path(path).resolve().parent
