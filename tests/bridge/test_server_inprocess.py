@@ -257,6 +257,10 @@ async def test_connections_beyond_max_clients_get_503(serve: Factory) -> None:
                 pass
         assert refused.value.response.status_code == 503
         assert refused.value.response.headers["Retry-After"] == "5"
+        with pytest.raises(BridgeError) as err:
+            await BridgeClient(url, token, reconnect=False).connect()
+        assert err.value.code == "handshake_refused" and err.value.retryable
+        assert "HTTP 503" in err.value.message["en"]
         await b.close()
         async with connect(url, additional_headers=auth) as c:  # a place is free again
             await c.send('{"id": 1, "method": "hello"}')
