@@ -60,6 +60,7 @@ def setup(bridge: Any) -> None:
                 "chunk_size": spool.chunk_size,
                 "max_document": spool.max_document_bytes,
                 "max_in_flight": bridge.config.max_in_flight,
+                "max_unread": bridge.config.max_unread,
             },
         }
 

@@ -205,6 +205,7 @@ async def test_a_client_that_never_reads_is_closed_and_others_are_served(
 ) -> None:
     bridge, url, token = await serve(max_unread=256 * 1024)
     async with BridgeClient(url, token, reconnect=False) as good:
+        assert good.hello["limits"]["max_unread"] == 256 * 1024
         # A raw client with a tiny receive buffer that asks for 16 MB and reads nothing.
         reader, writer = await asyncio.open_connection(sock=small_socket(url))
         writer.write(
