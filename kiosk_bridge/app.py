@@ -36,6 +36,9 @@ log = logging.getLogger("kiosk_bridge")
 
 EXTENSIONS: tuple[str, ...] = ("kiosk_bridge.methods", "kiosk_bridge.session.bridge")
 
+CLOSE_UNREAD = 1008  # policy violation: the client does not read what it asked for
+CLOSE_GRACE_S = 2.0
+
 Hook = Callable[["Bridge"], Awaitable[None]]
 
 
@@ -70,6 +73,9 @@ class Bridge:
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_health_key: Any = None
         self._scanners_checked = -1e9
+        self._dropping: dict[ServerConnection, asyncio.Task[None]] = {}
+        # Each connection's requests running, so a client being dropped costs nothing more.
+        self.requests: dict[ServerConnection, set[asyncio.Task[None]]] = {}
         for name in EXTENSIONS:
             importlib.import_module(name).setup(self)
 
@@ -109,11 +115,45 @@ class Bridge:
     def broadcast(self, event: str, data: dict[str, Any]) -> None:
         """Send one event to every authenticated client (never waits, never raises)."""
         try:
-            broadcast(list(self.clients), encode_event(event, data))
+            message = encode_event(event, data)
+            readers = [ws for ws in self.clients if self.room_for(ws, len(message))]
+            broadcast(readers, message)
         except Exception:
             log.exception("broadcast of %s failed", event)
         if event in ("scan.done", "scan.failed", "print.job"):
             self.poke_health()
+
+    def room_for(self, ws: ServerConnection, size: int) -> bool:
+        """Whether ``size`` more bytes may be queued for ``ws``; a client that left more
+        than ``max_unread`` bytes unread is closed with 1008 instead."""
+        if ws in self._dropping:
+            return False
+        transport = ws.transport
+        unread = transport.get_write_buffer_size() if transport is not None else 0
+        if not unread or unread + size <= self.config.max_unread:
+            return True
+        log.warning("client %s left %d bytes unread: closing it (1008)", peer(ws), unread)
+        self._dropping[ws] = asyncio.get_running_loop().create_task(self._drop(ws))
+        current = asyncio.current_task()
+        for task in self.requests.get(ws, ()):
+            if task is not current:
+                task.cancel()
+        return False
+
+    def dropping(self, ws: ServerConnection) -> asyncio.Task[None] | None:
+        """The task closing ``ws`` for leaving its messages unread, if it is being dropped."""
+        return self._dropping.get(ws)
+
+    async def _drop(self, ws: ServerConnection) -> None:
+        try:
+            # The close frame waits behind what the client left unread: give it a moment.
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await ws.close(CLOSE_UNREAD, "too many messages left unread")
+        except Exception:
+            pass
+        finally:
+            ws.transport.abort()
+            self._dropping.pop(ws, None)
 
     def broadcast_threadsafe(self, event: str, data: dict[str, Any]) -> None:
         loop = self.loop
@@ -192,3 +232,11 @@ class Bridge:
                     self.broadcast("documents.expired", {"document": doc_id})
             except Exception:
                 log.exception("retention sweep failed")
+
+
+def peer(ws: ServerConnection) -> str:
+    try:
+        addr = ws.remote_address
+        return f"{addr[0]}:{addr[1]}"
+    except Exception:
+        return "?"

@@ -13,7 +13,8 @@
 * when the connection drops, requests in flight fail with ``connection_lost``
   (retryable) and the client reconnects with capped exponential backoff and jitter
   (:func:`reconnect_delay`);
-  a 401/403 stops it (``unauthorized``/``forbidden``, not retryable).
+  a 401/403 stops it (``unauthorized``/``forbidden``, not retryable); a 503 (too many
+  clients connected) is ``handshake_refused``, retryable, and retried.
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ class BridgeClient:
         except InvalidStatus as exc:
             status = exc.response.status_code
             code = {401: "unauthorized", 403: "forbidden"}.get(status, "handshake_refused")
-            raise BridgeError(code, f"bridge refused the connection (HTTP {status})") from None
+            message = f"bridge refused the connection (HTTP {status})"
+            # 503: too many clients connected; a place frees up when one leaves.
+            raise BridgeError(code, message, retryable=status == 503) from None
         self._ws = ws
         self._connected.set()
         self.connects += 1

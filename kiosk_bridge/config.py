@@ -11,6 +11,8 @@ Example (every key optional)::
     tls_key = ""
     max_message = 1048576       # bytes; a bigger frame closes the connection with 1009
     max_in_flight = 64          # requests in flight per connection
+    max_clients = 32            # connections at once; beyond, the handshake gets 503
+    max_unread = 4194304        # bytes a client may leave unread; beyond, closed with 1008
     health_interval = 30        # seconds between two `health` events
 
     [spool]
@@ -55,6 +57,8 @@ class Config:
     tls_key: Path | None = None
     max_message: int = 1024 * 1024
     max_in_flight: int = 64
+    max_clients: int = 32
+    max_unread: int = 4 * 1024 * 1024
     health_interval: float = 30.0
     spool_dir: Path = Path("/var/spool/pvp-bridge")
     retention: str = "end_of_day"
@@ -94,6 +98,8 @@ _KEYS: dict[tuple[str, str], str] = {
     ("server", "tls_key"): "tls_key",
     ("server", "max_message"): "max_message",
     ("server", "max_in_flight"): "max_in_flight",
+    ("server", "max_clients"): "max_clients",
+    ("server", "max_unread"): "max_unread",
     ("server", "health_interval"): "health_interval",
     ("spool", "dir"): "spool_dir",
     ("spool", "retention"): "retention",
@@ -108,7 +114,7 @@ _KEYS: dict[tuple[str, str], str] = {
 _PATHS = {"token_file", "tls_cert", "tls_key", "spool_dir"}
 _TUPLES = {"origins", "printers_allowed"}
 _INTS = {"port", "max_message", "max_in_flight", "max_document_mb", "min_free_mb"}
-_INTS |= {"max_pages", "chunk_size"}
+_INTS |= {"max_pages", "chunk_size", "max_clients", "max_unread"}
 _FLOATS = {"health_interval", "scan_timeout", "offline_after"}
 
 
@@ -122,6 +128,10 @@ def load(path: Path | None) -> Config:
         raise ConfigError(f"config file {path} not found") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested [ or {
+        raise ConfigError(
+            f"cannot read config file {path}: arrays or tables nested too deeply"
+        ) from None
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     base = Path(path).resolve().parent

@@ -60,6 +60,7 @@ def setup(bridge: Any) -> None:
                 "chunk_size": spool.chunk_size,
                 "max_document": spool.max_document_bytes,
                 "max_in_flight": bridge.config.max_in_flight,
+                "max_unread": bridge.config.max_unread,
             },
         }
 
@@ -108,6 +109,9 @@ def setup(bridge: Any) -> None:
         docs = await asyncio.to_thread(spool.list_documents)
         return {"documents": [d.public() for d in docs]}
 
+    # Chunk reads share two threads: a flood of them would starve the event loop of the GIL.
+    reads = asyncio.Semaphore(2)
+
     @reg.method(
         "documents.get",
         {
@@ -138,7 +142,8 @@ def setup(bridge: Any) -> None:
                 "chunks": max(1, math.ceil(doc.size / spool.chunk_size)),
             }
         length = min(p["length"] or spool.chunk_size, spool.chunk_size)
-        doc, data = await asyncio.to_thread(spool.read_chunk, doc_id, p["offset"], length)
+        async with reads:
+            doc, data = await asyncio.to_thread(spool.read_chunk, doc_id, p["offset"], length)
         return {
             "document": doc_id,
             "offset": p["offset"],

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 PROTOCOL_VERSION = 1
 MAX_ID_LENGTH = 64
+MAX_INTEGER = 2**53 - 1  # the largest integer every JSON reader keeps exact
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MISSING: Any = object()
 
 
@@ -94,6 +96,8 @@ class Int(Field):
     def check(self, name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _bad(f"'{name}' must be an integer")
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:
+            raise _bad(f"'{name}' is out of range (at most 2^53 - 1)")
         if self.min is not None and value < self.min:
             raise _bad(f"'{name}' must be >= {self.min}")
         if self.max is not None and value > self.max:
@@ -191,6 +195,23 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
 
 
+def _has_surrogate(data: Any) -> bool:
+    """Whether any key or string in ``data`` holds a lone surrogate (iterative: no depth
+    limit)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def parse_request(frame: str | bytes) -> Request:
     """Parse one client frame, or raise :class:`FrameError` (never anything else)."""
     if isinstance(frame, bytes | bytearray | memoryview):
@@ -201,6 +222,12 @@ def parse_request(frame: str | bytes) -> Request:
         raise FrameError(BridgeError("bad_frame", detail="not valid JSON")) from None
     if not isinstance(data, dict):
         raise FrameError(BridgeError("bad_frame", detail="not a JSON object"))
+    # Escaped halves of a character (\ud800) decode to text no reply could carry back.
+    if "\\u" in frame and _has_surrogate(data):
+        rid = data.get("id")
+        keep = _valid_id(rid) and not (isinstance(rid, str) and _SURROGATE.search(rid))
+        detail = "a \\u escape of half a character (lone surrogate)"
+        raise FrameError(BridgeError("bad_frame", detail=detail), rid if keep else None)
     rid = data.get("id")
     if not _valid_id(rid):
         raise FrameError(

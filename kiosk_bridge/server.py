@@ -5,12 +5,15 @@ Handshake (``process_request``), in this order:
 1. path must be ``/v1`` -> otherwise 404;
 2. an ``Origin`` header must be allow-listed -> otherwise 403 (clients that send no
    Origin, i.e. not browsers, pass);
-3. ``Authorization: Bearer <token>`` compared in constant time -> otherwise 401.
+3. ``Authorization: Bearer <token>`` compared in constant time -> otherwise 401;
+4. at most ``max_clients`` connections -> otherwise 503.
 
 Messages bigger than ``max_message`` close the connection with 1009 (websockets does it);
 control frames are bounded to 125 bytes by the protocol. Requests run concurrently
 (up to ``max_in_flight`` per connection); a frame that cannot be read gets an error reply
-and the connection goes on.
+and the connection goes on. A client leaving more than ``max_unread`` bytes unread is
+closed with 1008 (see :meth:`Bridge.room_for`); a request holds its in-flight slot until its
+reply is written, so one connection can make the bridge hold only so much.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
-from kiosk_bridge.app import Bridge
+from kiosk_bridge.app import Bridge, peer
 from kiosk_bridge.config import Config
 from kiosk_bridge.errors import BridgeError
 from kiosk_bridge.protocol import (
@@ -44,6 +48,7 @@ from kiosk_bridge.protocol import (
 
 log = logging.getLogger("kiosk_bridge.server")
 PATH = "/v1"
+MAX_QUEUE = 8  # incoming messages buffered per connection: at most 8 x max_message
 
 
 class TokenSource:
@@ -84,6 +89,7 @@ class BridgeServer:
         self.server: Server | None = None
         self.port: int | None = None
         self._stop = asyncio.Event()
+        self._admitted: set[ServerConnection] = set()  # handshakes let through, still open
 
     def stop(self) -> None:
         """Ask :meth:`run` to close every connection and return."""
@@ -100,26 +106,44 @@ class BridgeServer:
         except MultipleValuesError:
             return connection.respond(http.HTTPStatus.BAD_REQUEST, "Duplicate header\n")
         if origin is not None and origin not in self.config.origins:
-            log.warning("refused Origin %r from %s", origin[:100], _peer(connection))
+            log.warning("refused Origin %r from %s", origin[:100], peer(connection))
             return connection.respond(http.HTTPStatus.FORBIDDEN, "Origin not allowed\n")
         scheme, _, given = auth.partition(" ")
         if scheme.lower() != "bearer" or not self.token.matches(given.strip()):
-            log.warning("refused a client without a valid token from %s", _peer(connection))
+            log.warning("refused a client without a valid token from %s", peer(connection))
             response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Bearer token needed\n")
             response.headers["WWW-Authenticate"] = 'Bearer realm="pvp-bridge"'
             return response
+        self._admitted = {c for c in self._admitted if c.state is not State.CLOSED}
+        if len(self._admitted) >= self.config.max_clients:
+            log.warning(
+                "refused %s: %d clients connected already", peer(connection), len(self._admitted)
+            )
+            response = connection.respond(
+                http.HTTPStatus.SERVICE_UNAVAILABLE, "Too many clients connected; try later\n"
+            )
+            response.headers["Retry-After"] = "5"
+            return response
+        self._admitted.add(connection)
         return None
 
     # -- connection -----------------------------------------------------------------------------
     async def handler(self, ws: ServerConnection) -> None:
-        client = _peer(ws)
+        client = peer(ws)
         self.bridge.clients.add(ws)
         self.bridge.poke_health()
         log.info("client %s connected", client)
         tasks: set[asyncio.Task[None]] = set()
+        self.bridge.requests[ws] = tasks
         in_flight: set[str | int] = set()
         try:
             async for frame in ws:
+                # One read from the socket may hold thousands of frames: let others have turns.
+                await asyncio.sleep(0)
+                dropping = self.bridge.dropping(ws)
+                if dropping is not None:
+                    await dropping  # closed for leaving its replies unread: run nothing more
+                    break
                 try:
                     request = parse_request(frame)
                 except FrameError as exc:
@@ -142,6 +166,8 @@ class BridgeServer:
             pass
         finally:
             self.bridge.clients.discard(ws)
+            self.bridge.requests.pop(ws, None)
+            self._admitted.discard(ws)
             for task in tasks:
                 task.cancel()
             self.bridge.poke_health()
@@ -151,21 +177,22 @@ class BridgeServer:
         self, ws: ServerConnection, call: CallContext, request: Any, in_flight: set[Any]
     ) -> None:
         try:
-            result = await self.bridge.registry.dispatch(call, request)
-            reply = encode_result(request.id, result)
-        except BridgeError as err:
-            reply = encode_error(request.id, err)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("method %s failed", request.method)
-            reply = encode_error(request.id, BridgeError("internal_error"))
+            try:
+                result = await self.bridge.registry.dispatch(call, request)
+                reply = encode_result(request.id, result)
+            except BridgeError as err:
+                reply = encode_error(request.id, err)
+            except Exception:
+                log.exception("method %s failed", request.method)
+                reply = encode_error(request.id, BridgeError("internal_error"))
+            await self._send(ws, reply)
         finally:
+            # Only once the reply is written: a client that does not read keeps its slots.
             in_flight.discard(request.id)
-        await self._send(ws, reply)
 
-    @staticmethod
-    async def _send(ws: ServerConnection, text: str) -> None:
+    async def _send(self, ws: ServerConnection, text: str) -> None:
+        if not self.bridge.room_for(ws, len(text)):
+            return
         with contextlib.suppress(ConnectionClosed):
             await ws.send(text)
 
@@ -194,7 +221,7 @@ class BridgeServer:
                 self.config.port,
                 process_request=self.process_request,
                 max_size=self.config.max_message,
-                max_queue=32,
+                max_queue=MAX_QUEUE,
                 ssl=self.ssl_context(),
                 server_header=None,
                 ping_interval=20,
@@ -221,14 +248,6 @@ class BridgeServer:
                 await server.wait_closed()
         finally:
             await self.bridge.stop()
-
-
-def _peer(ws: ServerConnection) -> str:
-    try:
-        addr = ws.remote_address
-        return f"{addr[0]}:{addr[1]}"
-    except Exception:
-        return "?"
 
 
 def run(config: Config) -> None:

@@ -129,6 +129,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _private_dir(path: Path) -> None:
+    """A folder only the bridge's user may enter (0700 whatever the umask)."""
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -254,7 +260,7 @@ class Spool:
 
     def _save(self, doc: Document, content: Path | bytes) -> Document:
         ddir = self._doc_dir(doc.id)
-        ddir.mkdir(mode=0o700, exist_ok=True)
+        _private_dir(ddir)
         target = self.file_path(doc)
         if isinstance(content, bytes):
             _write_atomic(target, content)
@@ -338,8 +344,10 @@ class Spool:
             raise BridgeError("document_too_large", size=len(data), limit=self.max_document_bytes)
         ddir = self._doc_dir(doc.id)
         tdir = ddir / "thumbs"
-        tdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_dir(ddir)
+        _private_dir(tdir)
         for i, thumb in enumerate(thumbs, start=first_thumb):
+            os.chmod(thumb, 0o600)  # written by the scanner's encoder with the umask's mode
             os.replace(thumb, tdir / f"{i:04d}.png")
         doc.thumbnails = first_thumb - 1 + len(thumbs)
         return self._save(doc, data)
@@ -377,7 +385,7 @@ class Spool:
                     new.save(out)
                 data = out.getvalue()
                 thumbs = work / "thumbs"
-                thumbs.mkdir(mode=0o700)
+                _private_dir(thumbs)
                 for i, (number, rotate) in enumerate(pages, start=1):
                     src = ddir / "thumbs" / f"{number:04d}.png"
                     if not src.exists():
@@ -385,6 +393,7 @@ class Spool:
                     with Image.open(src) as im:
                         turned = im.rotate(-(rotate % 360), expand=True) if rotate % 360 else im
                         turned.save(thumbs / f"{i:04d}.png", "PNG")
+                    os.chmod(thumbs / f"{i:04d}.png", 0o600)
                 old_thumbs = work / "old-thumbs"
                 if (ddir / "thumbs").exists():
                     os.replace(ddir / "thumbs", old_thumbs)

@@ -46,13 +46,18 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+import ada_url
 
 from kiosk_bridge.session.quality import Thresholds
 
 TICKET_RE = re.compile(r"^([A-Z]{1,3})-(\d{3,4})$")
 _PARTNER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _DOMAIN_RE = re.compile(r"^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$")
+_DNS_NAME_RE = re.compile(
+    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
 _NAME_MODE_RE = re.compile(r"^(none|query:[A-Za-z0-9_.\-]+|fragment:[A-Za-z0-9_.\-]+)$")
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_URL_LENGTH = 2048
@@ -144,37 +149,53 @@ class SessionConfig:
             rooms = next((p for p in self.partners if p.prefix == prefix), None)
             if rooms is None:
                 raise RoomRefused("unknown_partner", partner=f"{prefix}-…")
-        host = _check_url(room_url)
+        url, host = room_address(room_url)
         if not rooms.allows(host):
             raise RoomRefused("room_not_allowed", host=host, partner=rooms.id)
         return RoomRequest(
-            url=_with_display_name(room_url, rooms.display_name, display_name),
+            url=_with_display_name(url, rooms.display_name, display_name),
             host=host,
             partner=rooms.id,
             display_name=display_name,
         )
 
 
-def _check_url(room_url: str) -> str:
+def room_address(room_url: Any) -> tuple[str, str]:
+    """(the URL the browser will load, its host) of a room URL, or RoomRefused.
+
+    Read with ada (the WHATWG URL parser of Node.js), which is how the kiosk's browser reads
+    it; then the host must be written plainly as the browser loads it: a lower-case DNS name
+    or an IP literal, with no escapes, credentials, backslashes or control characters.
+    """
     if not isinstance(room_url, str) or not room_url or len(room_url) > MAX_URL_LENGTH:
         raise RoomRefused("invalid_room_url", detail="empty or longer than 2048 characters")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in room_url):
-        raise RoomRefused("invalid_room_url", detail="spaces or control characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in room_url):
+        raise RoomRefused("invalid_room_url", detail="spaces, control characters or backslashes")
+    scheme, sep, rest = room_url.partition("://")
+    if not sep or scheme not in ("https", "http"):
+        raise RoomRefused("invalid_room_url", detail="it must start with https://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        raise RoomRefused("invalid_room_url", detail="user names in addresses are refused")
     try:
-        parts = urlsplit(room_url)
-        host = (parts.hostname or "").lower().rstrip(".")
-        _ = parts.port  # raises on a bad port
+        parsed = ada_url.URL(room_url)
     except ValueError:
         raise RoomRefused("invalid_room_url", detail="not a valid address") from None
-    if not host:
-        raise RoomRefused("invalid_room_url", detail="no host name")
-    if parts.username is not None or parts.password is not None:
-        raise RoomRefused("invalid_room_url", detail="user names in addresses are refused")
-    if parts.scheme == "https":
-        return host
-    if parts.scheme == "http" and _is_local(host):
-        return host
-    raise RoomRefused("invalid_room_url", detail="https is required (http only for localhost)")
+    if parsed.protocol != f"{scheme}:" or parsed.username or parsed.password:
+        raise RoomRefused("invalid_room_url", detail="not a valid address")
+    hostname = parsed.hostname
+    default_port = {"https": "443", "http": "80"}[scheme]
+    # The host as written must be the host the browser loads: no escapes, no IDN, no case.
+    if authority not in (parsed.host, f"{hostname}:{default_port}"):
+        raise RoomRefused(
+            "invalid_room_url", detail="write the host name plainly, in lower case ASCII"
+        )
+    host = hostname.removeprefix("[").removesuffix("]")
+    if not (_DNS_NAME_RE.fullmatch(host) or _is_ip(host)) or len(host) > 253:
+        raise RoomRefused("invalid_room_url", detail="the host is not a plain host name")
+    if scheme == "http" and not _is_local(host):
+        raise RoomRefused("invalid_room_url", detail="https is required (http only for localhost)")
+    return parsed.href, host
 
 
 def _is_local(host: str) -> bool:

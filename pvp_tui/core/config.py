@@ -186,6 +186,8 @@ def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:  # tomllib recurses once per nested [ or {
+        raise ConfigError(source, ["not valid TOML: arrays or tables nested too deeply"]) from None
     v = _Validator()
     v.unknown_keys("", data, {"site", "partners", "store", "kiosks"})
     site = _parse_site(v, data.get("site"))

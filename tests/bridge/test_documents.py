@@ -61,6 +61,14 @@ async def test_chunk_reads_at_the_end_and_beyond(client: BridgeClient) -> None:
     assert past["length"] == 0 and past["data"] == "" and past["eof"] is True
 
 
+@pytest.mark.parametrize("offset", [2**53, 2**63 - 1, 2**63, 2**64])
+async def test_offsets_beyond_any_file_are_bad_params(client: BridgeClient, offset: int) -> None:
+    doc = await client.put_document(small_pdf())
+    with pytest.raises(BridgeError) as err:
+        await client.request("documents.get", {"document": doc["id"], "offset": offset})
+    assert err.value.code == "bad_params"
+
+
 async def test_png_accepted_other_content_refused(client: BridgeClient) -> None:
     png = await client.put_document(small_png())
     assert png["type"] == "image/png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import stat
 from collections.abc import Callable
 
 import pikepdf
@@ -212,3 +213,23 @@ async def test_a_stalled_scanner_is_cancelled_by_the_timeout(
         # The handle was closed: the device can be opened again (the list probes it).
         listed = (await c.request("scanner.list"))["scanners"]
         assert [d["status"] for d in listed] == ["ready", "ready"]
+
+
+async def test_scanned_documents_are_private_on_disk(
+    bridge: BridgeProcess, client: BridgeClient
+) -> None:
+    scan = {"device": "test:0", "source": "adf", "resolution": 50, "max_pages": 2}
+    doc = (await client.request("scanner.scan", scan))["document"]
+    await client.request("scanner.scan", {**scan, "document": doc["id"]})  # appended
+    await client.request(
+        "documents.edit", {"document": doc["id"], "pages": [{"page": 4}, {"page": 1}]}
+    )
+    folder = bridge.spool / "docs" / doc["id"]
+    modes = {
+        str(path.relative_to(bridge.spool)): stat.S_IMODE(path.stat().st_mode)
+        for path in [folder, *folder.rglob("*")]
+    }
+    assert modes[f"docs/{doc['id']}/thumbs/0002.png"] == 0o600
+    wrong = {name: oct(mode) for name, mode in modes.items() if mode not in (0o700, 0o600)}
+    assert wrong == {}
+    assert {oct(m) for n, m in modes.items() if (bridge.spool / n).is_dir()} == {"0o700"}

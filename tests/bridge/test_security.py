@@ -113,6 +113,30 @@ async def test_reply_shapes(bridge: BridgeProcess) -> None:
         assert (await next_reply(ws))["result"]["server"] == "pvp-bridge"
 
 
+@pytest.mark.parametrize(
+    ("frame", "rid"),
+    [
+        ('{"id": "\\ud800", "method": "hello"}', None),
+        ('{"id": "a\\udfffb", "method": "hello"}', None),
+        ('{"id": 3, "method": "\\ud800"}', 3),
+        ('{"id": "m", "method": "hello\\udc00"}', "m"),
+        ('{"id": 4, "method": "hello", "params": {"\\ud800": 1}}', 4),
+        ('{"id": 5, "method": "scanner.scan", "params": {"device": "\\udbff"}}', 5),
+        ('{"id": 6, "method": "hello", "params": {"client": ["x", {"y": "\\ud83d"}]}}', 6),
+    ],
+)
+async def test_escaped_lone_surrogates_get_bad_frame_and_the_connection_goes_on(
+    bridge: BridgeProcess, frame: str, rid: str | int | None
+) -> None:
+    async with connect(bridge.url, additional_headers=auth(bridge.token)) as ws:
+        await ws.send(frame)
+        reply = await next_reply(ws)
+        assert reply["id"] == rid and reply["error"]["code"] == "bad_frame"
+        assert "surrogate" in reply["error"]["message"]["en"]
+        await ws.send('{"id": "pair", "method": "hello", "params": {"client": "\\ud83d\\ude00"}}')
+        assert (await next_reply(ws))["result"]["server"] == "pvp-bridge"
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: (

@@ -4,13 +4,16 @@ does it: concurrency limits, internal errors, broadcast, a full spool."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from kiosk_bridge.app import Bridge
 from kiosk_bridge.cli import write_token
@@ -54,6 +57,10 @@ async def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         async def sleep(call: CallContext, p: dict[str, Any]) -> Any:
             await asyncio.sleep(p["seconds"] / 10)
             return {"slept": p["seconds"], "by": call.request_id}
+
+        @bridge.registry.method("test.blob", {"kb": Int(min=1, max=512)})
+        async def blob(call: CallContext, p: dict[str, Any]) -> Any:
+            return {"blob": "x" * (p["kb"] * 1024)}
 
         @bridge.registry.method("test.boom")
         async def boom(call: CallContext, p: dict[str, Any]) -> Any:
@@ -182,3 +189,80 @@ async def test_client_reconnects_with_backoff_after_a_restart(serve: Factory) ->
         assert (await c.request("test.sleep", {"seconds": 0}))["slept"] == 0
     finally:
         await c.close()
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    """Wait for ``check`` (a generous bound: a hang fails the test instead of blocking it)."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_a_client_that_never_reads_is_closed_and_others_are_served(
+    serve: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, url, token = await serve(max_unread=256 * 1024)
+    async with BridgeClient(url, token, reconnect=False) as good:
+        assert good.hello["limits"]["max_unread"] == 256 * 1024
+        # A raw client with a tiny receive buffer that asks for 16 MB and reads nothing.
+        reader, writer = await asyncio.open_connection(sock=small_socket(url))
+        writer.write(
+            b"GET /v1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+        assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+        await until(lambda: len(bridge.clients) == 2, "the raw client is connected")
+        for i in range(32):
+            payload = json.dumps({"id": i, "method": "test.blob", "params": {"kb": 512}})
+            writer.write(masked(payload))
+        await writer.drain()
+        await until(lambda: any(bridge.dropping(ws) for ws in bridge.clients), "a drop")
+        assert "unread: closing it (1008)" in caplog.text
+        assert (await good.request("hello"))["server"] == "pvp-bridge"
+        # Reading again in time, the client finds why at the end: close code 1008, a reason.
+        received = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(1 << 20):
+                received += chunk
+        assert received.endswith((1008).to_bytes(2, "big") + b"too many messages left unread")
+        writer.close()
+        await until(lambda: len(bridge.clients) == 1, "the non-reading client is gone")
+        assert (await good.request("hello"))["server"] == "pvp-bridge"
+
+
+def small_socket(url: str) -> socket.socket:
+    """A socket connected to the bridge with a tiny receive buffer: unread bytes stay there."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(url.rsplit(":", 1)[1].removesuffix("/v1"))))
+    sock.setblocking(False)
+    return sock
+
+
+def masked(text: str) -> bytes:
+    """A client text frame with a zero mask key (RFC 6455 only asks for one)."""
+    data = text.encode()
+    assert len(data) < 126
+    return bytes([0x81, 0x80 | len(data)]) + bytes(4) + data
+
+
+async def test_connections_beyond_max_clients_get_503(serve: Factory) -> None:
+    _bridge, url, token = await serve(max_clients=2)
+    auth = {"Authorization": f"Bearer {token}"}
+    async with connect(url, additional_headers=auth), connect(url, additional_headers=auth) as b:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers=auth):
+                pass
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "5"
+        with pytest.raises(BridgeError) as err:
+            await BridgeClient(url, token, reconnect=False).connect()
+        assert err.value.code == "handshake_refused" and err.value.retryable
+        assert "HTTP 503" in err.value.message["en"]
+        await b.close()
+        async with connect(url, additional_headers=auth) as c:  # a place is free again
+            await c.send('{"id": 1, "method": "hello"}')
+            assert (await next_reply(c))["result"]["server"] == "pvp-bridge"

@@ -322,6 +322,16 @@ def test_missing_token_or_bad_config_exit_2_with_a_hint(tmp_path: Path) -> None:
     assert r.returncode == 2 and "nope" in r.stderr
 
 
+def test_a_config_nested_too_deeply_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nport = 8765\n[session]\nextra_flags = " + "[" * 1000 + "\n")
+    r = subprocess.run([sys.executable, "-m", "kiosk_bridge", "--config", str(bad)],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"pvp-bridge: cannot read config file {bad}: arrays or tables " \
+        "nested too deeply"  # fmt: skip
+
+
 def test_hello_lists_limits_and_json_is_compact() -> None:
     from kiosk_bridge.protocol import encode_event
 

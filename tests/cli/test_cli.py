@@ -294,3 +294,15 @@ def test_a_reader_that_leaves_early_gets_no_traceback(pvp: Pvp) -> None:
     assert first.startswith("1200 en attente")
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("command", ["queue", "doctor"])
+def test_a_config_nested_too_deeply_is_one_line_not_a_traceback(pvp: Pvp, command: str) -> None:
+    pvp.config.write_text(OPEN_SITE + "\nnested = " + "[" * 1000 + "\n", "utf-8")
+    done = pvp(command)
+    assert done.code != 0
+    assert "Traceback" not in done.err + done.out and "RecursionError" not in done.err + done.out
+    said = [line for line in (done.err + done.out).splitlines() if "nested too deeply" in line]
+    assert len(said) == 1, done
+    if command == "queue":
+        assert done.err.strip() == said[0]

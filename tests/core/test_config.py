@@ -140,3 +140,19 @@ def test_a_range_may_close_at_midnight() -> None:
     assert parse_time_range("13:30-24:00") == (time(13, 30), time.max)
     assert parse_time_range("24:00-24:00") is None
     assert parse_time_range("10:00-09:00") is None
+
+
+@pytest.mark.parametrize(
+    "room_url",
+    [
+        "https://evil.example\\\\.visio.caf.fr/{ticket}",
+        "https://evil%2eexample.visio.caf.fr/{ticket}",
+        "https://x.visio.caf.fr@evil.example/{ticket}",
+        "https:/\\\\evil.example/{ticket}",
+        "https://X.VISIO.CAF.FR/{ticket}",
+    ],
+)
+def test_a_room_url_is_judged_as_the_kiosk_browser_reads_it(room_url: str) -> None:
+    room = f'room_url = "{room_url}"\nroom_domains = ["*.visio.caf.fr"]\n'
+    (problem,) = problems(SITE + GOOD_PARTNER + room)
+    assert problem.startswith("partners[0].room_url: ")
