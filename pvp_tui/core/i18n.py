@@ -103,6 +103,11 @@ def resolve_language(explicit: str | None, configured: str | None) -> str:
     return explicit or os.environ.get("PVP_LANG") or configured or DEFAULT_LANGUAGE
 
 
+def load_catalog() -> None:
+    """Load the current language's catalog now (it is cached): not later, under a lock."""
+    _translations(_current)
+
+
 def gettext(message: str) -> str:
     if not message:  # the .mo's header entry has the empty msgid
         return message

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import i18n
 from .errors import PvpError
 from .i18n import _
 
@@ -27,7 +28,7 @@ DB_MODE = 0o660  # group-writable: staff with different accounts share one group
 
 # The schema's migrations, in order (defined in migrations.py, which a test keeps equal to
 # this): a start reads which are applied with plain SQL and imports sqlite-utils and the
-# migrations only when one is pending (issue 2: sqlite-utils costs ~33 ms of start-up).
+# migrations only when one is pending (sqlite-utils costs ~33 ms of start-up).
 MIGRATION_SET = "pvp_tui"
 MIGRATION_NAMES = ("m001_visits_and_events", "m002_ticket_lookup", "m003_interview_lengths")
 _MIGRATIONS_TABLE = "_sqlite_migrations"
@@ -131,7 +132,7 @@ class Store:
                 from sqlite_utils import Database
 
                 # No sqlite-utils plugins: none is meant to see this connection, and looking
-                # for them scans every installed package (~15 ms of issue 2's start-up).
+                # for them scans every installed package (~15 ms of start-up).
                 self._db = Database(self.conn, execute_plugins=False)
             return self._db
 
@@ -163,12 +164,15 @@ class Store:
             if self.conn.in_transaction:
                 yield self.db
                 return
+            # Everything slow (imports, catalog load) happens before the write lock.
+            db = self.db
+            i18n.load_catalog()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise _busy_error(exc) from exc
             try:
-                yield self.db
+                yield db
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
