@@ -90,16 +90,29 @@ def _app_args(argv: Sequence[str] | None) -> argparse.Namespace | None:
     return known
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given the arguments, only their subcommand's module is imported
+    (`pvp --help`, no or an unknown subcommand: every module)."""
     parser = _base_parser()
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in commands.MODULES:
+    for name in _command_modules(argv):
         importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
     # The global options also work after the subcommand (`pvp queue --db x.db`); SUPPRESS
     # keeps a subcommand's parser from overwriting what was given before it.
     for subparser in set(subparsers.choices.values()):
         _global_options(subparser, argparse.SUPPRESS)
     return parser
+
+
+def _command_modules(argv: Sequence[str] | None) -> list[str]:
+    if argv is None:
+        return list(commands.MODULES)
+    _known, rest = _base_parser(add_help=False).parse_known_args(list(argv))
+    command = next((word for word in rest if not word.startswith("-")), None)
+    for module, names in commands.MODULES.items():
+        if command in names:
+            return [module]
+    return list(commands.MODULES)
 
 
 def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -156,7 +169,8 @@ def open_context(args: argparse.Namespace) -> Context:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _early_language(argv)
-    args = _app_args(argv) or build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = _app_args(words) or build_parser(words).parse_args(words)
     standalone = getattr(args, "standalone", None)
     if standalone is not None:  # doctor, serve: they open (or check) config and db themselves
         return int(standalone(args))
