@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 
 from . import commands
 from .core import i18n
-from .core.config import Config, ConfigError, load_config, resolve_config_path, resolve_db_path
+from .core.config import (
+    Config,
+    ConfigError,
+    default_db_path,
+    load_config,
+    resolve_config_path,
+    resolve_db_path,
+)
 from .core.errors import PvpError
 from .core.frontdesk import FrontDesk
 from .core.i18n import N_, _
@@ -124,6 +131,12 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
         "--db", metavar="PATH", default=default, help=_("SQLite database (env PVP_DB)")
     )
     group.add_argument(
+        "--create-db",
+        action="store_true",
+        default=False if default is None else default,
+        help=_("create the database if it does not exist yet (a new, empty queue)"),
+    )
+    group.add_argument(
         "--lang", choices=i18n.LANGUAGES, default=default, help=_("language (env PVP_LANG)")
     )
     group.add_argument(
@@ -163,7 +176,10 @@ def open_context(args: argparse.Namespace) -> Context:
             ),
         )
     i18n.set_language(language)
-    store = Store(resolve_db_path(getattr(args, "db", None), config))
+    path = resolve_db_path(getattr(args, "db", None), config)
+    # Only --create-db or the first start at the default location makes a new database.
+    create = bool(getattr(args, "create_db", False)) or path == default_db_path()
+    store = Store(path, create=create)
     return Context(config=config, desk=FrontDesk(store, config))
 
 
@@ -180,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"pvp: {exc.source}: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except PvpError as exc:  # an unusable database (or one locked for too long)
+    except PvpError as exc:  # a missing or unusable database (or one locked for too long)
         print(f"pvp: {exc.message}", file=sys.stderr)
         return EXIT_REFUSED if exc.code == "db_busy" else EXIT_USAGE
     try:

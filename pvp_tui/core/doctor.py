@@ -119,7 +119,10 @@ def check_database(db: Path, group: str | None = None) -> list[Finding]:
                 check,
                 False,
                 _("{db} does not exist yet.").format(db=db),
-                _("start pvp once as a member of the staff group: it creates it group-writable."),
+                _(
+                    "if this is the right path, create it as a member of the staff group: "
+                    "pvp --db {db} --create-db (it is made group-writable)."
+                ).format(db=db),
             )
         ]
     info = db.stat()

@@ -87,11 +87,15 @@ def _dedupe(keys: list[str]) -> list[str]:
 class Store:
     """One connection per process, guarded by a lock so worker threads can share it."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        """Open the store at `path`; a missing file is an error unless `create` (a typo in
+        a path must not start a new, empty queue: see cli.open_context for who creates)."""
         self.path = Path(path)
         memory = str(path) == ":memory:"
+        if not memory and not create and not self.path.exists():
+            raise _missing_error(self.path)
         try:
-            if not memory:
+            if not memory and create:
                 _create_shared_file(self.path)
             conn = sqlite3.connect(
                 str(self.path),
@@ -228,6 +232,23 @@ def _busy_error(exc: sqlite3.OperationalError) -> PvpError:
             "The database stayed locked by another pvp for more than 5 seconds ({error}). "
             "Nothing was changed: try again."
         ).format(error=exc),
+    )
+
+
+def _missing_error(path: Path) -> PvpError:
+    where = (
+        _("There is no database {path}.")
+        if path.parent.is_dir()
+        else _("There is no database {path} (its directory {dir} does not exist either).")
+    )
+    return PvpError(
+        "db_missing",
+        where.format(path=path, dir=path.parent)
+        + " "
+        + _(
+            "Check the path (--db, PVP_DB or [store] path in the config): another pvp may "
+            "use the right one. To start a new, empty database there, add --create-db."
+        ),
     )
 
 

@@ -143,7 +143,7 @@ def test_the_database_files_are_group_writable_despite_the_umask(tmp_path: Path)
     old = os.umask(0o022)
     try:
         path = tmp_path / "shared" / "pvp.db"
-        store = Store(path)
+        store = Store(path, create=True)
         with store.transaction() as db:
             db.execute("CREATE TABLE probe (x)")
         for name in ("pvp.db", "pvp.db-wal", "pvp.db-shm"):
@@ -166,7 +166,7 @@ def test_an_unusable_path_is_one_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(PvpError) as error:
-        Store(blocker / "pvp.db")
+        Store(blocker / "pvp.db", create=True)
     assert error.value.code == "db_unusable"
     assert "--db" in error.value.message
     garbage = tmp_path / "garbage.db"
@@ -177,7 +177,7 @@ def test_an_unusable_path_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_lock_held_too_long_is_refused_cleanly(db_path: Path, desk: FrontDesk) -> None:
-    other = Store(db_path)
+    other = Store(db_path, create=True)
     other.conn.execute("PRAGMA busy_timeout = 100")  # keep the test short
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
@@ -198,8 +198,19 @@ def test_data_version_moves_when_another_connection_commits(db_path: Path, store
     with store.transaction() as db:
         db.execute("CREATE TABLE mine (x)")
     assert store.data_version() == before  # its own commits do not count
-    other = Store(db_path)
+    other = Store(db_path, create=True)
     with other.transaction() as db:
         db.execute("INSERT INTO mine VALUES (1)")
     other.close()
     assert store.data_version() != before
+
+
+def test_a_missing_file_is_refused_unless_created(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "pvp.db"
+    with pytest.raises(PvpError) as error:
+        Store(path)
+    assert error.value.code == "db_missing"
+    assert str(path) in error.value.message and "--create-db" in error.value.message
+    assert not path.parent.exists()
+    Store(path, create=True).close()
+    Store(path).close()  # it exists now
