@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except PvpError as exc:  # a missing or unusable database (or one locked for too long)
         print(f"pvp: {exc.message}", file=sys.stderr)
-        return EXIT_REFUSED if exc.code == "db_busy" else EXIT_USAGE
+        return EXIT_REFUSED if exc.code in ("db_busy", "disk_full") else EXIT_USAGE
     try:
         # Every start closes the visits left open on a previous day and erases personal
         # data past retention (`pvp purge` reports what it did).

@@ -8,7 +8,9 @@ docs/store.md). `PRAGMA data_version` is the change feed between processes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import sqlite3
 import stat
 import threading
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 BUSY_TIMEOUT_MS = 5000
+# Less free space than this and an I/O error means the disk is full (SQLite's pages, WAL
+# and 32 KiB -shm blocks no longer fit).
+FULL_BELOW_BYTES = 1_000_000
 DB_MODE = 0o660  # group-writable: staff with different accounts share one group
 
 # The schema's migrations, in order (defined in migrations.py, which a test keeps equal to
@@ -32,6 +37,10 @@ DB_MODE = 0o660  # group-writable: staff with different accounts share one group
 MIGRATION_SET = "pvp_tui"
 MIGRATION_NAMES = ("m001_visits_and_events", "m002_ticket_lookup", "m003_interview_lengths")
 _MIGRATIONS_TABLE = "_sqlite_migrations"
+# The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at
+# start and in every write): how many migrations the last pvp to migrate the file knew.
+# A higher one was written by a newer PVP Relais, which this one must not write to.
+SCHEMA_VERSION = len(MIGRATION_NAMES)
 
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -109,6 +118,8 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.DatabaseError) as exc:
+            if _disk_full(exc, self.path):
+                raise _disk_full_error(self.path, exc) from exc
             raise PvpError(
                 "db_unusable",
                 _(
@@ -120,11 +131,7 @@ class Store:
         self._reader = SnapshotReader(conn)
         self._db: Database | None = None
         self._lock = threading.RLock()
-        if self._pending_migrations():
-            from .migrations import migrations
-
-            with self.transaction() as db:
-                migrations.apply(db)  # reads again what is pending, in this transaction
+        self._check_schema()
         if not memory:
             _share_sidecar_files(self.path)
 
@@ -140,22 +147,52 @@ class Store:
                 self._db = Database(self.conn, execute_plugins=False)
             return self._db
 
-    def _pending_migrations(self) -> bool:
+    def _check_schema(self) -> None:
+        """Refuse a file of a newer PVP Relais; apply pending migrations, and record the
+        version of a file migrated before it was recorded (plain SQL until then)."""
+        version = schema_version(self.conn)
+        if version > SCHEMA_VERSION:
+            raise self._newer_error(version)
+        if version == SCHEMA_VERSION:
+            return  # the usual start: one header read
+        applied = self._applied_migrations()
+        if not applied.issubset(MIGRATION_NAMES):  # a newer pvp that did not record it
+            raise self._newer_error(max(version, len(applied)))
+        if not applied.issuperset(MIGRATION_NAMES):
+            from .migrations import migrations
+
+            with self.transaction() as db:
+                migrations.apply(db)  # reads again what is pending, in this transaction
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        else:
+            with self.transaction() as db:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _applied_migrations(self) -> set[str]:
         with self._lock:
             has_table = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                 [_MIGRATIONS_TABLE],
             ).fetchone()
             if not has_table:
-                return True
-            applied = {
+                return set()
+            return {
                 row[0]
                 for row in self.conn.execute(
                     f"SELECT name FROM {_MIGRATIONS_TABLE} WHERE migration_set = ?",
                     [MIGRATION_SET],
                 )
             }
-        return not applied.issuperset(MIGRATION_NAMES)
+
+    def _newer_error(self, version: int) -> PvpError:
+        return PvpError(
+            "db_newer",
+            _(
+                "The database {path} was written by a newer PVP Relais (schema {found}; this "
+                "pvp knows {known}). Nothing was changed. Update PVP Relais on this PC, or "
+                "choose another file with --db PATH."
+            ).format(path=self.path, found=version, known=SCHEMA_VERSION),
+        )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
@@ -174,12 +211,19 @@ class Store:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise _busy_error(exc) from exc
+                raise _write_error(self.path, exc) from exc
+            # A newer pvp may have migrated the file since this one opened it.
+            version = schema_version(self.conn)
+            if version > SCHEMA_VERSION:
+                self.conn.execute("ROLLBACK")
+                raise self._newer_error(version)
             try:
                 yield db
-            except BaseException:
+            except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if _disk_full(exc, self.path):
+                    raise _disk_full_error(self.path, exc) from exc
                 raise
             try:
                 self.conn.execute("COMMIT")
@@ -187,7 +231,7 @@ class Store:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError):
-                    raise _busy_error(exc) from exc
+                    raise _write_error(self.path, exc) from exc
                 raise
 
     @contextlib.contextmanager
@@ -223,6 +267,45 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The file's schema version (`PRAGMA user_version`, see SCHEMA_VERSION)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _write_error(path: Path, exc: sqlite3.OperationalError) -> PvpError:
+    """BEGIN or COMMIT failed: the disk is full, or another pvp held the lock too long."""
+    return _disk_full_error(path, exc) if _disk_full(exc, path) else _busy_error(exc)
+
+
+def _disk_full(exc: BaseException, path: Path) -> bool:
+    """SQLite's SQLITE_FULL ("database or disk is full"), ENOSPC from the file system, or
+    an I/O error on a disk with no room left (SQLite cannot size its -shm file then)."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return True
+    if code != sqlite3.SQLITE_IOERR:
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
+
+
+def _disk_full_error(path: Path, exc: BaseException) -> PvpError:
+    return PvpError(
+        "disk_full",
+        _(
+            "The disk holding the database is full ({error}). Nothing was changed. Free "
+            "space on the disk of {directory} (old exports, backups, logs), then try again; "
+            "pvp doctor says how much is free."
+        ).format(error=exc, directory=path.parent.resolve()),
+    )
 
 
 def _busy_error(exc: sqlite3.OperationalError) -> PvpError:

@@ -3,6 +3,7 @@ queue); only --create-db, or the first start at the default location, creates on
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,17 @@ def test_the_first_start_at_the_default_location_creates_it(pvp: Pvp, tmp_path: 
     result = _run(pvp, "queue", "--json", XDG_DATA_HOME=str(data), HOME=str(tmp_path))
     assert result.code == 0, result.err
     assert (data / "pvp-relais" / "pvp.db").is_file()
+
+
+def test_a_database_of_a_newer_pvp_is_refused_at_start(pvp: Pvp) -> None:
+    assert pvp("checkin", "--partner", "caf", "--name", "M").code == 0
+    conn = sqlite3.connect(pvp.db)
+    conn.execute("PRAGMA user_version = 99")  # as a newer PVP Relais leaves it
+    conn.commit()
+    conn.close()
+    before = pvp.counts()
+    result = pvp("--lang", "en", "checkin", "--partner", "caf", "--name", "P")
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "newer PVP Relais" in result.err and str(pvp.db) in result.err
+    assert pvp.counts() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -15,7 +16,13 @@ import pytest
 
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import FrontDesk
-from pvp_tui.core.store import BUSY_TIMEOUT_MS, MIGRATION_NAMES, Store
+from pvp_tui.core.store import (
+    BUSY_TIMEOUT_MS,
+    MIGRATION_NAMES,
+    SCHEMA_VERSION,
+    Store,
+    schema_version,
+)
 
 from .conftest import check_in, counts
 
@@ -47,13 +54,68 @@ def test_a_pending_migration_is_applied_at_start(db_path: Path, store: Store) ->
     with store.transaction() as db:
         db.execute("DROP INDEX visits_done")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_interview_lengths'")
+        db.execute("PRAGMA user_version = 2")  # as the pvp that knew two migrations left it
     store.close()
     again = Store(db_path)
     names = [r["name"] for r in again.query("SELECT name FROM _sqlite_migrations")]
     assert sorted(names) == sorted(MIGRATION_NAMES)
     indexes = again.query("SELECT name FROM sqlite_master WHERE type = 'index'")
     assert {"name": "visits_done"} in indexes
+    assert schema_version(again.conn) == SCHEMA_VERSION == len(MIGRATION_NAMES)
     again.close()
+
+
+def test_a_file_migrated_before_the_version_was_recorded_gets_it(db_path: Path) -> None:
+    Store(db_path, create=True).close()
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("PRAGMA user_version = 0")
+        conn.commit()
+    again = Store(db_path)
+    assert schema_version(again.conn) == SCHEMA_VERSION
+    again.close()
+
+
+def _newer(db_path: Path, *, version: int | None = None, migration: str | None = None) -> None:
+    """Leave the file as a newer PVP Relais would: a higher version, a migration unknown here."""
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        if migration:
+            conn.execute(
+                "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                "VALUES ('pvp_tui', ?, '2027-01-01')",
+                [migration],
+            )
+        if version is not None:
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("version", "migration"),
+    [(SCHEMA_VERSION + 1, "m004_from_the_future"), (0, "m004_from_the_future")],
+)
+def test_a_database_of_a_newer_pvp_is_refused_and_left_unchanged(
+    db_path: Path, version: int, migration: str
+) -> None:
+    Store(db_path, create=True).close()
+    _newer(db_path, version=version, migration=migration)
+    before = db_path.read_bytes()
+    with pytest.raises(PvpError) as error:
+        Store(db_path)
+    assert error.value.code == "db_newer"
+    assert str(db_path) in error.value.message and "--db" in error.value.message
+    assert db_path.read_bytes() == before
+
+
+def test_a_write_after_a_newer_pvp_migrated_the_file_is_refused(
+    db_path: Path, desk: FrontDesk, store: Store
+) -> None:
+    check_in(desk)
+    _newer(db_path, version=SCHEMA_VERSION + 1, migration="m004_from_the_future")
+    with pytest.raises(PvpError) as error:
+        check_in(desk, name="Paul")
+    assert error.value.code == "db_newer"
+    assert not store.conn.in_transaction
+    assert counts(store) == (1, 1, 1)
 
 
 READS_WITHOUT_SQLITE_UTILS = """
