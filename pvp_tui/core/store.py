@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import sqlite3
 import stat
 import threading
@@ -309,9 +308,10 @@ def _disk_full(exc: BaseException, path: Path) -> bool:
     if code != sqlite3.SQLITE_IOERR:
         return False
     try:
-        return shutil.disk_usage(path.parent).free < FULL_BELOW_BYTES
+        disk = os.statvfs(path.parent)
     except OSError:
         return False
+    return disk.f_bavail * disk.f_frsize < FULL_BELOW_BYTES
 
 
 def _disk_full_error(path: Path, exc: BaseException) -> PvpError:
