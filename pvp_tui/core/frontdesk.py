@@ -203,8 +203,10 @@ class FrontDesk:
 
     def call_next(self) -> Visit:
         """Call the first eligible visitor in queue order."""
+        # The medians only make estimates, not the order: read them before the write lock.
+        medians = self.medians()
         with self.store.transaction() as db:
-            entry = next_to_call(self._queue(db))
+            entry = next_to_call(self._queue(db, medians))
             if entry is None:
                 raise PvpError(
                     "nothing_to_call",
@@ -531,7 +533,7 @@ class FrontDesk:
         seq = int(row[0]) + 1
         return f"{partner.prefix}-{seq:03d}", seq
 
-    def _queue(self, db: Reader) -> list[QueueEntry]:
+    def _queue(self, db: Reader, medians: dict[str, float] | None = None) -> list[QueueEntry]:
         now = self.now()
         waiting = [
             _visit(r)
@@ -540,7 +542,8 @@ class FrontDesk:
                 [Status.WAITING.value, self.config.site.id],
             )
         ]
-        medians = self._medians(db)
+        if medians is None:
+            medians = self._medians(db)
         busy = []
         for row in db.query(
             _VISIT_SELECT + " WHERE v.status IN (?, ?) AND +v.site_id = ?",
