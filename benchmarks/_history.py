@@ -89,8 +89,12 @@ def populate(
     for index in range(past):
         arrived = start + (now - timedelta(days=1) - start) * (index / max(1, past))
         add(arrived.replace(hour=9 + index % 8, tzinfo=UTC), "done", index % len(partners))
+    # Today's arrivals fall between the site's midnight and now, at any hour: a visit
+    # waiting since the day before is closed at the next start, not shown as waiting.
+    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     for index in range(waiting):
-        add(now - timedelta(minutes=waiting - index), "waiting", index % len(partners))
+        arrived = midnight + (now - midnight) * ((index + 0.5) / waiting)
+        add(arrived.astimezone(UTC), "waiting", index % len(partners))
     with store.transaction() as db:
         db.conn.executemany(
             "INSERT INTO visits (id, site_id, day, prefix, seq, ticket, partner_id, status, kind,"

@@ -1,4 +1,4 @@
-"""Issue 3's printing goal: submit-to-completed of a one-page PDF on the same CUPS queue
+"""The printing goal: submit-to-completed of a one-page PDF on the same CUPS queue
 (cups-pdf, in a private cupsd), through a real pvp-bridge (`printer.print` request to the
 `print.job` event saying completed) against `lp` followed by polling the job's state
 (every 20 ms, as fast as the bridge's own follow-up). Goal: ratio <= 1.1.

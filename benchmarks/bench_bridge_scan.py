@@ -1,4 +1,4 @@
-"""Issue 3's scanning goals, on SANE's test backend (no hardware needed).
+"""The scanning goals, on SANE's test backend (no hardware needed).
 
 (a) 10 feeder pages at 300 dpi colour into one PDF: through a real pvp-bridge
     (`scanner.scan` request to reply, document assembled) against `scanimage --batch`

@@ -1,4 +1,4 @@
-"""Issue 2's goals for the queue screen, with 50,000 past visits and 300 waiting.
+"""The queue screen's goals, with 50,000 past visits and 300 waiting.
 
 (a) start-up to the first frame showing the loaded queue: a real `pvp` process in a pty
     (80x24), timed until the waiting list's title with its count is drawn, against a bare

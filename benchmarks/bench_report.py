@@ -8,7 +8,7 @@ For each: the report's median time (warm, in-process), the first report in a fre
 process and its peak memory, the report after one more day of activity, and the cold
 build of the per-visit summaries from the whole log (once per database).
 
-Goals (issue 6): under 1 s and under 200 MB. Baseline: one bare SQL pass over the same
+Goals: under 1 s and under 200 MB. Baseline: one bare SQL pass over the same
 year's events (counting them by type), the least any report from the event log must read.
 
     uv run python benchmarks/bench_report.py [--visits 100000] [--runs 7] [--keep DIR]

@@ -1,4 +1,4 @@
-"""Issue 4's benchmark: the F6 keypress to all 10 page thumbnails on screen.
+"""Scan to thumbnails: the F6 keypress to all 10 page thumbnails on screen.
 
 The staff app (`pvp`, headless Textual at 200x40 so the 10 thumbnails fit side by side)
 scans 10 feeder pages at 300 dpi colour through a real pvp-bridge on SANE's test

@@ -1,4 +1,4 @@
-"""Issue 5's watching goal: CPU used by a real pvp-bridge process while it watches a call
+"""The watching goal: CPU used by a real pvp-bridge process while it watches a call
 (DevTools events, a getStats() poll every 2 s, quality, session.stats events to one
 client), against the same bridge idle for the same time. Only the bridge's own process is
 counted (Chromium and the aiortc agent run in other processes). Goal: < 2 % of one core.

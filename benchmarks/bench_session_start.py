@@ -1,4 +1,4 @@
-"""Issue 5's start goal: `session.start` to `in_call` on the local test room, through a real
+"""The session's start goal: `session.start` to `in_call` on the local test room, through a real
 pvp-bridge (request sent -> `session.state` in_call event received), against a bare
 DevTools script doing the same navigation with the same Chromium flags: launch, connect,
 attach, `Page.navigate`, then poll (every 20 ms) until the remote video has a frame.

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # websockets is imported by the first connection, not with this module: pvp imports the
-# client at start and draws its first frame sooner without it (issue 2's start-up goal).
+# client at start and draws its first frame sooner without it (bench_queue's start-up goal).
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 

@@ -1,6 +1,6 @@
 """Scanner adapter: SANE through python-sane (``import sane``).
 
-Rules (see docs/bridge-protocol.md and the SANE traps noted in HARDWARE.md):
+Rules (see docs/bridge-protocol.md and the SANE traps in docs/hardware.md):
 
 * every blocking SANE call runs off the event loop: one dedicated worker thread per
   device for scans, one thread for the global calls (init, device list);

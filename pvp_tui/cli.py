@@ -27,7 +27,7 @@ from .core.config import (
     resolve_db_path,
 )
 from .core.errors import PvpError
-from .core.frontdesk import FrontDesk
+from .core.frontdesk import FrontDesk, erasure_pending_message
 from .core.i18n import N_, _
 from .core.store import Store
 
@@ -202,8 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Every start closes the visits left open on a previous day and erases personal
         # data past retention (`pvp purge` reports what it did).
-        if getattr(args, "command", None) != "purge":
-            context.desk.start_of_day()
+        purge = getattr(args, "command", None) == "purge"
+        if not purge and not context.desk.start_of_day().erasure_complete:
+            print(f"pvp: {erasure_pending_message()}", file=sys.stderr)
     except PvpError as exc:  # the database is busy: the next start will do it
         print(f"pvp: {exc.message}", file=sys.stderr)
     except sqlite3.Error as exc:  # e.g. a read-only file: say so, go on

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what PVP Relais needs on a Debian machine: Debian packages (as root), uv,
 # then the locked Python packages into .venv. Safe to run again, from any directory.
-#   source scripts/bootstrap.sh app    # the staff app only (scripts/demo.sh)
-#   source scripts/bootstrap.sh        # everything: the bridge's bindings and what the tests run
-#   ./scripts/bootstrap.sh [app]       # the same as a command (uv then is not put on your PATH)
+#   source scripts/bootstrap.sh app     # the staff app only (scripts/demo.sh, a staff PC)
+#   source scripts/bootstrap.sh kiosk   # pvp-bridge on a kiosk: its bindings, SANE, CUPS, Chromium
+#   source scripts/bootstrap.sh         # everything: the bridge's bindings and what the tests run
+#   ./scripts/bootstrap.sh [PROFILE]    # the same as a command (uv then is not put on your PATH)
+#   ./scripts/bootstrap.sh --list PROFILE   # only print the profile's Debian packages
 # Sourced, it changes neither the calling shell's options nor its directory, puts uv on its
 # PATH, and returns non-zero on failure instead of ending the shell.
 
@@ -14,13 +16,21 @@ _pvp_uv_tools="${XDG_CACHE_HOME:-$HOME/.cache}/pvp-relais/tools"
 _pvp_bootstrap() (
   set -euo pipefail
   cd "$_pvp_root"
+  listing=no
+  if [ "${1:-}" = --list ]; then listing=yes; shift; fi
   profile="${1:-test}"
 
   app_packages=(python3 python3-venv python3-pip)
-  debian_packages=(
-    "${app_packages[@]}"
-    # kiosk_bridge's C bindings (pycups, python-sane) build from source
-    gcc python3-dev libsane-dev libcups2-dev
+  # kiosk_bridge's C bindings (pycups, python-sane) build from source against these
+  build_packages=(gcc python3-dev libsane-dev libcups2-dev)
+  kiosk_packages=(
+    "${app_packages[@]}" "${build_packages[@]}"
+    sane-utils libsane1 cups cups-client printer-driver-cups-pdf
+    # the kiosk's browser, the compositor that shows it full screen, TLS certificates
+    chromium cage openssl
+  )
+  test_packages=(
+    "${app_packages[@]}" "${build_packages[@]}"
     # the bridge's tests run the real daemons
     sane-utils libsane1 cups cups-client cups-ipp-utils printer-driver-cups-pdf
     # bridge tests: ippeveprinter needs DNS-SD (a private dbus + avahi), TLS test certs
@@ -34,11 +44,19 @@ _pvp_bootstrap() (
     chromium iproute2
     git
   )
+  case "$profile" in
+    app) wanted=("${app_packages[@]}") ;;
+    kiosk) wanted=("${kiosk_packages[@]}") ;;
+    test) wanted=("${test_packages[@]}") ;;
+    *) echo "bootstrap: unknown profile '$profile' (app, kiosk or test)" >&2; exit 2 ;;
+  esac
+  if [ "$listing" = yes ]; then
+    printf '%s\n' "${wanted[@]}"
+    exit 0
+  fi
 
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
-    wanted=("${debian_packages[@]}")
-    [ "$profile" = app ] && wanted=("${app_packages[@]}")
     for pkg in "${wanted[@]}"; do
       dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
@@ -59,11 +77,11 @@ _pvp_bootstrap() (
     uv="$_pvp_uv_tools/bin/uv"
   fi
 
-  if [ "$profile" = app ]; then
-    "$uv" sync --locked --inexact --quiet  # keeps a test set-up's extras if there is one
-  else
-    "$uv" sync --locked --all-extras --quiet
-  fi
+  case "$profile" in
+    app) "$uv" sync --locked --no-dev --inexact --quiet ;;  # keeps a test set-up's extras
+    kiosk) "$uv" sync --locked --no-dev --extra bridge --quiet ;;
+    test) "$uv" sync --locked --all-extras --quiet ;;
+  esac
 )
 
 if _pvp_bootstrap "$@"; then

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh app
-exec uv run --locked pvp "$@"
+exec uv run --locked --no-dev --quiet pvp "$@"

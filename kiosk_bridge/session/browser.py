@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 PROFILE_PREFIX = "pvp-bridge-chromium-"
 _OWNER_FILE = "pvp-bridge-owner.json"
 
-# Quiet start on a closed network, media without a prompt, no first-run UI (SESSION.md).
+# Quiet start on a closed network, media without a prompt, no first-run UI (docs/session.md).
 BASE_FLAGS = (
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",

@@ -23,7 +23,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..core.clock import elapsed_minutes
-from ..core.frontdesk import CheckIn, FrontDesk, kiosks_busy
+from ..core.errors import PvpError
+from ..core.frontdesk import CheckIn, FrontDesk, erasure_pending_message, kiosks_busy
 from ..core.i18n import _
 from ..core.models import Need, Outcome, Visit
 from ..core.queue_rules import QueueEntry
@@ -239,16 +240,24 @@ def run_note(context: Context, args: argparse.Namespace) -> int:
 def run_purge(context: Context, args: argparse.Namespace) -> int:
     done = context.desk.start_of_day()
     if args.json:
-        _print_json({"erased": done.erased, "closed_overnight": done.closed_overnight})
-        return 0
-    # Counts only: a purge report never names anybody.
-    print(_("Personal data erased: {count} visit(s).").format(count=done.erased))
-    if done.closed_overnight:
-        print(
-            _("Visits left open on a previous day, now closed: {count}.").format(
-                count=done.closed_overnight
-            )
+        _print_json(
+            {
+                "erased": done.erased,
+                "closed_overnight": done.closed_overnight,
+                "complete": done.erasure_complete,
+            }
         )
+    else:
+        # Counts only: a purge report never names anybody.
+        print(_("Personal data erased: {count} visit(s).").format(count=done.erased))
+        if done.closed_overnight:
+            print(
+                _("Visits left open on a previous day, now closed: {count}.").format(
+                    count=done.closed_overnight
+                )
+            )
+    if not done.erasure_complete:  # exit 1 with the reason: not every copy is gone yet
+        raise PvpError("erasure_pending", erasure_pending_message())
     return 0
 
 

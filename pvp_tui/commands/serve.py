@@ -3,18 +3,22 @@
     pvp serve [--host 127.0.0.1] [--port 8000] [--token-file PATH] [--public-url URL]
 
 Bound to 127.0.0.1 by default: reach it from another PC through an SSH tunnel
-(`ssh -L 8000:127.0.0.1:8000 staff-pc`). textual-serve has no access control of its own,
-so binding any other address is refused unless a token is set (--token-file, or the
-environment variable PVP_SERVE_TOKEN); then every request must carry it: open
-`http://HOST:PORT/?token=TOKEN` once, the browser keeps it in a cookie for the page, its
-assets and the websocket that runs pvp. The token never reaches the pvp processes.
+(`ssh -L 8000:127.0.0.1:8000 staff-pc`). textual-serve has no access control of its own;
+serve_access adds it. Without a token, every start prints a one-time link
+(`http://127.0.0.1:8000/?t=SECRET`): its first visit gets the browser a session cookie,
+then the link is refused; Enter in pvp serve's terminal prints another. Binding any other
+address is refused unless a token is set (--token-file, or the environment variable
+PVP_SERVE_TOKEN); then every request must carry it: open `http://HOST:PORT/?token=TOKEN`
+once, the browser keeps it in a cookie. Either way the cookie covers the page, its assets
+and the websocket that runs pvp; the Host and Origin headers must be this server's own.
+The page is PVP Relais' own (serve_page/), in the user's language, loading nothing from
+any other host. The token never reaches the pvp processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
-import ipaddress
+import asyncio
 import os
 import shlex
 import socket
@@ -25,7 +29,6 @@ from typing import Any
 from ..core.i18n import _
 
 TOKEN_ENV = "PVP_SERVE_TOKEN"
-COOKIE = "pvp_serve_token"
 MIN_TOKEN_LENGTH = 16
 EXIT_USAGE = 2
 
@@ -51,15 +54,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--no-mouse", action="store_true", help=_("do not capture the mouse"))
     p.set_defaults(standalone=run_serve)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 def read_token(token_file: str | None, environ: dict[str, str]) -> str | None:
@@ -103,6 +97,8 @@ def pvp_command(args: argparse.Namespace) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from .serve_access import is_loopback
+
     try:
         token = read_token(args.token_file, dict(os.environ))
     except ValueError as exc:
@@ -120,9 +116,17 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    public_url = args.public_url or _public_url(args.host, args.port)
+    public_url = (args.public_url or _public_url(args.host, args.port)).rstrip("/")
     server = make_server(pvp_command(args), args.host, args.port, public_url, token)
-    print(_("pvp in a browser: {url}").format(url=public_url), flush=True)
+    if token is not None:
+        print(_("pvp in a browser: {url}").format(url=public_url), flush=True)
+    else:
+        print(
+            _("pvp in a browser, open this one-time link (it works once): {url}").format(
+                url=server.link_url()
+            ),
+            flush=True,
+        )
     server.serve()
     return 0
 
@@ -136,53 +140,79 @@ def _public_url(host: str, port: int) -> str:
 
 
 def make_server(command: str, host: str, port: int, public_url: str, token: str | None) -> Any:
-    """A textual-serve Server whose every request must carry the token (when set)."""
+    """A textual-serve Server behind serve_access's checks, with PVP Relais' own page."""
+    import aiohttp_jinja2
     from aiohttp import web
     from textual_serve.server import Server
 
-    class TokenServer(Server):
+    from ..core.i18n import get_language
+    from .serve_access import LINK_PARAM, Address, Gate, middleware
+
+    gate = Gate(token, port)
+    address = Address.of(host, port, public_url)
+
+    class GuardedServer(Server):
+        def link_url(self) -> str:
+            return f"{public_url}/?{LINK_PARAM}={gate.new_link()}"
+
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
-            if token is not None:
-                app.middlewares.append(_token_middleware(token))
+            app.middlewares.append(middleware(gate, address, self.link_used))
+            aiohttp_jinja2.get_env(app).globals["page"] = _page_text(get_language())
             return app
 
         def initialize_logging(self) -> None:
-            pass  # pvp prints its own line; textual-serve's logs would name paths, not visitors
+            pass  # pvp prints its own lines; textual-serve's logs would name paths, not visitors
 
         async def on_startup(self, app: web.Application) -> None:
-            pass
+            if token is None:
+                self._read_enter_for_links()
 
-    return TokenServer(command, host=host, port=port, title="PVP Relais", public_url=public_url)
+        def link_used(self) -> None:
+            print(
+                _("A one-time link has just been used. Press Enter here for another one."),
+                flush=True,
+            )
+
+        def _read_enter_for_links(self) -> None:
+            """Enter in pvp serve's terminal prints a new one-time link."""
+            loop = asyncio.get_running_loop()
+            try:
+                fd = sys.stdin.fileno()
+            except (AttributeError, ValueError, OSError):
+                return
+
+            def on_input() -> None:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    data = b""
+                if not data:  # end of input: no more new links (restart pvp serve)
+                    loop.remove_reader(fd)
+                    return
+                print(_("New one-time link: {url}").format(url=self.link_url()), flush=True)
+
+            try:
+                loop.add_reader(fd, on_input)
+            except (OSError, ValueError):
+                return  # stdin is a file or /dev/null: no terminal to ask for links from
+            print(_("Press Enter here for a new link (for another browser)."), flush=True)
+
+    return GuardedServer(
+        command,
+        host=host,
+        port=port,
+        title="PVP Relais",
+        public_url=public_url,
+        templates_path=Path(__file__).with_name("serve_page"),
+    )
 
 
-def _token_middleware(token: str) -> Any:
-    from aiohttp import web
-
-    expected = token.encode()
-
-    def matches(candidate: str | None) -> bool:
-        return candidate is not None and hmac.compare_digest(candidate.encode(), expected)
-
-    @web.middleware
-    async def check_token(request: web.Request, handler: Any) -> web.StreamResponse:
-        header = request.headers.get("Authorization", "")
-        bearer = header[7:] if header.startswith("Bearer ") else None
-        if matches(request.cookies.get(COOKIE)) or matches(bearer):
-            response: web.StreamResponse = await handler(request)
-            return response
-        if matches(request.query.get("token")):
-            # Once: keep the token in a cookie and drop it from the address bar.
-            query = {k: v for k, v in request.query.items() if k != "token"}
-            response = web.HTTPFound(request.rel_url.with_query(query))
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
-            return response
-        return web.Response(
-            status=401,
-            text=_(
-                "PVP Relais: access token missing or wrong. Open this address with "
-                "?token=… (ask the site's admin)."
-            ),
-        )
-
-    return check_token
+def _page_text(language: str) -> dict[str, str]:
+    return {
+        "lang": language,
+        "starting": _("Starting pvp…"),
+        "start": _("Start"),
+        "ended": _("Session ended."),
+        "restart": _("Restart"),
+    }

@@ -5,6 +5,7 @@ visit and appends its event; a refused action changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import re
@@ -21,7 +22,7 @@ from .errors import PvpError
 from .i18n import N_, _
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
-from .store import Reader, Store, Writer
+from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
 
 NAME_MAX = 80
 # A French number: 10 digits starting with 0 (0X XX XX XX XX); an international one: +
@@ -56,11 +57,29 @@ class CheckIn:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """What `FrontDesk.purge_personal_data` did (counts only: no names)."""
+
+    erased: int  # visits whose name, phone and note were deleted now
+    complete: bool  # no erased text is left in any file of the store (else: next start)
+
+
+def erasure_pending_message() -> str:
+    """What staff are told when `Erasure.complete` is False."""
+    return _(
+        "The erased names are gone from the tables, but copies remain in the database's "
+        "files: another pvp kept an old read open for more than {seconds} s. The next "
+        "start of pvp (or pvp purge) removes them."
+    ).format(seconds=int(ERASE_WAIT_SECONDS))
+
+
+@dataclass(frozen=True)
 class DayStart:
     """What `FrontDesk.start_of_day` did (counts only: no names)."""
 
     closed_overnight: int
     erased: int
+    erasure_complete: bool  # False: copies remain in the files until the next start
 
 
 @dataclass(frozen=True)
@@ -370,13 +389,20 @@ class FrontDesk:
             )
         return self.get(visit.id)
 
-    def purge_personal_data(self) -> int:
+    def purge_personal_data(self) -> Erasure:
         """Erase names, phones and notes past the retention period; visits and events stay.
 
         A visit's details are kept until the end of the day `retention_days` after the
         visit's day (site.retention_days, default 1: the end of the next day), and never
         while the visit is still open (waiting, called, in session; `close_overnight`
-        closes those left from a previous day). Returns how many visits were anonymised.
+        closes those left from a previous day).
+
+        Erased means gone from every file of the store: the rows are deleted with
+        secure_delete (zeroed), then the WAL, which still holds their earlier pages, is
+        checkpointed and truncated. Another pvp reading an older state for longer than
+        store.ERASE_WAIT_SECONDS prevents that last step: the erasure is then left
+        pending and the next call (every start, `pvp purge`, the app) finishes it, in one
+        attempt (a few hundred milliseconds at most).
         """
         cutoff = (self.today() - timedelta(days=self.config.site.retention_days)).isoformat()
         # Driven by visitor_details (small: only recent visits keep their details).
@@ -385,7 +411,9 @@ class FrontDesk:
             AND v.status NOT IN ({_placeholders(OPEN_STATUSES)})"""
         params = [self.config.site.id, cutoff, *OPEN_STATUSES]
         if not self.store.query(sql + " LIMIT 1", params):
-            return 0  # the usual case: no write lock taken
+            # Usually nothing pending (no write lock taken). A pending erasure gets one try
+            # here: a read held open for long must not slow every start down.
+            return Erasure(0, self._finish_erasure(wait=0.0))
         with self.store.transaction() as db:
             ids = [row[0] for row in db.execute(sql, params).fetchall()]
             now = self.now()
@@ -394,7 +422,24 @@ class FrontDesk:
             )
             for visit_id in ids:
                 self.append_event(db, visit_id, events.PERSONAL_DATA_ERASED, now, {})
-        return len(ids)
+            # Committed with the deletion: a purge rolled back leaves nothing pending.
+            db.execute("INSERT INTO pending_erasure (vacuum) VALUES (0)")
+        return Erasure(len(ids), self._finish_erasure())
+
+    def _finish_erasure(self, wait: float | None = None) -> bool:
+        """Flush the pending erasures out of the store's files; True when none is left."""
+        pending = self.store.query("SELECT id, vacuum FROM pending_erasure")
+        if not pending:
+            return True
+        if not self.store.flush_erased(vacuum=any(row["vacuum"] for row in pending), wait=wait):
+            return False
+        # Only those flushed: another process may have added one since. Left there (busy),
+        # they only cost the next start one more checkpoint.
+        with contextlib.suppress(PvpError), self.store.transaction() as db:
+            db.execute(
+                "DELETE FROM pending_erasure WHERE id <= ?", [max(row["id"] for row in pending)]
+            )
+        return True
 
     def close_overnight(self) -> int:
         """Close visits left open (waiting, called, in session) on a previous day.
@@ -437,8 +482,8 @@ class FrontDesk:
         close the visits left open on a previous day, then erase personal data past
         retention. Idempotent and cheap when there is nothing to do."""
         closed = self.close_overnight()
-        erased = self.purge_personal_data()
-        return DayStart(closed_overnight=closed, erased=erased)
+        erasure = self.purge_personal_data()
+        return DayStart(closed, erasure.erased, erasure.complete)
 
     def check(self, visit: Visit, action: str) -> None:
         """Raise the PvpError `action` would raise for this visit's state, changing nothing.

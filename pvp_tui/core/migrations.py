@@ -90,3 +90,20 @@ def m002_ticket_lookup(db: Database) -> None:
 def m003_interview_lengths(db: Database) -> None:
     # The learned interview medians read the latest finished visits of each partner.
     db.execute("CREATE INDEX visits_done ON visits(partner_id, status, ended_at)")
+
+
+@migrations()
+def m004_pending_erasure(db: Database) -> None:
+    # A purge committed but whose erased text may remain in the files (WAL, free space):
+    # the next purge or start finishes it (FrontDesk.purge_personal_data).
+    db.execute(
+        """
+        CREATE TABLE pending_erasure (
+            id INTEGER PRIMARY KEY,
+            vacuum INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    # A store written before secure_delete was set may hold erased text in free space.
+    if db.execute("SELECT 1 FROM visits LIMIT 1").fetchone():
+        db.execute("INSERT INTO pending_erasure (vacuum) VALUES (1)")

@@ -57,12 +57,14 @@ class QueueEntry:
         """The expected wait as the screen and `pvp queue` say it: 'now', '~N min', or
         for an appointment not yet due the time it should start ('at about 13:05', so it
         does not read as a wait longer than those listed above it); None when closed."""
-        minutes = self.estimate_minutes
-        if minutes is None:
+        if self.estimate is None:
             return None
         if self.group == 3:
-            start = (now + timedelta(minutes=minutes)).astimezone(tz)
+            # the start itself rounded, not now + rounded minutes: a visit planned at its
+            # 10:30 slot reads 10:30 whatever the second of `now`
+            start = (now + self.estimate + timedelta(seconds=30)).astimezone(tz)
             return _("at about {time}").format(time=start.strftime("%H:%M"))
+        minutes = self.estimate_minutes or 0
         return _("now") if minutes < 1 else _("~{n} min").format(n=minutes)
 
     @property

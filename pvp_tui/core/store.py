@@ -13,6 +13,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,13 +29,20 @@ BUSY_TIMEOUT_MS = 5000
 # Less free space than this and an I/O error means the disk is full (SQLite's pages, WAL
 # and 32 KiB -shm blocks no longer fit).
 FULL_BELOW_BYTES = 1_000_000
+ERASE_WAIT_SECONDS = 5.0  # how long an erasure waits for other pvp's reads to end
+_CHECKPOINT_TRY_MS = 250  # one checkpoint attempt blocks other writers at most this long
 DB_MODE = 0o660  # group-writable: staff with different accounts share one group
 
 # The schema's migrations, in order (defined in migrations.py, which a test keeps equal to
 # this): a start reads which are applied with plain SQL and imports sqlite-utils and the
 # migrations only when one is pending (sqlite-utils costs ~33 ms of start-up).
 MIGRATION_SET = "pvp_tui"
-MIGRATION_NAMES = ("m001_visits_and_events", "m002_ticket_lookup", "m003_interview_lengths")
+MIGRATION_NAMES = (
+    "m001_visits_and_events",
+    "m002_ticket_lookup",
+    "m003_interview_lengths",
+    "m004_pending_erasure",
+)
 _MIGRATIONS_TABLE = "_sqlite_migrations"
 # The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at
 # start and in every write): how many migrations the last pvp to migrate the file knew.
@@ -133,6 +141,10 @@ class Store:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows and freed pages are overwritten with zeros (upstream default: off).
+            conn.execute("PRAGMA secure_delete = ON")
+            # A WAL that starts over is cut to what it holds: no stale frames after its end.
+            conn.execute("PRAGMA journal_size_limit = 0")
         except (OSError, sqlite3.DatabaseError) as exc:
             if _disk_full(exc, self.path):
                 raise _disk_full_error(self.path, exc) from exc
@@ -275,6 +287,44 @@ class Store:
         """Changes whenever another connection commits (not for this one's own commits)."""
         with self._lock:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def flush_erased(self, *, vacuum: bool = False, wait: float | None = None) -> bool:
+        """Leave no copy of deleted rows in the store's files; True when done.
+
+        Copies the WAL into the database and truncates it to zero bytes (with
+        secure_delete, the database's pages hold no deleted text), after a VACUUM if asked
+        (free space written without secure_delete). Another connection reading an older
+        state prevents it: waits for it at most `wait` seconds (ERASE_WAIT_SECONDS; 0: one
+        attempt), releasing the write lock between attempts so that other processes'
+        writes go on, then gives up (False).
+        """
+        deadline = time.monotonic() + (ERASE_WAIT_SECONDS if wait is None else wait)
+        while True:
+            with self._lock:
+                if vacuum and self._attempt(None):
+                    vacuum = False
+                if not vacuum and self._attempt("PRAGMA wal_checkpoint(TRUNCATE)"):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def _attempt(self, pragma: str | None) -> bool:
+        """One attempt at a checkpoint (`pragma`) or a VACUUM (None), briefly blocking."""
+        if self.conn.in_transaction:
+            raise RuntimeError("flush_erased() inside a transaction")
+        self.conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_TRY_MS}")
+        try:
+            if pragma is None:
+                self.conn.execute("VACUUM")
+                return True
+            return bool(self.conn.execute(pragma).fetchone()[0] == 0)  # 0: not busy
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            return False  # another connection holds a lock: try again
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def integrity_ok(self) -> bool:
         with self._lock:

@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from ..core.changes import ChangeWatcher
 from ..core.documents import DocumentLog
 from ..core.errors import PvpError
-from ..core.frontdesk import FrontDesk
+from ..core.frontdesk import FrontDesk, erasure_pending_message
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
@@ -143,7 +143,7 @@ class PvpApp(App[int]):
             self.set_interval(self.tick_seconds, self.refresh_queue)
         self.sessions.attach()
         # The kiosk links connect once the first frame is drawn: a connection imports
-        # websockets, which the first frame need not wait for (issue 2's start-up goal).
+        # websockets, which the first frame need not wait for (bench_queue's start-up goal).
         self.call_after_refresh(documents.attach, self)
 
     def _on_foreign_commit(self) -> None:
@@ -246,7 +246,8 @@ class PvpApp(App[int]):
     def _load(self) -> None:
         if not self._purged:
             # The personal-data retention runs at start (pvp purge does it on demand).
-            self.desk.purge_personal_data()
+            if not self.desk.purge_personal_data().complete:
+                self.post_message(ActionRefused(erasure_pending_message()))
             self._purged = True
         self.post_message(QueueLoaded(load_queue_state(self.desk)))
 
@@ -352,7 +353,7 @@ def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
     partial_updates.install()  # only the changed cells go to the terminal (SSH links)
-    try:  # read before Textual starts: the first frame shows the queue (issue 2's start-up)
+    try:  # read before Textual starts: the first frame shows the queue (start-up goal)
         first_read: QueueState | None = load_queue_state(desk)
     except Exception:  # the app's own read reports it (database unreachable badge)
         first_read = None

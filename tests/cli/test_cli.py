@@ -264,7 +264,8 @@ def test_purge_erases_past_retention_and_names_nobody(pvp: Pvp) -> None:
     names = [n for (n,) in pvp.rows("SELECT name FROM visitor_details")]
     assert names == ["Aujourdhui"]
     assert len(pvp.rows("SELECT id FROM visits")) == 3  # anonymous visits stay
-    assert _json(pvp("purge", "--json")) == {"erased": 0, "closed_overnight": 0}
+    expected = {"erased": 0, "closed_overnight": 0, "complete": True}
+    assert _json(pvp("purge", "--json")) == expected
 
 
 def test_every_start_closes_visits_left_open_overnight(pvp: Pvp) -> None:

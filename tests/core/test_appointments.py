@@ -192,6 +192,15 @@ def test_waits_are_said_as_now_minutes_or_for_a_later_appointment_its_time(
     assert _entry(desk, later).wait_words(clock(), PARIS) == "vers 12:30"
 
 
+@pytest.mark.parametrize("second", [0, 20, 40, 59])
+def test_an_appointment_planned_at_its_slot_reads_its_slot_at_any_second(
+    desk: FrontDesk, clock: MovableClock, second: int
+) -> None:
+    later = _arrive(desk, clock, "10:42", appointment="12:30")
+    clock.advance(seconds=second)  # the estimate is 107 min 20 s at 10:42:40: not 12:29
+    assert _entry(desk, later).wait_words(clock(), PARIS) == "vers 12:30"
+
+
 def test_a_late_appointment_is_shown_late(desk: FrontDesk, clock: MovableClock) -> None:
     from pvp_tui.ui import format
 

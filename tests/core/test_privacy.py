@@ -11,7 +11,7 @@ import pytest
 from pvp_tui.core import events
 from pvp_tui.core.config import Config
 from pvp_tui.core.errors import PvpError
-from pvp_tui.core.frontdesk import FrontDesk
+from pvp_tui.core.frontdesk import Erasure, FrontDesk
 from pvp_tui.core.models import Status
 from pvp_tui.core.store import Store
 
@@ -38,17 +38,17 @@ def test_default_retention_keeps_names_until_the_end_of_the_next_day(
 ) -> None:
     visit_id = _finished(desk)
     clock.at = datetime(2026, 12, 1, 23, 59, tzinfo=PARIS)  # the next day, still kept
-    assert desk.purge_personal_data() == 0
+    assert desk.purge_personal_data().erased == 0
     assert desk.get(visit_id).name == "Marie Dupont"
     clock.at = datetime(2026, 12, 2, 0, 0, 30, tzinfo=PARIS)  # the day after: erased
-    assert desk.purge_personal_data() == 1
+    assert desk.purge_personal_data().erased == 1
     visit = desk.get(visit_id)
     assert (visit.name, visit.phone, visit.note) == (None, None, "")
     assert visit.status is Status.DONE and visit.outcome is not None  # statistics stay
     assert desk.events(visit_id)[-1]["type"] == events.PERSONAL_DATA_ERASED
     assert "Marie" not in _all_text(store) and "RSA" not in _all_text(store)
     assert "06 12" not in _all_text(store)
-    assert desk.purge_personal_data() == 0  # idempotent
+    assert desk.purge_personal_data().erased == 0  # idempotent
 
 
 @pytest.mark.parametrize(("retention", "erased_on"), [(0, 1), (1, 2), (7, 8)])
@@ -60,9 +60,9 @@ def test_retention_days_from_the_config(
     visit_id = _finished(desk)
     day = clock.at.date()
     clock.at = datetime.combine(day + timedelta(days=erased_on - 1), time(23, 59), PARIS)
-    assert desk.purge_personal_data() == 0
+    assert desk.purge_personal_data().erased == 0
     clock.at = datetime.combine(day + timedelta(days=erased_on), time(0, 1), PARIS)
-    assert desk.purge_personal_data() == 1
+    assert desk.purge_personal_data().erased == 1
     assert desk.get(visit_id).name is None
 
 
@@ -70,7 +70,7 @@ def test_todays_and_open_visits_keep_their_names(desk: FrontDesk, clock: Movable
     waiting = check_in(desk, name="Paul")
     clock.advance(days=3)
     today = check_in(desk, name="Jeanne")
-    assert desk.purge_personal_data() == 0  # Paul's visit is still open
+    assert desk.purge_personal_data().erased == 0  # Paul's visit is still open
     assert desk.get(waiting.id).name == "Paul"
     assert desk.get(today.id).name == "Jeanne"
 
@@ -142,3 +142,22 @@ def test_a_note_edit_logs_its_length_not_its_text(desk: FrontDesk) -> None:
     last = desk.events(visit.id)[-1]
     assert last["type"] == events.NOTE_EDITED
     assert last["data"] == {"length": len("allocation logement")}
+
+
+def test_a_purge_rolled_back_erases_nothing_and_leaves_nothing_pending(
+    desk: FrontDesk, store: Store, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    visit_id = _finished(desk)
+    clock.advance(days=2)
+
+    def fail(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(desk, "append_event", fail)  # after the DELETE, before COMMIT
+    with pytest.raises(RuntimeError):
+        desk.purge_personal_data()
+    assert desk.get(visit_id).name == "Marie Dupont"
+    assert store.query("SELECT id FROM pending_erasure") == []
+    monkeypatch.undo()
+    assert desk.purge_personal_data() == Erasure(erased=1, complete=True)
+    assert store.query("SELECT id FROM pending_erasure") == []

@@ -24,6 +24,7 @@ from pvp_tui.core.store import (
     schema_version,
 )
 
+from .. import upstream_sqlite
 from .conftest import check_in, counts
 
 
@@ -32,6 +33,21 @@ def test_the_store_uses_wal_and_a_busy_timeout(store: Store) -> None:
     assert store.query("PRAGMA busy_timeout")[0]["timeout"] >= 5000
     assert BUSY_TIMEOUT_MS >= 5000
     assert store.integrity_ok()
+
+
+def test_the_store_erases_securely_whatever_sqlite_was_built_with(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Debian builds SQLite with secure_delete on; upstream's default (other platforms,
+    # Python's own builds) is off: this process's connections now start off, like there.
+    monkeypatch.setattr(sqlite3, "connect", upstream_sqlite.connect)
+    with contextlib.closing(sqlite3.connect(db_path)) as plain:
+        assert plain.execute("PRAGMA secure_delete").fetchone()[0] == 0
+    store = Store(db_path, create=True)
+    assert store.query("PRAGMA secure_delete")[0]["secure_delete"] == 1
+    # A WAL restarted after a checkpoint is cut to what it holds (no stale frames).
+    assert store.query("PRAGMA journal_size_limit")[0]["journal_size_limit"] == 0
+    store.close()
 
 
 def test_migrations_apply_once(db_path: Path, store: Store) -> None:

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any
 
+from pvp_tui.core.changes import ChangeWatcher
 from pvp_tui.core.config import parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
@@ -50,5 +51,26 @@ def check_in_once(db_path: str) -> None:
     print(time.time(), flush=True)
 
 
+def watch(db_path: str) -> None:
+    """Keep the store open as the app does all day (its change feed polling, a queue read
+    at each change) until stdin closes."""
+    desk = FrontDesk(Store(db_path), parse_config(OPEN_SITE, "test"))
+    watcher = ChangeWatcher(db_path, desk.queue).start()
+    desk.queue()
+    print("watching", flush=True)
+    sys.stdin.read()
+    watcher.stop()
+
+
+def hold_a_read(db_path: str) -> None:
+    """Read inside one read transaction (a long report, a backup...) until stdin closes."""
+    store = Store(db_path)
+    with store.snapshot() as db:
+        db.execute("SELECT count(*) FROM visitor_details").fetchone()
+        print("reading", flush=True)
+        sys.stdin.read()
+
+
 if __name__ == "__main__":
-    {"hold": hold_a_write, "once": check_in_once}[sys.argv[1]](sys.argv[2])
+    workers = {"hold": hold_a_write, "once": check_in_once, "watch": watch, "read": hold_a_read}
+    workers[sys.argv[1]](sys.argv[2])

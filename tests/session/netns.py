@@ -2,7 +2,7 @@
 
 Chromium ignores loopback for ICE host candidates, so the namespace gets a veth pair
 (10.99.0.1 and 10.99.0.2); both ends are local addresses, so the call's packets go
-through `lo`, which tbf shapes (this kernel has no netem). Needs root. See SESSION.md.
+through `lo`, which tbf shapes (this kernel has no netem). Needs root. See docs/session.md.
 """
 
 from __future__ import annotations

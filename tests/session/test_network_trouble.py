@@ -26,7 +26,7 @@ def netns() -> Iterator[str]:
     except subprocess.CalledProcessError as exc:
         pytest.skip(f"cannot make a network namespace here: {exc.stderr.decode().strip()}")
     try:
-        try:  # tbf must be there (the kernel of SESSION.md has it, but no netem)
+        try:  # tbf must be there (Debian 12's kernel has it, but no netem)
             shape(name)
             unshape(name)
         except subprocess.CalledProcessError as exc:

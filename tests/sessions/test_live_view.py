@@ -87,7 +87,9 @@ async def test_start_watch_agent_leaves_and_fall_back(
         await until(pilot, lambda: retried.acknowledged and not retried.running, "the fallback")
         await app.sessions.flush()
 
-    recorded = session_events(desk, visit_id)
+    # a quality change is recorded when the loaded test machine makes the call poor: not
+    # what this test is about
+    recorded = [e for e in session_events(desk, visit_id) if e[0] != ev.SESSION_QUALITY]
     kinds = [kind for kind, _data in recorded]
     assert kinds == [
         ev.SESSION_STARTED,

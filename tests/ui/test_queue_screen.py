@@ -4,14 +4,18 @@ database after each (not only the screen)."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from textual.command import CommandList
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from pvp_tui.core import store
 from pvp_tui.core.errors import PvpError
-from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+from pvp_tui.core.frontdesk import CheckIn, Erasure, FrontDesk, erasure_pending_message
 from pvp_tui.core.i18n import _
 from pvp_tui.core.models import Outcome, Status
 from pvp_tui.ui.actions import ACTIONS
@@ -28,7 +32,7 @@ from pvp_tui.ui.screens.dialogs import (
 from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.visit_table import VisitTable
 
-from .scenario import make_app, make_desk, set_time, settle
+from .scenario import TEN_AM, make_app, make_desk, set_time, settle
 
 SIZE = (80, 24)
 
@@ -644,3 +648,31 @@ async def test_a_read_arriving_before_the_lists_exist_is_left_for_the_mount(app:
         app.show_read(state)  # e.g. another desk's change seen while pvp is still opening
         await pilot.pause()
         assert app.is_running and app.loads == loads + 1
+
+
+async def test_the_app_says_when_its_erasure_left_copies_in_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_path = tmp_path / "pvp.db"
+    app = make_app(db_path)
+    set_time(app.desk, TEN_AM + timedelta(days=2))  # the morning's closed visits: past retention
+    monkeypatch.setattr(store, "ERASE_WAIT_SECONDS", 0.5)
+    # Another process reads inside one read transaction (a long report, a backup...).
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "tests.core.workers", "read", str(db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert reader.stdin is not None and reader.stdout is not None
+    try:
+        assert reader.stdout.readline().strip() == "reading"
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert app.desk.find("C-001").name is None  # erased from the tables
+            assert erasure_pending_message() in notes(app)  # but not yet from the files
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=10)
+    assert app.desk.purge_personal_data() == Erasure(erased=0, complete=True)

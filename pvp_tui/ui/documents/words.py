@@ -7,7 +7,7 @@ from typing import Any
 from ...core.i18n import N_, _, get_language
 from ...core.kiosks import BridgeError
 
-# Printer trouble: what happened, then what to do (SCREENS.md), per reason code.
+# Printer trouble: what happened, then what to do, per reason code.
 PRINTER_ADVICE: dict[str, str] = {
     "paper_out": N_(
         "Printer: out of paper. Put paper back in tray 1; printing resumes by itself "
