@@ -70,7 +70,7 @@ def test_a_pending_migration_is_applied_at_start(db_path: Path, store: Store) ->
     with store.transaction() as db:
         db.execute("DROP INDEX visits_done")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_interview_lengths'")
-        db.execute("PRAGMA user_version = 2")  # as the pvp that knew two migrations left it
+        db.execute("PRAGMA user_version = 2")  # lower than SCHEMA_VERSION: the names are read
     store.close()
     again = Store(db_path)
     names = [r["name"] for r in again.query("SELECT name FROM _sqlite_migrations")]
