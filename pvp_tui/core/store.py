@@ -160,7 +160,11 @@ class Store:
         self._writer = Writer(conn)
         self._db: Database | None = None
         self._lock = threading.RLock()
-        self._check_schema()
+        try:
+            self._check_schema()
+        except BaseException:
+            conn.close()  # a refused file is not kept open
+            raise
         if not memory:
             _share_sidecar_files(self.path)
 
