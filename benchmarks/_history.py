@@ -21,7 +21,7 @@ def populate(
 ) -> None:
     """`past` finished visits spread over the days before `now`, `waiting` waiting today."""
     rng = random.Random(seed)
-    store = Store(path)
+    store = Store(path, create=True)
     partners = list(config.partners)
     tz = config.site.timezone
     visits: list[tuple] = []

@@ -158,7 +158,7 @@ def fill_queue(env: dict[str, str], waiting: int) -> None:
     for i in range(waiting):
         partner = "caf" if i % 2 else "cpam"
         subprocess.run(
-            [PVP, "checkin", "--partner", partner, "--name", f"Visiteur {i + 1}"],
+            [PVP, "--create-db", "checkin", "--partner", partner, "--name", f"Visiteur {i + 1}"],
             env=env,
             check=True,
             capture_output=True,

@@ -272,19 +272,21 @@ def bench_check_in(db: Path, runs: int) -> None:
         form_db = work / f"form{copy}.db"
         for target in (pvp_db, naive_db, form_db):
             shutil.copy(db, target)
-        pvp = PvpApp(FrontDesk(Store(pvp_db), config), watch_changes=False, tick_seconds=None)
+        pvp = PvpApp(
+            FrontDesk(Store(pvp_db, create=True), config), watch_changes=False, tick_seconds=None
+        )
         direct, pressed = asyncio.run(
             time_rows(pvp, lambda a: a.queue_screen.query_one("#waiting", VisitTable), pvp_fill, 3)
         )
         pvp_times += direct
         pvp_pressed += pressed
-        naive = NaiveApp(FrontDesk(Store(naive_db), config))
+        naive = NaiveApp(FrontDesk(Store(naive_db, create=True), config))
         direct, pressed = asyncio.run(
             time_rows(naive, lambda a: a.query_one(DataTable), naive_fill, 3)
         )
         naive_times += direct
         naive_pressed += pressed
-        naive_form = NaiveApp(FrontDesk(Store(form_db), config), modal=True)
+        naive_form = NaiveApp(FrontDesk(Store(form_db, create=True), config), modal=True)
         direct, pressed = asyncio.run(
             time_rows(
                 naive_form, lambda a: a.screen_stack[0].query_one(DataTable), naive_form_fill, 3

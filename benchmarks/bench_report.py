@@ -55,7 +55,7 @@ class Writer:
 
     def __init__(self, path: Path, seed: int = 2025) -> None:
         self.config = load_config(None)
-        Store(path).close()
+        Store(path, create=True).close()
         self.rng = random.Random(seed)
         self.tz = self.config.site.timezone
         self.partners = [(p.id, p.prefix) for p in self.config.partners]
@@ -202,7 +202,7 @@ def measure_once(path: Path, cold: bool) -> None:
     """Child process: one report (after dropping the summaries when `cold`), then print
     its time and the process's peak memory (imports included)."""
     config = load_config(None)
-    store = Store(path)
+    store = Store(path, create=True)
     if cold:
         with store.transaction() as db:
             for table in ("report_state", "report_visits", "report_sessions", "report_labels"):
@@ -241,7 +241,7 @@ def run_layout(name: str, folder: Path, total: int, years: int, runs: int) -> bo
     cold = child(path, cold=True)  # summaries built from the whole event log
     warm = child(path, cold=False)  # a fresh process, summaries up to date
     config = load_config(None)
-    store = Store(path)
+    store = Store(path, create=True)
     times, cpu = [], []
     report = None
     for _ in range(runs):

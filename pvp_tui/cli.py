@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 
 from . import commands
 from .core import i18n
-from .core.config import Config, ConfigError, load_config, resolve_config_path, resolve_db_path
+from .core.config import (
+    Config,
+    ConfigError,
+    default_db_path,
+    load_config,
+    resolve_config_path,
+    resolve_db_path,
+)
 from .core.errors import PvpError
 from .core.frontdesk import FrontDesk, erasure_pending_message
 from .core.i18n import N_, _
@@ -90,16 +97,29 @@ def _app_args(argv: Sequence[str] | None) -> argparse.Namespace | None:
     return known
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given the arguments, only their subcommand's module is imported
+    (`pvp --help`, no or an unknown subcommand: every module)."""
     parser = _base_parser()
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in commands.MODULES:
+    for name in _command_modules(argv):
         importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
     # The global options also work after the subcommand (`pvp queue --db x.db`); SUPPRESS
     # keeps a subcommand's parser from overwriting what was given before it.
     for subparser in set(subparsers.choices.values()):
         _global_options(subparser, argparse.SUPPRESS)
     return parser
+
+
+def _command_modules(argv: Sequence[str] | None) -> list[str]:
+    if argv is None:
+        return list(commands.MODULES)
+    _known, rest = _base_parser(add_help=False).parse_known_args(list(argv))
+    command = next((word for word in rest if not word.startswith("-")), None)
+    for module, names in commands.MODULES.items():
+        if command in names:
+            return [module]
+    return list(commands.MODULES)
 
 
 def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -109,6 +129,12 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
     group.add_argument(
         "--db", metavar="PATH", default=default, help=_("SQLite database (env PVP_DB)")
+    )
+    group.add_argument(
+        "--create-db",
+        action="store_true",
+        default=False if default is None else default,
+        help=_("create the database if it does not exist yet (a new, empty queue)"),
     )
     group.add_argument(
         "--lang", choices=i18n.LANGUAGES, default=default, help=_("language (env PVP_LANG)")
@@ -150,13 +176,17 @@ def open_context(args: argparse.Namespace) -> Context:
             ),
         )
     i18n.set_language(language)
-    store = Store(resolve_db_path(getattr(args, "db", None), config))
+    path = resolve_db_path(getattr(args, "db", None), config)
+    # Only --create-db or the first start at the default location makes a new database.
+    create = bool(getattr(args, "create_db", False)) or path == default_db_path()
+    store = Store(path, create=create)
     return Context(config=config, desk=FrontDesk(store, config))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     _early_language(argv)
-    args = _app_args(argv) or build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = _app_args(words) or build_parser(words).parse_args(words)
     standalone = getattr(args, "standalone", None)
     if standalone is not None:  # doctor, serve: they open (or check) config and db themselves
         return int(standalone(args))
@@ -166,9 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"pvp: {exc.source}: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except PvpError as exc:  # an unusable database (or one locked for too long)
+    except PvpError as exc:  # a missing or unusable database (or one locked for too long)
         print(f"pvp: {exc.message}", file=sys.stderr)
-        return EXIT_REFUSED if exc.code == "db_busy" else EXIT_USAGE
+        return EXIT_REFUSED if exc.code in ("db_busy", "disk_full") else EXIT_USAGE
     try:
         # Every start closes the visits left open on a previous day and erases personal
         # data past retention (`pvp purge` reports what it did).

@@ -53,7 +53,7 @@ def write_old_visits(db: Path, days_ago: int = 3, *, secure_delete: bool = True)
     """OLD_VISITORS' visits, finished `days_ago` days ago, written by the core (as pvp
     did before it set secure_delete on an upstream SQLite build, if not `secure_delete`)."""
     then = datetime.now(PARIS).replace(hour=10, minute=0) - timedelta(days=days_ago)
-    desk = FrontDesk(Store(db), parse_config(OPEN_SITE, "t"), clock=lambda: then)
+    desk = FrontDesk(Store(db, create=True), parse_config(OPEN_SITE, "t"), clock=lambda: then)
     if not secure_delete:
         desk.store.conn.execute("PRAGMA secure_delete = 0")
     try:
@@ -72,7 +72,7 @@ def write_old_visits(db: Path, days_ago: int = 3, *, secure_delete: bool = True)
 
 
 def check_in_today(db: Path, name: str = KEPT) -> None:
-    desk = FrontDesk(Store(db), parse_config(OPEN_SITE, "t"))
+    desk = FrontDesk(Store(db, create=True), parse_config(OPEN_SITE, "t"))
     try:
         desk.check_in(CheckIn("caf", name, phone="06 00 00 00 01"))
     finally:

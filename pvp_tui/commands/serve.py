@@ -89,6 +89,8 @@ def pvp_command(args: argparse.Namespace) -> str:
             command += [f"--{option}", str(value)]
     if getattr(args, "privacy", False):
         command.append("--privacy")
+    if getattr(args, "create_db", False):
+        command.append("--create-db")
     if getattr(args, "no_mouse", False):
         command.append("--no-mouse")
     return shlex.join(command)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import grp
 import os
+import shutil
 import sqlite3
 import ssl
 import stat
@@ -22,7 +23,11 @@ from typing import Any, Protocol
 
 from .config import Config, ConfigError, load_config, site_config_path
 from .i18n import _
+from .store import SCHEMA_VERSION, schema_version
 
+STAFF_GROUP = "pvp-staff"  # the group docs/install-staff-pc.md creates
+# Below this, warn: a day of visits takes little, but exports, backups and logs share the disk.
+MIN_FREE_BYTES = 100_000_000
 MIN_COLUMNS = 80
 MIN_LINES = 24
 
@@ -110,7 +115,7 @@ def check_database(db: Path, group: str | None = None) -> list[Finding]:
                     False,
                     _("{dir} does not exist.").format(dir=directory),
                     _("create it for the staff group: {command}").format(
-                        command=_setup_commands(directory, group or "pvp")
+                        command=_setup_commands(directory, group or STAFF_GROUP)
                     ),
                 )
             ]
@@ -119,7 +124,10 @@ def check_database(db: Path, group: str | None = None) -> list[Finding]:
                 check,
                 False,
                 _("{db} does not exist yet.").format(db=db),
-                _("start pvp once as a member of the staff group: it creates it group-writable."),
+                _(
+                    "if this is the right path, create it as a member of the staff group: "
+                    "pvp --db {db} --create-db (it is made group-writable)."
+                ).format(db=db),
             )
         ]
     info = db.stat()
@@ -137,6 +145,21 @@ def check_database(db: Path, group: str | None = None) -> list[Finding]:
             )
         ]
     group_name = _group_name(gid)
+    if group is None and gid == 0:
+        # No staff group was ever given: every fix below would hand out the root group.
+        findings.append(
+            Finding(
+                check,
+                False,
+                _("{db} belongs to the group root: no staff group shares it.").format(db=db),
+                _(
+                    "give the store a shared staff group (members: every account that runs "
+                    "pvp), then run pvp doctor --group {group}: {command}"
+                ).format(group=STAFF_GROUP, command=_share_commands(db, STAFF_GROUP)),
+            )
+        )
+        findings.extend(_integrity(db))
+        return findings
 
     for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         if not path.exists():
@@ -215,12 +238,58 @@ def check_database(db: Path, group: str | None = None) -> list[Finding]:
     return findings
 
 
+def check_disk(db: Path) -> list[Finding]:
+    """Free space on the disk holding the database (a full disk refuses every write)."""
+    check = _("disk")
+    directory = next((p for p in (db.parent, *db.parent.parents) if p.is_dir()), Path("/"))
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError as exc:
+        return [
+            Finding(
+                check,
+                False,
+                _("cannot read the free space of {dir} ({error}).").format(
+                    dir=directory, error=exc
+                ),
+                _("check that this account may read {dir}.").format(dir=directory),
+            )
+        ]
+    amount = (
+        _("{n} GB").format(n=f"{free / 1e9:.1f}")
+        if free >= 1e9
+        else _("{n} MB").format(n=f"{free / 1e6:.0f}")
+    )
+    if free < MIN_FREE_BYTES:
+        return [
+            Finding(
+                check,
+                False,
+                _("only {amount} free on the disk holding {dir}.").format(
+                    amount=amount, dir=directory
+                ),
+                _(
+                    "free space on that disk (old exports, backups, logs): when it is full, "
+                    "pvp refuses every change."
+                ),
+            )
+        ]
+    return [
+        Finding(
+            check,
+            True,
+            _("{amount} free on the disk holding {dir}.").format(amount=amount, dir=directory),
+        )
+    ]
+
+
 def _integrity(db: Path) -> list[Finding]:
     check = _("database")
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
             journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            version = schema_version(conn)
     except sqlite3.Error as exc:
         return [
             Finding(
@@ -240,6 +309,18 @@ def _integrity(db: Path) -> list[Finding]:
                 _("stop every pvp, copy the file aside, then restore the last backup."),
             )
         )
+    if version > SCHEMA_VERSION:
+        findings.append(
+            Finding(
+                check,
+                False,
+                _(
+                    "{db} was written by a newer PVP Relais "
+                    "(schema {found}; this pvp knows {known})."
+                ).format(db=db, found=version, known=SCHEMA_VERSION),
+                _("update PVP Relais on this PC: until then pvp refuses to start on this file."),
+            )
+        )
     if str(journal).lower() != "wal":
         findings.append(
             Finding(
@@ -257,6 +338,14 @@ def _group_name(gid: int) -> str:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
+
+
+def _share_commands(db: Path, group: str) -> str:
+    directory = db.parent
+    return (
+        f"groupadd {group}; usermod -aG {group} USER; "
+        f"chgrp {group} {directory} {db}*; chmod 2770 {directory}; chmod g+rw {db}*"
+    )
 
 
 def _setup_commands(directory: Path, group: str) -> str:

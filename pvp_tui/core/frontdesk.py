@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import events
 from .clock import Clock, from_iso, system_clock, to_iso
@@ -22,10 +22,7 @@ from .errors import PvpError
 from .i18n import N_, _
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
-from .store import ERASE_WAIT_SECONDS, Reader, Store
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
+from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
 
 NAME_MAX = 80
 # A French number: 10 digits starting with 0 (0X XX XX XX XX); an international one: +
@@ -179,7 +176,8 @@ class FrontDesk:
         visit_id = str(uuid.uuid4())
         with self.store.transaction() as db:
             ticket, seq = self._next_ticket(db, partner)
-            db.table("visits").insert(
+            db.insert(
+                "visits",
                 {
                     "id": visit_id,
                     "site_id": self.config.site.id,
@@ -195,15 +193,16 @@ class FrontDesk:
                     "needs": json.dumps(sorted(n.value for n in form.needs)),
                     "arrived_at": to_iso(now),
                     "updated_at": to_iso(now),
-                }
+                },
             )
-            db.table("visitor_details").insert(
+            db.insert(
+                "visitor_details",
                 {
                     "visit_id": visit_id,
                     "name": form.name.strip(),
                     "phone": (form.phone or "").strip() or None,
                     "note": form.note.strip(),
-                }
+                },
             )
             self.append_event(
                 db,
@@ -223,8 +222,10 @@ class FrontDesk:
 
     def call_next(self) -> Visit:
         """Call the first eligible visitor in queue order."""
+        # The medians only make estimates, not the order: read them before the write lock.
+        medians = self.medians()
         with self.store.transaction() as db:
-            entry = next_to_call(self._queue(db))
+            entry = next_to_call(self._queue(db, medians))
             if entry is None:
                 raise PvpError(
                     "nothing_to_call",
@@ -305,8 +306,9 @@ class FrontDesk:
             self._check(visit, "transfer")
             new_id = str(uuid.uuid4())
             ticket, seq = self._next_ticket(db, target)
-            row = db.table("visits").get(visit.id)
-            db.table("visits").insert(
+            row = next(iter(db.query("SELECT * FROM visits WHERE id = ?", [visit.id])))
+            db.insert(
+                "visits",
                 {
                     **row,
                     "id": new_id,
@@ -324,19 +326,20 @@ class FrontDesk:
                     "appointment_at": None,
                     "transferred_from": visit.id,
                     "updated_at": to_iso(now),
-                }
+                },
             )
             details = db.execute(
                 "SELECT * FROM visitor_details WHERE visit_id = ?", [visit.id]
             ).fetchone()
             if details is not None:
-                db.table("visitor_details").insert(
+                db.insert(
+                    "visitor_details",
                     {
                         "visit_id": new_id,
                         "name": details[1],
                         "phone": details[2],
                         "note": details[3],
-                    }
+                    },
                 )
             self._transition(
                 db,
@@ -456,7 +459,8 @@ class FrontDesk:
             stale = [_visit(row) for row in db.query(sql, params)]
             now = self.now()
             for visit in stale:
-                db.table("visits").update(
+                db.update(
+                    "visits",
                     visit.id,
                     {
                         "status": Status.CANCELLED.value,
@@ -574,7 +578,7 @@ class FrontDesk:
         seq = int(row[0]) + 1
         return f"{partner.prefix}-{seq:03d}", seq
 
-    def _queue(self, db: Reader) -> list[QueueEntry]:
+    def _queue(self, db: Reader, medians: dict[str, float] | None = None) -> list[QueueEntry]:
         now = self.now()
         waiting = [
             _visit(r)
@@ -583,7 +587,8 @@ class FrontDesk:
                 [Status.WAITING.value, self.config.site.id],
             )
         ]
-        medians = self._medians(db)
+        if medians is None:
+            medians = self._medians(db)
         busy = []
         for row in db.query(
             _VISIT_SELECT + " WHERE v.status IN (?, ?) AND +v.site_id = ?",
@@ -681,7 +686,7 @@ class FrontDesk:
 
     def _transition(
         self,
-        db: Database,
+        db: Writer,
         visit: Visit,
         action: str,
         status: Status,
@@ -691,8 +696,8 @@ class FrontDesk:
     ) -> None:
         self._check(visit, action)
         now = self.now()
-        db.table("visits").update(
-            visit.id, {**changes, "status": status.value, "updated_at": to_iso(now)}
+        db.update(
+            "visits", visit.id, {**changes, "status": status.value, "updated_at": to_iso(now)}
         )
         self.append_event(
             db,
@@ -703,11 +708,12 @@ class FrontDesk:
         )
 
     def append_event(
-        self, db: Database, visit_id: str, kind: str, at: datetime, data: dict[str, Any]
+        self, db: Writer, visit_id: str, kind: str, at: datetime, data: dict[str, Any]
     ) -> None:
         """Append one event to the visit log, inside the caller's write transaction.
         The only writer of the `events` table: the front desk, documents and sessions."""
-        db.table("events").insert(
+        db.insert(
+            "events",
             {
                 "id": str(uuid.uuid4()),
                 "visit_id": visit_id,
@@ -716,7 +722,7 @@ class FrontDesk:
                 "type": kind,
                 "data": json.dumps(data, sort_keys=True),
                 "actor": self.actor,
-            }
+            },
         )
 
 

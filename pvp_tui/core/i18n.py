@@ -14,9 +14,7 @@ import hashlib
 import io
 import os
 import struct
-import tempfile
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from .config import LANGUAGES
@@ -68,7 +66,8 @@ def _cache_dir() -> Path:
 def _translations(language: str) -> _gettext.NullTranslations:
     if language == "en":
         return _gettext.NullTranslations()
-    path = resources.files("pvp_tui").joinpath("locale", language, "LC_MESSAGES", "pvp.po")
+    # A plain path, not importlib.resources (~10 ms of start-up): the wheel installs files.
+    path = Path(__file__).parent.parent / "locale" / language / "LC_MESSAGES" / "pvp.po"
     data = path.read_bytes()
     key = hashlib.sha256(data).hexdigest()[:16]
     compiled = _cache_dir() / f"pvp-{language}-{key}.mo"
@@ -76,6 +75,8 @@ def _translations(language: str) -> _gettext.NullTranslations:
         return _gettext.GNUTranslations(io.BytesIO(compiled.read_bytes()))
     except (OSError, ValueError, struct.error, UnicodeDecodeError):
         pass  # not compiled yet (or a damaged file): compile it again
+    import tempfile  # only when compiling: most starts load the cached .mo
+
     mo = _compile_mo(_read_po(data, language))
     try:  # best effort: a read-only cache only makes the next start slower
         compiled.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,11 @@ def get_language() -> str:
 def resolve_language(explicit: str | None, configured: str | None) -> str:
     """--lang, then PVP_LANG, then the site config, then French."""
     return explicit or os.environ.get("PVP_LANG") or configured or DEFAULT_LANGUAGE
+
+
+def load_catalog() -> None:
+    """Load the current language's catalog now (it is cached): not later, under a lock."""
+    _translations(_current)
 
 
 def gettext(message: str) -> str:

@@ -26,7 +26,6 @@ and takes no kiosk time.
 from __future__ import annotations
 
 import heapq
-import statistics
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -196,6 +195,11 @@ def next_to_call(entries: Sequence[QueueEntry]) -> QueueEntry | None:
 
 def learned_median(durations_minutes: Sequence[float], configured: int, min_history: int) -> float:
     """The median interview length once there is enough history, else the configured one."""
-    if len(durations_minutes) >= min_history:
-        return float(statistics.median(durations_minutes))
+    if len(durations_minutes) >= min_history and durations_minutes:
+        # statistics.median's definition, without importing it (decimal, fractions: ~5 ms)
+        ordered = sorted(durations_minutes)
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return float(ordered[middle])
+        return (ordered[middle - 1] + ordered[middle]) / 2
     return float(configured)

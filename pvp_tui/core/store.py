@@ -8,15 +8,17 @@ docs/store.md). `PRAGMA data_version` is the change feed between processes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import i18n
 from .errors import PvpError
 from .i18n import _
 
@@ -24,13 +26,16 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 BUSY_TIMEOUT_MS = 5000
+# Less free space than this and an I/O error means the disk is full (SQLite's pages, WAL
+# and 32 KiB -shm blocks no longer fit).
+FULL_BELOW_BYTES = 1_000_000
 ERASE_WAIT_SECONDS = 5.0  # how long an erasure waits for other pvp's reads to end
 _CHECKPOINT_TRY_MS = 250  # one checkpoint attempt blocks other writers at most this long
 DB_MODE = 0o660  # group-writable: staff with different accounts share one group
 
 # The schema's migrations, in order (defined in migrations.py, which a test keeps equal to
 # this): a start reads which are applied with plain SQL and imports sqlite-utils and the
-# migrations only when one is pending (issue 2: sqlite-utils costs ~33 ms of start-up).
+# migrations only when one is pending (sqlite-utils costs ~33 ms of start-up).
 MIGRATION_SET = "pvp_tui"
 MIGRATION_NAMES = (
     "m001_visits_and_events",
@@ -39,6 +44,10 @@ MIGRATION_NAMES = (
     "m004_pending_erasure",
 )
 _MIGRATIONS_TABLE = "_sqlite_migrations"
+# The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at
+# start and in every write): how many migrations the last pvp to migrate the file knew.
+# A higher one was written by a newer PVP Relais, which this one must not write to.
+SCHEMA_VERSION = len(MIGRATION_NAMES)
 
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -75,6 +84,23 @@ class SnapshotReader:
         return (dict(zip(keys, row, strict=True)) for row in cursor)
 
 
+class Writer(SnapshotReader):
+    """What a write transaction yields: the reads, plus inserts and updates in plain SQL.
+    Not sqlite-utils: importing it costs a cold `pvp checkin` ~60 ms (it serves migrations)."""
+
+    __slots__ = ()
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> None:
+        columns = ", ".join(f'"{column}"' for column in row)
+        marks = ", ".join("?" for _ in row)
+        self.conn.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', [*row.values()])
+
+    def update(self, table: str, key: str, changes: Mapping[str, Any]) -> None:
+        """Set `changes` on the row of `table` whose id is `key`."""
+        sets = ", ".join(f'"{column}" = ?' for column in changes)
+        self.conn.execute(f'UPDATE "{table}" SET {sets} WHERE id = ?', [*changes.values(), key])
+
+
 def _dedupe(keys: list[str]) -> list[str]:
     """Repeated column names get a suffix, as sqlite-utils names them (`id`, `id_2`)."""
     if len(set(keys)) == len(keys):
@@ -94,11 +120,15 @@ def _dedupe(keys: list[str]) -> list[str]:
 class Store:
     """One connection per process, guarded by a lock so worker threads can share it."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        """Open the store at `path`; a missing file is an error unless `create` (a typo in
+        a path must not start a new, empty queue: see cli.open_context for who creates)."""
         self.path = Path(path)
         memory = str(path) == ":memory:"
+        if not memory and not create and not self.path.exists():
+            raise _missing_error(self.path)
         try:
-            if not memory:
+            if not memory and create:
                 _create_shared_file(self.path)
             conn = sqlite3.connect(
                 str(self.path),
@@ -116,6 +146,8 @@ class Store:
             # A WAL that starts over is cut to what it holds: no stale frames after its end.
             conn.execute("PRAGMA journal_size_limit = 0")
         except (OSError, sqlite3.DatabaseError) as exc:
+            if _disk_full(exc, self.path):
+                raise _disk_full_error(self.path, exc) from exc
             raise PvpError(
                 "db_unusable",
                 _(
@@ -125,47 +157,79 @@ class Store:
             ) from exc
         self.conn = conn
         self._reader = SnapshotReader(conn)
+        self._writer = Writer(conn)
         self._db: Database | None = None
         self._lock = threading.RLock()
-        if self._pending_migrations():
-            from .migrations import migrations
-
-            with self.transaction() as db:
-                migrations.apply(db)  # reads again what is pending, in this transaction
+        try:
+            self._check_schema()
+        except BaseException:
+            conn.close()  # a refused file is not kept open
+            raise
         if not memory:
             _share_sidecar_files(self.path)
 
     @property
     def db(self) -> Database:
-        """The connection wrapped by sqlite-utils, made (and sqlite-utils imported) on use."""
+        """The connection wrapped by sqlite-utils (for migrations), made on first use."""
         with self._lock:
             if self._db is None:
                 from sqlite_utils import Database
 
                 # No sqlite-utils plugins: none is meant to see this connection, and looking
-                # for them scans every installed package (~15 ms of issue 2's start-up).
+                # for them scans every installed package (~15 ms of start-up).
                 self._db = Database(self.conn, execute_plugins=False)
             return self._db
 
-    def _pending_migrations(self) -> bool:
+    def _check_schema(self) -> None:
+        """Refuse a file of a newer PVP Relais; apply pending migrations, and record the
+        version of a file migrated before it was recorded (plain SQL until then)."""
+        version = schema_version(self.conn)
+        if version > SCHEMA_VERSION:
+            raise self._newer_error(version)
+        if version == SCHEMA_VERSION:
+            return  # the usual start: one header read
+        applied = self._applied_migrations()
+        if not applied.issubset(MIGRATION_NAMES):  # a newer pvp that did not record it
+            raise self._newer_error(max(version, len(applied)))
+        if not applied.issuperset(MIGRATION_NAMES):
+            from .migrations import migrations
+
+            database = self.db  # imports sqlite-utils before the write lock
+            with self.transaction() as db:
+                migrations.apply(database)  # reads again what is pending, in this transaction
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        else:
+            with self.transaction() as db:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _applied_migrations(self) -> set[str]:
         with self._lock:
             has_table = self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                 [_MIGRATIONS_TABLE],
             ).fetchone()
             if not has_table:
-                return True
-            applied = {
+                return set()
+            return {
                 row[0]
                 for row in self.conn.execute(
                     f"SELECT name FROM {_MIGRATIONS_TABLE} WHERE migration_set = ?",
                     [MIGRATION_SET],
                 )
             }
-        return not applied.issuperset(MIGRATION_NAMES)
+
+    def _newer_error(self, version: int) -> PvpError:
+        return PvpError(
+            "db_newer",
+            _(
+                "The database {path} was written by a newer PVP Relais (schema {found}; this "
+                "pvp knows {known}). Nothing was changed. Update PVP Relais on this PC, or "
+                "choose another file with --db PATH."
+            ).format(path=self.path, found=version, known=SCHEMA_VERSION),
+        )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self) -> Iterator[Writer]:
         """A write transaction: BEGIN IMMEDIATE, COMMIT, ROLLBACK on any error.
 
         Nested inside another transaction (same thread), it joins the outer one: an
@@ -173,17 +237,25 @@ class Store:
         """
         with self._lock:
             if self.conn.in_transaction:
-                yield self.db
+                yield self._writer
                 return
+            i18n.load_catalog()  # nothing slow (a file read) while the write lock is held
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise _busy_error(exc) from exc
+                raise _write_error(self.path, exc) from exc
+            # A newer pvp may have migrated the file since this one opened it.
+            version = schema_version(self.conn)
+            if version > SCHEMA_VERSION:
+                self.conn.execute("ROLLBACK")
+                raise self._newer_error(version)
             try:
-                yield self.db
-            except BaseException:
+                yield self._writer
+            except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if _disk_full(exc, self.path):
+                    raise _disk_full_error(self.path, exc) from exc
                 raise
             try:
                 self.conn.execute("COMMIT")
@@ -191,7 +263,7 @@ class Store:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError):
-                    raise _busy_error(exc) from exc
+                    raise _write_error(self.path, exc) from exc
                 raise
 
     @contextlib.contextmanager
@@ -267,6 +339,46 @@ class Store:
             self.conn.close()
 
 
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The file's schema version (`PRAGMA user_version`, see SCHEMA_VERSION)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _write_error(path: Path, exc: sqlite3.OperationalError) -> PvpError:
+    """BEGIN or COMMIT failed: the disk is full, or another pvp held the lock too long."""
+    return _disk_full_error(path, exc) if _disk_full(exc, path) else _busy_error(exc)
+
+
+def _disk_full(exc: BaseException, path: Path) -> bool:
+    """SQLite's SQLITE_FULL ("database or disk is full"), ENOSPC from the file system, or
+    an I/O error on a disk with no room left (SQLite cannot size its -shm file then)."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return True
+    if code != sqlite3.SQLITE_IOERR:
+        return False
+    try:
+        disk = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < FULL_BELOW_BYTES
+
+
+def _disk_full_error(path: Path, exc: BaseException) -> PvpError:
+    return PvpError(
+        "disk_full",
+        _(
+            "The disk holding the database is full ({error}). Nothing was changed. Free "
+            "space on the disk of {directory} (old exports, backups, logs), then try again; "
+            "pvp doctor says how much is free."
+        ).format(error=exc, directory=path.parent.resolve()),
+    )
+
+
 def _busy_error(exc: sqlite3.OperationalError) -> PvpError:
     return PvpError(
         "db_busy",
@@ -274,6 +386,23 @@ def _busy_error(exc: sqlite3.OperationalError) -> PvpError:
             "The database stayed locked by another pvp for more than 5 seconds ({error}). "
             "Nothing was changed: try again."
         ).format(error=exc),
+    )
+
+
+def _missing_error(path: Path) -> PvpError:
+    where = (
+        _("There is no database {path}.")
+        if path.parent.is_dir()
+        else _("There is no database {path} (its directory {dir} does not exist either).")
+    )
+    return PvpError(
+        "db_missing",
+        where.format(path=path, dir=path.parent)
+        + " "
+        + _(
+            "Check the path (--db, PVP_DB or [store] path in the config): another pvp may "
+            "use the right one. To start a new, empty database there, add --create-db."
+        ),
     )
 
 

@@ -31,7 +31,7 @@ class Pvp:
 
     def __call__(self, *args: str, lang: str | None = None) -> Result:
         command = [sys.executable, "-m", "pvp_tui.cli", "--config", str(self.config)]
-        command += ["--db", str(self.db)]
+        command += ["--db", str(self.db), "--create-db"]
         if lang:
             command += ["--lang", lang]
         done = subprocess.run(
@@ -47,7 +47,7 @@ class Pvp:
     def popen(self, *args: str) -> subprocess.Popen[str]:
         command = [sys.executable, "-m", "pvp_tui.cli", "--config", str(self.config)]
         return subprocess.Popen(
-            [*command, "--db", str(self.db), *args],
+            [*command, "--db", str(self.db), "--create-db", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

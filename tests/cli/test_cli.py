@@ -175,8 +175,9 @@ def test_bad_input_is_one_line_a_nonzero_exit_and_changes_nothing(
 def test_the_installed_console_script_runs(pvp: Pvp) -> None:
     script = Path(sys.executable).with_name("pvp")
     assert script.is_file()
+    options = ["--config", str(pvp.config), "--db", str(pvp.db), "--create-db"]
     done = subprocess.run(
-        [str(script), "--config", str(pvp.config), "--db", str(pvp.db), "queue", "--json"],
+        [str(script), *options, "queue", "--json"],
         capture_output=True,
         text=True,
         env=pvp.env,
@@ -241,7 +242,7 @@ def _old_visits(pvp: Pvp) -> None:
     """Visits of three days ago, written by the core with a clock set then."""
     paris = ZoneInfo("Europe/Paris")
     then = datetime.now(paris).replace(hour=10, minute=0) - timedelta(days=3)
-    desk = FrontDesk(Store(pvp.db), parse_config(OPEN_SITE, "t"), clock=lambda: then)
+    desk = FrontDesk(Store(pvp.db, create=True), parse_config(OPEN_SITE, "t"), clock=lambda: then)
     done = desk.check_in(CheckIn("caf", "Ancienne Visite", phone="0611223344"))
     desk.call(done.ticket)
     desk.finish(done.ticket, "resolved")
@@ -282,7 +283,7 @@ def test_a_reader_that_leaves_early_gets_no_traceback(pvp: Pvp) -> None:
     from pvp_tui.core.frontdesk import CheckIn, FrontDesk
     from pvp_tui.core.store import Store
 
-    desk = FrontDesk(Store(pvp.db), load_config(pvp.config))
+    desk = FrontDesk(Store(pvp.db, create=True), load_config(pvp.config))
     for n in range(1200):  # about 100 kB of queue: more than a pipe holds
         desk.check_in(CheckIn("caf", f"Visitor number {n}"))
     proc = pvp.popen("queue")

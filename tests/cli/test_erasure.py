@@ -76,6 +76,7 @@ def test_a_store_written_without_secure_delete_is_cleaned_at_the_first_start(
         old.execute("DELETE FROM visitor_details")  # the old purge
         old.execute("DROP TABLE IF EXISTS pending_erasure")  # and the schema before this version
         old.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_pending_erasure'")
+        old.execute("PRAGMA user_version = 0")  # that version recorded no schema version
         old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert "pvp.db" in leftovers(pvp.db, erased_values())
     check_in_today(pvp.db)

@@ -50,7 +50,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(db_path: Path) -> Iterator[Store]:
-    store = Store(db_path)
+    store = Store(db_path, create=True)
     yield store
     store.close()
 

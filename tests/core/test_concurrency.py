@@ -140,7 +140,7 @@ def test_a_second_process_sees_a_change_within_one_second(db_path: Path, store: 
 
 def test_the_watcher_stays_quiet_without_changes_and_creates_no_file(tmp_path: Path) -> None:
     calls: list[int] = []
-    Store(tmp_path / "quiet.db").close()
+    Store(tmp_path / "quiet.db", create=True).close()
     watcher = ChangeWatcher(tmp_path / "quiet.db", lambda: calls.append(1), interval=0.05)
     watcher.start()
     time.sleep(0.3)

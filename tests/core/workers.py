@@ -20,7 +20,9 @@ PARTNERS = ("caf", "cpam", "france-travail")
 def check_in_many(db_path: str, worker: int, count: int, go: Any) -> None:
     """Open the shared file like a separate `pvp` would, wait for the start signal, then
     check `count` visitors in as fast as possible."""
-    desk = FrontDesk(Store(db_path), parse_config(OPEN_SITE, "test"), clock=MovableClock(MONDAY_10))
+    desk = FrontDesk(
+        Store(db_path, create=True), parse_config(OPEN_SITE, "test"), clock=MovableClock(MONDAY_10)
+    )
     go.wait()
     for i in range(count):
         desk.check_in(CheckIn(PARTNERS[i % len(PARTNERS)], f"w{worker}-{i}"))
@@ -30,7 +32,7 @@ def check_in_many(db_path: str, worker: int, count: int, go: Any) -> None:
 def hold_a_write(db_path: str) -> None:
     """Begin a check-in's transaction, write part of it, tell the parent, then hang
     (the parent kills this process with SIGKILL)."""
-    store = Store(db_path)
+    store = Store(db_path, create=True)
     with store.transaction() as db:
         db.execute(
             "INSERT INTO visits (id, site_id, day, prefix, seq, ticket, partner_id, status, "
@@ -44,7 +46,7 @@ def hold_a_write(db_path: str) -> None:
 
 def check_in_once(db_path: str) -> None:
     """One check-in, then print the wall time right after its commit."""
-    desk = FrontDesk(Store(db_path), parse_config(OPEN_SITE, "test"))
+    desk = FrontDesk(Store(db_path, create=True), parse_config(OPEN_SITE, "test"))
     desk.check_in(CheckIn("caf", "Second Process"))
     print(time.time(), flush=True)
 

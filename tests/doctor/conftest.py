@@ -91,7 +91,7 @@ def shared(tmp_path: Path, staff_gid: int) -> SharedSite:
     config = tmp_path / "config.toml"
     config.write_text(OPEN_SITE)
     site = SharedSite(tmp_path, config, shared_dir / "pvp.db")
-    result = site.pvp("checkin", "--partner", "caf", "--name", "Test")
+    result = site.pvp("--create-db", "checkin", "--partner", "caf", "--name", "Test")
     assert result.returncode == 0, result.stderr
     return site
 

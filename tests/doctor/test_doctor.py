@@ -3,6 +3,7 @@ well: config, the shared database's permissions, each kiosk's bridge, the termin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -13,6 +14,7 @@ import pytest
 from pvp_tui.core import doctor
 from pvp_tui.core.config import load_config
 from pvp_tui.core.doctor import Finding
+from tests.disks import small_disk
 from tests.e2e.harness import in_terminal, tmux
 
 from .conftest import STAFF_GROUP, Kiosk, SharedSite, bridge, self_signed
@@ -112,6 +114,40 @@ def test_database_missing_damaged_or_unknown_group(shared: SharedSite) -> None:
     garbage.write_bytes(b"this is not a database" * 100)
     garbage.chmod(0o660)
     assert any("garbage.db" in f.message for f in problems(doctor.check_database(garbage)))
+
+
+def test_a_store_in_the_root_group_gets_a_staff_group_not_root(shared: SharedSite) -> None:
+    for path in (shared.db, shared.db.parent):
+        os.chown(path, -1, 0)
+    result = shared.pvp("doctor", "--skip-kiosks", "--lang", "en")
+    assert result.returncode == 1
+    assert "-aG root" not in result.stdout and "chgrp root" not in result.stdout
+    assert "belongs to the group root" in result.stdout
+    assert f"chgrp pvp-staff {shared.db.parent} {shared.db}*" in result.stdout
+
+
+def test_a_database_of_a_newer_pvp(shared: SharedSite) -> None:
+    with contextlib.closing(sqlite3.connect(shared.db)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+        conn.commit()
+    found = problems(doctor.check_database(shared.db, STAFF_GROUP))
+    assert len(found) == 1 and "99" in found[0].message
+    assert "PVP Relais" in found[0].fix
+
+
+def test_free_space_where_the_store_lives(shared: SharedSite, tmp_path: Path) -> None:
+    result = shared.pvp("doctor", "--skip-kiosks", "--group", STAFF_GROUP, "--lang", "en")
+    assert re.search(
+        rf"✓ disk : [\d.]+ [GM]B free on the disk holding {shared.db.parent}", result.stdout
+    )
+    with small_disk(tmp_path / "disk", "20m") as disk:
+        site = SharedSite(shared.root, shared.config, disk / "pvp.db")
+        result = site.pvp("doctor", "--skip-kiosks", "--lang", "en")
+    assert result.returncode == 1
+    assert re.search(r"✗ disk : only (20|21) MB free on the disk holding", result.stdout), (
+        result.stdout
+    )
+    assert "free space on that disk" in result.stdout
 
 
 # --------------------------------------------------------------------------- kiosks

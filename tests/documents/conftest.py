@@ -149,7 +149,7 @@ def site_config(bridge: BridgeProcess, **kiosk_extra: Any) -> Config:
 
 
 def make_desk(db: Path, config: Config, at: datetime = PARIS_10AM) -> FrontDesk:
-    return FrontDesk(Store(db), config, Clock(at), actor="test")
+    return FrontDesk(Store(db, create=True), config, Clock(at), actor="test")
 
 
 def visitor_at_kiosk(desk: FrontDesk, name: str = "Mme Durand") -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pvp_tui.core.store import Store
 from tests.core.sites import OPEN_SITE
 
 from .harness import Sshd, sshd
@@ -27,7 +28,9 @@ class Site:
 def site(tmp_path: Path) -> Site:
     config = tmp_path / "config.toml"
     config.write_text(OPEN_SITE)  # partners open all week: the test works any day
-    return Site(config=config, db=tmp_path / "pvp.db")
+    db = tmp_path / "pvp.db"
+    Store(db, create=True).close()  # as `pvp --create-db` makes it
+    return Site(config=config, db=db)
 
 
 @pytest.fixture(scope="session")

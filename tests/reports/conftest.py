@@ -32,7 +32,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     i18n.set_language("fr")
     path = tmp_path_factory.mktemp("reports") / "history.db"
     config = load_config(None)
-    store = Store(path)
+    store = Store(path, create=True)
     built = History(store, config).build(FIRST_DAY, DAYS)
     yield Built(path=path, config=config, store=store, ledger=built.ledger)
     store.close()

@@ -48,8 +48,9 @@ def demo_config(tmp: Path) -> Path:
 def pvp(db: Path, config: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVP_")}
     env["PYTHONPATH"] = str(ROOT)
+    options = ["--config", str(config), "--db", str(db), "--create-db"]
     return subprocess.run(
-        [sys.executable, "-m", "pvp_tui.cli", "--config", str(config), "--db", str(db), *args],
+        [sys.executable, "-m", "pvp_tui.cli", *options, *args],
         capture_output=True,
         env=env,
         cwd=ROOT,
@@ -217,7 +218,7 @@ def today_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Visits of today (real clock), so that nothing is purged yet: their names and
     phones are in the database while the reports are made."""
     tmp = tmp_path_factory.mktemp("privacy")
-    store = Store(tmp / "today.db")
+    store = Store(tmp / "today.db", create=True)
     config = load_config(None)
     h = History(store, config)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -245,7 +246,7 @@ def test_no_name_or_phone_in_any_report(today_db: tuple[Path, Path]) -> None:
         for secret in (SECRET_NAME, SECRET_PHONE, "Zoé", "98 76"):
             assert secret.encode() not in data
     # They were there all along: the reports left them out.
-    store = Store(db)
+    store = Store(db, create=True)
     names = [r["name"] for r in store.query("SELECT name FROM visitor_details")]
     store.close()
     assert SECRET_NAME in names

@@ -21,7 +21,7 @@ DAY = date(2026, 3, 10)  # a Tuesday, UTC+1 in Paris
 
 @pytest.fixture(scope="module")
 def day_report(tmp_path_factory: pytest.TempPathFactory):
-    store = Store(tmp_path_factory.mktemp("day") / "day.db")
+    store = Store(tmp_path_factory.mktemp("day") / "day.db", create=True)
     h = History(store, load_config(None))
     t = h.local
     a = h.check_in(t(DAY, 9, 0), "caf", needs=("reduced_mobility",))
@@ -178,7 +178,7 @@ def test_bad_periods_say_what_to_do(start: str, end: str, code: str) -> None:
 
 def test_reports_never_read_visitor_details(tmp_path: Path) -> None:
     """The report runs with the table of names and phones made unreadable."""
-    store = Store(tmp_path / "p.db")
+    store = Store(tmp_path / "p.db", create=True)
     h = History(store, load_config(None))
     rec = h.check_in(h.local(DAY, 9, 0), "caf", name="Secret", phone="0611223344")
     h.call(rec, h.local(DAY, 9, 5))

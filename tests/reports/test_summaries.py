@@ -23,7 +23,7 @@ FIRST = date(2026, 2, 2)
 
 
 def test_incremental_refresh_equals_a_rebuild(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+    store = Store(tmp_path / "s.db", create=True)
     h = History(store, load_config(None), seed=11)
     h.build(FIRST, 20)
     # Left open at the end of the 20th day: the next start closes it (a later event on a
@@ -55,7 +55,7 @@ def test_incremental_refresh_equals_a_rebuild(tmp_path: Path) -> None:
 
 
 def test_only_changed_visits_are_summarised_again(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+    store = Store(tmp_path / "s.db", create=True)
     h = History(store, load_config(None), seed=3)
     h.build(FIRST, 5, per_day=(3, 3))
     total = len(h.ledger)
@@ -81,7 +81,7 @@ def test_small_chunks_give_the_same_figures(
 ) -> None:
     """Built in chunks of 13 events (a visit's events straddle chunks), the summaries give
     the same report as built in one go."""
-    store = Store(tmp_path / "s.db")
+    store = Store(tmp_path / "s.db", create=True)
     h = History(store, load_config(None), seed=5)
     h.build(FIRST, 15)
     period = Period(FIRST, FIRST + timedelta(days=15))

@@ -128,7 +128,7 @@ def down_kiosk_config(tmp_path: Path) -> Config:
 
 
 def make_desk(db: Path, config: Config) -> FrontDesk:
-    return FrontDesk(Store(db), config, Clock(PARIS_10AM), actor="test")
+    return FrontDesk(Store(db, create=True), config, Clock(PARIS_10AM), actor="test")
 
 
 def called_visitor(desk: FrontDesk, name: str = "Mme Durand") -> str:

@@ -32,7 +32,9 @@ from .recorded import failed, recorded_call, shaped_stats, until_in_call
 
 @pytest.fixture
 def desk(tmp_path: Path) -> FrontDesk:
-    return FrontDesk(Store(tmp_path / "pvp.db"), load_config(None), Clock(PARIS_10AM), actor="t")
+    return FrontDesk(
+        Store(tmp_path / "pvp.db", create=True), load_config(None), Clock(PARIS_10AM), actor="t"
+    )
 
 
 def at_kiosk(desk: FrontDesk, name: str = "Mme Durand") -> Any:
@@ -206,7 +208,7 @@ def test_the_display_name_is_the_ticket_and_the_room_comes_from_the_config(
     tmp_path: Path,
 ) -> None:
     config = down_kiosk_config(tmp_path)
-    desk = FrontDesk(Store(tmp_path / "pvp.db"), config, Clock(PARIS_10AM), actor="t")
+    desk = FrontDesk(Store(tmp_path / "pvp.db", create=True), config, Clock(PARIS_10AM), actor="t")
     visit = at_kiosk(desk, "Marie Curie")
     assert start_params(config, visit) == {
         "room_url": "http://127.0.0.1:9/room",

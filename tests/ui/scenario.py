@@ -28,7 +28,9 @@ class SettableClock:
 
 
 def make_desk(db_path: Path, at: datetime = TEN_AM) -> FrontDesk:
-    return FrontDesk(Store(db_path), load_config(None), SettableClock(at), actor="test")
+    return FrontDesk(
+        Store(db_path, create=True), load_config(None), SettableClock(at), actor="test"
+    )
 
 
 def set_time(desk: FrontDesk, at: datetime) -> None:
