@@ -78,10 +78,15 @@ _pvp_bootstrap() (
   fi
 
   case "$profile" in
-    app) "$uv" sync --locked --no-dev --inexact --quiet ;;  # keeps a test set-up's extras
-    kiosk) "$uv" sync --locked --no-dev --extra bridge --quiet ;;
+    app) "$uv" sync --locked --no-dev --inexact --compile-bytecode --quiet ;;  # keeps test extras
+    kiosk) "$uv" sync --locked --no-dev --extra bridge --compile-bytecode --quiet ;;
     test) "$uv" sync --locked --all-extras --quiet ;;
   esac
+  if [ "$profile" != test ]; then
+    # Bytecode written once, by whoever installs: staff accounts cannot write it under
+    # /opt, and compiling at every start makes pvp's start several times slower.
+    .venv/bin/python -m compileall -q pvp_tui kiosk_bridge
+  fi
 )
 
 if _pvp_bootstrap "$@"; then
