@@ -525,7 +525,7 @@ class FrontDesk:
 
     def day_summary(self, day: date | None = None) -> DaySummary:
         # A visit waiting and never called counts in none of these figures: not reading
-        # them halves this read while a long queue waits (issue 2: check-in to screen).
+        # them halves this read while a long queue waits (bench_queue: check-in to screen).
         rows = self.store.query(
             _VISIT_SELECT + " WHERE v.site_id = ? AND v.day = ?"
             " AND (v.status != ? OR v.called_at IS NOT NULL) ORDER BY v.arrived_at, v.ticket",
