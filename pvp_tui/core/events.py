@@ -17,6 +17,9 @@ TRANSFERRED_IN = "transferred_in"  # from_partner, from_visit, from_ticket (on t
 NOTE_EDITED = "note_edited"  # length only
 PERSONAL_DATA_ERASED = "personal_data_erased"
 CLOSED_OVERNIGHT = "closed_overnight"  # from, to (cancelled), day: left open on a past day
+# The visitor agreed that the agent sees their name: the only event that carries one
+# (name, consent = true); the hub keeps the name apart and erases it at the end of the day.
+NAME_SHARED = "name_shared"
 
 # The video session at the kiosk (issue: video session)
 SESSION_STARTED = "session_started"  # kiosk, partner, room host
