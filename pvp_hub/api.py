@@ -138,7 +138,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         tags=["sites"],
         summary="Pull what changed for the site since a cursor (directory, permanences, rooms)",
         response_model=PullPage,
-        responses=_errors(400, 401),
+        responses=_errors(400, 401, 422),
     )
     async def pull_changes(
         credentials: Credentials,
@@ -156,7 +156,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         tags=["sites"],
         summary="One of the site's visits, as the hub has it",
         response_model=VisitView,
-        responses=_errors(401, 404),
+        responses=_errors(401, 404, 422),
     )
     async def get_visit(visit_id: str, credentials: Credentials) -> JSONResponse:
         answer = await run_in_threadpool(sync.visit_view, engine, _token(credentials), visit_id)
@@ -174,6 +174,14 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(batch.pop("$defs", {}))
         components["PushBatch"] = batch
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)  # every 4xx here is an ErrorBody
+        # Required in fact (400 without it, with a plain message rather than a 422).
+        push = schema["paths"][f"{API}/site/events"]["post"]
+        for parameter in push["parameters"]:
+            if parameter["name"] == "Idempotency-Key":
+                parameter["required"] = True
+                parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 100}
         app.openapi_schema = schema
         return schema
 

@@ -95,6 +95,11 @@ def build_parser() -> Parser:
     )
     purge.set_defaults(run=_purge)
 
+    openapi = commands.add_parser(
+        "openapi", help="print the API's OpenAPI document (docs/hub-openapi.json)"
+    )
+    openapi.set_defaults(run=_openapi, config=None, db=None)
+
     admin = commands.add_parser("admin", help="regions, sites, partners, agents, tokens")
     areas = admin.add_subparsers(title="what", parser_class=Parser, required=True)
 
@@ -247,6 +252,22 @@ def _where(config: HubConfig) -> str:
     if url.startswith("sqlite:///"):
         return "SQLite " + url.removeprefix("sqlite:///")
     return "PostgreSQL " + url.split("@")[-1]  # never print a password
+
+
+def openapi_document() -> str:
+    """The API's OpenAPI document, as committed in docs/hub-openapi.json."""
+    from sqlalchemy import create_engine
+
+    from .api import create_app
+
+    # An in-memory engine that nothing here connects: the document needs no database.
+    app = create_app(HubConfig(database_url="sqlite://"), create_engine("sqlite://"))
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _openapi(_config: HubConfig, _args: argparse.Namespace) -> int:
+    sys.stdout.write(openapi_document())
+    return 0
 
 
 def _migrate(config: HubConfig, _args: argparse.Namespace) -> int:

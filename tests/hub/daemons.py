@@ -102,7 +102,14 @@ class HubProcess:
     def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [*HUB, "serve", "--db", self.db_url, "--port", str(self.port), *extra],
+                [
+                    *HUB,
+                    "serve",
+                    *(["--db", self.db_url] if self.db_url else []),
+                    "--port",
+                    str(self.port),
+                    *extra,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
