@@ -1,0 +1,130 @@
+"""Exactly once through concurrent retries and a hub killed mid-batch."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pvp_hub.schema import events
+from tests.hub.conftest import Hub, Region, Site, event
+from tests.hub.daemons import REPO, HubProcess, wait_for
+
+
+def batches_file(tmp_path: Path, name: str, batches: list[dict[str, Any]]) -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(batches))
+    return path
+
+
+def start_pusher(url: str, site: Site, path: Path, start_at: float = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.hub.pusher", url, site.token, str(path), str(start_at)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, (out[-2000:], err[-2000:])
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def count_events(hub: Hub, ids: list[str]) -> int:
+    with hub.engine.connect() as conn:
+        wanted = [uuid.UUID(i) for i in ids]
+        total = 0
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            total += conn.execute(
+                select(func.count()).select_from(events).where(events.c.id.in_(chunk))
+            ).scalar_one()
+        return total
+
+
+def many_events(visits: int, per_visit: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(visits):
+        visit = uuid.uuid4()
+        out.append(event(visit))
+        out += [event(visit, "session_quality", quality="good") for _ in range(per_visit - 1)]
+    return out
+
+
+def test_the_same_batch_retried_by_several_processes_at_once_is_applied_once(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = region.site()
+    batch = {"key": str(uuid.uuid4()), "events": many_events(40, 5)}
+    path = batches_file(tmp_path, "same", [batch])
+    start_at = time.time() + 1.5  # every process is up and connected by then
+    senders = [start_pusher(hub.url, site, path, start_at) for _ in range(6)]
+    results = [finish(p)[0] for p in senders]
+    answers = [r["answer"] for r in results]
+    # Whoever won, every sender gets the first answer; the others waited (SQLite's write
+    # lock) or were told 409 (PostgreSQL) and retried.
+    assert answers == [{"received": 200, "applied": 200, "duplicates": 0}] * 6
+    assert all(set(r["seen"]) <= {200, 409} for r in results), results
+    assert count_events(hub, [e["id"] for e in batch["events"]]) == 200
+
+
+def test_the_same_events_under_different_keys_at_once_are_stored_once(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = region.site()
+    shared = many_events(20, 5)
+    start_at = time.time() + 1.5
+    senders = []
+    for n in range(5):
+        path = batches_file(tmp_path, f"key{n}", [{"key": str(uuid.uuid4()), "events": shared}])
+        senders.append(start_pusher(hub.url, site, path, start_at))
+    answers = [finish(p)[0]["answer"] for p in senders]
+    assert sum(a["applied"] for a in answers) == 100
+    assert sum(a["duplicates"] for a in answers) == 400
+    assert count_events(hub, [e["id"] for e in shared]) == 100
+
+
+@pytest.mark.slow
+def test_a_hub_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = region.site()
+    batches = [{"key": str(uuid.uuid4()), "events": many_events(5, 6)} for _ in range(120)]
+    all_ids = [e["id"] for b in batches for e in b["events"]]
+    # A hub of its own on the session's database, so it can be killed.
+    victim = HubProcess(hub.process.db_url, tmp_path)
+    victim.start()
+    sender = start_pusher(victim.url, site, batches_file(tmp_path, "stream", batches))
+    rng = random.Random(14)
+    try:
+        for _ in range(4):
+            before = count_events(hub, all_ids)
+            wait_for(lambda b=before: count_events(hub, all_ids) > b + 60, 60, "progress")
+            time.sleep(rng.uniform(0, 0.05))
+            victim.kill()  # SIGKILL, while the sender is mid-stream
+            time.sleep(rng.uniform(0.1, 0.5))
+            victim.start()
+        lines = finish(sender)
+    finally:
+        victim.stop()
+        if sender.poll() is None:
+            sender.kill()
+    assert [line["batch"] for line in lines] == list(range(120))
+    # A batch whose reply was lost is answered again with its first answer: the applied
+    # counts add up to exactly every event once.
+    assert sum(line["answer"]["applied"] for line in lines) == len(all_ids)
+    assert all(line["answer"]["duplicates"] == 0 for line in lines)
+    assert count_events(hub, all_ids) == len(all_ids)
+    retried = [line for line in lines if len(line["seen"]) > 1]
+    assert retried, "the kills should have interrupted some requests"
