@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pvp_tui.core import events as event_types
@@ -57,6 +57,43 @@ IDEMPOTENCY_KEY_MAX = 100
 CURSOR_PREFIX = "c1."
 
 Clock = Callable[[], datetime]
+
+# The push path's statements, built once: SQLAlchemy then reuses their compiled SQL and
+# cache keys, and a request pays only for executing them.
+_LOCK = text("SELECT pg_try_advisory_xact_lock(:lock)")
+_FIRST_ANSWER = select(
+    idempotency_keys.c.request_sha256, idempotency_keys.c.status_code, idempotency_keys.c.response
+).where(idempotency_keys.c.site_id == bindparam("site"), idempotency_keys.c.key == bindparam("key"))
+_SAVE_ANSWER = idempotency_keys.insert()
+# ON CONFLICT DO NOTHING exists only on each dialect's own insert construct.
+_NEW_VISITS = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(visits).on_conflict_do_nothing(
+        index_elements=["id"]
+    )
+    for dialect in (postgresql, sqlite)
+}
+_NEW_EVENTS = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(events)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(events.c.id)
+    for dialect in (postgresql, sqlite)
+}
+_OWNERS = select(visits.c.id, visits.c.site_id).where(
+    visits.c.id.in_(bindparam("ids", expanding=True))
+)
+_SET_TICKET = (
+    update(visits)
+    .where(visits.c.id == bindparam("b_id"))
+    .values(partner=bindparam("b_partner"), ticket=bindparam("b_ticket"))
+)
+_SET_STATUS = (
+    update(visits)
+    .where(
+        visits.c.id == bindparam("b_id"),
+        or_(visits.c.status_at.is_(None), visits.c.status_at <= bindparam("b_at")),
+    )
+    .values(status=bindparam("b_status"), status_at=bindparam("b_at"))
+)
 
 
 def system_clock() -> datetime:
@@ -230,11 +267,15 @@ def push(
         check_events(batch, limits, clock())
     except HubError as exc:
         problem = exc
+    if problem is not None:
+        # Refused input is answered only once the token is known good (strangers learn
+        # nothing), from a read: SQLite's write lock is not taken for it.
+        with engine.connect() as conn:
+            authenticate_site(conn, token)
+        raise problem
+    assert batch is not None and key is not None
     with write_transaction(engine) as conn:
         site = authenticate_site(conn, token)
-        if problem is not None:
-            raise problem  # only once the token is known good: strangers learn nothing
-        assert batch is not None and key is not None
         if (
             is_postgresql(conn)
             and not conn.execute(
@@ -247,13 +288,7 @@ def push(
                 "a request with this Idempotency-Key is still being applied: retry shortly",
                 headers={"Retry-After": "1"},
             )
-        first = conn.execute(
-            select(
-                idempotency_keys.c.request_sha256,
-                idempotency_keys.c.status_code,
-                idempotency_keys.c.response,
-            ).where(idempotency_keys.c.site_id == site.id, idempotency_keys.c.key == key)
-        ).first()
+        first = conn.execute(_FIRST_ANSWER, {"site": site.id, "key": key}).first()
         if first is not None:
             if first.request_sha256 != request_sha:
                 raise HubError(
@@ -265,14 +300,15 @@ def push(
             return first.status_code, first.response
         answer = apply_batch(conn, site, batch, clock())
         conn.execute(
-            idempotency_keys.insert().values(
-                site_id=site.id,
-                key=key,
-                request_sha256=request_sha,
-                status_code=200,
-                response=answer,
-                created_at=clock(),
-            )
+            _SAVE_ANSWER,
+            {
+                "site_id": site.id,
+                "key": key,
+                "request_sha256": request_sha,
+                "status_code": 200,
+                "response": answer,
+                "created_at": clock(),
+            },
         )
         return 200, answer
 
@@ -282,16 +318,11 @@ def _lock_id(site_id: uuid.UUID, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _insert(conn: Connection) -> Any:
-    # ON CONFLICT DO NOTHING exists only on each dialect's own insert construct.
-    return postgresql.insert if is_postgresql(conn) else sqlite.insert
-
-
 def apply_batch(
     conn: Connection, site: SiteIdentity, batch: PushBatch, now: datetime
 ) -> dict[str, Any]:
     """Store the batch's new events and project them on their visits."""
-    insert = _insert(conn)
+    dialect = conn.dialect.name
     rows: list[dict[str, Any]] = []
     names: dict[uuid.UUID, tuple[str, datetime]] = {}
     first_at: dict[uuid.UUID, datetime] = {}
@@ -321,14 +352,10 @@ def apply_batch(
         first_at[event.visit_id] = min(first_at.get(event.visit_id, event.at), event.at)
 
     conn.execute(
-        insert(visits).on_conflict_do_nothing(index_elements=["id"]),
+        _NEW_VISITS[dialect],
         [{"id": vid, "site_id": site.id, "first_at": at} for vid, at in first_at.items()],
     )
-    owners = dict(
-        conn.execute(
-            select(visits.c.id, visits.c.site_id).where(visits.c.id.in_(list(first_at)))
-        ).all()
-    )
+    owners = dict(conn.execute(_OWNERS, {"ids": list(first_at)}).all())
     foreign = [
         f"events[{i}].visit_id: not a visit of this site"
         for i, event in enumerate(batch.events)
@@ -337,12 +364,7 @@ def apply_batch(
     if foreign:
         raise HubError(403, "foreign_visit", "a site may push only its own visits", foreign)
 
-    inserted = set(
-        conn.execute(
-            insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id),
-            rows,
-        ).scalars()
-    )
+    inserted = set(conn.execute(_NEW_EVENTS[dialect], rows).scalars())
     repeats = [row for row in rows if row["id"] not in inserted]
     if repeats:
         _check_repeats(conn, site, batch, repeats)
@@ -405,27 +427,29 @@ def _project(
     new: list[dict[str, Any]],
     names: dict[uuid.UUID, tuple[str, datetime]],
 ) -> None:
-    """Update each visit from its new events (they may come out of order: the status is
-    that of the latest event by its time)."""
+    """Update each visit from its new events: one statement per visit and change (a
+    batch is mostly a few visits' events). Events may come out of order: the status is
+    that of the latest event by its time, and an older one never overwrites it."""
+    latest: dict[uuid.UUID, tuple[datetime, str]] = {}
     for row in sorted(new, key=lambda r: r["at"]):
         data = row["data"]
         if row["type"] in (event_types.CHECKED_IN, event_types.TRANSFERRED_IN):
             conn.execute(
-                update(visits)
-                .where(visits.c.id == row["visit_id"])
-                .values(partner=str(data.get("partner", ""))[:32] or None,
-                        ticket=str(data.get("ticket", ""))[:16] or None)
-            )  # fmt: skip
+                _SET_TICKET,
+                {
+                    "b_id": row["visit_id"],
+                    "b_partner": str(data.get("partner", ""))[:32] or None,
+                    "b_ticket": str(data.get("ticket", ""))[:16] or None,
+                },
+            )
         status = _status_after(row["type"], data)
         if status is not None:
-            conn.execute(
-                update(visits)
-                .where(
-                    visits.c.id == row["visit_id"],
-                    or_(visits.c.status_at.is_(None), visits.c.status_at <= row["at"]),
-                )
-                .values(status=status, status_at=row["at"])
-            )
+            latest[row["visit_id"]] = (row["at"], status)
+    if latest:
+        conn.execute(
+            _SET_STATUS,
+            [{"b_id": vid, "b_at": at, "b_status": status} for vid, (at, status) in latest.items()],
+        )
     stored_ids = {row["visit_id"] for row in new if row["type"] == event_types.NAME_SHARED}
     zone = ZoneInfo(site.timezone)
     for visit_id, (name, at) in names.items():
