@@ -370,8 +370,7 @@ def parse_partner_tables(raw: Any, key: str = "partners") -> tuple[list[Partner]
     (the hub's directory uses it too); the problems as "key: message" lines."""
     v = _Validator()
     partners = _parse_partners(v, raw)
-    problems = [p.replace("partners", key, 1) if p.startswith("partners") else p for p in v.problems]
-    return partners, problems
+    return partners, [key + p.removeprefix("partners") for p in v.problems]
 
 
 ROOM_FIELDS = ("ticket", "site")  # what a room_url template may contain

@@ -1,7 +1,8 @@
 """The names of the events in the visit log. Reports and statistics read these.
 
 Every change of a visit appends one event (table `events`: id UUID, visit_id, site_id,
-at UTC ISO, type, data JSON, actor). Event data never holds a visitor's name, phone or note.
+at UTC ISO, type, data JSON, actor). Event data never holds a visitor's name, phone or note
+(name_shared excepted: the one event that records the visitor's consent to share a name).
 """
 
 # The front desk (pvp_tui.core.frontdesk)
