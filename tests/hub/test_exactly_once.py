@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import random
 import subprocess
@@ -11,11 +12,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from pvp_hub.schema import events
-from tests.hub.conftest import Hub, Region, Site, event
+from pvp_hub.database import write_transaction
+from pvp_hub.schema import events, sites
+from pvp_hub.sync import _lock_id
+from tests.hub.conftest import Hub, Region, Site, event, push
 from tests.hub.daemons import REPO, HubProcess, wait_for
 
 
@@ -68,15 +72,47 @@ def test_the_same_batch_retried_by_several_processes_at_once_is_applied_once(
     site = region.site()
     batch = {"key": str(uuid.uuid4()), "events": many_events(40, 5)}
     path = batches_file(tmp_path, "same", [batch])
-    start_at = time.time() + 1.5  # every process is up and connected by then
-    senders = [start_pusher(hub.url, site, path, start_at) for _ in range(6)]
-    results = [finish(p)[0] for p in senders]
+    # Two hub processes on the one database, as behind a load balancer.
+    second = HubProcess(hub.process.db_url, tmp_path)
+    second.start()
+    try:
+        start_at = time.time() + 1.5  # every sender is up and connected by then
+        urls = [hub.url, second.url] * 3
+        results = [finish(p)[0] for p in [start_pusher(u, site, path, start_at) for u in urls]]
+    finally:
+        second.stop()
     answers = [r["answer"] for r in results]
     # Whoever won, every sender gets the first answer; the others waited (SQLite's write
     # lock) or were told 409 (PostgreSQL) and retried.
     assert answers == [{"received": 200, "applied": 200, "duplicates": 0}] * 6
     assert all(set(r["seen"]) <= {200, 409} for r in results), results
     assert count_events(hub, [e["id"] for e in batch["events"]]) == 200
+
+
+def test_a_request_still_in_flight_is_answered_409_or_waited_for(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    site = region.site()
+    key = str(uuid.uuid4())
+    with hub.engine.connect() as conn:
+        site_id = conn.execute(select(sites.c.id).where(sites.c.slug == site.slug)).scalar_one()
+        if hub.kind == "postgresql":
+            # What a request being applied holds: the key's transaction-scoped lock.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(site_id, key)})
+            busy = push(client, site, [event(uuid.uuid4())], key=key)
+            assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
+            assert busy.json()["error"]["code"] == "in_flight"
+            conn.rollback()
+            assert push(client, site, [event(uuid.uuid4())], key=key).status_code == 200
+        else:
+            # SQLite: another writer holds the lock; the request waits for it, then goes on.
+            conn.rollback()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                with write_transaction(hub.engine):
+                    pending = pool.submit(push, client, site, [event(uuid.uuid4())], key)
+                    time.sleep(0.5)
+                    assert not pending.done()
+                assert pending.result(timeout=10).status_code == 200
 
 
 def test_the_same_events_under_different_keys_at_once_are_stored_once(
