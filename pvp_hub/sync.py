@@ -32,12 +32,8 @@ from .database import is_postgresql, write_transaction
 from .directory import partner_row_public
 from .errors import HubError
 from .schema import changes, events, idempotency_keys, partners, sites, visits
-from .wire import PushBatch, PushEvent
+from .wire import EVENT_TYPES, PushBatch, PushEvent
 
-# Every event type a site writes (pvp_tui.core.events is the one list).
-EVENT_TYPES = frozenset(
-    value for name, value in vars(event_types).items() if name.isupper() and isinstance(value, str)
-)
 # The visit's status after each front-desk event (an event's own "to" wins when present).
 STATUS_AFTER = {
     event_types.CHECKED_IN: Status.WAITING,

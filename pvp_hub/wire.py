@@ -7,8 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
+from pvp_tui.core import events as event_types
+
+# Every event type a site writes (pvp_tui.core.events is the one list).
+EVENT_TYPES = frozenset(
+    value for name, value in vars(event_types).items() if name.isupper() and isinstance(value, str)
+)
+_TYPE_NAMES: list[JsonValue] = [*sorted(EVENT_TYPES)]
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -19,7 +26,13 @@ class PushEvent(BaseModel):
 
     id: uuid.UUID = Field(description="The event's globally unique id (a UUID the site made)")
     visit_id: uuid.UUID = Field(description="The site's visit id")
-    type: str = Field(min_length=1, max_length=40, description="checked_in, called, ...")
+    # Listed in the document; checked by the hub itself, with a message naming the event.
+    type: str = Field(
+        min_length=1,
+        max_length=40,
+        description="The event's type, as the site's event log names it",
+        json_schema_extra={"enum": _TYPE_NAMES},
+    )
     at: AwareDatetime = Field(description="When it happened, with its zone")
     data: dict[str, Any] = Field(
         default_factory=dict,
