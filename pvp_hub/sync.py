@@ -272,11 +272,11 @@ def push(
     assert batch is not None and key is not None
     with write_transaction(engine) as conn:
         site = authenticate_site(conn, token)
+        # In flight: another transaction holds this key's lock (PostgreSQL); on SQLite the
+        # write lock taken at BEGIN IMMEDIATE already made this request wait for it.
         if (
             is_postgresql(conn)
-            and not conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:lock)"), {"lock": _lock_id(site.id, key)}
-            ).scalar()
+            and not conn.execute(_LOCK, {"lock": _lock_id(site.id, key)}).scalar()
         ):
             raise HubError(
                 409,
