@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import sync
+from . import people, sync
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
@@ -227,6 +227,7 @@ async def _purge_loop(engine: Engine) -> None:
     while True:
         try:
             counts = await run_in_threadpool(sync.purge, engine)
+            counts |= await run_in_threadpool(people.purge, engine)
             if any(counts.values()):
                 log.info("purge: %s", counts)
         except Exception:

@@ -91,7 +91,7 @@ def build_parser() -> Parser:
     migrate.set_defaults(run=_migrate)
 
     purge = commands.add_parser(
-        "purge", parents=[common], help="erase visitors' names past their day now"
+        "purge", parents=[common], help="erase visitors' names past their day, expired sessions"
     )
     purge.set_defaults(run=_purge)
 
@@ -277,9 +277,10 @@ def _migrate(config: HubConfig, _args: argparse.Namespace) -> int:
 
 
 def _purge(config: HubConfig, _args: argparse.Namespace) -> int:
-    from .sync import purge
+    from . import people, sync
 
-    counts = purge(_engine(config))
+    engine = _engine(config)
+    counts = sync.purge(engine) | people.purge(engine)
     print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
     return 0
 

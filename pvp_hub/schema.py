@@ -209,3 +209,27 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
 )
+
+# Failed sign-ins per login (known or not, so the throttle tells nothing of who exists).
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    Column("login", String(254), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Agents' and admins' sessions: the cookie's token is shown once, only its hash is kept.
+person_sessions = Table(
+    "person_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),  # agent or admin
+    Column("person_id", Uuid, nullable=False),
+    # The secret a page's forms carry back (CSRF), one per session.
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pvp_hub.schema import UTCDateTime  # noqa: F401 (autogenerate may use it)
+from pvp_hub.schema import UTCDateTime  # noqa: F401 (autogenerate writes UTCDateTime())
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
