@@ -184,6 +184,8 @@ def build_parser() -> Parser:
     add.add_argument("login")
     add.add_argument("--name", required=True)
     add.add_argument("--region", help="the region it administers (default: every region)")
+    listing = leaf(admin_area, "list", "list admin accounts", _admin_list)
+    listing.add_argument("--json", action="store_true")
 
     password = leaf(areas, "password", "set an agent's or an admin's password", _password)
     password.add_argument("login")
@@ -409,6 +411,13 @@ def _admin_add(config: HubConfig, args: argparse.Namespace) -> int:
     directory.create_admin(_engine(config), args.region, args.login, args.name)
     print(f"admin {args.login} created; set a password: pvp-hub admin password {args.login}")
     return 0
+
+
+def _admin_list(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import directory
+
+    rows = directory.list_admins(_engine(config))
+    return _show(rows, ["login", "name", "region", "has_password"], args.json)
 
 
 def _password(config: HubConfig, args: argparse.Namespace) -> int:

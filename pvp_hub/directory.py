@@ -374,6 +374,21 @@ def create_admin(engine: Engine, region: str | None, login: str, name: str) -> u
     return admin_id
 
 
+def list_admins(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                admins.c.login,
+                admins.c.name,
+                regions.c.slug.label("region"),
+                admins.c.password_hash.is_not(None).label("has_password"),
+            )
+            .outerjoin(regions, regions.c.id == admins.c.region_id)
+            .order_by(admins.c.login)
+        ).mappings()
+        return [{**r, "region": r["region"] or "(every region)"} for r in rows]
+
+
 def set_password(engine: Engine, login: str, password: str) -> str:
     """Set an agent's or an admin's password (argon2id); which kind of account it was."""
     problem = auth.check_password_strength(password)

@@ -61,6 +61,10 @@ def test_a_region_is_set_up_from_the_command_line(tmp_path: Path) -> None:
     agents = run(db, "admin", "agent", "list", "--json").stdout
     assert '"has_password": true' in agents and "argon2" not in agents
 
+    assert run(db, "admin", "admin", "add", "chef@region.fr", "--name", "Chef").returncode == 0
+    admins = run(db, "admin", "admin", "list").stdout.splitlines()
+    assert admins[1].split() == ["chef@region.fr", "Chef", "(every", "region)", "False"]
+
     issued = run(db, "admin", "token", "issue", "leyme", "--label", "accueil")
     token_id = issued.stdout.split()[1]
     token = issued.stdout.splitlines()[-1]
