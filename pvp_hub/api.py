@@ -59,7 +59,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         "their directory.",
         lifespan=lifespan,
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # Swagger UI loads its assets from a CDN: the hub serves none
         redoc_url=None,
     )
 
