@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -66,6 +67,20 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(HubError)
     async def hub_error(_request: Request, exc: HubError) -> JSONResponse:
         return JSONResponse(exc.body(), exc.status, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite busy past its timeout, PostgreSQL down or restarting: nothing was stored,
+        # and the site's retry (same key, same body) will be applied once.
+        # The driver's own message only: SQLAlchemy's would add the statement's parameters.
+        log.warning("database unavailable: %s", str(exc.orig).splitlines()[0][:200])
+        error = HubError(
+            503,
+            "database_unavailable",
+            "the hub's database is busy or unavailable: retry shortly",
+            headers={"Retry-After": "2"},
+        )
+        return JSONResponse(error.body(), 503, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -115,6 +115,20 @@ def test_a_request_still_in_flight_is_answered_409_or_waited_for(
                 assert pending.result(timeout=10).status_code == 200
 
 
+def test_a_database_busy_too_long_is_a_503_to_retry(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    if hub.kind != "sqlite":
+        pytest.skip("SQLite's write lock; PostgreSQL's rows are locked, not the database")
+    site = region.site()
+    batch = [event(uuid.uuid4())]
+    with write_transaction(hub.engine):  # held past the hub's 5 s busy timeout
+        busy = push(client, site, batch, key="busy")
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+    assert busy.json()["error"]["code"] == "database_unavailable"
+    assert push(client, site, batch, key="busy").json()["applied"] == 1
+
+
 def test_the_same_events_under_different_keys_at_once_are_stored_once(
     hub: Hub, region: Region, tmp_path: Path
 ) -> None:
