@@ -453,6 +453,8 @@ def _project(
             continue  # a repeat of a name already received (or erased since): left as is
         local_day = at.astimezone(zone).date()
         erase_at = datetime.combine(local_day + timedelta(days=1), time(0), zone)
+        if erase_at <= new[0]["received_at"]:
+            continue  # its day is over (the site was offline): the name is not kept at all
         conn.execute(
             update(visits)
             .where(visits.c.id == visit_id)

@@ -115,6 +115,24 @@ def test_names_are_erased_once_their_day_is_over(
         )
 
 
+def test_a_name_shared_on_a_day_already_over_is_not_kept(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    site = region.site()
+    visit = uuid.uuid4()
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    late = [
+        event(visit, at=two_days_ago),
+        event(visit, "name_shared", at=two_days_ago, name="Mme Petit", consent=True),
+    ]
+    assert push(client, site, late).json()["applied"] == 2
+    with hub.engine.connect() as conn:
+        assert (
+            conn.execute(select(visits.c.visitor_name).where(visits.c.id == visit)).scalar_one()
+            is None
+        )
+
+
 # (what is sent, status, error code, a problem line that must be in the answer)
 def _bad_inputs() -> list[tuple[str, object, int, str, str]]:
     visit = str(uuid.uuid4())
