@@ -42,6 +42,8 @@ _pvp_bootstrap() (
     htop systemd procps
     # the kiosk's video session: the bridge drives Chromium; tests shape traffic in a netns
     chromium iproute2
+    # the hub's tests start their own PostgreSQL cluster (initdb, pg_ctl) besides SQLite
+    postgresql
     git
   )
   case "$profile" in

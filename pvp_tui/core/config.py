@@ -366,6 +366,14 @@ def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
     return partners
 
 
+def parse_partner_tables(raw: Any, key: str = "partners") -> tuple[list[Partner], list[str]]:
+    """Partners from [[partners]]-shaped tables, checked by the site config's own rules
+    (the hub's directory uses it too); the problems as "key: message" lines."""
+    v = _Validator()
+    partners = _parse_partners(v, raw)
+    return partners, [key + p.removeprefix("partners") for p in v.problems]
+
+
 ROOM_FIELDS = ("ticket", "site")  # what a room_url template may contain
 
 

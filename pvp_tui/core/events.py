@@ -1,7 +1,8 @@
 """The names of the events in the visit log. Reports and statistics read these.
 
 Every change of a visit appends one event (table `events`: id UUID, visit_id, site_id,
-at UTC ISO, type, data JSON, actor). Event data never holds a visitor's name, phone or note.
+at UTC ISO, type, data JSON, actor). Event data never holds a visitor's name, phone or note
+(name_shared excepted: the one event that records the visitor's consent to share a name).
 """
 
 # The front desk (pvp_tui.core.frontdesk)
@@ -17,6 +18,9 @@ TRANSFERRED_IN = "transferred_in"  # from_partner, from_visit, from_ticket (on t
 NOTE_EDITED = "note_edited"  # length only
 PERSONAL_DATA_ERASED = "personal_data_erased"
 CLOSED_OVERNIGHT = "closed_overnight"  # from, to (cancelled), day: left open on a past day
+# The visitor agreed that the agent sees their name: the only event that carries one
+# (name, consent = true); the hub keeps the name apart and erases it at the end of the day.
+NAME_SHARED = "name_shared"
 
 # The video session at the kiosk (issue: video session)
 SESSION_STARTED = "session_started"  # kiosk, partner, room host

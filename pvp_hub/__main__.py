@@ -1,0 +1,3 @@
+from pvp_hub.cli import main
+
+raise SystemExit(main())

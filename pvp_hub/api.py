@@ -1,0 +1,255 @@
+"""The hub's web service: FastAPI, JSON under /api/v1.
+
+Handlers are thin: they read the request, hand the work to `sync` in a worker thread
+(one thread hop and one database connection per request, the token checked on that same
+connection) and return its answer as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import people, sync
+from .config import HubConfig, config_path, load_hub_config
+from .database import make_engine
+from .errors import HubError
+from .wire import ErrorBody, PullPage, PushBatch, PushResult, SiteInfo, VisitView
+
+log = logging.getLogger("pvp_hub")
+API = "/api/v1"
+PURGE_EVERY_S = 15 * 60
+VERSION = "1.0.0"
+
+bearer = HTTPBearer(auto_error=False, description="The site's token (pvp-hub admin token issue)")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
+    engine = engine or make_engine(config.database_url)
+    limits = config.limits
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_purge_loop(engine))
+        yield
+        task.cancel()
+        engine.dispose()
+
+    app = FastAPI(
+        title="pvp-hub",
+        version=VERSION,
+        summary="The regional hub of PVP Relais: sites push their visit events and pull "
+        "their directory.",
+        lifespan=lifespan,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,  # Swagger UI loads its assets from a CDN: the hub serves none
+        redoc_url=None,
+    )
+
+    @app.exception_handler(HubError)
+    async def hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        return JSONResponse(exc.body(), exc.status, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite busy past its timeout, PostgreSQL down or restarting: nothing was stored,
+        # and the site's retry (same key, same body) will be applied once.
+        # The driver's own message only: SQLAlchemy's would add the statement's parameters.
+        log.warning("database unavailable: %s", str(exc.orig).splitlines()[0][:200])
+        error = HubError(
+            503,
+            "database_unavailable",
+            "the hub's database is busy or unavailable: retry shortly",
+            headers={"Retry-After": "2"},
+        )
+        return JSONResponse(error.body(), 503, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        error = HubError(422, "invalid_request", "the request is not valid", problems)
+        return JSONResponse(error.body(), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail)}}
+        return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.get(f"{API}/health", tags=["service"], summary="Is the hub up, with its database?")
+    async def health() -> JSONResponse:
+        try:
+            await run_in_threadpool(_ping, engine)
+        except Exception:
+            log.exception("health check: the database does not answer")
+            return JSONResponse({"status": "database unavailable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get(
+        f"{API}/site",
+        tags=["sites"],
+        summary="The site this token belongs to, and the hub's clock",
+        response_model=SiteInfo,
+        responses=_errors(401),
+    )
+    async def whoami(credentials: Credentials) -> JSONResponse:
+        answer = await run_in_threadpool(sync.site_info, engine, _token(credentials))
+        return JSONResponse(answer)
+
+    @app.post(
+        f"{API}/site/events",
+        tags=["sites"],
+        summary="Push a batch of the site's visit events (applied exactly once)",
+        response_model=PushResult,
+        responses=_errors(400, 401, 403, 409, 413, 415, 422),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/PushBatch"}}
+                },
+            }
+        },
+    )
+    async def push_events(
+        request: Request,
+        credentials: Credentials,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                description="Made by the site for this batch (a UUID), sent again unchanged "
+                "on every retry: the same key and body get the first answer again.",
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        _require_json(request)
+        body = await _read_body(request, limits.max_body_bytes)
+        status, answer = await run_in_threadpool(
+            sync.push, engine, _token(credentials), idempotency_key, body, limits
+        )
+        return JSONResponse(answer, status)
+
+    @app.get(
+        f"{API}/site/changes",
+        tags=["sites"],
+        summary="Pull what changed for the site since a cursor (directory, permanences, rooms)",
+        response_model=PullPage,
+        responses=_errors(400, 401, 422),
+    )
+    async def pull_changes(
+        credentials: Credentials,
+        cursor: Annotated[
+            str | None, Query(max_length=40, description="From the last page")
+        ] = None,
+        limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    ) -> JSONResponse:
+        page_size = min(limit or limits.pull_page_size, limits.pull_page_size)
+        answer = await run_in_threadpool(sync.pull, engine, _token(credentials), cursor, page_size)
+        return JSONResponse(answer)
+
+    @app.get(
+        f"{API}/site/visits/{{visit_id}}",
+        tags=["sites"],
+        summary="One of the site's visits, as the hub has it",
+        response_model=VisitView,
+        responses=_errors(401, 404, 422),
+    )
+    async def get_visit(visit_id: str, credentials: Credentials) -> JSONResponse:
+        answer = await run_in_threadpool(sync.visit_view, engine, _token(credentials), visit_id)
+        return JSONResponse(answer)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        # The push body is parsed by the handler (strictly, and hashed for idempotency),
+        # so its model is added to the document by hand.
+        batch = PushBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(batch.pop("$defs", {}))
+        components["PushBatch"] = batch
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)  # every 4xx here is an ErrorBody
+        # Required in fact (400 without it, with a plain message rather than a 422).
+        push = schema["paths"][f"{API}/site/events"]["post"]
+        for parameter in push["parameters"]:
+            if parameter["name"] == "Idempotency-Key":
+                parameter["required"] = True
+                parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 100}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    return credentials.credentials
+
+
+def _require_json(request: Request) -> None:
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "application/json":
+        raise HubError(415, "unsupported_media_type", "send the body as application/json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to be larger than `limit`."""
+    too_large = HubError(
+        413, "body_too_large", f"the body is larger than {limit} bytes: send fewer events per push"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+async def _purge_loop(engine: Engine) -> None:
+    while True:
+        try:
+            counts = await run_in_threadpool(sync.purge, engine)
+            counts |= await run_in_threadpool(people.purge, engine)
+            if any(counts.values()):
+                log.info("purge: %s", counts)
+        except Exception:
+            log.exception("purge failed; trying again later")
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory: the settings come from PVP_HUB_* (set by `pvp-hub serve`)."""
+    return create_app(load_hub_config(config_path(None)))

@@ -1,0 +1,202 @@
+"""The hub's settings: a TOML file, then PVP_HUB_* environment variables, then options.
+
+Like the site's config, every mistake is one line naming the key (or the variable), and
+the hub stops before touching the database.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from pvp_tui.core.config import APP_NAME, ConfigError
+
+DEFAULT_PORT = 8470
+ENV_PREFIX = "PVP_HUB_"
+
+
+@dataclass(frozen=True)
+class SyncLimits:
+    max_body_bytes: int = 1_048_576  # a batch of 500 events is about 200 KiB
+    max_events_per_push: int = 500
+    pull_page_size: int = 500
+    clock_skew_seconds: int = 300  # an event dated further ahead of the hub is refused
+    max_event_age_days: int = 30  # a site offline longer resends nothing older
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    # The reverse proxies whose X-Forwarded-* headers are believed (none by default).
+    forwarded_allow_ips: tuple[str, ...] = ()
+    limits: SyncLimits = field(default_factory=SyncLimits)
+    source: str = "<defaults>"
+    # True when nothing was configured: the embedded demo region is created if empty.
+    is_default: bool = False
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{platformdirs.user_data_path(APP_NAME) / 'hub.db'}"
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """--config, then PVP_HUB_CONFIG, then /etc/pvp-relais/hub.toml if it exists."""
+    chosen = explicit or os.environ.get(ENV_PREFIX + "CONFIG")
+    if chosen:
+        return Path(chosen).expanduser()
+    system = Path("/etc/pvp-relais/hub.toml")
+    return system if system.is_file() else None
+
+
+def load_hub_config(
+    path: Path | None, env: dict[str, str] | None = None, **options: Any
+) -> HubConfig:
+    """The settings from the file (if any), the environment, then non-None options."""
+    env = dict(os.environ) if env is None else env
+    problems: list[str] = []
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(source, ["file not found"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(source, [f"cannot read the file ({exc})"]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    v = _Checker(problems)
+    v.unknown("", raw, {"server", "database", "sync"})
+    server = v.table(raw, "server", {"host", "port", "workers", "forwarded_allow_ips"})
+    database = v.table(raw, "database", {"url"})
+    sync = v.table(raw, "sync", set(SyncLimits.__dataclass_fields__))
+
+    # The environment overrides the file, and is checked under its own name.
+    for key, var in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
+        if ENV_PREFIX + var in env:
+            text = env[ENV_PREFIX + var]
+            server[key] = int(text) if key != "host" and text.strip().isdigit() else text
+            v.renamed[f"server.{key}"] = ENV_PREFIX + var
+    if ENV_PREFIX + "FORWARDED_ALLOW_IPS" in env:
+        text = env[ENV_PREFIX + "FORWARDED_ALLOW_IPS"]
+        server["forwarded_allow_ips"] = [p.strip() for p in text.split(",") if p.strip()]
+        v.renamed["server.forwarded_allow_ips"] = ENV_PREFIX + "FORWARDED_ALLOW_IPS"
+    if ENV_PREFIX + "DB" in env:
+        database["url"] = env[ENV_PREFIX + "DB"]
+        v.renamed["database.url"] = ENV_PREFIX + "DB"
+    for key, value in options.items():
+        if value is None:
+            continue
+        section = database if key == "url" else server
+        section[key] = value
+        v.renamed[("database." if key == "url" else "server.") + key] = "--" + key.replace("_", "-")
+
+    is_default = path is None and "url" not in database
+    url = v.text(database, "database.", "url", default_database_url())
+    if url and not url.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+        v.add(
+            "database.url",
+            "must start with sqlite:/// (a file) or postgresql+psycopg:// (got "
+            + repr(url.split("://", 1)[0] + "://...")
+            + ")",
+        )
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    host = v.text(server, "server.", "host", "127.0.0.1")
+    port = v.number(server, "server.", "port", DEFAULT_PORT, 1, 65535)
+    workers = v.number(server, "server.", "workers", 1, 1, 64)
+    allowed = server.get("forwarded_allow_ips", [])
+    proxies: list[str] = []
+    if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+        v.add("server.forwarded_allow_ips", 'must be a list of addresses, e.g. ["10.0.0.2"]')
+    else:
+        for item in allowed:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                if not item.startswith("unix:"):
+                    v.add("server.forwarded_allow_ips", f"{item!r} is not an IP address")
+                    continue
+            proxies.append(item)
+    # (key, lowest, highest) for each limit; the defaults are SyncLimits' own
+    bounds = {
+        "max_body_bytes": (1024, 64 << 20),
+        "max_events_per_push": (1, 10_000),
+        "pull_page_size": (1, 10_000),
+        "clock_skew_seconds": (1, 86_400),
+        "max_event_age_days": (1, 3650),
+    }
+    defaults = SyncLimits()
+    limits = SyncLimits(
+        **{
+            key: v.number(sync, "sync.", key, getattr(defaults, key), low, high)
+            for key, (low, high) in bounds.items()
+        }
+    )
+    if problems:
+        raise ConfigError(source, problems)
+    return HubConfig(
+        database_url=url,
+        host=host,
+        port=port,
+        workers=workers,
+        forwarded_allow_ips=tuple(proxies),
+        limits=limits,
+        source=source,
+        is_default=is_default,
+    )
+
+
+class _Checker:
+    """Collects one "key: message" line per mistake; a key set from the environment or an
+    option is named as such (PVP_HUB_PORT, --port), so the user fixes the right place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        self.renamed: dict[str, str] = {}
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.renamed.get(key, key)}: {message}")
+
+    def unknown(self, prefix: str, table: dict[str, Any], known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                expected = ", ".join(sorted(known))
+                self.add(f"{prefix}{key}", f"unknown key (expected one of: {expected})")
+
+    def table(self, raw: dict[str, Any], name: str, known: set[str]) -> dict[str, Any]:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            self.add(name, f"must be a table ([{name}])")
+            return {}
+        self.unknown(name + ".", value, known)
+        return dict(value)
+
+    def text(self, table: dict[str, Any], prefix: str, key: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            self.add(prefix + key, f"must be a non-empty text in quotes (got {value!r})")
+            return default
+        return value
+
+    def number(
+        self, table: dict[str, Any], prefix: str, key: str, default: int, low: int, high: int
+    ) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(prefix + key, f"must be a whole number (got {value!r})")
+            return default
+        if not low <= value <= high:
+            self.add(prefix + key, f"must be between {low} and {high} (got {value})")
+            return default
+        return value

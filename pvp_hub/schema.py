@@ -1,0 +1,235 @@
+"""The hub's tables, as SQLAlchemy Core metadata: one schema for SQLite and PostgreSQL.
+
+Alembic's migrations (pvp_hub/migrations) build the same schema; a test compares them.
+Ids are UUIDs; every timestamp is UTC with its zone (UTCDateTime).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is UTC with its zone on every engine: SQLite's DATETIME drops
+    the offset silently, so values are converted to UTC on write and marked UTC on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the hub stores only timestamps with a zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON documents: jsonb on PostgreSQL (indexable, compact), JSON text on SQLite.
+Json: Any = JSON().with_variant(JSONB(), "postgresql")
+# A counter that orders changes: BIGINT identity on PostgreSQL, rowid on SQLite.
+Seq: Any = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+regions = Table(
+    "regions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("slug", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    Column("slug", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("region_id", "slug"),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    Column("slug", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(3), nullable=False),
+    Column("interview_minutes", Integer, nullable=False),
+    # {"mon": ["09:00-12:00", ...], ...}: the permanences, as in a site's config
+    Column("hours", Json, nullable=False),
+    Column("document_types", Json, nullable=False),
+    # {"kind": "url", "url": ..., "domains": [...]} or {"kind": "api", "api": ..., ...}
+    Column("room", Json, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("region_id", "slug"),
+    UniqueConstraint("region_id", "prefix"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    Column("partner_id", Uuid, ForeignKey("partners.id"), nullable=False),
+    Column("login", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    Column("all_sites", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+agent_sites = Table(
+    "agent_sites",
+    metadata,
+    Column("agent_id", Uuid, ForeignKey("agents.id"), primary_key=True),
+    Column("site_id", Uuid, ForeignKey("sites.id"), primary_key=True),
+)
+
+admins = Table(
+    "admins",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    # None: an admin of every region
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=True),
+    Column("login", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+site_tokens = Table(
+    "site_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("site_id", Uuid, ForeignKey("sites.id"), nullable=False),
+    # SHA-256 of the token (hex): the token itself is shown once and never stored
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("label", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# What changed in the directory, in commit order: the pull endpoint's cursor is a seq.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    # None: every site of the region sees it
+    Column("site_id", Uuid, ForeignKey("sites.id"), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("object_id", Uuid, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "region_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+# The hub's view of a site's visit, projected from its events.
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("site_id", Uuid, ForeignKey("sites.id"), nullable=False),
+    Column("partner", String(32), nullable=True),
+    Column("ticket", String(16), nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("status_at", UTCDateTime, nullable=True),
+    Column("first_at", UTCDateTime, nullable=False),
+    # Only when the visitor agreed (a name_shared event); erased at name_erase_at.
+    Column("visitor_name", String(80), nullable=True),
+    Column("name_erase_at", UTCDateTime, nullable=True),
+    Index(None, "site_id", "first_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    # The site's own event id: pushing it again is a no-op.
+    Column("id", Uuid, primary_key=True),
+    Column("site_id", Uuid, ForeignKey("sites.id"), nullable=False),
+    Column("visit_id", Uuid, ForeignKey("visits.id"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", Json, nullable=False),
+    # SHA-256 of the event as pushed: the same id with other content is refused.
+    Column("digest", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index(None, "visit_id"),
+    Index(None, "site_id", "at"),
+)
+
+# The first answer to each Idempotency-Key of a site, replayed on a retry.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("site_id", Uuid, ForeignKey("sites.id"), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+)
+
+# Failed sign-ins per login (known or not, so the throttle tells nothing of who exists).
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    Column("login", String(254), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Agents' and admins' sessions: the cookie's token is shown once, only its hash is kept.
+person_sessions = Table(
+    "person_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),  # agent or admin
+    Column("person_id", Uuid, nullable=False),
+    # The secret a page's forms carry back (CSRF), one per session.
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)

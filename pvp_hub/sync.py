@@ -1,0 +1,619 @@
+"""Push and pull: what sites exchange with the hub. The hot path of the service.
+
+Push applies a batch of a site's events exactly once: each event's own id is the key of
+the `events` table (a repeat is skipped), and each request's Idempotency-Key stores the
+first answer, replayed on a retry. Everything of one batch is one transaction: refused
+input stores nothing. Pull walks the directory's change log from an opaque cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pvp_tui.core import events as event_types
+from pvp_tui.core.frontdesk import NAME_MAX
+from pvp_tui.core.models import Status
+
+from .auth import SiteIdentity, authenticate_site
+from .config import SyncLimits
+from .database import is_postgresql, write_transaction
+from .directory import partner_row_public
+from .errors import HubError
+from .schema import changes, events, idempotency_keys, partners, sites, visits
+from .wire import EVENT_TYPES, PushBatch, PushEvent
+
+# The visit's status after each front-desk event (an event's own "to" wins when present).
+STATUS_AFTER = {
+    event_types.CHECKED_IN: Status.WAITING,
+    event_types.CALLED: Status.CALLED,
+    event_types.BACK_TO_WAITING: Status.WAITING,
+    event_types.STARTED: Status.IN_SESSION,
+    event_types.FINISHED: Status.DONE,
+    event_types.NO_SHOW: Status.NO_SHOW,
+    event_types.CANCELLED: Status.CANCELLED,
+    event_types.TRANSFERRED: Status.TRANSFERRED,
+    event_types.TRANSFERRED_IN: Status.WAITING,
+    event_types.CLOSED_OVERNIGHT: Status.CANCELLED,
+}
+# Keys that would carry a visitor's identity: refused outside name_shared.
+PERSONAL_KEYS = frozenset({"name", "visitor_name", "first_name", "last_name", "phone", "note"})
+IDEMPOTENCY_KEY_MAX = 100
+CURSOR_PREFIX = "c1."
+
+Clock = Callable[[], datetime]
+
+# The push path's statements, built once: SQLAlchemy then reuses their compiled SQL and
+# cache keys, and a request pays only for executing them.
+_LOCK = text("SELECT pg_try_advisory_xact_lock(:lock)")
+_FIRST_ANSWER = select(
+    idempotency_keys.c.request_sha256, idempotency_keys.c.status_code, idempotency_keys.c.response
+).where(idempotency_keys.c.site_id == bindparam("site"), idempotency_keys.c.key == bindparam("key"))
+_SAVE_ANSWER = idempotency_keys.insert()
+# ON CONFLICT DO NOTHING exists only on each dialect's own insert construct.
+_NEW_VISITS = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(visits).on_conflict_do_nothing(
+        index_elements=["id"]
+    )
+    for dialect in (postgresql, sqlite)
+}
+_NEW_EVENTS = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(events)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(events.c.id)
+    for dialect in (postgresql, sqlite)
+}
+_OWNERS = select(visits.c.id, visits.c.site_id).where(
+    visits.c.id.in_(bindparam("ids", expanding=True))
+)
+_SET_TICKET = (
+    update(visits)
+    .where(visits.c.id == bindparam("b_id"))
+    .values(partner=bindparam("b_partner"), ticket=bindparam("b_ticket"))
+)
+_SET_STATUS = (
+    update(visits)
+    .where(
+        visits.c.id == bindparam("b_id"),
+        or_(visits.c.status_at.is_(None), visits.c.status_at <= bindparam("b_at")),
+    )
+    .values(status=bindparam("b_status"), status_at=bindparam("b_at"))
+)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# ----------------------------------------------------------------------------- parsing
+def parse_batch(body: bytes, limits: SyncLimits) -> PushBatch:
+    """The batch in `body`, or a 400/422 naming every problem."""
+    try:
+        batch = PushBatch.model_validate_json(body)
+    except ValidationError as exc:
+        raise _input_error(exc) from None
+    if len(batch.events) > limits.max_events_per_push:
+        raise HubError(
+            422,
+            "batch_too_large",
+            f"at most {limits.max_events_per_push} events per push",
+            [f"events: {len(batch.events)} events (send them in several batches)"],
+        )
+    # PostgreSQL refuses NUL in text and jsonb: refuse it here, with its place named.
+    if b"\\u0000" in body:
+        places = [
+            f"events[{i}].{where}"
+            for i, event in enumerate(batch.events)
+            for where in _nul_places(event)
+        ]
+        if places:
+            raise HubError(
+                422,
+                "nul_character",
+                "the NUL character (\\u0000) is not allowed in text",
+                [f"{place}: contains \\u0000" for place in places],
+            )
+    return batch
+
+
+def _nul_places(event: PushEvent) -> list[str]:
+    found = ["type"] if "\x00" in event.type else []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, str) and "\x00" in value:
+            found.append(where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    found.append(where)
+                walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+
+    walk(event.data, "data")
+    return found
+
+
+def _input_error(exc: ValidationError) -> HubError:
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        detail = errors[0].get("ctx", {}).get("error", "")
+        return HubError(400, "malformed_json", f"the body is not valid JSON ({detail})")
+    return HubError(422, "invalid_body", "the body does not have the expected shape", [
+        f"{_loc(e['loc'])}: {_plain(e)}" for e in errors
+    ])  # fmt: skip
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _plain(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "is required"
+    return str(error["msg"])
+
+
+def check_events(batch: PushBatch, limits: SyncLimits, now: datetime) -> None:
+    """The rules no JSON schema says: known types, a plausible clock, no names without
+    consent. Every problem is named; one is enough to refuse the whole batch."""
+    problems: list[str] = []
+    ahead = timedelta(seconds=limits.clock_skew_seconds)
+    oldest = now - timedelta(days=limits.max_event_age_days)
+    for i, event in enumerate(batch.events):
+        where = f"events[{i}]"
+        if event.type not in EVENT_TYPES:
+            problems.append(f"{where}.type: unknown event type {event.type[:40]!r}")
+        if event.at > now + ahead:
+            problems.append(
+                f"{where}.at: {_duration(event.at - now)} ahead of the hub's clock "
+                "(is the site's clock right?)"
+            )
+        elif event.at < oldest:
+            problems.append(
+                f"{where}.at: older than {limits.max_event_age_days} days: the hub no "
+                "longer takes it"
+            )
+        if event.type == event_types.NAME_SHARED:
+            problems.extend(_check_name_shared(where, event.data))
+        else:
+            problems.extend(
+                f"{where}.data.{key}: visitor names and details go up only in a name_shared "
+                "event that records the visitor's consent"
+                for key in event.data
+                if key.lower() in PERSONAL_KEYS
+            )
+    if problems:
+        raise HubError(422, "invalid_events", "some events cannot be taken", problems)
+
+
+def _check_name_shared(where: str, data: dict[str, Any]) -> list[str]:
+    problems = [
+        f"{where}.data.{key}: unknown field" for key in data if key not in ("name", "consent")
+    ]
+    if data.get("consent") is not True:
+        problems.append(f"{where}.data.consent: must be true (the visitor agreed)")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
+        problems.append(f"{where}.data.name: a name of 1 to {NAME_MAX} characters")
+    elif any(not ch.isprintable() for ch in name):
+        problems.append(f"{where}.data.name: one line, without control characters")
+    return problems
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = round(delta.total_seconds() / 60)
+    if minutes >= 48 * 60:
+        return f"{minutes // 1440} days"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+# -------------------------------------------------------------------------------- push
+def check_idempotency_key(key: str | None) -> str:
+    if key is None:
+        raise HubError(
+            400,
+            "idempotency_key_required",
+            "every write needs an Idempotency-Key header (a UUID made for this batch, "
+            "sent again unchanged on each retry)",
+        )
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+        raise HubError(
+            400,
+            "bad_idempotency_key",
+            f"the Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters",
+        )
+    return key
+
+
+def push(
+    engine: Engine,
+    token: str | None,
+    key: str | None,
+    body: bytes,
+    limits: SyncLimits,
+    clock: Clock = system_clock,
+) -> tuple[int, dict[str, Any]]:
+    """Apply one batch: (HTTP status, answer). Runs in a worker thread."""
+    request_sha = hashlib.sha256(body).hexdigest()
+    problem: HubError | None = None
+    batch: PushBatch | None = None
+    try:
+        # Parsed before the transaction, so SQLite's write lock is not held meanwhile.
+        key = check_idempotency_key(key)
+        batch = parse_batch(body, limits)
+        check_events(batch, limits, clock())
+    except HubError as exc:
+        problem = exc
+    if problem is not None:
+        # Refused input is answered only once the token is known good (strangers learn
+        # nothing), from a read: SQLite's write lock is not taken for it.
+        with engine.connect() as conn:
+            authenticate_site(conn, token)
+        raise problem
+    assert batch is not None and key is not None
+    with write_transaction(engine) as conn:
+        site = authenticate_site(conn, token)
+        # In flight: another transaction holds this key's lock (PostgreSQL); on SQLite the
+        # write lock taken at BEGIN IMMEDIATE already made this request wait for it.
+        if (
+            is_postgresql(conn)
+            and not conn.execute(_LOCK, {"lock": _lock_id(site.id, key)}).scalar()
+        ):
+            raise HubError(
+                409,
+                "in_flight",
+                "a request with this Idempotency-Key is still being applied: retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        first = conn.execute(_FIRST_ANSWER, {"site": site.id, "key": key}).first()
+        if first is not None:
+            if first.request_sha256 != request_sha:
+                raise HubError(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another body: make a new key for a "
+                    "new batch",
+                )
+            return first.status_code, first.response
+        answer = apply_batch(conn, site, batch, clock())
+        conn.execute(
+            _SAVE_ANSWER,
+            {
+                "site_id": site.id,
+                "key": key,
+                "request_sha256": request_sha,
+                "status_code": 200,
+                "response": answer,
+                "created_at": clock(),
+            },
+        )
+        return 200, answer
+
+
+def _lock_id(site_id: uuid.UUID, key: str) -> int:
+    digest = hashlib.sha256(site_id.bytes + key.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def apply_batch(
+    conn: Connection, site: SiteIdentity, batch: PushBatch, now: datetime
+) -> dict[str, Any]:
+    """Store the batch's new events and project them on their visits."""
+    dialect = conn.dialect.name
+    rows: list[dict[str, Any]] = []
+    names: dict[uuid.UUID, tuple[str, datetime]] = {}
+    first_at: dict[uuid.UUID, datetime] = {}
+    seen: dict[uuid.UUID, str] = {}
+    for i, event in enumerate(batch.events):
+        data = dict(event.data)
+        if event.type == event_types.NAME_SHARED:
+            # The name lives on the visit (erased tonight), never in the event log.
+            names[event.visit_id] = (data.pop("name").strip(), event.at)
+        row = {
+            "id": event.id,
+            "site_id": site.id,
+            "visit_id": event.visit_id,
+            "type": event.type,
+            "at": event.at,
+            "data": data,
+            "received_at": now,
+        }
+        digest: str = _digest(row)
+        row["digest"] = digest
+        if event.id in seen:
+            if seen[event.id] != digest:
+                raise _conflict([f"events[{i}].id: used twice in the batch with other content"])
+            continue
+        seen[event.id] = digest
+        rows.append(row)
+        first_at[event.visit_id] = min(first_at.get(event.visit_id, event.at), event.at)
+
+    conn.execute(
+        _NEW_VISITS[dialect],
+        [{"id": vid, "site_id": site.id, "first_at": at} for vid, at in first_at.items()],
+    )
+    owners = dict(conn.execute(_OWNERS, {"ids": list(first_at)}).all())
+    foreign = [
+        f"events[{i}].visit_id: not a visit of this site"
+        for i, event in enumerate(batch.events)
+        if owners.get(event.visit_id) != site.id
+    ]
+    if foreign:
+        raise HubError(403, "foreign_visit", "a site may push only its own visits", foreign)
+
+    inserted = set(conn.execute(_NEW_EVENTS[dialect], rows).scalars())
+    repeats = [row for row in rows if row["id"] not in inserted]
+    if repeats:
+        _check_repeats(conn, site, batch, repeats)
+    new = [row for row in rows if row["id"] in inserted]
+    _project(conn, site, new, names)
+    return {
+        "received": len(batch.events),
+        "applied": len(new),
+        "duplicates": len(batch.events) - len(new),
+    }
+
+
+def _digest(row: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        [str(row["visit_id"]), row["type"], row["at"].astimezone(UTC).isoformat(), row["data"]],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _conflict(problems: list[str]) -> HubError:
+    return HubError(
+        422, "event_conflict", "an event id was already used for another event", problems
+    )
+
+
+def _check_repeats(
+    conn: Connection, site: SiteIdentity, batch: PushBatch, repeats: list[dict[str, Any]]
+) -> None:
+    """Events the hub already had: fine when they are this site's and the same event."""
+    stored = {
+        row.id: row
+        for row in conn.execute(
+            select(events.c.id, events.c.site_id, events.c.digest).where(
+                events.c.id.in_([r["id"] for r in repeats])
+            )
+        )
+    }
+    index = {event.id: i for i, event in enumerate(batch.events)}
+    foreign, conflicts = [], []
+    for row in repeats:
+        have = stored.get(row["id"])
+        where = f"events[{index[row['id']]}].id"
+        if have is None:
+            continue  # cannot happen: ON CONFLICT skipped it because it exists
+        if have.site_id != site.id:
+            foreign.append(f"{where}: not an event of this site")
+        elif have.digest != row["digest"]:
+            conflicts.append(f"{where}: already received with other content")
+    if foreign:
+        raise HubError(403, "foreign_event", "a site may push only its own events", foreign)
+    if conflicts:
+        raise _conflict(conflicts)
+
+
+def _project(
+    conn: Connection,
+    site: SiteIdentity,
+    new: list[dict[str, Any]],
+    names: dict[uuid.UUID, tuple[str, datetime]],
+) -> None:
+    """Update each visit from its new events: one statement per visit and change (a
+    batch is mostly a few visits' events). Events may come out of order: the status is
+    that of the latest event by its time, and an older one never overwrites it."""
+    latest: dict[uuid.UUID, tuple[datetime, str]] = {}
+    for row in sorted(new, key=lambda r: r["at"]):
+        data = row["data"]
+        if row["type"] in (event_types.CHECKED_IN, event_types.TRANSFERRED_IN):
+            conn.execute(
+                _SET_TICKET,
+                {
+                    "b_id": row["visit_id"],
+                    "b_partner": str(data.get("partner", ""))[:32] or None,
+                    "b_ticket": str(data.get("ticket", ""))[:16] or None,
+                },
+            )
+        status = _status_after(row["type"], data)
+        if status is not None:
+            latest[row["visit_id"]] = (row["at"], status)
+    if latest:
+        conn.execute(
+            _SET_STATUS,
+            [{"b_id": vid, "b_at": at, "b_status": status} for vid, (at, status) in latest.items()],
+        )
+    stored_ids = {row["visit_id"] for row in new if row["type"] == event_types.NAME_SHARED}
+    zone = ZoneInfo(site.timezone)
+    for visit_id, (name, at) in names.items():
+        if visit_id not in stored_ids:
+            continue  # a repeat of a name already received (or erased since): left as is
+        local_day = at.astimezone(zone).date()
+        erase_at = datetime.combine(local_day + timedelta(days=1), time(0), zone)
+        if erase_at <= new[0]["received_at"]:
+            continue  # its day is over (the site was offline): the name is not kept at all
+        conn.execute(
+            update(visits)
+            .where(visits.c.id == visit_id)
+            .values(visitor_name=name, name_erase_at=erase_at)
+        )
+
+
+def _status_after(kind: str, data: dict[str, Any]) -> str | None:
+    to = data.get("to")
+    if kind in STATUS_AFTER and isinstance(to, str) and to in Status._value2member_map_:
+        return to
+    status = STATUS_AFTER.get(kind)
+    return status.value if status else None
+
+
+# -------------------------------------------------------------------------------- pull
+def encode_cursor(seq: int) -> str:
+    return CURSOR_PREFIX + base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    bad = HubError(
+        400,
+        "bad_cursor",
+        "the cursor is not one this hub gave: pull without a cursor to start over",
+    )
+    if not cursor.startswith(CURSOR_PREFIX) or len(cursor) > 40:
+        raise bad
+    payload = cursor[len(CURSOR_PREFIX) :]
+    try:
+        text_seq = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise bad from None
+    if not text_seq.isdigit():
+        raise bad
+    return int(text_seq)
+
+
+def pull(
+    engine: Engine, token: str | None, cursor: str | None, limit: int, clock: Clock = system_clock
+) -> dict[str, Any]:
+    """What changed for the token's site since the cursor, oldest change first."""
+    with engine.connect() as conn:
+        site = authenticate_site(conn, token)
+        after = decode_cursor(cursor)
+        last = func.max(changes.c.seq).label("last")
+        rows = conn.execute(
+            select(changes.c.kind, changes.c.object_id, last)
+            .where(
+                changes.c.region_id == site.region_id,
+                or_(changes.c.site_id.is_(None), changes.c.site_id == site.id),
+                changes.c.seq > after,
+            )
+            .group_by(changes.c.kind, changes.c.object_id)
+            .order_by(last)
+            .limit(limit + 1)
+        ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = _items(conn, site, list(rows))
+        conn.rollback()
+    return {
+        "items": items,
+        "cursor": encode_cursor(rows[-1].last if rows else after),
+        "more": more,
+        "server_time": clock().isoformat(),
+    }
+
+
+def _items(conn: Connection, site: SiteIdentity, rows: list[Any]) -> list[dict[str, Any]]:
+    wanted = {kind: [r.object_id for r in rows if r.kind == kind] for kind in ("partner", "site")}
+    found: dict[uuid.UUID, tuple[str, dict[str, Any]]] = {}
+    if wanted["partner"]:
+        for partner in conn.execute(
+            select(partners).where(
+                partners.c.id.in_(wanted["partner"]), partners.c.region_id == site.region_id
+            )
+        ).mappings():
+            public = partner_row_public(partner)
+            found[partner["id"]] = (public.pop("id"), public)
+    if wanted["site"]:
+        for row in conn.execute(
+            select(sites.c.id, sites.c.slug, sites.c.name, sites.c.timezone).where(
+                sites.c.id.in_(wanted["site"]), sites.c.id == site.id
+            )
+        ):
+            found[row.id] = (row.slug, {"name": row.name, "timezone": row.timezone})
+    items = []
+    for row in rows:
+        if row.object_id in found:
+            slug, data = found[row.object_id]
+            items.append({"kind": row.kind, "id": slug, "deleted": False, "data": data})
+        else:
+            items.append(
+                {"kind": row.kind, "id": str(row.object_id), "deleted": True, "data": None}
+            )
+    return items
+
+
+# ------------------------------------------------------------------------- site reads
+def site_info(engine: Engine, token: str | None, clock: Clock = system_clock) -> dict[str, Any]:
+    with engine.connect() as conn:
+        site = authenticate_site(conn, token)
+        conn.rollback()
+    return {
+        "id": site.slug,
+        "name": site.name,
+        "region": site.region_slug,
+        "timezone": site.timezone,
+        "server_time": clock().isoformat(),
+    }
+
+
+def visit_view(engine: Engine, token: str | None, visit_id: str) -> dict[str, Any]:
+    """One of the site's visits as the hub has it; 404 for any other, existing or not."""
+    not_found = HubError(404, "unknown_visit", "this site has no such visit on the hub")
+    with engine.connect() as conn:
+        site = authenticate_site(conn, token)
+        try:
+            wanted = uuid.UUID(visit_id)
+        except ValueError:
+            raise not_found from None
+        count = select(func.count()).where(events.c.visit_id == visits.c.id).scalar_subquery()
+        row = conn.execute(
+            select(visits, count.label("events")).where(
+                visits.c.id == wanted, visits.c.site_id == site.id
+            )
+        ).first()
+        conn.rollback()
+    if row is None:
+        raise not_found
+    return {
+        "id": str(row.id),
+        "ticket": row.ticket,
+        "partner": row.partner,
+        "status": row.status,
+        "events": row.events,
+        "name_shared": row.visitor_name is not None,
+    }
+
+
+# ------------------------------------------------------------------------------ purge
+IDEMPOTENCY_DAYS = 7  # a retry later than this is still applied once: events keep their ids
+
+
+def purge(engine: Engine, clock: Clock = system_clock) -> dict[str, int]:
+    """Erase visitors' names whose day is over and idempotency answers past their time."""
+    now = clock()
+    with write_transaction(engine) as conn:
+        names = conn.execute(
+            update(visits)
+            .where(visits.c.name_erase_at.is_not(None), visits.c.name_erase_at <= now)
+            .values(visitor_name=None, name_erase_at=None)
+        ).rowcount
+        keys = conn.execute(
+            idempotency_keys.delete().where(
+                idempotency_keys.c.created_at < now - timedelta(days=IDEMPOTENCY_DAYS)
+            )
+        ).rowcount
+    return {"names_erased": names, "idempotency_keys_deleted": keys}

@@ -1,0 +1,93 @@
+"""The shapes of the sync API, as sites send and receive them (and as the OpenAPI
+document shows them). Strict: a wrong type or an unknown field is refused, not coerced."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from pvp_tui.core import events as event_types
+
+# Every event type a site writes (pvp_tui.core.events is the one list).
+EVENT_TYPES = frozenset(
+    value for name, value in vars(event_types).items() if name.isupper() and isinstance(value, str)
+)
+_TYPE_NAMES: list[JsonValue] = [*sorted(EVENT_TYPES)]
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PushEvent(BaseModel):
+    """One event of the site's visit log, as the site recorded it."""
+
+    model_config = STRICT
+
+    id: uuid.UUID = Field(description="The event's globally unique id (a UUID the site made)")
+    visit_id: uuid.UUID = Field(description="The site's visit id")
+    # Listed in the document; checked by the hub itself, with a message naming the event.
+    type: str = Field(
+        min_length=1,
+        max_length=40,
+        description="The event's type, as the site's event log names it",
+        json_schema_extra={"enum": _TYPE_NAMES},
+    )
+    at: AwareDatetime = Field(description="When it happened, with its zone")
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The event's details; never a visitor's name except in name_shared",
+    )
+
+
+class PushBatch(BaseModel):
+    model_config = STRICT
+
+    events: list[PushEvent] = Field(min_length=1)
+
+
+class PushResult(BaseModel):
+    received: int = Field(description="Events in the batch")
+    applied: int = Field(description="Events the hub did not have yet")
+    duplicates: int = Field(description="Events it already had (sent before): not applied again")
+
+
+class DirectoryItem(BaseModel):
+    kind: str = Field(description="partner or site")
+    id: str = Field(description="The partner's or the site's id (as in a site's config)")
+    deleted: bool = False
+    data: dict[str, Any] | None = Field(default=None, description="The current state")
+
+
+class PullPage(BaseModel):
+    items: list[DirectoryItem]
+    cursor: str = Field(description="Opaque: send it back as ?cursor= for what changes next")
+    more: bool = Field(description="True: pull again at once with the new cursor")
+    server_time: datetime
+
+
+class SiteInfo(BaseModel):
+    id: str
+    name: str
+    region: str
+    timezone: str
+    server_time: datetime = Field(description="The hub's clock, to check the site's")
+
+
+class VisitView(BaseModel):
+    id: uuid.UUID
+    ticket: str | None
+    partner: str | None
+    status: str | None
+    events: int
+    name_shared: bool
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable: clients may match on it")
+    message: str
+    problems: list[str] | None = Field(default=None, description="One line per mistake")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

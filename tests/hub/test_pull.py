@@ -1,0 +1,92 @@
+"""Pull: what changed for the site since its cursor, in pages, each object once."""
+
+from __future__ import annotations
+
+import httpx
+
+from pvp_hub import directory
+from tests.hub.conftest import Hub, Region, Site
+
+
+def pull_all(client: httpx.Client, site: Site, cursor: str | None = None, limit: int = 500):
+    """Every page from `cursor`: (items, final cursor, number of requests)."""
+    items, requests = [], 0
+    while True:
+        params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        answer = client.get("/api/v1/site/changes", params=params, headers=site.auth)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        requests += 1
+        items += page["items"]
+        cursor = page["cursor"]
+        if not page["more"]:
+            return items, cursor, requests
+
+
+def partner_table(n: int, minutes: int = 20) -> dict[str, object]:
+    prefix = "".join(chr(ord("A") + int(d)) for d in f"{n:03d}")
+    return {"id": f"p{n}", "name": f"Partner {n}", "prefix": prefix, "interview_minutes": minutes}
+
+
+def test_the_first_pull_is_the_whole_directory_then_only_changes(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    site = region.site()
+    items, cursor, _ = pull_all(client, site)
+    assert {(i["kind"], i["id"]) for i in items} == {
+        ("site", site.slug), ("partner", "caf"), ("partner", "cpam"),
+    }  # fmt: skip
+    caf = next(i for i in items if i["id"] == "caf")["data"]
+    assert caf == {
+        "name": "CAF",
+        "prefix": "C",
+        "interview_minutes": 20,
+        "hours": {"mon": ["09:00-12:00"]},
+        "document_types": caf["document_types"],
+        "room": None,
+    }
+    assert pull_all(client, site, cursor)[0] == []  # nothing new
+    room = {
+        "room_url": "https://visio.example.fr/caf-{ticket}",
+        "room_domains": ["visio.example.fr"],
+    }
+    changed = directory.check_partners([{"id": "caf", "name": "CAF", "prefix": "C", **room}])
+    directory.save_partners(hub.engine, region.slug, changed)
+    news, cursor2, _ = pull_all(client, site, cursor)
+    assert [(i["id"], i["data"]["room"]["kind"]) for i in news] == [("caf", "url")]
+    assert pull_all(client, site, cursor2)[0] == []
+
+
+def test_a_week_offline_catches_up_in_a_few_requests(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    site = region.site()
+    _, cursor, _ = pull_all(client, site)
+    # A busy week: 60 partners, each edited 10 times.
+    for minutes in range(10, 20):
+        tables = [partner_table(n, minutes) for n in range(60)]
+        directory.save_partners(hub.engine, region.slug, directory.check_partners(tables))
+    items, _, requests = pull_all(client, site, cursor, limit=25)
+    # Each partner once, in its latest state; 600 changes in 3 pages of at most 25.
+    assert len(items) == 60 and requests == 3
+    assert {i["data"]["interview_minutes"] for i in items} == {19}
+
+
+def test_pages_do_not_lose_changes_made_between_them(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    site = region.site()
+    first = client.get("/api/v1/site/changes", params={"limit": 2}, headers=site.auth).json()
+    assert first["more"] is True and len(first["items"]) == 2
+    directory.save_partners(hub.engine, region.slug, directory.check_partners([partner_table(7)]))
+    rest, _, _ = pull_all(client, site, first["cursor"])
+    seen = {i["id"] for i in first["items"] + rest}
+    assert seen == {site.slug, "caf", "cpam", "p7"}
+
+
+def test_a_cursor_the_hub_did_not_make_is_refused(region: Region, client: httpx.Client) -> None:
+    site = region.site()
+    for cursor in ("garbage", "c1.!!!", "c1.YWJj", "x" * 41):
+        answer = client.get("/api/v1/site/changes", params={"cursor": cursor}, headers=site.auth)
+        assert answer.status_code in (400, 422), (cursor, answer.text)
+        assert answer.json()["error"]["code"] in ("bad_cursor", "invalid_request")
