@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import grp
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.sites import OPEN_SITE
+from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PVP = str(Path(sys.executable).with_name("pvp"))
@@ -94,12 +94,6 @@ def shared(tmp_path: Path, staff_gid: int) -> SharedSite:
     result = site.pvp("--create-db", "checkin", "--partner", "caf", "--name", "Test")
     assert result.returncode == 0, result.stderr
     return site
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

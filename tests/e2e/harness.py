@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.processes import free_port
+
 PVP = str(Path(sys.executable).with_name("pvp"))
 WAIT = 15.0  # generous: other suites share the two cores
 
@@ -127,12 +129,6 @@ def tmux() -> Iterator[Tmux]:
         yield server
     finally:
         server.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = WAIT) -> None:

@@ -9,33 +9,17 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from tests.support.processes import free_port, wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 HUB = [sys.executable, "-m", "pvp_hub"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str, poll: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(poll)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 class PostgresCluster:

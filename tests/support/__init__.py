@@ -1,0 +1,1 @@
+"""Helpers every test package shares: processes, ports, waiting."""
