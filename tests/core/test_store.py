@@ -16,7 +16,7 @@ import pytest
 
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import FrontDesk
-from pvp_tui.core.store import BUSY_TIMEOUT_MS, MIGRATION_NAMES, Store
+from pvp_tui.core.store import BUSY_TIMEOUT_MS, MIGRATION_NAMES, MIGRATION_SET, Store
 
 from .. import upstream_sqlite
 from .conftest import check_in, counts
@@ -58,6 +58,7 @@ def test_the_migration_names_are_the_registered_migrations() -> None:
 
     fresh = Database(memory=True)
     assert tuple(m.name for m in migrations.pending(fresh)) == MIGRATION_NAMES
+    assert migrations.name == MIGRATION_SET
 
 
 def test_a_pending_migration_is_applied_at_start(db_path: Path, store: Store) -> None:
