@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from textual.app import App
 from textual.message import Message
 
 from ...core.documents import DocumentLog, purge_closed
@@ -16,6 +15,7 @@ from ...core.frontdesk import FrontDesk
 from ...core.i18n import _
 from ...core.kiosks import CONNECTING, OFFLINE, ONLINE, KioskLink, KioskLinks
 from ..widgets.badges import BadgeUpdate, Level
+from .host import Host
 
 log = logging.getLogger("pvp.ui.documents")
 
@@ -72,7 +72,7 @@ class Documents:
 
     It tells the app what changed with messages (`KiosksChanged`, `DocumentPrinted`)."""
 
-    def __init__(self, app: App[Any], desk: FrontDesk, kiosks: KioskLinks) -> None:
+    def __init__(self, app: Host, desk: FrontDesk, kiosks: KioskLinks) -> None:
         self.app = app
         self.desk = desk
         self.kiosks = kiosks

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from typing import Any
 
-from textual.app import App
 from textual.message import Message
 
 from ...core.errors import PvpError
@@ -33,6 +32,7 @@ from ...core.sessions import (
 )
 from ..messages import VisitMoved
 from ..widgets.badges import BadgeUpdate, Level
+from .host import Host
 
 log = logging.getLogger("pvp.ui.session")
 
@@ -55,7 +55,7 @@ class Sessions:
 
     def __init__(
         self,
-        app: App[Any],
+        app: Host,
         desk: FrontDesk,
         kiosks: KioskLinks,
         tracker: SessionTracker | None = None,
