@@ -33,12 +33,9 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiosk_bridge.errors import BridgeError
-
-if TYPE_CHECKING:
-    from kiosk_bridge.app import Bridge
 
 PROTOCOL_VERSION = 1
 MAX_ID_LENGTH = 64
@@ -266,7 +263,7 @@ def encode_event(event: str, data: Any) -> str:
 class CallContext:
     """What a handler gets besides its params: the bridge and the calling client."""
 
-    bridge: Bridge
+    bridge: Any  # the kiosk_bridge.app.Bridge (not imported: the app imports this module)
     client: str
     request_id: str | int
 

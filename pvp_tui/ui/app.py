@@ -1,5 +1,7 @@
 """`pvp`'s Textual app: the queue screen, its workers and the change feed.
 
+The app's entry point, and the only module of the UI that knows the app: screens get its
+`Services` (services.py) at construction and talk back with messages handled here.
 IO runs in thread workers that post typed messages; one handler turns a worker's failure
 into a notification. Another pvp process's commits arrive through the ChangeWatcher.
 Nothing repaints while nothing changes: no clock on screen, a one-minute tick for the
@@ -23,7 +25,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ..core.changes import ChangeWatcher
-from ..core.documents import DocumentLog
 from ..core.errors import PvpError
 from ..core.frontdesk import FrontDesk, erasure_pending_message
 from ..core.i18n import N_, _
@@ -31,19 +32,25 @@ from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
 from . import actions, partial_updates
 from .commands import FrontDeskCommands
-from .documents import integration as documents
 from .messages import (
     ActionDone,
     ActionRefused,
     DataChanged,
+    OpenDocuments,
+    OpenSession,
     QueueLoaded,
+    QueueScreenReady,
     QueueState,
+    RefreshQueue,
+    TogglePrivacy,
+    VisitMoved,
     load_queue_state,
     read_after,
 )
 from .screens.queue import QueueScreen
-from .session.integration import SessionChanged, Sessions
-from .widgets.badges import Badges
+from .services.documents import DocumentPrinted, Documents, KiosksChanged
+from .services.sessions import SessionChanged, Sessions
+from .widgets.badges import BadgesChanged, BadgeUpdate
 
 
 def _stylesheet() -> Path:
@@ -113,12 +120,13 @@ class PvpApp(App[int]):
         self._first_read = first_read
         # One link per kiosk bridge (documents); started on mount, on this app's loop.
         self.kiosks = kiosks if kiosks is not None else KioskLinks(desk.config.kiosks)
-        self.doc_log = DocumentLog(desk)
-        self.sessions = Sessions(self)  # the kiosks' video calls (F5, session view)
+        self.documents = Documents(self, desk, self.kiosks)  # papers at the kiosks (F6, F7)
+        self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
+        self.services = AppServices(self)
 
     # ------------------------------------------------------------------- set-up
     def get_default_screen(self) -> Screen[None]:
-        return QueueScreen()
+        return QueueScreen(self.services)
 
     @property
     def queue_screen(self) -> QueueScreen:
@@ -144,7 +152,7 @@ class PvpApp(App[int]):
         self.sessions.attach()
         # The kiosk links connect once the first frame is drawn: a connection imports
         # websockets, which the first frame need not wait for (bench_queue's start-up goal).
-        self.call_after_refresh(documents.attach, self)
+        self.call_after_refresh(self.documents.attach)
 
     def _on_foreign_commit(self) -> None:
         self.post_message(DataChanged())  # from the watcher's thread: post_message is safe
@@ -155,20 +163,57 @@ class PvpApp(App[int]):
         await self.sessions.close()
         await self.kiosks.close()
 
-    @on(documents.KiosksChanged)
+    @on(KiosksChanged)
     def _kiosks_changed(self) -> None:
-        if self.screen_stack and self.queue_screen.is_attached:
-            documents.update_badges(self)
+        self._show_badges(self.documents.badges())
 
     @on(SessionChanged)
     def _session_changed(self, message: SessionChanged) -> None:
         from .session.screen import SessionScreen
 
-        if self.screen_stack and self.queue_screen.is_attached:
-            self.sessions.update_badges()
+        self._show_badges(self.sessions.badges())
         for screen in self.screen_stack:
             if isinstance(screen, SessionScreen) and screen.is_attached:
                 screen.show()
+
+    @on(DocumentPrinted)
+    def _document_printed(self, message: DocumentPrinted) -> None:
+        from .documents.screen import DocumentsScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, DocumentsScreen) and screen.visit.id == message.visit_id:
+                screen.reload()
+
+    # ------------------------------------------------------------------- screens
+    @on(QueueScreenReady)
+    def _queue_screen_ready(self) -> None:
+        self.update_badges(db_ok=True)
+        self.start_reading()
+
+    @on(RefreshQueue)
+    def _refresh_asked(self) -> None:
+        self.refresh_queue()
+
+    @on(TogglePrivacy)
+    def _toggle_privacy(self) -> None:
+        self.privacy = not self.privacy
+
+    @on(VisitMoved)
+    def _visit_moved(self, message: VisitMoved) -> None:
+        self.queue_screen.follow(message.visit)
+        self.refresh_queue()
+
+    @on(OpenSession)
+    def _open_session(self, message: OpenSession) -> None:
+        from .session.screen import open_session
+
+        open_session(self, self.services, message.visit)
+
+    @on(OpenDocuments)
+    def _open_documents(self, message: OpenDocuments) -> None:
+        from .documents.screen import open_documents
+
+        open_documents(self, self.services, message.visit, print_first=message.print_first)
 
     def get_key_display(self, binding: Binding) -> str:
         key = binding.key
@@ -194,29 +239,22 @@ class PvpApp(App[int]):
             )
 
     # ------------------------------------------------------------------- badges
-    def header_badges(self) -> Badges | None:
-        """The queue screen's badges, or None before the screen has composed them (a
-        kiosk or a call can report first: the screen's mount shows them all then)."""
-        if not self.screen_stack:
-            return None
-        found = self.queue_screen.query("#badges").results(Badges)
-        return next(found, None)
+    def _show_badges(self, updates: list[BadgeUpdate], *, full: bool = False) -> None:
+        """To the queue screen's header (its mount asks for them all, privacy first)."""
+        if self.screen_stack and self.queue_screen.is_attached:
+            self.queue_screen.post_message(BadgesChanged(updates, full=full))
 
     def update_badges(self, *, db_ok: bool) -> None:
-        badges = self.header_badges()
-        if badges is None:
-            return
-        set_badge = badges.set_badge
-        if self.privacy:
-            set_badge("privacy", _("privacy on"), "info")
-        else:
-            badges.remove_badge("privacy")
-        if db_ok:
-            set_badge("db", _("database ok"), "ok")
-        else:
-            set_badge("db", _("database unreachable"), "error")
-        documents.update_badges(self)
-        self.sessions.update_badges()
+        """Every badge: privacy, the database, then each kiosk and its call."""
+        privacy = BadgeUpdate("privacy", _("privacy on") if self.privacy else None, "info")
+        db = (
+            BadgeUpdate("db", _("database ok"), "ok")
+            if db_ok
+            else BadgeUpdate("db", _("database unreachable"), "error")
+        )
+        self._show_badges(
+            [privacy, db, *self.documents.badges(), *self.sessions.badges()], full=True
+        )
 
     def watch_privacy(self, _privacy: bool) -> None:
         self.update_badges(db_ok=True)
@@ -279,7 +317,7 @@ class PvpApp(App[int]):
     @on(DataChanged)
     def _changed_elsewhere(self) -> None:
         self.refresh_queue()
-        documents.purge(self)  # a visit finished elsewhere (pvp finish...) frees its papers
+        self.documents.purge()  # a visit finished elsewhere (pvp finish...) frees its papers
 
     # ------------------------------------------------------------------- acting
     def perform(self, fn: Callable[[], Visit], done: str) -> None:
@@ -302,7 +340,7 @@ class PvpApp(App[int]):
         if message.visit is not None:
             self.queue_screen.follow(message.visit)
             if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):
-                documents.purge(self)  # its papers leave the kiosk now
+                self.documents.purge()  # its papers leave the kiosk now
             self.sessions.visit_closed(message.visit)  # its video call ends with it
         self.show_action_read(message.state)
 
@@ -346,6 +384,39 @@ class PvpApp(App[int]):
             self.action_open_reports,
         )
         yield (_("Quit") + " (^q)", _("Close pvp (the queue stays in the database)"), self.exit)
+
+
+class AppServices:
+    """The app's `Services`: what its screens use of it, and nothing else."""
+
+    def __init__(self, app: PvpApp) -> None:
+        self._app = app
+
+    @property
+    def desk(self) -> FrontDesk:
+        return self._app.desk
+
+    @property
+    def kiosks(self) -> KioskLinks:
+        return self._app.kiosks
+
+    @property
+    def documents(self) -> Documents:
+        return self._app.documents
+
+    @property
+    def sessions(self) -> Sessions:
+        return self._app.sessions
+
+    @property
+    def privacy(self) -> bool:
+        return self._app.privacy
+
+    def perform(self, fn: Callable[[], Visit], done: str) -> None:
+        self._app.perform(fn, done)
+
+    def show_read_after(self, state: QueueState | None) -> None:
+        self._app.show_action_read(state)
 
 
 def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from .app import PvpApp
+Entry = tuple[str, str, Callable[[], None]]  # (title, help, callback)
+
+
+@runtime_checkable
+class PaletteSource(Protocol):
+    """An app that lists its actions for the palette (the provider never imports it)."""
+
+    def palette_entries(self) -> Iterable[Entry]: ...
 
 
 class FrontDeskCommands(Provider):
-    def _entries(self) -> list[tuple[str, str, Callable[[], None]]]:
-        app: PvpApp = self.app  # type: ignore[assignment]
-        return list(app.palette_entries())
+    def _entries(self) -> list[Entry]:
+        app = self.app
+        return list(app.palette_entries()) if isinstance(app, PaletteSource) else []
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._entries():

@@ -68,3 +68,42 @@ class ActionRefused(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+# ----------------------------------------------------------------- screens to the app
+class QueueScreenReady(Message):
+    """The queue screen is mounted: the app shows its badges and starts reading."""
+
+
+class RefreshQueue(Message):
+    """Read the queue again now (ctrl+r)."""
+
+
+class TogglePrivacy(Message):
+    """Hide the visitors' names, or show them again (p)."""
+
+
+class VisitMoved(Message):
+    """A visit changed outside a front-desk action (its video call started it): select it
+    where it now is, and read the queue again."""
+
+    def __init__(self, visit: Visit) -> None:
+        super().__init__()
+        self.visit = visit
+
+
+class OpenSession(Message):
+    """F5: the visitor's video call (started first if there is none)."""
+
+    def __init__(self, visit: Visit | None) -> None:
+        super().__init__()
+        self.visit = visit
+
+
+class OpenDocuments(Message):
+    """F6/F7: the documents panel of the visitor at the kiosk (`print_first`: F7)."""
+
+    def __init__(self, visit: Visit | None, *, print_first: bool = False) -> None:
+        super().__init__()
+        self.visit = visit
+        self.print_first = print_first

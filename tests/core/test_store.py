@@ -19,6 +19,7 @@ from pvp_tui.core.frontdesk import FrontDesk
 from pvp_tui.core.store import (
     BUSY_TIMEOUT_MS,
     MIGRATION_NAMES,
+    MIGRATION_SET,
     SCHEMA_VERSION,
     Store,
     schema_version,
@@ -64,6 +65,7 @@ def test_the_migration_names_are_the_registered_migrations() -> None:
 
     fresh = Database(memory=True)
     assert tuple(m.name for m in migrations.pending(fresh)) == MIGRATION_NAMES
+    assert migrations.name == MIGRATION_SET
 
 
 def test_a_pending_migration_is_applied_at_start(db_path: Path, store: Store) -> None:

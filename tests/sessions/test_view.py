@@ -56,7 +56,7 @@ async def test_the_clock_ticks_only_while_the_view_is_on_screen(tmp_path: Path) 
         tracker.begin("kiosk-1", visit)
         for event, data in until_in_call(recorded_call(visit.ticket)):
             tracker.feed("kiosk-1", event, data)
-        screen = SessionScreen(visit, monotonic=clock)
+        screen = SessionScreen(app.services, visit, monotonic=clock)
         await app.push_screen(screen)
         await pilot.pause()
         timer = screen._timer
@@ -80,7 +80,7 @@ async def test_the_clock_ticks_only_while_the_view_is_on_screen(tmp_path: Path) 
         live = tracker.get("kiosk-1")
         assert live is not None
         live.state = "ended"
-        await app.push_screen(SessionScreen(visit, monotonic=clock))
+        await app.push_screen(SessionScreen(app.services, visit, monotonic=clock))
         await pilot.pause()
         assert isinstance(app.screen, SessionScreen) and app.screen._timer is not None
         assert not app.screen._timer._active.is_set()  # nothing moves after the end

@@ -41,7 +41,7 @@ def feed(app: PvpApp, events: list[tuple[str, dict[str, Any]]]) -> SessionScreen
         tracker.feed("kiosk-1", event, data)
     assert live.session is not None and live.states_seen
     clock.now += CALL_SECONDS
-    return SessionScreen(visit, monotonic=clock)
+    return SessionScreen(app.services, visit, monotonic=clock)
 
 
 def runner(build: Any) -> Any:

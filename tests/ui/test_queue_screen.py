@@ -624,16 +624,16 @@ async def test_the_partner_list_speaks_french_in_the_footer(app: PvpApp) -> None
 async def test_badge_updates_before_the_header_exists_wait_for_it(app: PvpApp) -> None:
     """A kiosk or a call can report before the queue screen has composed its header (a
     call already running when pvp starts): the updates must wait, not crash the app."""
-    from pvp_tui.ui.documents import integration as documents
+    from pvp_tui.ui.services.documents import KiosksChanged
+    from pvp_tui.ui.services.sessions import SessionChanged
     from pvp_tui.ui.widgets.badges import SiteHeader
 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await app.queue_screen.query_one(SiteHeader).remove()
-        assert app.header_badges() is None
         app.update_badges(db_ok=True)
-        app.sessions.update_badges()
-        documents.update_badges(app)
+        app.post_message(SessionChanged("kiosk-1"))
+        app.post_message(KiosksChanged())
         await pilot.pause()
         assert app.is_running
 

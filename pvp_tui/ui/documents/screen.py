@@ -25,17 +25,19 @@ from textual.widgets.option_list import Option
 
 from ...core.documents import DocTrace, DocumentLog, type_label
 from ...core.i18n import N_, _
-from ...core.kiosks import BridgeError, KioskLink
-from ...core.models import Visit
+from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
+from ...core.models import Status, Visit
 from .. import actions, format
 from ..screens.dialogs import ConfirmDialog
+from ..services.documents import PrintOrder
 from ..widgets.tick import Tick
-from .integration import PrintOrder, watch_print
 from .thumbs import PageThumb, decode
 from .words import bridge_message, job_line
 
 if TYPE_CHECKING:
-    from ..app import PvpApp
+    from textual.app import App
+
+    from ..services import Services
 
 RESOLUTIONS = (75, 150, 200, 300, 600)
 SCAN_TIMEOUT = 900.0
@@ -153,12 +155,13 @@ class DocumentsScreen(Screen[None]):
         Binding("ctrl+k", "next_kiosk", N_("Next kiosk"), id="next_kiosk"),
     ]
 
-    def __init__(self, visit: Visit, link: KioskLink, *, log: DocumentLog) -> None:
+    def __init__(self, services: Services, visit: Visit, link: KioskLink) -> None:
         super().__init__(id="documents")
         actions.localize(self)
+        self.services = services
         self.visit = visit
         self.link = link
-        self.doc_log = log
+        self.doc_log: DocumentLog = services.documents.log
         self.docs: list[DocTrace] = []
         self.thumbs: dict[str, list[Image.Image | None]] = {}
         self.current: str | None = None  # selected document id
@@ -173,13 +176,9 @@ class DocumentsScreen(Screen[None]):
         self._unsubscribe: Any = None
         self._writing = asyncio.Lock()  # one store write at a time, on the latest trace
 
-    @property
-    def pvp(self) -> PvpApp:
-        return self.app  # type: ignore[return-value]
-
     # ------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        config = self.pvp.desk.config
+        config = self.services.desk.config
         types = config.document_types(self.visit.partner_id)
         yield Static("", id="doc-header", markup=False)
         with Horizontal(id="scan-options", classes="doc-row"):
@@ -242,8 +241,8 @@ class DocumentsScreen(Screen[None]):
         self.query_one("#pages").border_title = _("Pages")
         self.query_one("#scan-error-row").display = False
         self.query_one("#print-retry").display = False
-        self._unsubscribe = self.pvp.kiosks.on_event(self._from_bridge)
-        self._unwatch = self.pvp.kiosks.on_change(self._kiosk_changed)
+        self._unsubscribe = self.services.kiosks.on_event(self._from_bridge)
+        self._unwatch = self.services.kiosks.on_change(self._kiosk_changed)
         self._show_header()
         self._fill_printers()
         self.query_one("#doc-list", OptionList).focus()
@@ -264,7 +263,7 @@ class DocumentsScreen(Screen[None]):
 
     # ------------------------------------------------------------------- showing
     def _show_header(self) -> None:
-        config = self.pvp.desk.config
+        config = self.services.desk.config
         state = self.link.state
         link = _("online") if state.online else _("unreachable")
         if state.online and (trouble := state.device_trouble()):
@@ -341,13 +340,13 @@ class DocumentsScreen(Screen[None]):
 
     def _link_for(self, doc: DocTrace | None) -> KioskLink:
         """A document lives on the kiosk that scanned it: its requests go there."""
-        if doc is not None and doc.kiosk in self.pvp.kiosks.links:
-            return self.pvp.kiosks.links[doc.kiosk]
+        if doc is not None and doc.kiosk in self.services.kiosks.links:
+            return self.services.kiosks.links[doc.kiosk]
         return self.link
 
     def action_next_kiosk(self) -> None:
         """ctrl+k: scan and print at the site's next kiosk (sites with several)."""
-        links = list(self.pvp.kiosks)
+        links = list(self.services.kiosks)
         if len(links) < 2 or self.scanning:
             return
         self.link = links[(links.index(self.link) + 1) % len(links)]
@@ -356,7 +355,7 @@ class DocumentsScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_kiosk":
-            return len(list(self.pvp.kiosks)) > 1
+            return len(list(self.services.kiosks)) > 1
         return True
 
     def doc(self, doc_id: str | None) -> DocTrace | None:
@@ -825,7 +824,7 @@ class DocumentsScreen(Screen[None]):
         self._job_update(job)
         # The app follows the job to its end, even once this panel is closed.
         order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)
-        watch_print(self.pvp, self._link_for(doc).kiosk.id, job, order)
+        self.services.documents.watch_print(self._link_for(doc).kiosk.id, job, order)
 
     def _job_update(self, job: dict[str, Any]) -> None:
         text, level = job_line(job)
@@ -858,10 +857,37 @@ class DocumentsScreen(Screen[None]):
                 self.notify(bridge_message(err), severity="error", timeout=10)
 
 
+def open_documents(
+    app: App[Any], services: Services, visit: Visit | None, *, print_first: bool = False
+) -> None:
+    """F6/F7 from the queue or a call: the documents panel of the visitor being served."""
+    if visit is None:
+        app.notify(_("Select the visitor at the kiosk first (arrow keys or a click)."))
+        return
+    if not services.kiosks:
+        app.notify(
+            _(NO_KIOSK),
+            severity="warning",
+        )
+        return
+    if visit.status not in (Status.CALLED, Status.IN_SESSION):
+        app.notify(
+            _("{ticket} is not at the kiosk: call them first (F3).").format(ticket=visit.ticket),
+            severity="warning",
+        )
+        return
+    links = list(services.kiosks)
+    link = next((ln for ln in links if ln.state.online), links[0])
+    screen = DocumentsScreen(services, visit, link)
+    app.push_screen(screen)
+    if print_first:
+        screen.call_after_refresh(lambda: screen.query_one("#print-button").focus())
+
+
 def _unreachable() -> BridgeError:
     from ...core.kiosks import unreachable
 
     return unreachable()
 
 
-__all__ = ["DocumentsScreen", "PageStrip", "Widget"]
+__all__ = ["DocumentsScreen", "PageStrip", "Widget", "open_documents"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -17,8 +17,16 @@ from ...core.frontdesk import kiosks_busy
 from ...core.i18n import _
 from ...core.models import Outcome, Status, Visit
 from .. import actions, format
-from ..messages import QueueState
-from ..widgets.badges import SiteHeader
+from ..messages import (
+    OpenDocuments,
+    OpenSession,
+    QueueScreenReady,
+    QueueState,
+    RefreshQueue,
+    TogglePrivacy,
+)
+from ..services import Services
+from ..widgets.badges import Badges, BadgesChanged, SiteHeader
 from ..widgets.visit_table import Row, VisitTable
 from .check_in import CheckInForm
 from .dialogs import (
@@ -29,9 +37,6 @@ from .dialogs import (
     TransferDialog,
     VisitMenu,
 )
-
-if TYPE_CHECKING:
-    from ..app import PvpApp
 
 NARROW = 100  # below this terminal width the lists use their compact words and columns
 
@@ -105,9 +110,10 @@ def _longest(texts: list[str]) -> int:
 class QueueScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(actions.bindings())
 
-    def __init__(self) -> None:
+    def __init__(self, services: Services) -> None:
         super().__init__(id="queue")
         actions.localize(self)
+        self.services = services
         self.state: QueueState | None = None
         self._last_list = "waiting"
         self._narrow = True
@@ -124,13 +130,9 @@ class QueueScreen(Screen[None]):
         self._follow: tuple[str, str] | None = None  # (list, visit id) to select next read
         self._menu_visit: Visit | None = None  # while a visitor menu's button runs
 
-    @property
-    def pvp(self) -> PvpApp:
-        return self.app  # type: ignore[return-value]
-
     # ------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        config = self.pvp.desk.config
+        config = self.services.desk.config
         yield SiteHeader(_("PVP Relais · {site}").format(site=config.site.name))
         yield VisitTable(
             [
@@ -168,8 +170,17 @@ class QueueScreen(Screen[None]):
         self.query_one("#today").border_title = _("Today")
         self.query_one("#waiting", VisitTable).focus()
         self._fit_columns()
-        self.pvp.update_badges(db_ok=True)
-        self.pvp.start_reading()
+        self.post_message(QueueScreenReady())  # the app: the badges, then the first read
+
+    @on(BadgesChanged)
+    def _badges_changed(self, message: BadgesChanged) -> None:
+        """The header shows what the app says of the database, the kiosks, their calls."""
+        badges = next(self.query("#badges").results(Badges), None)
+        if badges is None:
+            return  # not composed yet (a kiosk or a call can report first): its mount asks
+        if not message.full and badges.badge("db") is None:
+            return  # privacy and database come first: the first full update repeats this one
+        badges.apply(message.updates)
 
     def on_resize(self) -> None:
         if self.state is not None and (self.app.size.width < NARROW) != self._narrow:
@@ -220,9 +231,9 @@ class QueueScreen(Screen[None]):
     def show_state(self, state: QueueState) -> None:
         """Apply a fresh read of the queue: only what changed moves on screen."""
         self.state = state
-        config = self.pvp.desk.config
+        config = self.services.desk.config
         tz = config.site.timezone
-        privacy = self.pvp.privacy
+        privacy = self.services.privacy
         now = state.now
         compact = self.app.size.width < NARROW
         estimates = [format.estimate(e, now, tz, compact) for e in state.waiting]
@@ -417,7 +428,7 @@ class QueueScreen(Screen[None]):
                     self._menu_visit = None
 
         self.app.push_screen(
-            VisitMenu(visit, self.pvp.desk.config, self.pvp.privacy), callback=chosen
+            VisitMenu(visit, self.services.desk.config, self.services.privacy), callback=chosen
         )
 
     def run_action_by_id(self, action_id: str) -> None:
@@ -425,12 +436,12 @@ class QueueScreen(Screen[None]):
 
     # ------------------------------------------------------------------- actions
     def _act(self, fn: Callable[[], Visit], done: str) -> None:
-        self.pvp.perform(fn, done)
+        self.services.perform(fn, done)
 
     def _refuse_early(self, visit: Visit, action: str) -> bool:
         """Before opening a dialog, ask the core whether the action is allowed now."""
         try:
-            self.pvp.desk.check(visit, action)
+            self.services.desk.check(visit, action)
         except PvpError as exc:
             self.notify(exc.message, severity="warning")
             return True
@@ -443,7 +454,7 @@ class QueueScreen(Screen[None]):
         def applied(visit: Visit, state: QueueState | None) -> None:
             # As the form closes: the new row is in the list when the queue reappears.
             self.follow(visit)
-            self.pvp.show_action_read(state)
+            self.services.show_read_after(state)
 
         def saved(visit: Visit | None) -> None:
             if visit is not None:
@@ -452,16 +463,16 @@ class QueueScreen(Screen[None]):
                     text += " " + closed  # tell the visitor now, not after their wait
                 self.notify(text)
 
-        self.app.push_screen(CheckInForm(self.pvp.desk, on_saved=applied), callback=saved)
+        self.app.push_screen(CheckInForm(self.services.desk, on_saved=applied), callback=saved)
 
     def action_call_next(self) -> None:
-        self._call(self.pvp.desk.call_next)
+        self._call(self.services.desk.call_next)
 
     def action_call_selected(self) -> None:
         if visit := self._selected_or_say():
             if self._refuse_early(visit, "call"):
                 return
-            desk = self.pvp.desk
+            desk = self.services.desk
             self._call(lambda: desk.call(visit.id), self._closed_words(visit))
 
     def _closed_words(self, visit: Visit) -> str | None:
@@ -472,7 +483,7 @@ class QueueScreen(Screen[None]):
         entry = next((e for e in self.state.waiting if e.visit.id == visit.id), None)
         if entry is None or entry.eligible:
             return None
-        config = self.pvp.desk.config
+        config = self.services.desk.config
         partner = format.partner_name(config, visit.partner_id)
         when = format.reopens(entry, self.state.now, config.site.timezone)
         if when is None:
@@ -483,7 +494,7 @@ class QueueScreen(Screen[None]):
         """Call a visitor; when every kiosk is taken or their partner is closed, only
         after a yes."""
         done = _("{ticket} called to the kiosk.")
-        busy = kiosks_busy(self.state.active, self.pvp.desk.config) if self.state else None
+        busy = kiosks_busy(self.state.active, self.services.desk.config) if self.state else None
         reasons = [reason for reason in (busy, closed) if reason]
         if not reasons:
             self._act(fn, done)
@@ -527,14 +538,14 @@ class QueueScreen(Screen[None]):
 
     def action_start(self) -> None:
         if visit := self._kiosk_visit("start"):
-            desk = self.pvp.desk
+            desk = self.services.desk
             self._act(lambda: desk.start(visit.id), _("{ticket}: interview started."))
 
     def action_finish(self) -> None:
         visit = self._kiosk_visit("finish")
         if visit is None:
             return
-        desk = self.pvp.desk
+        desk = self.services.desk
 
         def picked(outcome: Outcome | None) -> None:
             if outcome is not None:
@@ -549,14 +560,14 @@ class QueueScreen(Screen[None]):
 
     def action_no_show(self) -> None:
         if visit := self._selected_or_say():
-            desk = self.pvp.desk
+            desk = self.services.desk
             self._act(lambda: desk.no_show(visit.id), _("{ticket} marked absent."))
 
     def action_cancel(self) -> None:
         visit = self._selected_or_say()
         if visit is None or self._refuse_early(visit, "cancel"):
             return
-        desk = self.pvp.desk
+        desk = self.services.desk
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -573,7 +584,7 @@ class QueueScreen(Screen[None]):
         visit = self._selected_or_say()
         if visit is None or self._refuse_early(visit, "transfer"):
             return
-        desk = self.pvp.desk
+        desk = self.services.desk
         local_now = desk.local_now()
         open_now = {p.id for p in desk.config.partners if p.is_open(local_now)}
 
@@ -590,17 +601,17 @@ class QueueScreen(Screen[None]):
 
     def action_back_to_waiting(self) -> None:
         if visit := self._selected_or_say():
-            desk = self.pvp.desk
+            desk = self.services.desk
             self._act(lambda: desk.back_to_waiting(visit.id), _("{ticket} is waiting again."))
 
     def action_edit_note(self) -> None:
-        if self.pvp.privacy:  # the note may name the visitor or their situation
+        if self.services.privacy:  # the note may name the visitor or their situation
             self.notify(_("Notes are hidden in privacy mode: p shows them again."))
             return
         visit = self._selected_or_say()
         if visit is None or self._refuse_early(visit, "edit_note"):
             return
-        desk = self.pvp.desk
+        desk = self.services.desk
 
         def edited(note: str | None) -> None:
             if note is not None and note != visit.note:
@@ -609,19 +620,13 @@ class QueueScreen(Screen[None]):
         self.app.push_screen(NoteDialog(visit.ticket, visit.note), callback=edited)
 
     def action_session(self) -> None:
-        from ..session.screen import open_session
-
-        open_session(self.pvp, self._at_kiosk())
+        self.post_message(OpenSession(self._at_kiosk()))
 
     def action_documents(self) -> None:
-        from ..documents.integration import open_documents
-
-        open_documents(self.pvp, self._at_kiosk())
+        self.post_message(OpenDocuments(self._at_kiosk()))
 
     def action_print_documents(self) -> None:
-        from ..documents.integration import open_documents
-
-        open_documents(self.pvp, self._at_kiosk(), print_first=True)
+        self.post_message(OpenDocuments(self._at_kiosk(), print_first=True))
 
     def _at_kiosk(self) -> Visit | None:
         """The selected visit, else the only visitor at the kiosk."""
@@ -633,7 +638,7 @@ class QueueScreen(Screen[None]):
         return visit
 
     def action_toggle_privacy(self) -> None:
-        self.pvp.privacy = not self.pvp.privacy
+        self.post_message(TogglePrivacy())
 
     def action_refresh(self) -> None:
-        self.pvp.refresh_queue()
+        self.post_message(RefreshQueue())

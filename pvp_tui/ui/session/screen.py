@@ -10,7 +10,7 @@ a second only while this view is on screen.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,10 +25,13 @@ from ...core.i18n import N_, _, get_language
 from ...core.models import Visit
 from ...core.sessions import FALLBACK_PHONE, NEW_APPOINTMENT, LiveSession
 from .. import actions, format
+from ..messages import OpenDocuments
 from ..screens.dialogs import ConfirmDialog, Dialog
 
 if TYPE_CHECKING:
-    from ..app import PvpApp
+    from textual.app import App
+
+    from ..services import Services
 
 STATE_LABELS = {
     "launching": N_("starting the browser"),
@@ -186,24 +189,27 @@ class SessionScreen(Screen[None]):
         Binding("escape", "back", N_("Queue"), id="back"),
     ]
 
-    def __init__(self, visit: Visit, *, monotonic: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        visit: Visit,
+        *,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__(id="session")
         actions.localize(self)
+        self.services = services
         self.visit = visit
         self._monotonic = monotonic
         self._timer: Timer | None = None
         self._ready = False
 
     @property
-    def pvp(self) -> PvpApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def live(self) -> LiveSession | None:
-        return self.pvp.sessions.tracker.for_visit(self.visit.id)
+        return self.services.sessions.tracker.for_visit(self.visit.id)
 
     def now(self) -> float:
-        return (self._monotonic or self.pvp.sessions.tracker.monotonic)()
+        return (self._monotonic or self.services.sessions.tracker.monotonic)()
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="session-head"):
@@ -258,12 +264,12 @@ class SessionScreen(Screen[None]):
         if not self._ready:
             return
         live = self.live
-        config = self.pvp.desk.config
+        config = self.services.desk.config
         title = " · ".join(
             (
                 self.visit.ticket,
                 format.partner_name(config, self.visit.partner_id),
-                format.visitor_name(self.visit, self.pvp.privacy),
+                format.visitor_name(self.visit, self.services.privacy),
             )
         )
         self._set("#session-title", title)
@@ -279,7 +285,7 @@ class SessionScreen(Screen[None]):
             badge.set_class(level == QUALITY_LEVELS[quality], f"-{level}")
         self._set("#quality-badge", "● " + _(QUALITY_LABELS[quality]))
         self._figures(live)
-        link = self.pvp.kiosks.links.get(live.kiosk) if live is not None else None
+        link = self.services.kiosks.links.get(live.kiosk) if live is not None else None
         said = alert(live, link is None or link.state.online)
         box = self.query_one("#session-alert", Static)
         box.set_class(said is None, "-hidden")
@@ -305,7 +311,7 @@ class SessionScreen(Screen[None]):
     def _facts(self, live: LiveSession | None) -> str:
         if live is None:
             return _("No video call for this visit yet: F9 starts it.")
-        link = self.pvp.kiosks.links.get(live.kiosk)
+        link = self.services.kiosks.links.get(live.kiosk)
         parts = [link.kiosk.name if link else live.kiosk]
         if live.room_host:
             parts.append(_("room {host}").format(host=live.room_host))
@@ -314,7 +320,7 @@ class SessionScreen(Screen[None]):
                 from datetime import datetime
 
                 joined = datetime.fromisoformat(live.agent_joined_at)
-                at = format.clock_time(joined, self.pvp.desk.config.site.timezone)
+                at = format.clock_time(joined, self.services.desk.config.site.timezone)
             except ValueError:
                 at = "?"
             parts.append(_("agent joined at {time}").format(time=at))
@@ -329,14 +335,10 @@ class SessionScreen(Screen[None]):
         self.dismiss(None)
 
     def action_documents(self) -> None:
-        from ..documents.integration import open_documents
-
-        open_documents(self.pvp, self.visit)
+        self.post_message(OpenDocuments(self.visit))
 
     def action_print_documents(self) -> None:
-        from ..documents.integration import open_documents
-
-        open_documents(self.pvp, self.visit, print_first=True)
+        self.post_message(OpenDocuments(self.visit, print_first=True))
 
     def action_hang_up(self) -> None:
         live = self.live
@@ -346,7 +348,7 @@ class SessionScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run(self.pvp.sessions.end(live), _("{ticket}: call ended."))
+                self._run(self.services.sessions.end(live), _("{ticket}: call ended."))
 
         self.app.push_screen(
             ConfirmDialog(
@@ -357,7 +359,7 @@ class SessionScreen(Screen[None]):
         )
 
     def action_retry(self) -> None:
-        sessions = self.pvp.sessions
+        sessions = self.services.sessions
         live = self.live
         if live is None:
             self._start_fresh()
@@ -365,8 +367,8 @@ class SessionScreen(Screen[None]):
         self._run(sessions.retry(live), _("{ticket}: starting the call again…"))
 
     def _start_fresh(self) -> None:
-        desk = self.pvp.desk
-        sessions = self.pvp.sessions
+        desk = self.services.desk
+        sessions = self.services.sessions
 
         async def start() -> None:
             import asyncio
@@ -396,7 +398,7 @@ class SessionScreen(Screen[None]):
                     if kind == FALLBACK_PHONE
                     else _("{ticket}: new appointment recorded; book it with the partner.")
                 )
-                self._run(self.pvp.sessions.fall_back(live, kind), done)
+                self._run(self.services.sessions.fall_back(live, kind), done)
 
         self.app.push_screen(FallbackDialog(self.visit.ticket), callback=chosen)
 
@@ -414,7 +416,7 @@ class SessionScreen(Screen[None]):
         self.show()
 
 
-def open_session(app: PvpApp, visit: Visit | None) -> None:
+def open_session(app: App[Any], services: Services, visit: Visit | None) -> None:
     """F5 from the queue: the visitor's call if there is one, else start it (then show it)."""
     if visit is None:
         app.notify(_("Select the visitor at the kiosk first (arrow keys or a click)."))
@@ -422,17 +424,19 @@ def open_session(app: PvpApp, visit: Visit | None) -> None:
     for screen in app.screen_stack:
         if isinstance(screen, SessionScreen) and screen.visit.id == visit.id:
             return
-    if app.sessions.tracker.for_visit(visit.id) is not None:
-        app.push_screen(SessionScreen(visit))
+    if services.sessions.tracker.for_visit(visit.id) is not None:
+        app.push_screen(SessionScreen(services, visit))
         return
-    app.run_worker(_start_then_show(app, visit), group="session-start", exit_on_error=False)
+    app.run_worker(
+        _start_then_show(app, services, visit), group="session-start", exit_on_error=False
+    )
 
 
-async def _start_then_show(app: PvpApp, visit: Visit) -> None:
+async def _start_then_show(app: App[Any], services: Services, visit: Visit) -> None:
     try:
-        await app.sessions.start(visit)
+        await services.sessions.start(visit)
     except PvpError as exc:
         app.notify(exc.message, severity="error", markup=False, timeout=10)
         return
     if not isinstance(app.screen, SessionScreen):
-        app.push_screen(SessionScreen(visit))
+        app.push_screen(SessionScreen(services, visit))

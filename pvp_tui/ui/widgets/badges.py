@@ -1,19 +1,46 @@
 """The header: the site's name and its health at a glance, as badges.
 
-Later parts (kiosks, hub) add their own badges through `set_badge(key, text, level)`;
-a badge changes on screen only when its text or level changes.
+Each part (the database, the kiosks, their calls; later the hub) says what its badges
+show as `BadgeUpdate`s; the app sends them to the queue screen in a `BadgesChanged`
+message, and a badge changes on screen only when its text or level changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Static
 
 Level = Literal["ok", "info", "warn", "error"]
 LEVELS: tuple[Level, ...] = ("ok", "info", "warn", "error")
+
+
+@dataclass(frozen=True)
+class BadgeUpdate:
+    """One badge as it should now be shown; `text` None takes it off the header."""
+
+    key: str
+    text: str | None
+    level: Level = "ok"
+
+
+class BadgesChanged(Message):
+    """Badges to set or remove, in this order (a new badge goes to the end of the row).
+
+    `full`: every badge of the header (privacy and database first); a partial update
+    that arrives before the first full one waits for it (the full one repeats it)."""
+
+    bubble = False
+
+    def __init__(self, updates: Sequence[BadgeUpdate], *, full: bool = False) -> None:
+        super().__init__()
+        self.updates = tuple(updates)
+        self.full = full
 
 
 class Badge(Static):
@@ -49,6 +76,13 @@ class Badges(Horizontal):
         existing = self.badge(key)
         if existing is not None:
             existing.remove()
+
+    def apply(self, updates: Iterable[BadgeUpdate]) -> None:
+        for update in updates:
+            if update.text is None:
+                self.remove_badge(update.key)
+            else:
+                self.set_badge(update.key, update.text, update.level)
 
 
 class SiteHeader(Horizontal):

@@ -1,5 +1,5 @@
-"""How the video session plugs into the app: F5 start, the bridge's session events, the
-visit's records, the kiosk's call badge, and the end of a call when its visit closes.
+"""The video sessions the app owns: F5 start, the bridge's session events, the visit's
+records, the kiosk's call badge, and the end of a call when its visit closes.
 
 Bridge events arrive on the app's loop (kiosk link callbacks); records are written in
 order by one writer task, off the loop (`asyncio.to_thread`). The queue screen gets a
@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.message import Message
 
 from ...core.errors import PvpError
+from ...core.frontdesk import FrontDesk
 from ...core.i18n import _
-from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
+from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, KioskLinks
 from ...core.models import Status, Visit
 from ...core.sessions import (
     FALLBACKS,
@@ -29,10 +30,9 @@ from ...core.sessions import (
     open_session,
     start_params,
 )
-from ..widgets.badges import Level
-
-if TYPE_CHECKING:
-    from ..app import PvpApp
+from ..messages import VisitMoved
+from ..widgets.badges import BadgeUpdate, Level
+from .host import Host
 
 log = logging.getLogger("pvp.ui.session")
 
@@ -49,12 +49,22 @@ class SessionChanged(Message):
 
 
 class Sessions:
-    """The app's video sessions: one tracker, one ordered writer."""
+    """The app's video sessions: one tracker, one ordered writer.
 
-    def __init__(self, app: PvpApp, tracker: SessionTracker | None = None) -> None:
+    It tells the app what changed with messages (`SessionChanged`, `VisitMoved`)."""
+
+    def __init__(
+        self,
+        app: Host,
+        desk: FrontDesk,
+        kiosks: KioskLinks,
+        tracker: SessionTracker | None = None,
+    ) -> None:
         self.app = app
+        self.desk = desk
+        self.kiosks = kiosks
         self.tracker = tracker or SessionTracker()
-        self.log = SessionLog(app.desk)
+        self.log = SessionLog(desk)
         self._queue: asyncio.Queue[list[Record]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.written = 0  # records written (tests wait on it)
@@ -63,7 +73,7 @@ class Sessions:
     def attach(self) -> None:
         self._queue = asyncio.Queue()
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
-        links = self.app.kiosks
+        links = self.kiosks
         if links:
             links.on_event(self._on_event)
             links.on_connected(self._resync)
@@ -120,7 +130,7 @@ class Sessions:
         if found is None:
             return None
         visit_id, recorded = found
-        visit = await asyncio.to_thread(self.app.desk.get, visit_id)
+        visit = await asyncio.to_thread(self.desk.get, visit_id)
         log.info("following call %s of %s again on %s", session, visit.ticket, kiosk)
         return self.tracker.adopt(kiosk, visit, str(session), recorded)
 
@@ -164,7 +174,7 @@ class Sessions:
     # ----------------------------------------------------------------- acting
     def pick_kiosk(self) -> KioskLink:
         """The kiosk to start a call on: the first one online with no call running."""
-        links = list(self.app.kiosks)
+        links = list(self.kiosks)
         if not links:
             raise PvpError(
                 "no_kiosk",
@@ -204,7 +214,7 @@ class Sessions:
                     ticket=visit.ticket
                 ),
             )
-        params = start_params(self.app.desk.config, visit)
+        params = start_params(self.desk.config, visit)
         link = self.pick_kiosk()
         previous = self.tracker.get(link.kiosk.id)
         if previous is not None and previous.over:
@@ -218,11 +228,10 @@ class Sessions:
             raise PvpError(err.code, _bridge_words(err)) from None
         self._record(self.tracker.reply(live, reply))
         if visit.status is Status.CALLED:
-            desk = self.app.desk
+            desk = self.desk
             with contextlib.suppress(PvpError):  # started meanwhile by another desk
                 visit = await asyncio.to_thread(desk.start, visit.id)
-        self.app.queue_screen.follow(visit)  # selected in "at the kiosk": F8 just works
-        self.app.refresh_queue()
+        self.app.post_message(VisitMoved(visit))  # selected in "at the kiosk": F8 just works
         self.app.post_message(SessionChanged(link.kiosk.id))
         return live
 
@@ -230,7 +239,7 @@ class Sessions:
         """Hang up (the bridge closes the browser; its events record the end)."""
         if not live.running:
             return
-        link = self.app.kiosks.links.get(live.kiosk)
+        link = self.kiosks.links.get(live.kiosk)
         if link is None:
             return
         try:
@@ -245,7 +254,7 @@ class Sessions:
             await self._wait_over(live)
         live.acknowledged = True
         await self._wait_idle(live)  # the bridge closes the browser before the next call
-        visit = await asyncio.to_thread(self.app.desk.get, live.visit_id)
+        visit = await asyncio.to_thread(self.desk.get, live.visit_id)
         return await self.start(visit)
 
     async def fall_back(self, live: LiveSession, kind: str) -> None:
@@ -302,9 +311,9 @@ class Sessions:
         live = self.tracker.get(kiosk_id)
         if live is None or (live.over and live.acknowledged):
             return None
-        link = self.app.kiosks.links.get(kiosk_id)
+        link = self.kiosks.links.get(kiosk_id)
         name = ""
-        if len(self.app.kiosks.links) > 1 and link is not None:
+        if len(self.kiosks.links) > 1 and link is not None:
             name = f"{link.kiosk.name} · "
         ticket = live.ticket
         if live.running and link is not None and not link.state.online:
@@ -323,17 +332,14 @@ class Sessions:
             return name + _("call {ticket} in progress").format(ticket=ticket), "ok"
         return name + _("call {ticket}: connecting…").format(ticket=ticket), "info"
 
-    def update_badges(self) -> None:
-        badges = self.app.header_badges()
-        if badges is None:
-            return  # the queue screen shows them when it mounts
-        for link in self.app.kiosks:
+    def badges(self) -> list[BadgeUpdate]:
+        """Each kiosk's call badge for the queue's header (None text: no badge)."""
+        updates = []
+        for link in self.kiosks:
             key = f"call-{link.kiosk.id}"
             shown = self.badge(link.kiosk.id)
-            if shown is None:
-                badges.remove_badge(key)
-            else:
-                badges.set_badge(key, shown[0], shown[1])
+            updates.append(BadgeUpdate(key, None) if shown is None else BadgeUpdate(key, *shown))
+        return updates
 
 
 def _bridge_words(err: BridgeError) -> str:

@@ -1,0 +1,179 @@
+"""How the documents part plugs into the app: kiosk badges, print jobs followed to their
+end, and the purge of closed visits' papers. The app owns one `Documents`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from ...core.documents import DocumentLog, purge_closed
+from ...core.frontdesk import FrontDesk
+from ...core.i18n import _
+from ...core.kiosks import CONNECTING, OFFLINE, ONLINE, KioskLink, KioskLinks
+from ..widgets.badges import BadgeUpdate, Level
+from .host import Host
+
+log = logging.getLogger("pvp.ui.documents")
+
+
+class KiosksChanged(Message):
+    """A kiosk's link or device state changed (posted from the kiosk callbacks)."""
+
+
+class DocumentPrinted(Message):
+    """A print job of this visit completed and was recorded: its documents panel, if
+    open, reads them again."""
+
+    def __init__(self, visit_id: str) -> None:
+        super().__init__()
+        self.visit_id = visit_id
+
+
+@dataclass(frozen=True)
+class PrintOrder:
+    visit_id: str
+    document: str
+    printer: str
+    copies: int
+    duplex: bool
+
+
+@dataclass
+class PrintWatch:
+    """Print jobs followed at the app's level: a job that completes after its panel was
+    closed is still recorded (document_printed) on its visit."""
+
+    orders: dict[tuple[str, int], PrintOrder] = field(default_factory=dict)
+    finished: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+
+def badge(link: KioskLink) -> tuple[str, Level]:
+    name = link.kiosk.name
+    state = link.state
+    if state.link == ONLINE:
+        trouble = state.device_trouble()
+        if trouble:
+            return f"{name} : {trouble}", "warn"
+        return _("{kiosk} ready").format(kiosk=name), "ok"
+    if state.link == CONNECTING:
+        return _("{kiosk} connecting…").format(kiosk=name), "info"
+    if state.link == OFFLINE:
+        return _("{kiosk} unreachable").format(kiosk=name), "error"
+    return _("{kiosk}: access refused").format(kiosk=name), "error"
+
+
+class Documents:
+    """The app's documents at the kiosks: the log of each visit's papers, their print
+    jobs followed to the end, and their deletion from the kiosks once the visit closes.
+
+    It tells the app what changed with messages (`KiosksChanged`, `DocumentPrinted`)."""
+
+    def __init__(self, app: Host, desk: FrontDesk, kiosks: KioskLinks) -> None:
+        self.app = app
+        self.desk = desk
+        self.kiosks = kiosks
+        self.log = DocumentLog(desk)
+        self._watch: PrintWatch | None = None
+        self._purging: bool | None = None  # None: no purge runs; True: once more after it
+
+    def attach(self) -> None:
+        """Start the kiosk links on the app's loop (once its first frame is drawn)."""
+        links = self.kiosks
+        if not links:
+            return
+        app = self.app
+        self._watch = PrintWatch()
+        links.on_change(lambda _kiosk: app.post_message(KiosksChanged()))
+        links.on_event(self._print_event)
+        links.on_connected(lambda _link: self.purge())
+        links.start()
+
+    def badges(self) -> list[BadgeUpdate]:
+        """One header badge per kiosk: link, then the worst device trouble."""
+        return [BadgeUpdate(f"kiosk-{link.kiosk.id}", *badge(link)) for link in self.kiosks]
+
+    # ----------------------------------------------------------------- purge
+    def purge(self) -> None:
+        """Delete the documents of closed visits from the kiosks (in a worker), and say so.
+
+        Runs never overlap: a purge asked while one runs makes it run once more at its end.
+        """
+        if not self.kiosks:
+            return
+        if self._purging is not None:
+            self._purging = True
+            return
+        self._purging = False
+        self.app.run_worker(self._purge(), group="doc-purge", exit_on_error=False)
+
+    async def _purge(self) -> None:
+        try:
+            while True:
+                await self._purge_once()
+                if not self._purging:
+                    break
+                self._purging = False
+        finally:
+            self._purging = None
+
+    async def _purge_once(self) -> None:
+        purged = await purge_closed(self.log, self.kiosks)
+        by_visit: dict[str, int] = {}
+        for doc in purged:
+            by_visit[doc.visit_id] = by_visit.get(doc.visit_id, 0) + 1
+        for visit_id, count in by_visit.items():
+            try:
+                ticket = self.desk.get(visit_id).ticket
+            except Exception:
+                ticket = "?"
+            self.app.notify(
+                _("{ticket}: {n} document(s) deleted from the kiosk.").format(
+                    ticket=ticket, n=count
+                ),
+                markup=False,
+            )
+
+    # ----------------------------------------------------------------- printing
+    def watch_print(self, kiosk: str, job: dict[str, Any], order: PrintOrder) -> None:
+        """Record `document_printed` when CUPS completes this job (even if it already has)."""
+        watch = self._watch
+        if watch is None:
+            return
+        key = (kiosk, int(job["job"]))
+        final = watch.finished.pop(key, None) or (job if job.get("final") else None)
+        if final is not None:
+            self._job_final(final, order)
+        else:
+            watch.orders[key] = order
+
+    def _print_event(self, kiosk: str, event: str, data: Any) -> None:
+        if event != "print.job" or not isinstance(data, dict) or not data.get("final"):
+            return
+        watch = self._watch
+        if watch is None:
+            return
+        key = (kiosk, int(data.get("job", 0)))
+        order = watch.orders.pop(key, None)
+        if order is None:
+            watch.finished[key] = data  # its reply may still be on its way
+            if len(watch.finished) > 100:
+                watch.finished.pop(next(iter(watch.finished)))
+            return
+        self._job_final(data, order)
+
+    def _job_final(self, job: dict[str, Any], order: PrintOrder) -> None:
+        if job.get("state") == "completed":
+            self.app.run_worker(self._record_printed(order, int(job["job"])), exit_on_error=False)
+
+    async def _record_printed(self, order: PrintOrder, job: int) -> None:
+        trace = await asyncio.to_thread(self.log.get, order.visit_id, order.document)
+        if trace is None:
+            return
+        await asyncio.to_thread(
+            self.log.printed, trace, order.printer, order.copies, order.duplex, job
+        )
+        self.app.post_message(DocumentPrinted(order.visit_id))
