@@ -24,7 +24,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Progres
 from textual.widgets.option_list import Option
 
 from ...core.documents import DocTrace, DocumentLog, type_label
-from ...core.i18n import N_, _
+from ...core.i18n import N_, _, ngettext
 from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
 from ...core.models import Status, Visit
 from .. import actions, format
@@ -568,7 +568,21 @@ class DocumentsScreen(Screen[None]):
         except BridgeError as err:
             failure = err
         live = self.live
-        self.scanning = False
+        try:  # still 'scanning' until the document is recorded: F6 cannot start another
+            await self._finish_scan(result, failure, live, append_to, replace_page, kiosk)
+        finally:
+            self.scanning = False
+        self._show_docs()
+
+    async def _finish_scan(
+        self,
+        result: dict[str, Any] | None,
+        failure: BridgeError | None,
+        live: list[Image.Image | None],
+        append_to: str | None,
+        replace_page: int | None,
+        kiosk: str,
+    ) -> None:
         doc_info = result["document"] if result else None
         kept_id = None
         if failure is not None:
@@ -590,7 +604,7 @@ class DocumentsScreen(Screen[None]):
             if kept_id:
                 text += " " + _("Pages already scanned are kept.")
                 if kept:
-                    text += " " + _("({n} new)").format(n=kept)
+                    text += " " + ngettext("({n} new)", "({n} new)", kept).format(n=kept)
             if failure.retryable:
                 text += " " + _("F6 to try again.")
             self._scan_error(text)
@@ -599,12 +613,21 @@ class DocumentsScreen(Screen[None]):
             self.retry_doc = None
             added = int(result.get("pages_added", 0)) if result else 0
             if result and result.get("cancelled"):
-                self._say("scan-status", _("Scan stopped: {n} pages kept.").format(n=added), "warn")
+                self._say(
+                    "scan-status",
+                    ngettext(
+                        "Scan stopped: {n} page kept.", "Scan stopped: {n} pages kept.", added
+                    ).format(n=added),
+                    "warn",
+                )
             else:
-                self._say("scan-status", _("{n} pages scanned.").format(n=added), "ok")
+                self._say(
+                    "scan-status",
+                    ngettext("{n} page scanned.", "{n} pages scanned.", added).format(n=added),
+                    "ok",
+                )
             bar = self.query_one("#scan-progress", ProgressBar)
             bar.update(total=max(1, added), progress=max(1, added))
-        self._show_docs()
 
     async def _record_scan(
         self,
