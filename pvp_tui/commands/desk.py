@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.clock import elapsed_minutes
 from ..core.errors import PvpError
 from ..core.frontdesk import CheckIn, FrontDesk, erasure_pending_message, kiosks_busy
-from ..core.i18n import _
+from ..core.i18n import _, ngettext
 from ..core.models import Need, Outcome, Visit
 from ..core.queue_rules import QueueEntry
 
@@ -146,7 +146,11 @@ def run_queue(context: Context, args: argparse.Namespace) -> int:
     if not entries:
         print(_("Nobody is waiting."))
     else:
-        print(_("{count} waiting:").format(count=len(entries)))
+        print(
+            ngettext("{count} waiting:", "{count} waiting:", len(entries)).format(
+                count=len(entries)
+            )
+        )
         now = desk.now()
         for entry in entries:
             visit = entry.visit
@@ -249,7 +253,13 @@ def run_purge(context: Context, args: argparse.Namespace) -> int:
         )
     else:
         # Counts only: a purge report never names anybody.
-        print(_("Personal data erased: {count} visit(s).").format(count=done.erased))
+        print(
+            ngettext(
+                "Personal data erased: {count} visit.",
+                "Personal data erased: {count} visits.",
+                done.erased,
+            ).format(count=done.erased)
+        )
         if done.closed_overnight:
             print(
                 _("Visits left open on a previous day, now closed: {count}.").format(

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core import doctor
 from ..core.config import resolve_config_path, resolve_db_path
-from ..core.i18n import _
+from ..core.i18n import _, ngettext
 
 
 def register(subparsers: Any) -> None:
@@ -50,7 +50,9 @@ def run_doctor(args: argparse.Namespace) -> int:
             if not problems
             else _("One problem to fix.")
             if problems == 1
-            else _("{count} problems to fix.").format(count=problems)
+            else ngettext("{count} problem to fix.", "{count} problems to fix.", problems).format(
+                count=problems
+            )
         )
     return doctor.worst_exit_code(findings)
 

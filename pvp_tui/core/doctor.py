@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Config, ConfigError, load_config, site_config_path
-from .i18n import _
+from .i18n import _, ngettext
 from .store import SCHEMA_VERSION, schema_version
 
 STAFF_GROUP = "pvp-staff"  # the group docs/install-staff-pc.md creates
@@ -93,9 +93,10 @@ def check_config(path: Path | None) -> tuple[Config | None, list[Finding]]:
             )
             for problem in exc.problems
         ]
-    summary = _("{path}: site “{site}”, {count} partners.").format(
-        path=path, site=config.site.name, count=len(config.partners)
-    )
+    count = len(config.partners)
+    summary = ngettext(
+        "{path}: site “{site}”, {count} partner.", "{path}: site “{site}”, {count} partners.", count
+    ).format(path=path, site=config.site.name, count=count)
     return config, [Finding(check, True, summary)]
 
 

@@ -19,26 +19,45 @@ from pathlib import Path
 
 from .config import LANGUAGES
 
-__all__ = ["LANGUAGES", "N_", "_", "get_language", "gettext", "resolve_language", "set_language"]
+__all__ = [
+    "LANGUAGES",
+    "N_",
+    "_",
+    "get_language",
+    "gettext",
+    "ngettext",
+    "resolve_language",
+    "set_language",
+]
 
 DEFAULT_LANGUAGE = "fr"
 _current = DEFAULT_LANGUAGE
 
 
-def _read_po(data: bytes, language: str) -> dict[str, str]:
+def _read_po(data: bytes, language: str) -> tuple[dict[str, str], str]:
+    """The catalog's messages as .mo entries (a plural's forms joined by NUL, keyed by
+    its singular and plural joined by NUL), and its Plural-Forms header."""
     from babel.messages.pofile import read_po  # only when the cache has no compiled .mo
 
     catalog = read_po(io.BytesIO(data), locale=language)
-    return {
-        str(message.id): str(message.string)
-        for message in catalog
-        if message.id and message.string and not message.fuzzy and isinstance(message.id, str)
-    }
+    messages: dict[str, str] = {}
+    for message in catalog:
+        if not message.id or message.fuzzy:
+            continue
+        ids, forms = message.id, message.string
+        if isinstance(ids, str) and isinstance(forms, str) and forms:
+            messages[ids] = forms
+        elif isinstance(ids, tuple | list) and isinstance(forms, tuple | list) and all(forms):
+            messages["\0".join(ids)] = "\0".join(forms)
+    return messages, str(catalog.plural_forms)
 
 
-def _compile_mo(messages: dict[str, str]) -> bytes:
+def _compile_mo(messages: dict[str, str], plural_forms: str = "") -> bytes:
     """A GNU .mo file (little-endian, no hash table) holding `messages` and a UTF-8 header."""
-    entries = sorted([("", "Content-Type: text/plain; charset=UTF-8\n"), *messages.items()])
+    header_text = "Content-Type: text/plain; charset=UTF-8\n"
+    if plural_forms:
+        header_text += f"Plural-Forms: {plural_forms}\n"
+    entries = sorted([("", header_text), *messages.items()])
     ids = [key.encode() for key, _value in entries]
     strs = [value.encode() for _key, value in entries]
     count = len(entries)
@@ -77,7 +96,7 @@ def _translations(language: str) -> _gettext.NullTranslations:
         pass  # not compiled yet (or a damaged file): compile it again
     import tempfile  # only when compiling: most starts load the cached .mo
 
-    mo = _compile_mo(_read_po(data, language))
+    mo = _compile_mo(*_read_po(data, language))
     try:  # best effort: a read-only cache only makes the next start slower
         compiled.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=compiled.parent, delete=False) as handle:
@@ -116,6 +135,12 @@ def gettext(message: str) -> str:
 
 
 _ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a counted message for `n` in the current language (French says
+    '0 document', '1 document', '2 documents'; English '1 document', '0 documents')."""
+    return _translations(_current).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

@@ -257,7 +257,7 @@ def test_purge_erases_past_retention_and_names_nobody(pvp: Pvp) -> None:
     result = pvp("purge")
     assert result.code == 0
     assert result.out.splitlines() == [
-        "Données personnelles effacées : 2 visite(s).",
+        "Données personnelles effacées : 2 visites.",
         "Visites restées ouvertes un jour précédent, désormais fermées : 1.",
     ]
     assert "Ancienne" not in result.out + result.err

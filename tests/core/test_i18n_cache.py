@@ -25,10 +25,16 @@ def _po() -> bytes:
 
 
 def test_compiled_catalog_says_what_the_po_says(cache: Path) -> None:
-    expected = i18n._read_po(_po(), "fr")
-    assert len(expected) > 100
+    expected, plural_forms = i18n._read_po(_po(), "fr")
+    assert len(expected) > 100 and plural_forms.startswith("nplurals=3;")
     fr = i18n._translations("fr")
-    assert {msgid: fr.gettext(msgid) for msgid in expected} == expected
+    singles = {msgid: text for msgid, text in expected.items() if "\0" not in msgid}
+    assert {msgid: fr.gettext(msgid) for msgid in singles} == singles
+    plurals = [(msgid.split("\0"), text.split("\0")) for msgid, text in expected.items()]
+    plurals = [(ids, forms) for ids, forms in plurals if len(ids) == 2]
+    assert plurals  # counted messages compile, with the catalog's Plural-Forms rule
+    for (one, many), forms in plurals:
+        assert [fr.ngettext(one, many, n) for n in (1, 2)] == [forms[0], forms[2]]
     assert i18n.gettext("") == ""  # the .mo header (empty msgid) stays hidden
     assert [p.name for p in cache.iterdir()] == [p.name for p in cache.glob("pvp-fr-*.mo")]
 
@@ -40,7 +46,7 @@ def test_second_start_reads_the_cache_without_babel(
     (compiled,) = cache.glob("pvp-fr-*.mo")
     i18n._translations.cache_clear()
 
-    def no_babel(data: bytes, language: str) -> dict[str, str]:
+    def no_babel(data: bytes, language: str) -> tuple[dict[str, str], str]:
         raise AssertionError("the .po was parsed again")
 
     monkeypatch.setattr(i18n, "_read_po", no_babel)

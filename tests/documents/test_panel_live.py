@@ -108,8 +108,15 @@ async def test_scan_three_pages_see_them_print_them_then_finish_leaves_nothing(
             lambda: any(t == events.DOCUMENT_PURGED for t, _ in doc_events(desk, visit_id)),
             "purge recorded",
         )
-        said = [str(n.message) for n in app._notifications]
-        assert any("C-001 : 1 document(s) supprimé(s) de la borne." in m for m in said), said
+        # said once the purge is recorded: wait for the notice rather than race it
+        await until(
+            pilot,
+            lambda: any(
+                "C-001 : 1 document supprimé de la borne." in str(n.message)
+                for n in app._notifications
+            ),
+            "the purge said",
+        )
     kinds = [t for t, _ in doc_events(desk, visit_id)]
     assert kinds[0] == events.DOCUMENT_CAPTURED
     assert events.DOCUMENT_PRINTED in kinds and kinds[-1] == events.DOCUMENT_PURGED

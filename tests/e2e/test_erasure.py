@@ -68,7 +68,7 @@ def test_pvp_purge_erases_from_every_file_while_the_app_has_it_open(
             check=False,
         )
         assert (done.returncode, done.stderr) == (0, "")
-        assert "4 visite(s)" in done.stdout  # the transferred visitor had two visits
+        assert "4 visites" in done.stdout  # the transferred visitor had two visits
 
         assert leftovers(site.db, erased_values()) == {}
         assert Path(f"{site.db}-shm").exists()  # the app still has the store open

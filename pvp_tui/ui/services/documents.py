@@ -12,7 +12,7 @@ from textual.message import Message
 
 from ...core.documents import DocumentLog, purge_closed
 from ...core.frontdesk import FrontDesk
-from ...core.i18n import _
+from ...core.i18n import _, ngettext
 from ...core.kiosks import CONNECTING, OFFLINE, ONLINE, KioskLink, KioskLinks
 from ..widgets.badges import BadgeUpdate, Level
 from .host import Host
@@ -131,9 +131,11 @@ class Documents:
             except Exception:
                 ticket = "?"
             self.app.notify(
-                _("{ticket}: {n} document(s) deleted from the kiosk.").format(
-                    ticket=ticket, n=count
-                ),
+                ngettext(
+                    "{ticket}: {n} document deleted from the kiosk.",
+                    "{ticket}: {n} documents deleted from the kiosk.",
+                    count,
+                ).format(ticket=ticket, n=count),
                 markup=False,
             )
 
