@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 import websockets
+
+from tests.support.processes import stop_group
 
 from .conftest import Site
 from .harness import PVP, free_port, wait_port
@@ -80,13 +81,7 @@ def serve(site: Site, *args: str, **env: str) -> Iterator[Served]:
             raise AssertionError(log.read_text()) from None
         yield Served(port, log, proc)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
         if proc.stdin is not None:
             proc.stdin.close()
 
@@ -400,13 +395,7 @@ def chromium(profile: Path) -> Iterator[str]:
         port, path = active.read_text().split()
         yield f"ws://127.0.0.1:{port}{path}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 class DevTools:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -22,3 +26,16 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, poll: float =
             return
         time.sleep(poll)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def stop_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str], grace: float = 10) -> None:
+    """End a process started with start_new_session=True and all it started (Chromium's
+    children outlive it otherwise): SIGTERM to its group, SIGKILL after `grace` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
