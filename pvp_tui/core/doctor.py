@@ -291,6 +291,7 @@ def _integrity(db: Path) -> list[Finding]:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
             journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
             version = schema_version(conn)
+            pending = _pending_erasures(conn)
     except sqlite3.Error as exc:
         return [
             Finding(
@@ -322,6 +323,21 @@ def _integrity(db: Path) -> list[Finding]:
                 _("update PVP Relais on this PC: until then pvp refuses to start on this file."),
             )
         )
+    if pending:
+        findings.append(
+            Finding(
+                check,
+                False,
+                _(
+                    "names erased from {db} still have copies in its files: another pvp "
+                    "kept an old read open during the last purge."
+                ).format(db=db),
+                _(
+                    "run pvp purge; if it says so again, close the pvp sessions left open "
+                    "(over SSH too) and run it once more."
+                ),
+            )
+        )
     if str(journal).lower() != "wal":
         findings.append(
             Finding(
@@ -332,6 +348,15 @@ def _integrity(db: Path) -> list[Finding]:
             )
         )
     return findings
+
+
+def _pending_erasures(conn: sqlite3.Connection) -> int:
+    """Purges whose erased text may still lie in the files (0 before the table exists)."""
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending_erasure'"
+    ).fetchone():
+        return 0
+    return int(conn.execute("SELECT count(*) FROM pending_erasure").fetchone()[0])
 
 
 def _group_name(gid: int) -> str:

@@ -135,6 +135,15 @@ def test_a_database_of_a_newer_pvp(shared: SharedSite) -> None:
     assert "PVP Relais" in found[0].fix
 
 
+def test_an_erasure_left_pending_is_reported(shared: SharedSite) -> None:
+    assert problems(doctor.check_database(shared.db, STAFF_GROUP)) == []
+    with contextlib.closing(sqlite3.connect(shared.db)) as conn:
+        conn.execute("INSERT INTO pending_erasure (vacuum) VALUES (0)")  # as a blocked purge
+        conn.commit()
+    (found,) = problems(doctor.check_database(shared.db, STAFF_GROUP))
+    assert "copies" in found.message and "pvp purge" in found.fix
+
+
 def test_free_space_where_the_store_lives(shared: SharedSite, tmp_path: Path) -> None:
     result = shared.pvp("doctor", "--skip-kiosks", "--group", STAFF_GROUP, "--lang", "en")
     assert re.search(
