@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.clock import elapsed_minutes
 from ..core.errors import PvpError
-from ..core.frontdesk import CheckIn, FrontDesk, erasure_pending_message, kiosks_busy
+from ..core.frontdesk import CheckIn, FrontDesk, KioskBusy, erasure_pending_message
 from ..core.i18n import _, ngettext
 from ..core.models import Need, Outcome, Visit
 from ..core.queue_rules import QueueEntry
@@ -181,10 +181,15 @@ def run_queue(context: Context, args: argparse.Namespace) -> int:
 
 def run_call(context: Context, args: argparse.Namespace) -> int:
     desk = context.desk
-    busy = kiosks_busy(desk.active(), desk.config)
-    visit = desk.call(args.ticket) if args.ticket else desk.call_next()
-    if busy is not None:  # a script may mean it (the next visitor gets ready): say it
-        print(f"pvp: {busy}", file=sys.stderr)
+    try:  # the kiosks are checked in the call's own transaction: two desks cannot both miss it
+        visit = (
+            desk.call(args.ticket, unless_busy=True)
+            if args.ticket
+            else desk.call_next(unless_busy=True)
+        )
+    except KioskBusy as busy:  # a script may mean it (the next visitor gets ready): say it
+        print(f"pvp: {busy.message}", file=sys.stderr)
+        visit = desk.call(args.ticket) if args.ticket else desk.call_next()
     return _report(
         desk,
         visit,

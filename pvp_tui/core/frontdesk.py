@@ -43,6 +43,15 @@ ACTIVE_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION, Status.NO_S
 OPEN_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION)
 
 
+class KioskBusy(PvpError):
+    """Every kiosk already has a visitor, and the call asked not to add one unasked.
+    `message` says who is at the kiosks; `visit` is who would have been called."""
+
+    def __init__(self, message: str, visit: Visit) -> None:
+        super().__init__("kiosk_busy", message)
+        self.visit = visit
+
+
 @dataclass(frozen=True)
 class CheckIn:
     """What the check-in form or `pvp checkin` collects."""
@@ -220,8 +229,10 @@ class FrontDesk:
             )
         return self.get(visit_id)
 
-    def call_next(self) -> Visit:
-        """Call the first eligible visitor in queue order."""
+    def call_next(self, *, unless_busy: bool = False) -> Visit:
+        """Call the first eligible visitor in queue order. With `unless_busy`, refuse with
+        `KioskBusy` when every kiosk already has a visitor: checked in the call's own
+        transaction, so of two desks calling at once the second is always asked."""
         # The medians only make estimates, not the order: read them before the write lock.
         medians = self.medians()
         with self.store.transaction() as db:
@@ -234,15 +245,31 @@ class FrontDesk:
                         "permanence is open. Call a visitor by their ticket to override."
                     ),
                 )
+            if unless_busy:
+                self._refuse_if_busy(db, entry.visit)
             self._transition(
                 db, entry.visit, "call", Status.CALLED, "called", {"called_at": to_iso(self.now())}
             )
             visit_id = entry.visit.id
         return self.get(visit_id)
 
-    def call(self, ref: str) -> Visit:
-        """Call one visitor out of order (staff know best: the partner may be open)."""
-        return self._simple(ref, "call", Status.CALLED, "called", stamp="called_at")
+    def call(self, ref: str, *, unless_busy: bool = False) -> Visit:
+        """Call one visitor out of order (staff know best: the partner may be open).
+        `unless_busy`: as for `call_next`."""
+        with self.store.transaction() as db:
+            visit = self._find(db, ref)
+            self._check(visit, "call")  # a visitor who cannot be called: say that first
+            if unless_busy:
+                self._refuse_if_busy(db, visit)
+            self._transition(
+                db, visit, "call", Status.CALLED, "called", {"called_at": to_iso(self.now())}
+            )
+        return self.get(visit.id)
+
+    def _refuse_if_busy(self, db: Reader, visit: Visit) -> None:
+        busy = kiosks_busy(self._active(db), self.config)
+        if busy is not None:
+            raise KioskBusy(busy, visit)
 
     def start(self, ref: str) -> Visit:
         return self._simple(ref, "start", Status.IN_SESSION, "started", stamp="started_at")
@@ -510,10 +537,11 @@ class FrontDesk:
 
     def active(self) -> list[Visit]:
         """Visits called or in session (at the kiosk or on their way)."""
-        rows = self.store.query(
-            _VISIT_SELECT + " WHERE v.status IN (?, ?) ORDER BY v.called_at",
-            [Status.CALLED.value, Status.IN_SESSION.value],
-        )
+        with self.store.snapshot() as db:
+            return self._active(db)
+
+    def _active(self, db: Reader) -> list[Visit]:
+        rows = db.query(_ACTIVE_SELECT, [Status.CALLED.value, Status.IN_SESSION.value])
         return [_visit(r) for r in rows]
 
     def visits_of_day(self, day: date | None = None) -> list[Visit]:
@@ -739,6 +767,7 @@ ACTION_PAST = {
 
 _VISIT_SELECT = """SELECT v.*, d.name AS name, d.phone AS phone, d.note AS note
 FROM visits v LEFT JOIN visitor_details d ON d.visit_id = v.id"""
+_ACTIVE_SELECT = _VISIT_SELECT + " WHERE v.status IN (?, ?) ORDER BY v.called_at"
 
 
 def kiosks_busy(active: Iterable[Visit], config: Config) -> str | None:
