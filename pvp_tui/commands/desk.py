@@ -50,7 +50,12 @@ def register(subparsers: Any) -> None:
         parser.add_argument("ticket", metavar="TICKET", help=_("ticket, for example C-007"))
 
     p = add("checkin", run_checkin, _("check a visitor in and give them a ticket"))
-    p.add_argument("--partner", required=True, metavar="ID", help=_("partner id, e.g. caf"))
+    p.add_argument(
+        "--partner",
+        required=True,
+        metavar="ID",
+        help=_("partner id or ticket letter, in any case: caf, CAF, C"),
+    )
     p.add_argument("--name", required=True, help=_("name to call the visitor by"))
     p.add_argument(
         "--appointment", metavar="HH:MM", help=_("appointment time today: 10:30, 9h30, 9h")
@@ -93,7 +98,12 @@ def register(subparsers: Any) -> None:
     ticket(p)
     p = add("transfer", run_transfer, _("send a visitor to another partner's queue"))
     ticket(p)
-    p.add_argument("--partner", required=True, metavar="ID", help=_("the other partner's id"))
+    p.add_argument(
+        "--partner",
+        required=True,
+        metavar="ID",
+        help=_("the other partner's id or ticket letter"),
+    )
     p = add("back", run_back, _("put a visitor back to waiting"))
     ticket(p)
     p = add("note", run_note, _("replace a visit's note"))

@@ -21,6 +21,7 @@ from .config import Config, Partner
 from .errors import PvpError
 from .i18n import N_, _
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
+from .partners import find_partner
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
 from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
 
@@ -104,7 +105,7 @@ class DaySummary:
 def validate_check_in(form: CheckIn, config: Config) -> dict[str, str]:
     """Field name -> message for every mistake in the form; empty when it is valid."""
     problems: dict[str, str] = {}
-    if config.partner(form.partner_id) is None:
+    if find_partner(config, form.partner_id) is None:
         problems["partner"] = (
             _("Choose a partner.")
             if not form.partner_id
@@ -174,7 +175,7 @@ class FrontDesk:
         problems = validate_check_in(form, self.config)
         if problems:
             raise PvpError("invalid_check_in", " ".join(problems.values()))
-        partner = self.config.partner(form.partner_id)
+        partner = find_partner(self.config, form.partner_id)  # 'CAF' or 'C' for caf
         assert partner is not None
         now = self.now()
         appointment_at = None
@@ -312,7 +313,7 @@ class FrontDesk:
     def transfer(self, ref: str, partner_id: str) -> Visit:
         """Close this visit as transferred and queue a new one for the other partner,
         keeping the arrival time (so the visitor keeps their place) and their details."""
-        target = self.config.partner(partner_id)
+        target = find_partner(self.config, partner_id)
         if target is None:
             raise PvpError(
                 "unknown_partner",
