@@ -133,7 +133,14 @@ def run_checkin(context: Context, args: argparse.Namespace) -> int:
     )
     entry = next((e for e in desk.queue() if e.visit.id == visit.id), None)
     if args.json:
-        _print_json(_visit_json(entry.to_json() if entry else visit.to_json(), args))
+        _print_json(
+            _visit_json(
+                entry.to_json(desk.config.site.timezone)
+                if entry
+                else visit.to_json(desk.config.site.timezone),
+                args,
+            )
+        )
         return 0
     print(
         _("{ticket} checked in for {partner}").format(
@@ -150,7 +157,9 @@ def run_queue(context: Context, args: argparse.Namespace) -> int:
     desk = context.desk
     entries = desk.queue()
     if args.json:
-        _print_json([_visit_json(entry.to_json(), args) for entry in entries])
+        _print_json(
+            [_visit_json(entry.to_json(desk.config.site.timezone), args) for entry in entries]
+        )
         return 0
     active = desk.active()
     if not entries:
@@ -289,7 +298,7 @@ def run_purge(context: Context, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- helpers
 def _report(desk: FrontDesk, visit: Visit, args: argparse.Namespace, message: str) -> int:
     if args.json:
-        _print_json(_visit_json(visit.to_json(), args))
+        _print_json(_visit_json(visit.to_json(desk.config.site.timezone), args))
     else:
         print(message)
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from .i18n import N_, _
@@ -135,8 +135,9 @@ class Visit:
     def can(self, action: str) -> bool:
         return self.status in ALLOWED_FROM[action]
 
-    def to_json(self) -> dict[str, object]:
-        """The public shape of a visit, as the CLI prints it with --json."""
+    def to_json(self, tz: tzinfo) -> dict[str, object]:
+        """The public shape of a visit, as the CLI prints it with --json. Every moment is
+        ISO 8601 in the site's time zone, with its offset, to the second (`iso_local`)."""
         return {
             "id": self.id,
             "ticket": self.ticket,
@@ -144,17 +145,18 @@ class Visit:
             "status": self.status.value,
             "name": self.name,
             "kind": self.kind.value,
-            "appointment_at": _iso(self.appointment_at),
+            "appointment_at": iso_local(self.appointment_at, tz),
             "priority": self.priority,
             "needs": [need.value for need in self.needs],
-            "arrived_at": _iso(self.arrived_at),
-            "called_at": _iso(self.called_at),
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
+            "arrived_at": iso_local(self.arrived_at, tz),
+            "called_at": iso_local(self.called_at, tz),
+            "started_at": iso_local(self.started_at, tz),
+            "ended_at": iso_local(self.ended_at, tz),
             "outcome": self.outcome.value if self.outcome else None,
             "note": self.note,
         }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
+def iso_local(moment: datetime | None, tz: tzinfo) -> str | None:
+    """The one format of a moment in JSON for scripts: '2026-11-30T10:30:00+01:00'."""
+    return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from .config import Config
 from .i18n import _
-from .models import Kind, Visit
+from .models import Kind, Visit, iso_local
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,14 @@ class QueueEntry:
     def appointment_due(self) -> bool:
         return self.group == 0
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, tz: tzinfo) -> dict[str, object]:
         """The visit's public shape plus its place in the queue (`pvp queue --json`)."""
         return {
-            **self.visit.to_json(),
+            **self.visit.to_json(tz),
             "position": self.position,
             "eligible": self.eligible,
             "estimate_minutes": (self.estimate_minutes),
-            "opens_at": self.opens_at.isoformat(timespec="minutes") if self.opens_at else None,
+            "opens_at": iso_local(self.opens_at, tz),
             "late_appointment": self.late_appointment,
         }
 

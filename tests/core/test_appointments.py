@@ -109,7 +109,7 @@ def test_late_beyond_the_tolerance_is_a_walk_in_from_arrival_still_flagged(
     # Staff still see the slot: the visit stays an appointment at 11:00.
     assert entry.visit.kind is Kind.APPOINTMENT
     assert entry.visit.appointment_at == datetime(2026, 11, 30, 11, 0, tzinfo=PARIS)
-    data = entry.to_json()
+    data = entry.to_json(PARIS)
     assert (data["kind"], data["late_appointment"]) == ("appointment", True)
     assert [desk.call_next().ticket for _ in expected] == expected
 
@@ -209,3 +209,17 @@ def test_a_late_appointment_is_shown_late(desk: FrontDesk, clock: MovableClock) 
     assert format.flags(_entry(desk, late).visit, PARIS, late=True) == "RDV 11:00 retard"
     assert _entry(desk, late).late_appointment
     assert not _entry(desk, on_time).late_appointment
+
+
+def test_json_moments_are_local_with_offset_to_the_second(
+    desk: FrontDesk, clock: MovableClock
+) -> None:
+    """One format for every moment a script reads: appointment, arrival, reopening."""
+    _set(clock, "10:00")
+    visit = check_in(desk, "caf", appointment="10:30")
+    data = _entry(desk, visit).to_json(PARIS)
+    assert data["appointment_at"] == "2026-11-30T10:30:00+01:00"
+    assert data["arrived_at"] == "2026-11-30T10:00:00+01:00"
+    _set(clock, "13:00")
+    closed = check_in(desk, "msa")
+    assert _entry(desk, closed).to_json(PARIS)["opens_at"] == "2026-12-07T09:00:00+01:00"

@@ -335,7 +335,7 @@ def test_estimated_waits_follow_the_kiosk_and_the_medians(
     waits = [entry.estimate for entry in desk.queue()]
     assert waits == [timedelta(minutes=22), timedelta(minutes=34), timedelta(minutes=46)]
     for entry in desk.queue():
-        data = entry.to_json()
+        data = entry.to_json(PARIS)
         assert data["estimate_minutes"] == round(entry.estimate.total_seconds() / 60)
         assert data["position"] == entry.position
         assert data["eligible"] is True
