@@ -156,6 +156,8 @@ def run_checkin(context: Context, args: argparse.Namespace) -> int:
 def run_queue(context: Context, args: argparse.Namespace) -> int:
     desk = context.desk
     entries = desk.queue()
+    if not entries and (words := desk.other_site_words()):
+        print(f"pvp: {words}", file=sys.stderr)
     if args.json:
         _print_json(
             [_visit_json(entry.to_json(desk.config.site.timezone), args) for entry in entries]

@@ -63,6 +63,7 @@ def collect(args: argparse.Namespace) -> list[doctor.Finding]:
     if config is not None:
         db = resolve_db_path(getattr(args, "db", None), config)
         findings += doctor.check_database(db, args.group)
+        findings += doctor.check_site(db, config)
         findings += doctor.check_disk(db)
         if not args.skip_kiosks:
             findings += doctor.check_kiosks(doctor.kiosks_from_config(config))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Config, ConfigError, load_config, site_config_path
+from .frontdesk import other_site_words
 from .i18n import _, ngettext
 from .store import SCHEMA_VERSION, schema_version
 
@@ -282,6 +283,21 @@ def check_disk(db: Path) -> list[Finding]:
             _("{amount} free on the disk holding {dir}.").format(amount=amount, dir=directory),
         )
     ]
+
+
+def check_site(db: Path, config: Config) -> list[Finding]:
+    """Visits of another site and none of this one: `[site] id` was changed (the queue
+    looks empty although nothing was lost)."""
+    if not db.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            words = other_site_words(conn, config.site.id)
+    except sqlite3.Error:
+        return []  # the database checks above say what is wrong with the file
+    if words is None:
+        return []
+    return [Finding(_("site"), False, words, _("check [site] id in the config file."))]
 
 
 def _integrity(db: Path) -> list[Finding]:

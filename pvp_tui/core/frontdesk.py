@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from . import events
 from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
-from .i18n import N_, _
+from .i18n import N_, _, ngettext
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from .partners import find_partner
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
@@ -72,6 +73,27 @@ class Erasure:
 
     erased: int  # visits whose name, phone and note were deleted now
     complete: bool  # no erased text is left in any file of the store (else: next start)
+
+
+def other_site_words(conn: sqlite3.Connection, site_id: str) -> str | None:
+    """When the database holds visits of other sites and none of this one, the sentence
+    that says so: `[site] id` was most likely changed, and the queue looks empty although
+    nothing was lost. None otherwise (the usual case costs one indexed lookup)."""
+    if conn.execute("SELECT 1 FROM visits WHERE site_id = ? LIMIT 1", [site_id]).fetchone():
+        return None
+    rows = conn.execute(
+        "SELECT site_id, count(*) FROM visits GROUP BY site_id ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None  # a new database
+    other, count = rows[0]
+    return ngettext(
+        "This database holds {count} visit of site {other} and none of site {site} (the "
+        "config's [site] id): if the id was changed, set it back to {other} to see it.",
+        "This database holds {count} visits of site {other} and none of site {site} (the "
+        "config's [site] id): if the id was changed, set it back to {other} to see them.",
+        count,
+    ).format(count=count, other=other, site=site_id)
 
 
 def erasure_pending_message() -> str:
@@ -527,6 +549,11 @@ class FrontDesk:
         if not rows:
             raise PvpError("unknown_visit", _("No such visit."))
         return _visit(rows[0])
+
+    def other_site_words(self) -> str | None:
+        """See `other_site_words`: for the app's start and `pvp queue`."""
+        with self.store.snapshot() as db:
+            return other_site_words(db.conn, self.config.site.id)
 
     def find(self, ref: str) -> Visit:
         with self.store.snapshot() as db:
