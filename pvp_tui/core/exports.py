@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 from babel.numbers import format_decimal
 
 from .errors import PvpError
-from .i18n import N_, _, get_language
+from .i18n import N_, _, get_language, ngettext
 from .models import Need, Outcome
 from .reports import (
     WAIT_BUCKETS,
     ActivityReport,
     Figures,
+    PeriodFigures,
     bucket_label,
     change_percent,
     format_date,
@@ -50,6 +52,7 @@ class Table:
     columns: tuple[Column, ...]
     rows: list[list[Any]]
     row_kinds: list[str] | None = None  # per-row kind of the value columns (summary)
+    note: str | None = None  # a line under the table that explains its figures
 
     def kind(self, row: int, col: int) -> str:
         if self.row_kinds is not None and col > 0 and self.columns[col].kind != PERCENT:
@@ -217,7 +220,9 @@ def report_tables(report: ActivityReport) -> list[Table]:
 
     partner_rows = [partner_row(f, prev.partner(f.partner_id)) for f in cur.partners]
     partner_rows.append(partner_row(cur.total, prev.total, total=True))
-    tables.append(Table("partners", _("By partner"), partner_columns, partner_rows))
+    tables.append(
+        Table("partners", _("By partner"), partner_columns, partner_rows, note=_transfer_note(cur))
+    )
 
     failure_rows: list[list[Any]] = []
     for f in [*cur.partners, cur.total]:
@@ -355,6 +360,24 @@ def _heading(report: ActivityReport) -> list[str]:
     ]
 
 
+def _transfer_note(figures: PeriodFigures) -> str | None:
+    """Why the partners' total can exceed the visitors: a transfer counts twice."""
+    transfers = figures.total.transfers_in
+    if not transfers:
+        return None
+    return ngettext(
+        "A transferred visitor counts with each partner: {count} transfer, so {visits} "
+        "visits for {visitors} visitors.",
+        "A transferred visitor counts with each partner: {count} transfers, so {visits} "
+        "visits for {visitors} visitors.",
+        transfers,
+    ).format(
+        count=transfers,
+        visits=figures.total.visits + transfers,
+        visitors=figures.total.visits,
+    )
+
+
 def to_csv(report: ActivityReport) -> bytes:
     """CSV for French spreadsheets: UTF-8 with BOM, ';' separators, decimal comma."""
     buffer = io.StringIO()
@@ -367,6 +390,9 @@ def to_csv(report: ActivityReport) -> bytes:
         writer.writerow([c.label for c in table.columns])
         for r, row in enumerate(table.rows):
             writer.writerow([format_cell(v, table.kind(r, c)) for c, v in enumerate(row)])
+        if table.note:
+            writer.writerow([])
+            writer.writerow([table.note])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -405,6 +431,8 @@ def to_xlsx(report: ActivityReport) -> bytes:
                     sheet.write_string(5 + r, c, str(value))
                 else:
                     sheet.write_number(5 + r, c, value, formats[kind])
+        if table.note:
+            sheet.write_string(6 + len(table.rows), 0, table.note)
         sheet.freeze_panes(5, 1)
     book.close()
     return buffer.getvalue()
@@ -428,6 +456,8 @@ def to_text(report: ActivityReport, width: int = 100) -> str:
             lines.append(_("(nothing in this period)"))
             continue
         lines += _text_table([c.label for c in table.columns], cells, table.columns, width)
+        if table.note:
+            lines += ["", *textwrap.wrap(table.note, width)]
     return "\n".join(lines) + "\n"
 
 

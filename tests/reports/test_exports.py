@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -92,19 +93,32 @@ def report(history: Built, cli_outputs: dict[str, bytes]):
     return activity_report(history.store, history.config, MONTH)
 
 
-def csv_sections(data: bytes) -> dict[str, list[list[str]]]:
+def csv_blocks(data: bytes) -> list[list[list[str]]]:
+    """The CSV's blocks of rows between blank rows, after the two heading lines."""
     assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for spreadsheets"
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
-    sections: dict[str, list[list[str]]] = {}
-    current: list[list[str]] | None = None
+    blocks: list[list[list[str]]] = []
     for row in rows[2:]:
         if not row:
-            current = None
-        elif current is None:
-            current = sections[row[0]] = []
+            blocks.append([])
         else:
-            current.append(row)
-    return sections
+            blocks[-1].append(row)
+    return blocks
+
+
+def csv_sections(data: bytes) -> dict[str, list[list[str]]]:
+    """Title -> header and rows; a one-line block is the note under the table before it."""
+    return {block[0][0]: block[1:] for block in csv_blocks(data) if len(block) > 1}
+
+
+def csv_notes(data: bytes) -> dict[str, str]:
+    """Title -> the note under that table, if any."""
+    blocks = csv_blocks(data)
+    return {
+        before[0][0]: block[0][0]
+        for before, block in itertools.pairwise(blocks)
+        if len(block) == 1 and len(before) > 1
+    }
 
 
 def test_cli_csv_is_the_core_csv(cli_outputs: dict[str, bytes], report) -> None:
@@ -210,6 +224,22 @@ def test_core_exports_agree_with_each_other(report) -> None:
     assert partners.rows[-1][0] == "Total"
     assert partners.rows[-1][1] == report.current.total.visits + report.current.total.transfers_in
     assert [c.kind for c in partners.columns][-1] == PERCENT
+
+
+def test_a_note_says_why_the_partners_total_exceeds_the_visitors(
+    cli_outputs: dict[str, bytes], report
+) -> None:
+    t = report.current.total
+    assert t.transfers_in > 0, "the history has transfers"
+    total, visitors = t.visits + t.transfers_in, t.visits
+    words = f"donc {total} visites pour {visitors} personnes"
+    partners = next(table for table in report_tables(report) if table.key == "partners")
+    assert partners.note is not None and words in partners.note
+    assert csv_notes(cli_outputs["csv"]) == {"Par partenaire": partners.note}
+    assert words in " ".join(cli_outputs["table"].decode().split())
+    book = openpyxl.load_workbook(io.BytesIO(cli_outputs["xlsx"]))
+    sheet = book[next(n for n in book.sheetnames if n.startswith("Par partenaire"))]
+    assert any(words in str(cell.value) for row in sheet.iter_rows() for cell in row)
 
 
 # --------------------------------------------------------------------------- privacy
