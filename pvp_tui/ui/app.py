@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, Provider
@@ -50,6 +50,7 @@ from .messages import (
 from .screens.queue import QueueScreen
 from .services.documents import DocumentPrinted, Documents, KiosksChanged
 from .services.sessions import SessionChanged, Sessions
+from .typeahead import Typeahead
 from .widgets.badges import BadgesChanged, BadgeUpdate
 
 
@@ -123,6 +124,8 @@ class PvpApp(App[int]):
         self.documents = Documents(self, desk, self.kiosks)  # papers at the kiosks (F6, F7)
         self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
         self.services = AppServices(self)
+        self._acting = 0  # front-desk actions being carried out (keys typed after wait)
+        self.typeahead = Typeahead(self, super().on_event, busy=lambda: self._acting > 0)
 
     # ------------------------------------------------------------------- set-up
     def get_default_screen(self) -> Screen[None]:
@@ -136,6 +139,13 @@ class PvpApp(App[int]):
 
     def get_default_screen_instance(self) -> Screen[object]:
         return self.screen_stack[0]
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys typed fast go one at a time, each to the screen ready for it (F2 then a name).
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.typeahead.key(event)
+            return
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         # A 16-colour terminal (TERM=xterm, TEXTUAL_COLOR_SYSTEM=standard): the default
@@ -322,6 +332,7 @@ class PvpApp(App[int]):
     # ------------------------------------------------------------------- acting
     def perform(self, fn: Callable[[], Visit], done: str) -> None:
         """Run one front-desk action in a worker; `done` is formatted with the ticket."""
+        self._acting += 1
         self._act(fn, done)
 
     @work(thread=True, exit_on_error=False, group="act", description=N_("carry out the action"))
@@ -350,6 +361,9 @@ class PvpApp(App[int]):
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
+        finished = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+        if finished and event.worker.group == "act":
+            self._acting = max(0, self._acting - 1)  # its outcome was shown before this
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error

@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
 
 from ...core.errors import PvpError
 from ...core.frontdesk import (
@@ -26,6 +27,7 @@ from ...core.i18n import N_, _
 from ...core.models import Need, Visit
 from .. import actions
 from ..messages import ActionDone, ActionRefused, QueueState, read_after
+from ..widgets.partner_select import PartnerSelect
 from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
@@ -52,6 +54,7 @@ class CheckInForm(ModalScreen[Visit | None]):
         actions.localize(self)
         self.desk = desk
         self._on_saved = on_saved
+        self.accepts_keys = True  # False while saving: keys typed after ctrl+s are for the queue
 
     def compose(self) -> ComposeResult:
         local_now = self.desk.local_now()
@@ -67,7 +70,9 @@ class CheckInForm(ModalScreen[Visit | None]):
             yield Label("", id="name-error", classes="error")
             with Horizontal(classes="field"):
                 yield Label(_("Partner"), classes="field-label")
-                yield Select(partners, id="partner", prompt=_("Choose…"), compact=True)
+                yield PartnerSelect(
+                    self.desk.config, partners, id="partner", prompt=_("Choose…"), compact=True
+                )
             yield Label("", id="partner-error", classes="error")
             with Horizontal(classes="field"):
                 yield Label(_("Appointment"), classes="field-label")
@@ -159,6 +164,7 @@ class CheckInForm(ModalScreen[Visit | None]):
         problems = validate_check_in(form, self.desk.config)
         self.show_errors(problems)
         if not problems:
+            self.accepts_keys = False
             self._save(form)
 
     @work(
@@ -189,9 +195,19 @@ class CheckInForm(ModalScreen[Visit | None]):
     def _save_failed(self, message: ActionRefused) -> None:
         """Saving failed (database busy...): the form stays open with what was typed."""
         message.stop()
+        self.accepts_keys = True
         label = self.query_one("#save-error", Label)
         label.update(message.text)
         label.add_class("-shown")
+
+    @on(Worker.StateChanged)
+    def _save_crashed(self, event: Worker.StateChanged) -> None:
+        """An unexpected failure (the app says what): the form takes keys again."""
+        if event.worker.group == "check-in" and event.state in (
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self.accepts_keys = True
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
