@@ -24,12 +24,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from textual import events
+from textual.app import ScreenStackError
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.widget import Widget
 
 STEP = 0.01  # seconds between looks at a screen that is not ready yet
-SETTLE = 0.25  # a mounted screen that focuses nothing is ready after this long
+SETTLE = 0.25  # a screen that could focus a widget and did not is ready after this long
 LIMIT = 2.0  # no key waits longer than this for a screen, whatever the screen does
 
 
@@ -78,7 +79,12 @@ class Typeahead:
 
     async def _pump(self) -> None:
         while self._held and self._in_flight is None:
-            if not self._is_ready(self._host.screen) and not self._waited_enough():
+            try:
+                screen = self._host.screen
+            except ScreenStackError:
+                self._held.clear()  # the app is closing: no screen will take them
+                return
+            if not self._is_ready(screen) and not self._waited_enough():
                 if not self._timer:
                     self._timer = True
                     self._host.set_timer(STEP, self._tick)
@@ -124,7 +130,7 @@ class Typeahead:
             return False
         now = time.monotonic()
         mounted_at = self._mounted_at.setdefault(screen, now)
-        if screen.focused is not None or now - mounted_at >= SETTLE:
+        if screen.focused is not None or not screen.focus_chain or now - mounted_at >= SETTLE:
             self._ready.add(screen)  # once ready, a screen stays so: no key waits again
             return True
         return False
