@@ -86,8 +86,10 @@ class Config:
         return replace(self, **clean)
 
 
-# Each section's keys: the Config field each one sets, and its check.
 def _sections(base: Path) -> dict[str, dict[str, tuple[str, Check]]]:
+    """Each section's keys: the Config field each one sets, and its check (relative paths
+    are read from `base`, the config file's folder)."""
+
     def path(value: Any) -> Path | None:
         if not isinstance(value, str):
             raise ValueError("must be a path string")
@@ -101,7 +103,7 @@ def _sections(base: Path) -> dict[str, dict[str, tuple[str, Check]]]:
             "host": ("host", _string),
             "port": ("port", _count),
             "token_file": ("token_file", path),
-            "origins": ("origins", _strings),
+            "origins": ("origins", checks.texts),
             "tls_cert": ("tls_cert", path),
             "tls_key": ("tls_key", path),
             "max_message": ("max_message", _count),
@@ -122,7 +124,7 @@ def _sections(base: Path) -> dict[str, dict[str, tuple[str, Check]]]:
             "scan_timeout": ("scan_timeout", checks.positive_number),
         },
         "printer": {
-            "allowed": ("printers_allowed", _strings),
+            "allowed": ("printers_allowed", checks.texts),
             "offline_after": ("offline_after", checks.positive_number),
         },
     }
@@ -159,12 +161,6 @@ def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     return value
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of strings")
-    return tuple(value)
 
 
 def _count(value: Any) -> int:
