@@ -207,8 +207,8 @@ def _parse_site(v: Checker, raw: Any) -> Site | None:
     if raw is None:
         v.add("site", "the [site] table is missing")
         return None
-    if not isinstance(raw, dict):
-        v.add("site", "must be a table ([site])")
+    raw = v.table(raw, "site")
+    if raw is None:
         return None
     p = "site."
     v.unknown_keys(p, raw, _SITE_KEYS)
@@ -402,10 +402,8 @@ def parse_time_range(text: str) -> tuple[time, time] | None:
 
 
 def _parse_store(v: Checker, raw: Any, base_dir: Path | None) -> Path | None:
+    raw = v.table(raw, "store")
     if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        v.add("store", "must be a table ([store])")
         return None
     v.unknown_keys("store.", raw, {"path"})
     path = v.get(raw, "store.", "path", str, "")
