@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             origins=tuple(args.origins) if args.origins else None,
         )
     except ConfigError as exc:
-        print(f"pvp-bridge: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one line per mistake, each naming its key
+            print(f"pvp-bridge: {line}", file=sys.stderr)
         return 2
     if config.token_file is None:
         print(

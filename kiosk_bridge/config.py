@@ -35,16 +35,13 @@ Example (every key optional)::
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from kiosk_bridge.session import config as session_config
-
-
-class ConfigError(Exception):
-    pass
+from pvp_common import checks
+from pvp_common.checks import Check, Checker, ConfigError
 
 
 @dataclass(frozen=True)
@@ -89,99 +86,93 @@ class Config:
         return replace(self, **clean)
 
 
-_KEYS: dict[tuple[str, str], str] = {
-    ("server", "host"): "host",
-    ("server", "port"): "port",
-    ("server", "token_file"): "token_file",
-    ("server", "origins"): "origins",
-    ("server", "tls_cert"): "tls_cert",
-    ("server", "tls_key"): "tls_key",
-    ("server", "max_message"): "max_message",
-    ("server", "max_in_flight"): "max_in_flight",
-    ("server", "max_clients"): "max_clients",
-    ("server", "max_unread"): "max_unread",
-    ("server", "health_interval"): "health_interval",
-    ("spool", "dir"): "spool_dir",
-    ("spool", "retention"): "retention",
-    ("spool", "max_document_mb"): "max_document_mb",
-    ("spool", "min_free_mb"): "min_free_mb",
-    ("spool", "chunk_size"): "chunk_size",
-    ("scanner", "max_pages"): "max_pages",
-    ("scanner", "scan_timeout"): "scan_timeout",
-    ("printer", "allowed"): "printers_allowed",
-    ("printer", "offline_after"): "offline_after",
-}
-_PATHS = {"token_file", "tls_cert", "tls_key", "spool_dir"}
-_TUPLES = {"origins", "printers_allowed"}
-_INTS = {"port", "max_message", "max_in_flight", "max_document_mb", "min_free_mb"}
-_INTS |= {"max_pages", "chunk_size", "max_clients", "max_unread"}
-_FLOATS = {"health_interval", "scan_timeout", "offline_after"}
+def _sections(base: Path) -> dict[str, dict[str, tuple[str, Check]]]:
+    """Each section's keys: the Config field each one sets, and its check (relative paths
+    are read from `base`, the config file's folder)."""
+
+    def path(value: Any) -> Path | None:
+        if not isinstance(value, str):
+            raise ValueError("must be a path string")
+        if not value:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+
+    return {
+        "server": {
+            "host": ("host", _string),
+            "port": ("port", _count),
+            "token_file": ("token_file", path),
+            "origins": ("origins", checks.texts),
+            "tls_cert": ("tls_cert", path),
+            "tls_key": ("tls_key", path),
+            "max_message": ("max_message", _count),
+            "max_in_flight": ("max_in_flight", _count),
+            "max_clients": ("max_clients", _count),
+            "max_unread": ("max_unread", _count),
+            "health_interval": ("health_interval", checks.positive_number),
+        },
+        "spool": {
+            "dir": ("spool_dir", path),
+            "retention": ("retention", _retention),
+            "max_document_mb": ("max_document_mb", _count),
+            "min_free_mb": ("min_free_mb", _count),
+            "chunk_size": ("chunk_size", _count),
+        },
+        "scanner": {
+            "max_pages": ("max_pages", _count),
+            "scan_timeout": ("scan_timeout", checks.positive_number),
+        },
+        "printer": {
+            "allowed": ("printers_allowed", checks.texts),
+            "offline_after": ("offline_after", checks.positive_number),
+        },
+    }
 
 
 def load(path: Path | None) -> Config:
-    """Read ``path`` (TOML) into a Config; ``None`` gives the defaults."""
+    """Read ``path`` (TOML) into a Config; ``None`` gives the defaults. ConfigError lists
+    every mistake of the file, one line each naming its key."""
     if path is None:
         return Config()
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    except RecursionError:  # tomllib recurses once per nested [ or {
-        raise ConfigError(
-            f"cannot read config file {path}: arrays or tables nested too deeply"
-        ) from None
+    raw = checks.read_toml(Path(path))
+    check = Checker()
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    base = Path(path).resolve().parent
-    for section, table in raw.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: '{section}' must be a [section]")
-        for key, value in table.items():
-            name = _KEYS.get((section, key))
-            if name is None:
-                extra.setdefault(section, {})[key] = value
-                continue
-            values[name] = _coerce(path, f"{section}.{key}", name, value, base)
-    config = Config(**values, extra=extra)
-    try:
-        parse_retention(config.retention)  # fail early on a bad value
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: spool.{exc}") from None
-    try:
-        session_config.parse(extra.get("session"))  # [session] lives with the session code
-    except session_config.SessionConfigError as exc:
-        raise ConfigError("\n".join(f"{path}: {p}" for p in exc.problems)) from None
-    return config
+    sections = _sections(Path(path).resolve().parent)
+    for name, value in raw.items():
+        table = check.table(value, name)
+        if table is None:
+            continue
+        keys = sections.get(name, {})
+        known = {key: reader for key, (_, reader) in keys.items()}
+        read = check.fields(table, f"{name}.", known, report_unknown=False)
+        values.update({keys[k][0]: v for k, v in read.items()})
+        # Keys of no section here are the extensions' ([session]) or left for later.
+        for key, item in table.items():
+            if key not in keys:
+                extra.setdefault(name, {})[key] = item
+    session_config.read(check, extra.get("session"))  # [session] lives with the session code
+    check.raise_problems(str(path))
+    return Config(**values, extra=extra)
 
 
-def _coerce(path: Path, where: str, name: str, value: Any, base: Path) -> Any:
-    try:
-        if name in _PATHS:
-            if not isinstance(value, str):
-                raise TypeError("a path string")
-            if not value:
-                return None
-            p = Path(value).expanduser()
-            return p if p.is_absolute() else base / p
-        if name in _TUPLES:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise TypeError("a list of strings")
-            return tuple(value)
-        if name in _INTS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise TypeError("a positive integer")
-            return value
-        if name in _FLOATS:
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise TypeError("a positive number")
-            return float(value)
-        if not isinstance(value, str):
-            raise TypeError("a string")
-        return value
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {where} must be {exc}") from None
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _retention(value: Any) -> str:
+    _string(value)
+    _retention_seconds(value)
+    return str(value)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -189,16 +180,23 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
 def parse_retention(value: str | int | float) -> float | None:
     """``"end_of_day"`` -> None; ``"90m"``, ``"4h"``, ``"2d"``, ``"30s"``, 60 -> seconds."""
+    try:
+        return _retention_seconds(value)
+    except ValueError as exc:
+        raise ConfigError("", [f"retention: {exc}"]) from None
+
+
+def _retention_seconds(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
-            raise ConfigError("retention must be positive")
+            raise ValueError("must be positive")
         return float(value)
     if not isinstance(value, str):
-        raise ConfigError("retention must be 'end_of_day' or a duration such as '4h'")
+        raise ValueError("must be 'end_of_day' or a duration such as '4h'")
     if value.strip() == "end_of_day":
         return None
     m = _DURATION.match(value)
     if not m or float(m.group(1)) <= 0:
-        raise ConfigError(f"retention {value!r}: use 'end_of_day' or a duration such as '4h'")
+        raise ValueError(f"use 'end_of_day' or a duration such as '4h' (got {value!r})")
     unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
     return float(m.group(1)) * unit

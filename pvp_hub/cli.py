@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pvp_tui.core.config import ConfigError
+from pvp_common.checks import ConfigError
 
 from .config import ENV_PREFIX, HubConfig, config_path, load_hub_config
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from pvp_tui.core.config import APP_NAME, ConfigError
+from pvp_common.checks import Checker, read_toml
+from pvp_tui.core.config import APP_NAME
 
 DEFAULT_PORT = 8470
 ENV_PREFIX = "PVP_HUB_"
@@ -62,24 +62,16 @@ def load_hub_config(
 ) -> HubConfig:
     """The settings from the file (if any), the environment, then non-None options."""
     env = dict(os.environ) if env is None else env
-    problems: list[str] = []
     raw: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
         source = str(path)
-        try:
-            raw = tomllib.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(source, ["file not found"]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(source, [f"cannot read the file ({exc})"]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    v = _Checker(problems)
-    v.unknown("", raw, {"server", "database", "sync"})
-    server = v.table(raw, "server", {"host", "port", "workers", "forwarded_allow_ips"})
-    database = v.table(raw, "database", {"url"})
-    sync = v.table(raw, "sync", set(SyncLimits.__dataclass_fields__))
+        raw = read_toml(path)
+    v = _Checker()
+    v.unknown_keys("", raw, {"server", "database", "sync"})
+    server = v.section(raw, "server", {"host", "port", "workers", "forwarded_allow_ips"})
+    database = v.section(raw, "database", {"url"})
+    sync = v.section(raw, "sync", set(SyncLimits.__dataclass_fields__))
 
     # The environment overrides the file, and is checked under its own name.
     for key, var in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
@@ -143,8 +135,7 @@ def load_hub_config(
             for key, (low, high) in bounds.items()
         }
     )
-    if problems:
-        raise ConfigError(source, problems)
+    v.raise_problems(source)
     return HubConfig(
         database_url=url,
         host=host,
@@ -157,29 +148,22 @@ def load_hub_config(
     )
 
 
-class _Checker:
-    """Collects one "key: message" line per mistake; a key set from the environment or an
-    option is named as such (PVP_HUB_PORT, --port), so the user fixes the right place."""
+class _Checker(Checker):
+    """The config Checker, naming a key set from the environment or an option as such
+    (PVP_HUB_PORT, --port), so the user fixes the right place."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
+    def __init__(self) -> None:
+        super().__init__()
         self.renamed: dict[str, str] = {}
 
     def add(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.renamed.get(key, key)}: {message}")
+        super().add(self.renamed.get(key, key), message)
 
-    def unknown(self, prefix: str, table: dict[str, Any], known: set[str]) -> None:
-        for key in table:
-            if key not in known:
-                expected = ", ".join(sorted(known))
-                self.add(f"{prefix}{key}", f"unknown key (expected one of: {expected})")
-
-    def table(self, raw: dict[str, Any], name: str, known: set[str]) -> dict[str, Any]:
-        value = raw.get(name, {})
-        if not isinstance(value, dict):
-            self.add(name, f"must be a table ([{name}])")
+    def section(self, raw: dict[str, Any], name: str, known: set[str]) -> dict[str, Any]:
+        value = self.table(raw.get(name, {}), name)
+        if value is None:
             return {}
-        self.unknown(name + ".", value, known)
+        self.unknown_keys(name + ".", value, known)
         return dict(value)
 
     def text(self, table: dict[str, Any], prefix: str, key: str, default: str) -> str:

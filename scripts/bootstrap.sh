@@ -87,7 +87,7 @@ _pvp_bootstrap() (
   if [ "$profile" != test ]; then
     # Bytecode written once, by whoever installs: staff accounts cannot write it under
     # /opt, and compiling at every start makes pvp's start several times slower.
-    .venv/bin/python -m compileall -q pvp_tui kiosk_bridge
+    .venv/bin/python -m compileall -q pvp_common pvp_tui kiosk_bridge
   fi
 )
 

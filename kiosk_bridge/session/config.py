@@ -41,43 +41,27 @@ Example (every key optional; a partner needs `prefix` and `domains` to be usable
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import ada_url
-
 from kiosk_bridge.session.quality import Thresholds
+from pvp_common import checks
+from pvp_common.checks import Checker, ConfigError
+from pvp_common.rooms import RoomRefused, clean_domains, host_allowed, judge_room_url
 
 TICKET_RE = re.compile(r"^([A-Z]{1,3})-(\d{3,4})$")
 _PARTNER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-_DOMAIN_RE = re.compile(r"^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$")
-_DNS_NAME_RE = re.compile(
-    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-)
 _NAME_MODE_RE = re.compile(r"^(none|query:[A-Za-z0-9_.\-]+|fragment:[A-Za-z0-9_.\-]+)$")
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-MAX_URL_LENGTH = 2048
 
 
-class SessionConfigError(ValueError):
+class SessionConfigError(ConfigError, ValueError):
     """Mistakes in `[session]`: one line per mistake, naming the key."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
-
-
-class RoomRefused(Exception):
-    """A session request breaks a rule; `code` is a stable error code, `params` fill its text."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        self.params = params
-        super().__init__(f"{code}: {params}")
+        super().__init__("", problems)
 
 
 @dataclass(frozen=True)
@@ -98,14 +82,7 @@ class PartnerRooms:
     display_name: str = "none"
 
     def allows(self, host: str) -> bool:
-        host = host.lower().rstrip(".")
-        for domain in self.domains:
-            if domain.startswith("*."):
-                if host.endswith(domain[1:]) and len(host) > len(domain) - 1:
-                    return True
-            elif host == domain:
-                return True
-        return False
+        return host_allowed(self.domains, host)
 
 
 @dataclass(frozen=True)
@@ -149,7 +126,7 @@ class SessionConfig:
             rooms = next((p for p in self.partners if p.prefix == prefix), None)
             if rooms is None:
                 raise RoomRefused("unknown_partner", partner=f"{prefix}-…")
-        url, host = room_address(room_url)
+        url, host = judge_room_url(room_url)
         if not rooms.allows(host):
             raise RoomRefused("room_not_allowed", host=host, partner=rooms.id)
         return RoomRequest(
@@ -158,53 +135,6 @@ class SessionConfig:
             partner=rooms.id,
             display_name=display_name,
         )
-
-
-def room_address(room_url: Any) -> tuple[str, str]:
-    """(the URL the browser will load, its host) of a room URL, or RoomRefused.
-
-    Read with ada (the WHATWG URL parser of Node.js), which is how the kiosk's browser reads
-    it; then the host must be written plainly as the browser loads it: a lower-case DNS name
-    or an IP literal, with no escapes, credentials, backslashes or control characters.
-    """
-    if not isinstance(room_url, str) or not room_url or len(room_url) > MAX_URL_LENGTH:
-        raise RoomRefused("invalid_room_url", detail="empty or longer than 2048 characters")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in room_url):
-        raise RoomRefused("invalid_room_url", detail="spaces, control characters or backslashes")
-    scheme, sep, rest = room_url.partition("://")
-    if not sep or scheme not in ("https", "http"):
-        raise RoomRefused("invalid_room_url", detail="it must start with https://")
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in authority:
-        raise RoomRefused("invalid_room_url", detail="user names in addresses are refused")
-    try:
-        parsed = ada_url.URL(room_url)
-    except ValueError:
-        raise RoomRefused("invalid_room_url", detail="not a valid address") from None
-    if parsed.protocol != f"{scheme}:" or parsed.username or parsed.password:
-        raise RoomRefused("invalid_room_url", detail="not a valid address")
-    hostname = parsed.hostname
-    default_port = {"https": "443", "http": "80"}[scheme]
-    # The host as written must be the host the browser loads: no escapes, no IDN, no case.
-    if authority not in (parsed.host, f"{hostname}:{default_port}"):
-        raise RoomRefused(
-            "invalid_room_url", detail="write the host name plainly, in lower case ASCII"
-        )
-    host = hostname.removeprefix("[").removesuffix("]")
-    if not (_DNS_NAME_RE.fullmatch(host) or _is_ip(host)) or len(host) > 253:
-        raise RoomRefused("invalid_room_url", detail="the host is not a plain host name")
-    if scheme == "http" and not _is_local(host):
-        raise RoomRefused("invalid_room_url", detail="https is required (http only for localhost)")
-    return parsed.href, host
-
-
-def _is_local(host: str) -> bool:
-    if host in LOCAL_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _with_display_name(url: str, mode: str, name: str) -> str:
@@ -228,38 +158,39 @@ def _with_display_name(url: str, mode: str, name: str) -> str:
 def parse(raw: Any, where: str = "session") -> SessionConfig:
     """Build a SessionConfig from the `[session]` TOML table; SessionConfigError lists every
     mistake."""
-    problems: list[str] = []
-    if raw is None:
+    check = Checker()
+    config = read(check, raw, where)
+    if check.problems:
+        raise SessionConfigError(check.problems)
+    return config
+
+
+def read(check: Checker, raw: Any, where: str = "session") -> SessionConfig:
+    """The `[session]` table read through `check` (the bridge config's, which then reports
+    its mistakes with the rest of the file's); a wrong value leaves its default."""
+    table = check.table(raw, where)
+    if table is None:
         return SessionConfig()
-    if not isinstance(raw, dict):
-        raise SessionConfigError([f"{where} must be a [section]"])
-    values: dict[str, Any] = {}
-    top = {
-        "chromium": _str,
-        "extra_flags": _str_list,
-        "headless": _bool,
-        "kiosk": _bool,
-        "fake_media": _bool,
-        "profile_dir": _path,
-        "stats_interval": _positive,
-    }
-    for key, value in raw.items():
-        if key in top:
-            try:
-                values[key] = top[key](value)
-            except ValueError as exc:
-                problems.append(f"{where}.{key} must be {exc}")
-        elif key == "timeouts":
-            values["timeouts"] = _numbers(Timeouts, value, f"{where}.timeouts", problems)
-        elif key == "quality":
-            values["quality"] = _numbers(Thresholds, value, f"{where}.quality", problems)
-        elif key == "partners":
-            values["partners"] = _partners(value, f"{where}.partners", problems)
-        else:
-            problems.append(f"{where}.{key} is not a known setting")
-    if problems:
-        raise SessionConfigError(problems)
+    before = len(check.problems)
+    values = check.fields(
+        table,
+        f"{where}.",
+        {
+            "chromium": checks.text,
+            "extra_flags": checks.texts,
+            "headless": checks.flag,
+            "kiosk": checks.flag,
+            "fake_media": checks.flag,
+            "profile_dir": _path,
+            "stats_interval": checks.positive_number,
+            "timeouts": lambda value: _numbers(check, Timeouts, value, f"{where}.timeouts"),
+            "quality": lambda value: _numbers(check, Thresholds, value, f"{where}.quality"),
+            "partners": lambda value: _partners(check, value, f"{where}.partners"),
+        },
+    )
     config = SessionConfig(**values)
+    if len(check.problems) > before:
+        return config  # the checks across keys need every key read well
     q = config.quality
     for name, warn, poor, higher_is_worse in (
         ("rtt", q.rtt_warn_ms, q.rtt_poor_ms, True),
@@ -269,112 +200,69 @@ def parse(raw: Any, where: str = "session") -> SessionConfig:
         ("bitrate", q.bitrate_warn_kbps, q.bitrate_poor_kbps, False),
     ):
         if (warn > poor) if higher_is_worse else (warn < poor):
-            problems.append(f"{where}.quality: {name} warn and poor thresholds are swapped")
+            check.add(f"{where}.quality", f"{name} warn and poor thresholds are swapped")
     prefixes = [p.prefix for p in config.partners]
     for prefix in sorted({p for p in prefixes if prefixes.count(p) > 1}):
-        problems.append(f"{where}.partners: prefix {prefix!r} is used by two partners")
-    if problems:
-        raise SessionConfigError(problems)
+        check.add(f"{where}.partners", f"prefix {prefix!r} is used by two partners")
     return config
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("a non-empty string")
-    return value
-
-
-def _str_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("a list of strings")
-    return tuple(value)
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
 
 
 def _path(value: Any) -> Path | None:
     if not isinstance(value, str):
-        raise ValueError("a path string")
+        raise ValueError("must be a path string")
     return Path(value).expanduser() if value else None
 
 
-def _positive(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("a positive number")
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("must be a whole number >= 1")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError("must be a number >= 0")
     return float(value)
 
 
-def _numbers(cls: Any, raw: Any, where: str, problems: list[str]) -> Any:
-    if not isinstance(raw, dict):
-        problems.append(f"{where} must be a [section]")
+def _numbers(check: Checker, cls: Any, raw: Any, where: str) -> Any:
+    table = check.table(raw, where)
+    if table is None:
         return cls()
-    known = {f.name: f for f in fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        spec = known.get(key)
-        if spec is None:
-            problems.append(f"{where}.{key} is not a known setting")
-            continue
-        integer = spec.type in ("int", int)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or value < 0
-            or (integer and (not isinstance(value, int) or value < 1))
-        ):
-            kind = "a whole number >= 1" if integer else "a number >= 0"
-            problems.append(f"{where}.{key} must be {kind}")
-            continue
-        values[key] = int(value) if integer else float(value)
-    return cls(**values)
+    kinds = {f.name: _whole if f.type in ("int", int) else _number for f in fields(cls)}
+    return cls(**check.fields(table, f"{where}.", kinds))
 
 
-def _partners(raw: Any, where: str, problems: list[str]) -> tuple[PartnerRooms, ...]:
+def _partners(check: Checker, raw: Any, where: str) -> tuple[PartnerRooms, ...]:
     if not isinstance(raw, dict):
-        problems.append(f"{where} must hold one [{where}.ID] table per partner")
+        check.add(where, f"must hold one [{where}.ID] table per partner")
         return ()
     partners = []
     for pid, table in raw.items():
         here = f"{where}.{pid}"
         if not _PARTNER_ID_RE.match(pid):
-            problems.append(f"{here}: partner ids are lower-case letters, digits and dashes")
+            check.add(here, "partner ids are lower-case letters, digits and dashes")
             continue
         if not isinstance(table, dict):
-            problems.append(f"{here} must be a table")
+            check.add(here, "must be a table")
             continue
-        unknown = sorted(set(table) - {"prefix", "domains", "display_name"})
-        problems += [f"{here}.{key} is not a known setting" for key in unknown]
+        check.unknown_keys(f"{here}.", table, ("prefix", "domains", "display_name"))
         prefix = table.get("prefix")
         if not isinstance(prefix, str) or not re.fullmatch(r"[A-Z]{1,3}", prefix):
-            problems.append(f"{here}.prefix must be the ticket prefix, 1 to 3 capital letters")
+            check.add(f"{here}.prefix", "must be the ticket prefix, 1 to 3 capital letters")
             continue
         domains = table.get("domains", [])
         if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
-            problems.append(f"{here}.domains must be a list of host names")
+            check.add(f"{here}.domains", "must be a list of host names")
             continue
-        clean = tuple(d.lower().rstrip(".") for d in domains)
-        bad = [d for d in clean if not _DOMAIN_RE.match(d) and not _is_ip(d)]
-        if bad:
-            problems.append(
-                f"{here}.domains: {', '.join(bad)} is not a host name (use '*.example.org' "
-                "for its subdomains)"
-            )
+        try:
+            clean = clean_domains(domains)
+        except ValueError as exc:
+            check.add(f"{here}.domains", str(exc))
             continue
         mode = table.get("display_name", "none")
         if not isinstance(mode, str) or not _NAME_MODE_RE.match(mode):
-            problems.append(f"{here}.display_name must be 'none', 'query:NAME' or 'fragment:KEY'")
+            check.add(f"{here}.display_name", "must be 'none', 'query:NAME' or 'fragment:KEY'")
             continue
         partners.append(PartnerRooms(pid, prefix, clean, mode))
     return tuple(partners)
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

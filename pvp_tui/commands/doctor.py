@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..core import doctor
-from ..core.config import resolve_config_path, resolve_db_path
+from ..core.config import kiosks_from_config, resolve_config_path, resolve_db_path
 from ..core.i18n import _, ngettext
 
 
@@ -66,7 +66,7 @@ def collect(args: argparse.Namespace) -> list[doctor.Finding]:
         findings += doctor.check_site(db, config)
         findings += doctor.check_disk(db)
         if not args.skip_kiosks:
-            findings += doctor.check_kiosks(doctor.kiosks_from_config(config))
+            findings += doctor.check_kiosks(kiosks_from_config(config))
     is_terminal = sys.stdout.isatty()
     size = None
     if is_terminal:

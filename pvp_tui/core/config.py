@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
+
+from pvp_common.checks import Checker, ConfigError, parse_toml, read_toml
 
 APP_NAME = "pvp-relais"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -35,15 +36,6 @@ DEFAULT_DOCUMENT_TYPES = (
     "other",
 )
 _RANGE_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-
-
-class ConfigError(Exception):
-    """The config file has mistakes; `problems` holds one line per mistake."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
 
 @dataclass(frozen=True)
@@ -171,23 +163,15 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         text = Path(__file__).with_name("demo_site.toml").read_text("utf-8")
         return parse_config(text, source="<demo site>")
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [f"cannot read the file ({exc})"]) from None
-    return parse_config(text, source=str(path), base_dir=path.parent)
+    return _read(read_toml(path), source=str(path), base_dir=path.parent)
 
 
 def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    except RecursionError:  # tomllib recurses once per nested [ or {
-        raise ConfigError(source, ["not valid TOML: arrays or tables nested too deeply"]) from None
-    v = _Validator()
+    return _read(parse_toml(text, source), source, base_dir)
+
+
+def _read(data: dict[str, Any], source: str, base_dir: Path | None) -> Config:
+    v = Checker()
     v.unknown_keys("", data, {"site", "partners", "store", "kiosks"})
     site = _parse_site(v, data.get("site"))
     partners = _parse_partners(v, data.get("partners"))
@@ -204,54 +188,6 @@ def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config
     )
 
 
-class _Validator:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.problems.append(f"{key}: {message}")
-
-    def unknown_keys(self, prefix: str, table: dict[str, Any], known: set[str]) -> None:
-        for key in table:
-            if key not in known:
-                self.add(
-                    f"{prefix}{key}", f"unknown key (expected one of: {', '.join(sorted(known))})"
-                )
-
-    def get(
-        self,
-        table: dict[str, Any],
-        prefix: str,
-        key: str,
-        kind: type,
-        default: Any = None,
-        *,
-        required: bool = False,
-    ) -> Any:
-        """The value of `key`, or `default` (after noting the problem) when it is missing
-        although required, or of the wrong type."""
-        if key not in table:
-            if required or default is None:
-                self.add(prefix + key, "is required")
-            return default
-        value = table[key]
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            self.add(prefix + key, f"must be {_KIND_NAMES[kind]} (got {value!r})")
-            return default
-        if isinstance(value, str) and required and not value.strip():
-            self.add(prefix + key, "must not be empty")
-            return default
-        return value
-
-
-_KIND_NAMES = {
-    str: "a text in quotes",
-    int: "a whole number",
-    bool: "true or false",
-    dict: "a table",
-    list: "a list",
-}
-
 _SITE_KEYS = {
     "id",
     "name",
@@ -267,12 +203,12 @@ _SITE_KEYS = {
 }
 
 
-def _parse_site(v: _Validator, raw: Any) -> Site | None:
+def _parse_site(v: Checker, raw: Any) -> Site | None:
     if raw is None:
         v.add("site", "the [site] table is missing")
         return None
-    if not isinstance(raw, dict):
-        v.add("site", "must be a table ([site])")
+    raw = v.table(raw, "site")
+    if raw is None:
         return None
     p = "site."
     v.unknown_keys(p, raw, _SITE_KEYS)
@@ -319,7 +255,7 @@ _PARTNER_KEYS = {
 }
 
 
-def _unique_id(v: _Validator, item: dict[str, Any], p: str, seen: set[str], what: str) -> str:
+def _unique_id(v: Checker, item: dict[str, Any], p: str, seen: set[str], what: str) -> str:
     """The table's required `id`: a slug, used once among its kind (partners, kiosks)."""
     item_id: str = v.get(item, p, "id", str, "", required=True)
     if item_id and not _ID_RE.match(item_id):
@@ -330,7 +266,7 @@ def _unique_id(v: _Validator, item: dict[str, Any], p: str, seen: set[str], what
     return item_id
 
 
-def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
+def _parse_partners(v: Checker, raw: Any) -> list[Partner]:
     if raw is None:
         v.add("partners", "no partner is configured (add at least one [[partners]] table)")
         return []
@@ -369,7 +305,7 @@ def _parse_partners(v: _Validator, raw: Any) -> list[Partner]:
 def parse_partner_tables(raw: Any, key: str = "partners") -> tuple[list[Partner], list[str]]:
     """Partners from [[partners]]-shaped tables, checked by the site config's own rules
     (the hub's directory uses it too); the problems as "key: message" lines."""
-    v = _Validator()
+    v = Checker()
     partners = _parse_partners(v, raw)
     return partners, [key + p.removeprefix("partners") for p in v.problems]
 
@@ -385,14 +321,14 @@ def room_address(template: str, ticket: str, site: str) -> str:
 
 
 def _parse_room(
-    v: _Validator, p: str, item: dict[str, Any], prefix: str
+    v: Checker, p: str, item: dict[str, Any], prefix: str
 ) -> tuple[str | None, tuple[str, ...]]:
-    """room_url + room_domains, checked with the bridge's own rules (kiosk_bridge.session
-    .config: https, http only for localhost, host in the allowed domains)."""
+    """room_url + room_domains, checked by the rules the kiosk bridge applies to a session
+    request (pvp_common.rooms: https, http only for localhost, host in the domains)."""
     if "room_url" not in item and "room_domains" not in item:
         return None, ()
     # Imported only for a partner with a room: a site without rooms starts ~8 ms sooner.
-    from kiosk_bridge.session.config import RoomRefused, SessionConfigError, parse
+    from pvp_common.rooms import RoomRefused, clean_domains, host_allowed, judge_room_url
 
     url = v.get(item, p, "room_url", str, "", required=True)
     raw_domains = v.get(item, p, "room_domains", list, [], required=True)
@@ -403,14 +339,12 @@ def _parse_room(
     if not all(isinstance(d, str) for d in raw_domains):
         v.add(p + "room_domains", "must be a list of host names in quotes")
         return None, ()
-    prefix = prefix if _PREFIX_RE.match(prefix or "") else "X"
-    rules: dict[str, Any] = {"prefix": prefix, "domains": raw_domains}
     try:
-        rooms = parse({"partners": {"partner": rules}})
-    except SessionConfigError as exc:
-        detail = exc.problems[0].split(": ", 1)[-1]
-        v.add(p + "room_domains", detail)
+        domains = clean_domains(raw_domains)
+    except ValueError as exc:
+        v.add(p + "room_domains", str(exc))
         return None, ()
+    prefix = prefix if _PREFIX_RE.match(prefix or "") else "X"
     try:
         sample = room_address(url, f"{prefix}-001", "site")
     except (KeyError, IndexError, ValueError):
@@ -420,20 +354,17 @@ def _parse_room(
         )
         return None, ()
     try:
-        rooms.check_request(sample, f"{prefix}-001")
+        _, host = judge_room_url(sample)
     except RoomRefused as refused:
-        if refused.code == "room_not_allowed":
-            v.add(
-                p + "room_url",
-                f"its host {refused.params['host']} is not in room_domains",
-            )
-        else:
-            v.add(p + "room_url", f"{refused.params.get('detail', refused.code)} (got {url!r})")
+        v.add(p + "room_url", f"{refused.params.get('detail', refused.code)} (got {url!r})")
         return None, ()
-    return url, rooms.partners[0].domains
+    if not host_allowed(domains, host):
+        v.add(p + "room_url", f"its host {host} is not in room_domains")
+        return None, ()
+    return url, domains
 
 
-def _parse_hours(v: _Validator, key: str, raw: Any) -> dict[str, tuple[tuple[time, time], ...]]:
+def _parse_hours(v: Checker, key: str, raw: Any) -> dict[str, tuple[tuple[time, time], ...]]:
     if not isinstance(raw, dict):
         v.add(key, 'must be a table of days, e.g. { mon = ["09:00-12:00"] }')
         return {}
@@ -470,11 +401,9 @@ def parse_time_range(text: str) -> tuple[time, time] | None:
     return (start, end) if start < end else None
 
 
-def _parse_store(v: _Validator, raw: Any, base_dir: Path | None) -> Path | None:
+def _parse_store(v: Checker, raw: Any, base_dir: Path | None) -> Path | None:
+    raw = v.table(raw, "store")
     if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        v.add("store", "must be a table ([store])")
         return None
     v.unknown_keys("store.", raw, {"path"})
     path = v.get(raw, "store.", "path", str, "")
@@ -486,7 +415,7 @@ def _parse_store(v: _Validator, raw: Any, base_dir: Path | None) -> Path | None:
     return result
 
 
-def _parse_document_types(v: _Validator, key: str, raw: Any) -> tuple[str, ...]:
+def _parse_document_types(v: Checker, key: str, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return DEFAULT_DOCUMENT_TYPES
     if not isinstance(raw, list) or not raw:
@@ -506,7 +435,7 @@ def _parse_document_types(v: _Validator, key: str, raw: Any) -> tuple[str, ...]:
 _KIOSK_KEYS = {"id", "name", "url", "token_file", "ca_file", "scan_options"}
 
 
-def _parse_kiosks(v: _Validator, raw: Any, base_dir: Path | None) -> list[Kiosk]:
+def _parse_kiosks(v: Checker, raw: Any, base_dir: Path | None) -> list[Kiosk]:
     if raw is None:
         return []
     if not isinstance(raw, list):

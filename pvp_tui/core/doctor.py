@@ -19,9 +19,9 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from .config import Config, ConfigError, load_config, site_config_path
+from .config import Config, ConfigError, Kiosk, load_config, site_config_path
 from .frontdesk import other_site_words
 from .i18n import _, ngettext
 from .store import SCHEMA_VERSION, schema_version
@@ -39,26 +39,6 @@ class Finding:
     ok: bool
     message: str  # what was found (or what is wrong)
     fix: str = ""  # what to do about it (empty when ok)
-
-
-class KioskSpec(Protocol):
-    """A kiosk as the site config describes it ([[kiosks]], config.Kiosk)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def token_file(self) -> Path: ...
-    @property
-    def ca_file(self) -> Path | None: ...
-
-
-def kiosks_from_config(config: Config) -> list[KioskSpec]:
-    """The site's kiosks ([[kiosks]] in the config)."""
-    return list(config.kiosks)
 
 
 def worst_exit_code(findings: Iterable[Finding]) -> int:
@@ -396,7 +376,7 @@ def _setup_commands(directory: Path, group: str) -> str:
 
 # --------------------------------------------------------------------------- kiosks
 def check_kiosks(
-    kiosks: Iterable[KioskSpec], probe: Callable[[KioskSpec], Finding | list[Finding]] | None = None
+    kiosks: Iterable[Kiosk], probe: Callable[[Kiosk], Finding | list[Finding]] | None = None
 ) -> list[Finding]:
     findings: list[Finding] = []
     for kiosk in kiosks:
@@ -405,7 +385,7 @@ def check_kiosks(
     return findings
 
 
-def probe_kiosk(kiosk: KioskSpec, timeout: float = 5.0) -> list[Finding]:
+def probe_kiosk(kiosk: Kiosk, timeout: float = 5.0) -> list[Finding]:
     """Ask one kiosk's bridge for its health: reachable, token accepted, TLS, scanner and
     printer present and ready."""
     check = _("kiosk {id}").format(id=kiosk.id)
@@ -478,7 +458,7 @@ def probe_kiosk(kiosk: KioskSpec, timeout: float = 5.0) -> list[Finding]:
     return findings
 
 
-async def _health(kiosk: KioskSpec, token: str, timeout: float) -> dict[str, Any]:
+async def _health(kiosk: Kiosk, token: str, timeout: float) -> dict[str, Any]:
     from kiosk_bridge.client import BridgeClient  # only the client: no hardware import
 
     client = BridgeClient(
@@ -498,7 +478,7 @@ async def _health(kiosk: KioskSpec, token: str, timeout: float) -> dict[str, Any
             await client.close()
 
 
-def _bridge_failure(check: str, kiosk: KioskSpec, exc: BaseException) -> Finding:
+def _bridge_failure(check: str, kiosk: Kiosk, exc: BaseException) -> Finding:
     code = getattr(exc, "code", None)
     if code in ("unauthorized", "forbidden"):
         return Finding(

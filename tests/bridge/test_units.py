@@ -157,6 +157,31 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, body: str) -> None:
     assert str(f) in str(err.value)
 
 
+def test_every_mistake_of_a_bridge_config_is_one_line_naming_its_key(tmp_path: Path) -> None:
+    f = tmp_path / "b.toml"
+    f.write_text(
+        'printer = 3\n[server]\nport = "x"\norigins = "https://a"\nhealth_interval = 0\n'
+        '[spool]\nretention = "soon"\nmax_document_mb = -1\n[session]\nheadless = "no"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load(f)
+    assert err.value.source == str(f)
+    assert [p.split(": ", 1)[0] for p in err.value.problems] == [
+        "printer",
+        "server.port",
+        "server.origins",
+        "server.health_interval",
+        "spool.retention",
+        "spool.max_document_mb",
+        "session.headless",
+    ]
+    assert str(err.value).splitlines() == [f"{f}: {p}" for p in err.value.problems]
+    r = subprocess.run([sys.executable, "-m", "kiosk_bridge", "--config", str(f)],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"pvp-bridge: {f}: {p}" for p in err.value.problems]
+
+
 def test_retention_words() -> None:
     assert parse_retention("end_of_day") is None
     assert parse_retention("90m") == 5400 and parse_retention("2d") == 172800
@@ -328,7 +353,7 @@ def test_a_config_nested_too_deeply_is_one_line_not_a_traceback(tmp_path: Path) 
     r = subprocess.run([sys.executable, "-m", "kiosk_bridge", "--config", str(bad)],
                        capture_output=True, text=True, cwd=REPO, timeout=60)  # fmt: skip
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip() == f"pvp-bridge: cannot read config file {bad}: arrays or tables " \
+    assert r.stderr.strip() == f"pvp-bridge: {bad}: not valid TOML: arrays or tables " \
         "nested too deeply"  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pvp_tui.core import doctor
-from pvp_tui.core.config import load_config
+from pvp_tui.core.config import kiosks_from_config, load_config
 from pvp_tui.core.doctor import Finding
 from tests.disks import small_disk
 from tests.e2e.harness import in_terminal, tmux
@@ -261,7 +261,7 @@ token_file = "{token}"
     assert any("n'est pas chiffré" in line for line in borne1)
     assert any("ne répond pas" in line for line in borne2)
     assert not any("scanner" in line for line in borne1)  # SANE's test scanner is there
-    kiosks = doctor.kiosks_from_config(load_config(shared.config))
+    kiosks = kiosks_from_config(load_config(shared.config))
     assert [k.id for k in kiosks] == ["borne-1", "borne-2"]
 
 

@@ -172,6 +172,7 @@ def test_config_mistakes_stop_the_bridge_with_one_line_each(tmp_path: Path) -> N
     )
     assert run.returncode == 2
     assert run.stderr.splitlines() == [
-        f"pvp-bridge: {config}: session.headless must be true or false",
-        f"{config}: session.partners.caf.prefix must be the ticket prefix, 1 to 3 capital letters",
+        f"pvp-bridge: {config}: session.headless: must be true or false",
+        f"pvp-bridge: {config}: session.partners.caf.prefix: must be the ticket prefix, "
+        "1 to 3 capital letters",
     ]

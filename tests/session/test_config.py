@@ -78,16 +78,17 @@ def test_every_mistake_is_one_line_naming_its_key() -> None:
     with pytest.raises(SessionConfigError) as err:
         parse(raw)
     assert err.value.problems == [
-        "session.chromium must be a non-empty string",
-        "session.headless must be true or false",
-        "session.colour is not a known setting",
-        "session.timeouts.agent must be a number >= 0",
-        "session.timeouts.launch must be a number >= 0",
-        "session.quality.raise_after must be a whole number >= 1",
-        "session.partners.caf.prefix must be the ticket prefix, 1 to 3 capital letters",
+        "session.chromium: must be a non-empty string",
+        "session.headless: must be true or false",
+        "session.colour: unknown key (expected one of: chromium, extra_flags, fake_media, "
+        "headless, kiosk, partners, profile_dir, quality, stats_interval, timeouts)",
+        "session.timeouts.agent: must be a number >= 0",
+        "session.timeouts.launch: must be a number >= 0",
+        "session.quality.raise_after: must be a whole number >= 1",
+        "session.partners.caf.prefix: must be the ticket prefix, 1 to 3 capital letters",
         "session.partners.cpam.domains: https://visio.ameli.fr/ is not a host name "
         "(use '*.example.org' for its subdomains)",
-        "session.partners.msa.display_name must be 'none', 'query:NAME' or 'fragment:KEY'",
+        "session.partners.msa.display_name: must be 'none', 'query:NAME' or 'fragment:KEY'",
     ]
 
 

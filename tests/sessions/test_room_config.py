@@ -1,7 +1,12 @@
-"""[[partners]] room_url / room_domains: validated at load with the bridge's own rules
-(kiosk_bridge.session.config), one line per mistake naming the key."""
+"""[[partners]] room_url / room_domains: validated at load with the rules the bridge applies
+(pvp_common.rooms, which kiosk_bridge.session.config uses too), one line per mistake naming
+the key."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +24,12 @@ name = "CAF"
 prefix = "C"
 {extra}
 """
+
+
+ROOM = (
+    'room_url = "https://webconf.numerique.gouv.fr/PvpLeyme-{ticket}"\n'
+    'room_domains = ["webconf.numerique.gouv.fr", "*.visio.caf.fr"]'
+)
 
 
 def load(extra: str) -> object:
@@ -114,3 +125,24 @@ def test_the_app_and_the_bridge_agree(url: str, domains: tuple[str, ...], allowe
     except ConfigError:
         app_ok = False
     assert app_ok == bridge_ok == allowed
+
+
+def test_the_site_config_judges_rooms_without_the_bridge_code() -> None:
+    """The room rules are one module both sides import: reading a site's rooms loads none
+    of the bridge's session code."""
+    script = (
+        "import sys\n"
+        "from pvp_tui.core.config import parse_config\n"
+        f"config = parse_config({BASE.format(extra=ROOM)!r}, source='site.toml')\n"
+        "assert config.partners[0].room_url\n"
+        "print(sorted(m for m in sys.modules if m.startswith('kiosk_bridge')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
