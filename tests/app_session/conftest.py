@@ -1,5 +1,5 @@
 """The session view's real things: a pvp-bridge process with headless Chromium (fake
-camera and microphone), the local room and its aiortc agent (tests/session/farend.py),
+camera and microphone), the local room and its aiortc agent (tests/support/farend.py),
 and an app whose site config points at both. Each is stopped by the test that started it."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pvp_tui.core import i18n
 from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
-from tests.bridge.daemons import BridgeProcess, free_port
-from tests.session.farend import FarEnd
+from tests.support.bridge_daemons import BridgeProcess, free_port
+from tests.support.farend import FarEnd
 
 PARIS_10AM = datetime.fromisoformat("2026-03-10T10:00:00+01:00")  # a Tuesday, CAF open
 

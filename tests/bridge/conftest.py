@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kiosk_bridge.client import BridgeClient
-from tests.bridge.daemons import (
+from tests.support.bridge_daemons import (
     BridgeProcess,
     Cupsd,
     DnsSd,

@@ -12,7 +12,7 @@ import pytest
 
 from kiosk_bridge.client import BridgeClient, BridgeError
 from tests.bridge.conftest import Events, Lab, small_pdf
-from tests.bridge.daemons import BridgeProcess
+from tests.support.bridge_daemons import BridgeProcess
 
 
 @pytest.fixture

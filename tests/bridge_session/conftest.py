@@ -18,7 +18,7 @@ import pytest
 from kiosk_bridge.session.browser import group_members
 from kiosk_bridge.session.config import PartnerRooms, SessionConfig, Timeouts
 from kiosk_bridge.session.manager import SessionManager
-from tests.session.farend import FarEnd
+from tests.support.farend import FarEnd
 
 LOCAL_PARTNER = PartnerRooms("caf", "C", ("127.0.0.1", "localhost"), "query:name")
 
@@ -118,7 +118,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Child:
-    """tests.session.session_child in its own process; reads its JSON lines."""
+    """tests.bridge_session.session_child in its own process; reads its JSON lines."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -130,7 +130,7 @@ class Child:
             *prefix,
             sys.executable,
             "-m",
-            "tests.session.session_child",
+            "tests.bridge_session.session_child",
             json.dumps(spec),
             cwd=REPO,
             stdin=asyncio.subprocess.PIPE,

@@ -1,6 +1,6 @@
 """The documents tests' real things: a private cupsd (cups-pdf + a paused queue), SANE's
 test backend and real pvp-bridge processes, all started here and stopped by their PIDs.
-The daemon code is shared with the bridge tests (tests/bridge/daemons.py)."""
+The daemon code is shared with the bridge tests (tests/support/bridge_daemons.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pvp_tui.core import i18n
 from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
-from tests.bridge.daemons import (
+from tests.support.bridge_daemons import (
     BridgeProcess,
     Cupsd,
     DnsSd,

@@ -12,7 +12,6 @@ from textual.widgets import Input, Select
 
 from pvp_tui.core.config import parse_config
 from pvp_tui.ui.documents.screen import DocumentsScreen
-from tests.bridge.daemons import BridgeProcess, free_port
 from tests.documents.conftest import (
     SITE,
     Lab,
@@ -20,7 +19,8 @@ from tests.documents.conftest import (
     site_config,
     visitor_at_kiosk,
 )
-from tests.kiosk_app import make_app, until
+from tests.support.bridge_daemons import BridgeProcess, free_port
+from tests.support.kiosk_app import make_app, until
 
 PATTERN = {"test_picture": "Color pattern"}
 

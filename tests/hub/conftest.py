@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from pvp_hub import directory
 from pvp_hub.database import make_engine
-from tests.hub.daemons import HubProcess, PostgresCluster
+from tests.support.hub_daemons import HubProcess, PostgresCluster
 
 ENGINES = ["sqlite", "postgresql"]
 _counter = itertools.count()
