@@ -12,7 +12,7 @@ import pikepdf
 import pytest
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.conftest import Events, small_pdf, small_png
+from tests.support.bridge_client import Events, small_pdf, small_png
 from tests.support.bridge_daemons import BridgeProcess
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -18,16 +17,8 @@ import pytest
 from kiosk_bridge.session.browser import group_members
 from kiosk_bridge.session.config import PartnerRooms, SessionConfig, Timeouts
 from kiosk_bridge.session.manager import SessionManager
-from tests.support.farend import FarEnd
 
 LOCAL_PARTNER = PartnerRooms("caf", "C", ("127.0.0.1", "localhost"), "query:name")
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = shutil.which("chromium")
-    assert path, "chromium is not installed: run scripts/bootstrap.sh (it installs it)"
-    return path
 
 
 @pytest.fixture
@@ -83,16 +74,6 @@ class EventLog:
     async def wait_stats(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         await self.wait_for(lambda: len(self.stats()) >= count, timeout, f"{count} stats")
         return self.stats()
-
-
-@pytest.fixture
-async def far_end() -> AsyncIterator[FarEnd]:
-    far = FarEnd(auto_join=True)
-    await far.start()
-    try:
-        yield far
-    finally:
-        await far.close()
 
 
 @pytest.fixture

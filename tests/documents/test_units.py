@@ -22,8 +22,9 @@ from pvp_tui.core.kiosks import OFFLINE, REFUSED, KioskLinks
 from pvp_tui.core.models import Outcome
 from pvp_tui.ui.documents.thumbs import choose_mode, halfblock_lines
 from pvp_tui.ui.documents.words import job_line, printer_advice
-from tests.documents.conftest import SITE, Lab, make_desk, site_config, visitor_at_kiosk
+from tests.documents.conftest import Lab
 from tests.support.bridge_daemons import BridgeProcess, free_port
+from tests.support.documents_site import SITE, make_desk, site_config, visitor_at_kiosk
 
 BASE = """
 [site]
