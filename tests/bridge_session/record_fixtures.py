@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk_bridge.session.config import SessionConfig, Timeouts
-from tests.bridge_session.conftest import Child, child_spec
+from tests.bridge_session.harness import Child, child_spec
 from tests.bridge_session.netns import in_netns, network_namespace, shape, unshape
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,7 +6,7 @@ import os
 import signal
 
 from kiosk_bridge.session.manager import SessionManager
-from tests.bridge_session.conftest import EventLog, assert_browser_gone
+from tests.bridge_session.harness import EventLog, assert_browser_gone
 from tests.support.farend import FarEnd
 
 

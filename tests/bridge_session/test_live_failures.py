@@ -10,7 +10,7 @@ import pytest
 
 from kiosk_bridge.session.config import RoomRefused, SessionConfig
 from kiosk_bridge.session.manager import SessionManager
-from tests.bridge_session.conftest import EventLog, assert_browser_gone, with_timeouts
+from tests.bridge_session.harness import EventLog, assert_browser_gone, with_timeouts
 from tests.support.farend import FarEnd
 
 

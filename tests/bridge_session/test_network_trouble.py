@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kiosk_bridge.session.config import SessionConfig
-from tests.bridge_session.conftest import Child, child_spec
+from tests.bridge_session.harness import Child, child_spec
 from tests.bridge_session.netns import cut, in_netns, network_namespace, restore, shape, unshape
 
 pytestmark = pytest.mark.skipif(

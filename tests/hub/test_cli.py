@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.hub.conftest import Hub
+from tests.hub.regions import Hub
 from tests.support.hub_daemons import HUB, REPO, HubProcess, free_port
 
 
