@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 import cups  # noqa: E402
 
 from kiosk_bridge.client import BridgeClient  # noqa: E402
-from tests.bridge.conftest import Events, small_pdf  # noqa: E402
-from tests.bridge.daemons import BridgeProcess, Cupsd, cleanup_cups_pdf_output  # noqa: E402
+from tests.support.bridge_client import Events, small_pdf  # noqa: E402
+from tests.support.bridge_daemons import BridgeProcess, Cupsd, cleanup_cups_pdf_output  # noqa: E402
 
 QUEUE = "pvp-bench-pdf"
 

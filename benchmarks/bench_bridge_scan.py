@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kiosk_bridge.client import BridgeClient  # noqa: E402
-from tests.bridge.daemons import BridgeProcess, write_sane_config  # noqa: E402
+from tests.support.bridge_daemons import BridgeProcess, write_sane_config  # noqa: E402
 
 PICTURE = "Color pattern"
 

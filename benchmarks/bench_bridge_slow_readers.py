@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kiosk_bridge.client import BridgeClient  # noqa: E402
-from tests.bridge.daemons import BridgeProcess  # noqa: E402
+from tests.support.bridge_daemons import BridgeProcess  # noqa: E402
 
 GOAL_RSS_MB = 200.0
 GOAL_P99_MS = 100.0

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pvp_tui.core.store import Store  # noqa: E402
-from tests.core.sites import OPEN_SITE  # noqa: E402
+from tests.support.sites import OPEN_SITE  # noqa: E402
 
 PVP = str(Path(sys.executable).with_name("pvp"))
 

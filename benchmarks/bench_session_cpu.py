@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 
 from kiosk_bridge.client import BridgeClient  # noqa: E402
 from kiosk_bridge.session.browser import group_members  # noqa: E402
-from tests.bridge.daemons import BridgeProcess  # noqa: E402
-from tests.session.farend import FarEnd  # noqa: E402
+from tests.support.bridge_daemons import BridgeProcess  # noqa: E402
+from tests.support.farend import FarEnd  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "chromium"
 TICK = os.sysconf("SC_CLK_TCK")

@@ -26,8 +26,8 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from kiosk_bridge.client import BridgeClient  # noqa: E402
 from kiosk_bridge.session.browser import LaunchOptions, group_members, kill_group  # noqa: E402
-from tests.bridge.daemons import BridgeProcess  # noqa: E402
-from tests.session.farend import FarEnd  # noqa: E402
+from tests.support.bridge_daemons import BridgeProcess  # noqa: E402
+from tests.support.farend import FarEnd  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "chromium"
 VIDEO_PLAYING = (

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import sqlite3
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from . import commands
+from .commands.context import Context
 from .core import i18n
 from .core.config import (
-    Config,
     ConfigError,
     default_db_path,
     load_config,
@@ -69,12 +67,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} ({hint})\n")
 
 
-@dataclass
-class Context:
-    config: Config
-    desk: FrontDesk
-
-
 def _base_parser(**kwargs: Any) -> Parser:
     parser = Parser(
         prog="pvp", description=_("PVP Relais: the front desk of a Point Visio Public."), **kwargs
@@ -103,7 +95,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _base_parser()
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in _command_modules(argv):
-        importlib.import_module(f"{commands.__name__}.{name}").register(subparsers)
+        commands.registrar(name)(subparsers)
     # The global options also work after the subcommand (`pvp queue --db x.db`); SUPPRESS
     # keeps a subcommand's parser from overwriting what was given before it.
     for subparser in set(subparsers.choices.values()):

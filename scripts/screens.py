@@ -24,8 +24,8 @@ from textual.widgets import Input  # noqa: E402
 
 from pvp_tui.core import i18n  # noqa: E402
 from pvp_tui.ui.app import PvpApp  # noqa: E402
-from tests.ui.scenario import make_app  # noqa: E402
-from tests.ui.scenario import settle as settle_workers  # noqa: E402
+from tests.support.desk_morning import make_app  # noqa: E402
+from tests.support.desk_morning import settle as settle_workers  # noqa: E402
 
 SIZE = (80, 24)
 

@@ -30,7 +30,7 @@ from ..core.models import Need, Outcome, Visit
 from ..core.queue_rules import QueueEntry
 
 if TYPE_CHECKING:
-    from ..cli import Context
+    from .context import Context
 
 
 def register(subparsers: Any) -> None:

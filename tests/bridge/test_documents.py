@@ -12,8 +12,8 @@ import pikepdf
 import pytest
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.conftest import Events, small_pdf, small_png
-from tests.bridge.daemons import BridgeProcess
+from tests.support.bridge_client import Events, small_pdf, small_png
+from tests.support.bridge_daemons import BridgeProcess
 
 
 def big_pdf(megabytes: int) -> bytes:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.conftest import Events, Lab, small_pdf
-from tests.bridge.daemons import BridgeProcess
+from tests.bridge.conftest import Lab
+from tests.support.bridge_client import Events, small_pdf
+from tests.support.bridge_daemons import BridgeProcess
 
 
 @pytest.fixture

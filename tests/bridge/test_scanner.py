@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.conftest import Events
-from tests.bridge.daemons import BridgeProcess
+from tests.support.bridge_client import Events
+from tests.support.bridge_daemons import BridgeProcess
 
 # A slow feeder: small reads with a pause after each (test backend options).
 SLOW = {"read_limit": True, "read_limit_size": 16384, "read_delay": True,

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from kiosk_bridge.client import BridgeClient, BridgeError
 from tests.bridge.conftest import Lab
-from tests.bridge.daemons import BridgeProcess, make_cert
+from tests.support.bridge_daemons import BridgeProcess, make_cert
 
 
 async def next_reply(ws: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from kiosk_bridge.client import BridgeClient, BridgeError
 from kiosk_bridge.config import Config
 from kiosk_bridge.protocol import CallContext, Int
 from kiosk_bridge.server import BridgeServer, TokenSource
-from tests.bridge.conftest import Events, small_pdf
+from tests.support.bridge_client import Events, small_pdf
 
 Factory = Callable[..., Any]
 

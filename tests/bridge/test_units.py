@@ -29,7 +29,7 @@ from kiosk_bridge.scanner import (
     sane_error,
 )
 from kiosk_bridge.spool import PDF, PNG, Spool, sniff
-from tests.bridge.conftest import small_pdf, small_png
+from tests.support.bridge_client import small_pdf, small_png
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "bridge-protocol.md"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ..core.sites import OPEN_SITE
+from tests.support.sites import OPEN_SITE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from .conftest import Pvp
 
-PARIS = ZoneInfo("Europe/Paris")  # the test site's timezone (tests/core/sites.py)
+PARIS = ZoneInfo("Europe/Paris")  # the test site's timezone (tests/support/sites.py)
 
 
 def test_checkin_reads_9h_as_9_00_and_refuses_a_14_digit_phone(pvp: Pvp) -> None:

@@ -15,8 +15,8 @@ import pytest
 from pvp_tui.core.config import parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
+from tests.support.sites import OPEN_SITE
 
-from ..core.sites import OPEN_SITE
 from .conftest import Pvp, Result
 
 VISIT_KEYS = {"ticket", "partner", "status", "name", "arrived_at"}

@@ -10,7 +10,7 @@ import pytest
 
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.store import Store
-from tests.disks import fill, small_disk
+from tests.support.disks import fill, small_disk
 
 from .conftest import Pvp
 

@@ -13,16 +13,22 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
 from pvp_tui.core.store import ERASE_WAIT_SECONDS
-from tests.personal_data import KEPT, check_in_today, erased_values, leftovers, write_old_visits
+from tests.support.personal_data import (
+    KEPT,
+    check_in_today,
+    erased_values,
+    leftovers,
+    write_old_visits,
+)
 
 from .conftest import ROOT, Pvp
 
 
 @contextmanager
 def _worker(pvp: Pvp, name: str, ready: str) -> Iterator[subprocess.Popen[str]]:
-    """A process of tests/core/workers.py on the store, until the block ends."""
+    """A process of tests/support/workers.py on the store, until the block ends."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.core.workers", name, str(pvp.db)],
+        [sys.executable, "-m", "tests.support.workers", name, str(pvp.db)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,25 +10,8 @@ from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.models import Visit
 from pvp_tui.core.store import Store
-
-from .sites import OPEN_SITE
-
-PARIS = ZoneInfo("Europe/Paris")
-# A Monday: MSA (Monday 09:00-12:00) is open at 10:00, closed at 14:00.
-MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=PARIS)
-
-
-class MovableClock:
-    """A fixed clock that a test moves forward."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
+from tests.support.clocks import MONDAY_10, MovableClock
+from tests.support.sites import OPEN_SITE
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from pvp_tui.core.frontdesk import FrontDesk
 from pvp_tui.core.models import Kind, Visit
 from pvp_tui.core.queue_rules import QueueEntry
 from pvp_tui.core.store import Store
+from tests.support.clocks import PARIS, MovableClock
+from tests.support.sites import OPEN_SITE
 
-from .conftest import PARIS, MovableClock, check_in
-from .sites import OPEN_SITE
+from .conftest import check_in
 
 
 def _set(clock: MovableClock, at: str) -> None:

@@ -8,8 +8,9 @@ from pvp_tui.core.config import Config
 from pvp_tui.core.frontdesk import FrontDesk, KioskBusy
 from pvp_tui.core.models import Status
 from pvp_tui.core.store import Store
+from tests.support.clocks import MovableClock
 
-from .conftest import MovableClock, check_in, counts
+from .conftest import check_in, counts
 
 
 def test_a_second_desk_is_told_the_kiosk_is_busy_and_nothing_changes(

@@ -15,8 +15,7 @@ from pvp_tui.core.frontdesk import (
     parse_hhmm,
     validate_check_in,
 )
-
-from .conftest import PARIS
+from tests.support.clocks import PARIS
 
 
 def _phone_problem(config: Config, phone: str) -> str | None:

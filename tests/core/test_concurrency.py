@@ -17,8 +17,8 @@ import pytest
 from pvp_tui.core.changes import ChangeWatcher
 from pvp_tui.core.frontdesk import FrontDesk
 from pvp_tui.core.store import Store
+from tests.support import workers
 
-from . import workers
 from .conftest import check_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def test_a_writer_killed_mid_transaction_leaves_no_partial_write(
 ) -> None:
     check_in(desk, name="Before")
     writer = subprocess.Popen(
-        [sys.executable, "-m", "tests.core.workers", "hold", str(db_path)],
+        [sys.executable, "-m", "tests.support.workers", "hold", str(db_path)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -121,7 +121,7 @@ def test_a_second_process_sees_a_change_within_one_second(db_path: Path, store: 
     try:
         time.sleep(0.2)  # the watcher has read the current data_version
         writer = subprocess.run(
-            [sys.executable, "-m", "tests.core.workers", "once", str(db_path)],
+            [sys.executable, "-m", "tests.support.workers", "once", str(db_path)],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pvp_tui.core.config import ConfigError, load_config, parse_config
-
-from .sites import OPEN_SITE
+from tests.support.sites import OPEN_SITE
 
 GOOD_PARTNER = """
 [[partners]]

@@ -12,8 +12,9 @@ from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk, validate_check_in
 from pvp_tui.core.models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from pvp_tui.core.store import Store
+from tests.support.clocks import PARIS, MovableClock
 
-from .conftest import PARIS, MovableClock, check_in, counts
+from .conftest import check_in, counts
 
 TICKET_RE = re.compile(r"^[A-Z]{1,3}-\d{3}$")
 

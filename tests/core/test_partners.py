@@ -10,8 +10,9 @@ from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import FrontDesk
 from pvp_tui.core.partners import find_partner, next_hours_change, partners_matching
+from tests.support.clocks import PARIS
 
-from .conftest import PARIS, check_in
+from .conftest import check_in
 
 
 @pytest.mark.parametrize("typed", ["caf", "CAF", " Caf ", "C", "c"])

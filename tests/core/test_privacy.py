@@ -14,8 +14,9 @@ from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import Erasure, FrontDesk
 from pvp_tui.core.models import Status
 from pvp_tui.core.store import Store
+from tests.support.clocks import PARIS, MovableClock
 
-from .conftest import PARIS, MovableClock, check_in
+from .conftest import check_in
 
 
 def _finished(desk: FrontDesk, name: str = "Marie Dupont") -> str:

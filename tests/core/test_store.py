@@ -24,8 +24,8 @@ from pvp_tui.core.store import (
     Store,
     schema_version,
 )
+from tests.support import upstream_sqlite
 
-from .. import upstream_sqlite
 from .conftest import check_in, counts
 
 
@@ -142,8 +142,8 @@ READS_WITHOUT_SQLITE_UTILS = """
     from pvp_tui.core.config import parse_config
     from pvp_tui.core.frontdesk import FrontDesk
     from pvp_tui.core.store import Store
-    from tests.core.conftest import MONDAY_10
-    from tests.core.sites import OPEN_SITE
+    from tests.support.clocks import MONDAY_10
+    from tests.support.sites import OPEN_SITE
 
     config = parse_config(OPEN_SITE, "t")
     desk = FrontDesk(Store(sys.argv[1]), config, clock=fixed_clock(MONDAY_10), actor="test")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.sites import OPEN_SITE
 from tests.support.processes import free_port
+from tests.support.sites import OPEN_SITE
 
 REPO = Path(__file__).resolve().parents[2]
 PVP = str(Path(sys.executable).with_name("pvp"))

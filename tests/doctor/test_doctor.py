@@ -14,8 +14,8 @@ import pytest
 from pvp_tui.core import doctor
 from pvp_tui.core.config import kiosks_from_config, load_config
 from pvp_tui.core.doctor import Finding
-from tests.disks import small_disk
-from tests.e2e.harness import in_terminal, tmux
+from tests.support.disks import small_disk
+from tests.support.terminals import in_terminal, tmux
 
 from .conftest import STAFF_GROUP, Kiosk, SharedSite, bridge, self_signed
 

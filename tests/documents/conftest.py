@@ -1,6 +1,6 @@
 """The documents tests' real things: a private cupsd (cups-pdf + a paused queue), SANE's
 test backend and real pvp-bridge processes, all started here and stopped by their PIDs.
-The daemon code is shared with the bridge tests (tests/bridge/daemons.py)."""
+The daemon code is shared with the bridge tests (tests/support/bridge_daemons.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pvp_tui.core import i18n
-from pvp_tui.core.config import Config, parse_config
-from pvp_tui.core.frontdesk import CheckIn, FrontDesk
-from pvp_tui.core.store import Store
-from tests.bridge.daemons import (
+from tests.support.bridge_daemons import (
     BridgeProcess,
     Cupsd,
     DnsSd,
@@ -30,32 +25,11 @@ from tests.bridge.daemons import (
     write_sane_config,
 )
 
-PARIS_10AM = datetime.fromisoformat("2026-03-10T10:00:00+01:00")  # a Tuesday, CAF open
 BRIDGE_CONFIG = """
 [server]
 health_interval = 1
 [printer]
 offline_after = 2
-"""
-SITE = """
-[site]
-id = "leyme"
-name = "Maison des services de Leyme"
-timezone = "Europe/Paris"
-
-[[partners]]
-id = "caf"
-name = "CAF"
-prefix = "C"
-interview_minutes = 20
-hours = {{ tue = ["08:00-18:00"] }}
-document_types = ["identity_card", "payslip", "proof_of_address", "other"]
-
-[[kiosks]]
-id = "kiosk-1"
-name = "Borne 1"
-url = "{url}"
-token_file = "{token}"
 """
 
 
@@ -133,27 +107,3 @@ def bridge(lab: Lab, tmp_path: Path) -> Iterator[BridgeProcess]:
         yield proc
     finally:
         proc.stop()
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def site_config(bridge: BridgeProcess, **kiosk_extra: Any) -> Config:
-    text = SITE.format(url=bridge.url, token=bridge.token_file)
-    return parse_config(text, source="<test site>")
-
-
-def make_desk(db: Path, config: Config, at: datetime = PARIS_10AM) -> FrontDesk:
-    return FrontDesk(Store(db, create=True), config, Clock(at), actor="test")
-
-
-def visitor_at_kiosk(desk: FrontDesk, name: str = "Mme Durand") -> str:
-    visit = desk.check_in(CheckIn("caf", name))
-    desk.call(visit.id)
-    desk.start(visit.id)
-    return visit.id

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.daemons import BridgeProcess
 from tests.documents.conftest import Lab
+from tests.support.bridge_daemons import BridgeProcess
 
 
 async def test_reorder_rotate_and_drop_pages_keep_the_id(lab: Lab, bridge: BridgeProcess) -> None:

@@ -15,15 +15,10 @@ from pvp_tui.core.models import Outcome
 from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.documents.screen import DocumentsScreen
 from pvp_tui.ui.documents.thumbs import PageThumb
-from tests.bridge.daemons import BridgeProcess, Ippe
-from tests.documents.conftest import (
-    PARIS_10AM,
-    Lab,
-    make_desk,
-    site_config,
-    visitor_at_kiosk,
-)
-from tests.kiosk_app import make_app, until
+from tests.documents.conftest import Lab
+from tests.support.bridge_daemons import BridgeProcess, Ippe
+from tests.support.documents_site import PARIS_10AM, make_desk, site_config, visitor_at_kiosk
+from tests.support.kiosk_app import make_app, until
 
 # A slow feeder: small reads with a pause after each (test backend options).
 SLOW = {"read_limit": True, "read_limit_size": 16384, "read_delay": True,

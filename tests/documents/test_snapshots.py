@@ -12,15 +12,10 @@ from textual.widgets import Input, Select
 
 from pvp_tui.core.config import parse_config
 from pvp_tui.ui.documents.screen import DocumentsScreen
-from tests.bridge.daemons import BridgeProcess, free_port
-from tests.documents.conftest import (
-    SITE,
-    Lab,
-    make_desk,
-    site_config,
-    visitor_at_kiosk,
-)
-from tests.kiosk_app import make_app, until
+from tests.documents.conftest import Lab
+from tests.support.bridge_daemons import BridgeProcess, free_port
+from tests.support.documents_site import SITE, make_desk, site_config, visitor_at_kiosk
+from tests.support.kiosk_app import make_app, until
 
 PATTERN = {"test_picture": "Color pattern"}
 

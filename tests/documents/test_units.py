@@ -22,8 +22,9 @@ from pvp_tui.core.kiosks import OFFLINE, REFUSED, KioskLinks
 from pvp_tui.core.models import Outcome
 from pvp_tui.ui.documents.thumbs import choose_mode, halfblock_lines
 from pvp_tui.ui.documents.words import job_line, printer_advice
-from tests.bridge.daemons import BridgeProcess, free_port
-from tests.documents.conftest import SITE, Lab, make_desk, site_config, visitor_at_kiosk
+from tests.documents.conftest import Lab
+from tests.support.bridge_daemons import BridgeProcess, free_port
+from tests.support.documents_site import SITE, make_desk, site_config, visitor_at_kiosk
 
 BASE = """
 [site]
@@ -283,7 +284,7 @@ async def test_text_fallback_names_the_page_and_its_size() -> None:
 
 async def test_wss_link_trusts_the_configured_ca_only(lab: Lab, tmp_path: Path) -> None:
     from pvp_tui.core.config import Kiosk
-    from tests.bridge.daemons import make_cert
+    from tests.support.bridge_daemons import make_cert
 
     ca, cert, key = make_cert(tmp_path / "tls")
     proc = BridgeProcess(tmp_path / "bridge", lab.env, config="", tls=(cert, key))

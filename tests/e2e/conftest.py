@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from pvp_tui.core.store import Store
-from tests.core.sites import OPEN_SITE
-
-from .harness import Sshd, sshd
+from tests.support.sites import OPEN_SITE
+from tests.support.terminals import Sshd, sshd
 
 
 @dataclass(frozen=True)

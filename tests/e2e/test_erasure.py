@@ -2,7 +2,7 @@
 real app runs in tmux on the database (its change feed polling, its queue reads) when
 `pvp purge`, or a second app's start, erases; then the db, -wal and -shm files are
 searched byte for byte for every erased value. Also on an SQLite whose compile-time
-default is `secure_delete = 0` (tests/upstream_sqlite.py)."""
+default is `secure_delete = 0` (tests/support/upstream_sqlite.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests import upstream_sqlite
-from tests.personal_data import KEPT, check_in_today, erased_values, leftovers, write_old_visits
+from tests.support import upstream_sqlite
+from tests.support.personal_data import (
+    KEPT,
+    check_in_today,
+    erased_values,
+    leftovers,
+    write_old_visits,
+)
+from tests.support.terminals import PVP, Tmux, in_terminal, tmux
 
 from .conftest import Site
-from .harness import PVP, Tmux, in_terminal, tmux
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,7 +33,7 @@ BUILDS = ["debian", "upstream"]  # SQLite's compile-time secure_delete: 1, 0
 
 
 def _pvp(build: str) -> list[str]:
-    return [PVP] if build == "debian" else [sys.executable, "-m", "tests.upstream_sqlite"]
+    return [PVP] if build == "debian" else [sys.executable, "-m", "tests.support.upstream_sqlite"]
 
 
 def _env(site: Site) -> dict[str, str]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.terminals import PVP, Tmux, db_rows, in_terminal, tmux, wait_db
+
 from .conftest import Site
-from .harness import PVP, Tmux, db_rows, in_terminal, tmux, wait_db
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -24,9 +24,9 @@ import pytest
 import websockets
 
 from tests.support.processes import stop_group
+from tests.support.terminals import PVP, free_port, wait_port
 
 from .conftest import Site
-from .harness import PVP, free_port, wait_port
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
+from tests.support.terminals import PVP, in_terminal, tmux
+
 from .colours import SGR, cells, contrast, sgr_codes
 from .conftest import Site
-from .harness import PVP, in_terminal, tmux
 
 pytestmark = pytest.mark.timeout(60)
 

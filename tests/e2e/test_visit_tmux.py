@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.terminals import PVP, Sshd, Tmux, db_rows, in_terminal, tmux, wait_db
+
 from .conftest import Site
-from .harness import PVP, Sshd, Tmux, db_rows, in_terminal, tmux, wait_db
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from pvp_hub import directory
-from tests.hub.conftest import Hub, Region, event, push
+from tests.hub.regions import Hub, Region, event, push
 
 ENDPOINTS = [
     ("GET", "/api/v1/site"),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.hub.conftest import Hub
-from tests.hub.daemons import HUB, REPO, HubProcess, free_port
+from tests.hub.regions import Hub
+from tests.support.hub_daemons import HUB, REPO, HubProcess, free_port
 
 
 def run(db: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None):

@@ -19,8 +19,8 @@ from sqlalchemy import func, select, text
 from pvp_hub.database import write_transaction
 from pvp_hub.schema import events, sites
 from pvp_hub.sync import _lock_id
-from tests.hub.conftest import Hub, Region, Site, event, push
-from tests.hub.daemons import REPO, HubProcess, wait_for
+from tests.hub.regions import Hub, Region, Site, event, push
+from tests.support.hub_daemons import REPO, HubProcess, wait_for
 
 
 def batches_file(tmp_path: Path, name: str, batches: list[dict[str, Any]]) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.conftest import Hub, Region
+from tests.hub.regions import Hub, Region
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 

@@ -13,7 +13,7 @@ from sqlalchemy import Column, MetaData, Table, insert, select
 
 from pvp_hub.database import make_engine, migrate
 from pvp_hub.schema import UTCDateTime, metadata
-from tests.hub.conftest import ENGINES, database_url
+from tests.hub.regions import ENGINES, database_url
 
 
 @pytest.mark.parametrize("kind", ENGINES)

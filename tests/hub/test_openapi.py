@@ -7,8 +7,8 @@ import json
 import httpx
 
 from pvp_hub.cli import openapi_document
-from tests.hub.conftest import Hub
-from tests.hub.daemons import REPO
+from tests.hub.regions import Hub
+from tests.support.hub_daemons import REPO
 
 COMMITTED = REPO / "docs" / "hub-openapi.json"
 

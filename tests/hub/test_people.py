@@ -15,7 +15,7 @@ from pvp_hub import directory, people
 from pvp_hub.database import make_engine, migrate
 from pvp_hub.errors import HubError
 from pvp_hub.schema import agents
-from tests.hub.conftest import ENGINES, database_url
+from tests.hub.regions import ENGINES, database_url
 
 PASSWORD = "correct horse battery"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from pvp_hub import directory
-from tests.hub.conftest import Hub, Region, Site
+from tests.hub.regions import Hub, Region, Site
 
 
 def pull_all(client: httpx.Client, site: Site, cursor: str | None = None, limit: int = 500):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pvp_hub.schema import events, idempotency_keys, visits
-from tests.hub.conftest import Hub, Region, event, push
+from tests.hub.regions import Hub, Region, event, push
 
 
 def stored_events(hub: Hub, visit_ids: list[uuid.UUID]) -> int:

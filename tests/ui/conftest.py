@@ -7,8 +7,7 @@ import pytest
 
 from pvp_tui.core import i18n
 from pvp_tui.ui.app import PvpApp
-
-from .scenario import make_app
+from tests.support.desk_morning import make_app
 
 
 @pytest.fixture(autouse=True)

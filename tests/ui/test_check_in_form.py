@@ -12,8 +12,7 @@ from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.screens.check_in import CheckInForm
 from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.tick import Tick
-
-from .scenario import settle
+from tests.support.desk_morning import settle
 
 SIZE = (80, 24)
 

@@ -11,8 +11,7 @@ from pvp_tui.core import i18n
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn
 from pvp_tui.ui import format
-
-from .scenario import PARIS, TEN_AM, make_app, make_desk, settle
+from tests.support.desk_morning import PARIS, TEN_AM, make_app, make_desk, settle
 
 
 def test_duration_is_whole_minutes_as_h_mm() -> None:

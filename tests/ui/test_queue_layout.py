@@ -13,8 +13,7 @@ from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.screens.dialogs import ConfirmDialog, HelpScreen
 from pvp_tui.ui.screens.queue import WAITING_COLUMNS, column_widths
 from pvp_tui.ui.widgets.visit_table import VisitTable
-
-from .scenario import set_time, settle
+from tests.support.desk_morning import set_time, settle
 
 NEEDS = (Need.SIGN_LANGUAGE, Need.REDUCED_MOBILITY)
 

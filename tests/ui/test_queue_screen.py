@@ -31,8 +31,7 @@ from pvp_tui.ui.screens.dialogs import (
 )
 from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.visit_table import VisitTable
-
-from .scenario import TEN_AM, make_app, make_desk, set_time, settle
+from tests.support.desk_morning import TEN_AM, make_app, make_desk, set_time, settle
 
 SIZE = (80, 24)
 
@@ -659,7 +658,7 @@ async def test_the_app_says_when_its_erasure_left_copies_in_the_files(
     monkeypatch.setattr(store, "ERASE_WAIT_SECONDS", 0.5)
     # Another process reads inside one read transaction (a long report, a backup...).
     reader = subprocess.Popen(
-        [sys.executable, "-m", "tests.core.workers", "read", str(db_path)],
+        [sys.executable, "-m", "tests.support.workers", "read", str(db_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,5 +1,5 @@
 """Snapshots of the main screens in French at 80x24 and 120x40, on a fixed morning
-(tests/ui/scenario.py: fixed clock, fixed data, no animation, no cursor blink)."""
+(tests/support/desk_morning.py: fixed clock, fixed data, no animation, no cursor blink)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from .scenario import make_app, settle
+from tests.support.desk_morning import make_app, settle
 
 SIZES = [(80, 24), (120, 40)]
 

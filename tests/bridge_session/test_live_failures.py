@@ -10,8 +10,8 @@ import pytest
 
 from kiosk_bridge.session.config import RoomRefused, SessionConfig
 from kiosk_bridge.session.manager import SessionManager
-from tests.session.conftest import EventLog, assert_browser_gone, with_timeouts
-from tests.session.farend import FarEnd
+from tests.bridge_session.harness import EventLog, assert_browser_gone, with_timeouts
+from tests.support.farend import FarEnd
 
 
 def closed_port() -> int:

@@ -1,6 +1,6 @@
 """A bridge-like process holding one video session, for tests that kill or isolate it.
 
-    python -m tests.session.session_child '{"session": {...}, "display_name": "C-007",
+    python -m tests.bridge_session.session_child '{"session": {...}, "display_name": "C-007",
                                             "room_url": "..." | "far_end": "127.0.0.1"}'
 
 `session` is the `[session]` config table (parsed as the bridge parses it). With
@@ -20,7 +20,7 @@ from typing import Any
 
 from kiosk_bridge.session.config import parse
 from kiosk_bridge.session.manager import SessionManager
-from tests.session.farend import FarEnd
+from tests.support.farend import FarEnd
 
 
 def say(obj: dict[str, Any]) -> None:

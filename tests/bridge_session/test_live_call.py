@@ -6,8 +6,8 @@ import os
 import signal
 
 from kiosk_bridge.session.manager import SessionManager
-from tests.session.conftest import EventLog, assert_browser_gone
-from tests.session.farend import FarEnd
+from tests.bridge_session.harness import EventLog, assert_browser_gone
+from tests.support.farend import FarEnd
 
 
 async def test_call_from_waiting_to_in_call_then_agent_leaves(

@@ -1,8 +1,8 @@
 """Record real session traces for the replay tests (run by hand, as root, then commit).
 
-    uv run python -m tests.session.record_fixtures
+    uv run python -m tests.bridge_session.record_fixtures
 
-Writes tests/session/fixtures/trace_far_end_leaves.json (a call the agent leaves) and
+Writes tests/bridge_session/fixtures/trace_far_end_leaves.json (a call the agent leaves) and
 trace_shaped.json (a call through tbf shaping and back, ended by staff): what the
 injected script reported and every getStats() summary, with times from the start.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk_bridge.session.config import SessionConfig, Timeouts
-from tests.session.conftest import Child, child_spec
-from tests.session.netns import in_netns, network_namespace, shape, unshape
+from tests.bridge_session.harness import Child, child_spec
+from tests.bridge_session.netns import in_netns, network_namespace, shape, unshape
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

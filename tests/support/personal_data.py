@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 from pvp_tui.core.config import parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
-
-from .core.sites import OPEN_SITE
+from tests.support.sites import OPEN_SITE
 
 PARIS = ZoneInfo("Europe/Paris")
 SUFFIXES = ("", "-wal", "-shm", "-journal")  # every file SQLite may keep beside the db

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from kiosk_bridge.session.config import SessionConfig
-from tests.session.conftest import Child, child_spec
-from tests.session.netns import cut, in_netns, network_namespace, restore, shape, unshape
+from tests.bridge_session.harness import Child, child_spec
+from tests.bridge_session.netns import cut, in_netns, network_namespace, restore, shape, unshape
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="needs root to make a network namespace and shape it with tc"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from kiosk_bridge.client import BridgeClient, BridgeError
-from tests.bridge.daemons import REPO, BridgeProcess
-from tests.session.farend import FarEnd
+from tests.support.bridge_daemons import REPO, BridgeProcess
+from tests.support.farend import FarEnd
 
 
 def bridge_config(chromium: str, profiles: Path) -> str:

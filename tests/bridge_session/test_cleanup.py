@@ -9,8 +9,8 @@ from pathlib import Path
 from kiosk_bridge.session.browser import group_members, kill_group
 from kiosk_bridge.session.config import SessionConfig
 from kiosk_bridge.session.manager import SessionManager
-from tests.session.conftest import Child, EventLog, assert_browser_gone, child_spec
-from tests.session.farend import FarEnd
+from tests.bridge_session.harness import Child, EventLog, assert_browser_gone, child_spec
+from tests.support.farend import FarEnd
 
 
 async def test_staff_end_then_shutdown_mid_call(

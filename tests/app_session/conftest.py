@@ -1,11 +1,10 @@
 """The session view's real things: a pvp-bridge process with headless Chromium (fake
-camera and microphone), the local room and its aiortc agent (tests/session/farend.py),
+camera and microphone), the local room and its aiortc agent (tests/support/farend.py),
 and an app whose site config points at both. Each is stopped by the test that started it."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ from pvp_tui.core import i18n
 from pvp_tui.core.config import Config, parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
-from tests.bridge.daemons import BridgeProcess, free_port
-from tests.session.farend import FarEnd
+from tests.support.bridge_daemons import BridgeProcess, free_port
 
 PARIS_10AM = datetime.fromisoformat("2026-03-10T10:00:00+01:00")  # a Tuesday, CAF open
 
@@ -72,13 +70,6 @@ def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     i18n.set_language("fr")
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = shutil.which("chromium")
-    assert path, "chromium is not installed: run scripts/bootstrap.sh (it installs it)"
-    return path
-
-
 @pytest.fixture
 def bridge(chromium: str, tmp_path: Path) -> Iterator[BridgeProcess]:
     # No CUPS or SANE: the session does not need them and the bridge starts anyway.
@@ -90,16 +81,6 @@ def bridge(chromium: str, tmp_path: Path) -> Iterator[BridgeProcess]:
         yield proc
     finally:
         proc.stop()
-
-
-@pytest.fixture
-async def far_end() -> AsyncIterator[FarEnd]:
-    far = FarEnd(auto_join=True)
-    await far.start()
-    try:
-        yield far
-    finally:
-        await far.close()
 
 
 class Clock:

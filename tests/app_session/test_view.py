@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from pvp_tui.core.sessions import LiveSession
 from pvp_tui.ui.session.screen import FallbackDialog, SessionScreen, alert
-from tests.ui.scenario import make_app, settle
+from tests.support.desk_morning import make_app, settle
 
 from .recorded import recorded_call, until_in_call
 from .test_view_snapshots import Monotonic

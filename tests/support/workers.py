@@ -10,9 +10,8 @@ from pvp_tui.core.changes import ChangeWatcher
 from pvp_tui.core.config import parse_config
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
-
-from .conftest import MONDAY_10, MovableClock
-from .sites import OPEN_SITE
+from tests.support.clocks import MONDAY_10, MovableClock
+from tests.support.sites import OPEN_SITE
 
 PARTNERS = ("caf", "cpam", "france-travail")
 

@@ -1,7 +1,7 @@
 """`pvp` as on an SQLite built with upstream's default `secure_delete = 0` (Debian's build
 defaults to 1): every connection starts with it off, as it would on such a build.
 
-    python -m tests.upstream_sqlite [pvp's arguments]   # the real pvp, on such a build
+    python -m tests.support.upstream_sqlite [pvp's arguments]   # the real pvp, on such a build
 """
 
 from __future__ import annotations

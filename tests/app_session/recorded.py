@@ -4,7 +4,7 @@
   (pvp-bridge's SessionManager, headless Chromium, the local room, 1 s polls): launching
   -> in_call, 12 stats, the agent leaves -> ended -> idle.
 - shaped_stats(): the real network-trouble trace of the bridge tests
-  (tests/session/fixtures/trace_shaped.json, tbf 120 kbit/s) replayed through the bridge's
+  (tests/bridge_session/fixtures/trace_shaped.json, tbf 120 kbit/s) replayed through the bridge's
   own CallWatch and hysteresis, as the `session.stats` events the bridge would send.
 """
 
@@ -20,7 +20,7 @@ from kiosk_bridge.session.quality import QualityTracker, Thresholds
 from kiosk_bridge.session.watch import replay
 
 HERE = Path(__file__).resolve().parent
-SHAPED = HERE.parent / "session" / "fixtures" / "trace_shaped.json"
+SHAPED = HERE.parent / "bridge_session" / "fixtures" / "trace_shaped.json"
 LEVELS = ("good", "degraded", "poor")
 
 Event = tuple[str, dict[str, Any]]

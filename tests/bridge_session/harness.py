@@ -1,46 +1,19 @@
-"""Fixtures for the video-session tests: real headless Chromium, a local room, its agent."""
+"""Watching a kiosk session under test: its manager's events, a session run in a child
+process (tests.bridge_session.session_child), and what a session must leave behind."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import shutil
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kiosk_bridge.session.browser import group_members
-from kiosk_bridge.session.config import PartnerRooms, SessionConfig, Timeouts
-from kiosk_bridge.session.manager import SessionManager
-from tests.session.farend import FarEnd
-
-LOCAL_PARTNER = PartnerRooms("caf", "C", ("127.0.0.1", "localhost"), "query:name")
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = shutil.which("chromium")
-    assert path, "chromium is not installed: run scripts/bootstrap.sh (it installs it)"
-    return path
-
-
-@pytest.fixture
-def session_config(chromium: str, tmp_path: Path) -> SessionConfig:
-    return SessionConfig(
-        chromium=chromium,
-        headless=True,
-        fake_media=True,
-        profile_dir=tmp_path / "profiles",
-        stats_interval=1.0,
-        timeouts=Timeouts(launch=20, page=10, agent=60, reconnect=10, media=1),
-        partners=(LOCAL_PARTNER,),
-    )
+from kiosk_bridge.session.config import SessionConfig
 
 
 class EventLog:
@@ -85,26 +58,6 @@ class EventLog:
         return self.stats()
 
 
-@pytest.fixture
-async def far_end() -> AsyncIterator[FarEnd]:
-    far = FarEnd(auto_join=True)
-    await far.start()
-    try:
-        yield far
-    finally:
-        await far.close()
-
-
-@pytest.fixture
-async def manager(session_config: SessionConfig) -> AsyncIterator[tuple[SessionManager, EventLog]]:
-    log = EventLog()
-    mgr = SessionManager(session_config, log)
-    try:
-        yield mgr, log
-    finally:
-        await mgr.close()
-
-
 def with_timeouts(config: SessionConfig, **changes: float) -> SessionConfig:
     return replace(config, timeouts=replace(config.timeouts, **changes))
 
@@ -118,7 +71,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Child:
-    """tests.session.session_child in its own process; reads its JSON lines."""
+    """tests.bridge_session.session_child in its own process; reads its JSON lines."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -130,7 +83,7 @@ class Child:
             *prefix,
             sys.executable,
             "-m",
-            "tests.session.session_child",
+            "tests.bridge_session.session_child",
             json.dumps(spec),
             cwd=REPO,
             stdin=asyncio.subprocess.PIPE,

@@ -1,0 +1,29 @@
+"""Fixtures that tests in more than one folder use, loaded as a pytest plugin by
+tests/conftest.py. A folder's own fixtures stay in its conftest.py."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.farend import FarEnd
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    assert path, "chromium is not installed: run scripts/bootstrap.sh (it installs it)"
+    return path
+
+
+@pytest.fixture
+async def far_end() -> AsyncIterator[FarEnd]:
+    """The local room and its agent (an aiortc peer that joins by itself)."""
+    far = FarEnd(auto_join=True)
+    await far.start()
+    try:
+        yield far
+    finally:
+        await far.close()
