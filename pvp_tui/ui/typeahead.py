@@ -110,12 +110,15 @@ class Typeahead:
         return now - self._waiting_since >= LIMIT
 
     def _landed(self, event: events.Key, node: MessagePump) -> None:
-        """`node` has handled `event`: done if it stopped there or reached the app, else
-        follow it to the parent it bubbles to (it is already in that one's queue)."""
+        """`node` has handled `event`: follow it up to the app, one queue at a time. If
+        it bubbled, it is already in the parent's queue, ahead of this; so once this
+        runs in the app's queue, the app has run its binding, or it was stopped below.
+        (A stopped key cannot end the chain early: a key is stopped as it is passed to
+        its sender, the app, and still handled there.)"""
         if event is not self._in_flight:
             return
         parent = node._parent  # the node the key bubbles to (None: the app)
-        if getattr(event, "_stop_propagation", False) or parent is None:
+        if parent is None:
             self._in_flight = None
             self._host.call_later(self._pump)
         else:
