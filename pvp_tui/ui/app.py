@@ -169,7 +169,7 @@ class PvpApp(App[int]):
 
     @on(SessionChanged)
     def _session_changed(self, message: SessionChanged) -> None:
-        from .session.screen import SessionScreen
+        from .screens.session import SessionScreen
 
         self._show_badges(self.sessions.badges())
         for screen in self.screen_stack:
@@ -178,7 +178,7 @@ class PvpApp(App[int]):
 
     @on(DocumentPrinted)
     def _document_printed(self, message: DocumentPrinted) -> None:
-        from .documents.screen import DocumentsScreen
+        from .screens.documents.screen import DocumentsScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, DocumentsScreen) and screen.visit.id == message.visit_id:
@@ -205,13 +205,13 @@ class PvpApp(App[int]):
 
     @on(OpenSession)
     def _open_session(self, message: OpenSession) -> None:
-        from .session.screen import open_session
+        from .screens.session import open_session
 
         open_session(self, self.services, message.visit)
 
     @on(OpenDocuments)
     def _open_documents(self, message: OpenDocuments) -> None:
-        from .documents.screen import open_documents
+        from .screens.documents.screen import open_documents
 
         open_documents(self, self.services, message.visit, print_first=message.print_first)
 
@@ -227,7 +227,7 @@ class PvpApp(App[int]):
 
     def action_open_reports(self) -> None:
         """F12: the activity reports (imported on first use: start-up stays light)."""
-        from .reports_screen import ReportsScreen
+        from .screens.reports import ReportsScreen
 
         if not isinstance(self.screen, ReportsScreen):
             self.push_screen(ReportsScreen(self.desk))
@@ -420,7 +420,7 @@ class AppServices:
 
 
 def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
-    from .documents.thumbs import choose_mode
+    from .screens.documents.thumbs import choose_mode
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
     partial_updates.install()  # only the changed cells go to the terminal (SSH links)

@@ -13,8 +13,8 @@ from pvp_tui.core import events
 from pvp_tui.core.kiosks import KioskLinks
 from pvp_tui.core.models import Outcome
 from pvp_tui.ui.app import PvpApp
-from pvp_tui.ui.documents.screen import DocumentsScreen
-from pvp_tui.ui.documents.thumbs import PageThumb
+from pvp_tui.ui.screens.documents.screen import DocumentsScreen
+from pvp_tui.ui.screens.documents.thumbs import PageThumb
 from tests.bridge.daemons import BridgeProcess, Ippe
 from tests.documents.conftest import (
     PARIS_10AM,

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from pvp_tui.core.config import parse_config
-from pvp_tui.ui.documents.screen import DocumentsScreen
+from pvp_tui.ui.screens.documents.screen import DocumentsScreen
 from tests.bridge.daemons import BridgeProcess, free_port
 from tests.documents.conftest import (
     SITE,

@@ -23,21 +23,21 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
-from ...core.documents import DocTrace, DocumentLog, type_label
-from ...core.i18n import N_, _, ngettext
-from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
-from ...core.models import Status, Visit
-from .. import actions, format
-from ..screens.dialogs import ConfirmDialog
-from ..services.documents import PrintOrder
-from ..widgets.tick import Tick
+from ....core.documents import DocTrace, DocumentLog, type_label
+from ....core.i18n import N_, _, ngettext
+from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink
+from ....core.models import Status, Visit
+from ... import actions, format
+from ...services.documents import PrintOrder
+from ...widgets.tick import Tick
+from ..dialogs import ConfirmDialog
 from .thumbs import PageThumb, decode
 from .words import bridge_message, job_line
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from ..services import Services
+    from ...services import Services
 
 RESOLUTIONS = (75, 150, 200, 300, 600)
 SCAN_TIMEOUT = 900.0
@@ -908,7 +908,7 @@ def open_documents(
 
 
 def _unreachable() -> BridgeError:
-    from ...core.kiosks import unreachable
+    from ....core.kiosks import unreachable
 
     return unreachable()
 

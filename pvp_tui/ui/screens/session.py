@@ -26,7 +26,7 @@ from ...core.models import Visit
 from ...core.sessions import FALLBACK_PHONE, NEW_APPOINTMENT, LiveSession
 from .. import actions, format
 from ..messages import OpenDocuments
-from ..screens.dialogs import ConfirmDialog, Dialog
+from .dialogs import ConfirmDialog, Dialog
 
 if TYPE_CHECKING:
     from textual.app import App

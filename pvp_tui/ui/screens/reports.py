@@ -35,8 +35,8 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
-from ..core.errors import PvpError
-from ..core.exports import (
+from ...core.errors import PvpError
+from ...core.exports import (
     TEXT,
     Table,
     format_cell,
@@ -45,9 +45,9 @@ from ..core.exports import (
     to_xlsx,
     write_atomically,
 )
-from ..core.frontdesk import FrontDesk
-from ..core.i18n import N_, _
-from ..core.reports import (
+from ...core.frontdesk import FrontDesk
+from ...core.i18n import N_, _
+from ...core.reports import (
     ActivityReport,
     Period,
     Series,
@@ -59,7 +59,7 @@ from ..core.reports import (
     visits_series,
     waits_series,
 )
-from .actions import localize
+from ..actions import localize
 
 DAY, WEEK, MONTH, RANGE = "day", "week", "month", "range"
 TABLE_TABS = ("summary", "partners", "kiosks", "failures", "needs")
