@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -30,7 +29,7 @@ from ..core.frontdesk import FrontDesk, erasure_pending_message
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
-from . import actions, partial_updates
+from . import actions, partial_updates, styles
 from .commands import FrontDeskCommands
 from .messages import (
     ActionDone,
@@ -52,17 +51,6 @@ from .services.documents import DocumentPrinted, Documents, KiosksChanged
 from .services.sessions import SessionChanged, Sessions
 from .widgets.badges import BadgesChanged, BadgeUpdate
 
-
-def _stylesheet() -> Path:
-    """styles/pvp.tcss: inside the installed package, else at the repository's root."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "styles" / "pvp.tcss", here.parent / "styles" / "pvp.tcss"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("pvp.tcss not found in pvp_tui/styles or styles/")
-
-
-CSS_FILE = _stylesheet()
 TICK_SECONDS = 60.0  # the 'waited' column moves by whole minutes
 SIXTEEN_COLOURS = ("standard", "windows")  # Rich's names for 16-colour terminals
 
@@ -76,7 +64,7 @@ _KEY_NAMES = {
 
 
 class PvpApp(App[int]):
-    CSS_PATH = str(CSS_FILE)
+    CSS_PATH = styles.app_css_paths()
     TITLE = "PVP Relais"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {FrontDeskCommands}
     BINDINGS: ClassVar[list[BindingType]] = [

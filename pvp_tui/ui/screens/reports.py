@@ -59,6 +59,7 @@ from ...core.reports import (
     visits_series,
     waits_series,
 )
+from .. import styles
 from ..actions import localize
 
 DAY, WEEK, MONTH, RANGE = "day", "week", "month", "range"
@@ -83,20 +84,7 @@ class ReportsScreen(Screen[None]):
     """F2/F3/F4 pick a day, week or month around the shown one; F5/F6 move a period
     back or forward; the two date fields choose any range (Enter applies)."""
 
-    DEFAULT_CSS = """
-    ReportsScreen { layout: vertical; }
-    ReportsScreen #report-title { height: 1; padding: 0 1; text-style: bold; }
-    ReportsScreen #period-bar { height: 1; padding: 0 1; }
-    ReportsScreen #period-bar Input { width: 12; margin: 0 1; }
-    ReportsScreen #period-bar Button { min-width: 3; width: auto; margin: 0 0; }
-    ReportsScreen #period-bar Label { margin: 0 1; }
-    ReportsScreen #period-info { width: 1fr; color: $text-muted; }
-    ReportsScreen TabbedContent { height: 1fr; }
-    ReportsScreen TabPane { padding: 0; }
-    ReportsScreen DataTable { height: 1fr; }
-    ReportsScreen PlotextPlot { height: 1fr; }
-    ReportsScreen .legend { height: auto; padding: 0 1; }
-    """
+    DEFAULT_CSS = styles.default_css("reports.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "pick('day')", N_("Day"), id="report-day"),

@@ -27,7 +27,7 @@ from ....core.documents import DocTrace, DocumentLog, type_label
 from ....core.i18n import N_, _, ngettext
 from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink
 from ....core.models import Status, Visit
-from ... import actions, format
+from ... import actions, format, styles
 from ...services.documents import PrintOrder
 from ...widgets.tick import Tick
 from ..dialogs import ConfirmDialog
@@ -99,50 +99,7 @@ class PageStrip(HorizontalScroll, can_focus=True):
 
 
 class DocumentsScreen(Screen[None]):
-    DEFAULT_CSS = """
-    DocumentsScreen {
-        layout: vertical;
-    }
-    #doc-header {
-        height: 1;
-        background: $panel;
-        text-style: bold;
-        padding: 0 1;
-    }
-    #doc-header.-offline { color: $error; }
-    .doc-row {
-        height: auto;
-        padding: 0 1;
-    }
-    .doc-row > * { margin-right: 1; }
-    .doc-label { width: auto; padding: 0; }
-    #scan-options Select { width: 14; }
-    #scan-options #resolution { width: 12; }
-    #max-pages { width: 5; }
-    #copies { width: 4; }
-    #printer { width: 20; }
-    #scan-progress { width: 34; }
-    #scan-status, #print-status, #scan-error { width: 1fr; height: auto; }
-    .-ok { color: $success; }
-    .-info { color: $text-muted; }
-    .-warn { color: $warning; }
-    .-error { color: $error; }
-    #doc-body { height: 1fr; min-height: 8; }
-    #doc-list {
-        width: 34;
-        height: 100%;
-        border: round $primary 50%;
-    }
-    #doc-list:focus { border: round $accent; }
-    PageStrip {
-        width: 1fr;
-        height: 100%;
-        border: round $primary 50%;
-        scrollbar-size-horizontal: 1;
-    }
-    PageStrip:focus { border: round $accent; }
-    #doc-type { width: 26; }
-    """
+    DEFAULT_CSS = styles.default_css("documents.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f6", "scan", N_("Scan"), id="scan"),
