@@ -148,7 +148,7 @@ async def test_jam_keeps_the_captured_page_and_retry_appends(
         )
         error = str(screen.query_one("#scan-error").render())
         assert "Bourrage" in error and "F6" in error
-        assert screen.retry_doc == first.id  # the retry continues the kept document
+        assert screen.scans.f6_document() == first.id  # the retry continues the kept document
         assert screen.docs[0].pages == 1 and screen.pages_on_screen() == 1
         # Paper freed: F6 retries, the first page is still there.
         kiosk.scan_options.clear()

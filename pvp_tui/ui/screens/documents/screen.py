@@ -31,6 +31,7 @@ from ... import actions, format, styles
 from ...services.documents import PrintOrder
 from ...widgets.tick import Tick
 from ..dialogs import ConfirmDialog
+from .scan import ScanController
 from .thumbs import PageThumb, decode
 from .words import bridge_message, job_line
 
@@ -122,16 +123,17 @@ class DocumentsScreen(Screen[None]):
         self.docs: list[DocTrace] = []
         self.thumbs: dict[str, list[Image.Image | None]] = {}
         self.current: str | None = None  # selected document id
-        self.scanning = False
-        self.live: list[Image.Image | None] = []  # pages of the scan in flight
-        self.live_target: str | None = None
-        self.retry_doc: str | None = None  # a failed scan's kept document: F6 appends
-        self.expected_pages = 1
+        self.scans: ScanController[Image.Image] = ScanController()
         self.job: int | None = None
         self.loaded = False
         self.missing: set[str] = set()  # documents the bridge no longer has
         self._unsubscribe: Any = None
         self._writing = asyncio.Lock()  # one store write at a time, on the latest trace
+
+    @property
+    def scanning(self) -> bool:
+        """A scan is running, or its document is not yet recorded."""
+        return self.scans.scanning
 
     # ------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -322,7 +324,7 @@ class DocumentsScreen(Screen[None]):
         """Make the strip show the live scan or the selected document (reusing widgets)."""
         strip = self.query_one(PageStrip)
         if self.scanning:
-            images = self.live
+            images = self.scans.live
         elif self.current is not None:
             doc = self.doc(self.current)
             images = self.thumbs.get(self.current) or [None] * (doc.pages if doc else 0)
@@ -426,10 +428,10 @@ class DocumentsScreen(Screen[None]):
             if data.get("device") != self._device():
                 return
             if event == "scan.page":
-                sheet = int(data.get("sheet", len(self.live) + 1))
-                while len(self.live) < sheet:
-                    self.live.append(None)
-                self.live[sheet - 1] = decode(base64.b64decode(data["thumbnail"]))
+                image = decode(base64.b64decode(data["thumbnail"]))
+                sheet = self.scans.page(int(data["sheet"]) if "sheet" in data else None, image)
+                if sheet is None:
+                    return
                 self._show_pages()
                 self._progress(sheet, 0.0)
             else:
@@ -439,7 +441,7 @@ class DocumentsScreen(Screen[None]):
             self._job_update(data)
 
     def _progress(self, done: int, fraction: float) -> None:
-        total = max(self.expected_pages, done + (1 if fraction < 1 else 0))
+        total = self.scans.total(done, fraction)
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.update(total=total, progress=min(total, done + fraction))
         self._say(
@@ -455,7 +457,7 @@ class DocumentsScreen(Screen[None]):
 
     def action_scan(self) -> None:
         """F6: scan a new document (or, after a retryable error, continue the kept one)."""
-        self._start_scan(self.retry_doc)
+        self._start_scan(self.scans.f6_document())
 
     def action_add_pages(self) -> None:
         if self.current is not None:
@@ -467,7 +469,7 @@ class DocumentsScreen(Screen[None]):
 
     @on(Button.Pressed, "#scan-retry")
     def _retry_pressed(self) -> None:
-        self._start_scan(self.retry_doc)
+        self._start_scan(self.scans.f6_document())
 
     def _scan_params(self, append_to: str | None) -> dict[str, Any] | None:
         device = self._device()
@@ -492,7 +494,6 @@ class DocumentsScreen(Screen[None]):
             params["document"] = append_to
         if self.link.kiosk.scan_options:
             params["options"] = dict(self.link.kiosk.scan_options)
-        self.expected_pages = max_pages
         return params
 
     def _start_scan(self, append_to: str | None, *, replace_page: int | None = None) -> None:
@@ -504,10 +505,7 @@ class DocumentsScreen(Screen[None]):
             return
         if replace_page is not None:
             params.update(source="flatbed", max_pages=1)
-            self.expected_pages = 1
-        self.scanning = True
-        self.live = []
-        self.live_target = append_to
+        self.scans.start(append_to, int(params["max_pages"]))
         self._scan_error(None)
         self._show_pages()
         self._progress(0, 0.0)
@@ -524,11 +522,11 @@ class DocumentsScreen(Screen[None]):
             result = await self.link.request("scanner.scan", params, timeout=SCAN_TIMEOUT)
         except BridgeError as err:
             failure = err
-        live = self.live
+        live = self.scans.live
         try:  # still 'scanning' until the document is recorded: F6 cannot start another
             await self._finish_scan(result, failure, live, append_to, replace_page, kiosk)
         finally:
-            self.scanning = False
+            self.scans.recorded()
         self._show_docs()
 
     async def _finish_scan(
@@ -556,7 +554,7 @@ class DocumentsScreen(Screen[None]):
                 await self._put_rescanned(doc_info, replace_page)
         if failure is not None:
             kept = (failure.details or {}).get("pages_kept", 0)
-            self.retry_doc = kept_id if failure.retryable else None
+            self.scans.failed(kept_id, failure.retryable)
             text = bridge_message(failure)
             if kept_id:
                 text += " " + _("Pages already scanned are kept.")
@@ -567,7 +565,7 @@ class DocumentsScreen(Screen[None]):
             self._scan_error(text)
             self._say("scan-status", _("Scan stopped."), "error")
         else:
-            self.retry_doc = None
+            self.scans.succeeded()
             added = int(result.get("pages_added", 0)) if result else 0
             if result and result.get("cancelled"):
                 self._say(
