@@ -31,7 +31,7 @@ from textual.widgets import Select  # noqa: E402
 from kiosk_bridge.client import BridgeClient  # noqa: E402
 from pvp_tui.core.kiosks import KioskLinks  # noqa: E402
 from pvp_tui.ui.app import PvpApp  # noqa: E402
-from pvp_tui.ui.documents.screen import DocumentsScreen  # noqa: E402
+from pvp_tui.ui.screens.documents.screen import DocumentsScreen  # noqa: E402
 from tests.support.bridge_daemons import BridgeProcess, write_sane_config  # noqa: E402
 from tests.support.documents_site import make_desk, site_config, visitor_at_kiosk  # noqa: E402
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on, work
@@ -30,7 +29,7 @@ from ..core.frontdesk import FrontDesk, erasure_pending_message
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
-from . import actions, partial_updates
+from . import actions, partial_updates, styles
 from .commands import FrontDeskCommands
 from .messages import (
     ActionDone,
@@ -53,17 +52,6 @@ from .services.sessions import SessionChanged, Sessions
 from .typeahead import Typeahead
 from .widgets.badges import BadgesChanged, BadgeUpdate
 
-
-def _stylesheet() -> Path:
-    """styles/pvp.tcss: inside the installed package, else at the repository's root."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "styles" / "pvp.tcss", here.parent / "styles" / "pvp.tcss"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("pvp.tcss not found in pvp_tui/styles or styles/")
-
-
-CSS_FILE = _stylesheet()
 TICK_SECONDS = 60.0  # the 'waited' column moves by whole minutes
 SIXTEEN_COLOURS = ("standard", "windows")  # Rich's names for 16-colour terminals
 
@@ -77,7 +65,7 @@ _KEY_NAMES = {
 
 
 class PvpApp(App[int]):
-    CSS_PATH = str(CSS_FILE)
+    CSS_PATH = styles.app_css_paths()
     TITLE = "PVP Relais"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {FrontDeskCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -179,7 +167,7 @@ class PvpApp(App[int]):
 
     @on(SessionChanged)
     def _session_changed(self, message: SessionChanged) -> None:
-        from .session.screen import SessionScreen
+        from .screens.session import SessionScreen
 
         self._show_badges(self.sessions.badges())
         for screen in self.screen_stack:
@@ -188,7 +176,7 @@ class PvpApp(App[int]):
 
     @on(DocumentPrinted)
     def _document_printed(self, message: DocumentPrinted) -> None:
-        from .documents.screen import DocumentsScreen
+        from .screens.documents.screen import DocumentsScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, DocumentsScreen) and screen.visit.id == message.visit_id:
@@ -215,13 +203,13 @@ class PvpApp(App[int]):
 
     @on(OpenSession)
     def _open_session(self, message: OpenSession) -> None:
-        from .session.screen import open_session
+        from .screens.session import open_session
 
         open_session(self, self.services, message.visit)
 
     @on(OpenDocuments)
     def _open_documents(self, message: OpenDocuments) -> None:
-        from .documents.screen import open_documents
+        from .screens.documents.screen import open_documents
 
         open_documents(self, self.services, message.visit, print_first=message.print_first)
 
@@ -237,7 +225,7 @@ class PvpApp(App[int]):
 
     def action_open_reports(self) -> None:
         """F12: the activity reports (imported on first use: start-up stays light)."""
-        from .reports_screen import ReportsScreen
+        from .screens.reports import ReportsScreen
 
         if not isinstance(self.screen, ReportsScreen):
             self.push_screen(ReportsScreen(self.desk))
@@ -434,7 +422,7 @@ class AppServices:
 
 
 def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
-    from .documents.thumbs import choose_mode
+    from .screens.documents.thumbs import choose_mode
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
     partial_updates.install()  # only the changed cells go to the terminal (SSH links)

@@ -11,7 +11,7 @@ from textual.widgets import Button, Static
 
 from pvp_tui.core import events as ev
 from pvp_tui.core.models import Outcome, Status
-from pvp_tui.ui.session.screen import SessionScreen
+from pvp_tui.ui.screens.session import SessionScreen
 from tests.support.bridge_daemons import BridgeProcess
 from tests.support.farend import FarEnd
 from tests.support.kiosk_app import make_app, until

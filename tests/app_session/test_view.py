@@ -9,7 +9,7 @@ from typing import Any
 from textual.widgets import Static
 
 from pvp_tui.core.sessions import LiveSession
-from pvp_tui.ui.session.screen import FallbackDialog, SessionScreen, alert
+from pvp_tui.ui.screens.session import FallbackDialog, SessionScreen, alert
 from tests.support.desk_morning import make_app, settle
 
 from .recorded import recorded_call, until_in_call

@@ -11,7 +11,7 @@ import pytest
 from textual.pilot import Pilot
 
 from pvp_tui.ui.app import PvpApp
-from pvp_tui.ui.session.screen import SessionScreen
+from pvp_tui.ui.screens.session import SessionScreen
 from tests.support.desk_morning import make_app, settle
 
 from .recorded import failed, recorded_call, shaped_stats, until_in_call

@@ -13,8 +13,8 @@ from pvp_tui.core import events
 from pvp_tui.core.kiosks import KioskLinks
 from pvp_tui.core.models import Outcome
 from pvp_tui.ui.app import PvpApp
-from pvp_tui.ui.documents.screen import DocumentsScreen
-from pvp_tui.ui.documents.thumbs import PageThumb
+from pvp_tui.ui.screens.documents.screen import DocumentsScreen
+from pvp_tui.ui.screens.documents.thumbs import PageThumb
 from tests.documents.conftest import Lab
 from tests.support.bridge_daemons import BridgeProcess, Ippe
 from tests.support.documents_site import PARIS_10AM, make_desk, site_config, visitor_at_kiosk
@@ -143,7 +143,7 @@ async def test_jam_keeps_the_captured_page_and_retry_appends(
         )
         error = str(screen.query_one("#scan-error").render())
         assert "Bourrage" in error and "F6" in error
-        assert screen.retry_doc == first.id  # the retry continues the kept document
+        assert screen.scans.f6_document() == first.id  # the retry continues the kept document
         assert screen.docs[0].pages == 1 and screen.pages_on_screen() == 1
         # Paper freed: F6 retries, the first page is still there.
         kiosk.scan_options.clear()

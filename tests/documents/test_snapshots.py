@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from pvp_tui.core.config import parse_config
-from pvp_tui.ui.documents.screen import DocumentsScreen
+from pvp_tui.ui.screens.documents.screen import DocumentsScreen
 from tests.documents.conftest import Lab
 from tests.support.bridge_daemons import BridgeProcess, free_port
 from tests.support.documents_site import SITE, make_desk, site_config, visitor_at_kiosk

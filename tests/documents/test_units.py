@@ -20,8 +20,8 @@ from pvp_tui.core.documents import DocumentLog, fold, type_label
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.kiosks import OFFLINE, REFUSED, KioskLinks
 from pvp_tui.core.models import Outcome
-from pvp_tui.ui.documents.thumbs import choose_mode, halfblock_lines
-from pvp_tui.ui.documents.words import job_line, printer_advice
+from pvp_tui.ui.screens.documents.thumbs import choose_mode, halfblock_lines
+from pvp_tui.ui.screens.documents.words import job_line, printer_advice
 from tests.documents.conftest import Lab
 from tests.support.bridge_daemons import BridgeProcess, free_port
 from tests.support.documents_site import SITE, make_desk, site_config, visitor_at_kiosk
@@ -266,7 +266,7 @@ async def test_wrong_token_and_missing_token_file_are_refused(
 async def test_text_fallback_names_the_page_and_its_size() -> None:
     from textual.app import App, ComposeResult
 
-    from pvp_tui.ui.documents.thumbs import PageThumb
+    from pvp_tui.ui.screens.documents.thumbs import PageThumb
 
     class One(App[None]):
         def compose(self) -> ComposeResult:

@@ -11,7 +11,7 @@ from pvp_tui.core.config import Config
 from pvp_tui.core.frontdesk import FrontDesk
 from pvp_tui.core.reports import Period
 from pvp_tui.core.store import Store
-from pvp_tui.ui.reports_screen import ReportsScreen
+from pvp_tui.ui.screens.reports import ReportsScreen
 
 NOW = datetime(2026, 7, 4, 13, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from textual.widgets._footer import FooterKey
 from pvp_tui.core import i18n
 from pvp_tui.core.exports import format_cell, report_tables, to_csv
 from pvp_tui.core.reports import Period, activity_report
-from pvp_tui.ui.reports_screen import ReportsScreen
+from pvp_tui.ui.screens.reports import ReportsScreen
 
 from .conftest import Built
 from .report_app import ReportApp

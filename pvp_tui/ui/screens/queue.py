@@ -8,9 +8,9 @@ from typing import ClassVar
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer
 
 from ...core.errors import PvpError
 from ...core.frontdesk import kiosks_busy
@@ -27,7 +27,7 @@ from ..messages import (
 )
 from ..services import Services
 from ..widgets.badges import Badges, BadgesChanged, SiteHeader
-from ..widgets.visit_table import Row, VisitTable
+from ..widgets.visit_table import VisitTable
 from .check_in import CheckInForm
 from .dialogs import (
     ConfirmDialog,
@@ -37,6 +37,7 @@ from .dialogs import (
     TransferDialog,
     VisitMenu,
 )
+from .queue_panels import KioskList, TodayPanel, View, WaitingList
 
 NARROW = 100  # below this terminal width the lists use their compact words and columns
 
@@ -103,10 +104,6 @@ def column_widths(
     return widths
 
 
-def _longest(texts: list[str]) -> int:
-    return max(map(len, texts), default=0)
-
-
 class QueueScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(actions.bindings())
 
@@ -134,40 +131,13 @@ class QueueScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         config = self.services.desk.config
         yield SiteHeader(_("PVP Relais · {site}").format(site=config.site.name))
-        yield VisitTable(
-            [
-                ("ticket", _("No."), 5),
-                ("partner", _("Partner"), 10),
-                ("name", _("Name"), 12),
-                ("waited", _("Waited"), 7),
-                ("estimate", _("Estimate"), 7),
-                ("flags", _("Notes"), 12),
-            ],
-            id="waiting",
-        )
+        yield WaitingList()
         with Horizontal(id="bottom"):
-            yield VisitTable(
-                [
-                    ("ticket", _("No."), 5),
-                    ("partner", _("Partner"), 10),
-                    ("name", _("Name"), 12),
-                    ("state", _("State"), 13),
-                ],
-                id="at-kiosk",
-            )
-            with Vertical(id="today"):
-                yield Static("", id="today-summary", markup=False)
-                yield VisitTable(
-                    [("ticket", "", 5), ("outcome", "", 16), ("time", "", 5)],
-                    id="today-list",
-                    show_header=False,
-                )
+            yield KioskList()
+            yield TodayPanel()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#waiting").border_title = _("Waiting")
-        self.query_one("#at-kiosk").border_title = _("At the kiosk")
-        self.query_one("#today").border_title = _("Today")
         self.query_one("#waiting", VisitTable).focus()
         self._fit_columns()
         self.post_message(QueueScreenReady())  # the app: the badges, then the first read
@@ -231,124 +201,28 @@ class QueueScreen(Screen[None]):
     def show_state(self, state: QueueState) -> None:
         """Apply a fresh read of the queue: only what changed moves on screen."""
         self.state = state
-        config = self.services.desk.config
-        tz = config.site.timezone
-        privacy = self.services.privacy
-        now = state.now
         compact = self.app.size.width < NARROW
-        estimates = [format.estimate(e, now, tz, compact) for e in state.waiting]
-        marks = [format.flags(e.visit, tz, compact, e.late_appointment) for e in state.waiting]
-        partners = [format.partner_name(config, e.visit.partner_id) for e in state.waiting]
-        names = [format.visitor_name(e.visit, privacy) for e in state.waiting]
-        kiosk_states = [format.kiosk_state(v, now) for v in state.active]
+        view = View(self.services.desk.config, self.services.privacy, state.now, compact)
+        waiting = self.query_one(WaitingList)
+        kiosk = self.query_one(KioskList)
         widths = self._fit_columns(
             {
-                # In this order they get what they need: the estimate and the notes
-                # (needs!) first, then the partner and the name; what is left is shared.
-                "waiting": {
-                    "estimate": _longest(estimates),
-                    "flags": _longest(marks),
-                    "partner": _longest(partners),
-                    "name": _longest(names),
-                },
-                "at-kiosk": {"state": _longest(kiosk_states)},
+                "waiting": waiting.prepare(state.waiting, view),
+                "at-kiosk": kiosk.prepare(state.active, view),
             }
         )
-        # A visitor with more notes than the column holds: their compact words, not cut ones.
-        if _longest(marks) > widths["flags"]:
-            marks = [
-                text
-                if len(text) <= widths["flags"]
-                else format.flags(e.visit, tz, True, e.late_appointment)
-                for text, e in zip(marks, state.waiting, strict=True)
-            ]
-            self._wants["waiting"]["flags"] = _longest(marks)
+        if (notes := waiting.fit_notes(widths["flags"])) is not None:
+            self._wants["waiting"]["flags"] = notes
             self._fit_columns()  # what the notes no longer need goes to partner and name
-        waiting_rows: list[Row] = [
-            (
-                e.visit.id,
-                (
-                    e.visit.ticket,
-                    partner,
-                    name,
-                    format.duration(e.visit.arrived_at, now),
-                    estimate,
-                    mark,
-                ),
-            )
-            for e, partner, name, estimate, mark in zip(
-                state.waiting, partners, names, estimates, marks, strict=True
-            )
-        ]
-        self.query_one("#waiting", VisitTable).sync(waiting_rows)
-        waiting = self.query_one("#waiting")
-        # Setting a border title repaints the whole table, even to the same text: over SSH
-        # that is kilobytes each minute for nothing. Only when it changes.
-        title = _("Waiting ({n})").format(n=len(state.waiting))
-        subtitle = "" if state.waiting else _("nobody is waiting · F2 checks in")
-        if waiting.border_title != title:
-            waiting.border_title = title
-        if (waiting.border_subtitle or "") != subtitle:
-            waiting.border_subtitle = subtitle
-        kiosk_rows: list[Row] = [
-            (
-                v.id,
-                (
-                    v.ticket,
-                    format.partner_name(config, v.partner_id),
-                    format.visitor_name(v, privacy),
-                    kiosk_state,
-                ),
-            )
-            for v, kiosk_state in zip(state.active, kiosk_states, strict=True)
-        ]
-        self.query_one("#at-kiosk", VisitTable).sync(kiosk_rows)
-        summary = state.summary
-        median = (
-            _("median wait {n} min").format(n=round(summary.median_wait_minutes))
-            if summary.median_wait_minutes is not None
-            else _("median wait –")
-        )
-        counts = [
-            f"{format.partner_name(config, partner)} {count}"
-            for partner, count in sorted(summary.by_partner.items(), key=lambda kv: -kv[1])
-        ]
-        # Whole items on each line: as many lines as leave the finished list 3 rows.
-        today_width = TODAY_WIDTH[compact]
-        text = format.pack(
-            [
-                _("served {n}").format(n=summary.served),
-                _("absent {n}").format(n=summary.no_shows),
-                _("cancelled {n}").format(n=summary.cancelled),
-                median,
-                *counts,
-            ],
-            width=today_width - 3,
+        waiting.show()
+        kiosk.show()
+        # The figures take as many lines as leave the finished list 3 rows.
+        self.query_one(TodayPanel).show(
+            state.summary,
+            view,
+            width=TODAY_WIDTH[compact],
             max_lines=max(2, int((self.app.size.height - 2) * BOTTOM_SHARE) - 5),
         )
-        today = self.query_one("#today-summary", Static)
-        if str(today.content) != text:
-            today.update(text)
-        finished = self.query_one("#today-list", VisitTable)
-        top = finished.visit_ids[:1]
-        finished.sync(
-            [
-                (
-                    v.id,
-                    (
-                        v.ticket,
-                        format.outcome_label(v, width=TODAY_WIDTH[compact] - 18),
-                        format.clock_time(v.ended_at or v.called_at or v.arrived_at, tz),
-                    ),
-                )
-                for v in summary.finished
-            ]
-        )
-        if finished.visit_ids[:1] != top and self.focused is not finished:
-            # The newest finished visit (the top) in view, unless the user is in that list.
-            finished.move_cursor(row=0, animate=False)
-            finished.scroll_home(animate=False)
-
         self._apply_follow()
         self._leave_empty_list()
 

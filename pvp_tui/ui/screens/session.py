@@ -24,9 +24,9 @@ from ...core.errors import PvpError
 from ...core.i18n import N_, _, get_language
 from ...core.models import Visit
 from ...core.sessions import FALLBACK_PHONE, NEW_APPOINTMENT, LiveSession
-from .. import actions, format
+from .. import actions, format, styles
 from ..messages import OpenDocuments
-from ..screens.dialogs import ConfirmDialog, Dialog
+from .dialogs import ConfirmDialog, Dialog
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -159,26 +159,7 @@ class FallbackDialog(Dialog):
 
 
 class SessionScreen(Screen[None]):
-    DEFAULT_CSS = """
-    SessionScreen { layout: vertical; }
-    #session-head { height: 1; padding: 0 1; }
-    #session-title { width: 1fr; text-style: bold; }
-    #session-clock { width: auto; }
-    #session-quality { height: 1; padding: 0 1; margin-top: 1; }
-    #session-quality Static { width: auto; }
-    #quality-badge.-ok { color: $success; }
-    #quality-badge.-warn { color: $warning; }
-    #quality-badge.-error { color: $error; text-style: bold; }
-    .figure { height: 1; padding: 0 1; }
-    .figure .label { width: 10; }
-    .figure Sparkline { width: 1fr; height: 1; margin: 0 1; }
-    .figure .value { width: 12; text-align: right; }
-    #session-alert { margin: 1 1 0 1; padding: 0 1; border: round $warning; height: auto; }
-    #session-alert.-error { border: round $error; }
-    #session-alert.-info { border: round $accent; }
-    #session-alert.-hidden { display: none; }
-    #session-facts { padding: 0 1; margin-top: 1; color: $text-muted; height: auto; }
-    """
+    DEFAULT_CSS = styles.default_css("session.tcss")
     # Most urgent first: an 80-column footer cuts the last ones.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f8", "hang_up", N_("Hang up"), id="hang_up"),

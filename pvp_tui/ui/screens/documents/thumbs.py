@@ -24,7 +24,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ...core.i18n import _
+from ....core.i18n import _
 
 if TYPE_CHECKING:  # Pillow is imported by the first thumbnail, not by pvp's start-up
     from PIL import Image

@@ -4,6 +4,11 @@ Every kiosk call runs in an async worker on the app's loop (the bridge client ne
 blocks); store writes run in threads. Bridge events (scan.page, scan.progress,
 print.job) arrive as messages: thumbnails appear page by page while the feeder runs.
 Nothing here is written to disk: page images live in memory while the panel is open.
+
+The screen talks to the bridge and the document log; its parts show and ask: the scan bar
+(scan_bar.py), the document list and the selected document's options (doc_list.py), the
+page strip (page_strip.py), the print bar (print_bar.py). They get plain data and answer
+with messages; the scan's state lives in a ScanController (scan.py), not in a widget.
 """
 
 from __future__ import annotations
@@ -16,37 +21,33 @@ from PIL import Image
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, HorizontalScroll
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Footer, Input, OptionList, ProgressBar, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Footer, OptionList, Static
 
-from ...core.documents import DocTrace, DocumentLog, type_label
-from ...core.i18n import N_, _, ngettext
-from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
-from ...core.models import Status, Visit
-from .. import actions, format
-from ..screens.dialogs import ConfirmDialog
-from ..services.documents import PrintOrder
-from ..widgets.tick import Tick
-from .thumbs import PageThumb, decode
-from .words import bridge_message, job_line
+from ....core.documents import DocTrace, DocumentLog, type_label
+from ....core.i18n import N_, _, ngettext
+from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink
+from ....core.models import Status, Visit
+from ... import actions, format, styles
+from ...services.documents import PrintOrder
+from ..dialogs import ConfirmDialog
+from .doc_list import DocumentList, DocumentOptions
+from .page_strip import PageStrip
+from .print_bar import PrintBar
+from .scan import ScanController
+from .scan_bar import ScanBar
+from .thumbs import decode
+from .words import bridge_message
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from ..services import Services
+    from ...services import Services
 
-RESOLUTIONS = (75, 150, 200, 300, 600)
 SCAN_TIMEOUT = 900.0
-STATE_WORDS = {
-    "captured": N_("scanned"),
-    "sent": N_("sent"),
-    "printed": N_("printed"),
-    "purged": N_("deleted"),
-}
 
 
 class KioskEvent(Message):
@@ -61,88 +62,8 @@ class KioskChanged(Message):
         self.kiosk = kiosk
 
 
-class PageStrip(HorizontalScroll, can_focus=True):
-    """The selected document's pages; arrows pick a page, keys edit it."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left", "pick(-1)", show=False),
-        Binding("right", "pick(1)", show=False),
-        Binding("delete,d", "screen.delete_page", N_("Delete page"), id="delete_page"),
-        Binding("r", "screen.rotate_page", N_("Rotate"), id="rotate_page", show=False),
-        Binding(
-            "left_square_bracket",
-            "screen.move_page(-1)",
-            N_("Move left"),
-            id="move_left",
-            show=False,
-        ),
-        Binding(
-            "right_square_bracket",
-            "screen.move_page(1)",
-            N_("Move right"),
-            id="move_right",
-            show=False,
-        ),
-        Binding("n", "screen.rescan_page", N_("Rescan page"), id="rescan_page", show=False),
-    ]
-
-    selected: int = 1
-
-    def on_mount(self) -> None:
-        actions.localize(self)
-        self.border_subtitle = _("← → page · [ ] move · r rotate · n rescan · Del delete")
-
-    def action_pick(self, step: int) -> None:
-        screen = self.screen
-        if isinstance(screen, DocumentsScreen):
-            screen.pick_page(self.selected + step)
-
-
 class DocumentsScreen(Screen[None]):
-    DEFAULT_CSS = """
-    DocumentsScreen {
-        layout: vertical;
-    }
-    #doc-header {
-        height: 1;
-        background: $panel;
-        text-style: bold;
-        padding: 0 1;
-    }
-    #doc-header.-offline { color: $error; }
-    .doc-row {
-        height: auto;
-        padding: 0 1;
-    }
-    .doc-row > * { margin-right: 1; }
-    .doc-label { width: auto; padding: 0; }
-    #scan-options Select { width: 14; }
-    #scan-options #resolution { width: 12; }
-    #max-pages { width: 5; }
-    #copies { width: 4; }
-    #printer { width: 20; }
-    #scan-progress { width: 34; }
-    #scan-status, #print-status, #scan-error { width: 1fr; height: auto; }
-    .-ok { color: $success; }
-    .-info { color: $text-muted; }
-    .-warn { color: $warning; }
-    .-error { color: $error; }
-    #doc-body { height: 1fr; min-height: 8; }
-    #doc-list {
-        width: 34;
-        height: 100%;
-        border: round $primary 50%;
-    }
-    #doc-list:focus { border: round $accent; }
-    PageStrip {
-        width: 1fr;
-        height: 100%;
-        border: round $primary 50%;
-        scrollbar-size-horizontal: 1;
-    }
-    PageStrip:focus { border: round $accent; }
-    #doc-type { width: 26; }
-    """
+    DEFAULT_CSS = styles.default_css("documents.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f6", "scan", N_("Scan"), id="scan"),
@@ -165,87 +86,37 @@ class DocumentsScreen(Screen[None]):
         self.docs: list[DocTrace] = []
         self.thumbs: dict[str, list[Image.Image | None]] = {}
         self.current: str | None = None  # selected document id
-        self.scanning = False
-        self.live: list[Image.Image | None] = []  # pages of the scan in flight
-        self.live_target: str | None = None
-        self.retry_doc: str | None = None  # a failed scan's kept document: F6 appends
-        self.expected_pages = 1
+        self.scans: ScanController[Image.Image] = ScanController()
         self.job: int | None = None
         self.loaded = False
         self.missing: set[str] = set()  # documents the bridge no longer has
         self._unsubscribe: Any = None
         self._writing = asyncio.Lock()  # one store write at a time, on the latest trace
 
+    @property
+    def scanning(self) -> bool:
+        """A scan is running, or its document is not yet recorded."""
+        return self.scans.scanning
+
     # ------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         config = self.services.desk.config
         types = config.document_types(self.visit.partner_id)
         yield Static("", id="doc-header", markup=False)
-        with Horizontal(id="scan-options", classes="doc-row"):
-            yield Select(
-                [(_("Feeder"), "adf"), (_("Flatbed"), "flatbed")],
-                value="adf",
-                allow_blank=False,
-                compact=True,
-                id="source",
-            )
-            yield Select(
-                [(_("Colour"), "color"), (_("Grey"), "gray")],
-                value="color",
-                allow_blank=False,
-                compact=True,
-                id="mode",
-            )
-            yield Select(
-                [(f"{r} dpi", r) for r in RESOLUTIONS],
-                value=300,
-                allow_blank=False,
-                compact=True,
-                id="resolution",
-            )
-            yield Static(_("pages"), classes="doc-label")
-            yield Input("10", restrict=r"[0-9]*", max_length=3, compact=True, id="max-pages")
-            yield Button(_("Scan") + " F6", id="scan-button", compact=True)
-        with Horizontal(id="scan-progress-row", classes="doc-row"):
-            yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="scan-progress")
-            yield Static("", id="scan-status", markup=False)
-        with Horizontal(id="scan-error-row", classes="doc-row"):
-            yield Static("", id="scan-error", markup=False)
-            yield Button(_("Retry") + " F6", id="scan-retry", compact=True, variant="warning")
+        yield ScanBar()
         with Horizontal(id="doc-body"):
-            yield OptionList(id="doc-list")
-            yield PageStrip(id="pages")
-        with Horizontal(id="doc-options", classes="doc-row"):
-            yield Select(
-                [(type_label(t), t) for t in types],
-                value=types[-1] if "other" not in types else "other",
-                allow_blank=False,
-                compact=True,
-                id="doc-type",
-            )
-            yield Tick(_("Visitor agrees to send it"), False, compact=True, id="consent")
-        with Horizontal(id="print-options", classes="doc-row"):
-            yield Select([], prompt=_("printer"), compact=True, id="printer")
-            yield Static(_("copies"), classes="doc-label")
-            yield Input("1", restrict=r"[0-9]*", max_length=2, compact=True, id="copies")
-            yield Tick(_("Two-sided"), False, compact=True, id="duplex")
-            yield Button(_("Print") + " F7", id="print-button", compact=True)
-        with Horizontal(id="print-status-row", classes="doc-row"):
-            yield Static("", id="print-status", markup=False)
-            yield Button(_("Retry") + " F7", id="print-retry", compact=True, variant="warning")
+            yield DocumentList()
+            yield PageStrip(self.scans)
+        yield DocumentOptions(types)
+        yield PrintBar()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#doc-list").border_title = _("Documents")
-        self.query_one("#doc-list").border_subtitle = _("+ add pages · ^t delete")
-        self.query_one("#pages").border_title = _("Pages")
-        self.query_one("#scan-error-row").display = False
-        self.query_one("#print-retry").display = False
         self._unsubscribe = self.services.kiosks.on_event(self._from_bridge)
         self._unwatch = self.services.kiosks.on_change(self._kiosk_changed)
         self._show_header()
         self._fill_printers()
-        self.query_one("#doc-list", OptionList).focus()
+        self.query_one(DocumentList).focus()
         self._load()
 
     def on_unmount(self) -> None:
@@ -279,34 +150,11 @@ class DocumentsScreen(Screen[None]):
         header.set_class(not state.online, "-offline")
 
     def _fill_printers(self) -> None:
-        printers = self.link.state.printers
-        select: Select[str] = self.query_one("#printer", Select)
-        names = [p["name"] for p in printers]
-        current = select.value if select.value in names else None
-        default = next(
-            (p["name"] for p in printers if p.get("default")), names[0] if names else None
-        )
-        select.set_options([(n, n) for n in names])
-        if names:
-            select.value = current or default  # type: ignore[assignment]
-
-    def _doc_line(self, doc: DocTrace) -> str:
-        pages = _("{n} p.").format(n=doc.pages)
-        state = _(STATE_WORDS[doc.state])
-        consent = " · " + _("consent") if doc.consent else ""
-        gone = " · " + _("not on the kiosk") if doc.id in self.missing else ""
-        return f"▣ {type_label(doc.type)} · {pages} · {state}{consent}{gone}"
+        self.query_one(PrintBar).fill_printers(self.link.state.printers)
 
     def _show_docs(self) -> None:
-        ol = self.query_one("#doc-list", OptionList)
-        highlighted = self.current
-        ol.clear_options()
-        ol.add_options([Option(self._doc_line(d), id=d.id) for d in self.docs])
-        ol.border_title = _("Documents ({n})").format(n=len(self.docs))
-        if self.docs:
-            ids = [d.id for d in self.docs]
-            target = highlighted if highlighted in ids else ids[-1]
-            ol.highlighted = ids.index(target)
+        target = self.query_one(DocumentList).show(self.docs, self.missing, self.current)
+        if target is not None:
             self._select(target)
         else:
             self.current = None
@@ -318,9 +166,7 @@ class DocumentsScreen(Screen[None]):
         doc = self.doc(doc_id)
         if doc is None:
             return
-        with self.prevent(Select.Changed, Checkbox.Changed):
-            self.query_one("#doc-type", Select).value = doc.type
-            self.query_one("#consent", Checkbox).value = doc.consent
+        self.query_one(DocumentOptions).show(doc)
         if changed:
             self.query_one(PageStrip).selected = 1
         if not self.scanning:
@@ -363,60 +209,18 @@ class DocumentsScreen(Screen[None]):
 
     def _show_pages(self) -> None:
         """Make the strip show the live scan or the selected document (reusing widgets)."""
-        strip = self.query_one(PageStrip)
         if self.scanning:
-            images = self.live
+            images = self.scans.live
         elif self.current is not None:
             doc = self.doc(self.current)
             images = self.thumbs.get(self.current) or [None] * (doc.pages if doc else 0)
         else:
             images = []
-        existing = list(strip.query(PageThumb))
-        for i, image in enumerate(images, start=1):
-            if i <= len(existing):
-                thumb = existing[i - 1]
-                if thumb.image is not image or thumb.page != i:
-                    thumb.set_page(i, image)
-            else:
-                strip.mount(PageThumb(i, image, id=f"page-{i}"))
-        for extra in existing[len(images) :]:
-            extra.remove()
-        strip.selected = max(1, min(strip.selected, len(images) or 1))
-        for thumb in existing[: len(images)]:
-            thumb.set_class(thumb.page == strip.selected, "-selected")
-        if len(images) > len(existing):
-            self.call_after_refresh(self._mark_selected)
-        strip.border_title = _("Pages ({n})").format(n=len(images))
-
-    def _mark_selected(self) -> None:
-        strip = self.query_one(PageStrip)
-        for thumb in strip.query(PageThumb):
-            thumb.set_class(thumb.page == strip.selected and not self.scanning, "-selected")
-
-    def pick_page(self, page: int) -> None:
-        strip = self.query_one(PageStrip)
-        count = len(strip.query(PageThumb))
-        if count:
-            strip.selected = max(1, min(page, count))
-            self._mark_selected()
-            selected = strip.query(PageThumb)[strip.selected - 1]
-            strip.scroll_to_widget(selected, animate=False)
+        self.query_one(PageStrip).show(images)
 
     def pages_on_screen(self) -> int:
         """How many thumbnails show a picture (tests and the benchmark wait on it)."""
-        return sum(1 for t in self.query(PageThumb) if t.image is not None)
-
-    def _say(self, where: str, text: str, level: str = "error") -> None:
-        widget = self.query_one(f"#{where}", Static)
-        widget.update(text)
-        for lv in ("ok", "info", "warn", "error"):
-            widget.set_class(lv == level, f"-{lv}")
-
-    def _scan_error(self, text: str | None) -> None:
-        row = self.query_one("#scan-error-row")
-        row.display = bool(text)
-        if text:
-            self._say("scan-error", text)
+        return self.query_one(PageStrip).pictures()
 
     # ------------------------------------------------------------------- loading
     @work(exclusive=True, group="doc-load", exit_on_error=False)
@@ -469,27 +273,23 @@ class DocumentsScreen(Screen[None]):
             if data.get("device") != self._device():
                 return
             if event == "scan.page":
-                sheet = int(data.get("sheet", len(self.live) + 1))
-                while len(self.live) < sheet:
-                    self.live.append(None)
-                self.live[sheet - 1] = decode(base64.b64decode(data["thumbnail"]))
+                image = decode(base64.b64decode(data["thumbnail"]))
+                sheet = self.scans.page(int(data["sheet"]) if "sheet" in data else None, image)
+                if sheet is None:
+                    return
                 self._show_pages()
                 self._progress(sheet, 0.0)
             else:
                 sheet = int(data.get("sheet", 1))
                 self._progress(sheet - 1, float(data.get("fraction") or 0.0))
         elif event == "print.job" and data.get("job") == self.job:
-            self._job_update(data)
+            self.query_one(PrintBar).job(data)
 
     def _progress(self, done: int, fraction: float) -> None:
-        total = max(self.expected_pages, done + (1 if fraction < 1 else 0))
-        bar = self.query_one("#scan-progress", ProgressBar)
-        bar.update(total=total, progress=min(total, done + fraction))
-        self._say(
-            "scan-status",
-            _("{done} of {total} pages scanned").format(done=done, total=total),
-            "info",
-        )
+        total = self.scans.total(done, fraction)
+        bar = self.query_one(ScanBar)
+        bar.progress(min(total, done + fraction), total)
+        bar.say(_("{done} of {total} pages scanned").format(done=done, total=total), "info")
 
     # ------------------------------------------------------------------- scanning
     def _device(self) -> str | None:
@@ -498,44 +298,30 @@ class DocumentsScreen(Screen[None]):
 
     def action_scan(self) -> None:
         """F6: scan a new document (or, after a retryable error, continue the kept one)."""
-        self._start_scan(self.retry_doc)
+        self._start_scan(self.scans.f6_document())
 
     def action_add_pages(self) -> None:
         if self.current is not None:
             self._start_scan(self.current)
 
-    @on(Button.Pressed, "#scan-button")
-    def _scan_pressed(self) -> None:
-        self._start_scan(None)
-
-    @on(Button.Pressed, "#scan-retry")
-    def _retry_pressed(self) -> None:
-        self._start_scan(self.retry_doc)
+    @on(ScanBar.Requested)
+    def _scan_requested(self, message: ScanBar.Requested) -> None:
+        self._start_scan(self.scans.f6_document() if message.retry else None)
 
     def _scan_params(self, append_to: str | None) -> dict[str, Any] | None:
         device = self._device()
         if device is None:
-            self._scan_error(
+            self.query_one(ScanBar).error(
                 _("No scanner on this kiosk. Check it is switched on and plugged in.")
                 if self.link.state.online
                 else bridge_message(_unreachable())
             )
             return None
-        source = self.query_one("#source", Select).value
-        pages_text = self.query_one("#max-pages", Input).value or "1"
-        max_pages = max(1, min(int(pages_text), 100)) if source == "adf" else 1
-        params: dict[str, Any] = {
-            "device": device,
-            "source": source,
-            "mode": self.query_one("#mode", Select).value,
-            "resolution": self.query_one("#resolution", Select).value,
-            "max_pages": max_pages,
-        }
+        params: dict[str, Any] = {"device": device, **self.query_one(ScanBar).settings()}
         if append_to:
             params["document"] = append_to
         if self.link.kiosk.scan_options:
             params["options"] = dict(self.link.kiosk.scan_options)
-        self.expected_pages = max_pages
         return params
 
     def _start_scan(self, append_to: str | None, *, replace_page: int | None = None) -> None:
@@ -547,11 +333,8 @@ class DocumentsScreen(Screen[None]):
             return
         if replace_page is not None:
             params.update(source="flatbed", max_pages=1)
-            self.expected_pages = 1
-        self.scanning = True
-        self.live = []
-        self.live_target = append_to
-        self._scan_error(None)
+        self.scans.start(append_to, int(params["max_pages"]))
+        self.query_one(ScanBar).error(None)
         self._show_pages()
         self._progress(0, 0.0)
         self._scan(params, append_to, replace_page)
@@ -567,11 +350,11 @@ class DocumentsScreen(Screen[None]):
             result = await self.link.request("scanner.scan", params, timeout=SCAN_TIMEOUT)
         except BridgeError as err:
             failure = err
-        live = self.live
+        live = self.scans.live
         try:  # still 'scanning' until the document is recorded: F6 cannot start another
             await self._finish_scan(result, failure, live, append_to, replace_page, kiosk)
         finally:
-            self.scanning = False
+            self.scans.recorded()
         self._show_docs()
 
     async def _finish_scan(
@@ -599,7 +382,7 @@ class DocumentsScreen(Screen[None]):
                 await self._put_rescanned(doc_info, replace_page)
         if failure is not None:
             kept = (failure.details or {}).get("pages_kept", 0)
-            self.retry_doc = kept_id if failure.retryable else None
+            self.scans.failed(kept_id, failure.retryable)
             text = bridge_message(failure)
             if kept_id:
                 text += " " + _("Pages already scanned are kept.")
@@ -607,27 +390,26 @@ class DocumentsScreen(Screen[None]):
                     text += " " + ngettext("({n} new)", "({n} new)", kept).format(n=kept)
             if failure.retryable:
                 text += " " + _("F6 to try again.")
-            self._scan_error(text)
-            self._say("scan-status", _("Scan stopped."), "error")
+            bar = self.query_one(ScanBar)
+            bar.error(text)
+            bar.say(_("Scan stopped."), "error")
         else:
-            self.retry_doc = None
+            self.scans.succeeded()
             added = int(result.get("pages_added", 0)) if result else 0
+            bar = self.query_one(ScanBar)
             if result and result.get("cancelled"):
-                self._say(
-                    "scan-status",
+                bar.say(
                     ngettext(
                         "Scan stopped: {n} page kept.", "Scan stopped: {n} pages kept.", added
                     ).format(n=added),
                     "warn",
                 )
             else:
-                self._say(
-                    "scan-status",
+                bar.say(
                     ngettext("{n} page scanned.", "{n} pages scanned.", added).format(n=added),
                     "ok",
                 )
-            bar = self.query_one("#scan-progress", ProgressBar)
-            bar.update(total=max(1, added), progress=max(1, added))
+            bar.progress(max(1, added), max(1, added))
 
     async def _record_scan(
         self,
@@ -640,7 +422,7 @@ class DocumentsScreen(Screen[None]):
         existing = self.doc(doc_id)
         before = list(self.thumbs.get(doc_id) or [])
         if existing is None:
-            doc_type = str(self.query_one("#doc-type", Select).value)
+            doc_type = self.query_one(DocumentOptions).doc_type()
             trace = await asyncio.to_thread(
                 self.doc_log.captured, self.visit.id, kiosk, info, doc_type
             )
@@ -778,54 +560,50 @@ class DocumentsScreen(Screen[None]):
         if event.option.id and event.option.id != self.current:
             self._select(event.option.id)
 
-    @on(Select.Changed, "#doc-type")
-    def _type_changed(self, event: Select.Changed) -> None:
+    @on(DocumentOptions.TypeChosen)
+    def _type_chosen(self, message: DocumentOptions.TypeChosen) -> None:
         doc = self.doc(self.current)
-        if doc is not None and event.value != doc.type:
-            self._update(doc, type=str(event.value))
+        if doc is not None and message.doc_type != doc.type:
+            self._update(doc, type=message.doc_type)
 
-    @on(Checkbox.Changed, "#consent")
-    def _consent_changed(self, event: Checkbox.Changed) -> None:
+    @on(DocumentOptions.ConsentChosen)
+    def _consent_chosen(self, message: DocumentOptions.ConsentChosen) -> None:
         doc = self.doc(self.current)
-        if doc is not None and event.value != doc.consent:
-            self._update(doc, consent=bool(event.value))
+        if doc is not None and message.consent != doc.consent:
+            self._update(doc, consent=message.consent)
 
     @work(group="edit", exit_on_error=False)
     async def _update(self, doc: DocTrace, **changes: Any) -> None:
         trace = await self._write(doc.id, self.doc_log.updated, **changes)
         if trace is None:
             return
-        ol = self.query_one("#doc-list", OptionList)
         index = next((i for i, d in enumerate(self.docs) if d.id == doc.id), None)
         if index is not None:
-            ol.replace_option_prompt_at_index(index, self._doc_line(trace))
+            self.query_one(DocumentList).update_line(index, trace, trace.id in self.missing)
 
     # ------------------------------------------------------------------- printing
     def action_print(self) -> None:
         doc = self.doc(self.current)
+        bar = self.query_one(PrintBar)
         if doc is None:
-            self._say("print-status", _("Scan or pick a document first."), "warn")
+            bar.say(_("Scan or pick a document first."), "warn")
             return
-        printer = self.query_one("#printer", Select).value
-        if not isinstance(printer, str):
-            self._say(
-                "print-status",
+        printer = bar.printer()
+        if printer is None:
+            bar.say(
                 _("No printer on this kiosk. Check CUPS on the kiosk, then F7.")
                 if self.link.state.online
                 else bridge_message(_unreachable()),
                 "error",
+                retry=True,
             )
-            self.query_one("#print-retry").display = True
             return
-        copies = max(1, min(int(self.query_one("#copies", Input).value or "1"), 99))
-        duplex = self.query_one("#duplex", Checkbox).value
-        self.query_one("#print-retry").display = False
-        self._say("print-status", _("Sending to {printer}…").format(printer=printer), "info")
+        copies, duplex = bar.copies(), bar.duplex()
+        bar.say(_("Sending to {printer}…").format(printer=printer), "info", retry=False)
         self._print(doc, printer, copies, duplex)
 
-    @on(Button.Pressed, "#print-button")
-    @on(Button.Pressed, "#print-retry")
-    def _print_pressed(self) -> None:
+    @on(PrintBar.Requested)
+    def _print_requested(self) -> None:
         self.action_print()
 
     @work(group="print", exit_on_error=False)
@@ -839,20 +617,14 @@ class DocumentsScreen(Screen[None]):
             text = bridge_message(err)
             if err.retryable:
                 text += " " + _("F7 to try again.")
-            self._say("print-status", text, "error")
-            self.query_one("#print-retry").display = True
+            self.query_one(PrintBar).say(text, "error", retry=True)
             return
         job = reply["job"]
         self.job = int(job["job"])
-        self._job_update(job)
+        self.query_one(PrintBar).job(job)
         # The app follows the job to its end, even once this panel is closed.
         order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)
         self.services.documents.watch_print(self._link_for(doc).kiosk.id, job, order)
-
-    def _job_update(self, job: dict[str, Any]) -> None:
-        text, level = job_line(job)
-        self._say("print-status", text, level)
-        self.query_one("#print-retry").display = level == "error"
 
     def reload(self) -> None:
         """Read the visit's documents again (a print recorded by the app...)."""
@@ -908,7 +680,7 @@ def open_documents(
 
 
 def _unreachable() -> BridgeError:
-    from ...core.kiosks import unreachable
+    from ....core.kiosks import unreachable
 
     return unreachable()
 

@@ -35,8 +35,8 @@ from textual.widgets import (
 )
 from textual_plotext import PlotextPlot
 
-from ..core.errors import PvpError
-from ..core.exports import (
+from ...core.errors import PvpError
+from ...core.exports import (
     TEXT,
     Table,
     format_cell,
@@ -45,9 +45,9 @@ from ..core.exports import (
     to_xlsx,
     write_atomically,
 )
-from ..core.frontdesk import FrontDesk
-from ..core.i18n import N_, _
-from ..core.reports import (
+from ...core.frontdesk import FrontDesk
+from ...core.i18n import N_, _
+from ...core.reports import (
     ActivityReport,
     Period,
     Series,
@@ -59,7 +59,8 @@ from ..core.reports import (
     visits_series,
     waits_series,
 )
-from .actions import localize
+from .. import styles
+from ..actions import localize
 
 DAY, WEEK, MONTH, RANGE = "day", "week", "month", "range"
 TABLE_TABS = ("summary", "partners", "kiosks", "failures", "needs")
@@ -83,20 +84,7 @@ class ReportsScreen(Screen[None]):
     """F2/F3/F4 pick a day, week or month around the shown one; F5/F6 move a period
     back or forward; the two date fields choose any range (Enter applies)."""
 
-    DEFAULT_CSS = """
-    ReportsScreen { layout: vertical; }
-    ReportsScreen #report-title { height: 1; padding: 0 1; text-style: bold; }
-    ReportsScreen #period-bar { height: 1; padding: 0 1; }
-    ReportsScreen #period-bar Input { width: 12; margin: 0 1; }
-    ReportsScreen #period-bar Button { min-width: 3; width: auto; margin: 0 0; }
-    ReportsScreen #period-bar Label { margin: 0 1; }
-    ReportsScreen #period-info { width: 1fr; color: $text-muted; }
-    ReportsScreen TabbedContent { height: 1fr; }
-    ReportsScreen TabPane { padding: 0; }
-    ReportsScreen DataTable { height: 1fr; }
-    ReportsScreen PlotextPlot { height: 1fr; }
-    ReportsScreen .legend { height: auto; padding: 0 1; }
-    """
+    DEFAULT_CSS = styles.default_css("reports.tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "pick('day')", N_("Day"), id="report-day"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.i18n import N_, _, get_language
-from ...core.kiosks import BridgeError
+from ....core.i18n import N_, _, get_language
+from ....core.kiosks import BridgeError
 
 # Printer trouble: what happened, then what to do, per reason code.
 PRINTER_ADVICE: dict[str, str] = {

@@ -1,0 +1,107 @@
+"""The documents panel's list of the visit's documents, and the selected one's type and
+consent."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Checkbox, OptionList, Select
+from textual.widgets.option_list import Option
+
+from ....core.documents import DocTrace, type_label
+from ....core.i18n import N_, _
+from ...widgets.tick import Tick
+
+STATE_WORDS = {
+    "captured": N_("scanned"),
+    "sent": N_("sent"),
+    "printed": N_("printed"),
+    "purged": N_("deleted"),
+}
+
+
+def doc_line(doc: DocTrace, missing: bool) -> str:
+    """'▣ Payslip · 2 p. · scanned · consent': `missing`, the kiosk no longer has it."""
+    pages = _("{n} p.").format(n=doc.pages)
+    state = _(STATE_WORDS[doc.state])
+    consent = " · " + _("consent") if doc.consent else ""
+    gone = " · " + _("not on the kiosk") if missing else ""
+    return f"▣ {type_label(doc.type)} · {pages} · {state}{consent}{gone}"
+
+
+class DocumentList(OptionList):
+    """One line per document of the visit; the highlighted one is the selected one."""
+
+    def __init__(self) -> None:
+        super().__init__(id="doc-list")
+
+    def on_mount(self) -> None:
+        self.border_title = _("Documents")
+        self.border_subtitle = _("+ add pages · ^t delete")
+
+    def show(self, docs: list[DocTrace], missing: set[str], selected: str | None) -> str | None:
+        """List `docs`, highlight `selected` (else the last one): returns the highlighted
+        document's id (None when there is none)."""
+        self.clear_options()
+        self.add_options([Option(doc_line(d, d.id in missing), id=d.id) for d in docs])
+        self.border_title = _("Documents ({n})").format(n=len(docs))
+        if not docs:
+            return None
+        ids = [d.id for d in docs]
+        target = selected if selected in ids else ids[-1]
+        self.highlighted = ids.index(target)
+        return target
+
+    def update_line(self, index: int, doc: DocTrace, missing: bool) -> None:
+        self.replace_option_prompt_at_index(index, doc_line(doc, missing))
+
+
+class DocumentOptions(Horizontal):
+    """The selected document's type, and whether the visitor agrees to send it."""
+
+    class TypeChosen(Message):
+        def __init__(self, doc_type: str) -> None:
+            super().__init__()
+            self.doc_type = doc_type
+
+    class ConsentChosen(Message):
+        def __init__(self, consent: bool) -> None:
+            super().__init__()
+            self.consent = consent
+
+    def __init__(self, types: tuple[str, ...]) -> None:
+        super().__init__(id="doc-options", classes="doc-row")
+        self._types = types
+
+    def compose(self) -> ComposeResult:
+        types = self._types
+        yield Select(
+            [(type_label(t), t) for t in types],
+            value=types[-1] if "other" not in types else "other",
+            allow_blank=False,
+            compact=True,
+            id="doc-type",
+        )
+        yield Tick(_("Visitor agrees to send it"), False, compact=True, id="consent")
+
+    def show(self, doc: DocTrace) -> None:
+        """Show a document's type and consent (no change is reported for it)."""
+        with self.prevent(Select.Changed, Checkbox.Changed):
+            self.query_one("#doc-type", Select).value = doc.type
+            self.query_one("#consent", Checkbox).value = doc.consent
+
+    def doc_type(self) -> str:
+        """The type a new scan's document gets."""
+        return str(self.query_one("#doc-type", Select).value)
+
+    @on(Select.Changed, "#doc-type")
+    def _type_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.post_message(self.TypeChosen(str(event.value)))
+
+    @on(Checkbox.Changed, "#consent")
+    def _consent_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.post_message(self.ConsentChosen(bool(event.value)))

@@ -1,0 +1,239 @@
+"""The queue screen's panels: the waiting list, the kiosk list, today's summary.
+
+Each panel shows its part of a queue read from plain data (the read, the config, whether
+names are hidden, the width it was given); the screen shares the terminal between them
+(`QueueScreen._fit_columns`) and keeps the selection. Their CSS is styles/queue.tcss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from ...core.config import Config
+from ...core.frontdesk import DaySummary
+from ...core.i18n import _
+from ...core.models import Visit
+from ...core.queue_rules import QueueEntry
+from .. import format
+from ..widgets.visit_table import Row, VisitTable
+
+
+@dataclass(frozen=True)
+class View:
+    """How a read is shown: the site's config, names hidden or not, the read's time, and
+    whether the terminal is narrow (compact words)."""
+
+    config: Config
+    privacy: bool
+    now: datetime
+    compact: bool
+
+    @property
+    def tz(self) -> tzinfo:
+        return self.config.site.timezone
+
+
+def _longest(texts: list[str]) -> int:
+    return max(map(len, texts), default=0)
+
+
+class WaitingList(VisitTable):
+    """Who waits, in the order they will be called; its title counts them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                ("ticket", _("No."), 5),
+                ("partner", _("Partner"), 10),
+                ("name", _("Name"), 12),
+                ("waited", _("Waited"), 7),
+                ("estimate", _("Estimate"), 7),
+                ("flags", _("Notes"), 12),
+            ],
+            id="waiting",
+        )
+        self._entries: list[QueueEntry] = []
+        self._view: View | None = None
+        self._texts: dict[str, list[str]] = {}
+
+    def on_mount(self) -> None:
+        self.border_title = _("Waiting")
+
+    def prepare(self, entries: list[QueueEntry], view: View) -> dict[str, int]:
+        """Word a read's rows; returns the longest text of each column that wants room,
+        in the order they get it: the estimate and the notes (needs!) first, then the
+        partner and the name; what is left is shared."""
+        self._entries, self._view = entries, view
+        config, tz, compact = view.config, view.tz, view.compact
+        self._texts = {
+            "estimate": [format.estimate(e, view.now, tz, compact) for e in entries],
+            "flags": [format.flags(e.visit, tz, compact, e.late_appointment) for e in entries],
+            "partner": [format.partner_name(config, e.visit.partner_id) for e in entries],
+            "name": [format.visitor_name(e.visit, view.privacy) for e in entries],
+        }
+        return {key: _longest(texts) for key, texts in self._texts.items()}
+
+    def fit_notes(self, width: int) -> int | None:
+        """A visitor with more notes than `width` holds gets their compact words, not cut
+        ones: returns the notes' new longest text, or None when all of them fitted."""
+        marks = self._texts["flags"]
+        if _longest(marks) <= width or self._view is None:
+            return None
+        tz = self._view.tz
+        self._texts["flags"] = marks = [
+            text if len(text) <= width else format.flags(e.visit, tz, True, e.late_appointment)
+            for text, e in zip(marks, self._entries, strict=True)
+        ]
+        return _longest(marks)
+
+    def show(self) -> None:
+        """Show the prepared read: only what changed moves on screen."""
+        if self._view is None:
+            return
+        now, texts = self._view.now, self._texts
+        rows: list[Row] = [
+            (
+                e.visit.id,
+                (
+                    e.visit.ticket,
+                    partner,
+                    name,
+                    format.duration(e.visit.arrived_at, now),
+                    estimate,
+                    mark,
+                ),
+            )
+            for e, partner, name, estimate, mark in zip(
+                self._entries,
+                texts["partner"],
+                texts["name"],
+                texts["estimate"],
+                texts["flags"],
+                strict=True,
+            )
+        ]
+        self.sync(rows)
+        # Setting a border title repaints the whole table, even to the same text: over SSH
+        # that is kilobytes each minute for nothing. Only when it changes.
+        title = _("Waiting ({n})").format(n=len(self._entries))
+        subtitle = "" if self._entries else _("nobody is waiting · F2 checks in")
+        if self.border_title != title:
+            self.border_title = title
+        if (self.border_subtitle or "") != subtitle:
+            self.border_subtitle = subtitle
+
+
+class KioskList(VisitTable):
+    """Who is at the kiosk: called, or in their interview."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                ("ticket", _("No."), 5),
+                ("partner", _("Partner"), 10),
+                ("name", _("Name"), 12),
+                ("state", _("State"), 13),
+            ],
+            id="at-kiosk",
+        )
+        self._visits: list[Visit] = []
+        self._view: View | None = None
+        self._states: list[str] = []
+
+    def on_mount(self) -> None:
+        self.border_title = _("At the kiosk")
+
+    def prepare(self, visits: list[Visit], view: View) -> dict[str, int]:
+        """Word a read's rows; returns the longest text of the columns that want room."""
+        self._visits, self._view = visits, view
+        self._states = [format.kiosk_state(v, view.now) for v in visits]
+        return {"state": _longest(self._states)}
+
+    def show(self) -> None:
+        if self._view is None:
+            return
+        config, privacy = self._view.config, self._view.privacy
+        rows: list[Row] = [
+            (
+                v.id,
+                (
+                    v.ticket,
+                    format.partner_name(config, v.partner_id),
+                    format.visitor_name(v, privacy),
+                    kiosk_state,
+                ),
+            )
+            for v, kiosk_state in zip(self._visits, self._states, strict=True)
+        ]
+        self.sync(rows)
+
+
+class TodayPanel(Vertical):
+    """Today's figures, then the visits finished today, newest first."""
+
+    def __init__(self) -> None:
+        super().__init__(id="today")
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="today-summary", markup=False)
+        yield VisitTable(
+            [("ticket", "", 5), ("outcome", "", 16), ("time", "", 5)],
+            id="today-list",
+            show_header=False,
+        )
+
+    def on_mount(self) -> None:
+        self.border_title = _("Today")
+
+    def show(self, summary: DaySummary, view: View, width: int, max_lines: int) -> None:
+        """`width`: the panel's; `max_lines`: what the figures may take (the finished list
+        keeps the rest)."""
+        config = view.config
+        median = (
+            _("median wait {n} min").format(n=round(summary.median_wait_minutes))
+            if summary.median_wait_minutes is not None
+            else _("median wait –")
+        )
+        counts = [
+            f"{format.partner_name(config, partner)} {count}"
+            for partner, count in sorted(summary.by_partner.items(), key=lambda kv: -kv[1])
+        ]
+        # Whole items on each line.
+        text = format.pack(
+            [
+                _("served {n}").format(n=summary.served),
+                _("absent {n}").format(n=summary.no_shows),
+                _("cancelled {n}").format(n=summary.cancelled),
+                median,
+                *counts,
+            ],
+            width=width - 3,
+            max_lines=max_lines,
+        )
+        figures = self.query_one("#today-summary", Static)
+        if str(figures.content) != text:
+            figures.update(text)
+        finished = self.query_one("#today-list", VisitTable)
+        top = finished.visit_ids[:1]
+        finished.sync(
+            [
+                (
+                    v.id,
+                    (
+                        v.ticket,
+                        format.outcome_label(v, width=width - 18),
+                        format.clock_time(v.ended_at or v.called_at or v.arrived_at, view.tz),
+                    ),
+                )
+                for v in summary.finished
+            ]
+        )
+        if finished.visit_ids[:1] != top and self.screen.focused is not finished:
+            # The newest finished visit (the top) in view, unless the user is in that list.
+            finished.move_cursor(row=0, animate=False)
+            finished.scroll_home(animate=False)
