@@ -9,8 +9,7 @@ from textual.app import App, ComposeResult
 from pvp_tui.ui.messages import QueueState, load_queue_state
 from pvp_tui.ui.screens.queue_panels import KioskList, TodayPanel, View, WaitingList
 from pvp_tui.ui.widgets.visit_table import VisitTable
-
-from .scenario import make_desk, seed_morning
+from tests.support.desk_morning import make_desk, seed_morning
 
 
 class Panels(App[None]):
