@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk_bridge.client import BridgeClient, BridgeError, reconnect_delay
+from kiosk_bridge.client import BridgeClient, reconnect_delay
+from kiosk_bridge.errors import BridgeError
 
 from .config import Kiosk
-from .i18n import N_, _
+from .i18n import N_, _, in_language
 
 # Seen by front-desk staff, who cannot edit the config: who to tell, then what to change.
 NO_KIOSK = N_(
@@ -42,7 +43,13 @@ TOKEN_RETRY = 30.0
 # Link states: connecting (first try), online, offline (retrying), refused (token/TLS).
 ONLINE, CONNECTING, OFFLINE, REFUSED = "online", "connecting", "offline", "refused"
 
-__all__ = ["BridgeError", "KioskLink", "KioskLinks", "KioskState"]
+__all__ = [
+    "BridgeError",
+    "KioskLink",
+    "KioskLinks",
+    "KioskState",
+    "bridge_message",
+]
 
 
 @dataclass
@@ -100,8 +107,14 @@ PRINTER_TROUBLE_SHORT = {
 }
 
 
+def bridge_message(err: BridgeError) -> str:
+    """What staff read for a bridge error, on every screen and in the CLI: the bridge's
+    own message (it says what to do) in the app's language, else its code."""
+    return in_language(err.message) or err.code
+
+
 def unreachable() -> BridgeError:
-    return BridgeError(
+    return BridgeError.local(
         "kiosk_unreachable",
         {
             "fr": "La borne ne répond pas (pvp-bridge arrêté ou réseau coupé). Vérifiez "

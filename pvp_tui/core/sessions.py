@@ -35,7 +35,7 @@ from .clock import Clock
 from .config import Config, room_address
 from .errors import PvpError
 from .frontdesk import FrontDesk
-from .i18n import N_, _, get_language
+from .i18n import N_, _, in_language
 from .models import Visit
 
 RUNNING = ("launching", "connecting", "waiting_agent", "in_call", "reconnecting")
@@ -127,9 +127,7 @@ class LiveSession:
         return [float(s[key]) for s in self.stats if isinstance(s.get(key), int | float)]
 
     def message_text(self) -> str:
-        if not self.message:
-            return ""
-        return self.message.get(get_language()) or self.message.get("en") or ""
+        return in_language(self.message)
 
 
 class SessionTracker:

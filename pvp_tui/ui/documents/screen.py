@@ -25,14 +25,14 @@ from textual.widgets.option_list import Option
 
 from ...core.documents import DocTrace, DocumentLog, type_label
 from ...core.i18n import N_, _, ngettext
-from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink
+from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, bridge_message
 from ...core.models import Status, Visit
 from .. import actions, format
 from ..screens.dialogs import ConfirmDialog
 from ..services.documents import PrintOrder
 from ..widgets.tick import Tick
 from .thumbs import PageThumb, decode
-from .words import bridge_message, job_line
+from .words import job_line
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -1,11 +1,11 @@
-"""What the documents panel says: bridge errors and printer trouble in plain words."""
+"""What the documents panel says: printer trouble and print jobs in plain words (bridge
+errors: :func:`pvp_tui.core.kiosks.bridge_message`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...core.i18n import N_, _, get_language
-from ...core.kiosks import BridgeError
+from ...core.i18n import N_, _
 
 # Printer trouble: what happened, then what to do, per reason code.
 PRINTER_ADVICE: dict[str, str] = {
@@ -35,12 +35,6 @@ JOB_STATES = {
     "canceled": N_("cancelled"),
     "aborted": N_("failed"),
 }
-
-
-def bridge_message(err: BridgeError) -> str:
-    """The bridge's own message in the UI language (it says what to do)."""
-    msg: dict[str, Any] = err.message or {}
-    return str(msg.get(get_language()) or msg.get("en") or err.code)
 
 
 def printer_advice(reasons: list[str]) -> str:

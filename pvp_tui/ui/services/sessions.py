@@ -19,7 +19,7 @@ from textual.message import Message
 from ...core.errors import PvpError
 from ...core.frontdesk import FrontDesk
 from ...core.i18n import _
-from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, KioskLinks
+from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, KioskLinks, bridge_message
 from ...core.models import Status, Visit
 from ...core.sessions import (
     FALLBACKS,
@@ -225,7 +225,7 @@ class Sessions:
         except BridgeError as err:
             self.tracker.abandon(live)
             self.app.post_message(SessionChanged(link.kiosk.id))
-            raise PvpError(err.code, _bridge_words(err)) from None
+            raise PvpError(err.code, bridge_message(err)) from None
         self._record(self.tracker.reply(live, reply))
         if visit.status is Status.CALLED:
             desk = self.desk
@@ -245,7 +245,7 @@ class Sessions:
         try:
             await link.request("session.end", timeout=30)
         except BridgeError as err:
-            raise PvpError(err.code, _bridge_words(err)) from None
+            raise PvpError(err.code, bridge_message(err)) from None
 
     async def retry(self, live: LiveSession) -> LiveSession:
         """End what is left of the call, then start it again for the same visit."""
@@ -340,13 +340,3 @@ class Sessions:
             shown = self.badge(link.kiosk.id)
             updates.append(BadgeUpdate(key, None) if shown is None else BadgeUpdate(key, *shown))
         return updates
-
-
-def _bridge_words(err: BridgeError) -> str:
-    """The bridge's message in the app's language (its catalog is fr/en)."""
-    from ...core.i18n import get_language
-
-    message = err.message
-    if isinstance(message, dict):
-        return str(message.get(get_language()) or message.get("en") or err.code)
-    return str(message or err.code)
