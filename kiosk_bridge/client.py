@@ -8,7 +8,10 @@
 
 * :meth:`BridgeClient.request` returns the ``result`` or raises
   :class:`kiosk_bridge.errors.BridgeError` (``code``, ``message`` {"fr", "en"},
-  ``retryable``, ``details``), the protocol's one error class;
+  ``retryable``, ``details``), the protocol's one error class; a result that breaks its
+  shape (:mod:`kiosk_bridge.shapes`) raises ``bad_reply``;
+* events' data are checked against their shapes too (a malformed one is logged and
+  dropped);
 * events go to every subscribed callback (sync or async); the client adds two local
   events of its own: ``client.connected`` and ``client.disconnected``;
 * when the connection drops, requests in flight fail with ``connection_lost``
@@ -34,7 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk_bridge.errors import BridgeError
+from kiosk_bridge.errors import BridgeError, bad_reply
+from kiosk_bridge.shapes import MalformedFrame, parse_event, parse_result
 
 # websockets is imported by the first connection, not with this module: pvp imports the
 # client at start and draws its first frame sooner without it (bench_queue's start-up goal).
@@ -208,7 +212,13 @@ class BridgeClient:
         if not isinstance(msg, dict):
             return
         if "event" in msg:
-            self._emit(str(msg["event"]), msg.get("data"))
+            event = str(msg["event"])
+            try:
+                data = parse_event(event, msg.get("data"))
+            except MalformedFrame as exc:  # said here, not as a KeyError in a screen
+                log.error("bridge %s sent a %s; dropped", self.url, exc)
+                return
+            self._emit(event, data)
             return
         fut = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
         if fut is None or fut.done():
@@ -270,12 +280,16 @@ class BridgeClient:
             raise _lost() from None
         timeout = self.request_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(fut, timeout)
+            result = await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             self._pending.pop(rid, None)
             raise BridgeError.local(
                 "timeout", f"no reply to {method} in {timeout} s", retryable=True
             ) from None
+        try:
+            return parse_result(method, result)
+        except MalformedFrame as exc:
+            raise bad_reply(str(exc)) from None
 
     # -- documents ---------------------------------------------------------------------------------
     async def get_document(

@@ -239,7 +239,7 @@ class BridgeError(Exception):
         """The error object of a reply (``{"code", "message", "retryable", "details"?}``);
         a malformed one becomes ``bad_reply`` rather than failing further on."""
         if not isinstance(error, dict) or not isinstance(error.get("code"), str):
-            return cls.local("bad_reply", f"malformed error in a bridge reply: {error!r:.200}")
+            return bad_reply(f"an error without a code: {error!r:.120}")
         code = error["code"]
         message = error.get("message")
         if isinstance(message, str):
@@ -263,6 +263,20 @@ class BridgeError(Exception):
         if self.details:
             out["details"] = self.details
         return out
+
+
+def bad_reply(detail: str) -> BridgeError:
+    """A frame from the bridge that breaks the protocol (a malformed event, result or
+    error): the client's own error, naming what was wrong."""
+    return BridgeError.local(
+        "bad_reply",
+        {
+            "fr": f"Réponse illisible de la borne ({detail}). Vérifiez que pvp-bridge et pvp "
+            "sont de la même version.",
+            "en": f"Unreadable reply from the kiosk ({detail}). Check that pvp-bridge and pvp "
+            "are the same version.",
+        },
+    )
 
 
 class _Default(dict[str, Any]):

@@ -16,6 +16,8 @@ from typing import Any
 
 from textual.message import Message
 
+from kiosk_bridge.shapes import SessionStatus
+
 from ...core.errors import PvpError
 from ...core.frontdesk import FrontDesk
 from ...core.i18n import _
@@ -102,28 +104,29 @@ class Sessions:
         if live is not None and (live.session is None or "ended" in live.recorded):
             return
         try:
-            status = await link.request("session.status", timeout=10)
+            status: SessionStatus = await link.request("session.status", timeout=10)
         except BridgeError:
             return
         if live is None:
             live = await self._adopt(link.kiosk.id, status)
             if live is None:
                 return
-        if status.get("session") == live.session:
+        last = status.get("last")
+        if status["session"] == live.session:
             self._record(self.tracker.feed(link.kiosk.id, "session.state", status))
-        elif isinstance(status.get("last"), dict) and status["last"].get("session") == live.session:
+        elif last is not None and last.get("session") == live.session:
             self._record(
                 self.tracker.feed(
                     link.kiosk.id,
                     "session.state",
-                    {"state": "idle", "session": live.session, "last": status["last"]},
+                    {"state": "idle", "session": live.session, "last": last},
                 )
             )
         self.app.post_message(SessionChanged(link.kiosk.id))
 
-    async def _adopt(self, kiosk: str, status: dict[str, Any]) -> LiveSession | None:
-        last = status.get("last") if isinstance(status.get("last"), dict) else None
-        session = status.get("session") or (last or {}).get("session")
+    async def _adopt(self, kiosk: str, status: SessionStatus) -> LiveSession | None:
+        last = status.get("last")
+        session = status["session"] or (last or {}).get("session")
         if not session:
             return None
         found = await asyncio.to_thread(open_session, self.log, str(session))
@@ -221,7 +224,7 @@ class Sessions:
             await self._wait_idle(previous)  # its browser is still closing
         live = self.tracker.begin(link.kiosk.id, visit)
         try:
-            reply = await link.request("session.start", params, timeout=30)
+            reply: SessionStatus = await link.request("session.start", params, timeout=30)
         except BridgeError as err:
             self.tracker.abandon(live)
             self.app.post_message(SessionChanged(link.kiosk.id))
