@@ -38,6 +38,17 @@ OUTCOME_SHORT: dict[str, str] = {
     "technical_failure": N_("tech. failure"),
 }
 
+# The reports' figures of what became of the visits (headings of the summary, columns of
+# the partners' table).
+FIGURES: dict[str, str] = {
+    "served": N_("Served"),
+    "no_shows": N_("No-shows"),
+    "cancellations": N_("Cancellations"),
+    "transfers": N_("Transfers"),
+    "transfers_in": N_("Transfers in"),
+    "transfers_out": N_("Transfers out"),
+}
+
 # What an action does to a visit, as a past participle: "C-007 is done: it cannot be
 # called now."
 ACTION_PAST: dict[str, str] = {
@@ -74,6 +85,15 @@ def status_words(status: str) -> str:
 
 def outcome_words(outcome: str) -> str:
     return _(OUTCOME[outcome])
+
+
+def figure_words(figure: str) -> str:
+    return _(FIGURES[figure])
+
+
+def outcome_heading(outcome: str) -> str:
+    """A report's heading of the visits with this outcome: "Outcome: resolved"."""
+    return _("Outcome: {outcome}").format(outcome=outcome_words(outcome))
 
 
 def action_past(action: str) -> str:

@@ -27,6 +27,7 @@ def test_labels_and_refusals_read_the_words_module() -> None:
         assert Status.NO_SHOW.label == words.status_words("no_show") == "absent"
         assert Outcome.FOLLOW_UP.label == "suite à donner"
         assert words.done("no_show", ticket="C-003") == "C-003 : marqué absent."
+        assert words.outcome_heading("technical_failure") == "Issue : échec technique"
         assert words.sentence(words.done("call", ticket="C-1", partner="CAF")) == (
             "C-1 appelé (CAF)."
         )
@@ -37,7 +38,7 @@ def test_labels_and_refusals_read_the_words_module() -> None:
 def test_no_other_module_words_an_action_or_an_outcome() -> None:
     """A msgid of pvp_tui.core.words written again elsewhere would be a second source."""
     own = {*words.STATUS.values(), *words.OUTCOME.values(), *words.OUTCOME_SHORT.values()}
-    own |= set(words.DONE.values())
+    own |= set(words.DONE.values()) | set(words.FIGURES.values())
     own |= set(words.ACTION_PAST.values())
     twice = []
     for path in PACKAGE.rglob("*.py"):
