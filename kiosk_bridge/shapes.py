@@ -73,10 +73,16 @@ class DocumentInfo(TypedDict):
     """A spooled document (``documents.list``, ``documents.put``, ``scanner.scan``)."""
 
     id: str
-    type: NotRequired[str]
-    pages: NotRequired[int]
-    size: NotRequired[int]
-    sha256: NotRequired[str]
+    kind: str  # scan | upload
+    type: str  # PDF | PNG
+    pages: int
+    size: int
+    sha256: str
+    created: NotRequired[str]
+    updated: NotRequired[str]
+    expires: NotRequired[str]
+    thumbnails: NotRequired[int]
+    source: NotRequired[dict[str, Any]]
 
 
 class ScannerInfo(TypedDict):
@@ -311,12 +317,21 @@ def _hints(shape: type) -> tuple[dict[str, Any], frozenset[str]]:
     return hints, cast(frozenset[str], shape.__required_keys__)  # type: ignore[attr-defined]
 
 
+_WORDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
 def _name(expected: Any) -> str:
+    """What a type is called in a message: 'an integer', 'a string or null'..."""
     if isinstance(expected, type):
-        return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or "
-                "false", "list": "a list", "dict": "an object", "NoneType": "null"}.get(
-            expected.__name__, "an object"
-        )  # fmt: skip
+        return _WORDS.get(expected, "an object")
     origin = typing.get_origin(expected)
     if origin in (Union, types.UnionType):
         return " or ".join(_name(a) for a in typing.get_args(expected))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from PIL import Image
 from textual import on, work
@@ -22,6 +22,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
+
+from kiosk_bridge.shapes import DocumentInfo, PrintJob, PrintSubmitted, ScanResult
 
 from ...core.documents import DocTrace, DocumentLog, type_label
 from ...core.i18n import N_, _, ngettext
@@ -479,7 +481,7 @@ class DocumentsScreen(Screen[None]):
                 sheet = int(data.get("sheet", 1))
                 self._progress(sheet - 1, float(data.get("fraction") or 0.0))
         elif event == "print.job" and data.get("job") == self.job:
-            self._job_update(data)
+            self._job_update(cast(PrintJob, data))  # checked by the client
 
     def _progress(self, done: int, fraction: float) -> None:
         total = max(self.expected_pages, done + (1 if fraction < 1 else 0))
@@ -561,7 +563,7 @@ class DocumentsScreen(Screen[None]):
         self, params: dict[str, Any], append_to: str | None, replace_page: int | None
     ) -> None:
         kiosk = self.link.kiosk.id
-        result: dict[str, Any] | None = None
+        result: ScanResult | None = None
         failure: BridgeError | None = None
         try:
             result = await self.link.request("scanner.scan", params, timeout=SCAN_TIMEOUT)
@@ -576,7 +578,7 @@ class DocumentsScreen(Screen[None]):
 
     async def _finish_scan(
         self,
-        result: dict[str, Any] | None,
+        result: ScanResult | None,
         failure: BridgeError | None,
         live: list[Image.Image | None],
         append_to: str | None,
@@ -631,7 +633,7 @@ class DocumentsScreen(Screen[None]):
 
     async def _record_scan(
         self,
-        info: dict[str, Any],
+        info: DocumentInfo,
         append_to: str | None,
         live: list[Image.Image | None],
         kiosk: str,
@@ -699,7 +701,7 @@ class DocumentsScreen(Screen[None]):
             return
         self._start_scan(self.current, replace_page=self._selected_page())
 
-    async def _put_rescanned(self, info: dict[str, Any], page: int) -> None:
+    async def _put_rescanned(self, info: DocumentInfo, page: int) -> None:
         """The new page was appended last: move it in place of `page`, drop the old one."""
         last = int(info["pages"])
         order = [{"page": i, "rotate": 0} for i in range(1, last)]
@@ -831,7 +833,7 @@ class DocumentsScreen(Screen[None]):
     @work(group="print", exit_on_error=False)
     async def _print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
         try:
-            reply = await self._link_for(doc).request(
+            reply: PrintSubmitted = await self._link_for(doc).request(
                 "printer.print",
                 {"document": doc.id, "printer": printer, "copies": copies, "duplex": duplex},
             )
@@ -843,13 +845,13 @@ class DocumentsScreen(Screen[None]):
             self.query_one("#print-retry").display = True
             return
         job = reply["job"]
-        self.job = int(job["job"])
+        self.job = job["job"]
         self._job_update(job)
         # The app follows the job to its end, even once this panel is closed.
         order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)
         self.services.documents.watch_print(self._link_for(doc).kiosk.id, job, order)
 
-    def _job_update(self, job: dict[str, Any]) -> None:
+    def _job_update(self, job: PrintJob) -> None:
         text, level = job_line(job)
         self._say("print-status", text, level)
         self.query_one("#print-retry").display = level == "error"

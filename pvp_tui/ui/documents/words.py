@@ -3,7 +3,7 @@ errors: :func:`pvp_tui.core.kiosks.bridge_message`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from kiosk_bridge.shapes import PrintJob
 
 from ...core.i18n import N_, _
 
@@ -48,7 +48,7 @@ def printer_advice(reasons: list[str]) -> str:
     return ""
 
 
-def job_line(job: dict[str, Any]) -> tuple[str, str]:
+def job_line(job: PrintJob) -> tuple[str, str]:
     """(text, level) for a print.job event: progress, trouble and what to do, or the end."""
     state = str(job.get("state", "pending"))
     label = _(JOB_STATES.get(state, state))
