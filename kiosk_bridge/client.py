@@ -6,8 +6,12 @@
         doc = await bridge.request("scanner.scan", {"device": "...", "source": "adf"})
         pdf = await bridge.get_document(doc["document"]["id"])
 
-* :meth:`BridgeClient.request` returns the ``result`` or raises :class:`BridgeError`
-  (``code``, ``message`` {"fr", "en"}, ``retryable``, ``details``);
+* :meth:`BridgeClient.request` returns the ``result`` or raises
+  :class:`kiosk_bridge.errors.BridgeError` (``code``, ``message`` {"fr", "en"},
+  ``retryable``, ``details``), the protocol's one error class; a result that breaks its
+  shape (:mod:`kiosk_bridge.shapes`) raises ``bad_reply``;
+* events' data are checked against their shapes too (a malformed one is logged and
+  dropped);
 * events go to every subscribed callback (sync or async); the client adds two local
   events of its own: ``client.connected`` and ``client.disconnected``;
 * when the connection drops, requests in flight fail with ``connection_lost``
@@ -33,45 +37,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiosk_bridge.errors import BridgeError, bad_reply
+from kiosk_bridge.shapes import MalformedFrame, parse_event, parse_result
+
 # websockets is imported by the first connection, not with this module: pvp imports the
 # client at start and draws its first frame sooner without it (bench_queue's start-up goal).
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
+__all__ = ["BridgeClient", "BridgeError", "EventCallback", "reconnect_delay"]
+
 log = logging.getLogger("kiosk_bridge.client")
 EventCallback = Callable[[str, Any], Any]
 
 
-class BridgeError(Exception):
-    """An error reply from the bridge (or a local one: connection_lost, timeout...)."""
-
-    def __init__(
-        self,
-        code: str,
-        message: dict[str, str] | str | None = None,
-        retryable: bool = False,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        if isinstance(message, str) or message is None:
-            message = {"fr": message or code, "en": message or code}
-        self.code = code
-        self.message = message
-        self.retryable = retryable
-        self.details = details or {}
-        super().__init__(f"{code}: {message.get('en', '')}")
-
-    @classmethod
-    def from_reply(cls, error: dict[str, Any]) -> BridgeError:
-        return cls(
-            str(error.get("code", "unknown")),
-            error.get("message"),
-            bool(error.get("retryable", False)),
-            error.get("details"),
-        )
-
-
 def _lost() -> BridgeError:
-    return BridgeError(
+    return BridgeError.local(
         "connection_lost",
         {
             "fr": "Connexion à la borne perdue ; reconnexion en cours.",
@@ -161,7 +142,7 @@ class BridgeClient:
             code = {401: "unauthorized", 403: "forbidden"}.get(status, "handshake_refused")
             message = f"bridge refused the connection (HTTP {status})"
             # 503: too many clients connected; a place frees up when one leaves.
-            raise BridgeError(code, message, retryable=status == 503) from None
+            raise BridgeError.local(code, message, retryable=status == 503) from None
         self._ws = ws
         self._connected.set()
         self.connects += 1
@@ -231,7 +212,13 @@ class BridgeClient:
         if not isinstance(msg, dict):
             return
         if "event" in msg:
-            self._emit(str(msg["event"]), msg.get("data"))
+            event = str(msg["event"])
+            try:
+                data = parse_event(event, msg.get("data"))
+            except MalformedFrame as exc:  # said here, not as a KeyError in a screen
+                log.error("bridge %s sent a %s; dropped", self.url, exc)
+                return
+            self._emit(event, data)
             return
         fut = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
         if fut is None or fut.done():
@@ -293,10 +280,16 @@ class BridgeClient:
             raise _lost() from None
         timeout = self.request_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(fut, timeout)
+            result = await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             self._pending.pop(rid, None)
-            raise BridgeError("timeout", f"no reply to {method} in {timeout} s", True) from None
+            raise BridgeError.local(
+                "timeout", f"no reply to {method} in {timeout} s", retryable=True
+            ) from None
+        try:
+            return parse_result(method, result)
+        except MalformedFrame as exc:
+            raise bad_reply(str(exc)) from None
 
     # -- documents ---------------------------------------------------------------------------------
     async def get_document(
@@ -318,13 +311,17 @@ class BridgeClient:
                     "documents.get", {"document": document, "offset": offset, "length": chunk}
                 )
             if reply["sha256"] != info["sha256"]:
-                raise BridgeError("document_changed", "the document changed during transfer", True)
+                raise BridgeError.local(
+                    "document_changed", "the document changed during transfer", retryable=True
+                )
             parts[offset] = base64.b64decode(reply["data"])
 
         await asyncio.gather(*(fetch(o) for o in offsets))
         data = b"".join(parts[o] for o in offsets)
         if len(data) != size or hashlib.sha256(data).hexdigest() != info["sha256"]:
-            raise BridgeError("checksum_mismatch", "document received damaged", True)
+            raise BridgeError.local(
+                "checksum_mismatch", "document received damaged", retryable=True
+            )
         if dest is not None:
             tmp = Path(dest).with_name(f".{Path(dest).name}.part")
             tmp.write_bytes(data)

@@ -181,33 +181,102 @@ CATALOG: dict[str, ErrorSpec] = {
 
 
 class BridgeError(Exception):
-    """A failure with a stable code; ``params`` fill the message placeholders."""
+    """The protocol's error: a stable ``code``, a ``message`` {"fr", "en"}, ``retryable``
+    and ``details``; the same object on the wire, in the bridge and in the client.
+
+    ``BridgeError(code, **params)`` builds one of :data:`CATALOG` (the bridge's own
+    failures; ``params`` fill the placeholders). :meth:`from_reply` reads one from an
+    error reply, and :meth:`local` makes the client's own (connection_lost, timeout...).
+    """
+
+    code: str
+    message: dict[str, str]
+    retryable: bool
+    details: dict[str, Any]
+    params: dict[str, Any]
 
     def __init__(self, code: str, *, details: dict[str, Any] | None = None, **params: Any) -> None:
-        if code not in CATALOG:
+        spec = CATALOG.get(code)
+        if spec is None:
             raise ValueError(f"unknown error code {code!r}")
+        message = {"fr": _fill(spec.fr, params), "en": _fill(spec.en, params)}
+        self._set(code, message, spec.retryable, details, params)
+
+    def _set(
+        self,
+        code: str,
+        message: dict[str, str],
+        retryable: bool,
+        details: dict[str, Any] | None,
+        params: dict[str, Any],
+    ) -> None:
         self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.details = details or {}
         self.params = params
-        self.details = details
-        super().__init__(f"{code}: {self.message()['en']}")
+        Exception.__init__(self, f"{code}: {message.get('en', '')}")
 
-    @property
-    def retryable(self) -> bool:
-        return CATALOG[self.code].retryable
+    @classmethod
+    def local(
+        cls,
+        code: str,
+        message: dict[str, str] | str,
+        *,
+        retryable: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> BridgeError:
+        """An error with any code (not only the catalog's): a client's own, or one read
+        from a reply. A plain string message serves for both languages."""
+        if isinstance(message, str):
+            message = {"fr": message, "en": message}
+        err = cls.__new__(cls)
+        err._set(code, dict(message), retryable, details, {})
+        return err
 
-    def message(self) -> dict[str, str]:
-        spec = CATALOG[self.code]
-        return {"fr": _fill(spec.fr, self.params), "en": _fill(spec.en, self.params)}
+    @classmethod
+    def from_reply(cls, error: object) -> BridgeError:
+        """The error object of a reply (``{"code", "message", "retryable", "details"?}``);
+        a malformed one becomes ``bad_reply`` rather than failing further on."""
+        if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+            return bad_reply(f"an error without a code: {error!r:.120}")
+        code = error["code"]
+        message = error.get("message")
+        if isinstance(message, str):
+            message = {"fr": message, "en": message}
+        elif not isinstance(message, dict):
+            message = {"fr": code, "en": code}
+        details = error.get("details")
+        return cls.local(
+            code,
+            {str(k): str(v) for k, v in message.items()},
+            retryable=bool(error.get("retryable", False)),
+            details=details if isinstance(details, dict) else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "code": self.code,
-            "message": self.message(),
+            "message": self.message,
             "retryable": self.retryable,
         }
         if self.details:
             out["details"] = self.details
         return out
+
+
+def bad_reply(detail: str) -> BridgeError:
+    """A frame from the bridge that breaks the protocol (a malformed event, result or
+    error): the client's own error, naming what was wrong."""
+    return BridgeError.local(
+        "bad_reply",
+        {
+            "fr": f"Réponse illisible de la borne ({detail}). Vérifiez que pvp-bridge et pvp "
+            "sont de la même version.",
+            "en": f"Unreadable reply from the kiosk ({detail}). Check that pvp-bridge and pvp "
+            "are the same version.",
+        },
+    )
 
 
 class _Default(dict[str, Any]):

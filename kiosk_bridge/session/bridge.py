@@ -70,21 +70,11 @@ class SessionError(BridgeError):
         if code in CATALOG:  # a core code such as shutting_down
             super().__init__(code, **params)
             return
-        if code not in ERRORS:
+        spec = ERRORS.get(code)
+        if spec is None:
             raise ValueError(f"unknown error code {code!r}")
-        self.code = code
-        self.params = params
-        self.details = None
-        Exception.__init__(self, f"{code}: {self.message()['en']}")
-
-    @property
-    def retryable(self) -> bool:
-        spec = ERRORS.get(self.code) or CATALOG[self.code]
-        return spec.retryable
-
-    def message(self) -> dict[str, str]:
-        spec = ERRORS.get(self.code) or CATALOG[self.code]
-        return {"fr": spec.fr.format(**self.params), "en": spec.en.format(**self.params)}
+        message = {"fr": spec.fr.format(**params), "en": spec.en.format(**params)}
+        self._set(code, message, spec.retryable, None, params)
 
 
 def setup(bridge: Any) -> None:

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.clock import elapsed_minutes
 from ..core.errors import PvpError
-from ..core.frontdesk import CheckIn, FrontDesk, KioskBusy, erasure_pending_message
+from ..core.frontdesk import (
+    CheckIn,
+    FrontDesk,
+    KioskBusy,
+    done_words,
+    erasure_pending_message,
+)
 from ..core.i18n import _, ngettext
 from ..core.models import Need, Outcome, Visit
 from ..core.queue_rules import QueueEntry
@@ -142,12 +148,7 @@ def run_checkin(context: Context, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(
-        _("{ticket} checked in for {partner}").format(
-            ticket=visit.ticket, partner=_partner(desk, visit)
-        )
-        + _who(visit, args)
-    )
+    print(done_words(desk.config, "check_in", visit) + _who(visit, args))
     if entry is not None:
         print(_place(desk, entry))
     return 0
@@ -215,33 +216,31 @@ def run_call(context: Context, args: argparse.Namespace) -> int:
         desk,
         visit,
         args,
-        _("{ticket} called ({partner})").format(ticket=visit.ticket, partner=_partner(desk, visit))
-        + _who(visit, args),
+        done_words(desk.config, "call", visit) + _who(visit, args),
     )
 
 
 def run_start(context: Context, args: argparse.Namespace) -> int:
     visit = context.desk.start(args.ticket)
-    message = _("{ticket}: interview started.").format(ticket=visit.ticket)
+    message = done_words(context.desk.config, "start", visit)
     return _report(context.desk, visit, args, message)
 
 
 def run_finish(context: Context, args: argparse.Namespace) -> int:
     visit = context.desk.finish(args.ticket, args.outcome)
-    outcome = visit.outcome.label if visit.outcome else ""
-    message = _("{ticket}: finished ({outcome}).").format(ticket=visit.ticket, outcome=outcome)
+    message = done_words(context.desk.config, "finish", visit)
     return _report(context.desk, visit, args, message)
 
 
 def run_no_show(context: Context, args: argparse.Namespace) -> int:
     visit = context.desk.no_show(args.ticket)
-    message = _("{ticket}: marked as no-show.").format(ticket=visit.ticket)
+    message = done_words(context.desk.config, "no_show", visit)
     return _report(context.desk, visit, args, message)
 
 
 def run_cancel(context: Context, args: argparse.Namespace) -> int:
     visit = context.desk.cancel(args.ticket)
-    message = _("{ticket}: cancelled.").format(ticket=visit.ticket)
+    message = done_words(context.desk.config, "cancel", visit)
     return _report(context.desk, visit, args, message)
 
 
@@ -249,21 +248,19 @@ def run_transfer(context: Context, args: argparse.Namespace) -> int:
     desk = context.desk
     old = desk.find(args.ticket).ticket
     visit = desk.transfer(args.ticket, args.partner)
-    message = _("{old} transferred to {partner}: new ticket {ticket}.").format(
-        old=old, partner=_partner(desk, visit), ticket=visit.ticket
-    )
+    message = done_words(desk.config, "transfer", visit, old=old)
     return _report(desk, visit, args, message)
 
 
 def run_back(context: Context, args: argparse.Namespace) -> int:
     visit = context.desk.back_to_waiting(args.ticket)
-    message = _("{ticket}: back to waiting.").format(ticket=visit.ticket)
+    message = done_words(context.desk.config, "back_to_waiting", visit)
     return _report(context.desk, visit, args, message)
 
 
 def run_note(context: Context, args: argparse.Namespace) -> int:
     visit = context.desk.set_note(args.ticket, args.text)
-    message = _("{ticket}: note saved.").format(ticket=visit.ticket)
+    message = done_words(context.desk.config, "edit_note", visit)
     return _report(context.desk, visit, args, message)
 
 

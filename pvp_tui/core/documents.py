@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kiosk_bridge.shapes import DocumentInfo
+
 from . import events
 from .clock import Clock
 from .errors import PvpError
@@ -157,7 +159,7 @@ class DocumentLog:
 
     # ----------------------------------------------------------------- writes
     def captured(
-        self, visit_id: str, kiosk: str, document: dict[str, Any], doc_type: str
+        self, visit_id: str, kiosk: str, document: DocumentInfo, doc_type: str
     ) -> DocTrace:
         """A new scan on the bridge belongs to this visit (consent starts off)."""
         doc_id = str(document["id"])

@@ -31,6 +31,7 @@ from .reports import (
     format_date,
     report_to_dict,
 )
+from .words import figure_words, outcome_heading
 
 FORMATS = ("table", "csv", "json", "xlsx")
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
@@ -107,10 +108,10 @@ def _headline() -> list[tuple[str, str, Any]]:
         (_("Visitors"), COUNT, lambda f: f.visits),
         (_("Walk-ins"), COUNT, lambda f: f.walk_ins),
         (_("Appointments"), COUNT, lambda f: f.appointments),
-        (_("Served"), COUNT, lambda f: f.served),
-        (_("No-shows"), COUNT, lambda f: f.no_shows),
-        (_("Cancellations"), COUNT, lambda f: f.cancellations),
-        (_("Transfers"), COUNT, lambda f: f.transfers_out),
+        (figure_words("served"), COUNT, lambda f: f.served),
+        (figure_words("no_shows"), COUNT, lambda f: f.no_shows),
+        (figure_words("cancellations"), COUNT, lambda f: f.cancellations),
+        (figure_words("transfers"), COUNT, lambda f: f.transfers_out),
         (_("Left open, closed overnight"), COUNT, lambda f: f.closed_overnight),
         (_("Median wait (min)"), MINUTES, lambda f: minutes(f.wait_median_s)),
         (_("90th percentile wait (min)"), MINUTES, lambda f: minutes(f.wait_p90_s)),
@@ -119,7 +120,7 @@ def _headline() -> list[tuple[str, str, Any]]:
     for outcome in Outcome:
         rows.append(
             (
-                _("Outcome: {outcome}").format(outcome=outcome.label),
+                outcome_heading(outcome.value),
                 COUNT,
                 lambda f, o=outcome.value: f.outcomes.get(o, 0),
             )
@@ -166,12 +167,12 @@ def report_tables(report: ActivityReport) -> list[Table]:
         Column(_("Visits")),
         Column(_("Walk-ins")),
         Column(_("Appointments")),
-        Column(_("Transfers in")),
-        Column(_("Transfers out")),
-        Column(_("No-shows")),
-        Column(_("Cancellations")),
+        Column(figure_words("transfers_in")),
+        Column(figure_words("transfers_out")),
+        Column(figure_words("no_shows")),
+        Column(figure_words("cancellations")),
         Column(_("Left open, closed overnight")),
-        Column(_("Served")),
+        Column(figure_words("served")),
         Column(_("Median wait (min)"), MINUTES),
         Column(_("90th percentile wait (min)"), MINUTES),
         Column(_("Median interview (min)"), MINUTES),
@@ -230,7 +231,8 @@ def report_tables(report: ActivityReport) -> list[Table]:
             failure_rows.append([f.name, reason_label(reason), count])
     for f in [*cur.partners, cur.total]:
         if f.technical_failures:
-            failure_rows.append([f.name, _("Outcome: technical failure"), f.technical_failures])
+            heading = outcome_heading(Outcome.TECHNICAL_FAILURE.value)
+            failure_rows.append([f.name, heading, f.technical_failures])
     tables.append(
         Table(
             "failures",

@@ -20,11 +20,12 @@ from . import events
 from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
-from .i18n import N_, _, ngettext
+from .i18n import _, ngettext
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from .partners import find_partner
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
 from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
+from .words import action_past, done
 
 NAME_MAX = 80
 # A French number: 10 digits starting with 0 (0X XX XX XX XX); an international one: +
@@ -717,7 +718,7 @@ class FrontDesk:
             raise PvpError(
                 "wrong_state",
                 _("{ticket} is {status}: it cannot be {action} now.").format(
-                    ticket=visit.ticket, status=visit.status.label, action=_(ACTION_PAST[action])
+                    ticket=visit.ticket, status=visit.status.label, action=action_past(action)
                 ),
             )
 
@@ -782,20 +783,22 @@ class FrontDesk:
         )
 
 
-ACTION_PAST = {
-    "call": N_("called"),
-    "start": N_("started"),
-    "finish": N_("finished"),
-    "no_show": N_("marked as no-show"),
-    "cancel": N_("cancelled"),
-    "transfer": N_("transferred"),
-    "back_to_waiting": N_("put back to waiting"),
-    "edit_note": N_("annotated"),
-}
-
 _VISIT_SELECT = """SELECT v.*, d.name AS name, d.phone AS phone, d.note AS note
 FROM visits v LEFT JOIN visitor_details d ON d.visit_id = v.id"""
 _ACTIVE_SELECT = _VISIT_SELECT + " WHERE v.status IN (?, ?) ORDER BY v.called_at"
+
+
+def done_words(config: Config, action: str, visit: Visit, *, old: str = "") -> str:
+    """What ``action`` did to ``visit`` (as it is after it), for the CLI's line and the
+    screen's notice alike; ``old`` is a transferred visit's former ticket."""
+    partner = config.partner(visit.partner_id)
+    return done(
+        action,
+        ticket=visit.ticket,
+        partner=partner.name if partner else visit.partner_id,
+        outcome=visit.outcome.label if visit.outcome else "",
+        old=old,
+    )
 
 
 def kiosks_busy(active: Iterable[Visit], config: Config) -> str | None:

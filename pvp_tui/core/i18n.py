@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import struct
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ __all__ = [
     "_",
     "get_language",
     "gettext",
+    "in_language",
     "ngettext",
     "resolve_language",
     "set_language",
@@ -116,6 +118,14 @@ def set_language(language: str) -> None:
 
 def get_language() -> str:
     return _current
+
+
+def in_language(message: Mapping[str, str] | None) -> str:
+    """A message given in several languages ({"fr", "en"}, as the bridge sends them) in
+    the app's language, else English ('' when there is none)."""
+    if not message:
+        return ""
+    return str(message.get(_current) or message.get("en") or "")
 
 
 def resolve_language(explicit: str | None, configured: str | None) -> str:

@@ -20,12 +20,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from kiosk_bridge.client import BridgeClient, BridgeError, reconnect_delay
+from kiosk_bridge.client import BridgeClient, reconnect_delay
+from kiosk_bridge.errors import BridgeError
+from kiosk_bridge.shapes import Health, PrinterInfo, PrinterList, ScannerInfo, ScannerList
 
 from .config import Kiosk
-from .i18n import N_, _
+from .i18n import N_, _, in_language
 
 # Seen by front-desk staff, who cannot edit the config: who to tell, then what to change.
 NO_KIOSK = N_(
@@ -42,16 +44,22 @@ TOKEN_RETRY = 30.0
 # Link states: connecting (first try), online, offline (retrying), refused (token/TLS).
 ONLINE, CONNECTING, OFFLINE, REFUSED = "online", "connecting", "offline", "refused"
 
-__all__ = ["BridgeError", "KioskLink", "KioskLinks", "KioskState"]
+__all__ = [
+    "BridgeError",
+    "KioskLink",
+    "KioskLinks",
+    "KioskState",
+    "bridge_message",
+]
 
 
 @dataclass
 class KioskState:
     link: str = CONNECTING
     problem: str = ""  # why the link is not online, in words
-    scanners: list[dict[str, Any]] = field(default_factory=list)
-    printers: list[dict[str, Any]] = field(default_factory=list)
-    health: dict[str, Any] = field(default_factory=dict)
+    scanners: list[ScannerInfo] = field(default_factory=list)
+    printers: list[PrinterInfo] = field(default_factory=list)
+    health: Health = field(default_factory=lambda: Health())
     connects: int = 0
 
     @property
@@ -100,8 +108,14 @@ PRINTER_TROUBLE_SHORT = {
 }
 
 
+def bridge_message(err: BridgeError) -> str:
+    """What staff read for a bridge error, on every screen and in the CLI: the bridge's
+    own message (it says what to do) in the app's language, else its code."""
+    return in_language(err.message) or err.code
+
+
 def unreachable() -> BridgeError:
-    return BridgeError(
+    return BridgeError.local(
         "kiosk_unreachable",
         {
             "fr": "La borne ne répond pas (pvp-bridge arrêté ou réseau coupé). Vérifiez "
@@ -218,7 +232,7 @@ class KioskLink:
         elif event == "client.disconnected":
             if not self._closing:
                 self._set(OFFLINE, _("connection lost, reconnecting"))
-        elif event == "health" and isinstance(data, dict):
+        elif event == "health":  # checked by the client (kiosk_bridge.shapes.Health)
             self.state.health = data
             self._changed(self.kiosk.id)
         self._event(self.kiosk.id, event, data)
@@ -226,20 +240,18 @@ class KioskLink:
     async def _after_connect(self) -> None:
         """Fresh device lists after each (re)connection, then the connected hooks."""
         await asyncio.sleep(0)  # let connect() send hello first
-        for method, key in (
-            ("health.get", None),
-            ("scanner.list", "scanners"),
-            ("printer.list", "printers"),
-        ):
+        for method in ("health.get", "scanner.list", "printer.list"):
             try:
                 reply = await self.request(method, timeout=15)
             except BridgeError as err:
                 log.info("kiosk %s: %s failed: %s", self.kiosk.id, method, err)
                 continue
-            if key is None:
-                self.state.health = reply
+            if method == "health.get":
+                self.state.health = cast(Health, reply)
+            elif method == "scanner.list":
+                self.state.scanners = cast(ScannerList, reply)["scanners"]
             else:
-                setattr(self.state, key, reply.get(key, []))
+                self.state.printers = cast(PrinterList, reply)["printers"]
         self._changed(self.kiosk.id)
         for hook in list(self.connected_hooks):
             try:

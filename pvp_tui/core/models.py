@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from .i18n import N_, _
+from .words import outcome_words, status_words
 
 
 class Status(StrEnum):
@@ -20,22 +21,11 @@ class Status(StrEnum):
 
     @property
     def label(self) -> str:
-        return _(_STATUS_LABELS[self])
+        return status_words(self.value)
 
     @property
     def is_final(self) -> bool:
         return self in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED)
-
-
-_STATUS_LABELS = {
-    Status.WAITING: N_("waiting"),
-    Status.CALLED: N_("called"),
-    Status.IN_SESSION: N_("in session"),
-    Status.DONE: N_("done"),
-    Status.NO_SHOW: N_("no-show"),
-    Status.CANCELLED: N_("cancelled"),
-    Status.TRANSFERRED: N_("transferred"),
-}
 
 
 class Kind(StrEnum):
@@ -51,15 +41,7 @@ class Outcome(StrEnum):
 
     @property
     def label(self) -> str:
-        return _(_OUTCOME_LABELS[self])
-
-
-_OUTCOME_LABELS = {
-    Outcome.RESOLVED: N_("resolved"),
-    Outcome.FOLLOW_UP: N_("follow-up needed"),
-    Outcome.REDIRECTED: N_("redirected"),
-    Outcome.TECHNICAL_FAILURE: N_("technical failure"),
-}
+        return outcome_words(self.value)
 
 
 class Need(StrEnum):

@@ -25,17 +25,19 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+from kiosk_bridge.shapes import SessionStats, SessionStatus
 
 from . import events
 from .clock import Clock
 from .config import Config, room_address
 from .errors import PvpError
 from .frontdesk import FrontDesk
-from .i18n import N_, _, get_language
+from .i18n import N_, _, in_language
 from .models import Visit
 
 RUNNING = ("launching", "connecting", "waiting_agent", "in_call", "reconnecting")
@@ -87,7 +89,7 @@ class LiveSession:
     ended_at: str | None = None
     elapsed_s: float = 0.0
     elapsed_read_at: float = 0.0  # monotonic time elapsed_s was read
-    stats: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    stats: deque[SessionStats] = field(default_factory=lambda: deque(maxlen=HISTORY))
     recorded: set[str] = field(default_factory=set)
     states_seen: int = 0
     acknowledged: bool = False  # staff saw the end (fell back, retried or finished)
@@ -102,7 +104,8 @@ class LiveSession:
         return self.state in FINAL or self.state == "idle"
 
     @property
-    def last_stats(self) -> dict[str, Any] | None:
+    def last_stats(self) -> Mapping[str, Any] | None:
+        """The last session.stats, its figures read by name."""
         return self.stats[-1] if self.stats else None
 
     def elapsed(self, now: float) -> float:
@@ -124,12 +127,11 @@ class LiveSession:
 
     def series(self, key: str) -> list[float]:
         """The figure's recent values (missing ones left out) for a sparkline."""
-        return [float(s[key]) for s in self.stats if isinstance(s.get(key), int | float)]
+        figures: list[Mapping[str, Any]] = list(self.stats)
+        return [float(s[key]) for s in figures if isinstance(s.get(key), int | float)]
 
     def message_text(self) -> str:
-        if not self.message:
-            return ""
-        return self.message.get(get_language()) or self.message.get("en") or ""
+        return in_language(self.message)
 
 
 class SessionTracker:
@@ -182,7 +184,7 @@ class SessionTracker:
         if live.session is None and self.sessions.get(live.kiosk) is live:
             del self.sessions[live.kiosk]
 
-    def reply(self, live: LiveSession, data: dict[str, Any]) -> list[Record]:
+    def reply(self, live: LiveSession, data: SessionStatus) -> list[Record]:
         """session.start's reply: the same shape as a state event."""
         if self.sessions.get(live.kiosk) is not live:
             return []
@@ -198,12 +200,12 @@ class SessionTracker:
         if live is None or not isinstance(data, dict) or not self._ours(live, data):
             return []
         if event == "session.state":
-            return self._state(live, data)
+            return self._state(live, cast(SessionStatus, data))
         if event == "session.stats":
-            return self._stats(live, data)
+            return self._stats(live, cast(SessionStats, data))
         return []
 
-    def _ours(self, live: LiveSession, data: dict[str, Any]) -> bool:
+    def _ours(self, live: LiveSession, data: Mapping[str, Any]) -> bool:
         sid = data.get("session")
         if live.session is None:
             if sid and data.get("display_name") == live.ticket:
@@ -213,7 +215,7 @@ class SessionTracker:
         return sid == live.session
 
     # ----------------------------------------------------------------- folding
-    def _state(self, live: LiveSession, data: dict[str, Any]) -> list[Record]:
+    def _state(self, live: LiveSession, data: SessionStatus) -> list[Record]:
         state = str(data.get("state") or "")
         records = self._start_record(live, data)
         if state == "idle":
@@ -221,7 +223,8 @@ class SessionTracker:
             # The browser is gone. An end we missed (reconnected link) is in `last`.
             last = data.get("last")
             if "ended" not in live.recorded and isinstance(last, dict) and last.get("state"):
-                return records + self._state(live, {**last, "session": live.session})
+                ended = cast(SessionStatus, {**last, "session": live.session})
+                return records + self._state(live, ended)
             return records
         previous = live.state
         live.states_seen += 1
@@ -282,7 +285,7 @@ class SessionTracker:
                 )
         return records
 
-    def _start_record(self, live: LiveSession, data: dict[str, Any]) -> list[Record]:
+    def _start_record(self, live: LiveSession, data: Mapping[str, Any]) -> list[Record]:
         if "started" in live.recorded or live.session is None:
             return []
         live.recorded.add("started")
@@ -301,7 +304,7 @@ class SessionTracker:
             )
         ]
 
-    def _stats(self, live: LiveSession, data: dict[str, Any]) -> list[Record]:
+    def _stats(self, live: LiveSession, data: SessionStats) -> list[Record]:
         records = self._start_record(live, data)
         live.stats.append(data)
         quality = data.get("quality")

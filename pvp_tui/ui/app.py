@@ -47,6 +47,7 @@ from .messages import (
     read_after,
 )
 from .screens.queue import QueueScreen
+from .services import Done
 from .services.documents import DocumentPrinted, Documents, KiosksChanged
 from .services.sessions import SessionChanged, Sessions
 from .typeahead import Typeahead
@@ -318,19 +319,19 @@ class PvpApp(App[int]):
         self.documents.purge()  # a visit finished elsewhere (pvp finish...) frees its papers
 
     # ------------------------------------------------------------------- acting
-    def perform(self, fn: Callable[[], Visit], done: str) -> None:
-        """Run one front-desk action in a worker; `done` is formatted with the ticket."""
+    def perform(self, fn: Callable[[], Visit], done: Done) -> None:
+        """Run one front-desk action in a worker; `done` says what it did (see Services)."""
         self._acting += 1
         self._act(fn, done)
 
     @work(thread=True, exit_on_error=False, group="act", description=N_("carry out the action"))
-    def _act(self, fn: Callable[[], Visit], done: str) -> None:
+    def _act(self, fn: Callable[[], Visit], done: Done) -> None:
         try:
             visit = fn()
         except PvpError as exc:
             self.post_message(ActionRefused(exc.message))
         else:
-            text = done.format(ticket=visit.ticket)
+            text = done(visit) if callable(done) else done.format(ticket=visit.ticket)
             self.post_message(ActionDone(text, visit, read_after(self.desk)))
 
     @on(ActionDone)
@@ -414,7 +415,7 @@ class AppServices:
     def privacy(self) -> bool:
         return self._app.privacy
 
-    def perform(self, fn: Callable[[], Visit], done: str) -> None:
+    def perform(self, fn: Callable[[], Visit], done: Done) -> None:
         self._app.perform(fn, done)
 
     def show_read_after(self, state: QueueState | None) -> None:

@@ -8,8 +8,9 @@ from functools import cache
 from ..core.clock import elapsed_minutes
 from ..core.config import Config
 from ..core.i18n import N_, _, get_language
-from ..core.models import Kind, Need, Outcome, Status, Visit
+from ..core.models import Kind, Need, Status, Visit
 from ..core.queue_rules import QueueEntry
+from ..core.words import OUTCOME_SHORT
 
 HIDDEN = "—"
 
@@ -131,21 +132,12 @@ def kiosk_state(visit: Visit, now: datetime) -> str:
     return _("called {duration}").format(duration=duration(visit.called_at, now))
 
 
-# Short outcome labels for the narrow "Today" list ('technical failure' is 17 wide).
-_OUTCOME_COMPACT = {
-    Outcome.RESOLVED: N_("resolved"),
-    Outcome.FOLLOW_UP: N_("follow-up"),
-    Outcome.REDIRECTED: N_("redirected"),
-    Outcome.TECHNICAL_FAILURE: N_("tech. failure"),
-}
-
-
 def outcome_label(visit: Visit, width: int | None = None) -> str:
     """The outcome (else the status); its short form if the whole one is wider than `width`."""
     if visit.status is Status.DONE and visit.outcome is not None:
         label = visit.outcome.label
         if width is not None and len(label) > width:
-            return _(_OUTCOME_COMPACT[visit.outcome])
+            return _(OUTCOME_SHORT[visit.outcome.value])
         return label
     return visit.status.label
 

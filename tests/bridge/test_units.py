@@ -73,7 +73,7 @@ def test_validate_refuses_unknown_and_wrong_types() -> None:
     ):
         with pytest.raises(BridgeError) as err:
             validate(schema, params)
-        assert err.value.code == "bad_params" and hint in err.value.message()["en"]
+        assert err.value.code == "bad_params" and hint in err.value.message["en"]
 
 
 async def test_registry_is_the_one_registration_point() -> None:
@@ -102,7 +102,7 @@ def test_every_error_has_french_and_english_that_fill() -> None:
         assert re.fullmatch(r"[a-z_]+", code)
         err = BridgeError(code, device="test:0", printer="P", document="d", job=3, detail="x",
                           method="m", limit=1, size=2, free=3, upload="u")  # fmt: skip
-        msg = err.message()
+        msg = err.message
         assert msg["fr"] and msg["en"] and "?" not in msg["fr"] + msg["en"], code
         assert err.to_dict()["retryable"] is spec.retryable
     with pytest.raises(ValueError):
@@ -230,7 +230,7 @@ def test_check_option(info: OptionInfo, value: object, ok: bool) -> None:
 def test_unknown_option_name() -> None:
     with pytest.raises(BridgeError) as err:
         check_option("dev", None, "resolutoin", 300)
-    assert "resolutoin" in err.value.message()["en"]
+    assert "resolutoin" in err.value.message["en"]
 
 
 def test_sane_statuses_map_to_codes() -> None:

@@ -13,9 +13,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from ...core.errors import PvpError
-from ...core.frontdesk import kiosks_busy
+from ...core.frontdesk import done_words, kiosks_busy
 from ...core.i18n import _
 from ...core.models import Outcome, Status, Visit
+from ...core.words import sentence
 from .. import actions, format
 from ..messages import (
     OpenDocuments,
@@ -309,8 +310,12 @@ class QueueScreen(Screen[None]):
         getattr(self, f"action_{action_id}")()
 
     # ------------------------------------------------------------------- actions
-    def _act(self, fn: Callable[[], Visit], done: str) -> None:
-        self.services.perform(fn, done)
+    def _act(self, fn: Callable[[], Visit], action: str, old: str = "") -> None:
+        """Run an action; its notice is the core's words for it (as the CLI says it)."""
+        config = self.services.desk.config
+        self.services.perform(
+            fn, lambda visit: sentence(done_words(config, action, visit, old=old))
+        )
 
     def _refuse_early(self, visit: Visit, action: str) -> bool:
         """Before opening a dialog, ask the core whether the action is allowed now."""
@@ -332,7 +337,7 @@ class QueueScreen(Screen[None]):
 
         def saved(visit: Visit | None) -> None:
             if visit is not None:
-                text = _("{ticket} checked in.").format(ticket=visit.ticket)
+                text = sentence(done_words(self.services.desk.config, "check_in", visit))
                 if closed := self._closed_words(visit):
                     text += " " + closed  # tell the visitor now, not after their wait
                 self.notify(text)
@@ -367,16 +372,15 @@ class QueueScreen(Screen[None]):
     def _call(self, fn: Callable[[], Visit], closed: str | None = None) -> None:
         """Call a visitor; when every kiosk is taken or their partner is closed, only
         after a yes."""
-        done = _("{ticket} called to the kiosk.")
         busy = kiosks_busy(self.state.active, self.services.desk.config) if self.state else None
         reasons = [reason for reason in (busy, closed) if reason]
         if not reasons:
-            self._act(fn, done)
+            self._act(fn, "call")
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._act(fn, done)
+                self._act(fn, "call")
 
         self.app.push_screen(
             ConfirmDialog(
@@ -413,7 +417,7 @@ class QueueScreen(Screen[None]):
     def action_start(self) -> None:
         if visit := self._kiosk_visit("start"):
             desk = self.services.desk
-            self._act(lambda: desk.start(visit.id), _("{ticket}: interview started."))
+            self._act(lambda: desk.start(visit.id), "start")
 
     def action_finish(self) -> None:
         visit = self._kiosk_visit("finish")
@@ -423,19 +427,14 @@ class QueueScreen(Screen[None]):
 
         def picked(outcome: Outcome | None) -> None:
             if outcome is not None:
-                self._act(
-                    lambda: desk.finish(visit.id, outcome),
-                    _("{ticket} finished: {outcome}.").format(
-                        ticket="{ticket}", outcome=outcome.label
-                    ),
-                )
+                self._act(lambda: desk.finish(visit.id, outcome), "finish")
 
         self.app.push_screen(OutcomeDialog(visit.ticket), callback=picked)
 
     def action_no_show(self) -> None:
         if visit := self._selected_or_say():
             desk = self.services.desk
-            self._act(lambda: desk.no_show(visit.id), _("{ticket} marked absent."))
+            self._act(lambda: desk.no_show(visit.id), "no_show")
 
     def action_cancel(self) -> None:
         visit = self._selected_or_say()
@@ -445,7 +444,7 @@ class QueueScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._act(lambda: desk.cancel(visit.id), _("{ticket} cancelled."))
+                self._act(lambda: desk.cancel(visit.id), "cancel")
 
         self.app.push_screen(
             ConfirmDialog(
@@ -464,19 +463,14 @@ class QueueScreen(Screen[None]):
 
         def picked(partner_id: str | None) -> None:
             if partner_id:
-                self._act(
-                    lambda: desk.transfer(visit.id, partner_id),
-                    _("{old} transferred: new ticket {ticket}.").format(
-                        old=visit.ticket, ticket="{ticket}"
-                    ),
-                )
+                self._act(lambda: desk.transfer(visit.id, partner_id), "transfer", visit.ticket)
 
         self.app.push_screen(TransferDialog(visit, desk.config, open_now), callback=picked)
 
     def action_back_to_waiting(self) -> None:
         if visit := self._selected_or_say():
             desk = self.services.desk
-            self._act(lambda: desk.back_to_waiting(visit.id), _("{ticket} is waiting again."))
+            self._act(lambda: desk.back_to_waiting(visit.id), "back_to_waiting")
 
     def action_edit_note(self) -> None:
         if self.services.privacy:  # the note may name the visitor or their situation
@@ -489,7 +483,7 @@ class QueueScreen(Screen[None]):
 
         def edited(note: str | None) -> None:
             if note is not None and note != visit.note:
-                self._act(lambda: desk.set_note(visit.id, note), _("Note of {ticket} saved."))
+                self._act(lambda: desk.set_note(visit.id, note), "edit_note")
 
         self.app.push_screen(NoteDialog(visit.ticket, visit.note), callback=edited)
 

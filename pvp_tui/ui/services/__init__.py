@@ -10,7 +10,7 @@ and `Sessions` (sessions.py). No module of the UI but the app's entry point impo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     from ...core.frontdesk import FrontDesk
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from ..messages import QueueState
     from .documents import Documents
     from .sessions import Sessions
+
+
+# What an action did, from the visit after it (or a text formatted with its ticket).
+Done: TypeAlias = "str | Callable[[Visit], str]"
 
 
 class Services(Protocol):
@@ -41,9 +45,10 @@ class Services(Protocol):
         """Names hidden on screen (a public-facing screen)."""
         ...
 
-    def perform(self, fn: Callable[[], Visit], done: str) -> None:
-        """Run one front-desk action in a worker; `done` is formatted with the ticket.
-        The app says what happened, follows the visit and shows the queue read after it."""
+    def perform(self, fn: Callable[[], Visit], done: Done) -> None:
+        """Run one front-desk action in a worker; `done` gives what it did from the visit
+        after it (or is a text formatted with its ticket). The app says it, follows the
+        visit and shows the queue read after it."""
         ...
 
     def show_read_after(self, state: QueueState | None) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from textual.message import Message
 
+from kiosk_bridge.shapes import PrintJob
+
 from ...core.documents import DocumentLog, purge_closed
 from ...core.frontdesk import FrontDesk
 from ...core.i18n import _, ngettext
@@ -48,7 +50,7 @@ class PrintWatch:
     closed is still recorded (document_printed) on its visit."""
 
     orders: dict[tuple[str, int], PrintOrder] = field(default_factory=dict)
-    finished: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    finished: dict[tuple[str, int], PrintJob] = field(default_factory=dict)
 
 
 def badge(link: KioskLink) -> tuple[str, Level]:
@@ -140,36 +142,37 @@ class Documents:
             )
 
     # ----------------------------------------------------------------- printing
-    def watch_print(self, kiosk: str, job: dict[str, Any], order: PrintOrder) -> None:
+    def watch_print(self, kiosk: str, job: PrintJob, order: PrintOrder) -> None:
         """Record `document_printed` when CUPS completes this job (even if it already has)."""
         watch = self._watch
         if watch is None:
             return
-        key = (kiosk, int(job["job"]))
-        final = watch.finished.pop(key, None) or (job if job.get("final") else None)
+        key = (kiosk, job["job"])
+        final = watch.finished.pop(key, None) or (job if job["final"] else None)
         if final is not None:
             self._job_final(final, order)
         else:
             watch.orders[key] = order
 
     def _print_event(self, kiosk: str, event: str, data: Any) -> None:
-        if event != "print.job" or not isinstance(data, dict) or not data.get("final"):
+        if event != "print.job":
             return
+        job: PrintJob = data  # checked by the client (kiosk_bridge.shapes)
         watch = self._watch
-        if watch is None:
+        if not job["final"] or watch is None:
             return
-        key = (kiosk, int(data.get("job", 0)))
+        key = (kiosk, job["job"])
         order = watch.orders.pop(key, None)
         if order is None:
-            watch.finished[key] = data  # its reply may still be on its way
+            watch.finished[key] = job  # its reply may still be on its way
             if len(watch.finished) > 100:
                 watch.finished.pop(next(iter(watch.finished)))
             return
-        self._job_final(data, order)
+        self._job_final(job, order)
 
-    def _job_final(self, job: dict[str, Any], order: PrintOrder) -> None:
-        if job.get("state") == "completed":
-            self.app.run_worker(self._record_printed(order, int(job["job"])), exit_on_error=False)
+    def _job_final(self, job: PrintJob, order: PrintOrder) -> None:
+        if job["state"] == "completed":
+            self.app.run_worker(self._record_printed(order, job["job"]), exit_on_error=False)
 
     async def _record_printed(self, order: PrintOrder, job: int) -> None:
         trace = await asyncio.to_thread(self.log.get, order.visit_id, order.document)

@@ -16,10 +16,12 @@ from typing import Any
 
 from textual.message import Message
 
+from kiosk_bridge.shapes import SessionStatus
+
 from ...core.errors import PvpError
 from ...core.frontdesk import FrontDesk
 from ...core.i18n import _
-from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, KioskLinks
+from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, KioskLinks, bridge_message
 from ...core.models import Status, Visit
 from ...core.sessions import (
     FALLBACKS,
@@ -102,28 +104,29 @@ class Sessions:
         if live is not None and (live.session is None or "ended" in live.recorded):
             return
         try:
-            status = await link.request("session.status", timeout=10)
+            status: SessionStatus = await link.request("session.status", timeout=10)
         except BridgeError:
             return
         if live is None:
             live = await self._adopt(link.kiosk.id, status)
             if live is None:
                 return
-        if status.get("session") == live.session:
+        last = status.get("last")
+        if status["session"] == live.session:
             self._record(self.tracker.feed(link.kiosk.id, "session.state", status))
-        elif isinstance(status.get("last"), dict) and status["last"].get("session") == live.session:
+        elif last is not None and last.get("session") == live.session:
             self._record(
                 self.tracker.feed(
                     link.kiosk.id,
                     "session.state",
-                    {"state": "idle", "session": live.session, "last": status["last"]},
+                    {"state": "idle", "session": live.session, "last": last},
                 )
             )
         self.app.post_message(SessionChanged(link.kiosk.id))
 
-    async def _adopt(self, kiosk: str, status: dict[str, Any]) -> LiveSession | None:
-        last = status.get("last") if isinstance(status.get("last"), dict) else None
-        session = status.get("session") or (last or {}).get("session")
+    async def _adopt(self, kiosk: str, status: SessionStatus) -> LiveSession | None:
+        last = status.get("last")
+        session = status["session"] or (last or {}).get("session")
         if not session:
             return None
         found = await asyncio.to_thread(open_session, self.log, str(session))
@@ -221,11 +224,11 @@ class Sessions:
             await self._wait_idle(previous)  # its browser is still closing
         live = self.tracker.begin(link.kiosk.id, visit)
         try:
-            reply = await link.request("session.start", params, timeout=30)
+            reply: SessionStatus = await link.request("session.start", params, timeout=30)
         except BridgeError as err:
             self.tracker.abandon(live)
             self.app.post_message(SessionChanged(link.kiosk.id))
-            raise PvpError(err.code, _bridge_words(err)) from None
+            raise PvpError(err.code, bridge_message(err)) from None
         self._record(self.tracker.reply(live, reply))
         if visit.status is Status.CALLED:
             desk = self.desk
@@ -245,7 +248,7 @@ class Sessions:
         try:
             await link.request("session.end", timeout=30)
         except BridgeError as err:
-            raise PvpError(err.code, _bridge_words(err)) from None
+            raise PvpError(err.code, bridge_message(err)) from None
 
     async def retry(self, live: LiveSession) -> LiveSession:
         """End what is left of the call, then start it again for the same visit."""
@@ -340,13 +343,3 @@ class Sessions:
             shown = self.badge(link.kiosk.id)
             updates.append(BadgeUpdate(key, None) if shown is None else BadgeUpdate(key, *shown))
         return updates
-
-
-def _bridge_words(err: BridgeError) -> str:
-    """The bridge's message in the app's language (its catalog is fr/en)."""
-    from ...core.i18n import get_language
-
-    message = err.message
-    if isinstance(message, dict):
-        return str(message.get(get_language()) or message.get("en") or err.code)
-    return str(message or err.code)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Select, Static
+
+from kiosk_bridge.shapes import PrinterInfo, PrintJob
 
 from ....core.i18n import _
 from ...widgets.tick import Tick
@@ -39,7 +39,7 @@ class PrintBar(Vertical):
     def on_mount(self) -> None:
         self.query_one("#print-retry").display = False
 
-    def fill_printers(self, printers: list[dict[str, Any]]) -> None:
+    def fill_printers(self, printers: list[PrinterInfo]) -> None:
         """The kiosk's printers; the one chosen stays, else the kiosk's default."""
         select: Select[str] = self.query_one("#printer", Select)
         names = [p["name"] for p in printers]
@@ -70,7 +70,7 @@ class PrintBar(Vertical):
     def show_retry(self, shown: bool) -> None:
         self.query_one("#print-retry").display = shown
 
-    def job(self, job: dict[str, Any]) -> None:
+    def job(self, job: PrintJob) -> None:
         """A print job's state, as the bridge reports it."""
         text, level = job_line(job)
         self.say(text, level, retry=level == "error")

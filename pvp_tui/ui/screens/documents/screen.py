@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from PIL import Image
 from textual import on, work
@@ -27,9 +27,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, OptionList, Static
 
+from kiosk_bridge.shapes import DocumentInfo, PrintJob, PrintSubmitted, ScanResult
+
 from ....core.documents import DocTrace, DocumentLog, type_label
 from ....core.i18n import N_, _, ngettext
-from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink
+from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink, bridge_message
 from ....core.models import Status, Visit
 from ... import actions, format, styles
 from ...services.documents import PrintOrder
@@ -40,7 +42,6 @@ from .print_bar import PrintBar
 from .scan import ScanController
 from .scan_bar import ScanBar
 from .thumbs import decode
-from .words import bridge_message
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -283,7 +284,7 @@ class DocumentsScreen(Screen[None]):
                 sheet = int(data.get("sheet", 1))
                 self._progress(sheet - 1, float(data.get("fraction") or 0.0))
         elif event == "print.job" and data.get("job") == self.job:
-            self.query_one(PrintBar).job(data)
+            self.query_one(PrintBar).job(cast(PrintJob, data))  # checked by the client
 
     def _progress(self, done: int, fraction: float) -> None:
         total = self.scans.total(done, fraction)
@@ -344,7 +345,7 @@ class DocumentsScreen(Screen[None]):
         self, params: dict[str, Any], append_to: str | None, replace_page: int | None
     ) -> None:
         kiosk = self.link.kiosk.id
-        result: dict[str, Any] | None = None
+        result: ScanResult | None = None
         failure: BridgeError | None = None
         try:
             result = await self.link.request("scanner.scan", params, timeout=SCAN_TIMEOUT)
@@ -359,7 +360,7 @@ class DocumentsScreen(Screen[None]):
 
     async def _finish_scan(
         self,
-        result: dict[str, Any] | None,
+        result: ScanResult | None,
         failure: BridgeError | None,
         live: list[Image.Image | None],
         append_to: str | None,
@@ -413,7 +414,7 @@ class DocumentsScreen(Screen[None]):
 
     async def _record_scan(
         self,
-        info: dict[str, Any],
+        info: DocumentInfo,
         append_to: str | None,
         live: list[Image.Image | None],
         kiosk: str,
@@ -481,7 +482,7 @@ class DocumentsScreen(Screen[None]):
             return
         self._start_scan(self.current, replace_page=self._selected_page())
 
-    async def _put_rescanned(self, info: dict[str, Any], page: int) -> None:
+    async def _put_rescanned(self, info: DocumentInfo, page: int) -> None:
         """The new page was appended last: move it in place of `page`, drop the old one."""
         last = int(info["pages"])
         order = [{"page": i, "rotate": 0} for i in range(1, last)]
@@ -609,7 +610,7 @@ class DocumentsScreen(Screen[None]):
     @work(group="print", exit_on_error=False)
     async def _print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
         try:
-            reply = await self._link_for(doc).request(
+            reply: PrintSubmitted = await self._link_for(doc).request(
                 "printer.print",
                 {"document": doc.id, "printer": printer, "copies": copies, "duplex": duplex},
             )
@@ -620,7 +621,7 @@ class DocumentsScreen(Screen[None]):
             self.query_one(PrintBar).say(text, "error", retry=True)
             return
         job = reply["job"]
-        self.job = int(job["job"])
+        self.job = job["job"]
         self.query_one(PrintBar).job(job)
         # The app follows the job to its end, even once this panel is closed.
         order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)

@@ -1,11 +1,11 @@
-"""What the documents panel says: bridge errors and printer trouble in plain words."""
+"""What the documents panel says: printer trouble and print jobs in plain words (bridge
+errors: :func:`pvp_tui.core.kiosks.bridge_message`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from kiosk_bridge.shapes import PrintJob
 
-from ....core.i18n import N_, _, get_language
-from ....core.kiosks import BridgeError
+from ....core.i18n import N_, _
 
 # Printer trouble: what happened, then what to do, per reason code.
 PRINTER_ADVICE: dict[str, str] = {
@@ -37,12 +37,6 @@ JOB_STATES = {
 }
 
 
-def bridge_message(err: BridgeError) -> str:
-    """The bridge's own message in the UI language (it says what to do)."""
-    msg: dict[str, Any] = err.message or {}
-    return str(msg.get(get_language()) or msg.get("en") or err.code)
-
-
 def printer_advice(reasons: list[str]) -> str:
     """The most urgent printer problem's advice, or ''."""
     for code in PRINTER_ADVICE:
@@ -54,7 +48,7 @@ def printer_advice(reasons: list[str]) -> str:
     return ""
 
 
-def job_line(job: dict[str, Any]) -> tuple[str, str]:
+def job_line(job: PrintJob) -> tuple[str, str]:
     """(text, level) for a print.job event: progress, trouble and what to do, or the end."""
     state = str(job.get("state", "pending"))
     label = _(JOB_STATES.get(state, state))

@@ -1,0 +1,115 @@
+"""The client checks what the bridge sends against the protocol's shapes
+(kiosk_bridge.shapes): a malformed result is a clear ``bad_reply`` error for the caller,
+a malformed event is logged and dropped, never a KeyError later in a screen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from kiosk_bridge import client as client_module
+from kiosk_bridge import errors
+from kiosk_bridge.client import BridgeClient, BridgeError
+from kiosk_bridge.shapes import MalformedFrame, parse_event, parse_result
+
+HELLO = {"server": "fake", "protocol": 1, "methods": [], "events": [], "limits": {}}
+GOOD_PAGE = {
+    "scan": "scan_1",
+    "device": "test:0",
+    "sheet": 1,
+    "page": 1,
+    "width": 10,
+    "height": 20,
+    "thumbnail": "iVBO",
+}
+# What the fake bridge answers, by method: its result, or a raw "error" member.
+REPLIES: dict[str, dict[str, Any]] = {
+    "hello": {"result": HELLO},
+    "scanner.list": {"result": {"scanners": [{"device": "test:0"}, {"model": "no device"}]}},
+    "printer.list": {"result": {"printers": "accueil"}},
+    "session.status": {"result": {"state": "idle", "session": None, "last": None}},
+    "odd.error": {"error": ["not", "an", "object"]},
+    "scanner.scan": {"result": {"scan": "scan_1", "document": None, "pages_added": 0}},
+}
+
+
+@pytest.fixture
+async def fake_bridge() -> AsyncIterator[str]:
+    async def handler(ws: ServerConnection) -> None:
+        async for frame in ws:
+            request = json.loads(frame)
+            reply = REPLIES[request["method"]]
+            if request["method"] == "session.status":  # events first, then the reply
+                await ws.send(json.dumps({"event": "scan.page", "data": {"scan": "scan_1"}}))
+                await ws.send(json.dumps({"event": "scan.page", "data": GOOD_PAGE}))
+                await ws.send(json.dumps({"event": "x.custom", "data": [1]}))
+            await ws.send(json.dumps({"id": request["id"], **reply}))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/v1"
+
+
+async def test_a_malformed_result_is_a_bad_reply_naming_what_is_wrong(fake_bridge: str) -> None:
+    async with BridgeClient(fake_bridge, "t", reconnect=False) as bridge:
+        with pytest.raises(BridgeError) as err:
+            await bridge.request("scanner.list")
+        assert err.value.code == "bad_reply" and not err.value.retryable
+        assert "scanner.list" in err.value.message["en"]
+        assert "'device' is missing" in err.value.message["en"]
+        assert "'device' is missing" in err.value.message["fr"]
+        with pytest.raises(BridgeError) as err:
+            await bridge.request("printer.list")
+        assert "'printers' must be a list" in err.value.message["en"]
+        with pytest.raises(BridgeError) as err:
+            await bridge.request("scanner.scan")
+        assert "'cancelled' is missing" in err.value.message["en"]
+        with pytest.raises(BridgeError) as err:  # an error reply without a code
+            await bridge.request("odd.error")
+        assert err.value.code == "bad_reply"
+
+
+async def test_a_malformed_event_is_logged_and_dropped(
+    fake_bridge: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[str, Any]] = []
+    async with BridgeClient(fake_bridge, "t", reconnect=False) as bridge:
+        bridge.subscribe(lambda event, data: seen.append((event, data)))
+        with caplog.at_level(logging.ERROR, logger="kiosk_bridge.client"):
+            status = await bridge.request("session.status")
+            await asyncio.sleep(0.05)
+    assert status == {"state": "idle", "session": None, "last": None}
+    pages = [data for event, data in seen if event == "scan.page"]
+    assert pages == [GOOD_PAGE]  # the one without sheet, thumbnail... never reached anyone
+    assert ("x.custom", [1]) in seen  # an extension's event: not the client's to judge
+    assert "malformed scan.page event: 'device' is missing" in caplog.text
+
+
+def test_shapes_say_which_key_and_what_was_expected() -> None:
+    with pytest.raises(MalformedFrame, match=r"'sheet' must be an integer, not '1'"):
+        parse_event("scan.progress", {"scan": "s", "device": "d", "page": 1, "sheet": "1",
+                                      "fraction": None})  # fmt: skip
+    with pytest.raises(MalformedFrame, match=r"'error': 'code' must be a string"):
+        parse_event("scan.failed", {"scan": "s", "device": "d", "error": {"code": 3}})
+    with pytest.raises(MalformedFrame, match="an object was expected"):
+        parse_event("print.job", None)
+    with pytest.raises(MalformedFrame, match=r"'session' is missing"):
+        parse_result("session.start", {"state": "connecting"})
+    job = {"job": 42, "state": "completed", "final": True, "reason": None, "extra": 1}
+    assert parse_event("print.job", job) is job  # the wire's object itself, extra keys kept
+    assert parse_event("session.stats", {"session": "s", "state": "in_call", "width": 640})
+
+
+def test_one_bridge_error_class_for_the_bridge_and_the_client() -> None:
+    assert client_module.BridgeError is errors.BridgeError
+    wire = errors.BridgeError("scanner_jammed").to_dict()
+    read = BridgeError.from_reply(wire)
+    assert (read.code, read.message, read.retryable) == ("scanner_jammed", wire["message"], True)
+    lost = BridgeError.local("connection_lost", "gone", retryable=True)
+    assert lost.message == {"fr": "gone", "en": "gone"} and lost.details == {}
