@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from ..core.changes import ChangeWatcher
 from ..core.errors import PvpError
-from ..core.frontdesk import FrontDesk, erasure_pending_message
+from ..core.frontdesk import FrontDesk, KioskBusy, erasure_pending_message
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
@@ -329,7 +329,7 @@ class PvpApp(App[int]):
         try:
             visit = fn()
         except PvpError as exc:
-            self.post_message(ActionRefused(exc.message))
+            self.post_message(ActionRefused(exc.message, exc))
         else:
             text = done(visit) if callable(done) else done.format(ticket=visit.ticket)
             self.post_message(ActionDone(text, visit, read_after(self.desk)))
@@ -346,6 +346,9 @@ class PvpApp(App[int]):
 
     @on(ActionRefused)
     def _refused(self, message: ActionRefused) -> None:
+        if isinstance(message.error, KioskBusy):  # found in the call's own transaction
+            self.queue_screen.ask_call_anyway(message.error)
+            return
         self.notify(message.text, severity="warning", markup=False)
 
     @on(Worker.StateChanged)

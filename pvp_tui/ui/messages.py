@@ -7,6 +7,7 @@ from datetime import datetime
 
 from textual.message import Message
 
+from ..core.errors import PvpError
 from ..core.frontdesk import DaySummary, FrontDesk
 from ..core.models import Visit
 from ..core.queue_rules import QueueEntry
@@ -65,9 +66,10 @@ def read_after(desk: FrontDesk) -> QueueState | None:
 class ActionRefused(Message):
     """The core refused an action (PvpError): nothing changed; `text` says what to do."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, error: PvpError | None = None) -> None:
         super().__init__()
         self.text = text
+        self.error = error  # the refusal itself, when a screen may answer it (KioskBusy)
 
 
 # ----------------------------------------------------------------- screens to the app

@@ -7,8 +7,7 @@ from pvp_tui.core.frontdesk import done_words
 from pvp_tui.core.models import Status
 from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.widgets.visit_table import VisitTable
-
-from .scenario import settle
+from tests.support.desk_morning import settle
 
 SIZE = (80, 24)
 

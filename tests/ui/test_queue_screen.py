@@ -270,7 +270,7 @@ async def test_calling_when_the_kiosk_is_busy_asks_and_no_calls_nobody(app: PvpA
         await pilot.press("f3")
         assert isinstance(app.screen, ConfirmDialog)
         assert app.screen.question == (
-            "Le kiosque est occupé (A-001 en entretien).\nAppeler quand même un visiteur ?"
+            "Le kiosque est occupé (A-001 en entretien).\nAppeler quand même C-003 M. Roux ?"
         )
         await pilot.press("n")
         await settle(pilot)
@@ -594,6 +594,7 @@ async def test_calling_a_visitor_of_a_closed_partner_asks_first(app: PvpApp) -> 
         lines = app.screen.question.splitlines()
         assert lines[0] == "Le kiosque est occupé (A-001 en entretien)."
         assert lines[1].startswith("MSA : fermé en ce moment, ouvre ")
+        assert lines[2].startswith("Appeler quand même M-001 ")
         await pilot.press("n")
         await settle(pilot)
         assert status(app.desk, "M-001") is Status.WAITING

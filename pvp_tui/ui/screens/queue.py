@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from ...core.errors import PvpError
-from ...core.frontdesk import done_words, kiosks_busy
+from ...core.frontdesk import KioskBusy, done_words, kiosks_busy
 from ...core.i18n import _
 from ...core.models import Outcome, Status, Visit
 from ...core.words import sentence
@@ -345,14 +345,36 @@ class QueueScreen(Screen[None]):
         self.app.push_screen(CheckInForm(self.services.desk, on_saved=applied), callback=saved)
 
     def action_call_next(self) -> None:
-        self._call(self.services.desk.call_next)
+        desk = self.services.desk
+        self._act(lambda: desk.call_next(unless_busy=True), "call")  # busy: ask_call_anyway
 
     def action_call_selected(self) -> None:
         if visit := self._selected_or_say():
             if self._refuse_early(visit, "call"):
                 return
             desk = self.services.desk
-            self._call(lambda: desk.call(visit.id), self._closed_words(visit))
+            closed = self._closed_words(visit)
+            if not closed:
+                self._act(lambda: desk.call(visit.id, unless_busy=True), "call")
+                return
+            # One question for both: the partner is closed, and the kiosk busy if it is now.
+            busy = kiosks_busy(self.state.active, desk.config) if self.state else None
+
+            def answered(yes: bool | None) -> None:
+                if yes:  # a kiosk taken meanwhile is still asked about (by the core)
+                    self._act(lambda: desk.call(visit.id, unless_busy=busy is None), "call")
+
+            question = [*([busy] if busy else []), closed, self._call_anyway(visit)]
+            self.app.push_screen(
+                ConfirmDialog("\n".join(question), _("Call anyway"), _("Wait")),
+                callback=answered,
+            )
+
+    def _call_anyway(self, visit: Visit) -> str:
+        """'Call C-003 Marie Dupont anyway?' (the ticket alone when names are hidden)."""
+        hidden = self.services.privacy or not visit.name
+        who = visit.ticket if hidden else f"{visit.ticket} {visit.name}"
+        return _("Call {visitor} anyway?").format(visitor=who)
 
     def _closed_words(self, visit: Visit) -> str | None:
         """'<partner> is closed now: it opens Tue 09:00.' for a waiting visitor whose
@@ -369,22 +391,21 @@ class QueueScreen(Screen[None]):
             return _("{partner} has no permanence this week.").format(partner=partner)
         return _("{partner} is closed now: it opens {when}.").format(partner=partner, when=when)
 
-    def _call(self, fn: Callable[[], Visit], closed: str | None = None) -> None:
-        """Call a visitor; when every kiosk is taken or their partner is closed, only
-        after a yes."""
-        busy = kiosks_busy(self.state.active, self.services.desk.config) if self.state else None
-        reasons = [reason for reason in (busy, closed) if reason]
-        if not reasons:
-            self._act(fn, "call")
-            return
+    def ask_call_anyway(self, busy: KioskBusy) -> None:
+        """Every kiosk has a visitor: say who is there and who would be called, and call
+        that one only after a yes (nothing was changed)."""
+        visit = busy.visit
+        desk = self.services.desk
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._act(fn, "call")
+                self._act(lambda: desk.call(visit.id), "call")
 
         self.app.push_screen(
             ConfirmDialog(
-                "\n".join([*reasons, _("Call a visitor anyway?")]), _("Call anyway"), _("Wait")
+                "\n".join([busy.message, self._call_anyway(visit)]),
+                _("Call anyway"),
+                _("Wait"),
             ),
             callback=answered,
         )
