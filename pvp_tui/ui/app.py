@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, Provider
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from ..core.changes import ChangeWatcher
@@ -29,6 +30,7 @@ from ..core.frontdesk import FrontDesk, KioskBusy, erasure_pending_message
 from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
+from ..core.partners import next_hours_change
 from . import actions, partial_updates, styles
 from .commands import FrontDeskCommands
 from .messages import (
@@ -114,6 +116,7 @@ class PvpApp(App[int]):
         self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
         self.services = AppServices(self)
         self._acting = 0  # front-desk actions being carried out (keys typed after wait)
+        self._hours_timer: Timer | None = None  # reads the queue when a permanence opens
         self.typeahead = Typeahead(self, super().on_event, busy=lambda: self._acting > 0)
 
     # ------------------------------------------------------------------- set-up
@@ -285,6 +288,8 @@ class PvpApp(App[int]):
             # The personal-data retention runs at start (pvp purge does it on demand).
             if not self.desk.purge_personal_data().complete:
                 self.post_message(ActionRefused(erasure_pending_message()))
+            if words := self.desk.other_site_words():  # [site] id changed: say why it is empty
+                self.post_message(ActionRefused(words))
             self._purged = True
         self.post_message(QueueLoaded(load_queue_state(self.desk)))
 
@@ -303,6 +308,20 @@ class PvpApp(App[int]):
             return  # the app is closing, or still composing (its mount reads the queue)
         screen.show_state(state)
         self.update_badges(db_ok=True)
+        self._read_again_when_hours_change()
+
+    def _read_again_when_hours_change(self) -> None:
+        """'fermé → 9h' turns into a wait at 9:00 itself, not at the next minute's tick."""
+        if not self.tick_seconds:
+            return  # tests with a fixed clock read the queue themselves
+        if self._hours_timer is not None:
+            self._hours_timer.stop()
+            self._hours_timer = None
+        now = self.desk.local_now()
+        change = next_hours_change(self.desk.config, now)
+        if change is not None:
+            delay = (change - now).total_seconds() + 0.5  # just after: the rule sees it open
+            self._hours_timer = self.set_timer(delay, self.refresh_queue)
 
     def show_action_read(self, state: QueueState | None) -> None:
         """After an action: show the read its worker made, or read the queue now."""
