@@ -134,6 +134,7 @@ class ReportsScreen(Screen[None]):
                 yield DataTable(
                     id="table-partners", cursor_type="row", zebra_stripes=True, fixed_columns=1
                 )
+                yield Static(id="table-partners-note", classes="legend")  # why total > visitors
             with TabPane(_("Per day"), id="tab-daily"):
                 yield PlotextPlot(id="plot-daily")
                 yield Static(id="plot-daily-legend", classes="legend")
@@ -247,6 +248,9 @@ class ReportsScreen(Screen[None]):
         for table in report_tables(report):
             if table.key in TABLE_TABS:
                 self._fill(self.query_one(f"#table-{table.key}", DataTable), table)
+            for note in self.query(f"#table-{table.key}-note").results(Static):
+                note.update(table.note or "")
+                note.display = bool(table.note)
         self._chart("#plot-daily", _("Visits per day by partner"), visits_series(report.current))
         self._chart(
             "#plot-waits", _("Wait before the call (minutes)"), waits_series(report.current)
