@@ -22,6 +22,15 @@ class UiAction:
     core: str | None = None  # the ALLOWED_FROM entry when it acts on the selected visit
 
 
+# A refusal of the core said the screen's way (the core's words name the CLI's way).
+SCREEN_REFUSALS = {
+    "nothing_to_call": N_(
+        "Nobody can be called now: the queue is empty or no partner's permanence is open. "
+        "To call someone anyway, select them in the list and press c."
+    ),
+}
+
+
 ACTIONS: tuple[UiAction, ...] = (
     UiAction("help", "f1,question_mark", N_("Help"), N_("Show the keys"), footer=True),
     UiAction("check_in", "f2,a", N_("Check in"), N_("Check in a new visitor (form)"), footer=True),

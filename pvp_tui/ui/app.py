@@ -368,7 +368,9 @@ class PvpApp(App[int]):
         if isinstance(message.error, KioskBusy):  # found in the call's own transaction
             self.queue_screen.ask_call_anyway(message.error)
             return
-        self.notify(message.text, severity="warning", markup=False)
+        code = message.error.code if message.error is not None else ""
+        text = _(actions.SCREEN_REFUSALS[code]) if code in actions.SCREEN_REFUSALS else message.text
+        self.notify(text, severity="warning", markup=False)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

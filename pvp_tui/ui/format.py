@@ -94,7 +94,7 @@ _NEED_COMPACT = {
     Need.HEARING: N_("hear."),
     Need.SIGHT: N_("sight"),
     Need.REDUCED_MOBILITY: N_("mob."),
-    Need.PAPERS_HELP: N_("pap."),
+    Need.PAPERS_HELP: N_("paper"),  # "pap." in French
 }
 
 

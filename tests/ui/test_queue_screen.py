@@ -593,7 +593,7 @@ async def test_calling_a_visitor_of_a_closed_partner_asks_first(app: PvpApp) -> 
         assert isinstance(app.screen, ConfirmDialog)
         lines = app.screen.question.splitlines()
         assert lines[0] == "Le kiosque est occupé (A-001 en entretien)."
-        assert lines[1].startswith("MSA : fermé en ce moment, ouvre ")
+        assert lines[1].startswith("MSA\u00a0: fermé en ce moment, ouvre ")
         assert lines[2].startswith("Appeler quand même M-001 ")
         await pilot.press("n")
         await settle(pilot)
@@ -609,7 +609,7 @@ async def test_checking_in_for_a_closed_partner_says_when_it_opens(app: PvpApp) 
         await settle(pilot)
         assert isinstance(app.screen, QueueScreen)
         said = [n for n in notes(app) if "enregistré" in n]
-        assert said and "MSA : fermé en ce moment, ouvre " in said[-1], said
+        assert said and "MSA\u00a0: fermé en ce moment, ouvre " in said[-1], said
 
 
 async def test_the_partner_list_speaks_french_in_the_footer(app: PvpApp) -> None:
