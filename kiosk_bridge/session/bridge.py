@@ -27,10 +27,12 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     "unknown_partner": ErrorSpec(
         False,
-        "Partenaire {partner} absent de [session.partners] dans la configuration du pont : "
-        "ajoutez-le avec son préfixe de ticket et ses domaines de visio.",
-        "Partner {partner} is missing from [session.partners] in the bridge config: add it "
-        "with its ticket prefix and its video domains.",
+        "La borne ne connaît pas encore la visio de {partner} : prévenez l'administrateur "
+        "(il manque {partner} dans [session.partners] de la configuration du pont, avec son "
+        "préfixe de ticket et ses domaines de visio).",
+        "The kiosk does not know {partner}'s video calls yet: tell your administrator "
+        "({partner} is missing from [session.partners] in the bridge config, with its ticket "
+        "prefix and its video domains).",
     ),
     "ticket_partner_mismatch": ErrorSpec(
         False,
@@ -44,10 +46,12 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     "room_not_allowed": ErrorSpec(
         False,
-        "Le domaine {host} n'est pas autorisé pour {partner}. Ajoutez-le à domains dans "
-        "[session.partners.{partner}] de la configuration du pont si c'est bien sa visio.",
-        "Domain {host} is not allowed for {partner}. Add it to domains in "
-        "[session.partners.{partner}] of the bridge config if it is really its video service.",
+        "La borne refuse la visio de {host} pour {partner} : prévenez l'administrateur (si "
+        "c'est bien sa visio, il l'ajoute à domains dans [session.partners.{partner}] de la "
+        "configuration du pont).",
+        "The kiosk refuses video calls on {host} for {partner}: tell your administrator (if "
+        "it is really its video service, they add it to domains in "
+        "[session.partners.{partner}] of the bridge config).",
     ),
     "session_busy": ErrorSpec(
         True,

@@ -195,7 +195,7 @@ async def test_bridge_refusal_is_shown_and_nothing_is_written(
         await pilot.press("f5")
         await until(pilot, lambda: bool(app._notifications), "a message")
         messages = [n.message for n in app._notifications]
-        assert any("localhost n'est pas autorisé pour caf" in m for m in messages), messages
+        assert any("refuse la visio de localhost pour caf" in m for m in messages), messages
         assert not isinstance(app.screen, SessionScreen)
         assert not app.screen.query(Button)  # no dialog left open either
     assert desk.events(visit_id) == before
