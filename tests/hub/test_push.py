@@ -159,7 +159,7 @@ def _bad_inputs() -> list[tuple[str, object, int, str, str]]:
         ("unknown type", {"events": [{**good, "type": "exploded"}]}, 422, "invalid_events",
          "events[0].type: unknown event type 'exploded'"),
         ("clock ahead", {"events": [future]}, 422, "invalid_events",
-         "events[0].at: 3 h 0"),
+         "ahead of the hub's clock"),  # 3 h when the test module was read; less by now
         ("too old", {"events": [ancient]}, 422, "invalid_events", "events[0].at: older than"),
         ("NUL in data", {"events": [{**good, "data": {"ticket": "C\u0000"}}]}, 422,
          "nul_character", "events[0].data.ticket: contains \\u0000"),
