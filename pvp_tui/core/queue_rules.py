@@ -125,12 +125,26 @@ def order_queue(
     grace = timedelta(minutes=config.site.appointment_grace_minutes)
     late = timedelta(minutes=config.site.appointment_late_minutes)
     local_now = now.astimezone(config.site.timezone)
-    keyed = sorted(((sort_key(v, now, grace, late), v) for v in waiting), key=lambda kv: kv[0])
     # Per partner, once: open now, or when it opens next (None: unknown or never).
     hours: dict[str, tuple[bool, datetime | None]] = {}
     for partner in config.partners:
         is_open = partner.is_open(local_now)
         hours[partner.id] = (is_open, None if is_open else partner.next_opening(local_now))
+    # Who can be called now comes first, in call order; the others after, soonest open
+    # first (a visitor transferred to a partner closed until Tuesday is not first all day).
+    never = datetime.max.replace(tzinfo=local_now.tzinfo)
+
+    def order(v: Visit) -> tuple[bool, datetime, tuple[int, datetime, str]]:
+        is_open, opens_at = hours.get(v.partner_id, (False, None))
+        return (
+            not is_open,
+            opens_at or never if not is_open else never,
+            sort_key(v, now, grace, late),
+        )
+
+    keyed = [
+        (key[2], v) for key, v in sorted(((order(v), v) for v in waiting), key=lambda kv: kv[0])
+    ]
     # The visits that take kiosk time (partner open now), in call order.
     served = [(key[0], v) for key, v in keyed if hours.get(v.partner_id, (False, None))[0]]
     estimates = _simulate(served, config.site.kiosk_count, now, medians, busy_until)

@@ -237,10 +237,10 @@ def test_call_next_skips_partners_without_a_permanence_open_now(
     msa = _arrive(desk, clock, "13:00", "msa")  # MSA: Monday 09:00-12:00 only
     caf = _arrive(desk, clock, "13:30", "caf")
     clock.at = clock.at.replace(hour=14)
-    first, second = desk.queue()
-    assert (first.visit.ticket, first.eligible, first.estimate) == (msa, False, None)
-    assert first.opens_at == datetime(2026, 12, 7, 9, 0, tzinfo=PARIS)
-    assert second.eligible
+    first, second = desk.queue()  # who can be called now first, though they came later
+    assert (first.visit.ticket, first.eligible, first.position) == (caf, True, 1)
+    assert (second.visit.ticket, second.eligible, second.estimate) == (msa, False, None)
+    assert second.opens_at == datetime(2026, 12, 7, 9, 0, tzinfo=PARIS)
     assert desk.call_next().ticket == caf
     before = counts(store)
     with pytest.raises(PvpError) as refused:
@@ -349,7 +349,7 @@ def test_a_closed_partner_gets_no_estimate_and_takes_no_kiosk_time(
     check_in(desk, "msa")
     clock.advance(minutes=1)
     check_in(desk, "caf")
-    msa, caf = desk.queue()
+    caf, msa = desk.queue()  # the one who can be called now first
     assert msa.estimate is None and not msa.eligible
     assert caf.estimate == timedelta(0)
 
