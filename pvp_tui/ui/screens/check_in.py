@@ -157,7 +157,7 @@ class CheckInForm(ModalScreen[Visit | None]):
     def on_key(self, event: events.Key) -> None:
         """A digit typed on the "yes, at" tick starts the time: one Tab from the partner."""
         tick = self.query_one("#has-appointment", Tick)
-        if self.focused is tick and event.character and event.character.isdigit():
+        if self.focused is tick and event.character and event.character in "0123456789":
             event.stop()
             event.prevent_default()
             time = self.query_one("#appointment", Input)
