@@ -667,6 +667,9 @@ class DocumentsScreen(Screen[None]):
             self.notify(_("Stopping the scan; the pages already scanned are kept."))
             self._cancel_scan()
             return
+        if not self._sending:
+            self.dismiss(None)
+            return
         self.accepts_keys = False
         self._leave()
 
