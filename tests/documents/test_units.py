@@ -343,3 +343,29 @@ async def test_a_hung_bridge_never_stalls_the_loop(tmp_path: Path) -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_digits_set_the_feeders_page_count() -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Input, Select
+
+    from pvp_tui.ui.screens.documents.scan_bar import ScanBar
+
+    class Bar(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ScanBar(4)  # the count last scanned with
+
+    app = Bar()
+    async with app.run_test() as pilot:
+        bar = app.query_one(ScanBar)
+        assert bar.settings()["max_pages"] == 4
+        app.query_one("#source", Select).value = "flatbed"
+        bar.type_pages("1")
+        bar.type_pages("2")  # within a second: twelve
+        await pilot.pause()
+        assert app.query_one("#max-pages", Input).value == "12"
+        assert bar.settings() == {**bar.settings(), "source": "adf", "max_pages": 12}
+        bar._typed_at = 0.0  # a pause: the next digit starts again
+        bar.type_pages("3")
+        await pilot.pause()
+        assert bar.settings()["max_pages"] == 3

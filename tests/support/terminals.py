@@ -90,6 +90,10 @@ class Tmux:
     def screen(self, pane: str) -> str:
         return self.run("capture-pane", "-p", "-t", pane)
 
+    def counted(self, pane: str) -> KeyCount:
+        """Send keys to `pane` through a counter (how many keys staff press for a task)."""
+        return KeyCount(self, pane)
+
     def pane_pid(self, pane: str) -> int:
         return int(self.run("display-message", "-p", "-t", pane, "#{pane_pid}").strip())
 
@@ -116,6 +120,28 @@ class Tmux:
             self.started = False
         if self.socket_path:
             Path(self.socket_path).unlink(missing_ok=True)
+
+
+@dataclass
+class KeyCount:
+    """Keys sent to one pane, counted as staff press them: each key of `press` is one
+    (F2, Tab, a letter, a digit); the text of `type` (a name, a time) is not counted."""
+
+    term: Tmux
+    pane: str
+    pressed: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.pressed)
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.term.run("send-keys", "-t", self.pane, key)
+            self.pressed.append(key)
+
+    def type(self, text: str) -> None:
+        self.term.type(self.pane, text)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
@@ -40,6 +40,9 @@ class CheckInForm(ModalScreen[Visit | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", N_("Cancel"), id="close"),
         Binding("ctrl+s", "save", N_("Save"), id="save"),
+        # F3 here is the queue's F3 after saving: the visitor standing at the desk is
+        # usually the next one called (one key less than ctrl+s then F3).
+        Binding("f3", "save_and_call", N_("Save and call"), id="save_and_call"),
     ]
 
     def __init__(
@@ -55,6 +58,7 @@ class CheckInForm(ModalScreen[Visit | None]):
         self.desk = desk
         self._on_saved = on_saved
         self.accepts_keys = True  # False while saving: keys typed after ctrl+s are for the queue
+        self.then_call = False  # saved with F3: the queue calls the next visitor at once
 
     def compose(self) -> ComposeResult:
         local_now = self.desk.local_now()
@@ -150,6 +154,16 @@ class CheckInForm(ModalScreen[Visit | None]):
             label.update("")
             label.remove_class("-shown")
 
+    def on_key(self, event: events.Key) -> None:
+        """A digit typed on the "yes, at" tick starts the time: one Tab from the partner."""
+        tick = self.query_one("#has-appointment", Tick)
+        if self.focused is tick and event.character and event.character in "0123456789":
+            event.stop()
+            event.prevent_default()
+            time = self.query_one("#appointment", Input)
+            self.set_focus(time)  # now: the digit must reach the field after its focus
+            time.post_message(events.Key(event.key, event.character))
+
     @on(Input.Blurred, "#appointment")
     def _time_left(self, event: Input.Blurred) -> None:
         """A time the rule reads is shown as it reads it: "9h" becomes "09:00"."""
@@ -160,11 +174,18 @@ class CheckInForm(ModalScreen[Visit | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
+        self._check_and_save(then_call=False)
+
+    def action_save_and_call(self) -> None:
+        self._check_and_save(then_call=True)
+
+    def _check_and_save(self, *, then_call: bool) -> None:
         form = self.form()
         problems = validate_check_in(form, self.desk.config)
         self.show_errors(problems)
         if not problems:
             self.accepts_keys = False
+            self.then_call = then_call
             self._save(form)
 
     @work(

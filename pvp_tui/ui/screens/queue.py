@@ -334,6 +334,8 @@ class QueueScreen(Screen[None]):
             # As the form closes: the new row is in the list when the queue reappears.
             self.follow(visit)
             self.services.show_read_after(state)
+            if form.then_call:  # F3 in the form: saved, then F3 here
+                self.action_call_next()
 
         def saved(visit: Visit | None) -> None:
             if visit is not None:
@@ -342,7 +344,8 @@ class QueueScreen(Screen[None]):
                     text += " " + closed  # tell the visitor now, not after their wait
                 self.notify(text)
 
-        self.app.push_screen(CheckInForm(self.services.desk, on_saved=applied), callback=saved)
+        form = CheckInForm(self.services.desk, on_saved=applied)
+        self.app.push_screen(form, callback=saved)
 
     def action_call_next(self) -> None:
         desk = self.services.desk

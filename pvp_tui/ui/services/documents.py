@@ -81,6 +81,7 @@ class Documents:
         self.log = DocumentLog(desk)
         self._watch: PrintWatch | None = None
         self._purging: bool | None = None  # None: no purge runs; True: once more after it
+        self.scan_pages: int | None = None  # the feeder's page count last scanned with
 
     def attach(self) -> None:
         """Start the kiosk links on the app's loop (once its first frame is drawn)."""
@@ -175,7 +176,9 @@ class Documents:
             self.app.run_worker(self._record_printed(order, job["job"]), exit_on_error=False)
 
     async def _record_printed(self, order: PrintOrder, job: int) -> None:
-        trace = await asyncio.to_thread(self.log.get, order.visit_id, order.document)
+        # The visit may have closed, and its papers left the kiosk, while CUPS printed.
+        traces = await asyncio.to_thread(self.log.documents, order.visit_id, include_purged=True)
+        trace = next((t for t in traces if t.id == order.document), None)
         if trace is None:
             return
         await asyncio.to_thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import on
@@ -14,6 +15,8 @@ from ....core.i18n import _
 from .status import say
 
 RESOLUTIONS = (75, 150, 200, 300, 600)
+PAGES = 10  # the feeder's page count until staff choose another
+AGAIN = 1.0  # seconds: digits typed closer than this add up ("12" pages)
 
 
 class ScanBar(Vertical):
@@ -26,8 +29,12 @@ class ScanBar(Vertical):
             super().__init__()
             self.retry = retry
 
-    def __init__(self) -> None:
+    def __init__(self, pages: int | None = None) -> None:
+        """`pages`: the feeder's page count to show (the last one scanned with)."""
         super().__init__(id="scan-bar")
+        self._pages = pages or PAGES
+        self._typed = ""
+        self._typed_at = 0.0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="scan-options", classes="doc-row"):
@@ -53,7 +60,9 @@ class ScanBar(Vertical):
                 id="resolution",
             )
             yield Static(_("pages"), classes="doc-label")
-            yield Input("10", restrict=r"[0-9]*", max_length=3, compact=True, id="max-pages")
+            yield Input(
+                str(self._pages), restrict=r"[0-9]*", max_length=3, compact=True, id="max-pages"
+            )
             yield Button(_("Scan") + " F6", id="scan-button", compact=True)
         with Horizontal(id="scan-progress-row", classes="doc-row"):
             yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="scan-progress")
@@ -76,6 +85,22 @@ class ScanBar(Vertical):
             "resolution": self.query_one("#resolution", Select).value,
             "max_pages": max_pages,
         }
+
+    def type_pages(self, digit: str) -> None:
+        """A digit typed on the panel: the feeder's page count ("3"; "1" then "2" within a
+        second: 12). More than one page means the feeder."""
+        now = time.monotonic()
+        typed = (self._typed if now - self._typed_at < AGAIN else "") + digit
+        self._typed_at = now
+        typed = typed.lstrip("0") if len(typed) <= 3 else digit.lstrip("0")
+        self._typed = typed
+        if not typed:
+            return
+        pages = min(int(typed), 100)
+        self.query_one("#max-pages", Input).value = str(pages)
+        source: Select[str] = self.query_one("#source", Select)
+        if pages > 1 and source.value != "adf":
+            source.value = "adf"
 
     def say(self, text: str, level: str) -> None:
         say(self.query_one("#scan-status", Static), text, level)

@@ -18,7 +18,7 @@ import base64
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from PIL import Image
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -30,12 +30,15 @@ from textual.widgets import Footer, OptionList, Static
 from kiosk_bridge.shapes import DocumentInfo, PrintJob, PrintSubmitted, ScanResult
 
 from ....core.documents import DocTrace, DocumentLog, type_label
+from ....core.errors import PvpError
+from ....core.frontdesk import done_words
 from ....core.i18n import N_, _, ngettext
 from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink, bridge_message
-from ....core.models import Status, Visit
+from ....core.models import Outcome, Status, Visit
+from ....core.words import sentence
 from ... import actions, format, styles
 from ...services.documents import PrintOrder
-from ..dialogs import ConfirmDialog
+from ..dialogs import ConfirmDialog, OutcomeDialog
 from .doc_list import DocumentList, DocumentOptions
 from .page_strip import PageStrip
 from .print_bar import PrintBar
@@ -70,6 +73,8 @@ class DocumentsScreen(Screen[None]):
         Binding("f6", "scan", N_("Scan"), id="scan"),
         Binding("plus,ctrl+a", "add_pages", N_("Add pages"), id="add_pages", show=False),
         Binding("f7", "print", N_("Print"), id="print"),
+        # As on the queue; not in the footer, which 80 columns fill already.
+        Binding("f8", "finish", N_("Finish"), id="finish", show=False),
         Binding(
             "ctrl+t", "delete_document", N_("Delete document"), id="delete_document", show=False
         ),
@@ -93,6 +98,10 @@ class DocumentsScreen(Screen[None]):
         self.missing: set[str] = set()  # documents the bridge no longer has
         self._unsubscribe: Any = None
         self._writing = asyncio.Lock()  # one store write at a time, on the latest trace
+        self._sending = 0  # prints sent to the bridge and not answered yet
+        self._sent = asyncio.Event()  # set when none is: leaving waits for their jobs
+        self._sent.set()
+        self.accepts_keys = True  # False while leaving waits: keys typed meanwhile wait too
 
     @property
     def scanning(self) -> bool:
@@ -104,7 +113,7 @@ class DocumentsScreen(Screen[None]):
         config = self.services.desk.config
         types = config.document_types(self.visit.partner_id)
         yield Static("", id="doc-header", markup=False)
-        yield ScanBar()
+        yield ScanBar(self.services.documents.scan_pages)
         with Horizontal(id="doc-body"):
             yield DocumentList()
             yield PageStrip(self.scans)
@@ -297,6 +306,13 @@ class DocumentsScreen(Screen[None]):
         scanners = self.link.state.scanners
         return str(scanners[0]["device"]) if scanners else None
 
+    def on_key(self, event: events.Key) -> None:
+        """Digits no field took set the feeder's page count: 3 then F6 scans 3 pages."""
+        character = event.character
+        if character is not None and character.isascii() and character.isdigit():
+            event.stop()
+            self.query_one(ScanBar).type_pages(character)
+
     def action_scan(self) -> None:
         """F6: scan a new document (or, after a retryable error, continue the kept one)."""
         self._start_scan(self.scans.f6_document())
@@ -334,6 +350,8 @@ class DocumentsScreen(Screen[None]):
             return
         if replace_page is not None:
             params.update(source="flatbed", max_pages=1)
+        elif params["source"] == "adf":  # the next visitor's panel opens with it
+            self.services.documents.scan_pages = int(params["max_pages"])
         self.scans.start(append_to, int(params["max_pages"]))
         self.query_one(ScanBar).error(None)
         self._show_pages()
@@ -601,6 +619,8 @@ class DocumentsScreen(Screen[None]):
             return
         copies, duplex = bar.copies(), bar.duplex()
         bar.say(_("Sending to {printer}…").format(printer=printer), "info", retry=False)
+        self._sending += 1
+        self._sent.clear()
         self._print(doc, printer, copies, duplex)
 
     @on(PrintBar.Requested)
@@ -609,6 +629,14 @@ class DocumentsScreen(Screen[None]):
 
     @work(group="print", exit_on_error=False)
     async def _print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
+        try:
+            await self._send_print(doc, printer, copies, duplex)
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._sent.set()
+
+    async def _send_print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
         try:
             reply: PrintSubmitted = await self._link_for(doc).request(
                 "printer.print",
@@ -639,7 +667,59 @@ class DocumentsScreen(Screen[None]):
             self.notify(_("Stopping the scan; the pages already scanned are kept."))
             self._cancel_scan()
             return
+        if not self._sending:
+            self.dismiss(None)
+            return
+        self.accepts_keys = False
+        self._leave()
+
+    @work(group="leave", exclusive=True, exit_on_error=False)
+    async def _leave(self) -> None:
+        """Leave once every print sent has its job (the app then follows it to its end)."""
+        try:
+            await self._sent.wait()
+        finally:
+            self.accepts_keys = True
         self.dismiss(None)
+
+    def action_finish(self) -> None:
+        """F8: the interview ends with the papers: its outcome is asked over the panel,
+        which closes with it (Esc in the question stays here)."""
+        if self.scanning:
+            self.notify(
+                _("A scan is running: wait for its end, or Esc to stop it."), severity="warning"
+            )
+            return
+        self.accepts_keys = False  # the outcome's digit waits for its question
+        self._ask_outcome()
+
+    @work(group="leave", exclusive=True, exit_on_error=False)
+    async def _ask_outcome(self) -> None:
+        desk = self.services.desk
+        try:
+            await self._sent.wait()  # a print being sent gets its job first
+            visit = await asyncio.to_thread(desk.get, self.visit.id)
+            desk.check(visit, "finish")
+        except PvpError as exc:
+            self.accepts_keys = True
+            self.notify(exc.message, severity="warning", markup=False)
+            return
+        except BaseException:
+            self.accepts_keys = True
+            raise
+
+        def picked(outcome: Outcome | None) -> None:
+            if outcome is None:
+                return
+            self.dismiss(None)
+            config = desk.config
+            self.services.perform(
+                lambda: desk.finish(visit.id, outcome),
+                lambda done: sentence(done_words(config, "finish", done)),
+            )
+
+        self.app.push_screen(OutcomeDialog(visit.ticket), callback=picked)
+        self.accepts_keys = True  # the question is on top: the digit is for it
 
     @work(group="scan-cancel", exit_on_error=False)
     async def _cancel_scan(self) -> None:
