@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
@@ -28,6 +28,7 @@ from ...core.models import Need, Visit
 from .. import actions
 from ..messages import ActionDone, ActionRefused, QueueState, read_after
 from ..widgets.partner_select import PartnerSelect
+from ..widgets.status_line import StatusLine
 from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
@@ -40,6 +41,9 @@ class CheckInForm(ModalScreen[Visit | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", N_("Cancel"), id="close"),
         Binding("ctrl+s", "save", N_("Save"), id="save"),
+        # Enter saves from any field, a tick too (a field's own Enter comes first: a text
+        # field submits, which saves; the partner list opens; a button presses).
+        Binding("enter", "save", show=False, id="save-enter"),
     ]
 
     def __init__(
@@ -99,12 +103,18 @@ class CheckInForm(ModalScreen[Visit | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
                 yield Button(_("Save"), id="save", variant="primary", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
         for overlay in self.query("SelectOverlay"):  # its footer key: "Échap Fermer la liste"
             actions.localize(overlay)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The row of the focused field shows its label in reverse video (dialogs.tcss)."""
+        for row in self.query(".field"):
+            row.set_class(row in event.widget.ancestors, "-focused")
 
     def form(self) -> CheckIn:
         partner = self.query_one("#partner", Select).value

@@ -35,6 +35,7 @@ from ....core.kiosks import NO_KIOSK, BridgeError, KioskLink, bridge_message
 from ....core.models import Status, Visit
 from ... import actions, format, styles
 from ...services.documents import PrintOrder
+from ...widgets.status_line import StatusLine
 from ..dialogs import ConfirmDialog
 from .doc_list import DocumentList, DocumentOptions
 from .page_strip import PageStrip
@@ -110,6 +111,7 @@ class DocumentsScreen(Screen[None]):
             yield PageStrip(self.scans)
         yield DocumentOptions(types)
         yield PrintBar()
+        yield StatusLine()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
