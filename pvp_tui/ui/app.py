@@ -3,7 +3,9 @@
 The app's entry point, and the only module of the UI that knows the app: screens get its
 `Services` (services.py) at construction and talk back with messages handled here.
 IO runs in thread workers that post typed messages; one handler turns a worker's failure
-into a notification. Another pvp process's commits arrive through the ChangeWatcher.
+into a message. Every message to the staff (`notify`, from any screen or part) goes to
+the status line above the keys (widgets/status_line.py), never over the lists.
+Another pvp process's commits arrive through the ChangeWatcher.
 Nothing repaints while nothing changes: no clock on screen, a one-minute tick for the
 'waited' column, and tables updated cell by cell.
 """
@@ -19,6 +21,7 @@ from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, Provider
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -54,6 +57,7 @@ from .services.documents import DocumentPrinted, Documents, KiosksChanged
 from .services.sessions import SessionChanged, Sessions
 from .typeahead import Typeahead
 from .widgets.badges import BadgesChanged, BadgeUpdate
+from .widgets.status_line import MessageBoard
 
 TICK_SECONDS = 60.0  # the 'waited' column moves by whole minutes
 SIXTEEN_COLOURS = ("standard", "windows")  # Rich's names for 16-colour terminals
@@ -118,6 +122,7 @@ class PvpApp(App[int]):
         self._acting = 0  # front-desk actions being carried out (keys typed after wait)
         self._hours_timer: Timer | None = None  # reads the queue when a permanence opens
         self.typeahead = Typeahead(self, super().on_event, busy=lambda: self._acting > 0)
+        self.board = MessageBoard(self)  # what the status lines say; `board.said`: the log
 
     # ------------------------------------------------------------------- set-up
     def get_default_screen(self) -> Screen[None]:
@@ -135,6 +140,7 @@ class PvpApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         # Keys typed fast go one at a time, each to the screen ready for it (F2 then a name).
         if isinstance(event, events.Key) and not event.is_forwarded:
+            self.board.read()  # an error on the status line, seen, is read at the next key
             await self.typeahead.key(event)
             return
         await super().on_event(event)
@@ -239,6 +245,21 @@ class PvpApp(App[int]):
             self.push_screen(
                 CommandPalette(id="--command-palette", placeholder=_("Search for an action…"))
             )
+
+    # ------------------------------------------------------------------- messages
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every message to the staff, from any screen or part (and any thread): on the
+        status line, not in a toast over the lists. The board decides how long it stays;
+        `title`, `timeout` and `markup` are Textual's and unused (the text is shown as is)."""
+        self.board.notify(message, severity)
 
     # ------------------------------------------------------------------- badges
     def _show_badges(self, updates: list[BadgeUpdate], *, full: bool = False) -> None:

@@ -15,6 +15,7 @@ from pvp_tui.ui.screens.session import SessionScreen
 from tests.support.bridge_daemons import BridgeProcess
 from tests.support.farend import FarEnd
 from tests.support.kiosk_app import make_app, until
+from tests.support.said import said
 
 from .conftest import (
     called_visitor,
@@ -75,7 +76,7 @@ async def test_start_watch_agent_leaves_and_fall_back(
                 and again is not live
                 and again.state == "in_call"
             ),
-            f"the retried call in call {[n.message for n in app._notifications]}",
+            f"the retried call in call {said(app)}",
         )
         retried = app.sessions.tracker.for_visit(visit_id)
         assert retried is not None and retried.session != first_session
@@ -164,9 +165,9 @@ async def test_kiosk_down_says_what_to_do_and_writes_nothing(tmp_path: Path) -> 
             pilot, lambda: link.state.link == "offline" and app.loads > 0, "link down, queue read"
         )
         await pilot.press("f5")
-        await until(pilot, lambda: bool(app._notifications), "a message")
+        await until(pilot, lambda: bool(said(app)), "a message")
         await app.workers.wait_for_complete()
-        messages = [n.message for n in app._notifications]
+        messages = said(app)
         assert any("ne répond pas" in m and "F5" in m for m in messages), messages
         assert not isinstance(app.screen, SessionScreen)
         assert app.sessions.tracker.for_visit(visit_id) is None
@@ -193,8 +194,8 @@ async def test_bridge_refusal_is_shown_and_nothing_is_written(
         link = app.kiosks["kiosk-1"]
         await until(pilot, lambda: link.state.online and app.loads > 0, "the link and queue")
         await pilot.press("f5")
-        await until(pilot, lambda: bool(app._notifications), "a message")
-        messages = [n.message for n in app._notifications]
+        await until(pilot, lambda: bool(said(app)), "a message")
+        messages = said(app)
         assert any("refuse la visio de localhost pour caf" in m for m in messages), messages
         assert not isinstance(app.screen, SessionScreen)
         assert not app.screen.query(Button)  # no dialog left open either

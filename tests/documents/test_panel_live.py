@@ -19,6 +19,7 @@ from tests.documents.conftest import Lab
 from tests.support.bridge_daemons import BridgeProcess, Ippe
 from tests.support.documents_site import PARIS_10AM, make_desk, site_config, visitor_at_kiosk
 from tests.support.kiosk_app import make_app, until
+from tests.support.said import said
 
 # A slow feeder: small reads with a pause after each (test backend options).
 SLOW = {"read_limit": True, "read_limit_size": 16384, "read_delay": True,
@@ -106,10 +107,7 @@ async def test_scan_three_pages_see_them_print_them_then_finish_leaves_nothing(
         # said once the purge is recorded: wait for the notice rather than race it
         await until(
             pilot,
-            lambda: any(
-                "C-001 : 1 document supprimé de la borne." in str(n.message)
-                for n in app._notifications
-            ),
+            lambda: any("C-001 : 1 document supprimé de la borne." in t for t in said(app)),
             "the purge said",
         )
     kinds = [t for t, _ in doc_events(desk, visit_id)]

@@ -149,3 +149,47 @@ def test_check_in_form_readable(site: Site, terminal: str, extra: dict[str, str]
     assert contrast(worst[0].fg, worst[0].bg) >= MIN_CONTRAST, [
         (c.char, c.row, c.col, c.fg, c.bg, round(contrast(c.fg, c.bg), 2)) for c in worst
     ]
+
+
+Looks = set[tuple[tuple[int, int, int], tuple[int, int, int]]]
+
+
+def _look(screen: str, word: str) -> Looks:
+    """The colours of `word` on the check-in form's partner row."""
+    lines = [SGR.sub("", line) for line in screen.splitlines()]
+    top = next(r for r, line in enumerate(lines) if "Nouvel arrivant" in line)
+    row = next(r for r, line in enumerate(lines) if "Partenaire" in line and r > top)
+    start = lines[row].index(word)
+    return {
+        (c.fg, c.bg) for c in cells(screen) if c.row == row and start <= c.col < start + len(word)
+    }
+
+
+@pytest.mark.parametrize("terminal", ["xterm-256color", "xterm"], ids=["256", "16-xterm"])
+def test_the_focused_field_stands_out(site: Site, terminal: str) -> None:
+    """Tab from the name to the partner list: the list's text and its label change colours
+    (not a shade: another colour pair), and stay readable."""
+    with tmux() as term:
+        pane = term.new_session(in_terminal([PVP], terminal), site.env())
+        term.wait_for(pane, "F2 Accueillir", what="the queue")
+        term.keys(pane, "F2")
+        term.wait_for(pane, "^s Enregistrer", what="the form")
+        time.sleep(0.5)  # its first frame whole
+        before = term.run("capture-pane", "-e", "-p", "-t", pane)
+        term.keys(pane, "Tab")
+        deadline = time.monotonic() + 5
+        after = before
+        while _look(after, "Partenaire") == _look(before, "Partenaire"):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+            after = term.run("capture-pane", "-e", "-p", "-t", pane)
+        time.sleep(0.3)  # the frame whole
+        after = term.run("capture-pane", "-e", "-p", "-t", pane)
+
+    for word in ("Partenaire", "Choisir"):
+        blurred, focused = _look(before, word), _look(after, word)
+        assert blurred and focused and blurred != focused, (word, blurred, focused)
+        # another background, far from the one it had: not 234 -> 235
+        assert all(contrast(f[1], b[1]) >= 1.5 for f in focused for b in blurred), word
+        assert all(contrast(fg, bg) >= MIN_CONTRAST for fg, bg in focused), word

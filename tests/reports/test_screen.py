@@ -16,6 +16,7 @@ from pvp_tui.core import i18n
 from pvp_tui.core.exports import format_cell, report_tables, to_csv
 from pvp_tui.core.reports import Period, activity_report
 from pvp_tui.ui.screens.reports import ReportsScreen
+from tests.support.said import said
 
 from .conftest import Built
 from .report_app import ReportApp
@@ -119,7 +120,7 @@ async def test_the_period_picker(history: Built) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert screen.period == Period(date(2026, 2, 3), date(2026, 4, 20))
-        assert any("JJ/MM/AAAA" in str(n.message) for n in app._notifications)
+        assert any("JJ/MM/AAAA" in text for text in said(app))
 
 
 async def test_english_dates_are_iso(history: Built) -> None:

@@ -8,12 +8,13 @@ from pvp_tui.core.models import Status
 from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.widgets.visit_table import VisitTable
 from tests.support.desk_morning import settle
+from tests.support.said import said
 
 SIZE = (80, 24)
 
 
 def notes(app: PvpApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    return said(app)
 
 
 async def select_row(pilot, app: PvpApp, table_id: str, ticket: str) -> None:  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from pvp_tui.ui.screens.dialogs import (
 from pvp_tui.ui.screens.queue import QueueScreen
 from pvp_tui.ui.widgets.visit_table import VisitTable
 from tests.support.desk_morning import TEN_AM, make_app, make_desk, set_time, settle
+from tests.support.said import said
 
 SIZE = (80, 24)
 
@@ -57,7 +58,7 @@ async def select_row(pilot, app: PvpApp, table_id: str, ticket: str) -> None:  #
 
 
 def notes(app: PvpApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    return said(app)
 
 
 async def test_waiting_list_follows_call_order_with_estimates_and_flags(app: PvpApp) -> None:

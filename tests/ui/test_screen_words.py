@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.desk_morning import make_app, settle
+from tests.support.said import said
 
 
 async def test_f3_with_nobody_to_call_says_the_screens_way(tmp_path: Path) -> None:
@@ -13,6 +14,6 @@ async def test_f3_with_nobody_to_call_says_the_screens_way(tmp_path: Path) -> No
         await settle(pilot)
         await pilot.press("f3")
         await settle(pilot)
-        said = [str(n.message) for n in app._notifications]
-        assert any("appuyez sur c" in n for n in said), said
-        assert not any("ticket" in n for n in said), said  # the CLI's way: pvp call TICKET
+        texts = said(app)
+        assert any("appuyez sur c" in n for n in texts), texts
+        assert not any("ticket" in n for n in texts), texts  # the CLI's way: pvp call TICKET

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.support.desk_morning import make_app, settle
+from tests.support.said import said
 
 
 async def test_the_app_says_the_database_holds_another_sites_visits(tmp_path: Path) -> None:
@@ -15,5 +16,5 @@ async def test_the_app_says_the_database_holds_another_sites_visits(tmp_path: Pa
         conn.execute("UPDATE visits SET site_id = 'ancien-site'")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        said = [str(n.message) for n in app._notifications]
-        assert any("ancien-site" in n and "[site] id" in n for n in said), said
+        texts = said(app)
+        assert any("ancien-site" in n and "[site] id" in n for n in texts), texts

@@ -28,6 +28,7 @@ from ...core.models import Need, Visit
 from .. import actions
 from ..messages import ActionDone, ActionRefused, QueueState, read_after
 from ..widgets.partner_select import PartnerSelect
+from ..widgets.status_line import StatusLine
 from ..widgets.tick import Tick
 
 FIELDS = ("name", "partner", "appointment", "phone", "note")
@@ -43,6 +44,9 @@ class CheckInForm(ModalScreen[Visit | None]):
         # F3 here is the queue's F3 after saving: the visitor standing at the desk is
         # usually the next one called (one key less than ctrl+s then F3).
         Binding("f3", "save_and_call", N_("Save and call"), id="save_and_call"),
+        # Enter saves from any field, a tick too (a field's own Enter comes first: a text
+        # field submits, which saves; the partner list opens; a button presses).
+        Binding("enter", "save", show=False, id="save-enter"),
     ]
 
     def __init__(
@@ -103,12 +107,18 @@ class CheckInForm(ModalScreen[Visit | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
                 yield Button(_("Save"), id="save", variant="primary", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
         for overlay in self.query("SelectOverlay"):  # its footer key: "Échap Fermer la liste"
             actions.localize(overlay)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The row of the focused field shows its label in reverse video (dialogs.tcss)."""
+        for row in self.query(".field"):
+            row.set_class(row in event.widget.ancestors, "-focused")
 
     def form(self) -> CheckIn:
         partner = self.query_one("#partner", Select).value

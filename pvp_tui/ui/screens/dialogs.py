@@ -18,6 +18,7 @@ from ...core.frontdesk import NOTE_MAX
 from ...core.i18n import N_, _
 from ...core.models import Outcome, Visit
 from .. import actions, format
+from ..widgets.status_line import StatusLine
 
 
 class Dialog(ModalScreen[Any]):
@@ -77,6 +78,7 @@ class VisitMenu(Dialog):
                         )
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Close"), id="close", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_key(self, event: events.Key) -> None:
@@ -117,6 +119,7 @@ class OutcomeDialog(Dialog):
                 )
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def action_pick(self, index: int) -> None:
@@ -158,6 +161,7 @@ class TransferDialog(Dialog):
             yield OptionList(*options, id="transfer-partners")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     @on(OptionList.OptionSelected)
@@ -204,6 +208,7 @@ class ConfirmDialog(Dialog):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, id="yes", variant="error", compact=True)
                 yield Button(self.no, id="no", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:
@@ -235,6 +240,7 @@ class NoteDialog(Dialog):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Cancel"), id="close", compact=True)
                 yield Button(_("Save"), id="save", variant="primary", compact=True)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     @on(Input.Submitted)
@@ -273,6 +279,7 @@ class HelpScreen(Dialog):
             dialog.border_title = _("Keys")
             with VerticalScroll(id="help-keys", can_focus=False):
                 yield Static("\n".join(lines), markup=False)
+        yield StatusLine()
         yield Footer(compact=True)  # the dialog's own keys, not the screen's under it
 
     def on_mount(self) -> None:

@@ -28,6 +28,7 @@ from ..messages import (
 )
 from ..services import Services
 from ..widgets.badges import Badges, BadgesChanged, SiteHeader
+from ..widgets.status_line import StatusLine
 from ..widgets.visit_table import VisitTable
 from .check_in import CheckInForm
 from .dialogs import (
@@ -136,6 +137,7 @@ class QueueScreen(Screen[None]):
         with Horizontal(id="bottom"):
             yield KioskList()
             yield TodayPanel()
+        yield StatusLine()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

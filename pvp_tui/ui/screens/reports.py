@@ -61,6 +61,7 @@ from ...core.reports import (
 )
 from .. import styles
 from ..actions import localize
+from ..widgets.status_line import StatusLine
 
 DAY, WEEK, MONTH, RANGE = "day", "week", "month", "range"
 TABLE_TABS = ("summary", "partners", "kiosks", "failures", "needs")
@@ -152,6 +153,7 @@ class ReportsScreen(Screen[None]):
                 yield DataTable(id="table-needs", cursor_type="row")
         # Every key of this screen on one line at 80 columns. No ^p hint: the palette holds
         # the queue's actions, not this screen's (ctrl+p still opens it).
+        yield StatusLine()
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

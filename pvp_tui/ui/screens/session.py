@@ -26,6 +26,7 @@ from ...core.models import Visit
 from ...core.sessions import FALLBACK_PHONE, NEW_APPOINTMENT, LiveSession
 from .. import actions, format, styles
 from ..messages import OpenDocuments
+from ..widgets.status_line import StatusLine
 from .dialogs import ConfirmDialog, Dialog
 
 if TYPE_CHECKING:
@@ -210,6 +211,7 @@ class SessionScreen(Screen[None]):
                 yield Static("–", classes="value", id=f"value-{key}", markup=False)
         yield Static("", id="session-alert", classes="-hidden", markup=False)
         yield Static("", id="session-facts", markup=False)
+        yield StatusLine()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

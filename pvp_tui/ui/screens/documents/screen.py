@@ -38,6 +38,7 @@ from ....core.models import Outcome, Status, Visit
 from ....core.words import sentence
 from ... import actions, format, styles
 from ...services.documents import PrintOrder
+from ...widgets.status_line import StatusLine
 from ..dialogs import ConfirmDialog, OutcomeDialog
 from .doc_list import DocumentList, DocumentOptions
 from .page_strip import PageStrip
@@ -119,6 +120,7 @@ class DocumentsScreen(Screen[None]):
             yield PageStrip(self.scans)
         yield DocumentOptions(types)
         yield PrintBar()
+        yield StatusLine()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
