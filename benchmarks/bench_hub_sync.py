@@ -18,9 +18,15 @@ For each engine:
     (benchmarks/_bare_hub.py) doing the same SQL on the same driver, under the same
     uvicorn settings. The stack ratio is the hub's CPU per request over the bare app's at
     the fixed rate, and the bare app's sustained rate over the hub's. Goal: <= 1.5.
+    Printed first: the same ratio in-process, both ASGI apps called alternately in this
+    process without HTTP or load generator (the steadiest figure on a busy machine).
+
+The flat-out steps start at --rate and grow by a quarter; a step of --step-seconds is
+held when p99 < --p99-bound, no error, and at least 97 % of the rate was answered.
 
 Usage: uv run python benchmarks/bench_hub_sync.py [--sites N] [--seconds S] [--full]
-       [--engines sqlite,postgresql] [--rate R] [--runs N]
+       [--engines sqlite,postgresql] [--rate R] [--runs N] [--quick]
+(each engine: about 3 min by default with 2,840 sites, 7 with --full)
 """
 
 from __future__ import annotations
@@ -339,6 +345,79 @@ async def warm(port: int, sites: list[SiteLoad]) -> None:
     conns.close()
 
 
+# ------------------------------------------------------------------- in-process, no HTTP
+def asgi_scope(site: SiteLoad, push: bool, body: bytes) -> dict[str, Any]:
+    headers = [(b"authorization", f"Bearer {site.token}".encode())]
+    query = b""
+    if push:
+        headers += [
+            (b"idempotency-key", str(uuid.uuid4()).encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+    elif site.cursor:
+        query = f"cursor={site.cursor}".encode()
+    path = PUSH_PATH if push else PULL_PATH
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST" if push else "GET", "scheme": "http", "path": path,
+            "raw_path": path.encode(), "query_string": query, "headers": headers,
+            "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}  # fmt: skip
+
+
+async def asgi_requests(app: Any, sites: list[SiteLoad], count: int) -> None:
+    """`count` requests, one at a time, half pushes and half pulls, straight into `app`."""
+    for i in range(count):
+        site = sites[i % len(sites)]
+        push = site.turns % 2 == 0
+        site.turns += 1
+        body = push_body(datetime.now(UTC)) if push else b""
+        sent: list[dict[str, Any]] = []
+
+        async def receive(body: bytes = body) -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        await app(asgi_scope(site, push, body), receive, send)
+        if sent[0]["status"] != 200:
+            raise RuntimeError(f"in-process {sent[0]['status']}: {sent[1]['body'][:300]!r}")
+        if not push:
+            site.cursor = json.loads(sent[1]["body"])["cursor"]
+
+
+def in_process(url: str, sites: list[SiteLoad], rounds: int, each: int) -> float:
+    """The hub's app and the bare app called alternately in this process (no HTTP, no load
+    generator): the CPU per request of each, threads included. The steadiest ratio on a
+    busy machine."""
+    import importlib
+
+    from pvp_hub.api import create_app
+    from pvp_hub.config import load_hub_config
+
+    os.environ["PVP_BARE_DB"] = url
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    bare_module = importlib.reload(importlib.import_module("_bare_hub"))
+    hub_app = create_app(load_hub_config(None, env={}, url=url))
+    costs: dict[str, list[float]] = {"hub": [], "bare": []}
+
+    async def run() -> None:
+        for app in (hub_app, bare_module.app):
+            await asgi_requests(app, sites, each)  # warm both
+        for _ in range(rounds):
+            for name, app in (("hub", hub_app), ("bare", bare_module.app)):
+                cpu0 = time.process_time()
+                await asgi_requests(app, sites, each)
+                costs[name].append((time.process_time() - cpu0) / each * 1000)
+
+    asyncio.run(run())
+    hub_ms, bare_ms = statistics.median(costs["hub"]), statistics.median(costs["bare"])
+    ratio = statistics.median(h / b for h, b in zip(costs["hub"], costs["bare"], strict=True))
+    print(f"  in-process CPU per request (median of {rounds} x {each}): hub {hub_ms:.2f} ms, "
+          f"bare {bare_ms:.2f} ms; stack/bare {ratio:.2f}x (goal <= 1.5)")  # fmt: skip
+    return ratio
+
+
 # ------------------------------------------------------------------------------ servers
 class BareServer:
     """benchmarks/_bare_hub.py under uvicorn, in its own process group."""
@@ -464,6 +543,7 @@ def bench_engine(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
         started = time.perf_counter()
         sites = make_sites(url, args.sites)
         print(f"{kind}: {len(sites)} sites and tokens in {time.perf_counter() - started:.1f} s")
+        in_process(url, sites, args.rounds, 200)
         hub = HubProcess(url, workdir)
         hub.start("--workers", "1")
         bare = BareServer(url, workdir)
@@ -538,6 +618,7 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=5)
     parser.add_argument("--max-rate", type=float, default=4000)
     parser.add_argument("--no-flat-out", action="store_true")
+    parser.add_argument("--rounds", type=int, default=7, help="in-process rounds")
     args = parser.parse_args()
     if args.full:
         args.seconds, args.step_seconds = 60, 10

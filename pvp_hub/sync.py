@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pvp_tui.core import events as event_types
@@ -89,6 +89,20 @@ _SET_STATUS = (
         or_(visits.c.status_at.is_(None), visits.c.status_at <= bindparam("b_at")),
     )
     .values(status=bindparam("b_status"), status_at=bindparam("b_at"))
+)
+
+# Pull's one statement when nothing is new (most pulls): built once too.
+_LAST = func.max(changes.c.seq).label("last")
+_CHANGES = (
+    select(changes.c.kind, changes.c.object_id, _LAST)
+    .where(
+        changes.c.region_id == bindparam("region"),
+        or_(changes.c.site_id.is_(None), changes.c.site_id == bindparam("site")),
+        changes.c.seq > bindparam("after"),
+    )
+    .group_by(changes.c.kind, changes.c.object_id)
+    .order_by(_LAST)
+    .limit(bindparam("limit", type_=Integer))
 )
 
 
@@ -427,20 +441,23 @@ def _project(
     batch is mostly a few visits' events). Events may come out of order: the status is
     that of the latest event by its time, and an older one never overwrites it."""
     latest: dict[uuid.UUID, tuple[datetime, str]] = {}
+    tickets: list[dict[str, Any]] = []
     for row in sorted(new, key=lambda r: r["at"]):
         data = row["data"]
         if row["type"] in (event_types.CHECKED_IN, event_types.TRANSFERRED_IN):
-            conn.execute(
-                _SET_TICKET,
+            tickets.append(
                 {
                     "b_id": row["visit_id"],
                     "b_partner": str(data.get("partner", ""))[:32] or None,
                     "b_ticket": str(data.get("ticket", ""))[:16] or None,
-                },
+                }
             )
         status = _status_after(row["type"], data)
         if status is not None:
             latest[row["visit_id"]] = (row["at"], status)
+    if tickets:
+        # One call for the batch, in the events' order: a later check-in's ticket wins.
+        conn.execute(_SET_TICKET, tickets)
     if latest:
         conn.execute(
             _SET_STATUS,
@@ -502,17 +519,9 @@ def pull(
     with engine.connect() as conn:
         site = authenticate_site(conn, token)
         after = decode_cursor(cursor)
-        last = func.max(changes.c.seq).label("last")
         rows = conn.execute(
-            select(changes.c.kind, changes.c.object_id, last)
-            .where(
-                changes.c.region_id == site.region_id,
-                or_(changes.c.site_id.is_(None), changes.c.site_id == site.id),
-                changes.c.seq > after,
-            )
-            .group_by(changes.c.kind, changes.c.object_id)
-            .order_by(last)
-            .limit(limit + 1)
+            _CHANGES,
+            {"region": site.region_id, "site": site.id, "after": after, "limit": limit + 1},
         ).all()
         more = len(rows) > limit
         rows = rows[:limit]
