@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -364,12 +365,15 @@ def asgi_scope(site: SiteLoad, push: bool, body: bytes) -> dict[str, Any]:
             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}  # fmt: skip
 
 
+_next_site = itertools.count()
+
+
 async def asgi_requests(app: Any, sites: list[SiteLoad], count: int) -> None:
-    """`count` requests, one at a time, half pushes and half pulls, straight into `app`."""
+    """`count` requests, one at a time, half pushes and half pulls, straight into `app`;
+    the sites taken in turn across calls."""
     for i in range(count):
-        site = sites[i % len(sites)]
-        push = site.turns % 2 == 0
-        site.turns += 1
+        site = sites[next(_next_site) % len(sites)]
+        push = i % 2 == 0
         body = push_body(datetime.now(UTC)) if push else b""
         sent: list[dict[str, Any]] = []
 
