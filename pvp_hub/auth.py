@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
 
+from .database import as_uuid, run_on_driver
 from .errors import unauthorized
 from .schema import regions, site_tokens, sites
 
@@ -63,31 +64,17 @@ def authenticate_site(conn: Connection, token: str | None) -> SiteIdentity:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise unauthorized()
     digest = token_digest(token)
-    # Every request runs this statement: on the driver's own cursor (its SQL compiled once
-    # per dialect by SQLAlchemy from the same tables), it costs a third of going through
-    # SQLAlchemy's execution. Same connection, same transaction as the request's work.
-    dialect = conn.dialect
-    sql = _COMPILED.get(dialect.name)
-    if sql is None:
-        sql = _COMPILED[dialect.name] = str(_SITE_BY_TOKEN.compile(dialect=dialect))
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    # Every request runs this statement: on the driver's own cursor, it costs a third of
+    # going through SQLAlchemy's execution. Same connection, same transaction.
+    cursor = run_on_driver(conn, _SITE_BY_TOKEN, {"digest": digest})
     try:
-        cursor.execute(sql, (digest,) if dialect.positional else {"digest": digest})
         row = cursor.fetchone()
     finally:
         cursor.close()
     # The index found the row; the constant-time compare keeps the check itself timing-safe.
     if row is None or not hmac.compare_digest(row[0], digest):
         raise unauthorized()
-    return SiteIdentity(_uuid(row[1]), row[2], row[3], row[4], _uuid(row[5]), row[6])
-
-
-_COMPILED: dict[str, str] = {}
-
-
-def _uuid(value: uuid.UUID | str) -> uuid.UUID:
-    """A UUID column's value as the driver gives it: a UUID (psycopg) or 32 hex (SQLite)."""
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+    return SiteIdentity(as_uuid(row[1]), row[2], row[3], row[4], as_uuid(row[5]), row[6])
 
 
 def hash_password(password: str) -> str:

@@ -28,7 +28,7 @@ from pvp_tui.core.models import Status
 
 from .auth import SiteIdentity, authenticate_site
 from .config import SyncLimits
-from .database import is_postgresql, write_transaction
+from .database import is_postgresql, run_on_driver, write_transaction
 from .directory import partner_row_public
 from .errors import HubError
 from .schema import changes, events, idempotency_keys, partners, sites, visits
@@ -288,28 +288,30 @@ def push(
         site = authenticate_site(conn, token)
         # In flight: another transaction holds this key's lock (PostgreSQL); on SQLite the
         # write lock taken at BEGIN IMMEDIATE already made this request wait for it.
-        if (
-            is_postgresql(conn)
-            and not conn.execute(_LOCK, {"lock": _lock_id(site.id, key)}).scalar()
-        ):
+        if is_postgresql(conn) and not _fetch_one(conn, _LOCK, {"lock": _lock_id(site.id, key)})[0]:
             raise HubError(
                 409,
                 "in_flight",
                 "a request with this Idempotency-Key is still being applied: retry shortly",
                 headers={"Retry-After": "1"},
             )
-        first = conn.execute(_FIRST_ANSWER, {"site": site.id, "key": key}).first()
+        first = _fetch_one(conn, _FIRST_ANSWER, {"site": site.id, "key": key})
         if first is not None:
-            if first.request_sha256 != request_sha:
+            first_sha, first_status, first_answer = first
+            if first_sha != request_sha:
                 raise HubError(
                     422,
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for another body: make a new key for a "
                     "new batch",
                 )
-            return first.status_code, first.response
+            # jsonb comes back parsed from psycopg, as text from SQLite.
+            return first_status, (
+                json.loads(first_answer) if isinstance(first_answer, str) else first_answer
+            )
         answer = apply_batch(conn, site, batch, clock())
-        conn.execute(
+        _fetch_one(
+            conn,
             _SAVE_ANSWER,
             {
                 "site_id": site.id,
@@ -321,6 +323,15 @@ def push(
             },
         )
         return 200, answer
+
+
+def _fetch_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """The first row (as the driver gives it) of a hot statement run on the driver."""
+    cursor = run_on_driver(conn, statement, params)
+    try:
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
 
 
 def _lock_id(site_id: uuid.UUID, key: str) -> int:
