@@ -639,6 +639,7 @@ def main() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupted)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress, when piped
     print(f"{os.cpu_count()} cores, load {load_average()}, {args.sites} sites")
     with tempfile.TemporaryDirectory(prefix="pvp-hub-bench-") as tmp:
         for kind in args.engines.split(","):
