@@ -64,7 +64,7 @@ def authenticate_site(conn: Connection, token: str | None) -> SiteIdentity:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise unauthorized()
     digest = token_digest(token)
-    # Every request runs this statement: on the driver's own cursor, it costs a third of
+    # Every request runs this statement: on the driver's own cursor, it costs a quarter of
     # going through SQLAlchemy's execution. Same connection, same transaction.
     cursor = run_on_driver(conn, _SITE_BY_TOKEN, {"digest": digest})
     try:

@@ -84,7 +84,8 @@ def run_on_driver(conn: Connection, statement: ClauseElement, params: Mapping[st
     transaction: its SQL is compiled once per dialect by SQLAlchemy, and the few types
     the hub's hot statements bind are converted here as SQLAlchemy's would (UUIDs as 32
     hex characters, timestamps as naive UTC text and JSON as text on SQLite; JSON as
-    `Jsonb` on psycopg). A third of the CPU of `conn.execute`; the rows come back as
+    `Jsonb` on psycopg). About a quarter of the CPU of `conn.execute` (the token check:
+    0.06 against 0.23 ms); the rows come back as
     the driver gives them. The caller closes the returned cursor."""
     dialect = conn.dialect
     key = (id(statement), dialect.name)
