@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
 
+from .database import as_uuid, run_on_driver
 from .errors import unauthorized
 from .schema import regions, site_tokens, sites
 
@@ -63,11 +64,17 @@ def authenticate_site(conn: Connection, token: str | None) -> SiteIdentity:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise unauthorized()
     digest = token_digest(token)
-    row = conn.execute(_SITE_BY_TOKEN, {"digest": digest}).first()
+    # Every request runs this statement: on the driver's own cursor, it costs a quarter of
+    # going through SQLAlchemy's execution. Same connection, same transaction.
+    cursor = run_on_driver(conn, _SITE_BY_TOKEN, {"digest": digest})
+    try:
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
     # The index found the row; the constant-time compare keeps the check itself timing-safe.
-    if row is None or not hmac.compare_digest(row.token_sha256, digest):
+    if row is None or not hmac.compare_digest(row[0], digest):
         raise unauthorized()
-    return SiteIdentity(row.id, row.slug, row.name, row.timezone, row.region_id, row.region_slug)
+    return SiteIdentity(as_uuid(row[1]), row[2], row[3], row[4], as_uuid(row[5]), row[6])
 
 
 def hash_password(password: str) -> str:

@@ -8,13 +8,17 @@ async ORM layer (measured at 2.9x the cost of a bare driver) stays out of the ho
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql import ClauseElement
 
 # Writes on SQLite take the write lock at BEGIN: a deferred transaction that read and
 # then writes fails at once with SQLITE_BUSY instead of waiting (busy_timeout).
@@ -69,6 +73,54 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn = conn.execution_options(**{IMMEDIATE: True})
         with conn.begin():
             yield conn
+
+
+# ------------------------------------------------------------ the hot statements' fast path
+_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def run_on_driver(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+    """Run `statement` on the driver's own cursor, on `conn`'s connection and in its
+    transaction: its SQL is compiled once per dialect by SQLAlchemy, and the few types
+    the hub's hot statements bind are converted here as SQLAlchemy's would (UUIDs as 32
+    hex characters, timestamps as naive UTC text and JSON as text on SQLite; JSON as
+    `Jsonb` on psycopg). About a quarter of the CPU of `conn.execute` (the token check:
+    0.06 against 0.23 ms); the rows come back as
+    the driver gives them. The caller closes the returned cursor."""
+    dialect = conn.dialect
+    key = (id(statement), dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        done = statement.compile(dialect=dialect)
+        positions = getattr(done, "positiontup", None)  # qmark (SQLite): the names' order
+        order = tuple(positions) if dialect.positional and positions else None
+        compiled = _COMPILED[key] = (done.string, order)
+    sql, order = compiled
+    sqlite = dialect.name == "sqlite"
+    values = {name: _driver_value(value, sqlite) for name, value in params.items()}
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+    return cursor
+
+
+def _driver_value(value: Any, sqlite: bool) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value.hex if sqlite else value
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else value
+    if isinstance(value, dict | list):
+        if sqlite:
+            return json.dumps(value)
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+    return value
+
+
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A UUID column's value as the driver gives it: a UUID (psycopg) or 32 hex (SQLite)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def is_postgresql(conn: Connection | Engine) -> bool:

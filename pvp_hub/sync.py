@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pvp_tui.core import events as event_types
@@ -28,7 +28,7 @@ from pvp_tui.core.models import Status
 
 from .auth import SiteIdentity, authenticate_site
 from .config import SyncLimits
-from .database import is_postgresql, write_transaction
+from .database import is_postgresql, run_on_driver, write_transaction
 from .directory import partner_row_public
 from .errors import HubError
 from .schema import changes, events, idempotency_keys, partners, sites, visits
@@ -89,6 +89,20 @@ _SET_STATUS = (
         or_(visits.c.status_at.is_(None), visits.c.status_at <= bindparam("b_at")),
     )
     .values(status=bindparam("b_status"), status_at=bindparam("b_at"))
+)
+
+# Pull's one statement when nothing is new (most pulls): built once too.
+_LAST = func.max(changes.c.seq).label("last")
+_CHANGES = (
+    select(changes.c.kind, changes.c.object_id, _LAST)
+    .where(
+        changes.c.region_id == bindparam("region"),
+        or_(changes.c.site_id.is_(None), changes.c.site_id == bindparam("site")),
+        changes.c.seq > bindparam("after"),
+    )
+    .group_by(changes.c.kind, changes.c.object_id)
+    .order_by(_LAST)
+    .limit(bindparam("limit", type_=Integer))
 )
 
 
@@ -274,28 +288,30 @@ def push(
         site = authenticate_site(conn, token)
         # In flight: another transaction holds this key's lock (PostgreSQL); on SQLite the
         # write lock taken at BEGIN IMMEDIATE already made this request wait for it.
-        if (
-            is_postgresql(conn)
-            and not conn.execute(_LOCK, {"lock": _lock_id(site.id, key)}).scalar()
-        ):
+        if is_postgresql(conn) and not _fetch_one(conn, _LOCK, {"lock": _lock_id(site.id, key)})[0]:
             raise HubError(
                 409,
                 "in_flight",
                 "a request with this Idempotency-Key is still being applied: retry shortly",
                 headers={"Retry-After": "1"},
             )
-        first = conn.execute(_FIRST_ANSWER, {"site": site.id, "key": key}).first()
+        first = _fetch_one(conn, _FIRST_ANSWER, {"site": site.id, "key": key})
         if first is not None:
-            if first.request_sha256 != request_sha:
+            first_sha, first_status, first_answer = first
+            if first_sha != request_sha:
                 raise HubError(
                     422,
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for another body: make a new key for a "
                     "new batch",
                 )
-            return first.status_code, first.response
+            # jsonb comes back parsed from psycopg, as text from SQLite.
+            return first_status, (
+                json.loads(first_answer) if isinstance(first_answer, str) else first_answer
+            )
         answer = apply_batch(conn, site, batch, clock())
-        conn.execute(
+        _fetch_one(
+            conn,
             _SAVE_ANSWER,
             {
                 "site_id": site.id,
@@ -307,6 +323,15 @@ def push(
             },
         )
         return 200, answer
+
+
+def _fetch_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """The first row (as the driver gives it) of a hot statement run on the driver."""
+    cursor = run_on_driver(conn, statement, params)
+    try:
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
 
 
 def _lock_id(site_id: uuid.UUID, key: str) -> int:
@@ -427,20 +452,23 @@ def _project(
     batch is mostly a few visits' events). Events may come out of order: the status is
     that of the latest event by its time, and an older one never overwrites it."""
     latest: dict[uuid.UUID, tuple[datetime, str]] = {}
+    tickets: list[dict[str, Any]] = []
     for row in sorted(new, key=lambda r: r["at"]):
         data = row["data"]
         if row["type"] in (event_types.CHECKED_IN, event_types.TRANSFERRED_IN):
-            conn.execute(
-                _SET_TICKET,
+            tickets.append(
                 {
                     "b_id": row["visit_id"],
                     "b_partner": str(data.get("partner", ""))[:32] or None,
                     "b_ticket": str(data.get("ticket", ""))[:16] or None,
-                },
+                }
             )
         status = _status_after(row["type"], data)
         if status is not None:
             latest[row["visit_id"]] = (row["at"], status)
+    if tickets:
+        # One call for the batch, in the events' order: a later check-in's ticket wins.
+        conn.execute(_SET_TICKET, tickets)
     if latest:
         conn.execute(
             _SET_STATUS,
@@ -502,17 +530,9 @@ def pull(
     with engine.connect() as conn:
         site = authenticate_site(conn, token)
         after = decode_cursor(cursor)
-        last = func.max(changes.c.seq).label("last")
         rows = conn.execute(
-            select(changes.c.kind, changes.c.object_id, last)
-            .where(
-                changes.c.region_id == site.region_id,
-                or_(changes.c.site_id.is_(None), changes.c.site_id == site.id),
-                changes.c.seq > after,
-            )
-            .group_by(changes.c.kind, changes.c.object_id)
-            .order_by(last)
-            .limit(limit + 1)
+            _CHANGES,
+            {"region": site.region_id, "site": site.id, "after": after, "limit": limit + 1},
         ).all()
         more = len(rows) > limit
         rows = rows[:limit]

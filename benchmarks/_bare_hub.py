@@ -1,0 +1,285 @@
+"""The baseline of bench_hub_sync.py: a bare ASGI app (no framework, no SQLAlchemy) that
+answers the hub's push and pull with the same SQL statements, run on the same driver
+(psycopg 3 / sqlite3) from the same thread pool, under the same uvicorn settings.
+
+It checks nothing the hub checks (no validation, no error answers beyond 401/500): it is
+the floor the hub's stack is measured against, not a hub.
+
+Run by the benchmark: PVP_BARE_DB=<url> uvicorn _bare_hub:app --app-dir benchmarks
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import queue
+import sqlite3
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+
+URL = os.environ["PVP_BARE_DB"]
+SQLITE = URL.startswith("sqlite")
+POOL_SIZE = 10
+
+TOKEN = (
+    "SELECT t.token_sha256, s.id, s.region_id FROM site_tokens t"
+    " JOIN sites s ON s.id = t.site_id JOIN regions r ON r.id = s.region_id"
+    " WHERE t.revoked_at IS NULL AND t.token_sha256 = %s"
+)
+LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
+FIRST = (
+    "SELECT request_sha256, status_code, response FROM idempotency_keys"
+    " WHERE site_id = %s AND key = %s"
+)
+VISITS = (
+    "INSERT INTO visits (id, site_id, first_at) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING"
+)
+OWNERS = "SELECT id, site_id FROM visits WHERE id IN ({})"
+EVENTS = (
+    "INSERT INTO events (id, site_id, visit_id, type, at, data, digest, received_at)"
+    " VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+TICKET = "UPDATE visits SET partner = %s, ticket = %s WHERE id = %s"
+STATUS = (
+    "UPDATE visits SET status = %s, status_at = %s WHERE id = %s"
+    " AND (status_at IS NULL OR status_at <= %s)"
+)
+ANSWER = (
+    "INSERT INTO idempotency_keys (site_id, key, request_sha256, status_code, response,"
+    " created_at) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+CHANGES = (
+    "SELECT kind, object_id, max(seq) AS last FROM changes WHERE region_id = %s"
+    " AND (site_id IS NULL OR site_id = %s) AND seq > %s"
+    " GROUP BY kind, object_id ORDER BY last LIMIT %s"
+)
+STATUS_AFTER = {
+    "checked_in": "waiting",
+    "called": "called",
+    "back_to_waiting": "waiting",
+    "started": "in_session",
+    "finished": "done",
+}
+
+
+def sql(statement: str) -> str:
+    return statement.replace("%s", "?") if SQLITE else statement
+
+
+if SQLITE:
+
+    def uid(value: str) -> Any:
+        return uuid.UUID(value).hex  # SQLAlchemy's Uuid on SQLite: 32 hex characters
+
+    def when(value: datetime) -> Any:
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+
+    def jsonb(value: Any) -> Any:
+        return json.dumps(value)
+
+    def connect() -> Any:
+        conn = sqlite3.connect(URL.split("///", 1)[1], check_same_thread=False, timeout=5)
+        conn.isolation_level = None
+        for pragma in (
+            "journal_mode=WAL",
+            "busy_timeout=5000",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+        ):
+            conn.execute("PRAGMA " + pragma)
+        return conn
+
+    BEGIN = "BEGIN IMMEDIATE"
+else:
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    def uid(value: str) -> Any:
+        return uuid.UUID(value)
+
+    def when(value: datetime) -> Any:
+        return value
+
+    def jsonb(value: Any) -> Any:
+        return Jsonb(value)
+
+    def connect() -> Any:
+        return psycopg.connect(URL.replace("postgresql+psycopg", "postgresql"))
+
+    BEGIN = ""
+
+POOL: queue.LifoQueue[Any] = queue.LifoQueue()
+
+
+def with_connection(work: Callable[[Any], Any]) -> Any:
+    try:
+        conn = POOL.get_nowait()
+    except queue.Empty:
+        conn = connect()
+    try:
+        if BEGIN:
+            conn.execute(BEGIN)
+        try:
+            answer = work(conn)
+            conn.commit() if not SQLITE else conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback() if not SQLITE else conn.execute("ROLLBACK")
+            raise
+        return answer
+    finally:
+        if POOL.qsize() < POOL_SIZE:
+            POOL.put(conn)
+        else:
+            conn.close()
+
+
+def site_of(conn: Any, token: str) -> tuple[Any, Any] | None:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    row = conn.execute(sql(TOKEN), (digest,)).fetchone()
+    return None if row is None else (row[1], row[2])
+
+
+def push(token: str, key: str, body: bytes) -> tuple[int, Any]:
+    request_sha = hashlib.sha256(body).hexdigest()
+    batch = json.loads(body)["events"]
+    now = datetime.now(UTC)
+
+    def work(conn: Any) -> tuple[int, Any]:
+        site = site_of(conn, token)
+        if site is None:
+            return 401, {"error": {"code": "unauthorized"}}
+        site_id = site[0]
+        if not SQLITE:
+            lock = int.from_bytes(
+                hashlib.sha256(site_id.bytes + key.encode()).digest()[:8], "big", signed=True
+            )
+            conn.execute(LOCK, (lock,))
+        first = conn.execute(sql(FIRST), (site_id, key)).fetchone()
+        if first is not None:
+            return first[1], first[2] if not SQLITE else json.loads(first[2])
+        first_at: dict[str, datetime] = {}
+        rows = []
+        for event in batch:
+            at = datetime.fromisoformat(event["at"])
+            first_at[event["visit_id"]] = min(first_at.get(event["visit_id"], at), at)
+            digest = hashlib.sha256(
+                json.dumps(
+                    [event["visit_id"], event["type"], event["at"], event["data"]], sort_keys=True
+                ).encode()
+            ).hexdigest()
+            rows.append(
+                (
+                    uid(event["id"]),
+                    site_id,
+                    uid(event["visit_id"]),
+                    event["type"],
+                    when(at),
+                    jsonb(event["data"]),
+                    digest,
+                    when(now),
+                )
+            )
+        conn.cursor().executemany(
+            sql(VISITS), [(uid(v), site_id, when(at)) for v, at in first_at.items()]
+        )
+        owners = conn.execute(
+            sql(OWNERS.format(", ".join(["%s"] * len(first_at)))), [uid(v) for v in first_at]
+        ).fetchall()
+        if any(owner != site_id for _, owner in owners):
+            return 403, {"error": {"code": "foreign_visit"}}
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        inserted = conn.execute(
+            sql(EVENTS.format(values)), [value for row in rows for value in row]
+        ).fetchall()
+        latest: dict[str, tuple[datetime, str]] = {}
+        for event in sorted(batch, key=lambda e: e["at"]):
+            if event["type"] == "checked_in":
+                conn.execute(
+                    sql(TICKET),
+                    (
+                        event["data"].get("partner"),
+                        event["data"].get("ticket"),
+                        uid(event["visit_id"]),
+                    ),
+                )
+            if event["type"] in STATUS_AFTER:
+                latest[event["visit_id"]] = (
+                    datetime.fromisoformat(event["at"]),
+                    STATUS_AFTER[event["type"]],
+                )
+        conn.cursor().executemany(
+            sql(STATUS),
+            [(status, when(at), uid(v), when(at)) for v, (at, status) in latest.items()],
+        )
+        answer = {
+            "received": len(batch),
+            "applied": len(inserted),
+            "duplicates": len(batch) - len(inserted),
+        }
+        conn.execute(sql(ANSWER), (site_id, key, request_sha, 200, jsonb(answer), when(now)))
+        return 200, answer
+
+    return with_connection(work)
+
+
+def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
+    payload = cursor[3:]
+    after = int(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if cursor else 0
+
+    def work(conn: Any) -> tuple[int, Any]:
+        site = site_of(conn, token)
+        if site is None:
+            return 401, {"error": {"code": "unauthorized"}}
+        rows = conn.execute(sql(CHANGES), (site[1], site[0], after, limit + 1)).fetchall()
+        last = rows[:limit][-1][2] if rows else after
+        items = [
+            {"kind": kind, "id": str(object_id), "deleted": False, "data": None}
+            for kind, object_id, _ in rows[:limit]
+        ]
+        return 200, {
+            "items": items,
+            "cursor": "c1." + base64.urlsafe_b64encode(str(last).encode()).decode().rstrip("="),
+            "more": len(rows) > limit,
+            "server_time": datetime.now(UTC).isoformat(),
+        }
+
+    return with_connection(work)
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    headers = dict(scope["headers"])
+    token = headers.get(b"authorization", b"")[7:].decode()
+    if scope["method"] == "POST":
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        key = headers.get(b"idempotency-key", b"").decode()
+        status, answer = await run_in_threadpool(push, token, key, body)
+    else:
+        query = parse_qs(scope["query_string"].decode())
+        cursor = query.get("cursor", [""])[0]
+        status, answer = await run_in_threadpool(pull, token, cursor, 500)
+    data = json.dumps(answer).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
