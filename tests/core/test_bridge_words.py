@@ -27,7 +27,7 @@ def test_an_error_without_words_is_its_code() -> None:
 
 
 def test_the_ui_has_no_other_bridge_words() -> None:
-    from pvp_tui.ui.documents import words
+    from pvp_tui.ui.screens.documents import words
     from pvp_tui.ui.services import sessions
 
     assert not hasattr(words, "bridge_message")
