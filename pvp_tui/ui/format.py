@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from functools import cache
+
+from rich.cells import cell_len, set_cell_size
 
 from ..core.clock import elapsed_minutes
 from ..core.config import Config
@@ -13,6 +16,21 @@ from ..core.queue_rules import QueueEntry
 from ..core.words import OUTCOME_SHORT
 
 HIDDEN = "—"
+CUT = "…"
+
+
+def fit(text: str | Sequence[str], width: int | None) -> str:
+    """The text that fits `width` terminal cells: the first of the choices (longest
+    first, e.g. a partner's name then its short name) that fits, else the last one cut
+    with '…'. Every list cell goes through here, so nothing is ever cut without '…'.
+    No width (a column as wide as its texts): the first choice."""
+    choices = (text,) if isinstance(text, str) else tuple(text)
+    for choice in choices:
+        if width is None or cell_len(choice) <= width:
+            return choice
+    if width is None or width <= 0:
+        return ""
+    return set_cell_size(choices[-1], width - 1).rstrip() + CUT
 
 
 def visitor_name(visit: Visit, privacy: bool) -> str:
@@ -124,6 +142,12 @@ def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -
 def partner_name(config: Config, partner_id: str) -> str:
     partner = config.partner(partner_id)
     return partner.name if partner else partner_id
+
+
+def partner_names(config: Config, partner_id: str) -> tuple[str, str]:
+    """The partner's name, then its short name: a list cell shows the one that fits."""
+    partner = config.partner(partner_id)
+    return (partner.name, partner.short) if partner else (partner_id, partner_id)
 
 
 def kiosk_state(visit: Visit, now: datetime) -> str:

@@ -16,6 +16,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
+from ..format import fit
+
 Level = Literal["ok", "info", "warn", "error"]
 LEVELS: tuple[Level, ...] = ("ok", "info", "warn", "error")
 
@@ -49,6 +51,7 @@ class Badge(Static):
         self.key = key
         self.text = text
         self.level: Level = level
+        self.compact = False  # only its dot (its colour says it): a narrow header's ok badge
 
     def show(self, text: str, level: Level) -> None:
         if (text, level) == (self.text, self.level):
@@ -56,7 +59,16 @@ class Badge(Static):
         self.remove_class(f"-{self.level}")
         self.add_class(f"-{level}")
         self.text, self.level = text, level
-        self.update(f"● {text}")
+        self.update(self.shown)
+
+    @property
+    def shown(self) -> str:
+        return "●" if self.compact else f"● {self.text}"
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.update(self.shown)
 
 
 class Badges(Horizontal):
@@ -83,13 +95,67 @@ class Badges(Horizontal):
                 self.remove_badge(update.key)
             else:
                 self.set_badge(update.key, update.text, update.level)
+        header = self.parent
+        if isinstance(header, SiteHeader):
+            self.call_after_refresh(header.fit)
+
+
+# A badge's padding, each side (styles/base.tcss: .badge), and the site's name's.
+_PADDING = 2
+TITLE_MIN = 16  # the site's name keeps at least this much of the header (cut with '…')
+
+
+def fit_header(
+    width: int, titles: tuple[str, str], badges: Sequence[tuple[str, Level]]
+) -> tuple[str, frozenset[int]]:
+    """What a header of `width` cells shows: the title ('PVP Relais · site', else the
+    site's name alone, else that cut with '…') and which badges show only their dot
+    (the ok ones, from the last, when the site's name would not fit whole otherwise).
+
+    `badges`: each badge's text and level. Returns the title and the compact badges'
+    indexes. The badges that are not ok always show whole: they say what is wrong."""
+    whole = [len(f"● {text}") + _PADDING for text, _level in badges]
+    compact: set[int] = set()
+
+    def room() -> int:
+        used = sum(1 + _PADDING if i in compact else w for i, w in enumerate(whole))
+        return width - used - _PADDING
+
+    full, site = titles
+    if len(full) <= room():
+        return full, frozenset()
+    for index in reversed(range(len(badges))):
+        if len(site) <= room():
+            break
+        if badges[index][1] == "ok":
+            compact.add(index)
+    return fit(site, max(room(), min(TITLE_MIN, len(site)))), frozenset(compact)
 
 
 class SiteHeader(Horizontal):
-    def __init__(self, title: str) -> None:
+    """The site's name and the badges; the name stays in view whatever the badges say."""
+
+    def __init__(self, title: str, site: str) -> None:
         super().__init__(id="site-header")
         self.title_text = title
+        self.site = site
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="site-name", markup=False)
+        name = Static(self.title_text, id="site-name", markup=False)
+        name.styles.min_width = TITLE_MIN + _PADDING  # badges never push the name out
+        yield name
         yield Badges(id="badges")
+
+    def on_resize(self) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        badges = list(self.query_one(Badges).query(Badge))
+        title, compact = fit_header(
+            self.size.width, (self.title_text, self.site), [(b.text, b.level) for b in badges]
+        )
+        for index, badge in enumerate(badges):
+            badge.set_compact(index in compact)
+        name = self.query_one("#site-name", Static)
+        if str(name.content) != title:
+            name.update(title)
