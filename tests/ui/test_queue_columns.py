@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey
 
 from pvp_tui.core.config import load_config
 from pvp_tui.core.frontdesk import CheckIn
@@ -145,3 +146,21 @@ async def test_in_privacy_mode_the_header_keeps_the_sites_name(
         assert badges.region.right <= header.region.right
         privacy = badges.badge("privacy")
         assert privacy is not None and privacy.shown == "● confidentiel"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_every_function_key_shows_in_the_footer(app: PvpApp, size: tuple[int, int]) -> None:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        footer = app.queue_screen.query_one(Footer)
+        keys = {k.key_display: k.description for k in footer.query(FooterKey)}
+        assert [f"F{n}" for n in range(1, 9)] == [k for k in keys if k.startswith("F")]
+        assert footer.max_scroll_x == 0  # nothing cut off at the right
+        for key in footer.query(FooterKey):
+            assert key.region.right <= size[0]
+        if size[0] >= 100:
+            assert keys["F6"] == "Numériser" and keys["F8"] == "Terminer"
+            assert "^p" in keys
+        else:
+            assert keys["F6"] == "Papiers" and keys["F7"] == "Imprimer"

@@ -147,6 +147,7 @@ class QueueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#waiting", VisitTable).focus()
+        self._fit_footer()
         self._fit_columns()
         self.post_message(QueueScreenReady())  # the app: the badges, then the first read
 
@@ -161,10 +162,19 @@ class QueueScreen(Screen[None]):
         badges.apply(message.updates)
 
     def on_resize(self) -> None:
+        self._fit_footer()
         if self.state is not None and (self.app.size.width < NARROW) != self._narrow:
             self.show_state(self.state)  # compact words, or whole ones again
         else:
             self._fit_columns()
+
+    def _fit_footer(self) -> None:
+        """Every footer key in view: short labels, and no palette key, when need be."""
+        palette = actions.fit_footer(self, self.app.size.width)
+        footer = self.query_one(Footer)
+        if footer.show_command_palette != palette:
+            footer.show_command_palette = palette
+        self.refresh_bindings()
 
     def _fit_columns(self, wants: dict[str, dict[str, int]] | None = None) -> dict[str, int]:
         """Size the panels and columns to the terminal and to the longest texts shown.
