@@ -119,11 +119,14 @@ _NEED_COMPACT = {
 _NEED_ORDER = list(Need)
 
 
-def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -> str:
+def flags(
+    visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False, note: bool = True
+) -> str:
     """Priority, accessibility needs, appointment and a note marker, in short words.
 
     The needs come first: staff must see them before calling. Compact (a narrow
     terminal): 'prio LSF mob. RDV 12:00' instead of 'priority · SL interp. · ...'.
+    `note` False: no note marker (a view that shows the note itself).
     """
     parts = []
     if visit.priority:
@@ -134,7 +137,7 @@ def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -
         time = clock_time(visit.appointment_at, tz)
         # Late beyond the site's tolerance: queued as a walk-in (queue_rules), and shown.
         parts.append((_("appt {time} late") if late else _("appt {time}")).format(time=time))
-    if visit.note:
+    if visit.note and note:
         parts.append("✎")
     return (" " if compact else " · ").join(parts)
 

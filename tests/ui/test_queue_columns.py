@@ -14,6 +14,7 @@ from pvp_tui.core.frontdesk import CheckIn
 from pvp_tui.core.models import Need
 from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.format import HIDDEN, fit
+from pvp_tui.ui.screens.dialogs import VisitMenu
 from pvp_tui.ui.screens.queue import WAITING_COLUMNS, column_widths
 from pvp_tui.ui.widgets.badges import Badges, BadgesChanged, BadgeUpdate, SiteHeader, fit_header
 from pvp_tui.ui.widgets.visit_table import VisitTable
@@ -164,3 +165,25 @@ async def test_every_function_key_shows_in_the_footer(app: PvpApp, size: tuple[i
             assert "^p" in keys
         else:
             assert keys["F6"] == "Papiers" and keys["F7"] == "Imprimer"
+
+
+@pytest.mark.parametrize("privacy", [False, True])
+async def test_the_visit_menu_shows_the_note_not_a_lone_mark(tmp_path: Path, privacy: bool) -> None:
+    app = make_app(tmp_path / "pvp.db", privacy=privacy)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        waiting = app.queue_screen.query_one("#waiting", VisitTable)
+        waiting.move_cursor(row=waiting.visit_ids.index(ticket_id(app, "M-001")))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, VisitMenu)
+        lines = str(app.screen.query_one("#visit-details", Static).content).splitlines()
+        assert "✎" not in lines
+        note = "Note : —" if privacy else "Note : dossier retraite agricole"
+        assert note in lines, lines
+
+
+def ticket_id(app: PvpApp, ticket: str) -> str:
+    state = app.queue_screen.state
+    assert state is not None
+    return next(e.visit.id for e in state.waiting if e.visit.ticket == ticket)
