@@ -185,3 +185,9 @@ def pack(items: list[str], width: int, max_lines: int) -> str:
         last = lines[-1]
         lines[-1] = last + " · …" if len(last) + 4 <= width else last[: width - 1] + "…"
     return "\n".join(lines)
+
+
+def hints(text: str, width: int) -> str:
+    """A line of key hints ('a · b · c') in `width`: the first whole ones, then '…' when
+    some do not fit (the footer and the help have them all)."""
+    return pack(text.split(" · "), width, max_lines=1)

@@ -13,7 +13,7 @@ from pvp_tui.core.config import load_config
 from pvp_tui.core.frontdesk import CheckIn
 from pvp_tui.core.models import Need
 from pvp_tui.ui.app import PvpApp
-from pvp_tui.ui.format import HIDDEN, fit
+from pvp_tui.ui.format import HIDDEN, fit, hints
 from pvp_tui.ui.screens.dialogs import VisitMenu
 from pvp_tui.ui.screens.queue import WAITING_COLUMNS, column_widths
 from pvp_tui.ui.widgets.badges import Badges, BadgesChanged, BadgeUpdate, SiteHeader, fit_header
@@ -187,3 +187,10 @@ def ticket_id(app: PvpApp, ticket: str) -> str:
     state = app.queue_screen.state
     assert state is not None
     return next(e.visit.id for e in state.waiting if e.visit.ticket == ticket)
+
+
+def test_key_hints_keep_whole_items_and_mark_what_they_leave_out() -> None:
+    text = "← → page · [ ] déplacer · r pivoter · n renumériser · Suppr"
+    assert hints(text, 80) == text
+    assert hints(text, 44) == "← → page · [ ] déplacer · r pivoter · …"
+    assert hints("+ ajouter des pages · ^t supprimer", 22) == "+ ajouter des pages…"
