@@ -3,6 +3,7 @@ in short, or cut with '…'; never a text cut without '…'."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from pvp_tui.ui.screens.dialogs import VisitMenu
 from pvp_tui.ui.screens.queue import WAITING_COLUMNS, column_widths
 from pvp_tui.ui.widgets.badges import Badges, BadgesChanged, BadgeUpdate, SiteHeader, fit_header
 from pvp_tui.ui.widgets.visit_table import VisitTable
-from tests.support.desk_morning import make_app, settle
+from tests.support.desk_morning import TEN_AM, make_app, set_time, settle
 
 # What the facilitator's morning looked like: names staff call out, long partner names,
 # an appointment checked in late.
@@ -194,3 +195,16 @@ def test_key_hints_keep_whole_items_and_mark_what_they_leave_out() -> None:
     assert hints(text, 80) == text
     assert hints(text, 44) == "← → page · [ ] déplacer · r pivoter · …"
     assert hints("+ ajouter des pages · ^t supprimer", 22) == "+ ajouter des pages…"
+
+
+async def test_the_header_shows_the_time_to_the_minute(app: PvpApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        clock = app.queue_screen.query_one("#clock", Static)
+        assert str(clock.content) == "10:00"
+        set_time(app.desk, TEN_AM + timedelta(minutes=1, seconds=5))
+        app.queue_screen.query_one(SiteHeader)._tick()  # what the minute's timer runs
+        await pilot.pause()
+        assert str(clock.content) == "10:01"
+        name = app.queue_screen.query_one("#site-name", Static)
+        assert clock.region.x >= name.region.right

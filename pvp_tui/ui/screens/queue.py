@@ -137,8 +137,10 @@ class QueueScreen(Screen[None]):
     # ------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         config = self.services.desk.config
-        site = config.site.name
-        yield SiteHeader(_("PVP Relais · {site}").format(site=site), site)
+        site, tz, desk = config.site.name, config.site.timezone, self.services.desk
+        yield SiteHeader(
+            _("PVP Relais · {site}").format(site=site), site, lambda: desk.now().astimezone(tz)
+        )
         yield WaitingList()
         with Horizontal(id="bottom"):
             yield KioskList()

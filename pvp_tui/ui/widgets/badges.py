@@ -7,8 +7,9 @@ message, and a badge changes on screen only when its text or level changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from textual.app import ComposeResult
@@ -133,26 +134,50 @@ def fit_header(
 
 
 class SiteHeader(Horizontal):
-    """The site's name and the badges; the name stays in view whatever the badges say."""
+    """The site's name, the badges and the clock; the name stays in view whatever the
+    badges say. The clock repaints once a minute, on the minute (a few bytes over SSH)."""
 
-    def __init__(self, title: str, site: str) -> None:
+    DEFAULT_CSS = """
+    SiteHeader #clock { width: 7; padding: 0 1; text-style: bold; }
+    """
+
+    def __init__(self, title: str, site: str, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(id="site-header")
         self.title_text = title
         self.site = site
+        self._clock = clock  # the local time now (the desk's clock: tests fix it)
 
     def compose(self) -> ComposeResult:
         name = Static(self.title_text, id="site-name", markup=False)
         name.styles.min_width = TITLE_MIN + _PADDING  # badges never push the name out
         yield name
         yield Badges(id="badges")
+        if self._clock is not None:
+            yield Static("", id="clock", markup=False)
+
+    def on_mount(self) -> None:
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._clock is None:
+            return
+        now = self._clock()
+        clock = self.query_one("#clock", Static)
+        text = now.strftime("%H:%M")
+        if str(clock.content) != text:
+            clock.update(text, layout=False)  # same width: repaint these 5 cells only
+        self.set_timer(60.05 - now.second - now.microsecond / 1e6, self._tick)
 
     def on_resize(self) -> None:
         self.fit()
 
     def fit(self) -> None:
         badges = list(self.query_one(Badges).query(Badge))
+        clock = len("00:00") + _PADDING if self._clock is not None else 0
         title, compact = fit_header(
-            self.size.width, (self.title_text, self.site), [(b.text, b.level) for b in badges]
+            self.size.width - clock,
+            (self.title_text, self.site),
+            [(b.text, b.level) for b in badges],
         )
         for index, badge in enumerate(badges):
             badge.set_compact(index in compact)
