@@ -157,21 +157,22 @@ def footer_width(short: bool) -> int:
     )
 
 
-def fit_footer(node: DOMNode, width: int) -> bool:
+def fit_footer(node: DOMNode, width: int) -> tuple[bool, bool]:
     """Give the node's footer keys their whole labels when they fit `width`, else their
-    short ones, so every footer key stays in view on 80 columns. Returns whether the
-    command palette's key fits too."""
+    short ones, so every footer key stays in view on 80 columns. Returns whether a label
+    changed, and whether the command palette's key fits too."""
     short = footer_width(short=False) > width
     labels = {a.id: _(a.short if short and a.short else a.label) for a in ACTIONS if a.footer}
     table = node._bindings.key_to_bindings
+    changed = False
     for key, entries in list(table.items()):
-        table[key] = [
-            dataclasses.replace(b, description=labels[b.id])
-            if b.id in labels and b.description != labels[b.id]
-            else b
-            for b in entries
-        ]
-    return footer_width(short) + PALETTE_WIDTH <= width
+        if any(b.id in labels and b.description != labels[b.id] for b in entries):
+            changed = True
+            table[key] = [
+                dataclasses.replace(b, description=labels[b.id]) if b.id in labels else b
+                for b in entries
+            ]
+    return changed, footer_width(short) + PALETTE_WIDTH <= width
 
 
 # Textual's own binding descriptions that show in pvp's footers, for the catalog.

@@ -172,11 +172,13 @@ class QueueScreen(Screen[None]):
 
     def _fit_footer(self) -> None:
         """Every footer key in view: short labels, and no palette key, when need be."""
-        palette = actions.fit_footer(self, self.app.size.width)
+        changed, palette = actions.fit_footer(self, self.app.size.width)
         footer = self.query_one(Footer)
         if footer.show_command_palette != palette:
             footer.show_command_palette = palette
-        self.refresh_bindings()
+            changed = True
+        if changed:  # the footer recomposes: only when its words change
+            self.refresh_bindings()
 
     def _fit_columns(self, wants: dict[str, dict[str, int]] | None = None) -> dict[str, int]:
         """Size the panels and columns to the terminal and to the longest texts shown.
