@@ -11,7 +11,7 @@ from pvp_tui.core.models import ALLOWED_FROM, Outcome, Status
 
 PACKAGE = Path(pvp_tui.__file__).parent
 # A print job's states share a word with a visit's ("cancelled"), not its meaning.
-OTHER_THINGS = {"ui/documents/words.py"}
+OTHER_THINGS = {"ui/screens/documents/words.py"}
 
 
 def test_every_status_outcome_and_action_has_its_words() -> None:
