@@ -35,6 +35,8 @@ DEFAULT_DOCUMENT_TYPES = (
     "certificate",
     "other",
 )
+SHORT_NAME_MAX = 10  # a partner's short name fits the narrow waiting list's partner column
+_ACRONYM_RE = re.compile(r"\(([^()]{1,12})\)\s*$")
 _RANGE_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -50,6 +52,16 @@ class Partner:
     # and {site}, and the hosts its visio may use (same rule as the bridge's domains).
     room_url: str | None = None
     room_domains: tuple[str, ...] = ()
+    short_name: str = ""  # what a narrow list shows when the name does not fit
+
+    @property
+    def short(self) -> str:
+        """The partner's short name: `short_name`, else the acronym in the name's
+        parentheses ('France Titres (ANTS)' -> 'ANTS'), else the name itself."""
+        if self.short_name:
+            return self.short_name
+        match = _ACRONYM_RE.search(self.name)
+        return match.group(1) if match else self.name
 
     def is_open(self, local: datetime) -> bool:
         """True when a permanence of this partner is open at this local time."""
@@ -246,6 +258,7 @@ def _parse_site(v: Checker, raw: Any) -> Site | None:
 _PARTNER_KEYS = {
     "id",
     "name",
+    "short_name",
     "prefix",
     "interview_minutes",
     "hours",
@@ -284,6 +297,12 @@ def _parse_partners(v: Checker, raw: Any) -> list[Partner]:
         v.unknown_keys(p, item, _PARTNER_KEYS)
         pid = _unique_id(v, item, p, seen_ids, "partners")
         name = v.get(item, p, "name", str, "", required=True)
+        short_name = v.get(item, p, "short_name", str, "").strip()
+        if len(short_name) > SHORT_NAME_MAX:
+            v.add(
+                p + "short_name",
+                f"must be at most {SHORT_NAME_MAX} characters (got {short_name!r})",
+            )
         prefix = v.get(item, p, "prefix", str, "", required=True)
         if prefix and not _PREFIX_RE.match(prefix):
             v.add(p + "prefix", f"must be 1 to 3 capital letters (got {prefix!r})")
@@ -297,7 +316,9 @@ def _parse_partners(v: Checker, raw: Any) -> list[Partner]:
         doc_types = _parse_document_types(v, p + "document_types", item.get("document_types"))
         room_url, room_domains = _parse_room(v, p, item, prefix)
         partners.append(
-            Partner(pid, name, prefix, minutes, hours, doc_types, room_url, room_domains)
+            Partner(
+                pid, name, prefix, minutes, hours, doc_types, room_url, room_domains, short_name
+            )
         )
     return partners
 

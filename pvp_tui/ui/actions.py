@@ -20,6 +20,7 @@ class UiAction:
     help: str  # one line for the help screen and the palette; an N_() msgid
     footer: bool = False
     core: str | None = None  # the ALLOWED_FROM entry when it acts on the selected visit
+    short: str | None = None  # the footer's label when the whole ones do not fit; N_()
 
 
 # A refusal of the core said the screen's way (the core's words name the CLI's way).
@@ -33,7 +34,14 @@ SCREEN_REFUSALS = {
 
 ACTIONS: tuple[UiAction, ...] = (
     UiAction("help", "f1,question_mark", N_("Help"), N_("Show the keys"), footer=True),
-    UiAction("check_in", "f2,a", N_("Check in"), N_("Check in a new visitor (form)"), footer=True),
+    UiAction(
+        "check_in",
+        "f2,a",
+        N_("Check in"),
+        N_("Check in a new visitor (form)"),
+        footer=True,
+        short=N_("Arrival"),
+    ),
     UiAction(
         "call_next",
         "f3",
@@ -48,6 +56,7 @@ ACTIONS: tuple[UiAction, ...] = (
         N_("Start the interview of the visitor called to the kiosk"),
         footer=True,
         core="start",
+        short=N_("Begin"),
     ),
     UiAction(
         "session",
@@ -61,12 +70,15 @@ ACTIONS: tuple[UiAction, ...] = (
         "f6",
         N_("Scan"),
         N_("Documents at the kiosk: scan, check, print"),
+        footer=True,
+        short=N_("Papers"),
     ),
     UiAction(
         "print_documents",
         "f7",
         N_("Print"),
         N_("Print a document of the visitor at the kiosk"),
+        footer=True,
     ),
     UiAction(
         "finish",
@@ -75,6 +87,7 @@ ACTIONS: tuple[UiAction, ...] = (
         N_("Finish the interview at the kiosk, with its outcome"),
         footer=True,
         core="finish",
+        short=N_("End"),
     ),
     UiAction(
         "call_selected",
@@ -138,6 +151,37 @@ def bindings() -> list[Binding]:
         )
         for action in ACTIONS
     ]
+
+
+# The footer's right end: the command palette's key ('│ ^p Actions'), when it fits.
+PALETTE_WIDTH = 14
+
+
+def footer_width(short: bool) -> int:
+    """The cells the footer's keys take in the current language (whole or short labels)."""
+    return sum(
+        len(a.keys.split(",")[0]) + len(_(a.short if short and a.short else a.label)) + 2
+        for a in ACTIONS
+        if a.footer
+    )
+
+
+def fit_footer(node: DOMNode, width: int) -> tuple[bool, bool]:
+    """Give the node's footer keys their whole labels when they fit `width`, else their
+    short ones, so every footer key stays in view on 80 columns. Returns whether a label
+    changed, and whether the command palette's key fits too."""
+    short = footer_width(short=False) > width
+    labels = {a.id: _(a.short if short and a.short else a.label) for a in ACTIONS if a.footer}
+    table = node._bindings.key_to_bindings
+    changed = False
+    for key, entries in list(table.items()):
+        if any(b.id in labels and b.description != labels[b.id] for b in entries):
+            changed = True
+            table[key] = [
+                dataclasses.replace(b, description=labels[b.id]) if b.id in labels else b
+                for b in entries
+            ]
+    return changed, footer_width(short) + PALETTE_WIDTH <= width
 
 
 # Textual's own binding descriptions that show in pvp's footers, for the catalog.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from functools import cache
+
+from rich.cells import cell_len, set_cell_size
 
 from ..core.clock import elapsed_minutes
 from ..core.config import Config
@@ -13,6 +16,21 @@ from ..core.queue_rules import QueueEntry
 from ..core.words import OUTCOME_SHORT
 
 HIDDEN = "—"
+CUT = "…"
+
+
+def fit(text: str | Sequence[str], width: int | None) -> str:
+    """The text that fits `width` terminal cells: the first of the choices (longest
+    first, e.g. a partner's name then its short name) that fits, else the last one cut
+    with '…'. Every list cell goes through here, so nothing is ever cut without '…'.
+    No width (a column as wide as its texts): the first choice."""
+    choices = (text,) if isinstance(text, str) else tuple(text)
+    for choice in choices:
+        if width is None or cell_len(choice) <= width:
+            return choice
+    if width is None or width <= 0:
+        return ""
+    return set_cell_size(choices[-1], width - 1).rstrip() + CUT
 
 
 def visitor_name(visit: Visit, privacy: bool) -> str:
@@ -101,11 +119,14 @@ _NEED_COMPACT = {
 _NEED_ORDER = list(Need)
 
 
-def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -> str:
+def flags(
+    visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False, note: bool = True
+) -> str:
     """Priority, accessibility needs, appointment and a note marker, in short words.
 
     The needs come first: staff must see them before calling. Compact (a narrow
     terminal): 'prio LSF mob. RDV 12:00' instead of 'priority · SL interp. · ...'.
+    `note` False: no note marker (a view that shows the note itself).
     """
     parts = []
     if visit.priority:
@@ -116,7 +137,7 @@ def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -
         time = clock_time(visit.appointment_at, tz)
         # Late beyond the site's tolerance: queued as a walk-in (queue_rules), and shown.
         parts.append((_("appt {time} late") if late else _("appt {time}")).format(time=time))
-    if visit.note:
+    if visit.note and note:
         parts.append("✎")
     return (" " if compact else " · ").join(parts)
 
@@ -124,6 +145,12 @@ def flags(visit: Visit, tz: tzinfo, compact: bool = False, late: bool = False) -
 def partner_name(config: Config, partner_id: str) -> str:
     partner = config.partner(partner_id)
     return partner.name if partner else partner_id
+
+
+def partner_names(config: Config, partner_id: str) -> tuple[str, str]:
+    """The partner's name, then its short name: a list cell shows the one that fits."""
+    partner = config.partner(partner_id)
+    return (partner.name, partner.short) if partner else (partner_id, partner_id)
 
 
 def kiosk_state(visit: Visit, now: datetime) -> str:
@@ -158,3 +185,9 @@ def pack(items: list[str], width: int, max_lines: int) -> str:
         last = lines[-1]
         lines[-1] = last + " · …" if len(last) + 4 <= width else last[: width - 1] + "…"
     return "\n".join(lines)
+
+
+def hints(text: str, width: int) -> str:
+    """A line of key hints ('a · b · c') in `width`: the first whole ones, then '…' when
+    some do not fit (the footer and the help have them all)."""
+    return pack(text.split(" · "), width, max_lines=1)

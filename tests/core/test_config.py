@@ -74,6 +74,16 @@ def test_a_valid_site_loads() -> None:
             "partners[1].prefix",
             "two",
         ),
+        (
+            SITE + GOOD_PARTNER.replace('name = "CAF"', 'name = "CAF"\nshort_name = "Allocations"'),
+            "partners[0].short_name",
+            "at most 10 characters",
+        ),
+        (
+            SITE + GOOD_PARTNER.replace('name = "CAF"', 'name = "CAF"\nshort_name = 1'),
+            "partners[0].short_name",
+            "text",
+        ),
         (SITE + GOOD_PARTNER.replace("13:30-17:00", "9h-12h"), "partners[0].hours.mon", "9h-12h"),
         (SITE + GOOD_PARTNER.replace("13:30-17:00", "17:00-13:30"), "partners[0].hours.mon", ""),
         (SITE + GOOD_PARTNER.replace("mon =", "monday ="), "partners[0].hours.monday", "day"),

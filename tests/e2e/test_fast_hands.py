@@ -28,7 +28,7 @@ def burst(term: Tmux, pane: str, *keys: str) -> None:
 
 def start(term: Tmux, site: Site) -> str:
     pane = term.new_session(in_terminal([PVP]), site.env())
-    term.wait_for(pane, "F2 Accueillir", what="the queue screen")
+    term.wait_for(pane, "F2 Accueil", what="the queue screen")
     return pane
 
 

@@ -38,7 +38,7 @@ def _fill_queue(site: Site) -> None:
 def test_no_mouse_turns_mouse_reporting_off(site: Site, flags: list[str], reporting: str) -> None:
     with tmux() as term:
         pane = term.new_session(in_terminal([PVP, *flags]), site.env())
-        term.wait_for(pane, "F2 Accueillir", what="the queue screen")
+        term.wait_for(pane, "F2 Accueil", what="the queue screen")
         # tmux knows whether the program in the pane asked for mouse events
         flag = term.run("display-message", "-p", "-t", pane, "#{mouse_any_flag}").strip()
         assert flag == reporting
@@ -128,7 +128,7 @@ def test_check_in_form_readable(site: Site, terminal: str, extra: dict[str, str]
     """The form's labels, fields and buttons (what is behind it may be dimmed)."""
     with tmux() as term:
         pane = term.new_session(in_terminal([PVP], terminal, **extra), site.env())
-        term.wait_for(pane, "F2 Accueillir", what="the queue")
+        term.wait_for(pane, "F2 Accueil", what="the queue")
         term.keys(pane, "F2")
         term.wait_for(pane, "Nouvel arrivant", what="the form")
         term.type(pane, "Mme Garnier")

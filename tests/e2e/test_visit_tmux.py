@@ -32,7 +32,7 @@ def run_visit(term: Tmux, pane: str, db: Path, step: Step | None = None) -> None
     after = step or (lambda _text, _what: None)
     term.wait_for(
         pane,
-        lambda s: "En attente (0)" in s and "F2 Accueillir" in s and "F3 Appeler" in s,
+        lambda s: "En attente (0)" in s and "F2 Accueil" in s and "F3 Appeler" in s,
         what="the queue screen and its footer, in French",
     )
 
@@ -172,7 +172,7 @@ def test_every_other_action_by_keyboard(site: Site) -> None:
         term.keys(pane, "F1")
         term.wait_for(pane, "Touches", what="the help screen")
         term.keys(pane, "Escape")
-        term.wait_for(pane, "F2 Accueillir", what="back to the queue")
+        term.wait_for(pane, "F2 Accueil", what="back to the queue")
     statuses = dict(db_rows(site.db, "SELECT ticket, status FROM visits"))
     assert statuses == {
         "C-001": "transferred",

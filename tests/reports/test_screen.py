@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent
 from textual.widgets._footer import FooterKey
 
 from pvp_tui.core import i18n
 from pvp_tui.core.exports import format_cell, report_tables, to_csv
 from pvp_tui.core.reports import Period, activity_report
-from pvp_tui.ui.screens.reports import ReportsScreen
+from pvp_tui.ui.screens.reports import ReportsScreen, header_width
 from tests.support.said import said
 
 from .conftest import Built
@@ -145,7 +145,7 @@ async def test_every_key_shows_in_the_footer_at_80_columns(history: Built) -> No
         screen = await loaded(pilot)
         footer = screen.query_one(Footer)
         keys = list(footer.query(FooterKey))
-        assert len(keys) == 7  # F2..F7 and Esc
+        assert len(keys) == 8  # F2..F8 and Esc
         assert all(key.region.right <= 80 and key.region.width > 0 for key in keys)
         assert keys[-1].region.right <= 80
         texts = [str(key.render()) for key in keys]
@@ -218,3 +218,38 @@ async def test_f12_opens_the_reports_from_the_app(history: Built) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ReportsScreen)
+
+
+async def test_arrows_move_between_tabs_at_once_and_f8_too(history: Built) -> None:
+    app = ReportApp(history.store, history.config, JUNE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        tabs = screen.query_one("#report-tabs", TabbedContent)
+        assert tabs.active == "tab-summary"
+        await pilot.press("right")  # no Tab presses first
+        await pilot.pause()
+        assert tabs.active == "tab-partners"
+        await pilot.press("f8")
+        await pilot.pause()
+        assert tabs.active == "tab-daily"
+        keys = {k.key_display: k.description for k in screen.query_one(Footer).query(FooterKey)}
+        assert keys["f8"] == "Onglet"
+
+
+def test_a_header_goes_on_two_lines_between_words() -> None:
+    assert header_width("Transferts reçus", 1) == len("Transferts")
+    assert header_width("Sans rendez-vous", 2) == len("rendez-vous")  # not at the hyphen
+    assert header_width("Visites", 3) == len("Visites")
+    assert header_width("Non clos le jour même", 1) == len("Non clos le")
+    assert header_width("Absents", 12) == 12  # the cells are wider
+
+
+async def test_at_80_columns_no_header_of_the_partners_is_cut(history: Built) -> None:
+    app = ReportApp(history.store, history.config, JUNE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot)
+        table = screen.query_one("#table-partners", DataTable)
+        assert table.header_height == 2
+        for column in table.columns.values():
+            label = column.label.plain
+            assert all(len(word) <= column.width for word in label.split()), label

@@ -54,13 +54,14 @@ class VisitMenu(Dialog):
                     status=v.status.label, time=format.clock_time(v.arrived_at, tz)
                 ),
             ]
-            marks = format.flags(v, tz)
+            marks = format.flags(v, tz, note=False)
             if marks:
                 lines.append(marks)
             if v.phone and not self.privacy:
                 lines.append(_("Phone: {phone}").format(phone=v.phone))
-            if v.note and not self.privacy:
-                lines.append(_("Note: {note}").format(note=v.note))
+            if v.note:  # the note itself, never a lone '✎' line
+                note = format.HIDDEN if self.privacy else v.note
+                lines.append(_("Note: {note}").format(note=note))
             yield Static("\n".join(lines), id="visit-details", markup=False)
             with Grid(id="visit-actions"):
                 for action in actions.ACTIONS:

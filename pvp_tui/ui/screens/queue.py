@@ -44,14 +44,18 @@ from .queue_panels import KioskList, TodayPanel, View, WaitingList
 NARROW = 100  # below this terminal width the lists use their compact words and columns
 
 # The lists' columns share the terminal's width: each column gets at least its minimum
-# (and its whole header), the estimate, the notes and the kiosk state what their longest
-# text needs up to their maximum (the notes: as long as partner and name keep their
-# minimum), then partner and name share what is left up to their maximum, and whatever
-# remains goes to the last column. Narrow (< NARROW), then wide: (minimum, maximum).
+# (and its whole header); then the columns that want room get their longest text, up to
+# their maximum, in the order of ROOM_FIRST: the notes (needs!), the estimate and the
+# kiosk state, then the name before the partner (the name is what staff call out; the
+# partner's short name stands in when its whole name does not fit, and the ticket's letter
+# says it too). What is left goes to partner and name up to their maximum, then to the
+# last column. A text still too long ends in '…' (format.fit, applied by VisitTable).
+# Narrow (< NARROW), then wide: (minimum, maximum); narrow, the partner's header is short.
+ROOM_FIRST = ("flags", "estimate", "state", "name", "partner")
 WAITING_COLUMNS: dict[bool, dict[str, tuple[int, int]]] = {
     True: {
         "ticket": (5, 5),
-        "partner": (8, 20),
+        "partner": (5, 20),
         "name": (10, 24),
         "waited": (5, 5),
         "estimate": (6, 16),
@@ -86,10 +90,10 @@ def column_widths(
 ) -> dict[str, int]:
     """Share `space` characters between the columns of `bounds` (see WAITING_COLUMNS)."""
     widths = {key: max(low, len(headers.get(key, ""))) for key, (low, _high) in bounds.items()}
-    for key, want in wants.items():
-        if key in widths:
+    for key in ROOM_FIRST:
+        if key in widths and key in wants:
             spare = space - sum(widths.values())
-            widths[key] = max(widths[key], min(want, bounds[key][1], widths[key] + spare))
+            widths[key] = max(widths[key], min(wants[key], bounds[key][1], widths[key] + spare))
     left = space - sum(widths.values())
     shared = [key for key in ("partner", "name") if key in widths]
     for index, key in enumerate(shared):
@@ -126,13 +130,18 @@ class QueueScreen(Screen[None]):
             "flags": _("Notes"),
             "state": _("State"),
         }
+        # Narrow, the partner column's header in short: its short names need less room.
+        self._narrow_headers = {**self._headers, "partner": _("Part.")}
         self._follow: tuple[str, str] | None = None  # (list, visit id) to select next read
         self._menu_visit: Visit | None = None  # while a visitor menu's button runs
 
     # ------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         config = self.services.desk.config
-        yield SiteHeader(_("PVP Relais · {site}").format(site=config.site.name))
+        site, tz, desk = config.site.name, config.site.timezone, self.services.desk
+        yield SiteHeader(
+            _("PVP Relais · {site}").format(site=site), site, lambda: desk.now().astimezone(tz)
+        )
         yield WaitingList()
         with Horizontal(id="bottom"):
             yield KioskList()
@@ -142,6 +151,7 @@ class QueueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#waiting", VisitTable).focus()
+        self._fit_footer()
         self._fit_columns()
         self.post_message(QueueScreenReady())  # the app: the badges, then the first read
 
@@ -156,10 +166,21 @@ class QueueScreen(Screen[None]):
         badges.apply(message.updates)
 
     def on_resize(self) -> None:
+        self._fit_footer()
         if self.state is not None and (self.app.size.width < NARROW) != self._narrow:
             self.show_state(self.state)  # compact words, or whole ones again
         else:
             self._fit_columns()
+
+    def _fit_footer(self) -> None:
+        """Every footer key in view: short labels, and no palette key, when need be."""
+        changed, palette = actions.fit_footer(self, self.app.size.width)
+        footer = self.query_one(Footer)
+        if footer.show_command_palette != palette:
+            footer.show_command_palette = palette
+            changed = True
+        if changed:  # the footer recomposes: only when its words change
+            self.refresh_bindings()
 
     def _fit_columns(self, wants: dict[str, dict[str, int]] | None = None) -> dict[str, int]:
         """Size the panels and columns to the terminal and to the longest texts shown.
@@ -180,10 +201,13 @@ class QueueScreen(Screen[None]):
             today.styles.width = today_width
         # Each table: its borders, a scrollbar and one space each side of every column.
         bounds = WAITING_COLUMNS[narrow]
+        headers = self._narrow_headers if narrow else self._headers
         waiting_widths = column_widths(
-            width - 3 - 2 * len(bounds), bounds, self._headers, self._wants.get("waiting", {})
+            width - 3 - 2 * len(bounds), bounds, headers, self._wants.get("waiting", {})
         )
-        self.query_one("#waiting", VisitTable).set_column_widths(waiting_widths)
+        waiting = self.query_one("#waiting", VisitTable)
+        waiting.set_labels({"partner": headers["partner"]})
+        waiting.set_column_widths(waiting_widths)
         kiosk = self.query_one("#at-kiosk", VisitTable)
         bounds = KIOSK_COLUMNS[narrow]
         kiosk.hide_columns(frozenset() if "partner" in bounds else frozenset({"partner"}))

@@ -60,23 +60,25 @@ class WaitingList(VisitTable):
         self._entries: list[QueueEntry] = []
         self._view: View | None = None
         self._texts: dict[str, list[str]] = {}
+        self._partners: list[tuple[str, str]] = []  # name, short name
 
     def on_mount(self) -> None:
         self.border_title = _("Waiting")
 
     def prepare(self, entries: list[QueueEntry], view: View) -> dict[str, int]:
-        """Word a read's rows; returns the longest text of each column that wants room,
-        in the order they get it: the estimate and the notes (needs!) first, then the
-        partner and the name; what is left is shared."""
+        """Word a read's rows; returns the longest text of each column that wants room
+        (the screen gives it in the order of `queue.ROOM_FIRST`)."""
         self._entries, self._view = entries, view
         config, tz, compact = view.config, view.tz, view.compact
         self._texts = {
             "estimate": [format.estimate(e, view.now, tz, compact) for e in entries],
             "flags": [format.flags(e.visit, tz, compact, e.late_appointment) for e in entries],
-            "partner": [format.partner_name(config, e.visit.partner_id) for e in entries],
             "name": [format.visitor_name(e.visit, view.privacy) for e in entries],
         }
-        return {key: _longest(texts) for key, texts in self._texts.items()}
+        self._partners = [format.partner_names(config, e.visit.partner_id) for e in entries]
+        wants = {key: _longest(texts) for key, texts in self._texts.items()}
+        wants["partner"] = _longest([names[0] for names in self._partners])
+        return wants
 
     def fit_notes(self, width: int) -> int | None:
         """A visitor with more notes than `width` holds gets their compact words, not cut
@@ -110,7 +112,7 @@ class WaitingList(VisitTable):
             )
             for e, partner, name, estimate, mark in zip(
                 self._entries,
-                texts["partner"],
+                self._partners,
                 texts["name"],
                 texts["estimate"],
                 texts["flags"],
@@ -152,7 +154,11 @@ class KioskList(VisitTable):
         """Word a read's rows; returns the longest text of the columns that want room."""
         self._visits, self._view = visits, view
         self._states = [format.kiosk_state(v, view.now) for v in visits]
-        return {"state": _longest(self._states)}
+        return {
+            "name": _longest([format.visitor_name(v, view.privacy) for v in visits]),
+            "state": _longest(self._states),
+            "partner": _longest([format.partner_name(view.config, v.partner_id) for v in visits]),
+        }
 
     def show(self) -> None:
         if self._view is None:
@@ -163,7 +169,7 @@ class KioskList(VisitTable):
                 v.id,
                 (
                     v.ticket,
-                    format.partner_name(config, v.partner_id),
+                    format.partner_names(config, v.partner_id),
                     format.visitor_name(v, privacy),
                     kiosk_state,
                 ),
@@ -203,14 +209,16 @@ class TodayPanel(Vertical):
             f"{format.partner_name(config, partner)} {count}"
             for partner, count in sorted(summary.by_partner.items(), key=lambda kv: -kv[1])
         ]
+        if counts:  # the served, by partner: 'reçus 6 · … · dont CAF 4 · France Travail 2'
+            counts[0] = _("of which {partner_count}").format(partner_count=counts[0])
         # Whole items on each line.
         text = format.pack(
             [
                 _("served {n}").format(n=summary.served),
+                *counts,  # right after the served they count
                 _("absent {n}").format(n=summary.no_shows),
                 _("cancelled {n}").format(n=summary.cancelled),
                 median,
-                *counts,
             ],
             width=width - 3,
             max_lines=max_lines,

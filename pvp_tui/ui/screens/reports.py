@@ -9,6 +9,7 @@ stay readable at 80x24 over SSH.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 from textual_plotext import PlotextPlot
 
@@ -71,6 +73,15 @@ COLORS = ("blue", "green", "orange", "cyan", "red", "magenta")
 LEGEND_COLORS = ("ansi_blue", "ansi_green", "ansi_yellow", "ansi_cyan", "ansi_red", "ansi_magenta")
 
 
+def header_width(label: str, cells: int) -> int:
+    """A column's width: its cells', and its header on at most two lines, cut between
+    words ('Transferts' over 'reçus'), so more columns show on 80 columns."""
+    width = max(cells, *(len(word) for word in label.split()))
+    while len(textwrap.wrap(label, width, break_on_hyphens=False)) > 2:
+        width += 1
+    return width
+
+
 @dataclass
 class ReportReady(Message):
     report: ActivityReport
@@ -94,6 +105,7 @@ class ReportsScreen(Screen[None]):
         Binding("f5", "shift(-1)", N_("Previous"), id="report-previous"),
         Binding("f6", "shift(1)", N_("Next"), id="report-next"),
         Binding("f7", "export", N_("Export"), id="report-export"),
+        Binding("f8", "next_tab", N_("Next tab"), id="report-next-tab"),
         Binding("escape,f12", "close", N_("Back"), id="report-close"),
     ]
 
@@ -157,7 +169,13 @@ class ReportsScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        # The tabs first: ← → move between them at once (Tab goes on to the table).
+        self.query_one("#report-tabs Tabs").focus()
         self.load()
+
+    def action_next_tab(self) -> None:
+        tabs = self.query_one("#report-tabs Tabs", Tabs)
+        tabs.action_next_tab()
 
     # ------------------------------------------------------------------ period
     def action_pick(self, kind: str) -> None:
@@ -266,8 +284,23 @@ class ReportsScreen(Screen[None]):
             for r, row in enumerate(table.rows)
         ]
         widget.clear(columns=True)
-        for c, column in enumerate(table.columns):
-            width = max([len(column.label), *(len(row[c]) for row in cells)])
+        longest = [
+            max((len(row[c]) for row in cells), default=0) for c in range(len(table.columns))
+        ]
+        widths = [
+            max(len(column.label), n) for column, n in zip(table.columns, longest, strict=True)
+        ]
+        # A table wider than the screen: headers on two lines, so more columns show.
+        if sum(widths) + 2 * len(widths) > self.app.size.width - 1:
+            widths = [
+                header_width(column.label, n)
+                for column, n in zip(table.columns, longest, strict=True)
+            ]
+        two_lines = any(
+            width < len(column.label) for width, column in zip(widths, table.columns, strict=True)
+        )
+        widget.header_height = 2 if two_lines else 1
+        for c, (column, width) in enumerate(zip(table.columns, widths, strict=True)):
             widget.add_column(column.label, width=width, key=str(c))
         for r, row in enumerate(cells):
             widget.add_row(

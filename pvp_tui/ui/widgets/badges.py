@@ -7,14 +7,17 @@ message, and a badge changes on screen only when its text or level changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
+
+from ..format import fit
 
 Level = Literal["ok", "info", "warn", "error"]
 LEVELS: tuple[Level, ...] = ("ok", "info", "warn", "error")
@@ -49,6 +52,7 @@ class Badge(Static):
         self.key = key
         self.text = text
         self.level: Level = level
+        self.compact = False  # only its dot (its colour says it): a narrow header's ok badge
 
     def show(self, text: str, level: Level) -> None:
         if (text, level) == (self.text, self.level):
@@ -56,7 +60,16 @@ class Badge(Static):
         self.remove_class(f"-{self.level}")
         self.add_class(f"-{level}")
         self.text, self.level = text, level
-        self.update(f"● {text}")
+        self.update(self.shown)
+
+    @property
+    def shown(self) -> str:
+        return "●" if self.compact else f"● {self.text}"
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.update(self.shown)
 
 
 class Badges(Horizontal):
@@ -83,13 +96,91 @@ class Badges(Horizontal):
                 self.remove_badge(update.key)
             else:
                 self.set_badge(update.key, update.text, update.level)
+        header = self.parent
+        if isinstance(header, SiteHeader):
+            self.call_after_refresh(header.fit)
+
+
+# A badge's padding, each side (styles/base.tcss: .badge), and the site's name's.
+_PADDING = 2
+TITLE_MIN = 16  # the site's name keeps at least this much of the header (cut with '…')
+
+
+def fit_header(
+    width: int, titles: tuple[str, str], badges: Sequence[tuple[str, Level]]
+) -> tuple[str, frozenset[int]]:
+    """What a header of `width` cells shows: the title ('PVP Relais · site', else the
+    site's name alone, else that cut with '…') and which badges show only their dot
+    (the ok ones, from the last, when the site's name would not fit whole otherwise).
+
+    `badges`: each badge's text and level. Returns the title and the compact badges'
+    indexes. The badges that are not ok always show whole: they say what is wrong."""
+    whole = [len(f"● {text}") + _PADDING for text, _level in badges]
+    compact: set[int] = set()
+
+    def room() -> int:
+        used = sum(1 + _PADDING if i in compact else w for i, w in enumerate(whole))
+        return width - used - _PADDING
+
+    full, site = titles
+    if len(full) <= room():
+        return full, frozenset()
+    for index in reversed(range(len(badges))):
+        if len(site) <= room():
+            break
+        if badges[index][1] == "ok":
+            compact.add(index)
+    return fit(site, max(room(), min(TITLE_MIN, len(site)))), frozenset(compact)
 
 
 class SiteHeader(Horizontal):
-    def __init__(self, title: str) -> None:
+    """The site's name, the badges and the clock; the name stays in view whatever the
+    badges say. The clock repaints once a minute, on the minute (a few bytes over SSH)."""
+
+    DEFAULT_CSS = """
+    SiteHeader #clock { width: 7; padding: 0 1; text-style: bold; }
+    """
+
+    def __init__(self, title: str, site: str, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(id="site-header")
         self.title_text = title
+        self.site = site
+        self._clock = clock  # the local time now (the desk's clock: tests fix it)
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="site-name", markup=False)
+        name = Static(self.title_text, id="site-name", markup=False)
+        name.styles.min_width = TITLE_MIN + _PADDING  # badges never push the name out
+        yield name
         yield Badges(id="badges")
+        if self._clock is not None:
+            yield Static("", id="clock", markup=False)
+
+    def on_mount(self) -> None:
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._clock is None:
+            return
+        now = self._clock()
+        clock = self.query_one("#clock", Static)
+        text = now.strftime("%H:%M")
+        if str(clock.content) != text:
+            clock.update(text, layout=False)  # same width: repaint these 5 cells only
+        self.set_timer(60.05 - now.second - now.microsecond / 1e6, self._tick)
+
+    def on_resize(self) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        badges = list(self.query_one(Badges).query(Badge))
+        clock = len("00:00") + _PADDING if self._clock is not None else 0
+        title, compact = fit_header(
+            self.size.width - clock,
+            (self.title_text, self.site),
+            [(b.text, b.level) for b in badges],
+        )
+        for index, badge in enumerate(badges):
+            badge.set_compact(index in compact)
+        name = self.query_one("#site-name", Static)
+        if str(name.content) != title:
+            name.update(title)

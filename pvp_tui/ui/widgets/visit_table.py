@@ -4,6 +4,10 @@
 rows added, changed cells updated one by one, and the rows re-sorted only when the order
 changed. Nothing is rebuilt, so a refresh of 300 rows costs almost nothing when little
 changed, and nothing is repainted when nothing changed.
+
+Each cell is fitted to its column's width (`format.fit`): a text too long ends in '…',
+and a cell given as choices (a partner's name, then its short name) shows the first that
+fits. When a column's width changes, the cells whose fitted text changed are repainted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
+
+from ..format import fit
 
 
 class RowId(str):
@@ -30,9 +36,11 @@ class RowId(str):
         return cell
 
 
+# A cell: its text, or choices from the longest to the shortest (see `format.fit`).
+Cell = str | tuple[str, ...]
 # visit id, cells (first cell shown in the first column). Cells are shown as plain text,
 # never as markup: a visitor's name such as "[/b]" must neither style nor break the table.
-Row = tuple[str, tuple[str, ...]]
+Row = tuple[str, tuple[Cell, ...]]
 
 
 class VisitTable(DataTable[Any]):
@@ -48,7 +56,8 @@ class VisitTable(DataTable[Any]):
         self._column_spec = columns
         self._hidden: frozenset[str] = frozenset()  # column keys not shown (never the first)
         self._widths = {key: width for key, _label, width in columns}
-        self._cells: dict[str, tuple[str, ...]] = {}
+        self._labels = {key: label for key, label, _width in columns}
+        self._cells: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         self.changes = 0  # cells/rows touched by the last sync (tests and benchmarks read it)
 
@@ -58,14 +67,21 @@ class VisitTable(DataTable[Any]):
     def _ensure_columns(self) -> None:
         # A first read may arrive before this table's Mount event: columns come first.
         if not self.columns:
-            for key, label, _width in self._column_spec:
+            for key, _label, _width in self._column_spec:
                 if key not in self._hidden:
-                    self.add_column(label, key=key, width=self._widths[key])
+                    self.add_column(self._labels[key], key=key, width=self._widths[key])
 
-    def _shown(self, cells: tuple[str, ...]) -> list[str]:
+    def _fitted(self, cells: tuple[Cell, ...]) -> list[str]:
+        """The texts a row shows, each fitted to its column (hidden columns included)."""
         return [
-            c
-            for (key, _l, _w), c in zip(self._column_spec, cells, strict=True)
+            fit(cell, self._widths[key])
+            for (key, _l, _w), cell in zip(self._column_spec, cells, strict=True)
+        ]
+
+    def _shown(self, cells: tuple[Cell, ...]) -> list[str]:
+        return [
+            text
+            for (key, _l, _w), text in zip(self._column_spec, self._fitted(cells), strict=True)
             if key not in self._hidden
         ]
 
@@ -84,7 +100,7 @@ class VisitTable(DataTable[Any]):
         if selected in self._cells:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
 
-    def _add(self, visit_id: str, cells: tuple[str, ...]) -> None:
+    def _add(self, visit_id: str, cells: tuple[Cell, ...]) -> None:
         first, *rest = self._shown(cells)
         self.add_row(RowId(first, visit_id), *(Text(cell) for cell in rest), key=visit_id)
 
@@ -103,6 +119,7 @@ class VisitTable(DataTable[Any]):
             return None
 
     def set_column_widths(self, widths: dict[str, int]) -> None:
+        old_widths = dict(self._widths)
         changed = False
         for key, width in widths.items():
             self._widths[key] = width
@@ -110,9 +127,36 @@ class VisitTable(DataTable[Any]):
             if column is not None and column.width != width:
                 column.width = width
                 changed = True
+        if not changed:
+            return
+        self._require_update_dimensions = True
+        self.refresh()
+        column_keys = [key for key, _label, _width in self._column_spec]
+        for visit_id, cells in self._cells.items():
+            for key, cell in zip(column_keys, cells, strict=True):
+                if key in self._hidden or old_widths[key] == self._widths[key]:
+                    continue
+                now = fit(cell, self._widths[key])
+                if fit(cell, old_widths[key]) != now:
+                    self._update_one_cell(visit_id, key, self._cell(visit_id, key, now))
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Column headers that change with the width (a narrow terminal's short ones)."""
+        self._labels.update(labels)
+        changed = False
+        for key, label in labels.items():
+            column = self.columns.get(key)  # type: ignore[call-overload]
+            if column is not None and column.label.plain != label:
+                column.label = Text(label)
+                changed = True
         if changed:
+            self._update_count += 1
             self._require_update_dimensions = True
             self.refresh()
+
+    def _cell(self, visit_id: str, column_key: str, text: str) -> str | Text:
+        first = self._column_spec[0][0]
+        return RowId(text, visit_id) if column_key == first else Text(text)
 
     def _update_one_cell(self, visit_id: str, column_key: str, value: str | Text) -> None:
         """DataTable.update_cell, repainting that cell only.
@@ -150,10 +194,11 @@ class VisitTable(DataTable[Any]):
                 added.append(visit_id)
                 changes += 1
             elif old != cells:
-                for index, (before, after) in enumerate(zip(old, cells, strict=True)):
-                    if before != after and column_keys[index] not in self._hidden:
-                        value = RowId(after, visit_id) if index == 0 else Text(after)
-                        self._update_one_cell(visit_id, column_keys[index], value)
+                shown = zip(self._fitted(old), self._fitted(cells), strict=True)
+                for index, (before, after) in enumerate(shown):
+                    key = column_keys[index]
+                    if before != after and key not in self._hidden:
+                        self._update_one_cell(visit_id, key, self._cell(visit_id, key, after))
                         changes += 1
             self._cells[visit_id] = cells
         order = [visit_id for visit_id, _cells in rows]

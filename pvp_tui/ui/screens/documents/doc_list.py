@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 
 from ....core.documents import DocTrace, type_label
 from ....core.i18n import N_, _
+from ... import format
 from ...widgets.tick import Tick
 
 STATE_WORDS = {
@@ -39,7 +40,10 @@ class DocumentList(OptionList):
 
     def on_mount(self) -> None:
         self.border_title = _("Documents")
-        self.border_subtitle = _("+ add pages · ^t delete")
+
+    def on_resize(self) -> None:
+        # The border's corners and the room Textual keeps around a subtitle.
+        self.border_subtitle = format.hints(_("+ add pages · ^t delete"), self.size.width - 6)
 
     def show(self, docs: list[DocTrace], missing: set[str], selected: str | None) -> str | None:
         """List `docs`, highlight `selected` (else the last one): returns the highlighted

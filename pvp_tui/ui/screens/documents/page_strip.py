@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import HorizontalScroll
 
 from ....core.i18n import N_, _
-from ... import actions
+from ... import actions, format
 from .scan import ScanController
 from .thumbs import PageThumb
 
@@ -49,7 +49,11 @@ class PageStrip(HorizontalScroll, can_focus=True):
     def on_mount(self) -> None:
         actions.localize(self)
         self.border_title = _("Pages")
-        self.border_subtitle = _("← → page · [ ] move · r rotate · n rescan · Del delete")
+
+    def on_resize(self) -> None:
+        # The border's corners and the room Textual keeps around a subtitle.
+        hints = _("← → page · [ ] move · r rotate · n rescan · Del delete")
+        self.border_subtitle = format.hints(hints, self.size.width - 6)
 
     def action_pick(self, step: int) -> None:
         self.pick(self.selected + step)

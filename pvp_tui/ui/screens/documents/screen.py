@@ -69,6 +69,9 @@ class KioskChanged(Message):
 
 class DocumentsScreen(Screen[None]):
     DEFAULT_CSS = styles.default_css("documents.tcss")
+    # Below 100 columns the page strip keeps room for three thumbnails (documents.tcss).
+    # Textual declares it an instance variable, read at each resize.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f6", "scan", N_("Scan"), id="scan"),
