@@ -125,6 +125,9 @@ def test_the_header_keeps_the_sites_name() -> None:
     assert fit_header(80, titles, [privacy, db, kiosk]) == (titles[1], frozenset({2}))
     title, compact = fit_header(60, titles, [privacy, db, kiosk])
     assert title == titles[1] and compact == frozenset({1, 2})
+    # The database's "ok" gives its words up first: a call in progress keeps its own.
+    call = ("visio C-001 en cours", "ok")
+    assert fit_header(80, titles, [privacy, db, call]) == (titles[1], frozenset({1}))
     # A badge that says something is wrong stays whole; the name is cut with '…'.
     title, compact = fit_header(60, titles, [privacy, ("base injoignable", "error"), kiosk])
     assert title.startswith("France Services") and title.endswith("…") and compact == {2}

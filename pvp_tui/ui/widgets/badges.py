@@ -111,7 +111,7 @@ def fit_header(
 ) -> tuple[str, frozenset[int]]:
     """What a header of `width` cells shows: the title ('PVP Relais · site', else the
     site's name alone, else that cut with '…') and which badges show only their dot
-    (the ok ones, from the last, when the site's name would not fit whole otherwise).
+    (the ok ones, from the first, when the site's name would not fit whole otherwise).
 
     `badges`: each badge's text and level. Returns the title and the compact badges'
     indexes. The badges that are not ok always show whole: they say what is wrong."""
@@ -125,10 +125,16 @@ def fit_header(
     full, site = titles
     if len(full) <= room():
         return full, frozenset()
-    for index in reversed(range(len(badges))):
+    # The database's "ok" goes to its dot first (the row's order: privacy, database,
+    # kiosks, calls); a call in progress keeps its words longest.
+    for index in range(len(badges)):
         if len(site) <= room():
             break
         if badges[index][1] == "ok":
+            compact.add(index)
+    for index in sorted(compact, reverse=True):  # give back words, the latest badges first
+        compact.discard(index)
+        if len(site) > room():
             compact.add(index)
     return fit(site, max(room(), min(TITLE_MIN, len(site)))), frozenset(compact)
 
