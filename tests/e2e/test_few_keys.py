@@ -22,7 +22,7 @@ def _row_with(*parts: str):  # type: ignore[no-untyped-def]
 def test_a_walk_in_without_papers_in_seven_keys(site: Site) -> None:
     with tmux() as term:
         pane = term.new_session(in_terminal([PVP]), site.env())
-        term.wait_for(pane, "F2 Accueillir", what="the queue screen")
+        term.wait_for(pane, "F2 Accueil", what="the queue screen")
         keys = term.counted(pane)
 
         keys.press("F2")
@@ -52,7 +52,7 @@ def test_the_same_seven_keys_typed_in_one_burst(site: Site) -> None:
     """F4 typed right after F3 in the form waits for the call: nothing lost, in order."""
     with tmux() as term:
         pane = term.new_session(in_terminal([PVP]), site.env())
-        term.wait_for(pane, "F2 Accueillir", what="the queue screen")
+        term.wait_for(pane, "F2 Accueil", what="the queue screen")
         term.run("send-keys", "-t", pane, "F2", "Marie", "Tab", "c", "F3", "F4", "F8", "1")
         wait_db(
             site.db, "SELECT ticket, status, outcome FROM visits", [("C-001", "done", "resolved")]

@@ -171,7 +171,7 @@ def test_the_focused_field_stands_out(site: Site, terminal: str) -> None:
     (not a shade: another colour pair), and stay readable."""
     with tmux() as term:
         pane = term.new_session(in_terminal([PVP], terminal), site.env())
-        term.wait_for(pane, "F2 Accueillir", what="the queue")
+        term.wait_for(pane, "F2 Accueil", what="the queue")
         term.keys(pane, "F2")
         term.wait_for(pane, "^s Enregistrer", what="the form")
         time.sleep(0.5)  # its first frame whole

@@ -83,7 +83,10 @@ async def test_waiting_list_follows_call_order_with_estimates_and_flags(app: Pvp
             tickets(app, "today-list")
         ) == {"T-001", "C-001"}
         summary = str(app.queue_screen.query_one("#today-summary", Static).content)
-        assert "reçus 1 · absents 1 · annulés 0" in summary
+        # The served, then by partner ('dont': of which), absents, cancelled.
+        assert " · ".join(summary.split("\n")).startswith(
+            "reçus 1 · dont CAF 1 · absents 1 · annulés 0"
+        ), summary
 
 
 async def test_check_in_by_keys_saves_and_shows_the_new_row(app: PvpApp) -> None:
