@@ -138,7 +138,7 @@ def order_queue(
         is_open, opens_at = hours.get(v.partner_id, (False, None))
         return (
             not is_open,
-            opens_at or never if not is_open else never,
+            opens_at or never,  # None while open: only the closed ones are ordered by it
             sort_key(v, now, grace, late),
         )
 
