@@ -81,6 +81,12 @@ sites = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The site's last authenticated request, kept by each hub process in memory and
+    # written every few seconds (never one write per request): "online / offline since".
+    Column("last_seen_at", UTCDateTime, nullable=True),
+    # What the site last said of itself (queue length, kiosks' health), and when.
+    Column("status", Json, nullable=True),
+    Column("status_at", UTCDateTime, nullable=True),
     UniqueConstraint("region_id", "slug"),
 )
 

@@ -74,6 +74,40 @@ def test_french_is_the_default_and_english_on_request() -> None:
         i18n.set_language("fr")
 
 
+def test_a_request_speaks_its_own_language_whatever_the_process_speaks() -> None:
+    import asyncio
+    import contextvars
+    import threading
+
+    from pvp_tui.core import i18n
+    from pvp_tui.core.models import Status
+
+    seen: dict[str, str] = {}
+
+    def label(name: str) -> None:
+        seen[name] = Status.WAITING.label
+
+    async def two_requests() -> None:
+        async def answer(language: str) -> None:
+            with i18n.using_language(language):
+                await asyncio.sleep(0.01)  # the other request runs meanwhile
+                # handed to a worker thread with the request's context, as servers do
+                await asyncio.to_thread(label, language)
+
+        await asyncio.gather(answer("en"), answer("fr"))
+
+    asyncio.run(two_requests())
+    assert seen == {"en": "waiting", "fr": "en attente"}
+    # A thread started without the context, and the process afterwards: its own language.
+    thread = threading.Thread(target=label, args=("plain",))
+    with i18n.using_language("en"):
+        contextvars.copy_context().run(label, "copied")
+        thread.start()
+        thread.join()
+    assert seen["copied"] == "waiting" and seen["plain"] == "en attente"
+    assert i18n.get_language() == "fr"
+
+
 def test_placeholders_survive_translation() -> None:
     import re
 

@@ -9,12 +9,14 @@ gettext (Babel is not even imported then: a faster start). A changed .po gets a 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gettext as _gettext
 import hashlib
 import io
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -30,10 +32,14 @@ __all__ = [
     "ngettext",
     "resolve_language",
     "set_language",
+    "using_language",
 ]
 
 DEFAULT_LANGUAGE = "fr"
 _current = DEFAULT_LANGUAGE
+# A server answering each request in its reader's language (the hub's pages) sets it per
+# request with using_language(); the staff app's threads keep the process-wide one.
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("language", default=None)
 
 
 def _read_po(data: bytes, language: str) -> tuple[dict[str, str], str]:
@@ -117,7 +123,20 @@ def set_language(language: str) -> None:
 
 
 def get_language() -> str:
-    return _current
+    return _override.get() or _current
+
+
+@contextlib.contextmanager
+def using_language(language: str) -> Iterator[None]:
+    """Speak `language` in this context only (this request, this task and the threads it
+    hands work to with its context), whatever the process's language."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r} (expected one of {LANGUAGES})")
+    token = _override.set(language)
+    try:
+        yield
+    finally:
+        _override.reset(token)
 
 
 def in_language(message: Mapping[str, str] | None) -> str:
@@ -125,7 +144,7 @@ def in_language(message: Mapping[str, str] | None) -> str:
     the app's language, else English ('' when there is none)."""
     if not message:
         return ""
-    return str(message.get(_current) or message.get("en") or "")
+    return str(message.get(get_language()) or message.get("en") or "")
 
 
 def resolve_language(explicit: str | None, configured: str | None) -> str:
@@ -135,13 +154,13 @@ def resolve_language(explicit: str | None, configured: str | None) -> str:
 
 def load_catalog() -> None:
     """Load the current language's catalog now (it is cached): not later, under a lock."""
-    _translations(_current)
+    _translations(get_language())
 
 
 def gettext(message: str) -> str:
     if not message:  # the .mo's header entry has the empty msgid
         return message
-    return _translations(_current).gettext(message)
+    return _translations(get_language()).gettext(message)
 
 
 _ = gettext
@@ -150,7 +169,7 @@ _ = gettext
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The form of a counted message for `n` in the current language (French says
     '0 document', '1 document', '2 documents'; English '1 document', '0 documents')."""
-    return _translations(_current).ngettext(singular, plural, n)
+    return _translations(get_language()).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:
