@@ -16,17 +16,19 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import people, sync
+from . import people, sync, web
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
+from .web.render import error_page
+from .web.sessions import NotYours, SignInRequired, sign_in_url
 from .wire import ErrorBody, PullPage, PushBatch, PushResult, SiteInfo, VisitView
 
 log = logging.getLogger("pvp_hub")
@@ -64,12 +66,26 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
 
+    app.state.engine = engine
+    for router in web.routers():
+        app.include_router(router)
+
     @app.exception_handler(HubError)
-    async def hub_error(_request: Request, exc: HubError) -> JSONResponse:
+    async def hub_error(request: Request, exc: HubError) -> Response:
+        if not request.url.path.startswith(API):
+            return error_page(request, exc.status, exc.message, exc.headers)
         return JSONResponse(exc.body(), exc.status, headers=exc.headers)
 
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(_request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(sign_in_url(exc.next_path), 303)
+
+    @app.exception_handler(NotYours)
+    async def not_yours(request: Request, _exc: NotYours) -> Response:
+        return error_page(request, 404)
+
     @app.exception_handler(OperationalError)
-    async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: OperationalError) -> Response:
         # SQLite busy past its timeout, PostgreSQL down or restarting: nothing was stored,
         # and the site's retry (same key, same body) will be applied once.
         # The driver's own message only: SQLAlchemy's would add the statement's parameters.
@@ -80,6 +96,8 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
             "the hub's database is busy or unavailable: retry shortly",
             headers={"Retry-After": "2"},
         )
+        if not request.url.path.startswith(API):
+            return error_page(request, 503, headers=error.headers)
         return JSONResponse(error.body(), 503, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -89,7 +107,9 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         return JSONResponse(error.body(), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not request.url.path.startswith(API):
+            return error_page(request, exc.status_code, headers=getattr(exc, "headers", None))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
