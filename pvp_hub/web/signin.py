@@ -163,7 +163,7 @@ async def sign_in(request: Request) -> Response:
                 429,
                 login,
                 "throttled",
-                math.ceil(wait / 60),
+                max(1, math.ceil((wait - 1) / 60)),  # people's wait has a second added
                 {"Retry-After": str(wait)},
             )
         if refusal.status == 401:
