@@ -106,3 +106,10 @@ def test_an_agent_disabled_after_signing_in_is_refused_at_the_next_request(
     with engine.begin() as conn:
         conn.execute(update(agents).values(disabled_at=datetime.now(UTC)))
     assert people.session_person(engine, session.token) is None
+
+
+def test_a_new_password_ends_the_sessions_opened_with_the_old_one(engine: Engine) -> None:
+    session = people.sign_in(engine, "a.martin@caf.fr", PASSWORD)
+    directory.set_password(engine, "a.martin@caf.fr", "another long password")
+    assert people.session_person(engine, session.token) is None
+    assert people.sign_in(engine, "a.martin@caf.fr", "another long password")
