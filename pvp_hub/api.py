@@ -17,19 +17,28 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import people, sync, web
+from . import agents, people, sync, web
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
+from .web.agent import visits_json
 from .web.render import error_page
-from .web.sessions import NotYours, SignInRequired, sign_in_url
-from .wire import ErrorBody, PullPage, PushBatch, PushResult, SiteInfo, VisitView
+from .web.sessions import SESSION_COOKIE, NotYours, SignInRequired, current_session, sign_in_url
+from .wire import (
+    AgentVisits,
+    ErrorBody,
+    PullPage,
+    PushBatch,
+    PushResult,
+    SiteInfo,
+    VisitView,
+)
 
 log = logging.getLogger("pvp_hub")
 API = "/api/v1"
@@ -38,6 +47,14 @@ VERSION = "1.0.0"
 
 bearer = HTTPBearer(auto_error=False, description="The site's token (pvp-hub admin token issue)")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+# Declared for the document; the handler reads the session itself (web.sessions).
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="AgentSession",
+    auto_error=False,
+    description="The agent's session, set by signing in at /connexion",
+)
+SessionCookie = Annotated[str | None, Depends(session_cookie)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -196,6 +213,26 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     async def get_visit(visit_id: str, credentials: Credentials) -> JSONResponse:
         answer = await run_in_threadpool(sync.visit_view, engine, _token(credentials), visit_id)
         return JSONResponse(answer)
+
+    @app.get(
+        f"{API}/agent/visits",
+        tags=["agents"],
+        summary="Today's visits of the signed-in agent's partner at the agent's sites",
+        response_model=AgentVisits,
+        responses=_errors(401, 403),
+    )
+    async def agent_visits(request: Request, _cookie: SessionCookie) -> JSONResponse:
+        session = await current_session(request)
+        if session is None:
+            raise HubError(
+                401, "sign_in_required", "sign in first: no live session (signed out or expired)"
+            )
+        if session.person.kind != "agent":
+            raise HubError(403, "agents_only", "this is an agent's view")
+        day = await run_in_threadpool(agents.today, engine, session.person.id)
+        if day is None:
+            raise HubError(401, "sign_in_required", "sign in first: no live session")
+        return JSONResponse(visits_json(day, request))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

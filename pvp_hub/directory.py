@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 
 from pvp_tui.core.config import Partner, parse_partner_tables
 
@@ -28,6 +28,7 @@ from .schema import (
     agents,
     changes,
     partners,
+    person_sessions,
     regions,
     site_tokens,
     sites,
@@ -390,17 +391,27 @@ def list_admins(engine: Engine) -> list[dict[str, Any]]:
 
 
 def set_password(engine: Engine, login: str, password: str) -> str:
-    """Set an agent's or an admin's password (argon2id); which kind of account it was."""
+    """Set an agent's or an admin's password (argon2id) and end their sessions; which
+    kind of account it was."""
     problem = auth.check_password_strength(password)
     if problem:
         raise refused(problem, "weak_password")
     hashed = auth.hash_password(password)  # slow on purpose: outside the transaction
     with write_transaction(engine) as conn:
         for table, kind in ((agents, "agent"), (admins, "admin")):
-            done = conn.execute(
-                update(table).where(table.c.login == login).values(password_hash=hashed)
-            )
-            if done.rowcount:
+            person_id = conn.execute(
+                update(table)
+                .where(table.c.login == login)
+                .values(password_hash=hashed)
+                .returning(table.c.id)
+            ).scalar()
+            if person_id is not None:
+                # A new password ends the sessions opened with the old one.
+                conn.execute(
+                    delete(person_sessions).where(
+                        person_sessions.c.kind == kind, person_sessions.c.person_id == person_id
+                    )
+                )
                 return kind
     raise HubError(404, "unknown_login", f"no agent or admin has the login {login!r}")
 

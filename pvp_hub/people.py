@@ -1,5 +1,5 @@
-"""Agents' and admins' sign-in and sessions: the primitives the agents' page and the
-region's view build on (no page yet).
+"""Agents' and admins' sign-in and sessions: the primitives the pages build on
+(`web.signin`, `web.sessions`).
 
 A password check is argon2id (about 135 ms and 64 MiB): call these from a worker thread,
 never on the event loop. Every failed sign-in counts against its login, known or not; a
@@ -142,7 +142,8 @@ def _count_failure(engine: Engine, login: str, now: datetime) -> None:
 
 
 def session_person(engine: Engine, token: str | None, clock: Clock = _now) -> Session | None:
-    """The live session of this cookie token, or None (unknown, signed out, expired)."""
+    """The live session of this cookie token, or None (unknown, signed out, expired, or
+    an agent disabled since)."""
     if not token or len(token) > 200:
         return None
     with engine.connect() as conn:
@@ -154,10 +155,13 @@ def session_person(engine: Engine, token: str | None, clock: Clock = _now) -> Se
         ).first()
         if row is None:
             return None
-        table = agents if row.kind == "agent" else admins
-        person = conn.execute(
-            select(table.c.login, table.c.name).where(table.c.id == row.person_id)
-        ).first()
+        if row.kind == "agent":  # an agent disabled since signing in is out at once
+            who = select(agents.c.login, agents.c.name).where(
+                agents.c.id == row.person_id, agents.c.disabled_at.is_(None)
+            )
+        else:
+            who = select(admins.c.login, admins.c.name).where(admins.c.id == row.person_id)
+        person = conn.execute(who).first()
     if person is None:
         return None
     return Session(

@@ -83,6 +83,32 @@ class VisitView(BaseModel):
     name_shared: bool
 
 
+class AgentSiteView(BaseModel):
+    id: str = Field(description="The site's id (as in its config)")
+    name: str
+
+
+class AgentVisitView(BaseModel):
+    id: uuid.UUID
+    ticket: str | None
+    site: str = Field(description="The site's id")
+    site_name: str
+    status: str | None = Field(description="waiting, called, in_session, done, no_show…")
+    status_label: str | None = Field(description="The status in the reader's language")
+    since: datetime = Field(description="When the visit took this status (UTC)")
+    since_local: str = Field(description="The same, HH:MM at the site")
+    visitor_name: str | None = Field(
+        description="Only when the visitor agreed to show it, and only on that day"
+    )
+
+
+class AgentVisits(BaseModel):
+    partner: str = Field(description="The agent's partner's id")
+    partner_name: str
+    sites: list[AgentSiteView] = Field(description="The sites the agent sees")
+    visits: list[AgentVisitView] = Field(description="Today's, each site's own local day")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable: clients may match on it")
     message: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Request
@@ -41,7 +42,14 @@ def environment() -> jinja2.Environment:
     )
     # The catalog is the staff app's (pvp_tui/locale): one place for every French word.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang_url"] = lang_url
     return env
+
+
+def lang_url(request: Request, language: str) -> str:
+    """This page in another language, its other query parameters kept (?suite=...)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return "?" + urlencode([*query, ("lang", language)])
 
 
 def language_of(request: Request) -> str:

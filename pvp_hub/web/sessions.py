@@ -9,7 +9,7 @@ that changes something carries the session's CSRF secret, compared in constant t
 from __future__ import annotations
 
 import hmac
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -38,10 +38,34 @@ def sign_in_url(next_path: str) -> str:
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path on this hub only (never //elsewhere)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Where to go after signing in: a path on this hub only (never //elsewhere; no
+    control character or space, which browsers drop from a URL: "/\t/evil" is "//evil")."""
+    if (
+        not value
+        or len(value) > 2000
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in value)
+    ):
         return "/"
     return value
+
+
+def same_origin(request: Request) -> bool:
+    """False for a form posted from another site: `Sec-Fetch-Site` says so (any value but
+    same-origin or none: a sibling subdomain is refused too), or `Origin` names another
+    host than the one this request was sent to (or is "null", as from a sandboxed frame).
+    A client that sends neither header (an old browser, a script) is let through: the
+    forms' tokens are the check that holds for every client."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return origin != "null" and urlsplit(origin).netloc.lower() == host.lower()
 
 
 async def current_session(request: Request) -> people.Session | None:

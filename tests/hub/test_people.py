@@ -96,3 +96,20 @@ def test_purge_drops_expired_sessions(engine: Engine) -> None:
     later = now + people.SESSION_LENGTH + timedelta(minutes=1)
     assert people.purge(engine, clock=lambda: later)["sessions_expired"] == 1
     assert people.session_person(engine, session.token) is None
+
+
+def test_an_agent_disabled_after_signing_in_is_refused_at_the_next_request(
+    engine: Engine,
+) -> None:
+    session = people.sign_in(engine, "a.martin@caf.fr", PASSWORD)
+    assert people.session_person(engine, session.token) is not None
+    with engine.begin() as conn:
+        conn.execute(update(agents).values(disabled_at=datetime.now(UTC)))
+    assert people.session_person(engine, session.token) is None
+
+
+def test_a_new_password_ends_the_sessions_opened_with_the_old_one(engine: Engine) -> None:
+    session = people.sign_in(engine, "a.martin@caf.fr", PASSWORD)
+    directory.set_password(engine, "a.martin@caf.fr", "another long password")
+    assert people.session_person(engine, session.token) is None
+    assert people.sign_in(engine, "a.martin@caf.fr", "another long password")
