@@ -1,0 +1,127 @@
+"""A report of events kept elsewhere (the regional hub's copy of sites' event logs), by
+the very rules of a site's own report.
+
+`activity_report` reads a site store. Events kept elsewhere are written into a
+throw-away site store (the site's schema, in a temporary folder removed afterwards), as
+a site's own log holds them, and that store is read by `activity_report`: one set of
+rules, whoever asks. What the store must hold for the report to come out the same:
+
+- the events in the order they happened (the site's `seq` order: the report tells a
+  no-show undone by "back to waiting" from the reverse by it);
+- one `visits` row per visit carrying the visitor's accessibility needs: a visit opened
+  by a transfer has none in its `transferred_in` event, its needs are the visitor's,
+  carried from the visit it came from (the site copies them on the new visit's row).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import events as ev
+from .clock import to_iso
+from .config import Config
+from .reports import ActivityReport, Period, activity_report
+from .store import Store
+
+CHUNK = 5_000  # events per insert: bounded memory whatever the period's size
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One event of a site's visit log, as the site recorded it."""
+
+    id: str
+    visit_id: str
+    at: datetime  # with its zone
+    type: str
+    data: Mapping[str, Any]
+
+
+def report_from_events(
+    events: Iterable[LoggedEvent], config: Config, period: Period
+) -> ActivityReport:
+    """`activity_report` over `events`, given in the order they happened: the visits
+    that entered a queue in `period` or in the period before it (which the report
+    compares with), with all their events, and the entries of the visits they were
+    transferred from. `config` names the site (its id, name and time zone) and the
+    partners the report lists."""
+    with scratch_store() as store:
+        load_events(store, config.site.id, events)
+        return activity_report(store, config, period)
+
+
+@contextlib.contextmanager
+def scratch_store() -> Iterator[Store]:
+    """An empty site store in a temporary folder, removed with everything in it at the
+    end, whatever happens."""
+    with tempfile.TemporaryDirectory(prefix="pvp-report-") as folder:
+        store = Store(Path(folder) / "report.db", create=True)
+        try:
+            # A throw-away file: no fsync, no foreign-key check (visits come last, below).
+            store.conn.execute("PRAGMA synchronous = OFF")
+            store.conn.execute("PRAGMA foreign_keys = OFF")
+            yield store
+        finally:
+            store.close()
+
+
+def load_events(store: Store, site_id: str, events: Iterable[LoggedEvent]) -> int:
+    """Append `events` (in the order they happened) to the store's log, as `site_id`'s,
+    with one visit row per visit; returns how many events were written."""
+    needs: dict[str, str] = {}  # visit -> the visitor's needs (JSON, as a visit row holds)
+    first: dict[str, datetime] = {}
+    count = 0
+    chunk: list[tuple[str, str, str, str, str, str]] = []
+    for event in events:
+        visit = event.visit_id
+        first.setdefault(visit, event.at)
+        if event.type == ev.CHECKED_IN:
+            needs[visit] = json.dumps(sorted(event.data.get("needs") or []))
+        elif event.type == ev.TRANSFERRED_IN:
+            needs[visit] = needs.get(str(event.data.get("from_visit")), "[]")
+        chunk.append(
+            (
+                event.id,
+                visit,
+                site_id,
+                to_iso(event.at),
+                event.type,
+                json.dumps(dict(event.data), sort_keys=True),
+            )
+        )
+        if len(chunk) >= CHUNK:
+            count += _write_events(store, chunk)
+    count += _write_events(store, chunk)
+    with store.transaction() as db:
+        db.conn.executemany(
+            "INSERT INTO visits (id, site_id, day, prefix, seq, ticket, partner_id, status, "
+            "kind, needs, arrived_at, updated_at) "
+            "VALUES (?, ?, ?, '', 0, ?, '', 'done', 'walk_in', ?, ?, ?)",
+            (
+                # The ticket is the visit's id: unique, and no report reads it.
+                (visit, site_id, at.date().isoformat(), visit, needs.get(visit, "[]"), iso, iso)
+                for visit, at in first.items()
+                for iso in (to_iso(at),)
+            ),
+        )
+    return count
+
+
+def _write_events(store: Store, chunk: list[tuple[str, str, str, str, str, str]]) -> int:
+    if not chunk:
+        return 0
+    with store.transaction() as db:
+        db.conn.executemany(
+            "INSERT INTO events (id, visit_id, site_id, at, type, data) VALUES (?, ?, ?, ?, ?, ?)",
+            chunk,
+        )
+    written = len(chunk)
+    chunk.clear()
+    return written
