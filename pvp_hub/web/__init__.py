@@ -12,6 +12,6 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every family of pages, in the order they are matched."""
-    from . import home
+    from . import home, region
 
-    return [home.router]
+    return [home.router, region.router]
