@@ -226,11 +226,11 @@ def overview(
     views = [_site_view(row, now, counts.get(row.id, []), failed.get(row.id, 0)) for row in rows]
     views.sort(key=lambda v: (v.name.casefold(), v.slug))
     known = sorted(
-        (PartnerRef(p.slug, p.name) for p in partner_rows),
+        (partner_ref(p.slug, p.name) for p in partner_rows),
         key=lambda p: (p.name.casefold(), p.slug),
     )
     seen = {slug for view in views for slug in view.visits_by_partner}
-    known += [PartnerRef(slug, slug) for slug in sorted(seen - {p.slug for p in known})]
+    known += [partner_ref(slug, slug) for slug in sorted(seen - {p.slug for p in known})]
     result = Overview(region, now, views, known)
     result.totals = _totals(views)
     return result
