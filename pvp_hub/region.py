@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, func, select
 
 from pvp_tui.core import events as event_types
-from pvp_tui.core.config import Partner
+from pvp_tui.core.config import SHORT_NAME_MAX, Partner
 from pvp_tui.core.models import Status
 from pvp_tui.core.reports import FAILED_STATE
 
@@ -52,11 +52,12 @@ class RegionRef:
 class PartnerRef:
     slug: str
     name: str
-    short: str  # for a narrow column: the acronym in the name's parentheses, as sites do
+    short: str  # a narrow column's: the name's acronym in parentheses (as sites do) or id
 
 
 def partner_ref(slug: str, name: str) -> PartnerRef:
-    return PartnerRef(slug, name, Partner(slug, name, "X", 1).short)
+    short = Partner(slug, name, "X", 1).short
+    return PartnerRef(slug, name, short if len(short) <= SHORT_NAME_MAX else slug.upper())
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,9 @@ async def report_page(
     if site is not None and site not in {slug for slug, _name, _zone in listed}:
         raise NotYours()
     sites = [(slug, name) for slug, name, _zone in listed]
-    zone = ZoneInfo(region_view.main_zone(z for _s, _n, z in listed if site in (None, _s)))
+    # "Today" is the site's, or the region's (the zone most of its sites use).
+    zones = [zone for slug, _name, zone in listed if site is None or slug == site]
+    zone = ZoneInfo(region_view.main_zone(zones))
     with i18n.using_language(language):
         try:
             period = _period(du, au, datetime.now(zone).date())
@@ -337,10 +339,11 @@ def _report_form(
     **shown: Any,
 ) -> Response:
     period: Period | None = shown.get("period")
-    with i18n.using_language(language_of(request)):
-        du_value = du if du is not None else (format_date(period.start) if period else "")
-        au_value = au if au is not None else (format_date(period.end) if period else "")
-        if period is not None:
+    # The form shows the period read (in the reader's way of writing dates), or what was
+    # typed when it could not be read, to be corrected.
+    du_value, au_value = du or "", au or ""
+    if period is not None:
+        with i18n.using_language(language_of(request)):
             du_value, au_value = format_date(period.start), format_date(period.end)
     downloads = {}
     if period is not None:
