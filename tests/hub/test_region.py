@@ -331,3 +331,35 @@ def test_the_report_is_pvp_reports_from_the_same_events(
             assert kiosks[f"{slug}/{kiosk.kiosk}"] == kiosk.sessions
     for store, _config in stores.values():
         store.close()
+
+
+def test_a_visitor_transferred_after_midnight_keeps_their_needs_in_the_report(
+    region: Region, client: httpx.Client, admin: httpx.Client
+) -> None:
+    """The visit they came from entered the day before the report's range: its check-in
+    (which says the needs) is read too, as the site's visit row would carry them."""
+    site = region.site()
+    day = datetime.now(PARIS).date() - timedelta(days=1)  # the report's day
+    # The transfer opens the previous day (the period the report compares with); the
+    # check-in is before it, outside both.
+    midnight = datetime.combine(day - timedelta(days=1), time(0), PARIS)
+    first, moved = uuid.uuid4(), uuid.uuid4()
+    came = checked_in(first, "caf", midnight - timedelta(minutes=10))
+    came["data"]["needs"] = ["hearing"]
+    at = midnight + timedelta(minutes=10)
+    batch = [
+        came,
+        event(first, "transferred", at, to_partner="cpam", to_visit=str(moved), to_ticket="A-001"),
+        event(moved, "transferred_in", at, from_partner="caf", from_visit=str(first),
+              from_ticket="C-001", partner="cpam", ticket="A-001"),
+        event(moved, "called", at + timedelta(minutes=5), **{"from": "waiting", "to": "called"}),
+        event(moved, "started", at + timedelta(minutes=6)),
+        event(moved, "finished", at + timedelta(minutes=20), outcome="resolved"),
+    ]  # fmt: skip
+    assert push(client, site, batch).status_code == 200
+    page = admin.get(f"/region/rapport?du={day:%d/%m/%Y}&au={day:%d/%m/%Y}&site={site.slug}")
+    summary = {row[0]: row[1:3] for row in tables(page.text)["summary"][1:]}
+    assert summary["Visiteurs"] == ["0", "0"]  # the visitor arrived the day before
+    assert summary["Besoins d'accessibilité"] == ["0", "1"]
+    assert summary["Besoins d'accessibilité satisfaits"] == ["0", "1"]
+    assert summary["Transferts"] == ["0", "0"]  # the transfer closed a visit of no period
