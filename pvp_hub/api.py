@@ -23,6 +23,8 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pvp_tui.core import report_store
+
 from . import people, site_status, sync, web
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
@@ -299,6 +301,9 @@ async def _purge_loop(engine: Engine) -> None:
         try:
             counts = await run_in_threadpool(sync.purge, engine)
             counts |= await run_in_threadpool(people.purge, engine)
+            counts["report_scratch_removed"] = await run_in_threadpool(
+                report_store.remove_stale_scratch
+            )
             if any(counts.values()):
                 log.info("purge: %s", counts)
         except Exception:

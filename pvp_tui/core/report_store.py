@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ from .reports import ActivityReport, Period, activity_report
 from .store import Store
 
 CHUNK = 5_000  # events per insert: bounded memory whatever the period's size
+SCRATCH_PREFIX = "pvp-report-"
+STALE_AFTER = timedelta(hours=6)  # no report takes this long: its process is gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,7 @@ def report_from_events(
 def scratch_store() -> Iterator[Store]:
     """An empty site store in a temporary folder, removed with everything in it at the
     end, whatever happens."""
-    with tempfile.TemporaryDirectory(prefix="pvp-report-") as folder:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as folder:
         store = Store(Path(folder) / "report.db", create=True)
         try:
             # A throw-away file: no fsync, no journal on disk, no zeroing of deleted
@@ -79,6 +83,19 @@ def scratch_store() -> Iterator[Store]:
             yield store
         finally:
             store.close()
+
+
+def remove_stale_scratch(now: float | None = None) -> int:
+    """Remove the scratch stores a process killed in the middle of a report left behind
+    (older than STALE_AFTER); returns how many. A server calls it now and then."""
+    removed = 0
+    limit = (time.time() if now is None else now) - STALE_AFTER.total_seconds()
+    for folder in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and folder.stat().st_mtime < limit:
+                shutil.rmtree(folder)
+                removed += 1
+    return removed
 
 
 def load_events(store: Store, site_id: str, events: Iterable[LoggedEvent]) -> int:

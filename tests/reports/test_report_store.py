@@ -4,7 +4,9 @@ own report: the events written into a throw-away site store are read by the same
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from pvp_tui.core.config import Config
 from pvp_tui.core.exports import to_csv
-from pvp_tui.core.report_store import LoggedEvent, report_from_events
+from pvp_tui.core.report_store import LoggedEvent, remove_stale_scratch, report_from_events
 from pvp_tui.core.reports import Period, activity_report, report_to_dict
 from pvp_tui.core.store import Store
 
@@ -72,3 +74,18 @@ def test_a_transferred_visitor_keeps_their_needs(history: Built) -> None:
     own = activity_report(history.store, config, period)
     assert elsewhere.current.total.needs_requested == own.current.total.needs_requested
     assert elsewhere.current.total.needs_met == own.current.total.needs_met
+
+
+def test_scratch_stores_left_by_a_killed_process_are_removed_later(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old, fresh, other = (tmp_path / n for n in ("pvp-report-old", "pvp-report-new", "keep"))
+    for folder in (old, fresh, other):
+        folder.mkdir()
+        (folder / "report.db").write_bytes(b"x")
+    hours_ago = time.time() - 7 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    os.utime(other, (hours_ago, hours_ago))
+    assert remove_stale_scratch() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep", "pvp-report-new"]
