@@ -16,6 +16,7 @@ kiosk is named after its site ("leyme/kiosque-1"), as two sites may both have a
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ from .region import NotVisible, RegionRef, main_zone
 from .schema import events, partners, sites
 
 ENTRIES = (event_types.CHECKED_IN, event_types.TRANSFERRED_IN)
+REPORTS_AT_ONCE = 2
+_TURNS = threading.BoundedSemaphore(REPORTS_AT_ONCE)
 STREAM_ROWS = 2_000  # rows fetched at a time: a region's month is never all in memory
 MAX_TRANSFER_HOPS = 10
 _COLUMNS = (
@@ -50,8 +53,10 @@ _COLUMNS = (
 def report(
     engine: Engine, region: RegionRef, period: Period, site_slug: str | None = None
 ) -> ActivityReport:
-    """The activity report of the region's site `site_slug`, or of the whole region."""
-    with engine.connect() as conn:
+    """The activity report of the region's site `site_slug`, or of the whole region.
+    At most REPORTS_AT_ONCE are made at a time by a process; others wait their turn (a
+    region's month takes seconds of CPU that the sites' sync needs too)."""
+    with _TURNS, engine.connect() as conn:
         rows = conn.execute(
             select(sites.c.id, sites.c.slug, sites.c.name, sites.c.timezone).where(
                 sites.c.region_id == region.id
