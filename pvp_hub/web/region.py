@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -216,11 +216,14 @@ def _clock(now: datetime, zone: ZoneInfo) -> str:
 async def report_page(
     request: Request,
     session: Admin,
-    du: Annotated[str | None, Query(max_length=40)] = None,
-    au: Annotated[str | None, Query(max_length=40)] = None,
-    site: Annotated[str | None, Query(max_length=32)] = None,
-    format: Annotated[str | None, Query(max_length=10)] = None,
+    du: str | None = None,
+    au: str | None = None,
+    site: str | None = None,
+    format: str | None = None,
 ) -> Response:
+    # No length limits by the framework: its refusal would be JSON, not a page. A long
+    # date is not a date (its message shows the start of it); a long site is nobody's.
+    du, au = (_cut(value) for value in (du, au))
     region = await _region(request, session)
     if region is None:
         return await _pick(request, session)
@@ -284,6 +287,10 @@ async def report_page(
         tables=result,
         period=period,
     )
+
+
+def _cut(value: str | None, limit: int = 40) -> str | None:
+    return value if value is None or len(value) <= limit else value[:limit] + "…"
 
 
 def _period(du: str | None, au: str | None, today: date) -> Period:

@@ -225,6 +225,9 @@ def test_bad_dates_get_a_400_page_naming_the_date(region: Region, admin: httpx.C
     assert english.status_code == 400
     assert 'to: "someday" is not a date' in html.unescape(english.text)
     assert admin.get("/region/rapport?format=pdf").status_code == 400
+    long = admin.get("/region/rapport?du=" + "1" * 5000)
+    assert long.status_code == 400 and long.headers["content-type"].startswith("text/html")
+    assert "1" * 41 not in long.text  # the message shows the start of it only
 
 
 # --------------------------------------------------------------------------- report
