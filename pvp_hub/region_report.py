@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Text, bindparam, cast, literal_column, select
+from sqlalchemy import Connection, Engine, Text, bindparam, cast, func, literal_column, select
 
 from pvp_tui.core import events as event_types
 from pvp_tui.core.clock import to_iso
@@ -112,13 +112,14 @@ def _logged_events(
     for row in _earlier_entries(conn, in_scope, start, end):
         yield _logged(row, slugs, rename)
     # Most of a report's time is here: the rows as the driver gives them (no type
-    # conversion by SQLAlchemy), the data as JSON text that goes into the site store as
-    # it is, a server-side cursor on PostgreSQL.
-    statement, params = _STREAM_SITE, {"site": next(iter(slugs)), "start": start, "end": end}
-    if not isinstance(scope, list):
-        statement, params = _STREAM_REGION, {"region": region_id, "start": start, "end": end}
+    # conversion by SQLAlchemy), as text on PostgreSQL too (ids, `to_iso`'s time), the
+    # data as JSON text that goes into the site store as it is, a server-side cursor.
     sqlite = conn.dialect.name == "sqlite"
-    names = {(key.hex if sqlite else key): slug for key, slug in slugs.items()}
+    region_wide = not isinstance(scope, list)
+    statement = _STREAMS[(conn.dialect.name == "postgresql", region_wide)]
+    params: dict[str, Any] = {"start": start, "end": end}
+    params |= {"region": region_id} if region_wide else {"site": next(iter(slugs))}
+    names = {(key.hex if sqlite else str(key)): slug for key, slug in slugs.items()}
     cursor = run_on_driver(conn, statement, params, stream=True)
     try:
         while rows := cursor.fetchmany(STREAM_ROWS):
@@ -127,18 +128,14 @@ def _logged_events(
                     details = json.loads(data)
                     details["kiosk"] = f"{names[site_id]}/{details['kiosk']}"
                     data = json.dumps(details)
-                yield LoggedEvent(
-                    str(event_id),
-                    _dashed(visit_id) if sqlite else str(visit_id),
-                    _sqlite_iso(at) if sqlite else to_iso(at),
-                    kind,
-                    data,
-                )
+                if sqlite:
+                    visit_id, at = _dashed(visit_id), _sqlite_iso(at)
+                yield LoggedEvent(event_id, visit_id, at, kind, data)
     finally:
         cursor.close()
 
 
-def _stream(scope: Any) -> Any:
+def _stream(scope: Any, postgresql: bool) -> Any:
     """The events of the visits of `scope` that entered a queue in [start, end)."""
     entries: list[Any] = [literal_column(f"'{kind}'") for kind in ENTRIES]  # no bind
     entered = select(events.c.visit_id).where(
@@ -147,25 +144,31 @@ def _stream(scope: Any) -> Any:
         events.c.at >= bindparam("start"),
         events.c.at < bindparam("end"),
     )
-    return (
-        select(
-            events.c.id,
-            events.c.visit_id,
-            events.c.site_id,
-            events.c.at,
-            events.c.type,
-            cast(events.c.data, Text),
+    columns: tuple[Any, ...] = (events.c.id, events.c.visit_id, events.c.site_id, events.c.at)
+    if postgresql:  # as text, as SQLite gives them: psycopg's types cost more than the SQL
+        utc = func.timezone(literal_column("'UTC'"), events.c.at)
+        columns = (
+            *(cast(column, Text) for column in columns[:3]),
+            func.to_char(utc, literal_column(f"'{_TO_ISO}'")),
         )
+    return (
+        select(*columns, events.c.type, cast(events.c.data, Text))
         .where(events.c.visit_id.in_(entered))
         .order_by(events.c.at, events.c.received_at, events.c.id)
     )
 
 
-# Built once (run_on_driver caches their SQL by identity).
-_STREAM_SITE = _stream(events.c.site_id == bindparam("site"))
-_STREAM_REGION = _stream(
-    events.c.site_id.in_(select(sites.c.id).where(sites.c.region_id == bindparam("region")))
+_TO_ISO = 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"'  # what to_iso writes, in PostgreSQL's words
+_IN_SITE = events.c.site_id == bindparam("site")
+_IN_REGION = events.c.site_id.in_(
+    select(sites.c.id).where(sites.c.region_id == bindparam("region"))
 )
+# Built once (run_on_driver caches their SQL by identity): (PostgreSQL?, whole region?)
+_STREAMS = {
+    (postgresql, region_wide): _stream(_IN_REGION if region_wide else _IN_SITE, postgresql)
+    for postgresql in (False, True)
+    for region_wide in (False, True)
+}
 
 
 def _dashed(hex32: str) -> str:
