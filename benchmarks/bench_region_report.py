@@ -21,6 +21,7 @@ Usage: uv run python benchmarks/bench_region_report.py [--sites N] [--days D]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -125,12 +126,19 @@ def fill(engine: Any, region_slug: str, n_sites: int, days: int, per_day: int, l
     return total
 
 
+CPU: list[float] = []  # this process's CPU seconds of the last `timed` (median)
+
+
 def timed(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
-    times, result = [], None
+    """The median wall time of `work` over `runs`, and its last result; its median CPU
+    time in this process goes to CPU[-1] (steadier than wall time on a busy machine)."""
+    times, cpu, result = [], [], None
     for _ in range(runs):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = work()
         times.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    CPU.append(statistics.median(cpu))
     return statistics.median(times), result
 
 
@@ -164,14 +172,15 @@ def bench(url: str, args: argparse.Namespace) -> None:
             return sum(1 for _ in found)
 
     seconds, count = timed(args.runs, read_only)
-    print(f"  reading the events (current and previous period): {seconds:.2f} s, {count:,} events")
+    print(f"  reading the events (current and previous period): {seconds:.2f} s "
+          f"(CPU {CPU[-1]:.2f} s), {count:,} events")  # fmt: skip
     before = peak_mib()
     seconds, report = timed(args.runs, lambda: region_report.report(engine, ref, period))
-    print(f"  region report, {args.days} days: {seconds:.2f} s "
-          f"({report.current.total.visits:,} visitors; peak memory {before:.0f} -> "
+    print(f"  region report, {args.days} days: {seconds:.2f} s (CPU {CPU[-1]:.2f} s; "
+          f"{report.current.total.visits:,} visitors; peak memory {before:.0f} -> "
           f"{peak_mib():.0f} MiB)")  # fmt: skip
     seconds, _ = timed(args.runs, lambda: region_report.report(engine, ref, period, "site-000"))
-    print(f"  one site's report: {seconds:.2f} s")
+    print(f"  one site's report: {seconds:.2f} s (CPU {CPU[-1]:.2f} s)")
     seconds, data = timed(args.runs, lambda: exports.to_csv(report))
     print(f"  CSV export: {seconds * 1000:.0f} ms ({len(data):,} bytes)")
     seconds, data = timed(args.runs, lambda: exports.to_xlsx(report))
@@ -194,7 +203,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     for engine in args.engines.split(","):
-        print(f"{engine}:", flush=True)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{engine} (load average {load}):", flush=True)
         if engine == "sqlite":
             with tempfile.TemporaryDirectory(prefix="pvp-bench-region-") as tmp:
                 bench(f"sqlite:///{tmp}/hub.db", args)
