@@ -152,7 +152,9 @@ def _site_words(site: SiteView, now: datetime) -> SiteWords:
     elif site.online:
         seen, seen_class = _("online"), "ok"
     else:
-        seen = _("offline since {when}").format(when=_when(site.last_seen_at, now, zone))
+        seen = _("offline since {when} ({ago})").format(
+            when=_when(site.last_seen_at, now, zone), ago=_ago(now - site.last_seen_at)
+        )
         seen_class = "bad"
     status_age = _ago(now - site.status_at) if site.status_at else ""
     if site.queue_from_status:

@@ -128,6 +128,7 @@ def test_the_overview_shows_each_sites_sync_queue_kiosks_visits_and_failures(
     expected = f"{since:%H:%M}" if since.date() == datetime.now(PARIS).date() else ""
     assert rows["data-site=gone"]["seen"].startswith("hors ligne depuis")
     assert expected in rows["data-site=gone"]["seen"]
+    assert rows["data-site=gone"]["seen"].endswith("(il y a 3 h 00)")
     assert rows["data-site=new"]["seen"] == "jamais synchronisé"
     total = rows["data-site="]
     assert (total["waiting"], total["called"], total["in_session"]) == ("7", "1", "3")
