@@ -23,7 +23,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import agents, people, sync, web
+from pvp_tui.core import report_store
+
+from . import agents, people, site_status, sync, web
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
@@ -37,6 +39,8 @@ from .wire import (
     PushBatch,
     PushResult,
     SiteInfo,
+    SiteStatus,
+    StatusResult,
     VisitView,
 )
 
@@ -234,18 +238,45 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
             raise HubError(401, "sign_in_required", "sign in first: no live session")
         return JSONResponse(visits_json(day, request))
 
+    @app.put(
+        f"{API}/site/status",
+        tags=["sites"],
+        summary="Say the site's queue, its kiosks' health and its app's version (the "
+        "latest by its own clock is kept)",
+        response_model=StatusResult,
+        responses=_errors(400, 401, 413, 415, 422),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SiteStatus"}}
+                },
+            }
+        },
+    )
+    async def put_status(request: Request, credentials: Credentials) -> JSONResponse:
+        _require_json(request)
+        body = await _read_body(
+            request, site_status.max_bytes(limits), "a status is counts and short codes only"
+        )
+        answer = await run_in_threadpool(
+            site_status.put_status, engine, _token(credentials), body, limits
+        )
+        return JSONResponse(answer)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        # The push body is parsed by the handler (strictly, and hashed for idempotency),
-        # so its model is added to the document by hand.
-        batch = PushBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        # The push and status bodies are parsed by their handlers (strictly, and a push
+        # hashed for idempotency), so their models are added to the document by hand.
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(batch.pop("$defs", {}))
-        components["PushBatch"] = batch
+        for model in (PushBatch, SiteStatus):
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)  # every 4xx here is an ErrorBody
         # Required in fact (400 without it, with a plain message rather than a 422).
@@ -273,11 +304,11 @@ def _require_json(request: Request) -> None:
         raise HubError(415, "unsupported_media_type", "send the body as application/json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(
+    request: Request, limit: int, hint: str = "send fewer events per push"
+) -> bytes:
     """The body, refused with 413 as soon as it is known to be larger than `limit`."""
-    too_large = HubError(
-        413, "body_too_large", f"the body is larger than {limit} bytes: send fewer events per push"
-    )
+    too_large = HubError(413, "body_too_large", f"the body is larger than {limit} bytes: {hint}")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -300,6 +331,9 @@ async def _purge_loop(engine: Engine) -> None:
         try:
             counts = await run_in_threadpool(sync.purge, engine)
             counts |= await run_in_threadpool(people.purge, engine)
+            counts["report_scratch_removed"] = await run_in_threadpool(
+                report_store.remove_stale_scratch
+            )
             if any(counts.values()):
                 log.info("purge: %s", counts)
         except Exception:

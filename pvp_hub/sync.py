@@ -116,7 +116,7 @@ def parse_batch(body: bytes, limits: SyncLimits) -> PushBatch:
     try:
         batch = PushBatch.model_validate_json(body)
     except ValidationError as exc:
-        raise _input_error(exc) from None
+        raise input_error(exc) from None
     if len(batch.events) > limits.max_events_per_push:
         raise HubError(
             422,
@@ -160,7 +160,7 @@ def _nul_places(event: PushEvent) -> list[str]:
     return found
 
 
-def _input_error(exc: ValidationError) -> HubError:
+def input_error(exc: ValidationError) -> HubError:
     errors = exc.errors(include_url=False, include_input=False)
     if any(e["type"] == "json_invalid" for e in errors):
         detail = errors[0].get("ctx", {}).get("error", "")
@@ -197,7 +197,7 @@ def check_events(batch: PushBatch, limits: SyncLimits, now: datetime) -> None:
             problems.append(f"{where}.type: unknown event type {event.type[:40]!r}")
         if event.at > now + ahead:
             problems.append(
-                f"{where}.at: {_duration(event.at - now)} ahead of the hub's clock "
+                f"{where}.at: {duration_words(event.at - now)} ahead of the hub's clock "
                 "(is the site's clock right?)"
             )
         elif event.at < oldest:
@@ -232,7 +232,7 @@ def _check_name_shared(where: str, data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _duration(delta: timedelta) -> str:
+def duration_words(delta: timedelta) -> str:
     minutes = round(delta.total_seconds() / 60)
     if minutes >= 48 * 60:
         return f"{minutes // 1440} days"

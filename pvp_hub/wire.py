@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from pvp_tui.core import events as event_types
 
@@ -107,6 +107,59 @@ class AgentVisits(BaseModel):
     partner_name: str
     sites: list[AgentSiteView] = Field(description="The sites the agent sees")
     visits: list[AgentVisitView] = Field(description="Today's, each site's own local day")
+
+
+# A site's status (PUT /site/status): machine words only, never free text, so no name
+# or detail of a visitor can travel in it.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"  # a kiosk's id, as in a site's config
+CODE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # a problem: a short machine code
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,39}$"
+MAX_KIOSKS = 50  # a site config's own limit (kiosk_count)
+MAX_PROBLEMS = 20
+MAX_QUEUE = 100_000
+
+
+class QueueCounts(BaseModel):
+    """How many of today's visits are in each live state, at the site."""
+
+    model_config = STRICT
+
+    waiting: int = Field(ge=0, le=MAX_QUEUE)
+    called: int = Field(ge=0, le=MAX_QUEUE)
+    in_session: int = Field(ge=0, le=MAX_QUEUE)
+
+
+class KioskHealth(BaseModel):
+    model_config = STRICT
+
+    id: str = Field(pattern=SLUG_PATTERN, description="The kiosk's id in the site's config")
+    state: Literal["ok", "degraded", "down", "unknown"]
+    problems: list[Annotated[str, StringConstraints(pattern=CODE_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_PROBLEMS,
+        description="Short machine codes (printer_offline, scanner_missing…), no free text",
+    )
+    checked_at: AwareDatetime = Field(description="When the site last heard from the kiosk")
+
+
+class SiteStatus(BaseModel):
+    """What a site says of itself: its queue, its kiosks' health, its app's version."""
+
+    model_config = STRICT
+
+    checked_at: AwareDatetime = Field(
+        description="When the site made this status: the latest one the hub has wins"
+    )
+    app_version: str = Field(pattern=VERSION_PATTERN, description="pvp's version at the site")
+    queue: QueueCounts
+    kiosks: list[KioskHealth] = Field(default_factory=list, max_length=MAX_KIOSKS)
+
+
+class StatusResult(BaseModel):
+    stored: bool = Field(
+        description="False when the hub already had a status made later (this one is older)"
+    )
+    status_at: datetime = Field(description="When the status the hub now keeps was made")
 
 
 class ErrorDetail(BaseModel):

@@ -474,14 +474,15 @@ GROUP BY 1, 5, 6, 7
 SUMMARY_CHUNK = 1_000
 
 
-def refresh_summaries(store: Store) -> int:
+def refresh_summaries(store: Store, chunk: int | None = None) -> int:
     """Bring the per-visit summaries up to the end of the event log; returns how many
     visit summaries were (re)computed (0 when nothing changed since the last report).
 
-    The log is taken in chunks of SUMMARY_CHUNK events, one short write transaction each,
-    so that building the summaries of a large database never holds the other pvp
-    processes' writes for long: after a chunk, every visit with an event in it has been
-    summarised from all its events, and the high-water seq moves to the chunk's end.
+    The log is taken in chunks of `chunk` (SUMMARY_CHUNK) events, one short write
+    transaction each, so that building the summaries of a large database never holds
+    the other pvp processes' writes for long: after a chunk, every visit with an event
+    in it has been summarised from all its events, and the high-water seq moves to the
+    chunk's end. (A store no other process uses may take its whole log at once: faster.)
     """
     summarised = 0
     while True:
@@ -494,10 +495,10 @@ def refresh_summaries(store: Store) -> int:
         if state.get("version") == SUMMARY_VERSION and state.get("seq") == top:
             return summarised
         with store.transaction() as db:
-            summarised += _summarise_chunk(db.conn)
+            summarised += _summarise_chunk(db.conn, chunk or SUMMARY_CHUNK)
 
 
-def _summarise_chunk(conn: sqlite3.Connection) -> int:
+def _summarise_chunk(conn: sqlite3.Connection, chunk: int) -> int:
     conn.execute(_SUMMARY_SCHEMA[0])
     state = {k: v for k, v in conn.execute("SELECT key, value FROM report_state")}
     done = state.get("seq", 0) if state.get("version") == SUMMARY_VERSION else 0
@@ -507,7 +508,7 @@ def _summarise_chunk(conn: sqlite3.Connection) -> int:
     for statement in _SUMMARY_SCHEMA[1:]:
         conn.execute(statement)
     top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-    upto = min(top, done + SUMMARY_CHUNK)
+    upto = min(top, done + chunk)
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS report_changed (visit_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM report_changed")
     conn.execute(
