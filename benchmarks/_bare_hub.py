@@ -56,9 +56,10 @@ ANSWER = (
     " created_at) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 CHANGES = (
-    "SELECT kind, object_id, max(seq) AS last FROM changes WHERE region_id = %s"
-    " AND (site_id IS NULL OR site_id = %s) AND seq > %s"
-    " GROUP BY kind, object_id ORDER BY last LIMIT %s"
+    "SELECT kind, object_id, max(seq) AS last FROM ("
+    "SELECT kind, object_id, seq FROM changes WHERE region_id = %s AND site_id IS NULL"
+    " AND seq > %s UNION ALL SELECT kind, object_id, seq FROM changes WHERE region_id = %s"
+    " AND site_id = %s AND seq > %s) AS visible GROUP BY kind, object_id ORDER BY last LIMIT %s"
 )
 STATUS_AFTER = {
     "checked_in": "waiting",
@@ -237,7 +238,9 @@ def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
         site = site_of(conn, token)
         if site is None:
             return 401, {"error": {"code": "unauthorized"}}
-        rows = conn.execute(sql(CHANGES), (site[1], site[0], after, limit + 1)).fetchall()
+        rows = conn.execute(
+            sql(CHANGES), (site[1], after, site[1], site[0], after, limit + 1)
+        ).fetchall()
         last = rows[:limit][-1][2] if rows else after
         items = [
             {"kind": kind, "id": str(object_id), "deleted": False, "data": None}

@@ -19,7 +19,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Integer, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pvp_tui.core import events as event_types
@@ -91,16 +102,24 @@ _SET_STATUS = (
     .values(status=bindparam("b_status"), status_at=bindparam("b_at"))
 )
 
-# Pull's one statement when nothing is new (most pulls): built once too.
-_LAST = func.max(changes.c.seq).label("last")
-_CHANGES = (
-    select(changes.c.kind, changes.c.object_id, _LAST)
-    .where(
-        changes.c.region_id == bindparam("region"),
-        or_(changes.c.site_id.is_(None), changes.c.site_id == bindparam("site")),
-        changes.c.seq > bindparam("after"),
+# Pull's one statement when nothing is new (most pulls): built once too. The rows a site
+# sees are two ranges of the index (region_id, site_id, seq): the region's own (site_id
+# NULL) and the site's; an OR of the two would make both engines scan the region's range
+# past the cursor, every other site's rows included (2,840 sites in a region).
+_VISIBLE = union_all(
+    *(
+        select(changes.c.kind, changes.c.object_id, changes.c.seq).where(
+            changes.c.region_id == bindparam("region"),
+            whose,
+            changes.c.seq > bindparam("after"),
+        )
+        for whose in (changes.c.site_id.is_(None), changes.c.site_id == bindparam("site"))
     )
-    .group_by(changes.c.kind, changes.c.object_id)
+).subquery("visible")
+_LAST = func.max(_VISIBLE.c.seq).label("last")
+_CHANGES = (
+    select(_VISIBLE.c.kind, _VISIBLE.c.object_id, _LAST)
+    .group_by(_VISIBLE.c.kind, _VISIBLE.c.object_id)
     .order_by(_LAST)
     .limit(bindparam("limit", type_=Integer))
 )
