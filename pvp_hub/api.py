@@ -27,6 +27,7 @@ from . import people, sync
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
+from .presence import LAST_SEEN
 from .wire import ErrorBody, PullPage, PushBatch, PushResult, SiteInfo, VisitView
 
 log = logging.getLogger("pvp_hub")
@@ -48,9 +49,18 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_purge_loop(engine))
+        tasks = [
+            asyncio.create_task(_purge_loop(engine)),
+            asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
+        ]
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await run_in_threadpool(LAST_SEEN.flush, engine)  # what this process saw last
+        except Exception:
+            log.exception("could not write the sites' last-seen times at shutdown")
         engine.dispose()
 
     app = FastAPI(
@@ -248,6 +258,15 @@ async def _purge_loop(engine: Engine) -> None:
         except Exception:
             log.exception("purge failed; trying again later")
         await asyncio.sleep(PURGE_EVERY_S)
+
+
+async def _last_seen_loop(engine: Engine, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(LAST_SEEN.flush, engine)
+        except Exception:
+            log.exception("could not write the sites' last-seen times; trying again later")
 
 
 def app_from_env() -> FastAPI:

@@ -28,6 +28,7 @@ class SyncLimits:
     pull_page_size: int = 500
     clock_skew_seconds: int = 300  # an event dated further ahead of the hub is refused
     max_event_age_days: int = 30  # a site offline longer resends nothing older
+    last_seen_seconds: int = 10  # how often sites' last-seen times are written
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def load_hub_config(
         "pull_page_size": (1, 10_000),
         "clock_skew_seconds": (1, 86_400),
         "max_event_age_days": (1, 3650),
+        "last_seen_seconds": (1, 3600),
     }
     defaults = SyncLimits()
     limits = SyncLimits(
