@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,26 @@ def run_on_driver(conn: Connection, statement: ClauseElement, params: Mapping[st
     values = {name: _driver_value(value, sqlite) for name, value in params.items()}
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+    return cursor
+
+
+_QMARK: dict[str, str] = {}
+
+
+def sql_on_driver(conn: Connection, sql: str, params: Sequence[Any], many: bool = False) -> Any:
+    """Run hand-written `sql` (`%s` placeholders, replaced by `?` on SQLite) on the
+    driver's own cursor, as `run_on_driver` does: for the statements whose number of
+    bind parameters follows the batch (psycopg caches the parsing of a short query, not
+    of the long ones SQLAlchemy renders for a multi-row insert). `many`: `params` is a
+    sequence of rows, run as one `executemany`. The caller closes the returned cursor."""
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        sql = _QMARK.get(sql) or _QMARK.setdefault(sql, sql.replace("%s", "?"))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if many:
+        cursor.executemany(sql, [tuple(_driver_value(v, sqlite) for v in row) for row in params])
+    else:
+        cursor.execute(sql, tuple(_driver_value(v, sqlite) for v in params))
     return cursor
 
 
