@@ -133,6 +133,7 @@ _CHANGES = (
     .group_by(_VISIBLE.c.kind, _VISIBLE.c.object_id)
     .order_by(_LAST)
     .limit(bindparam("limit", type_=Integer))
+    .offset(bindparam("offset", type_=Integer))  # SQLite's LIMIT has one: named, not made up
 )
 
 
@@ -574,49 +575,59 @@ def pull(
     with engine.connect() as conn:
         site = authenticate_site(conn, token)
         after = decode_cursor(cursor)
-        rows = conn.execute(
-            _CHANGES,
-            {"region": site.region_id, "site": site.id, "after": after, "limit": limit + 1},
-        ).all()
+        params = {
+            "region": site.region_id,
+            "site": site.id,
+            "after": after,
+            "limit": limit + 1,
+            "offset": 0,
+        }
+        found = run_on_driver(conn, _CHANGES, params)
+        try:
+            rows = [(kind, as_uuid(object_id), last) for kind, object_id, last in found.fetchall()]
+        finally:
+            found.close()
         more = len(rows) > limit
         rows = rows[:limit]
-        items = _items(conn, site, list(rows))
+        items = _items(conn, site, rows) if rows else []
         conn.rollback()
     return {
         "items": items,
-        "cursor": encode_cursor(rows[-1].last if rows else after),
+        "cursor": encode_cursor(rows[-1][2] if rows else after),
         "more": more,
         "server_time": clock().isoformat(),
     }
 
 
-def _items(conn: Connection, site: SiteIdentity, rows: list[Any]) -> list[dict[str, Any]]:
-    wanted = {kind: [r.object_id for r in rows if r.kind == kind] for kind in ("partner", "site")}
+# What a page's items are read from, built once: the region's partners (a few dozen at
+# most: read them all, keep those that changed) and the site itself.
+_REGION_PARTNERS = select(partners).where(partners.c.region_id == bindparam("region"))
+_THE_SITE = select(sites.c.id, sites.c.slug, sites.c.name, sites.c.timezone).where(
+    sites.c.id == bindparam("site")
+)
+
+
+def _items(
+    conn: Connection, site: SiteIdentity, rows: list[tuple[str, uuid.UUID, int]]
+) -> list[dict[str, Any]]:
+    kinds = {kind for kind, _, _ in rows}
     found: dict[uuid.UUID, tuple[str, dict[str, Any]]] = {}
-    if wanted["partner"]:
-        for partner in conn.execute(
-            select(partners).where(
-                partners.c.id.in_(wanted["partner"]), partners.c.region_id == site.region_id
-            )
-        ).mappings():
-            public = partner_row_public(partner)
-            found[partner["id"]] = (public.pop("id"), public)
-    if wanted["site"]:
-        for row in conn.execute(
-            select(sites.c.id, sites.c.slug, sites.c.name, sites.c.timezone).where(
-                sites.c.id.in_(wanted["site"]), sites.c.id == site.id
-            )
-        ):
+    if "partner" in kinds:
+        wanted = {object_id for kind, object_id, _ in rows if kind == "partner"}
+        for partner in conn.execute(_REGION_PARTNERS, {"region": site.region_id}).mappings():
+            if partner["id"] in wanted:
+                public = partner_row_public(partner)
+                found[partner["id"]] = (public.pop("id"), public)
+    if "site" in kinds:
+        for row in conn.execute(_THE_SITE, {"site": site.id}):
             found[row.id] = (row.slug, {"name": row.name, "timezone": row.timezone})
     items = []
-    for row in rows:
-        if row.object_id in found:
-            slug, data = found[row.object_id]
-            items.append({"kind": row.kind, "id": slug, "deleted": False, "data": data})
+    for kind, object_id, _ in rows:
+        if object_id in found:
+            slug, data = found[object_id]
+            items.append({"kind": kind, "id": slug, "deleted": False, "data": data})
         else:
-            items.append(
-                {"kind": row.kind, "id": str(row.object_id), "deleted": True, "data": None}
-            )
+            items.append({"kind": kind, "id": str(object_id), "deleted": True, "data": None})
     return items
 
 
