@@ -96,8 +96,10 @@ def run_on_driver(conn: Connection, statement: ClauseElement, params: Mapping[st
         order = tuple(positions) if dialect.positional and positions else None
         compiled = _COMPILED[key] = (done.string, order)
     sql, order = compiled
-    sqlite = dialect.name == "sqlite"
-    values = {name: _driver_value(value, sqlite) for name, value in params.items()}
+    if dialect.name == "sqlite":
+        values = {name: _sqlite_value(value) for name, value in params.items()}
+    else:
+        values = {name: _psycopg_value(value) for name, value in params.items()}
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(sql, tuple(values[name] for name in order) if order else values)
     return cursor
@@ -112,29 +114,38 @@ def sql_on_driver(conn: Connection, sql: str, params: Sequence[Any], many: bool 
     bind parameters follows the batch (psycopg caches the parsing of a short query, not
     of the long ones SQLAlchemy renders for a multi-row insert). `many`: `params` is a
     sequence of rows, run as one `executemany`. The caller closes the returned cursor."""
-    sqlite = conn.dialect.name == "sqlite"
-    if sqlite:
+    convert = _psycopg_value
+    if conn.dialect.name == "sqlite":
         sql = _QMARK.get(sql) or _QMARK.setdefault(sql, sql.replace("%s", "?"))
+        convert = _sqlite_value
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     if many:
-        cursor.executemany(sql, [tuple(_driver_value(v, sqlite) for v in row) for row in params])
+        cursor.executemany(sql, [tuple(map(convert, row)) for row in params])
     else:
-        cursor.execute(sql, tuple(_driver_value(v, sqlite) for v in params))
+        cursor.execute(sql, tuple(map(convert, params)))
     return cursor
 
 
-def _driver_value(value: Any, sqlite: bool) -> Any:
+def _sqlite_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
-        return value.hex if sqlite else value
+        return value.hex
     if isinstance(value, datetime):
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else value
+        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, dict | list):
-        if sqlite:
-            return json.dumps(value)
+        return json.dumps(value)
+    return value
+
+
+def _psycopg_value(value: Any) -> Any:
+    # psycopg takes UUIDs and aware datetimes as they are: only JSON needs wrapping (a
+    # call per bound value, so exact types are tested, the cheapest test).
+    kind = type(value)
+    if kind is dict or kind is list:
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
+    if kind is datetime and value.tzinfo is None:
+        return value.astimezone(UTC)  # taken as local time, as on SQLite
     return value
 
 
