@@ -27,6 +27,10 @@ from starlette.concurrency import run_in_threadpool
 URL = os.environ["PVP_BARE_DB"]
 SQLITE = URL.startswith("sqlite")
 POOL_SIZE = 10
+# The hub's thread pool size (its [server] threads), so both make the same hop to the same
+# number of threads.
+THREADS = int(os.environ.get("PVP_BARE_THREADS", "4"))
+_limited = False
 
 TOKEN = (
     "SELECT t.token_sha256, s.id, s.region_id FROM site_tokens t"
@@ -257,8 +261,14 @@ def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    global _limited
     if scope["type"] != "http":
         return
+    if not _limited:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        _limited = True
     headers = dict(scope["headers"])
     token = headers.get(b"authorization", b"")[7:].decode()
     if scope["method"] == "POST":

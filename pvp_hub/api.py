@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -55,6 +56,12 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Every request's work runs in this pool: its size bounds the requests at the
+        # database at once. A burst then waits here, cheaply, instead of 40 threads
+        # fighting for the GIL and 40 connections for the cores (measured: the CPU per
+        # request at 284 req/s fell from 2.6-2.8 to 2.0-2.2 ms, PostgreSQL's from 2.6 to
+        # 1.2 ms).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         tasks = [
             asyncio.create_task(_purge_loop(engine)),
             asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
