@@ -90,3 +90,20 @@ def test_a_cursor_the_hub_did_not_make_is_refused(region: Region, client: httpx.
         answer = client.get("/api/v1/site/changes", params={"cursor": cursor}, headers=site.auth)
         assert answer.status_code in (400, 422), (cursor, answer.text)
         assert answer.json()["error"]["code"] in ("bad_cursor", "invalid_request")
+
+
+def test_a_site_sees_the_regions_changes_and_its_own_never_another_sites(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    first = region.site()
+    _, cursor, _ = pull_all(client, first)
+    others = [region.site() for _ in range(3)]  # their rows come after the first's cursor
+    assert pull_all(client, first, cursor)[0] == []
+    directory.save_partners(hub.engine, region.slug, directory.check_partners([partner_table(9)]))
+    news, _, _ = pull_all(client, first, cursor)
+    assert [(i["kind"], i["id"]) for i in news] == [("partner", "p9")]
+    # A later site's first pull: its own row (after the partners') and the region's.
+    items, _, _ = pull_all(client, others[-1])
+    assert {(i["kind"], i["id"]) for i in items} == {
+        ("site", others[-1].slug), ("partner", "caf"), ("partner", "cpam"), ("partner", "p9"),
+    }  # fmt: skip
