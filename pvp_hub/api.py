@@ -59,8 +59,8 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         # Every request's work runs in this pool: its size bounds the requests at the
         # database at once. A burst then waits here, cheaply, instead of 40 threads
         # fighting for the GIL and 40 connections for the cores (measured: the CPU per
-        # request at 284 req/s fell from 2.6-2.8 to 2.0-2.2 ms, PostgreSQL's from 2.6 to
-        # 1.2 ms).
+        # request at 284 req/s fell from 2.6-2.8 to 2.0-2.3 ms, PostgreSQL's from 2.5-2.7
+        # to 1.1-1.3 ms; docs/hub.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         tasks = [
             asyncio.create_task(_purge_loop(engine)),
@@ -128,9 +128,9 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
 
     # The site routes are the hot path (2,840 sites syncing every 10 s): each is a bare
     # Starlette endpoint that reads its headers and query itself, without FastAPI's
-    # dependency solving and validation per request. FastAPI still
-    # writes their part of the OpenAPI document, from the declarations in `documented`
-    # (never mounted), and the error answers are those FastAPI gave.
+    # dependency solving and validation per request. FastAPI still writes their part of
+    # the OpenAPI document, from the declarations in `documented` (never mounted), and
+    # the error answers are those FastAPI gave.
     async def site_route(request: Request) -> Response:
         answer = await run_in_threadpool(sync.site_info, engine, _bearer(request))
         return JSONResponse(answer)
