@@ -75,6 +75,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads, begun explicitly and committed at the end (rolled
+    back on an error). Explicitly: statements run on the driver's cursor do not begin
+    SQLAlchemy's transaction, so its commit() would do nothing and the pool would roll
+    the driver's transaction back; and psycopg forgets its prepared statements at every
+    ROLLBACK, so every statement would be planned anew by PostgreSQL on every request."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
 # ------------------------------------------------------------ the hot statements' fast path
 _COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
 

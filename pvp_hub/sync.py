@@ -38,7 +38,14 @@ from pvp_tui.core.models import Status
 
 from .auth import SiteIdentity, authenticate_site
 from .config import SyncLimits
-from .database import as_uuid, is_postgresql, run_on_driver, sql_on_driver, write_transaction
+from .database import (
+    as_uuid,
+    is_postgresql,
+    read_transaction,
+    run_on_driver,
+    sql_on_driver,
+    write_transaction,
+)
 from .directory import partner_row_public
 from .errors import HubError
 from .schema import changes, events, idempotency_keys, partners, sites, visits
@@ -311,7 +318,7 @@ def push(
     if problem is not None:
         # Refused input is answered only once the token is known good (strangers learn
         # nothing), from a read: SQLite's write lock is not taken for it.
-        with engine.connect() as conn:
+        with read_transaction(engine) as conn:
             authenticate_site(conn, token)
         raise problem
     assert batch is not None and key is not None
@@ -572,7 +579,7 @@ def pull(
     engine: Engine, token: str | None, cursor: str | None, limit: int, clock: Clock = system_clock
 ) -> dict[str, Any]:
     """What changed for the token's site since the cursor, oldest change first."""
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         site = authenticate_site(conn, token)
         after = decode_cursor(cursor)
         params = {
@@ -590,7 +597,6 @@ def pull(
         more = len(rows) > limit
         rows = rows[:limit]
         items = _items(conn, site, rows) if rows else []
-        conn.rollback()
     return {
         "items": items,
         "cursor": encode_cursor(rows[-1][2] if rows else after),
@@ -633,9 +639,8 @@ def _items(
 
 # ------------------------------------------------------------------------- site reads
 def site_info(engine: Engine, token: str | None, clock: Clock = system_clock) -> dict[str, Any]:
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         site = authenticate_site(conn, token)
-        conn.rollback()
     return {
         "id": site.slug,
         "name": site.name,
@@ -648,7 +653,7 @@ def site_info(engine: Engine, token: str | None, clock: Clock = system_clock) ->
 def visit_view(engine: Engine, token: str | None, visit_id: str) -> dict[str, Any]:
     """One of the site's visits as the hub has it; 404 for any other, existing or not."""
     not_found = HubError(404, "unknown_visit", "this site has no such visit on the hub")
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         site = authenticate_site(conn, token)
         try:
             wanted = uuid.UUID(visit_id)
@@ -660,7 +665,6 @@ def visit_view(engine: Engine, token: str | None, visit_id: str) -> dict[str, An
                 visits.c.id == wanted, visits.c.site_id == site.id
             )
         ).first()
-        conn.rollback()
     if row is None:
         raise not_found
     return {
