@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from pvp_hub import directory
+from pvp_hub import directory, sync
+from pvp_hub.database import make_engine
 from tests.hub.regions import Hub, Region, Site
 
 
@@ -107,3 +109,22 @@ def test_a_site_sees_the_regions_changes_and_its_own_never_another_sites(
     assert {(i["kind"], i["id"]) for i in items} == {
         ("site", others[-1].slug), ("partner", "caf"), ("partner", "cpam"), ("partner", "p9"),
     }  # fmt: skip
+
+
+def test_a_sites_statements_stay_prepared_on_postgresql(hub: Hub, region: Region) -> None:
+    """Every request's statements are prepared once per connection, not planned anew:
+    psycopg forgets them at each ROLLBACK, which a read must therefore not end with."""
+    if hub.kind != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    site = region.site()
+    engine = make_engine(hub.engine.url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        for _ in range(8):  # psycopg prepares a statement at its 6th run on a connection
+            sync.pull(engine, site.token, None, 500)
+            sync.site_info(engine, site.token)
+        with engine.connect() as conn:
+            prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+            statements = " ".join(row[0] for row in prepared)
+        assert "site_tokens" in statements and "UNION ALL" in statements
+    finally:
+        engine.dispose()
