@@ -27,6 +27,10 @@ from starlette.concurrency import run_in_threadpool
 URL = os.environ["PVP_BARE_DB"]
 SQLITE = URL.startswith("sqlite")
 POOL_SIZE = 10
+# The hub's thread pool size (its [server] threads), so both make the same hop to the same
+# number of threads.
+THREADS = int(os.environ.get("PVP_BARE_THREADS", "4"))
+_limited = False
 
 TOKEN = (
     "SELECT t.token_sha256, s.id, s.region_id FROM site_tokens t"
@@ -56,9 +60,10 @@ ANSWER = (
     " created_at) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 CHANGES = (
-    "SELECT kind, object_id, max(seq) AS last FROM changes WHERE region_id = %s"
-    " AND (site_id IS NULL OR site_id = %s) AND seq > %s"
-    " GROUP BY kind, object_id ORDER BY last LIMIT %s"
+    "SELECT kind, object_id, max(seq) AS last FROM ("
+    "SELECT kind, object_id, seq FROM changes WHERE region_id = %s AND site_id IS NULL"
+    " AND seq > %s UNION ALL SELECT kind, object_id, seq FROM changes WHERE region_id = %s"
+    " AND site_id = %s AND seq > %s) AS visible GROUP BY kind, object_id ORDER BY last LIMIT %s"
 )
 STATUS_AFTER = {
     "checked_in": "waiting",
@@ -237,7 +242,9 @@ def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
         site = site_of(conn, token)
         if site is None:
             return 401, {"error": {"code": "unauthorized"}}
-        rows = conn.execute(sql(CHANGES), (site[1], site[0], after, limit + 1)).fetchall()
+        rows = conn.execute(
+            sql(CHANGES), (site[1], after, site[1], site[0], after, limit + 1)
+        ).fetchall()
         last = rows[:limit][-1][2] if rows else after
         items = [
             {"kind": kind, "id": str(object_id), "deleted": False, "data": None}
@@ -254,8 +261,14 @@ def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    global _limited
     if scope["type"] != "http":
         return
+    if not _limited:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        _limited = True
     headers = dict(scope["headers"])
     token = headers.get(b"authorization", b"")[7:].decode()
     if scope["method"] == "POST":

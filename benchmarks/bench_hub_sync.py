@@ -173,7 +173,6 @@ class Connections:
 class SiteLoad:
     token: str
     cursor: str = ""
-    turns: int = 0
 
 
 def push_body(now: datetime) -> bytes:
@@ -258,10 +257,8 @@ class Result:
 
 
 async def one(
-    conns: Connections, site: SiteLoad, scheduled: float, result: Result, loop: Any
+    conns: Connections, site: SiteLoad, push: bool, scheduled: float, result: Result, loop: Any
 ) -> None:
-    push = site.turns % 2 == 0
-    site.turns += 1
     try:
         if push:
             body = push_body(datetime.now(UTC))
@@ -285,7 +282,13 @@ async def one(
 async def drive(
     port: int, sites: list[SiteLoad], rate: float, seconds: float, connections: int
 ) -> Result:
-    """Open loop: request i is due at start + i / rate, for site i mod len(sites)."""
+    """Open loop: request i is due at start + i / rate, for site i mod len(sites); it is a
+    push when i + i // len(sites) is even. So every phase, of any length, is half pushes
+    and half pulls, the same for the hub and the bare app, and each site alternates from
+    one round of the sites to the next. (Each site used to keep its own turn across
+    phases: a phase that was not a whole number of rounds left the next one skewed, and
+    a 5 s step at 284 req/s could be all pushes for one server and all pulls for the
+    next.)"""
     loop = asyncio.get_running_loop()
     conns = Connections(port, connections)
     result = Result(rate, seconds)
@@ -298,7 +301,8 @@ async def drive(
         delay = due - loop.time()
         if delay > 0.001:
             await asyncio.sleep(delay)
-        task = loop.create_task(one(conns, sites[i % len(sites)], due, result, loop))
+        push = (i + i // len(sites)) % 2 == 0
+        task = loop.create_task(one(conns, sites[i % len(sites)], push, due, result, loop))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     result.sent = total
@@ -390,6 +394,20 @@ async def asgi_requests(app: Any, sites: list[SiteLoad], count: int) -> None:
             site.cursor = json.loads(sent[1]["body"])["cursor"]
 
 
+async def asgi_first_pulls(app: Any, sites: list[SiteLoad]) -> None:
+    for site in sites:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        await app(asgi_scope(site, False, b""), receive, send)
+        site.cursor = json.loads(sent[1]["body"])["cursor"]
+
+
 def in_process(url: str, sites: list[SiteLoad], rounds: int, each: int) -> float:
     """The hub's app and the bare app called alternately in this process (no HTTP, no load
     generator): the CPU per request of each, threads included. The steadiest ratio on a
@@ -406,6 +424,10 @@ def in_process(url: str, sites: list[SiteLoad], rounds: int, each: int) -> float
     costs: dict[str, list[float]] = {"hub": [], "bare": []}
 
     async def run() -> None:
+        # Every site's first pull (its whole directory) first, as before the HTTP phases:
+        # the pulls measured are then those of a site in sync, on both sides (the bare
+        # app's first pull reads no partner, so it would not be the same SQL).
+        await asgi_first_pulls(hub_app, sites)
         for app in (hub_app, bare_module.app):
             await asgi_requests(app, sites, each)  # warm both
         for _ in range(rounds):

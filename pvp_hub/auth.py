@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from .database import as_uuid, run_on_driver
 from .errors import unauthorized
+from .presence import LAST_SEEN
 from .schema import regions, site_tokens, sites
 
 TOKEN_PREFIX = "pvphub_"
@@ -74,7 +75,9 @@ def authenticate_site(conn: Connection, token: str | None) -> SiteIdentity:
     # The index found the row; the constant-time compare keeps the check itself timing-safe.
     if row is None or not hmac.compare_digest(row[0], digest):
         raise unauthorized()
-    return SiteIdentity(as_uuid(row[1]), row[2], row[3], row[4], as_uuid(row[5]), row[6])
+    site = SiteIdentity(as_uuid(row[1]), row[2], row[3], row[4], as_uuid(row[5]), row[6])
+    LAST_SEEN.saw(site.id)  # written every few seconds by the app (presence.py)
+    return site
 
 
 def hash_password(password: str) -> str:

@@ -28,6 +28,7 @@ class SyncLimits:
     pull_page_size: int = 500
     clock_skew_seconds: int = 300  # an event dated further ahead of the hub is refused
     max_event_age_days: int = 30  # a site offline longer resends nothing older
+    last_seen_seconds: int = 10  # how often sites' last-seen times are written
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class HubConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     workers: int = 1
+    # Requests at work at once per process (the thread pool's size, so also the database
+    # connections in use): more only adds contention on a few cores (see docs/hub.md).
+    threads: int = 4
     # The reverse proxies whose X-Forwarded-* headers are believed (none by default).
     forwarded_allow_ips: tuple[str, ...] = ()
     limits: SyncLimits = field(default_factory=SyncLimits)
@@ -69,12 +73,17 @@ def load_hub_config(
         raw = read_toml(path)
     v = _Checker()
     v.unknown_keys("", raw, {"server", "database", "sync"})
-    server = v.section(raw, "server", {"host", "port", "workers", "forwarded_allow_ips"})
+    server = v.section(raw, "server", {"host", "port", "workers", "threads", "forwarded_allow_ips"})
     database = v.section(raw, "database", {"url"})
     sync = v.section(raw, "sync", set(SyncLimits.__dataclass_fields__))
 
     # The environment overrides the file, and is checked under its own name.
-    for key, var in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
+    for key, var in (
+        ("host", "HOST"),
+        ("port", "PORT"),
+        ("workers", "WORKERS"),
+        ("threads", "THREADS"),
+    ):
         if ENV_PREFIX + var in env:
             text = env[ENV_PREFIX + var]
             server[key] = int(text) if key != "host" and text.strip().isdigit() else text
@@ -107,6 +116,7 @@ def load_hub_config(
     host = v.text(server, "server.", "host", "127.0.0.1")
     port = v.number(server, "server.", "port", DEFAULT_PORT, 1, 65535)
     workers = v.number(server, "server.", "workers", 1, 1, 64)
+    threads = v.number(server, "server.", "threads", 4, 1, 256)
     allowed = server.get("forwarded_allow_ips", [])
     proxies: list[str] = []
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
@@ -127,6 +137,7 @@ def load_hub_config(
         "pull_page_size": (1, 10_000),
         "clock_skew_seconds": (1, 86_400),
         "max_event_age_days": (1, 3650),
+        "last_seen_seconds": (1, 3600),
     }
     defaults = SyncLimits()
     limits = SyncLimits(
@@ -141,6 +152,7 @@ def load_hub_config(
         host=host,
         port=port,
         workers=workers,
+        threads=threads,
         forwarded_allow_ips=tuple(proxies),
         limits=limits,
         source=source,

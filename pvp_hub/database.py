@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextlib.contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads, begun explicitly and committed at the end (rolled
+    back on an error). Explicitly: statements run on the driver's cursor do not begin
+    SQLAlchemy's transaction, so its commit() would do nothing and the pool would roll
+    the driver's transaction back; and psycopg forgets its prepared statements at every
+    ROLLBACK, so every statement would be planned anew by PostgreSQL on every request."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
 # ------------------------------------------------------------ the hot statements' fast path
 _COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
 
@@ -104,10 +115,12 @@ def run_on_driver(
         order = tuple(positions) if dialect.positional and positions else None
         compiled = _COMPILED[key] = (done.string, order)
     sql, order = compiled
-    sqlite = dialect.name == "sqlite"
-    values = {name: _driver_value(value, sqlite) for name, value in params.items()}
+    if dialect.name == "sqlite":
+        values = {name: _sqlite_value(value) for name, value in params.items()}
+    else:
+        values = {name: _psycopg_value(value) for name, value in params.items()}
     driver = conn.connection.dbapi_connection
-    if stream and not sqlite:
+    if stream and dialect.name != "sqlite":
         cursor = driver.cursor(name=f"pvp_{uuid.uuid4().hex}")  # type: ignore[union-attr]
     else:
         cursor = driver.cursor()  # type: ignore[union-attr]
@@ -115,18 +128,47 @@ def run_on_driver(
     return cursor
 
 
-def _driver_value(value: Any, sqlite: bool) -> Any:
+_QMARK: dict[str, str] = {}
+
+
+def sql_on_driver(conn: Connection, sql: str, params: Sequence[Any], many: bool = False) -> Any:
+    """Run hand-written `sql` (`%s` placeholders, replaced by `?` on SQLite) on the
+    driver's own cursor, as `run_on_driver` does: for the statements whose number of
+    bind parameters follows the batch (psycopg caches the parsing of a short query, not
+    of the long ones SQLAlchemy renders for a multi-row insert). `many`: `params` is a
+    sequence of rows, run as one `executemany`. The caller closes the returned cursor."""
+    convert = _psycopg_value
+    if conn.dialect.name == "sqlite":
+        sql = _QMARK.get(sql) or _QMARK.setdefault(sql, sql.replace("%s", "?"))
+        convert = _sqlite_value
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if many:
+        cursor.executemany(sql, [tuple(map(convert, row)) for row in params])
+    else:
+        cursor.execute(sql, tuple(map(convert, params)))
+    return cursor
+
+
+def _sqlite_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
-        return value.hex if sqlite else value
+        return value.hex
     if isinstance(value, datetime):
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else value
+        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, dict | list):
-        if sqlite:
-            return json.dumps(value)
+        return json.dumps(value)
+    return value
+
+
+def _psycopg_value(value: Any) -> Any:
+    # psycopg takes UUIDs and aware datetimes as they are: only JSON needs wrapping (a
+    # call per bound value, so exact types are tested, the cheapest test).
+    kind = type(value)
+    if kind is dict or kind is list:
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
+    if kind is datetime and value.tzinfo is None:
+        return value.astimezone(UTC)  # taken as local time, as on SQLite
     return value
 
 

@@ -166,6 +166,9 @@ changes = Table(
     Column("object_id", Uuid, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Index(None, "region_id", "seq"),
+    # A pull reads two ranges of this index: the region's rows for all its sites
+    # (site_id NULL) and the site's own, never the other sites' (2,840 in a region).
+    Index(None, "region_id", "site_id", "seq"),
     sqlite_autoincrement=True,
 )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from pvp_hub import directory
+from pvp_hub import directory, sync
+from pvp_hub.database import make_engine
 from tests.hub.regions import Hub, Region, Site
 
 
@@ -90,3 +92,39 @@ def test_a_cursor_the_hub_did_not_make_is_refused(region: Region, client: httpx.
         answer = client.get("/api/v1/site/changes", params={"cursor": cursor}, headers=site.auth)
         assert answer.status_code in (400, 422), (cursor, answer.text)
         assert answer.json()["error"]["code"] in ("bad_cursor", "invalid_request")
+
+
+def test_a_site_sees_the_regions_changes_and_its_own_never_another_sites(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    first = region.site()
+    _, cursor, _ = pull_all(client, first)
+    others = [region.site() for _ in range(3)]  # their rows come after the first's cursor
+    assert pull_all(client, first, cursor)[0] == []
+    directory.save_partners(hub.engine, region.slug, directory.check_partners([partner_table(9)]))
+    news, _, _ = pull_all(client, first, cursor)
+    assert [(i["kind"], i["id"]) for i in news] == [("partner", "p9")]
+    # A later site's first pull: its own row (after the partners') and the region's.
+    items, _, _ = pull_all(client, others[-1])
+    assert {(i["kind"], i["id"]) for i in items} == {
+        ("site", others[-1].slug), ("partner", "caf"), ("partner", "cpam"), ("partner", "p9"),
+    }  # fmt: skip
+
+
+def test_a_sites_statements_stay_prepared_on_postgresql(hub: Hub, region: Region) -> None:
+    """Every request's statements are prepared once per connection, not planned anew:
+    psycopg forgets them at each ROLLBACK, which a read must therefore not end with."""
+    if hub.kind != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    site = region.site()
+    engine = make_engine(hub.engine.url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        for _ in range(8):  # psycopg prepares a statement at its 6th run on a connection
+            sync.pull(engine, site.token, None, 500)
+            sync.site_info(engine, site.token)
+        with engine.connect() as conn:
+            prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+            statements = " ".join(row[0] for row in prepared)
+        assert "site_tokens" in statements and "UNION ALL" in statements
+    finally:
+        engine.dispose()
