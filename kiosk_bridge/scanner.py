@@ -15,7 +15,9 @@ Rules (see docs/bridge-protocol.md and the SANE traps in docs/hardware.md):
   crashes the interpreter): :func:`safe_progress` guards it;
 * pages are encoded (PNG + thumbnail) in another thread while the next sheet is scanned,
   then assembled into one PDF by :meth:`Spool.add_pages` (img2pdf, lossless);
-* every SANE status maps to a stable error code (:data:`SANE_ERRORS`).
+* every SANE status maps to a stable error code (:data:`SANE_ERRORS`);
+* when a scan ends, the memory its pages took goes back to the system
+  (:func:`kiosk_bridge.memory.release`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk_bridge import memory
 from kiosk_bridge.errors import BridgeError
 from kiosk_bridge.spool import THUMB_BOX, Spool, new_id
 
@@ -635,6 +638,8 @@ class ScannerService:
             raise internal from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            # Every page buffer, PNG and PDF of this scan is free now: give it back.
+            memory.release()
 
     def _scan_device(
         self, job: ScanJob, work: Path, encoded: list[Future[tuple[Path, Path]]]

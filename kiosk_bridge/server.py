@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from kiosk_bridge import memory
 from kiosk_bridge.app import Bridge, peer
 from kiosk_bridge.config import Config
 from kiosk_bridge.errors import BridgeError
@@ -254,5 +255,6 @@ def run(config: Config) -> None:
     if config.token_file is None:
         raise ValueError("no token file: pass --token-file or set server.token_file")
     token = TokenSource(config.token_file)
+    memory.one_arena()  # before any thread allocates: scans' memory can then go back
     bridge = Bridge(config)
     asyncio.run(BridgeServer(bridge, token).run())

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk_bridge import memory
 from kiosk_bridge.errors import BridgeError
 
 DOC_ID = r"doc_[0-9a-f]{16}"
@@ -406,6 +407,7 @@ class Spool:
                 return self._save(doc, data)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
+                memory.release()  # the whole PDF was rebuilt in memory
 
     def delete(self, doc_id: str) -> bool:
         ddir = self._doc_dir(doc_id)

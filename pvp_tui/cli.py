@@ -206,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .core.logs import configure_logging
         from .ui.app import run_app
 
-        configure_logging()
+        files = context.desk.config.log
+        configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
 
         return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
     try:

@@ -114,12 +114,21 @@ class Kiosk:
 
 
 @dataclass(frozen=True)
+class LogFiles:
+    """`[log]`: pvp's log file turns over at `max_mb`; `keep` older files are kept."""
+
+    max_mb: int = 1
+    keep: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     site: Site
     partners: tuple[Partner, ...]
     source: str
     database: Path | None = None
     kiosks: tuple[Kiosk, ...] = ()
+    log: LogFiles = LogFiles()
 
     def partner(self, partner_id: str) -> Partner | None:
         return next((p for p in self.partners if p.id == partner_id), None)
@@ -184,11 +193,12 @@ def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config
 
 def _read(data: dict[str, Any], source: str, base_dir: Path | None) -> Config:
     v = Checker()
-    v.unknown_keys("", data, {"site", "partners", "store", "kiosks"})
+    v.unknown_keys("", data, {"site", "partners", "store", "kiosks", "log"})
     site = _parse_site(v, data.get("site"))
     partners = _parse_partners(v, data.get("partners"))
     database = _parse_store(v, data.get("store"), base_dir)
     kiosks = _parse_kiosks(v, data.get("kiosks"), base_dir)
+    log = _parse_log(v, data.get("log"))
     if v.problems or site is None:
         raise ConfigError(source, v.problems or ["[site] is missing"])
     return Config(
@@ -197,6 +207,7 @@ def _read(data: dict[str, Any], source: str, base_dir: Path | None) -> Config:
         source=source,
         database=database,
         kiosks=tuple(kiosks),
+        log=log,
     )
 
 
@@ -434,6 +445,21 @@ def _parse_store(v: Checker, raw: Any, base_dir: Path | None) -> Path | None:
     if not result.is_absolute() and base_dir is not None:
         result = base_dir / result
     return result
+
+
+def _parse_log(v: Checker, raw: Any) -> LogFiles:
+    raw = v.table(raw, "log")
+    if raw is None:
+        return LogFiles()
+    v.unknown_keys("log.", raw, {"max_mb", "keep"})
+    values = {}
+    for key, default, low, high in (("max_mb", 1, 1, 100), ("keep", 3, 1, 50)):
+        value = v.get(raw, "log.", key, int, default)
+        if not low <= value <= high:
+            v.add(f"log.{key}", f"must be between {low} and {high} (got {value})")
+            value = default
+        values[key] = value
+    return LogFiles(**values)
 
 
 def _parse_document_types(v: Checker, key: str, raw: Any) -> tuple[str, ...]:

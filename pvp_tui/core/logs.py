@@ -25,9 +25,12 @@ def log_path() -> Path:
     return platformdirs.user_log_path(APP_NAME) / "pvp.log"
 
 
-def configure_logging(level: int = logging.INFO) -> Path | None:
-    """Send every log record to the log file (1 MB x 3). Returns the file, or None when it
-    cannot be written: logging then stays silent rather than drawing over the screen."""
+def configure_logging(
+    level: int = logging.INFO, *, max_bytes: int = 1_000_000, keep: int = 3
+) -> Path | None:
+    """Send every log record to the log file, turned over at `max_bytes` with `keep` older
+    files (the config's `[log]`: the app runs for weeks). Returns the file, or None when
+    it cannot be written: logging then stays silent rather than drawing over the screen."""
     root = logging.getLogger()
     root.setLevel(level)
     for old in list(root.handlers):
@@ -36,7 +39,7 @@ def configure_logging(level: int = logging.INFO) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = RotatingFileHandler(
-            path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+            path, maxBytes=max_bytes, backupCount=keep, encoding="utf-8"
         )
     except OSError:
         root.addHandler(logging.NullHandler())

@@ -57,6 +57,12 @@ def test_a_valid_site_loads() -> None:
     assert config.site.retention_days == 1  # default: the end of the next day
     assert config.site.appointment_late_minutes == 15  # default tolerance
     assert len(caf.hours["mon"]) == 2
+    assert (config.log.max_mb, config.log.keep) == (1, 3)  # the log: 1 MB, 3 older files
+
+
+def test_the_log_files_size_and_count_are_set_in_log() -> None:
+    config = parse_config(SITE + GOOD_PARTNER + "[log]\nmax_mb = 5\nkeep = 7\n", "site.toml")
+    assert (config.log.max_mb, config.log.keep) == (5, 7)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +108,9 @@ def test_a_valid_site_loads() -> None:
             "whole number",
         ),
         (SITE + "language = 'de'\n" + GOOD_PARTNER, "site.language", "de"),
+        (SITE + GOOD_PARTNER + "[log]\nmax_mb = 0\n", "log.max_mb", "between 1 and 100"),
+        (SITE + GOOD_PARTNER + "[log]\nkeep = '3'\n", "log.keep", "whole number"),
+        (SITE + GOOD_PARTNER + "[log]\nfiles = 3\n", "log.files", "unknown key"),
         (SITE, "partners", "no partner"),
         (GOOD_PARTNER, "site", "missing"),
     ],

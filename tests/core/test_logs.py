@@ -44,3 +44,28 @@ def test_an_unwritable_log_dir_keeps_quiet(
     finally:
         root.handlers[:] = saved[1]
         root.setLevel(saved[0])
+
+
+def test_the_log_turns_over_and_keeps_as_many_files_as_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app runs for weeks: its log stays within `keep + 1` files of `max_bytes`."""
+    monkeypatch.setenv("PVP_LOG", str(tmp_path / "pvp.log"))
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        configure_logging(max_bytes=2_000, keep=2)
+        log = logging.getLogger("pvp_tui.test")
+        for n in range(500):  # about 40 kB of lines
+            log.info("queue read %04d in %d ms", n, 3)
+        for handler in root.handlers:
+            handler.flush()
+        files = sorted(p.name for p in tmp_path.iterdir())
+        assert files == ["pvp.log", "pvp.log.1", "pvp.log.2"]
+        assert all((tmp_path / name).stat().st_size <= 2_000 for name in files)
+        assert "queue read 0499" in (tmp_path / "pvp.log").read_text()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[0])

@@ -1,5 +1,5 @@
 """The client's side of the bridge tests and benchmarks: the events a client collects,
-and small documents to send."""
+small documents to send, an ordinary scan printed then deleted, a process's memory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ import asyncio
 import io
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+# A feeder load as a visitor brings it: 10 sheets, colour, 300 dpi (the test backend's
+# 200x200 mm area: 2362x2362 pixels, 16 MB a page).
+FEEDER_SCAN = {
+    "device": "test:0",
+    "source": "adf",
+    "mode": "color",
+    "resolution": 300,
+    "options": {"test_picture": "Color pattern"},
+}
 
 
 class Events:
@@ -60,3 +71,23 @@ def small_png(color: str = "blue") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (30, 20), color).save(buf, "PNG")
     return buf.getvalue()
+
+
+async def scan_print_delete(client: Any, events: Events, printer: str | None) -> int:
+    """Scan a feeder load, print it on `printer` (None: no print), wait for the job to
+    end, delete the document; returns the pages scanned."""
+    scan = await client.request("scanner.scan", FEEDER_SCAN, timeout=300)
+    doc = scan["document"]["id"]
+    if printer is not None:
+        job = await client.request("printer.print", {"document": doc, "printer": printer})
+        await events.wait("print.job", timeout=60, job=job["job"]["job"], final=True)
+    await client.request("documents.delete", {"document": doc})
+    return int(scan["pages_added"])
+
+
+def rss_mib(pid: int) -> float:
+    """A process's resident memory (VmRSS), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmRSS for process {pid}")

@@ -4,13 +4,14 @@ Every screen has one, just above its keys, on a line of its own: a message never
 the lists or a dialog. `MessageBoard` decides what it shows (the app's `notify` comes
 here, from every screen and part): a passing message for a few seconds, an error that
 needs an action until it is read (the next key or a click, once it has been seen), and
-a log of everything said (tests read it). Nothing repaints on a clock: one timer per
-passing message, to take it off.
+a log of the last messages said (tests read it; bounded: the app stays open for weeks).
+Nothing repaints on a clock: one timer per passing message, to take it off.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -25,6 +26,7 @@ from textual.widgets import Static
 # Seconds a passing message stays (a newer one replaces it at once).
 PASSING = {"information": 5.0, "warning": 8.0}
 SEEN_AFTER = 1.0  # a key typed sooner than this after an error did not read it
+SAID_KEPT = 200  # messages kept in the board's log (the oldest go first)
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,11 @@ class StatusLine(Static):
 
 
 class MessageBoard:
-    """What the status lines show, for one app; `said` is the log of every message."""
+    """What the status lines show, for one app; `said` is the log of the last messages."""
 
     def __init__(self, app: App[Any]) -> None:
         self.app = app
-        self.said: list[Said] = []
+        self.said: deque[Said] = deque(maxlen=SAID_KEPT)
         self.passing: Said | None = None
         self.unread: Said | None = None
         self._timer: Timer | None = None

@@ -8,6 +8,12 @@ changed, and nothing is repainted when nothing changed.
 Each cell is fitted to its column's width (`format.fit`): a text too long ends in '…',
 and a cell given as choices (a partner's name, then its short name) shows the first that
 fits. When a column's width changes, the cells whose fitted text changed are repainted.
+
+A table open all day must not grow with what it has shown: DataTable's render caches
+(lines, rows, cells, row renderables) key every entry by the table's update count, which
+every change moves on, so each change leaves the previous renders unreachable yet kept
+(up to 13,000 entries a table, bounded only by their LRU sizes). `render_lines` drops
+them once the count has moved: the caches hold the renders of what is on screen now.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -60,9 +68,24 @@ class VisitTable(DataTable[Any]):
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []
         self.changes = 0  # cells/rows touched by the last sync (tests and benchmarks read it)
+        self._rendered_update = 0  # the update count the render caches were filled for
 
     def on_mount(self) -> None:
         self._ensure_columns()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._update_count != self._rendered_update:
+            self._drop_stale_renders()
+        return super().render_lines(crop)
+
+    def _drop_stale_renders(self) -> None:
+        """Empty the render caches filled before the last change (no key of theirs can
+        match again: each holds the update count it was made for)."""
+        self._rendered_update = self._update_count
+        self._row_render_cache.clear()
+        self._cell_render_cache.clear()
+        self._row_renderable_cache.clear()
+        self._line_cache.clear()
 
     def _ensure_columns(self) -> None:
         # A first read may arrive before this table's Mount event: columns come first.
