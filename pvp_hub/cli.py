@@ -176,6 +176,12 @@ def build_parser() -> Parser:
     scope.add_argument("--all-sites", action="store_true")
     listing = with_region(leaf(agent, "list", "list the region's agents", _agent_list))
     listing.add_argument("--json", action="store_true")
+    off = with_region(
+        leaf(agent, "disable", "cut an agent off (sessions ended, no sign-in)", _agent_disable)
+    )
+    off.add_argument("login")
+    on = with_region(leaf(agent, "enable", "let a disabled agent sign in again", _agent_enable))
+    on.add_argument("login")
 
     admin_area = areas.add_parser("admin", help="admin accounts").add_subparsers(
         parser_class=Parser, required=True
@@ -402,7 +408,31 @@ def _agent_list(config: HubConfig, args: argparse.Namespace) -> int:
     rows = directory.list_agents(_engine(config), args.region)
     for row in rows:
         row["sites"] = "all" if row.pop("all_sites") else str(row["site_count"])
-    return _show(rows, ["login", "name", "partner", "sites", "has_password"], args.json)
+    return _show(rows, ["login", "name", "partner", "sites", "has_password", "disabled"], args.json)
+
+
+def _agent_disable(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import directory
+
+    changed = directory.set_agent_disabled(_engine(config), args.region, args.login, True)
+    print(
+        f"agent {args.login} disabled: signed out everywhere, can no longer sign in"
+        if changed
+        else f"agent {args.login} was already disabled"
+    )
+    return 0
+
+
+def _agent_enable(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import directory
+
+    changed = directory.set_agent_disabled(_engine(config), args.region, args.login, False)
+    print(
+        f"agent {args.login} enabled: can sign in again"
+        if changed
+        else f"agent {args.login} was not disabled"
+    )
+    return 0
 
 
 def _admin_add(config: HubConfig, args: argparse.Namespace) -> int:

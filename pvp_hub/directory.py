@@ -348,12 +348,43 @@ def list_agents(engine: Engine, region: str | None) -> list[dict[str, Any]]:
                 agents.c.all_sites,
                 site_list.label("site_count"),
                 agents.c.password_hash.is_not(None).label("has_password"),
+                agents.c.disabled_at.is_not(None).label("disabled"),
             )
             .join(partners, partners.c.id == agents.c.partner_id)
             .where(agents.c.region_id == region_id)
             .order_by(agents.c.login)
         ).mappings()
         return [dict(r) for r in rows]
+
+
+def set_agent_disabled(engine: Engine, region: str | None, login: str, disabled: bool) -> bool:
+    """Disable an agent (who left, or whose account is in doubt: their sessions end at
+    once and they can no longer sign in) or enable them again; False when it was so
+    already. The agent's history stays."""
+    login = _login(login)
+    with write_transaction(engine) as conn:
+        region_id = region_id_of(conn, region)
+        row = conn.execute(
+            select(agents.c.id, agents.c.disabled_at).where(
+                agents.c.region_id == region_id, agents.c.login == login
+            )
+        ).first()
+        if row is None:
+            raise HubError(404, "unknown_agent", f"no agent has the login {login!r} in this region")
+        if (row.disabled_at is not None) == disabled:
+            return False
+        conn.execute(
+            update(agents)
+            .where(agents.c.id == row.id)
+            .values(disabled_at=now() if disabled else None)
+        )
+        if disabled:
+            conn.execute(
+                delete(person_sessions).where(
+                    person_sessions.c.kind == "agent", person_sessions.c.person_id == row.id
+                )
+            )
+    return True
 
 
 def create_admin(engine: Engine, region: str | None, login: str, name: str) -> uuid.UUID:

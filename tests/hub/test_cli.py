@@ -89,6 +89,47 @@ def test_a_region_is_set_up_from_the_command_line(tmp_path: Path) -> None:
     assert again.returncode == 1 and "no live token" in again.stderr
 
 
+def test_an_agent_who_leaves_is_cut_off_at_once_and_can_come_back(tmp_path: Path) -> None:
+    import pytest
+
+    from pvp_hub import people
+    from pvp_hub.database import make_engine
+    from pvp_hub.errors import HubError
+
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run(db, "admin", "region", "add", "limousin", "Limousin").returncode == 0
+    assert run(db, "admin", "site", "add", "leyme", "MFS de Leyme").returncode == 0
+    assert (
+        run(db, "admin", "partner", "add", "caf", "--name", "CAF", "--prefix", "C").returncode == 0
+    )
+    assert run(db, "admin", "agent", "add", "a.martin@caf.fr", "--name", "A. Martin",
+               "--partner", "caf", "--all-sites").returncode == 0  # fmt: skip
+    password = "correct horse battery"
+    assert run(db, "admin", "password", "a.martin@caf.fr", "--password-stdin",
+               stdin=password + "\n").returncode == 0  # fmt: skip
+    engine = make_engine(db)
+    try:
+        session = people.sign_in(engine, "a.martin@caf.fr", password)
+        assert people.session_person(engine, session.token) is not None
+
+        off = run(db, "admin", "agent", "disable", "a.martin@caf.fr")
+        assert off.returncode == 0 and "disabled" in off.stdout, off.stderr
+        assert people.session_person(engine, session.token) is None  # signed out at once
+        with pytest.raises(HubError) as refused:
+            people.sign_in(engine, "a.martin@caf.fr", password)
+        assert refused.value.status == 401
+        assert '"disabled": true' in run(db, "admin", "agent", "list", "--json").stdout
+        assert "already disabled" in run(db, "admin", "agent", "disable", "a.martin@caf.fr").stdout
+
+        on = run(db, "admin", "agent", "enable", "a.martin@caf.fr")
+        assert on.returncode == 0 and "can sign in again" in on.stdout
+        assert people.sign_in(engine, "a.martin@caf.fr", password).person.kind == "agent"
+    finally:
+        engine.dispose()
+    unknown = run(db, "admin", "agent", "disable", "nobody@caf.fr")
+    assert unknown.returncode == 1 and "no agent has the login" in unknown.stderr
+
+
 def test_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "hub.toml"
     config.write_text("[server]\nport = 0\n")
