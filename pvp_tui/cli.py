@@ -207,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .ui.app import run_app
 
         configure_logging()
+        if context.config.hub is not None:
+            _start_sync(context)
 
         return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
     try:
@@ -222,6 +224,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _("database error: {error}. Nothing was changed: try again.")
         print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
         return EXIT_REFUSED
+
+
+def _start_sync(context: Context) -> None:
+    """The sync worker in a thread of its own, with its own connection: the app never
+    waits on it. It imports httpx there too, off the app's first frame."""
+    import threading
+
+    hub, path = context.config.hub, context.desk.store.path
+    assert hub is not None
+
+    def run() -> None:
+        from .core.sync import open_worker
+
+        open_worker(path, hub).run()
+
+    threading.Thread(target=run, name="pvp-sync", daemon=True).start()
 
 
 if __name__ == "__main__":
