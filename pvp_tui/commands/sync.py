@@ -15,6 +15,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -84,14 +85,21 @@ def run(context: Context, args: argparse.Namespace) -> int:
     from ..core.sync import SyncWorker
 
     worker = SyncWorker(context.desk.store, hub)
-    if not worker.acquire():
-        print(
-            "pvp: "
-            + _("Another pvp is sending (the sync worker runs there); see pvp sync --status."),
-            file=sys.stderr,
-        )
-        return 1
     if args.once:
+        # Another process's lease: wait for it to end (a holder that died lets it expire).
+        deadline = time.monotonic() + max(args.wait, 0.0)
+        while not worker.acquire():
+            if time.monotonic() >= deadline:
+                print(
+                    "pvp: "
+                    + _(
+                        "Another pvp is sending (the sync worker runs there); see pvp sync "
+                        "--status."
+                    ),
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.5)
         try:
             result = worker.drain(timeout=args.wait)
         finally:
@@ -156,6 +164,8 @@ def status_text(status: SyncStatus, context: Context) -> str:
         lines.append(_("No hub is configured ([hub] in the config): nothing is sent."))
     elif status.failing_since is not None:
         lines.append(_("Offline since {when}.").format(when=_local(status.failing_since, context)))
+    elif status.last_success_at is None:
+        lines.append(_("Not in touch with the hub yet."))
     else:
         lines.append(_("Online."))
     if status.waiting:
