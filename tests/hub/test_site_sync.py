@@ -29,7 +29,7 @@ from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.store import Store
 from pvp_tui.core.sync import Outbox, SyncWorker, Timeouts
 from tests.hub.regions import Hub, Region, Site
-from tests.support.fault_proxy import fault_proxy
+from tests.support.fault_proxy import FaultProxy, fault_proxy
 from tests.support.hub_daemons import REPO, HubProcess
 from tests.support.processes import wait_for
 from tests.support.sites import OPEN_SITE
@@ -310,6 +310,12 @@ def test_a_refused_token_stops_and_says_so(tmp_path: Path, region: Region, hub: 
     assert status.waiting == len(site_event_ids(site)) and status.failing_since is not None
 
 
+def answered(proxy: FaultProxy) -> bool:
+    """The hub has answered the first push (the proxy may still hold the answer)."""
+    pushes = proxy.pushes()
+    return bool(pushes) and pushes[0].status is not None
+
+
 def test_pvp_sync_killed_mid_batch_then_restarted(tmp_path: Path, region: Region, hub: Hub) -> None:
     with fault_proxy(hub.url, hold_seconds=30) as proxy:
         site = make_site(tmp_path, region, proxy.url)
@@ -317,7 +323,7 @@ def test_pvp_sync_killed_mid_batch_then_restarted(tmp_path: Path, region: Region
         sender = site.start_pvp("sync")
         try:
             # The hub has committed the batch; its answer is held by the proxy: kill now.
-            wait_for(lambda: len(proxy.pushes()) >= 1 or sender.poll() is not None, 30,
+            wait_for(lambda: answered(proxy) or sender.poll() is not None, 30,
                      "the first push")  # fmt: skip
             assert proxy.pushes()[0].status == 200
         finally:
