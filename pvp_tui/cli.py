@@ -226,20 +226,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _start_sync(context: Context) -> None:
+def _start_sync(context: Context) -> list[Any]:
     """The sync worker in a thread of its own, with its own connection: the app never
-    waits on it. It imports httpx there too, off the app's first frame."""
+    waits on it. It imports httpx there too, off the app's first frame. Returns a list
+    that holds the worker once made (a test stops it)."""
     import threading
 
     hub, path = context.config.hub, context.desk.store.path
     assert hub is not None
+    made: list[Any] = []
 
     def run() -> None:
         from .core.sync import open_worker
 
-        open_worker(path, hub).run()
+        worker = open_worker(path, hub)
+        made.append(worker)
+        worker.run()
 
     threading.Thread(target=run, name="pvp-sync", daemon=True).start()
+    return made
 
 
 if __name__ == "__main__":

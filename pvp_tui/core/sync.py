@@ -586,6 +586,8 @@ class SyncWorker:
     def run(self) -> None:
         """Until stopped: hold the lease (or wait for it), send what waits, then look for
         new rows every POLL_SECONDS. A refused token ends it."""
+        if self._thread is None:  # run in a thread its caller made: stop() waits for it
+            self._thread = threading.current_thread()
         try:
             while not self._stop.is_set():
                 if (self._heartbeat is None or self._lease_lost.is_set()) and not self.acquire():

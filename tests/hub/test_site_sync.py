@@ -372,3 +372,22 @@ def test_two_processes_one_database_the_lease_holder_killed(
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(15)
+
+
+def test_the_app_starts_the_worker_in_a_thread_of_its_own(
+    tmp_path: Path, region: Region, hub: Hub
+) -> None:
+    from pvp_tui import cli
+    from pvp_tui.commands.context import Context
+
+    site = make_site(tmp_path, region, hub.url)
+    made = cli._start_sync(Context(config=site.desk.config, desk=site.desk))
+    try:
+        a_morning(site.desk)  # written while the worker runs: it sees them within a second
+        wait_for(lambda: Outbox(site.store).status().waiting == 0, 30, "the app's worker sent")
+        assert_all_once(hub, site)
+        assert Outbox(site.store).status().worker_active
+    finally:
+        wait_for(lambda: bool(made), 10, "the worker made")
+        made[0].stop(wait=5)
+    assert not Outbox(site.store).status().worker_active  # released at once on stop
