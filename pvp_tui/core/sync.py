@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -41,6 +42,7 @@ import stamina
 
 from .clock import to_iso
 from .config import Hub
+from .errors import PvpError
 from .i18n import _, ngettext
 from .store import Store
 
@@ -259,8 +261,8 @@ class Outbox:
             # The hub answered: the link works, so this is no outage.
             db.execute(
                 "UPDATE sync_state SET last_error = ?, last_error_at = ?, "
-                "last_success_at = ?, failing_since = NULL WHERE id = 1",
-                [words, now, now],
+                "failing_since = NULL WHERE id = 1",
+                [words, now],
             )
 
     def retry_held(self) -> int:
@@ -590,20 +592,26 @@ class SyncWorker:
             self._thread = threading.current_thread()
         try:
             while not self._stop.is_set():
-                if (self._heartbeat is None or self._lease_lost.is_set()) and not self.acquire():
-                    self._stop.wait(POLL_SECONDS * 2)
-                    continue
-                if self.outbox.has_work():
-                    result = self.drain()
-                    if result.token_refused:
-                        self.stopped_by_token = True
-                        return
-                    if result.error is not None:
+                try:
+                    if (
+                        self._heartbeat is None or self._lease_lost.is_set()
+                    ) and not self.acquire():
+                        self._stop.wait(POLL_SECONDS * 2)
                         continue
+                    if self.outbox.has_work():
+                        result = self.drain()
+                        if result.token_refused:
+                            self.stopped_by_token = True
+                            return
+                        if result.error is not None:
+                            continue
+                except (PvpError, sqlite3.Error) as exc:
+                    # The database locked past its timeout, or the disk full: nothing was
+                    # half-written (each step is one transaction); try again shortly.
+                    log.warning("sync worker: database error: %s", exc)
+                    self._stop.wait(1.0)
+                    continue
                 self._stop.wait(POLL_SECONDS)
-        except Exception:
-            log.exception("sync worker failed")
-            raise
         finally:
             self._release()
 
