@@ -391,3 +391,51 @@ def test_the_app_starts_the_worker_in_a_thread_of_its_own(
         wait_for(lambda: bool(made), 10, "the worker made")
         made[0].stop(wait=5)
     assert not Outbox(site.store).status().worker_active  # released at once on stop
+
+
+def test_a_day_offline_reaches_the_hub_intact_when_the_link_returns(
+    tmp_path: Path, region: Region, hub: Hub
+) -> None:
+    own = HubProcess(hub.process.db_url, tmp_path)
+    own.start()
+    try:
+        site = make_site(tmp_path, region, own.url)
+        own.stop()
+        a_morning(site.desk, visitors=40)  # about 200 events, the hub unreachable
+        worker = site.worker(timeouts=Timeouts(connect=1, read=2, total=3), max_events=25)
+        assert worker.drain(timeout=1).events == 0
+        waiting = Outbox(site.store).status().waiting
+        assert waiting == len(site_event_ids(site)) > 150
+        own.start()
+        result = worker.drain(timeout=30)
+        assert (result.events, result.applied, result.duplicates) == (waiting, waiting, 0)
+        assert result.batches == -(-waiting // 25)
+        assert_all_once(hub, site)
+    finally:
+        own.stop()
+
+
+@pytest.mark.slow
+def test_a_small_random_fault_campaign_loses_and_duplicates_nothing(
+    tmp_path: Path, region: Region, hub: Hub
+) -> None:
+    import random
+
+    rng = random.Random(15)
+    with fault_proxy(hub.url, hang_seconds=1.5) as proxy:
+        site = make_site(tmp_path, region, proxy.url)
+        a_morning(site.desk, visitors=16)
+        kinds = ["500", "429", "hang", "drop", "pass"]
+        proxy.faults = [rng.choice(kinds) for _ in range(40)]
+        injected = sum(f != "pass" for f in proxy.faults)
+        worker = site.worker(
+            timeouts=Timeouts(connect=1, read=1, total=1), wait_initial=0.05, max_events=5
+        )
+        result = worker.drain(timeout=60)
+        assert result.error is None
+        n = len(site_event_ids(site))
+        assert result.events == n
+        # Each event applied once: a lost reply's retry gets the first answer (same key).
+        assert (result.applied, result.duplicates) == (n, 0)
+        assert injected >= 20 and len(proxy.pushes()) >= result.batches + injected
+        assert_all_once(hub, site)
