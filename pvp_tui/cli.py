@@ -208,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         files = context.desk.config.log
         configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
+        if context.config.hub is not None:
+            _start_sync(context)
 
         return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
     try:
@@ -223,6 +225,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _("database error: {error}. Nothing was changed: try again.")
         print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
         return EXIT_REFUSED
+
+
+def _start_sync(context: Context) -> list[Any]:
+    """The sync worker in a thread of its own, with its own connection: the app never
+    waits on it. It imports httpx there too, off the app's first frame. Returns a list
+    that holds the worker once made (a test stops it)."""
+    import threading
+
+    hub, path = context.config.hub, context.desk.store.path
+    assert hub is not None
+    made: list[Any] = []
+
+    def run() -> None:
+        from .core.sync import open_worker
+
+        worker = open_worker(path, hub)
+        made.append(worker)
+        worker.run()
+
+    threading.Thread(target=run, name="pvp-sync", daemon=True).start()
+    return made
 
 
 if __name__ == "__main__":

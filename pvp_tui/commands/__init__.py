@@ -28,6 +28,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "report": ("report",),
     "doctor": ("doctor",),  # checks config, database, kiosks, terminal
     "serve": ("serve",),  # the app in a browser (textual-serve)
+    "sync": ("sync",),  # the outbox to the region's hub
 }
 
 
@@ -51,4 +52,8 @@ def registrar(module: str) -> Callable[[Any], None]:
             from . import serve
 
             return serve.register
+        case "sync":
+            from . import sync
+
+            return sync.register
     raise ValueError(f"pvp_tui.commands has no module {module!r}")

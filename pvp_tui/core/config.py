@@ -26,6 +26,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _PREFIX_RE = re.compile(r"^[A-Z]{1,3}$")
 _DOC_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _KIOSK_URL_RE = re.compile(r"^wss?://[^/\s]+/v1$")
+_HUB_URL_RE = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
 # The document types staff can give a scanned paper when a partner has no list of its own.
 DEFAULT_DOCUMENT_TYPES = (
     "identity_card",
@@ -122,6 +123,21 @@ class LogFiles:
 
 
 @dataclass(frozen=True)
+class Hub:
+    """The region's hub this site syncs with (`[hub]`): where, and how it proves who it is.
+    With no `[hub]`, nothing is sent and no outbox is kept (pvp_tui.core.outbox)."""
+
+    url: str  # http(s)://HOST[:PORT], the hub's root (the API is under /api/v1)
+    token_file: Path
+    ca_file: Path | None = None
+    retry_max_seconds: float = 30.0  # the longest wait between two tries of a batch
+
+    def read_token(self) -> str:
+        """The site token (first line of token_file); OSError when it cannot be read."""
+        return self.token_file.read_text("utf-8").strip()
+
+
+@dataclass(frozen=True)
 class Config:
     site: Site
     partners: tuple[Partner, ...]
@@ -129,6 +145,7 @@ class Config:
     database: Path | None = None
     kiosks: tuple[Kiosk, ...] = ()
     log: LogFiles = LogFiles()
+    hub: Hub | None = None
 
     def partner(self, partner_id: str) -> Partner | None:
         return next((p for p in self.partners if p.id == partner_id), None)
@@ -193,12 +210,13 @@ def parse_config(text: str, source: str, base_dir: Path | None = None) -> Config
 
 def _read(data: dict[str, Any], source: str, base_dir: Path | None) -> Config:
     v = Checker()
-    v.unknown_keys("", data, {"site", "partners", "store", "kiosks", "log"})
+    v.unknown_keys("", data, {"site", "partners", "store", "kiosks", "log", "hub"})
     site = _parse_site(v, data.get("site"))
     partners = _parse_partners(v, data.get("partners"))
     database = _parse_store(v, data.get("store"), base_dir)
     kiosks = _parse_kiosks(v, data.get("kiosks"), base_dir)
     log = _parse_log(v, data.get("log"))
+    hub = _parse_hub(v, data.get("hub"), base_dir)
     if v.problems or site is None:
         raise ConfigError(source, v.problems or ["[site] is missing"])
     return Config(
@@ -208,6 +226,7 @@ def _read(data: dict[str, Any], source: str, base_dir: Path | None) -> Config:
         database=database,
         kiosks=tuple(kiosks),
         log=log,
+        hub=hub,
     )
 
 
@@ -431,6 +450,42 @@ def parse_time_range(text: str) -> tuple[time, time] | None:
     except ValueError:
         return None
     return (start, end) if start < end else None
+
+
+def _path_in(text: str, base_dir: Path | None) -> Path:
+    """A path from the config: ~ expanded, relative to the config file's folder."""
+    result = Path(text).expanduser()
+    if not result.is_absolute() and base_dir is not None:
+        result = base_dir / result
+    return result
+
+
+_HUB_KEYS = {"url", "token_file", "ca_file", "retry_max_seconds"}
+
+
+def _parse_hub(v: Checker, raw: Any, base_dir: Path | None) -> Hub | None:
+    raw = v.table(raw, "hub")
+    if raw is None:
+        return None
+    p = "hub."
+    v.unknown_keys(p, raw, _HUB_KEYS)
+    url = v.get(raw, p, "url", str, "", required=True).strip()
+    if url and not _HUB_URL_RE.match(url):
+        v.add(p + "url", f"must look like https://HOST[:PORT][/PATH] (got {url!r})")
+    token = v.get(raw, p, "token_file", str, "", required=True)
+    ca = v.get(raw, p, "ca_file", str, "", required=True) if "ca_file" in raw else ""
+    if ca and url.startswith("http://"):
+        v.add(p + "ca_file", "is only used with an https:// url")
+    wait = raw.get("retry_max_seconds", 30)
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 1 <= wait <= 3600:
+        v.add(p + "retry_max_seconds", f"must be a number of seconds from 1 to 3600 (got {wait!r})")
+        wait = 30
+    return Hub(
+        url=url.rstrip("/"),
+        token_file=_path_in(token, base_dir) if token else Path(),
+        ca_file=_path_in(ca, base_dir) if ca else None,
+        retry_max_seconds=float(wait),
+    )
 
 
 def _parse_store(v: Checker, raw: Any, base_dir: Path | None) -> Path | None:

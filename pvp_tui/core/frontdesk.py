@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from . import events
+from . import events, outbox
 from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
@@ -768,19 +768,25 @@ class FrontDesk:
         self, db: Writer, visit_id: str, kind: str, at: datetime, data: dict[str, Any]
     ) -> None:
         """Append one event to the visit log, inside the caller's write transaction.
-        The only writer of the `events` table: the front desk, documents and sessions."""
+        The only writer of the `events` table: the front desk, documents and sessions.
+        With a hub configured, the event also goes to the outbox in this same transaction
+        (pvp_tui.core.outbox): committed together or not at all."""
+        event_id = str(uuid.uuid4())
+        stamp = to_iso(at)
         db.insert(
             "events",
             {
-                "id": str(uuid.uuid4()),
+                "id": event_id,
                 "visit_id": visit_id,
                 "site_id": self.config.site.id,
-                "at": to_iso(at),
+                "at": stamp,
                 "type": kind,
                 "data": json.dumps(data, sort_keys=True),
                 "actor": self.actor,
             },
         )
+        if self.config.hub is not None:
+            outbox.enqueue(db, event_id, visit_id, kind, stamp, data, to_iso(self.now()))
 
 
 _VISIT_SELECT = """SELECT v.*, d.name AS name, d.phone AS phone, d.note AS note

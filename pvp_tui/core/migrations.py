@@ -108,3 +108,55 @@ def m004_pending_erasure(db: Database) -> None:
     # A store written before secure_delete was set may hold erased text in free space.
     if db.execute("SELECT 1 FROM visits LIMIT 1").fetchone():
         db.execute("INSERT INTO pending_erasure (vacuum) VALUES (1)")
+
+
+@migrations()
+def m005_outbox(db: Database) -> None:
+    # What the hub must receive, written in the same transaction as the event itself
+    # (FrontDesk.append_event) when a hub is configured; a row leaves only once the hub
+    # answered 2xx for the batch that carried it (pvp_tui.core.sync, docs/sync.md).
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            batch_id INTEGER REFERENCES outbox_batches(id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_batch ON outbox(batch_id, seq)")
+    # A batch keeps its Idempotency-Key and its exact body until a 2xx: a retry sends the
+    # same bytes under the same key. `held`: the hub refused it (4xx); kept, never dropped.
+    db.execute(
+        """
+        CREATE TABLE outbox_batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            body BLOB NOT NULL,
+            events INTEGER NOT NULL,
+            made_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'held')),
+            tries INTEGER NOT NULL DEFAULT 0,
+            status INTEGER,
+            error TEXT
+        )
+        """
+    )
+    # One row: which process sends (the lease), and what the last exchanges said.
+    db.execute(
+        """
+        CREATE TABLE sync_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            holder TEXT,
+            lease_until REAL NOT NULL DEFAULT 0,
+            last_success_at TEXT,
+            last_error_at TEXT,
+            last_error TEXT,
+            failing_since TEXT,
+            sent INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("INSERT INTO sync_state (id) VALUES (1)")

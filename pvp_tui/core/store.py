@@ -42,6 +42,7 @@ MIGRATION_NAMES = (
     "m002_ticket_lookup",
     "m003_interview_lengths",
     "m004_pending_erasure",
+    "m005_outbox",
 )
 _MIGRATIONS_TABLE = "_sqlite_migrations"
 # The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at

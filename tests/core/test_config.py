@@ -174,3 +174,46 @@ def test_a_room_url_is_judged_as_the_kiosk_browser_reads_it(room_url: str) -> No
     room = f'room_url = "{room_url}"\nroom_domains = ["*.visio.caf.fr"]\n'
     (problem,) = problems(SITE + GOOD_PARTNER + room)
     assert problem.startswith("partners[0].room_url: ")
+
+
+def test_no_hub_table_means_no_hub() -> None:
+    assert parse_config(OPEN_SITE, "site.toml").hub is None
+    assert load_config(None).hub is None  # the embedded demo stays hub-less
+
+
+def test_a_hub_table_loads_with_paths_beside_the_config(tmp_path: Path) -> None:
+    hub = """
+[hub]
+url = "https://hub.region.example.fr/"
+token_file = "hub.token"
+ca_file = "/etc/pvp-relais/hub-ca.pem"
+retry_max_seconds = 5
+"""
+    config = parse_config(OPEN_SITE + hub, "site.toml", base_dir=tmp_path)
+    assert config.hub is not None
+    assert config.hub.url == "https://hub.region.example.fr"
+    assert config.hub.token_file == tmp_path / "hub.token"
+    assert config.hub.ca_file == Path("/etc/pvp-relais/hub-ca.pem")
+    assert config.hub.retry_max_seconds == 5
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('token_file = "t"', ["hub.url: is required"]),
+        ('url = "https://h"', ["hub.token_file: is required"]),
+        ('url = "hub.example"\ntoken_file = "t"', ["hub.url: must look like https://HOST"]),
+        ('url = "http://h:8470"\ntoken_file = "t"\nca_file = "ca.pem"',
+         ["hub.ca_file: is only used with an https:// url"]),
+        ('url = "https://h"\ntoken_file = "t"\nretry_max_seconds = 0',
+         ["hub.retry_max_seconds: must be a number of seconds from 1 to 3600"]),
+        ('url = "https://h"\ntoken_file = "t"\ntoken = "pvphub_x"',
+         ["hub.token: unknown key"]),
+        ('url = 8470\ntoken_file = ""', ["hub.url: must be a text", "hub.token_file: must not"]),
+    ],
+)  # fmt: skip
+def test_each_hub_mistake_is_one_line_naming_the_key(table: str, expected: list[str]) -> None:
+    found = problems(OPEN_SITE + "\n[hub]\n" + table + "\n")
+    assert len(found) == len(expected), found
+    for line, words in zip(found, expected, strict=True):
+        assert line.startswith(words), found

@@ -1,0 +1,140 @@
+"""A small HTTP proxy in front of a real hub that injects the failures the hub documents
+(docs/hub.md, "What a site's sync worker does with the answers"): a 500, a 429 with
+Retry-After, a hang past the client's timeout, a reply lost after the hub committed.
+
+`faults` is a list the test fills: each request to the push path takes the next fault
+(None or "pass": forward as is). Every request is recorded (fault, key, status)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from tests.support.processes import free_port
+
+
+@dataclass
+class Seen:
+    fault: str
+    key: str
+    status: int | None
+
+
+@dataclass
+class FaultProxy:
+    target: str
+    faults: list[str] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+    hang_seconds: float = 5.0
+    hold_seconds: float = 0.0  # "pass" requests wait this long after the hub answered
+    port: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def next_fault(self) -> str:
+        with self._lock:
+            return self.faults.pop(0) if self.faults else "pass"
+
+    def pushes(self) -> list[Seen]:
+        return list(self.seen)
+
+
+def _handler(proxy: FaultProxy, client: httpx.Client) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client went away (killed): fine here
+
+        def _forward(self, body: bytes | None) -> httpx.Response:
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() not in ("host", "content-length", "connection")
+            }
+            return client.request(self.command, self.path, content=body, headers=headers)
+
+        def do_GET(self) -> None:
+            response = self._forward(None)
+            self._answer(response.status_code, response.content, _kept(response))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            fault = proxy.next_fault()
+            record = Seen(fault, self.headers.get("Idempotency-Key", ""), None)
+            proxy.seen.append(record)  # in order of arrival; the status once known
+            status: int | None = None
+            try:
+                if fault == "500":
+                    status = 500
+                    self._answer(500, b'{"error": {"code": "boom"}}', _json())
+                elif fault == "429":
+                    status = 429
+                    self._answer(429, b'{"error": {"code": "slow_down"}}',
+                                 {**_json(), "Retry-After": "1"})  # fmt: skip
+                elif fault == "hang":  # never answers in time, never forwards
+                    time.sleep(proxy.hang_seconds)
+                    self.close_connection = True
+                elif fault == "drop":  # the hub commits, the reply is lost on the way
+                    status = record.status = self._forward(body).status_code
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                else:
+                    response = self._forward(body)
+                    status = record.status = response.status_code
+                    if proxy.hold_seconds:
+                        time.sleep(proxy.hold_seconds)
+                    self._answer(status, response.content, _kept(response))
+            finally:
+                record.status = status
+
+    return Handler
+
+
+def _json() -> dict[str, str]:
+    return {"Content-Type": "application/json"}
+
+
+def _kept(response: httpx.Response) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() in ("content-type", "retry-after", "www-authenticate")
+    }
+
+
+@contextmanager
+def fault_proxy(target: str, **kwargs: Any) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(target, port=free_port(), **kwargs)
+    with httpx.Client(base_url=target, timeout=30) as client:
+        server = ThreadingHTTPServer(("127.0.0.1", proxy.port), _handler(proxy, client))
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield proxy
+        finally:
+            server.shutdown()
+            server.server_close()
