@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,10 +34,15 @@ def doc_events(desk, visit_id: str) -> list[tuple[str, dict]]:  # type: ignore[n
 
 
 def spool_files(bridge: BridgeProcess) -> list[Path]:
-    """Every file in the bridge's spool but its print-job records (no page in them)."""
-    if not bridge.spool.exists():
-        return []
-    return [p for p in bridge.spool.rglob("*") if p.is_file() and p.parent.name != "state"]
+    """Every file in the bridge's spool but its print-job records (no page in them).
+    os.walk, not rglob: the bridge renames and removes folders while this looks (a
+    document being deleted), and a folder gone mid-walk is simply not there."""
+    return [
+        Path(folder) / name
+        for folder, _dirs, names in os.walk(bridge.spool)
+        if Path(folder).name != "state"
+        for name in names
+    ]
 
 
 async def open_panel(pilot, app) -> DocumentsScreen:  # type: ignore[no-untyped-def]
