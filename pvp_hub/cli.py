@@ -176,12 +176,13 @@ def build_parser() -> Parser:
     scope.add_argument("--all-sites", action="store_true")
     listing = with_region(leaf(agent, "list", "list the region's agents", _agent_list))
     listing.add_argument("--json", action="store_true")
-    off = with_region(
-        leaf(agent, "disable", "cut an agent off (sessions ended, no sign-in)", _agent_disable)
-    )
-    off.add_argument("login")
-    on = with_region(leaf(agent, "enable", "let a disabled agent sign in again", _agent_enable))
-    on.add_argument("login")
+    for name, helptext, disable in (
+        ("disable", "cut an agent off (sessions ended, no sign-in)", True),
+        ("enable", "let a disabled agent sign in again", False),
+    ):
+        switch = with_region(leaf(agent, name, helptext, _agent_switch))
+        switch.add_argument("login")
+        switch.set_defaults(disable=disable)
 
     admin_area = areas.add_parser("admin", help="admin accounts").add_subparsers(
         parser_class=Parser, required=True
@@ -411,27 +412,18 @@ def _agent_list(config: HubConfig, args: argparse.Namespace) -> int:
     return _show(rows, ["login", "name", "partner", "sites", "has_password", "disabled"], args.json)
 
 
-def _agent_disable(config: HubConfig, args: argparse.Namespace) -> int:
+def _agent_switch(config: HubConfig, args: argparse.Namespace) -> int:
     from . import directory
 
-    changed = directory.set_agent_disabled(_engine(config), args.region, args.login, True)
-    print(
-        f"agent {args.login} disabled: signed out everywhere, can no longer sign in"
-        if changed
-        else f"agent {args.login} was already disabled"
+    off = args.disable
+    changed = directory.set_agent_disabled(_engine(config), args.region, args.login, off)
+    done = (
+        "disabled: signed out everywhere, can no longer sign in"
+        if off
+        else "enabled: can sign in again"
     )
-    return 0
-
-
-def _agent_enable(config: HubConfig, args: argparse.Namespace) -> int:
-    from . import directory
-
-    changed = directory.set_agent_disabled(_engine(config), args.region, args.login, False)
-    print(
-        f"agent {args.login} enabled: can sign in again"
-        if changed
-        else f"agent {args.login} was not disabled"
-    )
+    same = "was already disabled" if off else "was not disabled"
+    print(f"agent {args.login} {done if changed else same}")
     return 0
 
 
