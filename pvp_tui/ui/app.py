@@ -13,6 +13,7 @@ Nothing repaints while nothing changes: no clock on screen, a one-minute tick fo
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import date
 from functools import partial
@@ -114,6 +115,8 @@ class PvpApp(App[int]):
         self._loading = False
         self._stale = False
         self._day: date | None = None  # the site's day of this app's last start of day
+        self._day_refused: date | None = None  # a start of day failed (and was said) then
+        self._started = False  # the first read is done
         self.loads = 0  # completed reads of the queue (tests wait on it)
         self._first_read = first_read
         # One link per kiosk bridge (documents); started on mount, on this app's loop.
@@ -308,17 +311,26 @@ class PvpApp(App[int]):
     @work(thread=True, exit_on_error=False, group="load", description=N_("read the queue"))
     def _load(self) -> None:
         today = self.desk.today()
-        rolled = self._day is not None and self._day != today
+        rolled = False
         if self._day != today:
             # The first read, or the first after the site's midnight (the timer's, the
             # minute's tick or another desk's change, whichever comes first): what every
             # start does, so the screen is a fresh start's. Closing yesterday's open visits
             # is one transaction that finds none left if another desk did it first.
-            if not self.desk.start_of_day().erasure_complete:
-                self.post_message(ActionRefused(erasure_pending_message()))
-            if self._day is None and (words := self.desk.other_site_words()):
+            try:
+                done = self.desk.start_of_day()
+            except (PvpError, sqlite3.Error) as exc:  # busy, read-only: show the queue
+                if self._day_refused != today:  # said once a day; the next read retries
+                    self._day_refused = today
+                    self.post_message(ActionRefused(_start_of_day_words(exc)))
+            else:
+                if not done.erasure_complete:
+                    self.post_message(ActionRefused(erasure_pending_message()))
+                rolled = self._day is not None
+                self._day = today
+            if not self._started and (words := self.desk.other_site_words()):
                 self.post_message(ActionRefused(words))  # [site] id changed: say why
-            self._day = today
+            self._started = True
         self.post_message(QueueLoaded(load_queue_state(self.desk), new_day=rolled))
 
     @on(QueueLoaded)
@@ -339,7 +351,8 @@ class PvpApp(App[int]):
         screen.show_state(state)
         self.update_badges(db_ok=True)
         self._read_again_when_hours_change()
-        if self._day is not None and self.desk.local_now().date() != self._day:
+        today = self.desk.local_now().date()
+        if self._day is not None and today not in (self._day, self._day_refused):
             self.refresh_queue()  # an action's read just after midnight: start the new day
 
     def _read_again_when_hours_change(self) -> None:
@@ -446,6 +459,13 @@ class PvpApp(App[int]):
             self.action_open_reports,
         )
         yield (_("Quit") + " (^q)", _("Close pvp (the queue stays in the database)"), self.exit)
+
+
+def _start_of_day_words(exc: PvpError | sqlite3.Error) -> str:
+    """Why the day could not be started (the queue is shown all the same)."""
+    if isinstance(exc, PvpError):
+        return exc.message
+    return _("database error: {error}. Nothing was changed: try again.").format(error=exc)
 
 
 class AppServices:

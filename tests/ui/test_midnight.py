@@ -14,13 +14,15 @@ from textual.widgets import Static
 
 from pvp_tui.core import events
 from pvp_tui.core.clock import next_local_midnight, seconds_until
-from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+from pvp_tui.core.errors import PvpError
+from pvp_tui.core.frontdesk import CheckIn, DayStart, FrontDesk
 from pvp_tui.core.models import Status
 from pvp_tui.core.partners import next_hours_change
 from pvp_tui.ui.app import PvpApp
 from pvp_tui.ui.screens.queue_panels import KioskList, TodayPanel, WaitingList
 from pvp_tui.ui.widgets.visit_table import VisitTable
 from tests.support.desk_morning import PARIS, make_desk, seed_morning, set_time, settle
+from tests.support.said import said
 
 SIZE = (120, 40)
 
@@ -177,3 +179,39 @@ async def test_two_apps_open_at_midnight_close_each_visit_once(tmp_path: Path) -
     for visit_id in left_open:
         closing = [e for e in desk.events(visit_id) if e["type"] == events.CLOSED_OVERNIGHT]
         assert len(closing) == 1
+
+
+async def test_a_day_that_cannot_start_still_shows_the_queue_and_starts_later(
+    tmp_path: Path,
+) -> None:
+    """The store busy (or read-only) at midnight: the app says so once, shows the queue,
+    and the next read starts the day."""
+    db = tmp_path / "pvp.db"
+    desk = make_desk(db)
+    seed_morning(desk)
+    app = PvpApp(desk, watch_changes=False, tick_seconds=None)
+    app.animation_level = "none"
+    real = desk.start_of_day
+    refusals = 0
+
+    def busy() -> DayStart:
+        nonlocal refusals
+        if refusals < 2:
+            refusals += 1
+            raise PvpError("db_busy", "La base est occupée.")
+        return real()
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        yesterday = screen(app)
+        desk.start_of_day = busy  # type: ignore[method-assign]
+        set_time(desk, datetime(2026, 3, 11, 0, 0, 1, tzinfo=PARIS))
+        for _ in range(2):
+            app.refresh_queue()
+            await settle(pilot)
+            assert sorted(screen(app)["waiting"]) == sorted(yesterday["waiting"])
+        assert said(app).count("La base est occupée.") == 1
+        assert refusals == 2
+        app.refresh_queue()
+        await settle(pilot)
+        assert screen(app)["waiting"] == []
