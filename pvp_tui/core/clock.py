@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -31,3 +31,26 @@ def to_iso(moment: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def seconds_until(moment: datetime, now: datetime) -> float:
+    """Seconds from `now` to `moment`, as they pass (through UTC). Two datetimes sharing a
+    zoneinfo zone subtract as wall clocks: across a DST change that is an hour off."""
+    return (moment.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
+
+
+def next_local_midnight(local: datetime) -> datetime:
+    """When the day after `local`'s begins, in `local`'s own time zone (the site's).
+
+    The site's day (`FrontDesk.today`) changes then: a DST day lasts 23 or 25 hours, so
+    the moment is computed as a local time, never as `local` plus hours. Where the clocks
+    jump forward at midnight itself, the day begins at the end of the gap (01:00); where
+    they fall back at midnight, at the second pass. Always after `local`.
+    """
+    tz = local.tzinfo
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+    # A midnight in a gap maps (fold=0, the offset before the change) onto the gap's end.
+    begins = midnight.astimezone(UTC)
+    if begins <= local.astimezone(UTC):  # fallen back at midnight: the day begins again
+        begins = midnight.replace(fold=1).astimezone(UTC)
+    return begins.astimezone(tz)

@@ -13,7 +13,9 @@ Nothing repaints while nothing changes: no clock on screen, a one-minute tick fo
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
+from datetime import date
 from functools import partial
 from typing import ClassVar
 
@@ -28,6 +30,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from ..core.changes import ChangeWatcher
+from ..core.clock import next_local_midnight, seconds_until
 from ..core.errors import PvpError
 from ..core.frontdesk import FrontDesk, KioskBusy, erasure_pending_message
 from ..core.i18n import N_, _
@@ -111,7 +114,9 @@ class PvpApp(App[int]):
         self._watcher: ChangeWatcher | None = None
         self._loading = False
         self._stale = False
-        self._purged = False
+        self._day: date | None = None  # the site's day of this app's last start of day
+        self._day_refused: date | None = None  # a start of day failed (and was said) then
+        self._started = False  # the first read is done
         self.loads = 0  # completed reads of the queue (tests wait on it)
         self._first_read = first_read
         # One link per kiosk bridge (documents); started on mount, on this app's loop.
@@ -120,7 +125,7 @@ class PvpApp(App[int]):
         self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
         self.services = AppServices(self)
         self._acting = 0  # front-desk actions being carried out (keys typed after wait)
-        self._hours_timer: Timer | None = None  # reads the queue when a permanence opens
+        self._hours_timer: Timer | None = None  # reads when a permanence opens, at midnight
         self.typeahead = Typeahead(self, super().on_event, busy=lambda: self._acting > 0)
         self.board = MessageBoard(self)  # what the status lines say; `board.said`: the log
 
@@ -305,19 +310,35 @@ class PvpApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="load", description=N_("read the queue"))
     def _load(self) -> None:
-        if not self._purged:
-            # The personal-data retention runs at start (pvp purge does it on demand).
-            if not self.desk.purge_personal_data().complete:
-                self.post_message(ActionRefused(erasure_pending_message()))
-            if words := self.desk.other_site_words():  # [site] id changed: say why it is empty
-                self.post_message(ActionRefused(words))
-            self._purged = True
-        self.post_message(QueueLoaded(load_queue_state(self.desk)))
+        today = self.desk.today()
+        rolled = False
+        if self._day != today:
+            # The first read, or the first after the site's midnight (the timer's, the
+            # minute's tick or another desk's change, whichever comes first): what every
+            # start does, so the screen is a fresh start's. Closing yesterday's open visits
+            # is one transaction that finds none left if another desk did it first.
+            try:
+                done = self.desk.start_of_day()
+            except (PvpError, sqlite3.Error) as exc:  # busy, read-only: show the queue
+                if self._day_refused != today:  # said once a day; the next read retries
+                    self._day_refused = today
+                    self.post_message(ActionRefused(_start_of_day_words(exc)))
+            else:
+                if not done.erasure_complete:
+                    self.post_message(ActionRefused(erasure_pending_message()))
+                rolled = self._day is not None
+                self._day = today
+            if not self._started and (words := self.desk.other_site_words()):
+                self.post_message(ActionRefused(words))  # [site] id changed: say why
+            self._started = True
+        self.post_message(QueueLoaded(load_queue_state(self.desk), new_day=rolled))
 
     @on(QueueLoaded)
     def _loaded(self, message: QueueLoaded) -> None:
         self._loading = False
         self.show_read(message.state)
+        if message.new_day:
+            self.documents.purge()  # the visits closed overnight free their papers
         if self._stale:
             self.refresh_queue()
 
@@ -330,9 +351,13 @@ class PvpApp(App[int]):
         screen.show_state(state)
         self.update_badges(db_ok=True)
         self._read_again_when_hours_change()
+        today = self.desk.local_now().date()
+        if self._day is not None and today not in (self._day, self._day_refused):
+            self.refresh_queue()  # an action's read just after midnight: start the new day
 
     def _read_again_when_hours_change(self) -> None:
-        """'fermé → 9h' turns into a wait at 9:00 itself, not at the next minute's tick."""
+        """'fermé → 9h' turns into a wait at 9:00 itself, not at the next minute's tick;
+        at the site's midnight, the read starts the new day (`_load`) with nobody acting."""
         if not self.tick_seconds:
             return  # tests with a fixed clock read the queue themselves
         if self._hours_timer is not None:
@@ -340,9 +365,11 @@ class PvpApp(App[int]):
             self._hours_timer = None
         now = self.desk.local_now()
         change = next_hours_change(self.desk.config, now)
-        if change is not None:
-            delay = (change - now).total_seconds() + 0.5  # just after: the rule sees it open
-            self._hours_timer = self.set_timer(delay, self.refresh_queue)
+        midnight = next_local_midnight(now)
+        if change is None or seconds_until(midnight, now) < seconds_until(change, now):
+            change = midnight
+        delay = seconds_until(change, now) + 0.5  # just after: the rules see the change
+        self._hours_timer = self.set_timer(delay, self.refresh_queue)
 
     def show_action_read(self, state: QueueState | None) -> None:
         """After an action: show the read its worker made, or read the queue now."""
@@ -432,6 +459,13 @@ class PvpApp(App[int]):
             self.action_open_reports,
         )
         yield (_("Quit") + " (^q)", _("Close pvp (the queue stays in the database)"), self.exit)
+
+
+def _start_of_day_words(exc: PvpError | sqlite3.Error) -> str:
+    """Why the day could not be started (the queue is shown all the same)."""
+    if isinstance(exc, PvpError):
+        return exc.message
+    return _("database error: {error}. Nothing was changed: try again.").format(error=exc)
 
 
 class AppServices:

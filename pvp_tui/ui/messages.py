@@ -35,9 +35,13 @@ class DataChanged(Message):
 
 
 class QueueLoaded(Message):
-    def __init__(self, state: QueueState) -> None:
+    """A read of the queue; `new_day`: the site's day changed since the last read, and
+    the read began by closing the visits left open (`FrontDesk.start_of_day`)."""
+
+    def __init__(self, state: QueueState, *, new_day: bool = False) -> None:
         super().__init__()
         self.state = state
+        self.new_day = new_day
 
 
 class ActionDone(Message):
