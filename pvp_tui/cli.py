@@ -238,11 +238,18 @@ def _start_sync(context: Context) -> list[Any]:
     made: list[Any] = []
 
     def run() -> None:
+        import logging
+
         from .core.sync import open_worker
 
-        worker = open_worker(path, hub)
-        made.append(worker)
-        worker.run()
+        try:
+            worker = open_worker(path, hub)
+            made.append(worker)
+            worker.run()
+        except Exception:  # never a traceback on stderr, where Textual draws the screen
+            logging.getLogger("pvp.sync").exception(
+                "the sync worker stopped; pvp sync --status tells what waits, restart pvp"
+            )
 
     threading.Thread(target=run, name="pvp-sync", daemon=True).start()
     return made

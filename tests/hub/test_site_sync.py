@@ -393,6 +393,30 @@ def test_the_app_starts_the_worker_in_a_thread_of_its_own(
     assert not Outbox(site.store).status().worker_active  # released at once on stop
 
 
+def test_a_worker_that_cannot_start_logs_why_and_draws_nothing_on_the_screen(
+    tmp_path: Path, region: Region, hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from pvp_tui import cli
+    from pvp_tui.commands.context import Context
+
+    site = make_site(tmp_path, region, hub.url)
+    site.store.path.unlink()  # the database gone under the app: the worker cannot open it
+    site.store.path.mkdir()
+    uncaught: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: uncaught.append(args.exc_value)
+    try:
+        with caplog.at_level("ERROR", logger="pvp.sync"):
+            cli._start_sync(Context(config=site.desk.config, desk=site.desk))
+            wait_for(lambda: bool(caplog.records), 10, "the worker's failure logged")
+    finally:
+        threading.excepthook = previous
+    assert uncaught == []  # no traceback printed over the app's screen
+    assert "the sync worker stopped" in caplog.records[0].getMessage()
+
+
 def test_a_day_offline_reaches_the_hub_intact_when_the_link_returns(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
