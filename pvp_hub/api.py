@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from pvp_tui.core import report_store
 
-from . import agents, people, site_status, sync, web
+from . import agents, people, region_report, site_status, sync, web
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
@@ -91,6 +91,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
             asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
         ]
         yield
+        await run_in_threadpool(reports.close)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -112,6 +113,9 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     )
 
     app.state.engine = engine
+    reports = app.state.reports = region_report.Reports(
+        engine, config.database_url, config.report_processes
+    )
     for router in web.routers():
         app.include_router(router)
 

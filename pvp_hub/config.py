@@ -40,6 +40,8 @@ class HubConfig:
     # Requests at work at once per process (the thread pool's size, so also the database
     # connections in use): more only adds contention on a few cores (see docs/hub.md).
     threads: int = 4
+    # Child processes making the region's reports (0: in the serving process).
+    report_processes: int = 2
     # The reverse proxies whose X-Forwarded-* headers are believed (none by default).
     forwarded_allow_ips: tuple[str, ...] = ()
     limits: SyncLimits = field(default_factory=SyncLimits)
@@ -73,7 +75,11 @@ def load_hub_config(
         raw = read_toml(path)
     v = _Checker()
     v.unknown_keys("", raw, {"server", "database", "sync"})
-    server = v.section(raw, "server", {"host", "port", "workers", "threads", "forwarded_allow_ips"})
+    server = v.section(
+        raw,
+        "server",
+        {"host", "port", "workers", "threads", "report_processes", "forwarded_allow_ips"},
+    )
     database = v.section(raw, "database", {"url"})
     sync = v.section(raw, "sync", set(SyncLimits.__dataclass_fields__))
 
@@ -83,6 +89,7 @@ def load_hub_config(
         ("port", "PORT"),
         ("workers", "WORKERS"),
         ("threads", "THREADS"),
+        ("report_processes", "REPORT_PROCESSES"),
     ):
         if ENV_PREFIX + var in env:
             text = env[ENV_PREFIX + var]
@@ -117,6 +124,7 @@ def load_hub_config(
     port = v.number(server, "server.", "port", DEFAULT_PORT, 1, 65535)
     workers = v.number(server, "server.", "workers", 1, 1, 64)
     threads = v.number(server, "server.", "threads", 4, 1, 256)
+    report_processes = v.number(server, "server.", "report_processes", 2, 0, 16)
     allowed = server.get("forwarded_allow_ips", [])
     proxies: list[str] = []
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
@@ -153,6 +161,7 @@ def load_hub_config(
         port=port,
         workers=workers,
         threads=threads,
+        report_processes=report_processes,
         forwarded_allow_ips=tuple(proxies),
         limits=limits,
         source=source,

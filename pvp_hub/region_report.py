@@ -15,28 +15,49 @@ kiosk is named after its site ("leyme/kiosque-1"), as two sites may both have a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import multiprocessing
+import os
+import signal
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Text, bindparam, cast, func, literal_column, select
+from sqlalchemy.engine import make_url
 
 from pvp_tui.core import events as event_types
+from pvp_tui.core import exports, i18n
 from pvp_tui.core.clock import to_iso
 from pvp_tui.core.config import Config, Partner, Site
 from pvp_tui.core.report_store import LoggedEvent, report_from_events
 from pvp_tui.core.reports import ActivityReport, Period
 
-from .database import run_on_driver
+from .database import make_engine, run_on_driver
 from .region import NotVisible, RegionRef, main_zone
 from .schema import events, partners, sites
 
+log = logging.getLogger(__name__)
+
 ENTRIES = (event_types.CHECKED_IN, event_types.TRANSFERRED_IN)
 REPORTS_AT_ONCE = 2
+# The downloads: format → (media type, the site's own export of a report).
+FORMATS: dict[str, tuple[str, Callable[[ActivityReport], bytes]]] = {
+    "csv": ("text/csv; charset=utf-8", exports.to_csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", exports.to_xlsx),
+}
+# A child process makes this many reports, then a fresh one takes its place: a region's
+# month read into memory is handed back to the system for sure.
+REPORTS_PER_CHILD = 10
+CHILD_NICENESS = 10  # below the serving process: the sites' sync comes first
 _TURNS = threading.BoundedSemaphore(REPORTS_AT_ONCE)
 STREAM_ROWS = 2_000  # rows fetched at a time: a region's month is never all in memory
 MAX_TRANSFER_HOPS = 10
@@ -228,3 +249,101 @@ def _logged(row: Any, slugs: dict[uuid.UUID, str], rename: bool) -> LoggedEvent:
     if rename and "kiosk" in data:
         data = {**data, "kiosk": f"{slugs[row.site_id]}/{data['kiosk']}"}
     return LoggedEvent(str(row.id), str(row.visit_id), row.at, row.type, data)
+
+
+# -- reports made apart from the serving process --------------------------------------------
+
+
+class ReportsUnavailable(Exception):
+    """A report's child process died (killed, out of memory): try again."""
+
+
+_CHILD_ENGINES: dict[str, Engine] = {}
+
+
+def _child_start() -> None:
+    """In each report process: a lower priority, and Ctrl+C left to the hub."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):  # not allowed here: the report still runs
+        os.nice(CHILD_NICENESS)
+
+
+def _child_report(
+    url: str, region: RegionRef, period: Period, site_slug: str | None, language: str,
+    download: str | None,
+) -> tuple[ActivityReport, bytes | None]:  # fmt: skip
+    """In a report process: the report, and its download's bytes if one was asked."""
+    engine = _CHILD_ENGINES.get(url)
+    if engine is None:
+        engine = _CHILD_ENGINES[url] = make_engine(url, pool_size=1)
+    with i18n.using_language(language):
+        made = report(engine, region, period, site_slug)
+        return made, FORMATS[download][1](made) if download is not None else None
+
+
+def shareable(url: str) -> bool:
+    """Whether other processes can open the database at `url` (an in-memory SQLite
+    database lives in its process only)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    return bool(parsed.database) and parsed.database != ":memory:" and "mode=memory" not in url
+
+
+class Reports:
+    """Where the hub's pages make reports. A region's month is seconds of CPU: made in
+    the serving process, it would hold the GIL from the sites' sync requests. So they run
+    in at most `processes` child processes (spawned, at a lower priority, each opening its
+    own connection); `processes=0`, or a database other processes cannot open, makes them
+    in the serving process's thread pool instead (at most REPORTS_AT_ONCE at a time)."""
+
+    def __init__(self, engine: Engine, url: str, processes: int = REPORTS_AT_ONCE) -> None:
+        self._engine = engine
+        self._url = url
+        self.processes = processes if shareable(url) else 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_child_start,
+                    max_tasks_per_child=REPORTS_PER_CHILD,
+                )
+            return self._pool
+
+    async def make(
+        self, region: RegionRef, period: Period, site_slug: str | None, language: str,
+        download: str | None = None,
+    ) -> tuple[ActivityReport, bytes | None]:  # fmt: skip
+        """The report (NotVisible for a site not in the region), and the bytes of the
+        `download` format if one is asked."""
+        loop = asyncio.get_running_loop()
+        if self.processes == 0:
+
+            def here() -> tuple[ActivityReport, bytes | None]:
+                with i18n.using_language(language):
+                    made = report(self._engine, region, period, site_slug)
+                    return made, FORMATS[download][1](made) if download is not None else None
+
+            return await loop.run_in_executor(None, here)
+        pool = self._executor()
+        args = (self._url, region, period, site_slug, language, download)
+        try:
+            return await loop.run_in_executor(pool, _child_report, *args)
+        except BrokenProcessPool:
+            log.error("a report process died; the next report starts a new one")
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise ReportsUnavailable from None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -33,13 +33,7 @@ from .sessions import NotYours, require_admin
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[people.Session, Depends(require_admin)]
 REFRESH_SECONDS = 60
-DOWNLOADS = {
-    "csv": ("text/csv; charset=utf-8", exports.to_csv),
-    "xlsx": (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        exports.to_xlsx,
-    ),
-}
+DOWNLOADS = region_report.FORMATS
 # The columns of the report's "By partner" table shown on the page (the downloads have
 # them all): partner, visits, transfers out, no-shows, cancellations, served, median
 # wait, median interview, video sessions, failed sessions, change.
@@ -253,21 +247,19 @@ async def report_page(
             )
             return error_page(request, 400, message)
 
-    def compute() -> tuple[ActivityReport, Any]:
-        with i18n.using_language(language):
-            made = region_report.report(engine, region, period, site)
-            if format is not None:
-                return made, DOWNLOADS[format][1](made)
-            return made, _report_tables(made)
-
+    reports: region_report.Reports = request.app.state.reports
     try:
-        report, result = await run_in_threadpool(compute)
+        report, download = await reports.make(region, period, site, language, format)
     except NotVisible:
         raise NotYours() from None
-    if format is not None:
+    except region_report.ReportsUnavailable:
+        with i18n.using_language(language):
+            message = _("The report could not be made this time. Try again in a moment.")
+        return error_page(request, 503, message, {"Retry-After": "5"})
+    if download is not None and format is not None:
         name = f"rapport-{site or 'region-' + region.slug}-{period.start}-{period.end}.{format}"
         return Response(
-            result,
+            download,
             media_type=DOWNLOADS[format][0],
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
@@ -286,7 +278,7 @@ async def report_page(
         site,
         None,
         report=report,
-        tables=result,
+        tables=_report_tables(report),
         period=period,
     )
 

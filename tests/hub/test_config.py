@@ -42,8 +42,8 @@ def test_every_mistake_is_one_line_naming_its_key(tmp_path: Path) -> None:
         load_hub_config(path, env={"PVP_HUB_WORKERS": "many"})
     assert caught.value.problems == [
         "extra: unknown key (expected one of: database, server, sync)",
-        "server.colour: unknown key (expected one of: forwarded_allow_ips, host, port, threads, "
-        "workers)",
+        "server.colour: unknown key (expected one of: forwarded_allow_ips, host, port, "
+        "report_processes, threads, workers)",
         "database.url: must start with sqlite:/// (a file) or postgresql+psycopg:// (got "
         "'mysql://...')",
         "server.port: must be a whole number (got '80')",

@@ -9,6 +9,8 @@ import dataclasses
 import html
 import io
 import json
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,6 +35,7 @@ from tests.hub.pages import cells, tables
 from tests.hub.regions import Hub, Region, Site, event, push
 from tests.hub.test_site_status import put, status
 from tests.reports.history import SECRET_NAME, History
+from tests.support.processes import children, niceness
 
 PASSWORD = "un mot de passe assez long"
 PARIS = ZoneInfo("Europe/Paris")
@@ -368,3 +371,31 @@ def test_a_visitor_transferred_after_midnight_keeps_their_needs_in_the_report(
     assert summary["Besoins d'accessibilité"] == ["0", "1"]
     assert summary["Besoins d'accessibilité satisfaits"] == ["0", "1"]
     assert summary["Transferts"] == ["0", "0"]  # the transfer closed a visit of no period
+
+
+def test_reports_are_made_in_child_processes_that_a_crash_does_not_take_down(
+    hub: Hub, region: Region, admin: httpx.Client
+) -> None:
+    """A region's month is seconds of CPU: the hub makes reports in child processes at a
+    lower priority, so the sites' sync requests keep the serving process. A child killed
+    (out of memory, by an admin) costs one 503 at most, then reports work again."""
+    assert hub.process.proc is not None
+    serving = hub.process.proc.pid
+    path = "/region/rapport?du=01/11/2026&au=30/11/2026"
+    assert admin.get(path).status_code == 200
+    makers = [pid for pid in children(serving) if niceness(pid) == niceness(serving) + 10]
+    assert makers, "no report process under the hub"
+    for pid in makers:
+        os.kill(pid, signal.SIGKILL)
+    answers = []
+    for _ in range(5):
+        answer = admin.get(path)
+        answers.append(answer.status_code)
+        if answer.status_code == 200:
+            break
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert "Réessayez dans un instant" in html.unescape(answer.text)
+    assert answers[-1] == 200 and len(answers) <= 2, answers
+    assert hub.process.proc.poll() is None
+    assert admin.get("/api/v1/health").status_code == 200
