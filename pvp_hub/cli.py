@@ -214,6 +214,36 @@ def build_parser() -> Parser:
     listing.add_argument("--json", action="store_true")
     revoke = leaf(token, "revoke", "revoke a token by its id", _token_revoke)
     revoke.add_argument("token_id")
+
+    appointment = areas.add_parser(
+        "appointment", help="visitors' appointments at the sites"
+    ).add_subparsers(parser_class=Parser, required=True)
+    add = with_region(
+        leaf(appointment, "add", "add an appointment (or change one with --id)", _appointment_add)
+    )
+    add.add_argument("--site", required=True, help="the site's id")
+    add.add_argument("--partner", required=True, help="the partner's id")
+    add.add_argument(
+        "--at",
+        required=True,
+        metavar="WHEN",
+        help="its start, e.g. 2026-12-07T10:30 (the site's local time unless an offset is given)",
+    )
+    add.add_argument("--minutes", type=int, help="its length in minutes (optional)")
+    add.add_argument("--name", required=True, help="the name to call the visitor by")
+    add.add_argument("--phone", help="a phone to warn the visitor (optional)")
+    add.add_argument("--room-url", help="the visio room given with the booking (optional)")
+    add.add_argument("--id", dest="appointment_id", help="an appointment's id: change it")
+    cancel = with_region(
+        leaf(appointment, "cancel", "cancel an appointment by its id", _appointment_cancel)
+    )
+    cancel.add_argument("appointment_id")
+    listing = with_region(
+        leaf(appointment, "list", "list appointments, soonest first", _appointment_list)
+    )
+    listing.add_argument("--site")
+    listing.add_argument("--day", help="one local day, e.g. 2026-12-07")
+    listing.add_argument("--json", action="store_true")
     return parser
 
 
@@ -485,3 +515,64 @@ def _token_revoke(config: HubConfig, args: argparse.Namespace) -> int:
     directory.revoke_token(_engine(config), args.token_id)
     print(f"token {args.token_id} revoked")
     return 0
+
+
+def _appointment_add(config: HubConfig, args: argparse.Namespace) -> int:
+    import uuid
+    from datetime import datetime, timedelta
+
+    from . import appointments
+    from .errors import HubError
+
+    try:
+        starts_at = datetime.fromisoformat(args.at)
+    except ValueError:
+        raise HubError(
+            400, "bad_time", f"--at {args.at!r}: write a date and time, e.g. 2026-12-07T10:30"
+        ) from None
+    if args.minutes is not None and not 1 <= args.minutes <= 480:
+        raise HubError(400, "bad_minutes", "--minutes: from 1 to 480")
+    wanted = None
+    if args.appointment_id:
+        try:
+            wanted = uuid.UUID(args.appointment_id)
+        except ValueError:
+            raise HubError(
+                404, "unknown_appointment", f"no appointment {args.appointment_id!r}"
+            ) from None
+    item = appointments.AppointmentInput(
+        site=args.site,
+        partner=args.partner,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=args.minutes) if args.minutes else None,
+        name=args.name,
+        phone=args.phone,
+        room_url=args.room_url,
+    )
+    appointment_id, what = appointments.upsert(_engine(config), args.region, item, wanted)
+    print(f"appointment {appointment_id} {what}")
+    return 0
+
+
+def _appointment_cancel(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import appointments
+
+    print(appointments.cancel(_engine(config), args.region, args.appointment_id))
+    return 0
+
+
+def _appointment_list(config: HubConfig, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from . import appointments
+    from .errors import HubError
+
+    day = None
+    if args.day:
+        try:
+            day = date.fromisoformat(args.day)
+        except ValueError:
+            raise HubError(400, "bad_day", f"--day {args.day!r}: write it as 2026-12-07") from None
+    rows = appointments.list_appointments(_engine(config), args.region, args.site, day)
+    columns = ["id", "site", "partner", "starts_at", "name", "status", "source"]
+    return _show(rows, columns, args.json)

@@ -189,6 +189,34 @@ visits = Table(
     Index(None, "site_id", "first_at"),
 )
 
+# A visitor's appointment at a site, from the region's admin (`pvp-hub admin appointment`)
+# or, later, a booking tool (RDV Service Public: upserted by (source, external_id)).
+# The name and phone are erased at the end of the appointment's local day (purge).
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    Column("site_id", Uuid, ForeignKey("sites.id"), nullable=False),
+    Column("partner_id", Uuid, ForeignKey("partners.id"), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=True),
+    # The name to call the visitor by, and a phone to warn them: erased at name_erase_at.
+    Column("visitor_name", String(80), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("name_erase_at", UTCDateTime, nullable=True),
+    # The visio room the booking tool gave (never logged).
+    Column("room_url", String(500), nullable=True),
+    Column("status", String(16), nullable=False),  # planned, cancelled, seen, noshow
+    Column("source", String(32), nullable=False),  # admin (rdv-sp later)
+    Column("external_id", String(100), nullable=True),  # the booking tool's own id
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "external_id"),
+    Index(None, "site_id", "starts_at"),
+    Index(None, "name_erase_at"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -36,6 +36,7 @@ from pvp_tui.core import events as event_types
 from pvp_tui.core.frontdesk import NAME_MAX
 from pvp_tui.core.models import Status
 
+from . import appointments
 from .auth import SiteIdentity, authenticate_site
 from .config import SyncLimits
 from .database import (
@@ -627,6 +628,10 @@ def _items(
     if "site" in kinds:
         for row in conn.execute(_THE_SITE, {"site": site.id}):
             found[row.id] = (row.slug, {"name": row.name, "timezone": row.timezone})
+    if appointments.KIND in kinds:
+        wanted = {object_id for kind, object_id, _ in rows if kind == appointments.KIND}
+        for object_id, data in appointments.feed_items(conn, site.id, wanted).items():
+            found[object_id] = (str(object_id), data)
     items = []
     for kind, object_id, _ in rows:
         if object_id in found:
@@ -695,4 +700,6 @@ def purge(engine: Engine, clock: Clock = system_clock) -> dict[str, int]:
                 idempotency_keys.c.created_at < now - timedelta(days=IDEMPOTENCY_DAYS)
             )
         ).rowcount
-    return {"names_erased": names, "idempotency_keys_deleted": keys}
+    return {"names_erased": names, "idempotency_keys_deleted": keys} | appointments.purge(
+        engine, clock
+    )

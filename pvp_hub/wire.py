@@ -53,8 +53,10 @@ class PushResult(BaseModel):
 
 
 class DirectoryItem(BaseModel):
-    kind: str = Field(description="partner or site")
-    id: str = Field(description="The partner's or the site's id (as in a site's config)")
+    kind: str = Field(description="partner, site or appointment")
+    id: str = Field(
+        description="The partner's or the site's id (as in a site's config); an appointment's UUID"
+    )
     deleted: bool = False
     data: dict[str, Any] | None = Field(default=None, description="The current state")
 

@@ -1,0 +1,303 @@
+"""Appointments: a visitor expected at a site, for a partner, at a time.
+
+The one writer of the `appointments` table: `upsert` and `cancel` change an appointment
+and append its change (kind "appointment", scoped to its site) to the change log in the
+same transaction, so the site's next pull brings it. `pvp-hub admin appointment` calls
+them today (regions without a booking tool, and tests); a booking tool's webhook (RDV
+Service Public) will upsert by (source, external_id) through the same function.
+
+Only what the site needs is kept: the partner, the time, the name to call the visitor
+by, an optional phone to warn them, an optional visio room. The name and phone are
+erased at the end of the appointment's local day in the site's time zone (`purge`),
+as the hub erases the names of visits. No name, phone or room is ever logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, select, update
+
+from pvp_common.rooms import RoomRefused, judge_room_url
+from pvp_tui.core.frontdesk import NAME_MAX, PHONE_RE
+
+from .database import read_transaction, write_transaction
+from .directory import record_change, refused, region_id_of, site_id_of
+from .errors import HubError
+from .schema import appointments, partners, sites
+
+STATUSES = ("planned", "cancelled", "seen", "noshow")
+SOURCES = ("admin", "rdv-sp")
+KIND = "appointment"  # the change log's kind, and the pull feed's
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AppointmentInput:
+    """What an appointment is made of, as the admin command or a booking tool gives it.
+    `starts_at` (and `ends_at`) with their zone; a naive time is the site's local time."""
+
+    site: str
+    partner: str
+    starts_at: datetime
+    name: str
+    ends_at: datetime | None = None
+    phone: str | None = None
+    room_url: str | None = None
+    status: str = "planned"
+    source: str = "admin"
+    external_id: str | None = None
+
+
+def erase_at(starts_at: datetime, timezone: str) -> datetime:
+    """The end of the appointment's local day at its site: when its name is erased."""
+    zone = ZoneInfo(timezone)
+    day = starts_at.astimezone(zone).date()
+    return datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+def _check(item: AppointmentInput) -> list[str]:
+    """Every mistake, one line each, naming the field (no name or phone repeated)."""
+    problems: list[str] = []
+    name = item.name.strip()
+    if not name or len(name) > NAME_MAX or any(not c.isprintable() for c in name):
+        problems.append(f"name: a name to call the visitor by, 1 to {NAME_MAX} characters")
+    if item.phone is not None and not PHONE_RE.match(item.phone.strip()):
+        problems.append("phone: digits such as 06 12 34 56 78 or +33 6 12 34 56 78")
+    if item.room_url is not None:
+        try:
+            judge_room_url(item.room_url)
+        except RoomRefused:
+            problems.append("room_url: must be an https:// address of a visio room")
+    if item.status not in STATUSES:
+        problems.append(f"status: one of {', '.join(STATUSES)} (got {item.status[:20]!r})")
+    if item.source not in SOURCES:
+        problems.append(f"source: one of {', '.join(SOURCES)} (got {item.source[:20]!r})")
+    if item.external_id is not None and not 1 <= len(item.external_id) <= 100:
+        problems.append("external_id: 1 to 100 characters")
+    if item.ends_at is not None and item.ends_at <= item.starts_at:
+        problems.append("ends_at: must be after starts_at")
+    for label, value in (("name", item.name), ("phone", item.phone or "")):
+        if "\x00" in value:
+            problems.append(f"{label}: no NUL character")
+    return problems
+
+
+def _aware(moment: datetime, timezone: str) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+def upsert(
+    engine: Engine,
+    region: str | None,
+    item: AppointmentInput,
+    appointment_id: uuid.UUID | None = None,
+    clock: Clock = _now,
+) -> tuple[uuid.UUID, str]:
+    """Create the appointment, or update it (by `appointment_id`, else by its source's
+    own `external_id`); returns its id and "added" / "updated". One transaction with
+    its change, so the site's pull sees it once committed."""
+    problems = _check(item)
+    if problems:
+        raise HubError(400, "invalid_appointment", "the appointment is not valid", problems)
+    now = clock()
+    with write_transaction(engine) as conn:
+        region_id = region_id_of(conn, region)
+        site_id = site_id_of(conn, region_id, item.site)
+        assert site_id is not None
+        timezone = conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one()
+        partner_id = conn.execute(
+            select(partners.c.id).where(
+                partners.c.region_id == region_id, partners.c.slug == item.partner
+            )
+        ).scalar()
+        if partner_id is None:
+            raise HubError(404, "unknown_partner", f"unknown partner {item.partner!r}")
+        starts_at = _aware(item.starts_at, timezone)
+        ends_at = _aware(item.ends_at, timezone) if item.ends_at is not None else None
+        existing = _existing(conn, region_id, item, appointment_id)
+        erase = erase_at(starts_at, timezone)
+        keep_name = erase > now  # a day already over: the name is not kept at all
+        row: dict[str, Any] = {
+            "site_id": site_id,
+            "partner_id": partner_id,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "visitor_name": item.name.strip() if keep_name else None,
+            "phone": (item.phone.strip() if item.phone else None) if keep_name else None,
+            "name_erase_at": erase if keep_name else None,
+            "room_url": item.room_url,
+            "status": item.status,
+            "source": item.source,
+            "external_id": item.external_id,
+            "updated_at": now,
+        }
+        if existing is None:
+            appointment_id = uuid.uuid4()
+            conn.execute(
+                appointments.insert().values(
+                    id=appointment_id, region_id=region_id, created_at=now, **row
+                )
+            )
+            what = "added"
+        else:
+            appointment_id, old_site = existing
+            conn.execute(
+                update(appointments).where(appointments.c.id == appointment_id).values(row)
+            )
+            if old_site != site_id:  # moved to another site: the old one drops it
+                record_change(conn, region_id, KIND, appointment_id, site_id=old_site)
+            what = "updated"
+        record_change(conn, region_id, KIND, appointment_id, site_id=site_id)
+    return appointment_id, what
+
+
+def _existing(
+    conn: Connection, region_id: uuid.UUID, item: AppointmentInput, wanted: uuid.UUID | None
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    query = select(appointments.c.id, appointments.c.site_id).where(
+        appointments.c.region_id == region_id
+    )
+    if wanted is not None:
+        found = conn.execute(query.where(appointments.c.id == wanted)).first()
+        if found is None:
+            raise HubError(404, "unknown_appointment", f"no appointment {wanted} in this region")
+        return found[0], found[1]
+    if item.external_id is None:
+        return None
+    found = conn.execute(
+        query.where(
+            appointments.c.source == item.source, appointments.c.external_id == item.external_id
+        )
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def cancel(engine: Engine, region: str | None, appointment_id: str, clock: Clock = _now) -> str:
+    """Cancel an appointment (it leaves the site's list at its next pull); its partner
+    and time, as words for the admin (no name)."""
+    wanted = _uuid(appointment_id)
+    with write_transaction(engine) as conn:
+        region_id = region_id_of(conn, region)
+        found = conn.execute(
+            select(appointments.c.site_id, appointments.c.status, appointments.c.starts_at).where(
+                appointments.c.id == wanted, appointments.c.region_id == region_id
+            )
+        ).first()
+        if found is None:
+            raise HubError(
+                404, "unknown_appointment", f"no appointment {appointment_id} in this region"
+            )
+        if found.status == "cancelled":
+            raise refused(f"appointment {appointment_id} is already cancelled", "already_cancelled")
+        conn.execute(
+            update(appointments)
+            .where(appointments.c.id == wanted)
+            .values(status="cancelled", updated_at=clock())
+        )
+        record_change(conn, region_id, KIND, wanted, site_id=found.site_id)
+    return f"appointment {appointment_id} cancelled"
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise HubError(404, "unknown_appointment", f"no appointment {text!r}") from None
+
+
+def list_appointments(
+    engine: Engine, region: str | None, site: str | None = None, day: date | None = None
+) -> list[dict[str, Any]]:
+    """The region's appointments (a site's, a local day's), soonest first."""
+    with read_transaction(engine) as conn:
+        region_id = region_id_of(conn, region)
+        query = (
+            select(
+                appointments.c.id,
+                sites.c.slug.label("site"),
+                sites.c.timezone,
+                partners.c.slug.label("partner"),
+                appointments.c.starts_at,
+                appointments.c.ends_at,
+                appointments.c.visitor_name.label("name"),
+                appointments.c.status,
+                appointments.c.source,
+            )
+            .join(sites, sites.c.id == appointments.c.site_id)
+            .join(partners, partners.c.id == appointments.c.partner_id)
+            .where(appointments.c.region_id == region_id)
+            .order_by(appointments.c.starts_at, appointments.c.id)
+        )
+        if site is not None:
+            query = query.where(appointments.c.site_id == site_id_of(conn, region_id, site))
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    result = []
+    for row in rows:
+        zone = ZoneInfo(row.pop("timezone"))
+        local = row["starts_at"].astimezone(zone)
+        if day is not None and local.date() != day:
+            continue
+        row["starts_at"] = local.isoformat()
+        row["ends_at"] = row["ends_at"].astimezone(zone).isoformat() if row["ends_at"] else None
+        row["id"] = str(row["id"])
+        result.append(row)
+    return result
+
+
+def feed_items(
+    conn: Connection, site_id: uuid.UUID, wanted: set[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The pull feed's data of the site's appointments among `wanted`, by id."""
+    rows = conn.execute(
+        select(
+            appointments.c.id,
+            partners.c.slug.label("partner"),
+            appointments.c.starts_at,
+            appointments.c.ends_at,
+            appointments.c.visitor_name,
+            appointments.c.phone,
+            appointments.c.room_url,
+            appointments.c.status,
+            appointments.c.source,
+            appointments.c.updated_at,
+        )
+        .join(partners, partners.c.id == appointments.c.partner_id)
+        .where(appointments.c.site_id == site_id, appointments.c.id.in_(wanted))
+    )
+    return {
+        row.id: {
+            "partner": row.partner,
+            "starts_at": row.starts_at.isoformat(),
+            "ends_at": row.ends_at.isoformat() if row.ends_at else None,
+            "name": row.visitor_name,
+            "phone": row.phone,
+            "room_url": row.room_url,
+            "status": row.status,
+            "source": row.source,
+            "updated_at": row.updated_at.isoformat(),
+        }
+        for row in rows
+    }
+
+
+def purge(engine: Engine, clock: Clock = _now) -> dict[str, int]:
+    """Erase the names and phones of appointments whose day is over."""
+    now = clock()
+    with write_transaction(engine) as conn:
+        erased = conn.execute(
+            update(appointments)
+            .where(appointments.c.name_erase_at.is_not(None), appointments.c.name_erase_at <= now)
+            .values(visitor_name=None, phone=None, name_erase_at=None)
+        ).rowcount
+    return {"appointment_names_erased": erased}
