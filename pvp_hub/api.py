@@ -34,6 +34,9 @@ from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
 from .presence import LAST_SEEN
+from .rdv_sp import intake as rdv_intake
+from .rdv_sp import signature as rdv_signature
+from .rdv_sp.payload import PayloadError
 from .web.agent import visits_json
 from .web.render import error_page
 from .web.sessions import SESSION_COOKIE, NotYours, SignInRequired, current_session, sign_in_url
@@ -43,6 +46,7 @@ from .wire import (
     PullPage,
     PushBatch,
     PushResult,
+    RdvSpAnswer,
     SiteInfo,
     SiteStatus,
     StatusResult,
@@ -51,7 +55,9 @@ from .wire import (
 
 log = logging.getLogger("pvp_hub")
 API = "/api/v1"
+RDV_SP_MAX_BYTES = 1 << 20  # an appointment with its participants: a few KiB
 PURGE_EVERY_S = 15 * 60
+RDV_SP_LOOK_EVERY_S = 5 * 60  # how often a process looks for a catch-up due
 VERSION = "1.0.0"
 
 CURSOR_MAX = 40
@@ -89,6 +95,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         tasks = [
             asyncio.create_task(_purge_loop(engine)),
             asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
+            asyncio.create_task(_rdv_sp_loop(engine)),
         ]
         yield
         await run_in_threadpool(reports.close)
@@ -209,6 +216,33 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
             _route(f"{API}/site/visits/{{visit_id}}", visit_route, "GET"),
         ]
     )
+
+    @app.post(
+        f"{API}/rdv-sp/{{endpoint}}/webhook",
+        tags=["rdv-service-public"],
+        summary="A webhook delivery of RDV Service Public (one URL per connected organisation)",
+        description="Signed with `X-Lapin-Signature` (hex HMAC-SHA256 of the raw body with "
+        "the organisation's secret). Each appointment's latest state is applied once; a "
+        "repeated or older delivery changes nothing. `pvp-hub admin rdv-sp add` prints the URL.",
+        response_model=RdvSpAnswer,
+        responses=_errors(401, 413, 422, 503),
+    )
+    async def rdv_sp_webhook(endpoint: str, request: Request) -> JSONResponse:
+        body = await _read_body(request, RDV_SP_MAX_BYTES, "not a delivery of RDV Service Public")
+        header = request.headers.get(rdv_signature.HEADER)
+        try:
+            outcome = await run_in_threadpool(rdv_intake.receive, engine, endpoint, body, header)
+        except rdv_intake.Unauthorized:
+            raise HubError(
+                401,
+                "bad_signature",
+                "unknown endpoint, or X-Lapin-Signature is not the signature of this body",
+            ) from None
+        except PayloadError as exc:
+            raise HubError(
+                422, "invalid_delivery", "not a delivery of RDV Service Public", exc.problems
+            ) from None
+        return JSONResponse({"outcome": outcome})
 
     @app.get(
         f"{API}/agent/visits",
@@ -447,6 +481,18 @@ def tune_gc() -> None:
 def _ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+async def _rdv_sp_loop(engine: Engine) -> None:
+    """RDV Service Public's catch-up: at start, then hourly per organisation (one hub
+    process each time), so a lost webhook or a hub that was down leaves no site without
+    its appointments."""
+    while True:
+        try:
+            await run_in_threadpool(rdv_intake.scheduled_catch_up, engine)
+        except Exception:
+            log.exception("RDV Service Public catch-up failed; trying again later")
+        await asyncio.sleep(RDV_SP_LOOK_EVERY_S)
 
 
 async def _purge_loop(engine: Engine) -> None:

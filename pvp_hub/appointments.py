@@ -66,7 +66,7 @@ def erase_at(starts_at: datetime, timezone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), zone)
 
 
-def _check(item: AppointmentInput) -> list[str]:
+def problems_of(item: AppointmentInput) -> list[str]:
     """Every mistake, one line each, naming the field (no name or phone repeated)."""
     problems: list[str] = []
     name = item.name.strip()
@@ -107,58 +107,66 @@ def upsert(
     """Create the appointment, or update it (by `appointment_id`, else by its source's
     own `external_id`); returns its id and "added" / "updated". One transaction with
     its change, so the site's pull sees it once committed."""
-    problems = _check(item)
+    problems = problems_of(item)
     if problems:
         raise HubError(400, "invalid_appointment", "the appointment is not valid", problems)
-    now = clock()
     with write_transaction(engine) as conn:
-        region_id = region_id_of(conn, region)
-        site_id = site_id_of(conn, region_id, item.site)
-        assert site_id is not None
-        timezone = conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one()
-        partner_id = conn.execute(
-            select(partners.c.id).where(
-                partners.c.region_id == region_id, partners.c.slug == item.partner
+        return upsert_in(conn, region_id_of(conn, region), item, appointment_id, clock())
+
+
+def upsert_in(
+    conn: Connection,
+    region_id: uuid.UUID,
+    item: AppointmentInput,
+    appointment_id: uuid.UUID | None,
+    now: datetime,
+) -> tuple[uuid.UUID, str]:
+    """`upsert` inside the caller's write transaction (a booking tool's intake checks
+    and records its own state in the same one). `item` must have passed `problems_of`."""
+    site_id = site_id_of(conn, region_id, item.site)
+    assert site_id is not None
+    timezone = conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one()
+    partner_id = conn.execute(
+        select(partners.c.id).where(
+            partners.c.region_id == region_id, partners.c.slug == item.partner
+        )
+    ).scalar()
+    if partner_id is None:
+        raise HubError(404, "unknown_partner", f"unknown partner {item.partner!r}")
+    starts_at = _aware(item.starts_at, timezone)
+    ends_at = _aware(item.ends_at, timezone) if item.ends_at is not None else None
+    existing = _existing(conn, region_id, item, appointment_id)
+    erase = erase_at(starts_at, timezone)
+    keep_name = erase > now  # a day already over: the name is not kept at all
+    row: dict[str, Any] = {
+        "site_id": site_id,
+        "partner_id": partner_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "visitor_name": item.name.strip() if keep_name else None,
+        "phone": (item.phone.strip() if item.phone else None) if keep_name else None,
+        "name_erase_at": erase if keep_name else None,
+        "room_url": item.room_url,
+        "status": item.status,
+        "source": item.source,
+        "external_id": item.external_id,
+        "updated_at": now,
+    }
+    if existing is None:
+        appointment_id = uuid.uuid4()
+        conn.execute(
+            appointments.insert().values(
+                id=appointment_id, region_id=region_id, created_at=now, **row
             )
-        ).scalar()
-        if partner_id is None:
-            raise HubError(404, "unknown_partner", f"unknown partner {item.partner!r}")
-        starts_at = _aware(item.starts_at, timezone)
-        ends_at = _aware(item.ends_at, timezone) if item.ends_at is not None else None
-        existing = _existing(conn, region_id, item, appointment_id)
-        erase = erase_at(starts_at, timezone)
-        keep_name = erase > now  # a day already over: the name is not kept at all
-        row: dict[str, Any] = {
-            "site_id": site_id,
-            "partner_id": partner_id,
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-            "visitor_name": item.name.strip() if keep_name else None,
-            "phone": (item.phone.strip() if item.phone else None) if keep_name else None,
-            "name_erase_at": erase if keep_name else None,
-            "room_url": item.room_url,
-            "status": item.status,
-            "source": item.source,
-            "external_id": item.external_id,
-            "updated_at": now,
-        }
-        if existing is None:
-            appointment_id = uuid.uuid4()
-            conn.execute(
-                appointments.insert().values(
-                    id=appointment_id, region_id=region_id, created_at=now, **row
-                )
-            )
-            what = "added"
-        else:
-            appointment_id, old_site = existing
-            conn.execute(
-                update(appointments).where(appointments.c.id == appointment_id).values(row)
-            )
-            if old_site != site_id:  # moved to another site: the old one drops it
-                record_change(conn, region_id, KIND, appointment_id, site_id=old_site)
-            what = "updated"
-        record_change(conn, region_id, KIND, appointment_id, site_id=site_id)
+        )
+        what = "added"
+    else:
+        appointment_id, old_site = existing
+        conn.execute(update(appointments).where(appointments.c.id == appointment_id).values(row))
+        if old_site != site_id:  # moved to another site: the old one drops it
+            record_change(conn, region_id, KIND, appointment_id, site_id=old_site)
+        what = "updated"
+    record_change(conn, region_id, KIND, appointment_id, site_id=site_id)
     return appointment_id, what
 
 

@@ -244,6 +244,46 @@ def build_parser() -> Parser:
     listing.add_argument("--site")
     listing.add_argument("--day", help="one local day, e.g. 2026-12-07")
     listing.add_argument("--json", action="store_true")
+
+    rdv = areas.add_parser(
+        "rdv-sp", help="organisations of RDV Service Public whose appointments reach the sites"
+    ).add_subparsers(parser_class=Parser, required=True)
+    connect = with_region(
+        leaf(rdv, "add", "connect an organisation (prints its webhook's URL)", _rdv_sp_add)
+    )
+    connect.add_argument("organisation", type=int, help="its id in RDV Service Public")
+    connect.add_argument("--label", required=True, help="its name, e.g. CAF du Lot")
+    connect.add_argument("--map", required=True, type=Path, help="its mapping (TOML)")
+    connect.add_argument(
+        "--secret-file", type=Path, help="the webhook's secret (else one is made and shown once)"
+    )
+    remap = with_region(leaf(rdv, "map", "change an organisation's mapping", _rdv_sp_map))
+    remap.add_argument("organisation", type=int)
+    remap.add_argument("--map", required=True, type=Path)
+    account = with_region(
+        leaf(rdv, "set-account", "the API account used to catch up", _rdv_sp_account)
+    )
+    account.add_argument("organisation", type=int)
+    account.add_argument("--url", required=True, help="e.g. https://www.rdv-solidarites.fr")
+    account.add_argument("--email", required=True, help="the service account's e-mail")
+    source = account.add_mutually_exclusive_group(required=True)
+    source.add_argument("--password-file", type=Path)
+    source.add_argument("--password-stdin", action="store_true")
+    listing = with_region(leaf(rdv, "list", "connected organisations (no secret)", _rdv_sp_list))
+    listing.add_argument("--json", action="store_true")
+    gone = with_region(leaf(rdv, "remove", "disconnect an organisation", _rdv_sp_remove))
+    gone.add_argument("organisation", type=int)
+
+    rdv_sync = commands.add_parser("rdv-sp", help="RDV Service Public").add_subparsers(
+        parser_class=Parser, required=True
+    )
+    catch_up = rdv_sync.add_parser(
+        "sync", parents=[common], help="catch up on appointments through the API, now"
+    )
+    catch_up.set_defaults(run=_rdv_sp_sync)
+    catch_up.add_argument("--from", dest="first", help="first day (default: yesterday)")
+    catch_up.add_argument("--to", dest="last", help="last day (default: in 14 days)")
+    catch_up.add_argument("--organisation", type=int, help="only this one")
     return parser
 
 
@@ -576,3 +616,101 @@ def _appointment_list(config: HubConfig, args: argparse.Namespace) -> int:
     rows = appointments.list_appointments(_engine(config), args.region, args.site, day)
     columns = ["id", "site", "partner", "starts_at", "name", "status", "source"]
     return _show(rows, columns, args.json)
+
+
+# ------------------------------------------------------------------- RDV Service Public
+def _read_secret_file(path: Path, what: str) -> str:
+    from .errors import HubError
+
+    try:
+        return path.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HubError(400, "unreadable_file", f"{what}: cannot read {path} ({exc})") from None
+
+
+def _rdv_sp_add(config: HubConfig, args: argparse.Namespace) -> int:
+    from .rdv_sp import admin
+
+    secret = _read_secret_file(args.secret_file, "--secret-file") if args.secret_file else None
+    text = _read_secret_file(args.map, "--map")
+    endpoint_id, made = admin.add(
+        _engine(config), args.region, args.organisation, args.label, text, str(args.map), secret
+    )
+    print(f"organisation {args.organisation} connected")
+    print(f"webhook URL: https://HUB{admin.webhook_path(endpoint_id)}")
+    print("  (HUB: the hub's public address; subscribe it to `rdv` in RDV Service Public)")
+    if made:
+        print(f"secret (shown once; enter it in RDV Service Public): {made}")
+    return 0
+
+
+def _rdv_sp_map(config: HubConfig, args: argparse.Namespace) -> int:
+    from .rdv_sp import admin
+
+    text = _read_secret_file(args.map, "--map")
+    admin.set_mapping(_engine(config), args.region, args.organisation, text, str(args.map))
+    print(f"organisation {args.organisation}: mapping changed (applied at the next catch-up)")
+    return 0
+
+
+def _rdv_sp_account(config: HubConfig, args: argparse.Namespace) -> int:
+    from .rdv_sp import admin
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = _read_secret_file(args.password_file, "--password-file")
+    admin.set_account(
+        _engine(config), args.region, args.organisation, args.url, args.email, password
+    )
+    print(f"organisation {args.organisation}: API account set")
+    return 0
+
+
+def _rdv_sp_list(config: HubConfig, args: argparse.Namespace) -> int:
+    from .rdv_sp import admin
+
+    rows = admin.listing(_engine(config), args.region)
+    columns = ["organisation", "label", "webhook", "account", "last_delivery", "aside"]
+    return _show(rows, columns, args.json)
+
+
+def _rdv_sp_remove(config: HubConfig, args: argparse.Namespace) -> int:
+    from .rdv_sp import admin
+
+    admin.remove(_engine(config), args.region, args.organisation)
+    print(f"organisation {args.organisation} disconnected")
+    return 0
+
+
+def _rdv_sp_sync(config: HubConfig, args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    from .errors import HubError
+    from .rdv_sp import intake
+
+    def day(text: str | None, default: date, option: str) -> date:
+        if text is None:
+            return default
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise HubError(400, "bad_day", f"{option} {text!r}: write it as 2026-12-07") from None
+
+    today = date.today()
+    first = day(args.first, today - timedelta(days=1), "--from")
+    last = day(args.last, today + timedelta(days=intake.DAYS_AHEAD), "--to")
+    if last < first or (last - first).days > 366:
+        raise HubError(400, "bad_range", "--from must come before --to, within a year")
+    engine = _engine(config)
+    found = intake.endpoints(engine, args.organisation)
+    if not found:
+        raise HubError(
+            404, "unknown_organisation", "no organisation of RDV Service Public connected"
+        )
+    failed = 0
+    for endpoint in found:
+        result = intake.catch_up(engine, endpoint, first, last)
+        print(result.words())
+        failed += result.error is not None
+    return 1 if failed else 0

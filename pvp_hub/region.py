@@ -23,6 +23,7 @@ from pvp_tui.core.config import SHORT_NAME_MAX, Partner
 from pvp_tui.core.models import Status
 from pvp_tui.core.reports import FAILED_STATE
 
+from .rdv_sp import intake as rdv_intake
 from .schema import admins, events, partners, regions, sites, visits
 
 ONLINE_WITHIN = timedelta(seconds=60)  # a site syncs every few seconds when all is well
@@ -224,6 +225,8 @@ def overview(
                 .group_by(events.c.site_id)
             ):
                 failed[site_id] = n
+        # RDV Service Public's appointments from today on that map to no site.
+        aside = rdv_intake.aside_count(conn, region.id, local_day(now, main_zone(by_zone))[0])
     views = [_site_view(row, now, counts.get(row.id, []), failed.get(row.id, 0)) for row in rows]
     views.sort(key=lambda v: (v.name.casefold(), v.slug))
     known = sorted(
@@ -234,6 +237,7 @@ def overview(
     known += [partner_ref(slug, slug) for slug in sorted(seen - {p.slug for p in known})]
     result = Overview(region, now, views, known)
     result.totals = _totals(views)
+    result.totals["appointments_aside"] = aside
     return result
 
 

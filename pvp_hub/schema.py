@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -215,6 +216,46 @@ appointments = Table(
     UniqueConstraint("source", "external_id"),
     Index(None, "site_id", "starts_at"),
     Index(None, "name_erase_at"),
+)
+
+# RDV Service Public: one row per connected organisation (its webhook's secret, its API
+# account for the catch-up, and its places and motives mapped to sites and partners).
+# The secret and the password are kept here so every hub process of the region can use
+# them; they are never logged nor shown by `pvp-hub admin rdv-sp list`.
+rdv_sp_endpoints = Table(
+    "rdv_sp_endpoints",
+    metadata,
+    Column("id", Uuid, primary_key=True),  # in the webhook's URL
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    Column("organisation_id", Integer, nullable=False, unique=True),
+    Column("label", String(200), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("api_url", String(300), nullable=True),
+    Column("api_email", String(200), nullable=True),
+    Column("api_password", String(200), nullable=True),
+    Column("mapping", Json, nullable=False),  # {"lieux": {...}, "motifs": {...}, "services": {...}}
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_delivery_at", UTCDateTime, nullable=True),
+    Column("last_catch_up_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),  # ids and counts only
+)
+
+# The latest state applied of each appointment of an organisation: deliveries repeat and
+# arrive out of order, so one older than `version` changes nothing. `aside`: mapped to no
+# site ("no_site") or partner ("no_partner"), kept here without any name, and counted on
+# the region's view.
+rdv_sp_states = Table(
+    "rdv_sp_states",
+    metadata,
+    Column("endpoint_id", Uuid, ForeignKey("rdv_sp_endpoints.id"), primary_key=True),
+    Column("rdv_id", Integer, primary_key=True),
+    Column("version", UTCDateTime, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("appointment_id", Uuid, nullable=True),
+    Column("aside", String(16), nullable=True),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Index(None, "aside", "starts_at"),
 )
 
 events = Table(

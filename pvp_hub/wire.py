@@ -111,6 +111,16 @@ class AgentVisits(BaseModel):
     visits: list[AgentVisitView] = Field(description="Today's, each site's own local day")
 
 
+class RdvSpAnswer(BaseModel):
+    outcome: Literal["added", "updated", "cancelled", "aside", "unchanged", "older", "ignored"] = (
+        Field(
+            description="added, updated or cancelled at its site; aside (maps to no site or "
+            "partner: kept apart, shown on the region's view); unchanged (a repeat); older "
+            "(a later state was applied before); ignored (not an appointment)"
+        )
+    )
+
+
 # A site's status (PUT /site/status): machine words only, never free text, so no name
 # or detail of a visitor can travel in it.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"  # a kiosk's id, as in a site's config

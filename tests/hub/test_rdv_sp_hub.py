@@ -1,0 +1,309 @@
+"""RDV Service Public into a real hub (both engines): webhook deliveries signed as the
+sender signs them, repeated and out of order; refusals that store nothing; appointments
+that map to no site kept aside; the API catch-up through `pvp-hub rdv-sp sync` over three
+pages; a burst of 2,000 appointments for 40 sites. What a site would pull is read from
+the hub's own pull API with the site's token."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from pvp_hub.rdv_sp import admin
+from pvp_hub.rdv_sp.signature import sign
+from pvp_hub.schema import appointments, rdv_sp_states
+from tests.hub.regions import Hub, Region, Site
+from tests.hub.test_region import signed_in
+from tests.support import rdv_sp
+from tests.support.hub_daemons import REPO
+
+PARIS = ZoneInfo("Europe/Paris")
+SECRET = "le-secret-du-webhook-de-la-caf-du-lot"
+_organisations = itertools.count(1)  # organisation ids are unique across the hub
+
+
+def mapping(organisation: int, places: dict[int, str]) -> str:
+    lines = [f"organisation = {organisation}", "[lieux]"]
+    lines += [f'{place} = "{site}"' for place, site in places.items()]
+    lines += ["[motifs]", '157 = "caf"', "[services]", '407 = "cpam"']
+    return "\n".join(lines) + "\n"
+
+
+def connect(region: Region, organisation: int, places: dict[int, str]) -> str:
+    endpoint_id, _ = admin.add(
+        region.engine, region.slug, organisation, "CAF du Lot", mapping(organisation, places),
+        "caf.toml", SECRET,
+    )  # fmt: skip
+    return admin.webhook_path(endpoint_id)
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(PARIS).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS)
+
+
+def deliver(
+    client: httpx.Client,
+    path: str,
+    data: dict[str, Any],
+    event: str,
+    stamp: datetime,
+    secret: str = SECRET,
+    **kwargs: Any,
+) -> httpx.Response:
+    body, headers = rdv_sp.delivery(secret, data, event, stamp, **kwargs)
+    return client.post(path, content=body, headers=headers)
+
+
+def pulled(client: httpx.Client, site: Site) -> dict[str, dict[str, Any]]:
+    """The site's appointments as its pull would bring them, by id."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor = None
+    while True:
+        params = {"cursor": cursor} if cursor else {}
+        page = client.get("/api/v1/site/changes", params=params, headers=site.auth).json()
+        for item in page["items"]:
+            if item["kind"] == "appointment":
+                found[item["id"]] = item
+        cursor = page["cursor"]
+        if not page["more"]:
+            return found
+
+
+def states(hub: Hub) -> int:
+    with hub.engine.connect() as conn:
+        return len(conn.execute(select(rdv_sp_states.c.rdv_id)).all())
+
+
+def every_text(hub: Hub) -> str:
+    """Every value of every row the hub keeps, as text (to look for personal data)."""
+    with hub.engine.connect() as conn:
+        tables = ["appointments", "rdv_sp_states", "rdv_sp_endpoints", "changes", "events"]
+        return "\n".join(
+            repr(row) for table in tables for row in conn.execute(text(f"SELECT * FROM {table}"))
+        )
+
+
+def test_deliveries_repeated_and_out_of_order_leave_the_latest_state(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    leyme, gramat = region.site(), region.site()
+    organisation = 30_000 + next(_organisations)
+    path = connect(region, organisation, {97: leyme.slug, 98: gramat.slug})
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    first = rdv_sp.rdv(5001, tomorrow_at(9), organisation_id=organisation)
+    moved = rdv_sp.rdv(
+        5001, tomorrow_at(10, 30), organisation_id=organisation, rdv_uuid=uuid.UUID(first["uuid"])
+    )
+    cancelled = dict(moved, status="revoked")
+
+    answer = deliver(client, path, first, "created", t0)
+    assert answer.status_code == 200 and answer.json() == {"outcome": "added"}, answer.text
+    (item,) = pulled(client, leyme).values()
+    assert item["data"]["partner"] == "caf" and item["data"]["name"] == "Marc MOREAU"
+    assert datetime.fromisoformat(item["data"]["starts_at"]) == tomorrow_at(9)
+    assert item["data"]["status"] == "planned" and item["data"]["source"] == "rdv-sp"
+
+    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=1)).json() == {
+        "outcome": "updated"
+    }
+    # The first delivery again (a retry of the sender), then the move again: nothing.
+    assert deliver(client, path, first, "created", t0).json() == {"outcome": "older"}
+    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=1)).json() == {
+        "outcome": "unchanged"
+    }
+    (item,) = pulled(client, leyme).values()
+    assert datetime.fromisoformat(item["data"]["starts_at"]) == tomorrow_at(10, 30)
+
+    # Cancelled; then the move arrives late: the cancellation stays.
+    assert deliver(client, path, cancelled, "updated", t0 + timedelta(minutes=3)).json() == {
+        "outcome": "cancelled"
+    }
+    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=2)).json() == {
+        "outcome": "older"
+    }
+    (item,) = pulled(client, leyme).values()
+    assert item["data"]["status"] == "cancelled"
+
+    # Another appointment: at Gramat, then moved to a place no site maps: Gramat drops it.
+    other = rdv_sp.rdv(5002, tomorrow_at(14), organisation_id=organisation, lieu_id=98)
+    assert deliver(client, path, other, "created", t0).json() == {"outcome": "added"}
+    (item,) = pulled(client, gramat).values()
+    assert item["data"]["status"] == "planned"
+    elsewhere = dict(other, lieu={"id": 99, "name": "Ailleurs"})
+    assert deliver(client, path, elsewhere, "updated", t0 + timedelta(minutes=1)).json() == {
+        "outcome": "aside"
+    }
+    (item,) = pulled(client, gramat).values()
+    assert item["data"]["status"] == "cancelled"
+    (row,) = [r for r in admin.listing(hub.engine, region.slug) if r["webhook"] == path]
+    assert row["aside"] == 1 and row["last_delivery"]
+    with signed_in(hub, region.slug) as regional:
+        page = regional.get("/region")
+    assert page.status_code == 200
+    assert "1 rendez-vous sans site" in page.text
+
+    # Destroyed by the sender's data-protection clean-up: gone from the site too.
+    third = rdv_sp.rdv(5003, tomorrow_at(11), organisation_id=organisation)
+    assert deliver(client, path, third, "created", t0).json() == {"outcome": "added"}
+    destroyed = deliver(client, path, third, "destroyed", t0 + timedelta(minutes=1), reason="rgpd")
+    assert destroyed.json() == {"outcome": "cancelled"}
+
+    kept = every_text(hub)
+    for value in rdv_sp.PERSONAL.values():
+        assert value not in kept
+    log = hub.process.log.read_text()
+    assert "MOREAU" not in log and SECRET not in log
+
+
+def test_refused_deliveries_store_nothing(hub: Hub, region: Region, client: httpx.Client) -> None:
+    site = region.site()
+    organisation = 40_000 + next(_organisations)
+    path = connect(region, organisation, {97: site.slug})
+    data = rdv_sp.rdv(6001, tomorrow_at(9), organisation_id=organisation)
+    now = datetime.now(UTC)
+    before = states(hub)
+
+    wrong_secret = deliver(client, path, data, "created", now, secret="another secret here")
+    assert wrong_secret.status_code == 401
+    assert wrong_secret.json()["error"]["code"] == "bad_signature"
+    body, headers = rdv_sp.delivery(SECRET, data, "created", now)
+    changed = body.replace(b"Marc", b"Paul")
+    assert client.post(path, content=changed, headers=headers).status_code == 401
+    unsigned = {"Content-Type": "application/json; charset=utf-8"}
+    assert client.post(path, content=body, headers=unsigned).status_code == 401
+    nobody = admin.webhook_path(uuid.uuid4())
+    assert client.post(nobody, content=body, headers=headers).status_code == 401
+    assert client.post("/api/v1/rdv-sp/x/webhook", content=body, headers=headers).status_code == 401
+    assert states(hub) == before
+
+    garbage = b'{"data": {"id": "x"}, "meta": {"model": "Rdv", "event": "created"}}'
+    signed = {**unsigned, "X-Lapin-Signature": sign(SECRET, garbage)}
+    refused = client.post(path, content=garbage, headers=signed)
+    assert refused.status_code == 422, refused.text
+    assert any(p.startswith("meta.timestamp") for p in refused.json()["error"]["problems"])
+    huge = b'{"pad": "' + b"x" * (1 << 20) + b'"}'
+    big = {**unsigned, "X-Lapin-Signature": sign(SECRET, huge)}
+    assert client.post(path, content=huge, headers=big).status_code == 413
+    place = deliver(client, path, {"id": 97, "name": "Lieu"}, "updated", now, model="Lieu")
+    assert place.json() == {"outcome": "ignored"}
+    assert states(hub) == before
+    assert pulled(client, site) == {}
+
+
+def test_the_catch_up_reads_three_pages_and_cancels_what_is_no_longer_listed(
+    hub: Hub, region: Region, client: httpx.Client, tmp_path: Path
+) -> None:
+    site = region.site()
+    organisation = 50_000 + next(_organisations)
+    connect(region, organisation, {97: site.slug})
+    stand_in = rdv_sp.StandIn("service@caf-lot.fr", "un mot de passe de service")
+    start = tomorrow_at(8)
+    stand_in.appointments[organisation] = [
+        rdv_sp.rdv(
+            70_000 + n, start + timedelta(minutes=2 * n), organisation_id=organisation,
+            iso=n % 2 == 0,
+        )
+        for n in range(250)
+    ]  # fmt: skip
+    password = tmp_path / "password"
+    password.write_text(stand_in.password)
+
+    def hub_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pvp_hub", *args, "--db", hub.process.db_url],
+            capture_output=True, text=True, cwd=REPO, timeout=120,
+        )  # fmt: skip
+
+    with rdv_sp.serving(stand_in) as url:
+        done = hub_cli("admin", "rdv-sp", "set-account", str(organisation), "--region",
+                       region.slug, "--url", url, "--email", stand_in.email,
+                       "--password-file", str(password))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        day = start.date().isoformat()
+        done = hub_cli("rdv-sp", "sync", "--organisation", str(organisation), "--from", day,
+                       "--to", day)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert f"organisation {organisation}: 250 listed (250 added)" in done.stdout
+        assert len(pulled(client, site)) == 250
+        assert stand_in.sign_ins == 1
+        assert stand_in.password not in done.stdout + done.stderr
+
+        # Again: nothing changes. Then one is destroyed in RDV Service Public.
+        done = hub_cli("rdv-sp", "sync", "--organisation", str(organisation), "--from", day,
+                       "--to", day)  # fmt: skip
+        assert "250 listed (250 unchanged)" in done.stdout, done.stdout
+        gone = stand_in.appointments[organisation].pop(17)
+        done = hub_cli("rdv-sp", "sync", "--organisation", str(organisation), "--from", day,
+                       "--to", day)  # fmt: skip
+        assert "249 listed (249 unchanged), 1 no longer listed (cancelled)" in done.stdout
+    statuses = Counter(item["data"]["status"] for item in pulled(client, site).values())
+    assert statuses == {"planned": 249, "cancelled": 1}
+    with hub.engine.connect() as conn:
+        status = conn.execute(
+            select(appointments.c.status).where(
+                appointments.c.external_id == f"{organisation}/{gone['id']}"
+            )
+        ).scalar_one()
+    assert status == "cancelled"
+
+    wrong = tmp_path / "wrong"
+    wrong.write_text("pas le bon")
+    with rdv_sp.serving(stand_in) as url:
+        hub_cli("admin", "rdv-sp", "set-account", str(organisation), "--region", region.slug,
+                "--url", url, "--email", stand_in.email, "--password-file", str(wrong))  # fmt: skip
+        done = hub_cli("rdv-sp", "sync", "--organisation", str(organisation))
+    assert done.returncode == 1
+    assert "refused the service account's e-mail or password" in done.stdout
+    (row,) = [
+        r for r in admin.listing(hub.engine, region.slug) if r["organisation"] == organisation
+    ]
+    assert "e-mail or password" in row["last_error"]
+
+
+@pytest.mark.timeout(600)
+def test_a_burst_of_2000_appointments_for_40_sites(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    sites = [region.site() for _ in range(40)]
+    organisation = 60_000 + next(_organisations)
+    path = connect(region, organisation, {1000 + n: s.slug for n, s in enumerate(sites)})
+    stamp = datetime.now(UTC) - timedelta(minutes=1)
+    start = tomorrow_at(8)
+    bodies = [
+        rdv_sp.delivery(
+            SECRET,
+            rdv_sp.rdv(
+                80_000 + n, start + timedelta(minutes=n % 50 * 10),
+                organisation_id=organisation, lieu_id=1000 + n % 40,
+            ),
+            "created",
+            stamp,
+        )
+        for n in range(2000)
+    ]  # fmt: skip
+
+    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+    with httpx.Client(base_url=hub.url, timeout=60, limits=limits) as shared:
+
+        def send(pair: tuple[bytes, dict[str, str]]) -> str:
+            answer = shared.post(path, content=pair[0], headers=pair[1])
+            return f"{answer.status_code} {answer.json().get('outcome')}"
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = Counter(pool.map(send, bodies))
+    assert answers == {"200 added": 2000}, answers
+    for site in (sites[0], sites[17], sites[39]):
+        assert len(pulled(client, site)) == 50
