@@ -21,12 +21,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from pvp_common.rooms import RoomRefused, judge_room_url
 from pvp_tui.core.frontdesk import NAME_MAX, PHONE_RE
 
-from .database import read_transaction, write_transaction
+from .database import as_uuid, read_transaction, run_on_driver, write_transaction
 from .directory import record_change, refused, region_id_of, site_id_of
 from .errors import HubError
 from .schema import appointments, partners, sites
@@ -114,6 +114,42 @@ def upsert(
         return upsert_in(conn, region_id_of(conn, region), item, appointment_id, clock())
 
 
+# upsert_in's statements, built once and run on the driver's cursor (a booking tool's
+# burst of deliveries goes through here: database.run_on_driver).
+_SITE = select(sites.c.id, sites.c.timezone).where(
+    sites.c.region_id == bindparam("region"), sites.c.slug == bindparam("slug")
+)
+_PARTNER = select(partners.c.id).where(
+    partners.c.region_id == bindparam("region"), partners.c.slug == bindparam("slug")
+)
+_BY_EXTERNAL = select(appointments.c.id, appointments.c.site_id).where(
+    appointments.c.region_id == bindparam("region"),
+    appointments.c.source == bindparam("source"),
+    appointments.c.external_id == bindparam("external"),
+)
+_ROW = ("site_id", "partner_id", "starts_at", "ends_at", "visitor_name", "phone",
+        "name_erase_at", "room_url", "status", "source", "external_id", "updated_at")  # fmt: skip
+_INSERT = appointments.insert().values(
+    id=bindparam("id"),
+    region_id=bindparam("region"),
+    created_at=bindparam("updated_at"),
+    **{name: bindparam(name) for name in _ROW},
+)
+_UPDATE = (
+    update(appointments)
+    .where(appointments.c.id == bindparam("id"))
+    .values(**{name: bindparam(name) for name in _ROW})
+)
+
+
+def _one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    cursor = run_on_driver(conn, statement, params)
+    try:
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+
+
 def upsert_in(
     conn: Connection,
     region_id: uuid.UUID,
@@ -123,24 +159,30 @@ def upsert_in(
 ) -> tuple[uuid.UUID, str]:
     """`upsert` inside the caller's write transaction (a booking tool's intake checks
     and records its own state in the same one). `item` must have passed `problems_of`."""
-    site_id = site_id_of(conn, region_id, item.site)
-    assert site_id is not None
-    timezone = conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one()
-    partner_id = conn.execute(
-        select(partners.c.id).where(
-            partners.c.region_id == region_id, partners.c.slug == item.partner
-        )
-    ).scalar()
-    if partner_id is None:
+    found = _one(conn, _SITE, {"region": region_id, "slug": item.site})
+    if found is None:
+        site_id_of(conn, region_id, item.site)  # raises: unknown site, in its words
+        raise AssertionError("unreachable")
+    site_id, timezone = as_uuid(found[0]), found[1]
+    partner = _one(conn, _PARTNER, {"region": region_id, "slug": item.partner})
+    if partner is None:
         raise HubError(404, "unknown_partner", f"unknown partner {item.partner!r}")
     starts_at = _aware(item.starts_at, timezone)
     ends_at = _aware(item.ends_at, timezone) if item.ends_at is not None else None
-    existing = _existing(conn, region_id, item, appointment_id)
+    if appointment_id is not None or item.external_id is None:
+        existing = _existing(conn, region_id, item, appointment_id)
+    else:
+        hit = _one(
+            conn,
+            _BY_EXTERNAL,
+            {"region": region_id, "source": item.source, "external": item.external_id},
+        )
+        existing = None if hit is None else (as_uuid(hit[0]), as_uuid(hit[1]))
     erase = erase_at(starts_at, timezone)
     keep_name = erase > now  # a day already over: the name is not kept at all
     row: dict[str, Any] = {
         "site_id": site_id,
-        "partner_id": partner_id,
+        "partner_id": as_uuid(partner[0]),
         "starts_at": starts_at,
         "ends_at": ends_at,
         "visitor_name": item.name.strip() if keep_name else None,
@@ -154,15 +196,11 @@ def upsert_in(
     }
     if existing is None:
         appointment_id = uuid.uuid4()
-        conn.execute(
-            appointments.insert().values(
-                id=appointment_id, region_id=region_id, created_at=now, **row
-            )
-        )
+        _one(conn, _INSERT, {"id": appointment_id, "region": region_id, **row})
         what = "added"
     else:
         appointment_id, old_site = existing
-        conn.execute(update(appointments).where(appointments.c.id == appointment_id).values(row))
+        _one(conn, _UPDATE, {"id": appointment_id, **row})
         if old_site != site_id:  # moved to another site: the old one drops it
             record_change(conn, region_id, KIND, appointment_id, site_id=old_site)
         what = "updated"

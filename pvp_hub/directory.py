@@ -15,12 +15,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, update
 
 from pvp_tui.core.config import Partner, parse_partner_tables
 
 from . import auth
-from .database import is_postgresql, write_transaction
+from .database import is_postgresql, run_on_driver, write_transaction
 from .errors import HubError
 from .schema import (
     admins,
@@ -77,12 +77,19 @@ def record_change(
     """Append to the change log. On PostgreSQL the log is locked against other writers
     first, so sequence numbers commit in order and no reader's cursor skips one."""
     if is_postgresql(conn):
-        conn.execute(text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"))
-    conn.execute(
-        changes.insert().values(
-            region_id=region_id, site_id=site_id, kind=kind, object_id=object_id, at=now()
-        )
-    )
+        run_on_driver(conn, _LOCK_CHANGES, {}).close()
+    params = {"region": region_id, "site": site_id, "kind": kind, "object": object_id, "at": now()}
+    run_on_driver(conn, _NEW_CHANGE, params).close()
+
+
+_LOCK_CHANGES = text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
+_NEW_CHANGE = changes.insert().values(
+    region_id=bindparam("region"),
+    site_id=bindparam("site"),
+    kind=bindparam("kind"),
+    object_id=bindparam("object"),
+    at=bindparam("at"),
+)
 
 
 # ------------------------------------------------------------------------------ regions

@@ -249,7 +249,7 @@ rdv_sp_states = Table(
     metadata,
     Column("endpoint_id", Uuid, ForeignKey("rdv_sp_endpoints.id"), primary_key=True),
     Column("rdv_id", Integer, primary_key=True),
-    Column("version", UTCDateTime, nullable=False),
+    Column("version_us", BigInteger, nullable=False),  # the state's time, µs since 1970
     Column("digest", String(64), nullable=False),
     Column("appointment_id", Uuid, nullable=True),
     Column("aside", String(16), nullable=True),

@@ -26,18 +26,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, text, update
 
 from .. import appointments
-from ..database import is_postgresql, read_transaction, write_transaction
+from ..database import as_uuid, is_postgresql, read_transaction, run_on_driver, write_transaction
 from ..directory import record_change
 from ..schema import appointments as appointments_table
 from ..schema import partners, rdv_sp_endpoints, rdv_sp_states, regions, sites
@@ -123,6 +125,33 @@ def find_endpoint(engine: Engine, endpoint_id: uuid.UUID) -> Endpoint | None:
     return None if row is None else _endpoint(row)
 
 
+# Deliveries come in bursts: each process keeps an endpoint (secret, mapping) this long,
+# so a change (`rdv-sp map`, `remove`) reaches running hubs within that time.
+ENDPOINT_CACHE_SECONDS = 30.0
+_CACHE: dict[uuid.UUID, tuple[float, Endpoint | None]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_endpoint(engine: Engine, endpoint_id: uuid.UUID) -> Endpoint | None:
+    now = monotonic()
+    with _CACHE_LOCK:
+        found = _CACHE.get(endpoint_id)
+    if found is not None and found[0] > now:
+        return found[1]
+    endpoint = find_endpoint(engine, endpoint_id)
+    with _CACHE_LOCK:
+        if len(_CACHE) > 1000:  # guessed ids must not grow it without end
+            _CACHE.clear()
+        _CACHE[endpoint_id] = (now + ENDPOINT_CACHE_SECONDS, endpoint)
+    return endpoint
+
+
+def forget_endpoints() -> None:
+    """Drop this process's cached endpoints (after a change made in this process)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def endpoints(engine: Engine, organisation_id: int | None = None) -> list[Endpoint]:
     query = select(rdv_sp_endpoints).order_by(rdv_sp_endpoints.c.organisation_id)
     if organisation_id is not None:
@@ -177,6 +206,66 @@ def _input(site: str, partner: str, appointment: Appointment, status: str) -> An
     return item
 
 
+def micros(moment: datetime) -> int:
+    """A state's version: its time as whole microseconds since 1970 (an integer compares
+    the same on both engines)."""
+    delta = moment.astimezone(UTC) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The hot statements, built once and run on the driver's cursor (database.run_on_driver).
+_STATE = select(
+    rdv_sp_states.c.version_us, rdv_sp_states.c.digest, rdv_sp_states.c.appointment_id
+).where(rdv_sp_states.c.endpoint_id == bindparam("e"), rdv_sp_states.c.rdv_id == bindparam("r"))
+_STATE_NEW = insert(rdv_sp_states).values(
+    endpoint_id=bindparam("e"),
+    rdv_id=bindparam("r"),
+    version_us=bindparam("v"),
+    digest=bindparam("d"),
+    appointment_id=bindparam("a"),
+    aside=bindparam("aside"),
+    starts_at=bindparam("starts"),
+    status=bindparam("status"),
+)
+_STATE_SET = (
+    update(rdv_sp_states)
+    .where(rdv_sp_states.c.endpoint_id == bindparam("e"), rdv_sp_states.c.rdv_id == bindparam("r"))
+    .values(
+        version_us=bindparam("v"),
+        digest=bindparam("d"),
+        appointment_id=bindparam("a"),
+        aside=bindparam("aside"),
+        starts_at=bindparam("starts"),
+        status=bindparam("status"),
+    )
+)
+_STATE_SEEN = (
+    update(rdv_sp_states)
+    .where(rdv_sp_states.c.endpoint_id == bindparam("e"), rdv_sp_states.c.rdv_id == bindparam("r"))
+    .values(version_us=bindparam("v"))
+)
+_STAMP = (
+    update(rdv_sp_endpoints)
+    .where(
+        rdv_sp_endpoints.c.id == bindparam("e"),
+        or_(
+            rdv_sp_endpoints.c.last_delivery_at.is_(None),
+            rdv_sp_endpoints.c.last_delivery_at < bindparam("before"),
+        ),
+    )
+    .values(last_delivery_at=bindparam("now"))
+)
+
+
+def _run(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    cursor = run_on_driver(conn, statement, params)
+    try:
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+
+
 def apply(
     engine: Engine,
     endpoint: Endpoint,
@@ -185,9 +274,11 @@ def apply(
     *,
     destroyed: bool = False,
     clock: Clock = _now,
+    delivered: bool = False,
 ) -> str:
     """Apply one state of an appointment; what happened, in one word: added, updated,
-    cancelled, aside, unchanged (a repeat) or older (a late delivery)."""
+    cancelled, aside, unchanged (a repeat) or older (a late delivery). `delivered`: a
+    webhook's, so the endpoint's last delivery time is noted (in the same transaction)."""
     site = endpoint.mapping.site_for(appointment)
     partner = endpoint.mapping.partner_for(appointment)
     status = "cancelled" if destroyed or appointment.cancelled else _STATUS[appointment.status]
@@ -205,22 +296,21 @@ def apply(
     digest = _digest(facts)
     item = None if aside else _input(site or "", partner or "", appointment, status)
     now = clock()
-    key = {"endpoint_id": endpoint.id, "rdv_id": appointment.rdv_id}
+    version_us = micros(version)
+    key = {"e": endpoint.id, "r": appointment.rdv_id}
     with write_transaction(engine) as conn:
         if is_postgresql(conn):  # two deliveries of one appointment: one after the other
-            conn.execute(_LOCK, {"lock": _lock_id(endpoint.id, appointment.rdv_id)})
-        state = conn.execute(
-            select(rdv_sp_states).where(
-                rdv_sp_states.c.endpoint_id == endpoint.id,
-                rdv_sp_states.c.rdv_id == appointment.rdv_id,
-            )
-        ).first()
-        if state is not None and version < state.version:
+            _run(conn, _LOCK, {"lock": _lock_id(endpoint.id, appointment.rdv_id)})
+        if delivered:
+            before = now - timedelta(seconds=DELIVERY_STAMP_SECONDS)
+            _run(conn, _STAMP, {"e": endpoint.id, "before": before, "now": now})
+        state = _run(conn, _STATE, key)
+        if state is not None and version_us < state[0]:
             return "older"
-        if state is not None and state.digest == digest:
-            _save_state(conn, state, key, version=version)
+        if state is not None and state[1] == digest:
+            _run(conn, _STATE_SEEN, {**key, "v": max(version_us, state[0])})
             return "unchanged"
-        appointment_id = state.appointment_id if state is not None else None
+        appointment_id = as_uuid(state[2]) if state is not None and state[2] else None
         if item is None:
             if appointment_id is not None:  # it was at a site: that site drops it
                 _cancel(conn, endpoint.region_id, appointment_id, now)
@@ -231,29 +321,16 @@ def apply(
             appointment_id, what = appointments.upsert_in(conn, endpoint.region_id, item, None, now)
             outcome = "cancelled" if status == "cancelled" else what
         values = {
-            "version": version,
-            "digest": digest,
-            "appointment_id": appointment_id,
+            **key,
+            "v": version_us,
+            "d": digest,
+            "a": appointment_id,
             "aside": aside,
-            "starts_at": appointment.starts_at,
+            "starts": appointment.starts_at,
             "status": status,
         }
-        _save_state(conn, state, key, **values)
+        _run(conn, _STATE_NEW if state is None else _STATE_SET, values)
     return outcome
-
-
-def _save_state(conn: Connection, state: Any, key: dict[str, Any], **values: Any) -> None:
-    if state is None:
-        conn.execute(insert(rdv_sp_states).values(**key, **values))
-    else:
-        conn.execute(
-            update(rdv_sp_states)
-            .where(
-                rdv_sp_states.c.endpoint_id == key["endpoint_id"],
-                rdv_sp_states.c.rdv_id == key["rdv_id"],
-            )
-            .values(**values)
-        )
 
 
 def _cancel(
@@ -284,11 +361,10 @@ def receive(
         wanted = uuid.UUID(endpoint_id)
     except ValueError:
         raise Unauthorized from None
-    endpoint = find_endpoint(engine, wanted)
+    endpoint = cached_endpoint(engine, wanted)
     if endpoint is None or not signature.is_valid(endpoint.secret, body, header):
         raise Unauthorized
     delivery = read_delivery(body)
-    _stamp_delivery(engine, endpoint.id, clock())
     if delivery.appointment is None:
         return "ignored"  # a place, a user…: the endpoint may be subscribed to more
     outcome = apply(
@@ -298,30 +374,13 @@ def receive(
         delivery.timestamp,
         destroyed=delivery.event == "destroyed",
         clock=clock,
+        delivered=True,
     )
     log.info(
         "rdv-sp organisation %d: rdv %d %s (%s)",
         endpoint.organisation_id, delivery.appointment.rdv_id, delivery.event, outcome,
     )  # fmt: skip
     return outcome
-
-
-def _stamp_delivery(engine: Engine, endpoint_id: uuid.UUID, now: datetime) -> None:
-    """The endpoint's last delivery time, written at most once a minute (a burst of
-    deliveries must not all wait on one row)."""
-    with write_transaction(engine) as conn:
-        conn.execute(
-            update(rdv_sp_endpoints)
-            .where(
-                rdv_sp_endpoints.c.id == endpoint_id,
-                or_(
-                    rdv_sp_endpoints.c.last_delivery_at.is_(None),
-                    rdv_sp_endpoints.c.last_delivery_at
-                    < now - timedelta(seconds=DELIVERY_STAMP_SECONDS),
-                ),
-            )
-            .values(last_delivery_at=now)
-        )
 
 
 # -- the catch-up ----------------------------------------------------------------------------
@@ -414,7 +473,7 @@ def _cancel_unlisted(
                 rdv_sp_states.c.starts_at >= start,
                 rdv_sp_states.c.starts_at < end,
                 rdv_sp_states.c.status != "cancelled",
-                rdv_sp_states.c.version < listed_at,
+                rdv_sp_states.c.version_us < micros(listed_at),
             )
         ).all()
         for rdv_id, appointment_id in gone:
@@ -425,7 +484,7 @@ def _cancel_unlisted(
             conn.execute(
                 update(rdv_sp_states)
                 .where(rdv_sp_states.c.endpoint_id == endpoint.id, rdv_sp_states.c.rdv_id == rdv_id)
-                .values(status="cancelled", version=listed_at, digest="unlisted")
+                .values(status="cancelled", version_us=micros(listed_at), digest="unlisted")
             )
             removed += 1
     return removed

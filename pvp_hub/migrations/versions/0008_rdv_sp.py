@@ -45,7 +45,7 @@ def upgrade() -> None:
         "rdv_sp_states",
         sa.Column("endpoint_id", sa.Uuid(), nullable=False),
         sa.Column("rdv_id", sa.Integer(), nullable=False),
-        sa.Column("version", UTCDateTime(), nullable=False),
+        sa.Column("version_us", sa.BigInteger(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("appointment_id", sa.Uuid(), nullable=True),
         sa.Column("aside", sa.String(length=16), nullable=True),
