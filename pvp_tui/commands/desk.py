@@ -266,6 +266,10 @@ def run_note(context: Context, args: argparse.Namespace) -> int:
 
 def run_purge(context: Context, args: argparse.Namespace) -> int:
     done = context.desk.start_of_day()
+    # Then the store's upkeep, all of it: an older file switched to incremental vacuum
+    # (once), every free page handed back, the WAL cut when no reader holds it.
+    context.desk.store.make_incremental()
+    context.desk.store.tidy(vacuum_pages=None)
     if args.json:
         _print_json(
             {
