@@ -351,6 +351,7 @@ class PvpApp(App[int]):
         self.show_read(message.state)
         if message.new_day:
             self.documents.purge()  # the visits closed overnight free their papers
+            self.sessions.day_started()  # and their calls still running end with them
         if self._stale:
             self.refresh_queue()
 
