@@ -137,7 +137,7 @@ class Upkeep:
         self.interval = interval
         self.rounds = 0  # rounds done (tests wait on it)
         self.last: Tidied | None = None
-        self.error: BaseException | None = None  # the last failure, for diagnosis
+        self.error: BaseException | None = None  # the last round's failure, if it failed
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._deep = False
@@ -174,9 +174,12 @@ class Upkeep:
                 deep, self._deep = self._deep, False
                 try:
                     self._round(conn, deep=deep)
-                except sqlite3.Error as exc:  # a read-only or full disk: said, tried again
+                except sqlite3.Error as exc:  # a read-only or full disk: tried again
+                    if str(exc) != str(self.error):  # said once, not every minute
+                        log.warning("store upkeep failed: %s", exc)
                     self.error = exc
-                    log.warning("store upkeep failed: %s", exc)
+                else:
+                    self.error = None
                 self.rounds += 1
         finally:
             conn.close()

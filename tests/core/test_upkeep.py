@@ -125,3 +125,25 @@ def test_the_open_apps_upkeep_cuts_the_wal_and_hands_pages_back(
         assert upkeep.error is None
     finally:
         upkeep.stop()
+
+
+def test_a_desk_holding_the_write_lock_makes_upkeep_wait_for_nothing(
+    desk: FrontDesk, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Upkeep never waits (busy_timeout 0): rounds go on while another connection holds
+    the write lock (with the 5 s timeout of writes, five rounds would take 25 s), and a
+    busy store is not a failure to report."""
+    visits(desk, 5, note="n" * 500)
+    desk.store.conn.execute("DELETE FROM visitor_details")  # free pages to hand back
+    upkeep = Upkeep(db_path, interval=0.02)
+    upkeep.day_started()  # the first round is the deep one, which writes
+    with caplog.at_level("WARNING", logger="pvp.store"):
+        upkeep.start()
+        try:
+            with desk.store.transaction():  # another desk's write in progress
+                wait_until(lambda: upkeep.rounds > 5, "tidied", timeout=20)
+                assert upkeep.last is not None and upkeep.last.freed_pages == 0
+        finally:
+            upkeep.stop()
+    assert upkeep.error is None
+    assert not caplog.records
