@@ -156,7 +156,7 @@ class Upkeep:
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=2)  # a daemon: a VACUUM cut short is rolled back
 
     def _run(self) -> None:
         try:
