@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Static
 
 from pvp_tui.core import events as ev
@@ -37,9 +38,12 @@ def seen(app: PvpApp) -> dict[str, Any]:
     return {**screen(app), "call badge": call}
 
 
+@pytest.mark.parametrize("first", ["this app", "another desk"])
 async def test_a_call_running_at_midnight_ends_with_its_visit(
-    bridge: BridgeProcess, far_end: FarEnd, tmp_path: Path
+    bridge: BridgeProcess, far_end: FarEnd, tmp_path: Path, first: str
 ) -> None:
+    """`first`: who starts the new day (and closes the visit): this app, or another desk
+    a few seconds before it (this app's start of day then finds nothing to close)."""
     room = far_end.room_url("x").split("?")[0]
     config = site_config(url=bridge.url, token=bridge.token_file, room_url=room)
     db = tmp_path / "pvp.db"
@@ -58,6 +62,10 @@ async def test_a_call_running_at_midnight_ends_with_its_visit(
         assert desk.get(visit_id).status is Status.IN_SESSION
 
         assert isinstance(desk.clock, Clock)
+        if first == "another desk":
+            other = FrontDesk(Store(db), config, Clock(AFTER_MIDNIGHT), actor="other")
+            assert other.start_of_day().closed_overnight == 1
+            other.store.close()
         desk.clock.at = AFTER_MIDNIGHT
         app.refresh_queue()  # what the midnight timer does (test_midnight.py times it)
         await until(pilot, lambda: live.state == "ended", "the call ended", timeout=30)
