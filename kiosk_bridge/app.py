@@ -88,6 +88,8 @@ class Bridge:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        if self.spool.swept:
+            log.info("removed %d file(s) half-written before a crash", self.spool.swept)
         removed = await asyncio.to_thread(self.spool.purge_expired)
         if removed:
             log.info("removed %d expired document(s)", len(removed))

@@ -239,10 +239,12 @@ class JobStore:
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
 
-    def forget_older_than(self, cutoff: float) -> None:
+    def forget_older_than(self, cutoff: float) -> int:
+        """Forget finished jobs older than `cutoff`; returns how many (save them then)."""
         old = [k for k, j in self.jobs.items() if j.final and (j.finished or 0) < cutoff]
         for k in old:
             del self.jobs[k]
+        return len(old)
 
 
 class PrinterService:
@@ -564,7 +566,11 @@ class PrinterService:
         while True:
             active = [j for j in self.store.jobs.values() if not j.final]
             if not active:
-                self.store.forget_older_than(time.time() - self.keep_finished_s)
+                if self.store.forget_older_than(time.time() - self.keep_finished_s):
+                    try:  # the state file holds a day's jobs, not a month's
+                        await asyncio.to_thread(self.store.save)
+                    except OSError as exc:
+                        log.warning("could not save the print jobs' state: %s", exc)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=5.0)

@@ -29,6 +29,7 @@ import secrets
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -160,7 +161,9 @@ class Spool:
         self.min_free_bytes = min_free_bytes
         self.chunk_size = chunk_size
         self._lock = threading.RLock()
-        self._locks: dict[str, threading.RLock] = {}  # re-entrant: get() may delete()
+        # Re-entrant (get() may delete()); each lives while a thread holds or waits on it,
+        # so a month of scans and uploads leaves none behind.
+        self._locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         old = os.umask(0o077)
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -172,6 +175,23 @@ class Spool:
         self.root = self.root.resolve()
         shutil.rmtree(self.root / "work", ignore_errors=True)
         (self.root / "work").mkdir(mode=0o700, exist_ok=True)
+        self.swept = self.sweep_orphans()
+
+    def sweep_orphans(self) -> int:
+        """Delete what a crash left half-written: the temporary files of atomic writes
+        (named ``.NAME.*``, in state/, uploads/ and each document's folder; scratch
+        space in work/ is emptied above). Returns how many were deleted."""
+        folders = [self.root / "state", self.root / "uploads"]
+        folders += [p for p in (self.root / "docs").iterdir() if re.fullmatch(DOC_ID, p.name)]
+        swept = 0
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for path in folder.iterdir():
+                    if path.name.startswith(".") and path.is_file() and not path.is_symlink():
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                            swept += 1
+        return swept
 
     # -- paths, by id only --------------------------------------------------------------
     def _doc_dir(self, doc_id: str) -> Path:
@@ -182,9 +202,13 @@ class Spool:
             raise BridgeError("document_not_found", document=doc_id)
         return path
 
-    def doc_lock(self, doc_id: str) -> threading.RLock:
+    def doc_lock(self, doc_id: str) -> Any:
+        """The lock of one document (or upload, or scan job): a `threading.RLock`."""
         with self._lock:
-            return self._locks.setdefault(doc_id, threading.RLock())
+            lock = self._locks.get(doc_id)
+            if lock is None:
+                lock = self._locks[doc_id] = threading.RLock()
+            return lock
 
     def state_path(self, name: str) -> Path:
         return self.root / "state" / name
@@ -423,8 +447,6 @@ class Spool:
             except FileNotFoundError:
                 return False
         shutil.rmtree(grave, ignore_errors=True)
-        with self._lock:
-            self._locks.pop(doc_id, None)
         return True
 
     def purge_expired(self, now: float | None = None) -> list[str]:

@@ -16,7 +16,9 @@ pvp_tui/cli.py); it changed nothing, since every action is one transaction.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -266,6 +268,13 @@ def run_note(context: Context, args: argparse.Namespace) -> int:
 
 def run_purge(context: Context, args: argparse.Namespace) -> int:
     done = context.desk.start_of_day()
+    # Then the store's upkeep, all of it: an older file switched to incremental vacuum
+    # (once), every free page handed back, the WAL cut when no reader holds it. Best
+    # effort (a read-only or full disk): the erasure is done; an open app tries again.
+    with contextlib.suppress(sqlite3.Error):
+        context.desk.store.make_incremental()
+    with contextlib.suppress(sqlite3.Error):
+        context.desk.store.tidy(vacuum_pages=None)
     if args.json:
         _print_json(
             {

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import i18n
+from . import i18n, upkeep
 from .errors import PvpError
 from .i18n import _
 
@@ -138,6 +138,11 @@ class Store:
                 check_same_thread=False,
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if int(conn.execute("PRAGMA page_count").fetchone()[0]) == 0:
+                # A new file: free pages go back (upkeep.py). Only settable before the
+                # first page is written, WAL mode included; older files switch at a day's
+                # start (upkeep.make_incremental).
+                conn.execute(f"PRAGMA auto_vacuum = {upkeep.INCREMENTAL}")
             if not memory:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -330,6 +335,25 @@ class Store:
             return False  # another connection holds a lock: try again
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def tidy(self, *, vacuum_pages: int | None = upkeep.VACUUM_STEP_PAGES) -> upkeep.Tidied:
+        """The WAL checkpointed (and cut when no reader holds it) and free pages handed
+        back, never waiting for another connection (upkeep.tidy)."""
+        with self._lock:
+            if self.conn.in_transaction:
+                raise RuntimeError("tidy() inside a transaction")
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                return upkeep.tidy(self.conn, self.path, vacuum_pages=vacuum_pages)
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def make_incremental(self) -> bool:
+        """The one-time switch of an older file to incremental vacuum (upkeep.py)."""
+        with self._lock:
+            if self.conn.in_transaction:
+                raise RuntimeError("make_incremental() inside a transaction")
+            return upkeep.make_incremental(self.conn)
 
     def integrity_ok(self) -> bool:
         with self._lock:

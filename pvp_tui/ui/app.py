@@ -37,6 +37,7 @@ from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
 from ..core.partners import next_hours_change
+from ..core.upkeep import UPKEEP_SECONDS, Upkeep
 from . import actions, partial_updates, styles
 from .commands import FrontDeskCommands
 from .messages import (
@@ -100,6 +101,7 @@ class PvpApp(App[int]):
         privacy: bool = False,
         watch_changes: bool = True,
         tick_seconds: float | None = TICK_SECONDS,
+        upkeep_seconds: float | None = UPKEEP_SECONDS,
         kiosks: KioskLinks | None = None,
         first_read: QueueState | None = None,
     ) -> None:
@@ -112,6 +114,8 @@ class PvpApp(App[int]):
         self.watch_changes = watch_changes
         self.tick_seconds = tick_seconds
         self._watcher: ChangeWatcher | None = None
+        self.upkeep_seconds = upkeep_seconds
+        self.upkeep: Upkeep | None = None  # the store's upkeep thread (core/upkeep.py)
         self._loading = False
         self._stale = False
         self._day: date | None = None  # the site's day of this app's last start of day
@@ -160,6 +164,10 @@ class PvpApp(App[int]):
         # The first read starts when the queue screen is mounted (QueueScreen.on_mount).
         if self.watch_changes and str(self.desk.store.path) != ":memory:":
             self._watcher = ChangeWatcher(self.desk.store.path, self._on_foreign_commit).start()
+        if self.upkeep_seconds and str(self.desk.store.path) != ":memory:":
+            # The WAL kept small and free pages handed back, in a thread of its own with
+            # its own connection: never on this loop, never in the way of an action.
+            self.upkeep = Upkeep(self.desk.store.path, self.upkeep_seconds).start()
         if self.tick_seconds:
             self.set_interval(self.tick_seconds, self.refresh_queue)
         self.sessions.attach()
@@ -173,6 +181,8 @@ class PvpApp(App[int]):
     async def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
+        if self.upkeep is not None:
+            self.upkeep.stop()
         await self.sessions.close()
         await self.kiosks.close()
 
@@ -328,6 +338,8 @@ class PvpApp(App[int]):
                     self.post_message(ActionRefused(erasure_pending_message()))
                 rolled = self._day is not None
                 self._day = today
+                if self.upkeep is not None:
+                    self.upkeep.day_started()  # the purge's free pages go back now
             if not self._started and (words := self.desk.other_site_words()):
                 self.post_message(ActionRefused(words))  # [site] id changed: say why
             self._started = True
@@ -339,6 +351,7 @@ class PvpApp(App[int]):
         self.show_read(message.state)
         if message.new_day:
             self.documents.purge()  # the visits closed overnight free their papers
+            self.sessions.day_started()  # and their calls still running end with them
         if self._stale:
             self.refresh_queue()
 

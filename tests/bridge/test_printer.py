@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +269,32 @@ def test_printer_reasons_in_plain_words() -> None:
     assert final_reason("canceled", [], "Print job canceled at printer.") == "canceled_at_printer"
     assert final_reason("aborted", ["unprintable"], "") == "unprintable"
     assert final_reason("processing", [], "") is None
+
+
+async def test_the_state_file_forgets_jobs_older_than_a_day(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bridge running for weeks: the print jobs' state file keeps a day's jobs, not
+    every job since the bridge started (the real cupsd; nothing is printing)."""
+    from kiosk_bridge.printer import PrinterService
+
+    state = tmp_path / "print-jobs.json"
+    old = time.time() - 2 * 86400
+    job = {"printer": "pvp-null", "document": "doc_0123456789abcdef", "copies": 1,
+           "duplex": False, "state": "completed", "final": True}  # fmt: skip
+    jobs = [
+        {**job, "job": 1, "title": "pvp-a", "submitted": old, "finished": old + 5},
+        {**job, "job": 2, "title": "pvp-b", "submitted": time.time(), "finished": time.time()},
+    ]
+    state.write_text(json.dumps({"jobs": jobs, "intents": {}}))
+    for key, value in lab.cups.env.items():
+        monkeypatch.setenv(key, value)
+    service = PrinterService(state, lambda event, data: None)
+    try:
+        await service.start()
+        deadline = time.monotonic() + 10
+        while [j["job"] for j in json.loads(state.read_text())["jobs"]] != [2]:
+            assert time.monotonic() < deadline, state.read_text()
+            await asyncio.sleep(0.05)
+    finally:
+        await service.close()

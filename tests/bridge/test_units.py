@@ -362,3 +362,47 @@ def test_hello_lists_limits_and_json_is_compact() -> None:
 
     frame = encode_event("health", {"a": "é"})
     assert json.loads(frame) == {"event": "health", "data": {"a": "é"}} and " " not in frame
+
+
+def test_a_crash_leaves_nothing_that_the_next_start_keeps(tmp_path: Path) -> None:
+    """Half-written files of atomic writes (a crash between write and rename) are swept
+    at start; documents, uploads in progress and the print jobs' state stay."""
+    root = tmp_path / "spool"
+    sp = Spool(root)
+    doc = sp.put_bytes(small_pdf())
+    upload = sp.upload_begin(10, "0" * 64)
+    (root / "state" / "print-jobs.json").write_text("{}")
+    orphans = [
+        root / "state" / ".print-jobs.json.1a2b3c4d",  # JobStore.save
+        root / "docs" / doc.id / ".meta.json.5e6f7a8b.tmp",  # _write_atomic
+        root / "uploads" / f".{upload}.json.9c0d1e2f.tmp",
+        root / "work" / "0a1b2c3d4e5f" / "page-0001.png",  # a scan in progress
+    ]
+    for path in orphans:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    again = Spool(root)
+    assert again.swept == 3
+    assert not any(path.exists() for path in orphans)
+    assert [d.id for d in again.list_documents()] == [doc.id]
+    assert (root / "uploads" / f"{upload}.part").exists()
+    assert (root / "state" / "print-jobs.json").read_text() == "{}"
+
+
+def test_deleted_documents_and_finished_uploads_leave_no_file_nor_lock(tmp_path: Path) -> None:
+    import hashlib
+
+    root = tmp_path / "spool"
+    sp = Spool(root)
+    data = small_pdf()
+    for _ in range(20):
+        doc = sp.put_bytes(data)
+        with sp.doc_lock(doc.id):  # what a scan appending pages holds
+            assert sp.get(doc.id).id == doc.id
+        assert sp.delete(doc.id)
+        upload = sp.upload_begin(len(data), hashlib.sha256(data).hexdigest())
+        *_, done = sp.upload_chunk(upload, 0, data)
+        assert done is not None and sp.delete(done.id)
+        sp.upload_abort(sp.upload_begin(5, "0" * 64))
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+    assert len(sp._locks) == 0  # each upload kept its lock before: 20 after this loop

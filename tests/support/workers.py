@@ -70,6 +70,25 @@ def hold_a_read(db_path: str) -> None:
         sys.stdin.read()
 
 
+def upkeep(db_path: str) -> None:
+    """The store's upkeep of an open app (every 10 ms here: a minute's in the app) until
+    stdin closes; then prints its rounds and its last failure."""
+    from pvp_tui.core.upkeep import Upkeep
+
+    keeper = Upkeep(db_path, interval=0.01).start()
+    keeper.day_started()
+    print("tidying", flush=True)
+    sys.stdin.read()
+    keeper.stop()
+    print(keeper.rounds, repr(keeper.error), flush=True)
+
+
 if __name__ == "__main__":
-    workers = {"hold": hold_a_write, "once": check_in_once, "watch": watch, "read": hold_a_read}
+    workers = {
+        "hold": hold_a_write,
+        "once": check_in_once,
+        "watch": watch,
+        "read": hold_a_read,
+        "upkeep": upkeep,
+    }
     workers[sys.argv[1]](sys.argv[2])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from typing import Any
 
 from textual.message import Message
@@ -295,6 +296,22 @@ class Sessions:
         if live.running:
             self.app.run_worker(self._end_quietly(live), group="session", exit_on_error=False)
         self.app.post_message(SessionChanged(live.kiosk))
+
+    def day_started(self) -> None:
+        """The app crossed midnight: the start of day closed the visits left open (here
+        or at another desk, whichever came first); a call still running for one of
+        them ends with it, as when staff finish the visit."""
+        followed = [s for s in self.tracker.sessions.values() if not s.acknowledged]
+        if followed:
+            self.app.run_worker(self._end_closed(followed), group="session", exit_on_error=False)
+
+    async def _end_closed(self, followed: list[LiveSession]) -> None:
+        for live in followed:
+            try:
+                visit = await asyncio.to_thread(self.desk.get, live.visit_id)
+            except (PvpError, sqlite3.Error):  # unreadable now: the next read says why
+                continue
+            self.visit_closed(visit)
 
     async def _end_quietly(self, live: LiveSession) -> None:
         try:
