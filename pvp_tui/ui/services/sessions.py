@@ -88,7 +88,7 @@ class Sessions:
                 await self._writer
 
     def _on_event(self, kiosk: str, event: str, data: Any) -> None:
-        if event.startswith("session."):
+        if event.startswith("session.") or event == "kiosk.satisfaction":
             self._record(self.tracker.feed(kiosk, event, data))
             self.app.post_message(SessionChanged(kiosk))
         elif (
