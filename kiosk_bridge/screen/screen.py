@@ -41,6 +41,8 @@ BINDING = "__pvpScreen"
 PROFILE_PREFIX = "screen-"  # after browser.PROFILE_PREFIX: the stale-profile sweep finds it
 VIEWS = ("idle", "preparing", "call", "interrupted", "after")
 ANSWERS = ("good", "ok", "bad")
+# A touch screen must not zoom, nor swipe back to a blank page.
+SCREEN_FLAGS = ("--disable-pinch", "--overscroll-history-navigation=0")
 RELAUNCH_DELAY = 0.5  # seconds between a browser's death and the next launch
 MAX_RELAUNCH_DELAY = 30.0
 
@@ -144,7 +146,7 @@ class KioskScreen:
             headless=c.headless,
             kiosk=c.kiosk,
             fake_media=c.fake_media,
-            extra_flags=c.extra_flags,
+            extra_flags=(*SCREEN_FLAGS, *c.extra_flags),
             start_timeout=c.timeouts.launch,
             profile_root=c.profile_dir,
             profile_prefix=PROFILE_PREFIX,
@@ -160,6 +162,7 @@ class KioskScreen:
         cdp.on("Page.loadEventFired", lambda p, s: loaded.set())
         cdp.on("Inspector.targetCrashed", lambda p, s: gone.set())
         cdp.on("Page.javascriptDialogOpening", self._on_dialog)
+        cdp.on("Page.frameNavigated", self._on_navigated)
         targets = await cdp.send("Target.getTargets")
         page = next(t for t in targets["targetInfos"] if t.get("type") == "page")
         attached = await cdp.send(
@@ -432,6 +435,21 @@ class KioskScreen:
         elif msg.get("check") == "failed" and self.view == "preparing":
             log.warning("kiosk screen: camera/microphone check failed (%s)", msg.get("error"))
             self.emit("kiosk.screen", self.status("media_check_failed"))
+
+    def _on_navigated(self, params: dict[str, Any], session: str | None) -> None:
+        """Anything but our page in the main frame (a swipe, a stray link): back to it."""
+        frame = params.get("frame") or {}
+        if session != self.page_session or frame.get("parentId"):
+            return
+        url = str(frame.get("url") or "")
+        browser = self.browser
+        if url.split("#")[0] != self._url and browser is not None and browser.cdp is not None:
+            log.warning("kiosk screen: the page left for another address; back to ours")
+            task = asyncio.ensure_future(
+                browser.cdp.send("Page.navigate", {"url": self._url}, session)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def _on_dialog(self, params: dict[str, Any], session: str | None) -> None:
         browser = self.browser

@@ -293,3 +293,13 @@ async def test_killed_browser_comes_back_to_idle(kiosk: Any, tmp_path: Path) -> 
         await again.close()
     reloaded = await client.request("kiosk.reload")
     assert reloaded["reason"] == "reloaded"
+
+
+async def test_the_page_cannot_be_left_for_another_address(kiosk: Any) -> None:
+    _, _, peek = kiosk
+    await peek.wait_view("idle")
+    await peek.eval("location.href = 'about:blank'")
+    await peek.wait(
+        "location.protocol === 'file:' && document.body.dataset.view === 'idle'", "our page back"
+    )
+    assert "Bienvenue" in await peek.text()
