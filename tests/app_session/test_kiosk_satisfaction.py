@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pvp_tui.core import events as ev
-from pvp_tui.core.models import Outcome
+from pvp_tui.core.frontdesk import CheckIn
+from pvp_tui.core.models import Outcome, Status
 from pvp_tui.ui.screens.session import SessionScreen
 from tests.bridge_session.peek import Peek
 from tests.support.bridge_daemons import BridgeProcess
@@ -83,3 +84,33 @@ async def test_a_touch_on_the_kiosk_after_the_call_is_recorded_on_the_visit(
     started = dict(rows)[ev.SESSION_STARTED]
     assert answers == [{"kiosk": "kiosk-1", "session": started["session"], "answer": "ok"}]
     assert "Durand" not in json.dumps(rows)
+
+
+async def test_calling_a_visitor_prepares_the_kiosk_and_no_show_returns_it_to_idle(
+    screen_bridge: BridgeProcess, far_end: FarEnd, tmp_path: Path
+) -> None:
+    bridge = screen_bridge
+    room = far_end.room_url("x").split("?")[0]
+    config = site_config(url=bridge.url, token=bridge.token_file, room_url=room)
+    desk = make_desk(tmp_path / "pvp.db", config)
+    visit = desk.check_in(CheckIn("caf", "Mme Durand"))
+    app = make_app(desk)
+    kiosk = await Peek.open(tmp_path / "profiles")
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            link = app.kiosks["kiosk-1"]
+            await until(pilot, lambda: link.state.online and app.loads > 0, "the link and queue")
+            await kiosk.wait_view("idle")
+            await pilot.press("f3")  # call the next visitor to the kiosk
+            await until(pilot, lambda: desk.get(visit.id).status is Status.CALLED, "called")
+            await kiosk.wait_view("preparing")
+            text = await kiosk.text()
+            assert visit.ticket in text and "Votre conseiller CAF va vous rejoindre" in text
+            assert "Durand" not in await kiosk.eval("document.documentElement.outerHTML")
+
+            app.queue_screen.follow(desk.get(visit.id))
+            await pilot.press("n")  # absent: the kiosk is free again
+            await until(pilot, lambda: desk.get(visit.id).status is Status.NO_SHOW, "no-show")
+            await kiosk.wait_view("idle")
+    finally:
+        await kiosk.close()
