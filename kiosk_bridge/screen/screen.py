@@ -389,10 +389,15 @@ class KioskScreen:
                 self.visit.session = data.get("session")
         elif state == "in_call" and self.visit is not None:
             self.visit.agent_joined = True
-        elif state == "idle" and data.get("session") and self.visit is not None:
-            if self.visit.session not in (None, data.get("session")):
+        elif state in ("ended", "failed", "idle") and self.visit is not None:
+            # The end is known at `ended`/`failed`, while the call's browser still covers the
+            # screen: the page is ready underneath before that browser is gone. `idle`
+            # carries the same in `last` (an end event this screen did not see).
+            if self.visit.session not in (None, data.get("session")) or self.view != "call":
                 return
-            last = data.get("last") or {}
+            last = (data.get("last") or {}) if state == "idle" else data
+            if not isinstance(last, dict) or last.get("state") not in ("ended", "failed"):
+                return
             if last.get("agent_joined_at"):
                 self.visit.agent_joined = True
             if self.visit.agent_joined:

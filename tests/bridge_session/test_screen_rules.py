@@ -64,21 +64,23 @@ async def test_call_states_lead_the_views() -> None:
         screen.on_event("session.state", data)
     await settle(screen)
     assert screen.view == "call" and screen.state()["ticket"] == "C-007"
-    idle = {"state": "idle", "session": "s1", "last": {"reason": "far_end_left"}}
-    screen.on_event("session.state", idle)
+    ended = {"state": "ended", "session": "s1", "reason": "far_end_left"}
+    screen.on_event("session.state", ended)  # shown under the call's browser, still there
+    screen.on_event("session.state", {"state": "idle", "session": "s1", "last": ended})
     await settle(screen)
     assert screen.view == "after" and screen.state()["satisfaction"]
     assert screen.state()["ticket"] == ""  # the thanks page shows no ticket
 
     # A call that failed before the agent came: "stay seated, the desk is coming".
     screen.on_event("session.state", {**launching, "session": "s2", "display_name": "C-008"})
-    screen.on_event("session.state", {"state": "idle", "session": "s2", "last": {}})
+    failed = {"state": "failed", "session": "s2", "reason": "browser_crashed"}
+    screen.on_event("session.state", {"state": "idle", "session": "s2", "last": failed})
     await settle(screen)
     assert screen.view == "interrupted"
     # Ended by staff before the agent came (cancelled visit): straight back to idle.
     screen.on_event("session.state", {**launching, "session": "s3", "display_name": "C-009"})
     screen.on_event(
-        "session.state", {"state": "idle", "session": "s3", "last": {"reason": "ended_by_staff"}}
+        "session.state", {"state": "ended", "session": "s3", "reason": "ended_by_staff"}
     )
     await settle(screen)
     assert screen.view == "idle" and screen.visit is None
@@ -135,7 +137,8 @@ async def test_one_anonymous_answer_per_visit_never_for_another() -> None:
         {"state": "launching", "session": "s1", "display_name": "C-007", "partner": "caf"},
     )
     screen.on_event(
-        "session.state", {"state": "idle", "session": "s1", "last": {"agent_joined_at": "t"}}
+        "session.state",
+        {"state": "idle", "session": "s1", "last": {"state": "ended", "agent_joined_at": "t"}},
     )
     await settle(screen)
     screen._on_report({"answer": "good", "visit": "s0"})  # a page left from another visit
