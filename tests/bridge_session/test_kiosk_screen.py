@@ -303,3 +303,29 @@ async def test_the_page_cannot_be_left_for_another_address(kiosk: Any) -> None:
         "location.protocol === 'file:' && document.body.dataset.view === 'idle'", "our page back"
     )
     assert "Bienvenue" in await peek.text()
+
+
+async def test_every_exit_of_the_bridge_takes_its_screen_browser_along(
+    bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "profiles"
+    peek = await Peek.open(profiles)
+    first, group = peek.profile, owner_group(peek.profile)
+    await peek.close()
+    bridge.stop()  # SIGTERM: the bridge's own shutdown path
+    assert group_members(group) == [] and not first.exists()
+
+    bridge.start()
+    peek = await Peek.open(profiles)
+    second, group = peek.profile, owner_group(peek.profile)
+    await peek.close()
+    bridge.kill()  # SIGKILL, as in a power cut: Chromium outlives it...
+    assert group_members(group) and second.exists()
+    bridge.start()  # ...until the next start sweeps it, then shows its own screen
+    peek = await Peek.open(profiles)
+    try:
+        assert peek.profile != second and not second.exists()
+        assert group_members(group) == []
+        await peek.wait_view("idle")
+    finally:
+        await peek.close()

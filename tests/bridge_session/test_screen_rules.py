@@ -149,3 +149,17 @@ async def test_one_anonymous_answer_per_visit_never_for_another() -> None:
     assert len(answers) == 1 and answers[0]["answer"] == "ok"
     assert set(answers[0]) == {"session", "display_name", "partner", "answer", "at"}
     assert screen.state()["answered"]
+
+
+async def test_english_on_the_sites_choice_and_the_partners_name_from_config() -> None:
+    screen, _ = make(language="en", partner_names=(("caf", "CAF"),), site_name="Leyme")
+    state = screen.state()
+    assert state["texts"]["idle_title"] == "Welcome" and state["language"] == "en"
+    await screen.prepare("C-007", "caf")
+    assert screen.state()["joining"] == "Your CAF adviser will join you."
+    await screen.prepare("C-008", "cpam")  # no name for it: said without one
+    assert screen.state()["joining"] == "Your adviser will join you."
+    await screen.prepare("C-009", "cpam", "Assurance Maladie")  # the desk's name wins
+    assert screen.state()["joining"] == "Your Assurance Maladie adviser will join you."
+    french, _ = make()
+    assert french.state()["texts"]["idle_desk"] == "Pour commencer, adressez-vous à l'accueil."
