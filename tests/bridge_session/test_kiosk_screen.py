@@ -28,7 +28,9 @@ SITE = "Maison France Services de Leyme"
 VISITOR = "Marie Curie"  # what must never reach the kiosk's screen
 
 
-def screen_config(chromium: str, profiles: Path, language: str = "fr") -> str:
+def screen_config(
+    chromium: str, profiles: Path, language: str = "fr", logo: Path | None = None
+) -> str:
     return f"""
 [session]
 chromium = "{chromium}"
@@ -47,6 +49,7 @@ display_name = "query:name"
 enabled = true
 site_name = "{SITE}"
 language = "{language}"
+logo = "{logo or ""}"
 after_call_seconds = 120
 
 [screen.partner_names]
@@ -58,8 +61,10 @@ caf = "CAF"
 def bridge(chromium: str, tmp_path: Path) -> Iterator[BridgeProcess]:
     # No CUPS or SANE here: the screen does not need them and the bridge starts anyway.
     env = {"CUPS_SERVER": "127.0.0.1:9", "SANE_CONFIG_DIR": str(tmp_path)}
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (120, 60), (200, 30, 30)).save(logo)
     proc = BridgeProcess(
-        tmp_path / "bridge", env, config=screen_config(chromium, tmp_path / "profiles")
+        tmp_path / "bridge", env, config=screen_config(chromium, tmp_path / "profiles", logo=logo)
     )
     proc.start()
     try:
@@ -112,6 +117,8 @@ async def test_idle_at_start_says_where_and_what_to_do(kiosk: Any) -> None:
     text = await peek.text()
     assert SITE in text and "Bienvenue" in text and "adressez-vous à l'accueil" in text
     assert (await peek.url()).startswith("file://")  # the bridge's own page, no server
+    await peek.wait("document.getElementById('logo').naturalWidth === 120", "the site's logo")
+    assert not await peek.eval("document.getElementById('logo').hidden")
     status = await client.request("kiosk.status")
     assert status["enabled"] and status["view"] == "idle" and status["browser"]
     hello = await client.request("hello")
