@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image
 
-from kiosk_bridge.session.browser import CDPConnection, group_members
+from kiosk_bridge.session.browser import CDPConnection, CDPError, group_members
 
 
 def profiles(root: Path, screen: bool) -> list[Path]:
@@ -76,9 +76,13 @@ class Peek:
         deadline = time.monotonic() + timeout
         value = None
         while time.monotonic() < deadline:
-            value = await self.eval(expression)
-            if value:
-                return value
+            try:
+                value = await self.eval(expression)
+            except CDPError as exc:  # the page is between two documents: ask again
+                value = str(exc)
+            else:
+                if value:
+                    return value
             await asyncio.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
 
