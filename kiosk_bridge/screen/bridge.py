@@ -113,7 +113,9 @@ def setup(bridge: Any) -> None:
             bridge.poke_health()
         return {"jobs_cancelled": cancelled, "documents_deleted": deleted}
 
-    screen = KioskScreen(config, manager.config, bridge.broadcast, wipe=wipe)
+    screen = KioskScreen(
+        config, manager.config, bridge.broadcast, wipe=wipe, busy=lambda: manager.active
+    )
     if config.enabled:
         bridge.screen = screen
         bridge.listeners.append(screen.on_event)

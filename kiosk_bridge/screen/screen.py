@@ -44,6 +44,7 @@ ANSWERS = ("good", "ok", "bad")
 # A touch screen must not zoom, nor swipe back to a blank page.
 SCREEN_FLAGS = ("--disable-pinch", "--overscroll-history-navigation=0")
 RELAUNCH_DELAY = 0.5  # seconds between a browser's death and the next launch
+BUSY_POLL = 0.2  # seconds between two looks at a call that holds back a relaunch
 MAX_RELAUNCH_DELAY = 30.0
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -76,12 +77,15 @@ class KioskScreen:
         emit: Emit,
         *,
         wipe: Wipe | None = None,
+        busy: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.session_config = session
         self.emit = emit
         self.wipe = wipe
+        self.busy = busy  # a call runs (the session's browser is on screen)
+        self._announce_restart = False  # say "browser_restarted" once the new page shows
         self.clock = clock
         self.view = "idle"
         self.visit: Visit | None = None
@@ -133,11 +137,22 @@ class KioskScreen:
                 return
             # A browser that ran a while is relaunched at once; one that keeps failing at
             # start waits longer each time (up to 30 s), so a broken install does not spin.
-            delay = RELAUNCH_DELAY if self.clock() - started > 10 else min(delay * 2, 30.0)
+            delay = (
+                RELAUNCH_DELAY
+                if self.clock() - started > 10
+                else min(delay * 2, MAX_RELAUNCH_DELAY)
+            )
             self.restarts += 1
-            self.emit("kiosk.screen", self.status(reason="browser_restarted"))
+            self._announce_restart = True
             await asyncio.sleep(0 if self._restart.is_set() else delay)
             self._restart.clear()
+            if self.busy():
+                # A new full-screen window would come on top of the call: wait for its end
+                # (the call's own browser covers the screen meanwhile).
+                log.warning("kiosk screen: browser lost during a call; restarted after it")
+                self.emit("kiosk.screen", self.status(reason="browser_waits_for_call_end"))
+                while self.busy() and not self._closed:
+                    await asyncio.sleep(BUSY_POLL)
 
     async def _run_browser(self) -> None:
         c = self.session_config
@@ -191,7 +206,9 @@ class KioskScreen:
                 if waits["loaded"] in done:  # a (re)load: show the current view again
                     loaded.clear()
                     waits["loaded"] = asyncio.ensure_future(loaded.wait())
-                    await self.render()
+                    if await self.render() and self._announce_restart:
+                        self._announce_restart = False
+                        self.emit("kiosk.screen", self.status(reason="browser_restarted"))
                     continue
                 which = next(k for k, t in waits.items() if t in done)
                 log.warning("kiosk screen: browser %s, restarting it", which)

@@ -20,7 +20,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from kiosk_bridge.client import BridgeClient, BridgeError
 from kiosk_bridge.session.browser import group_members
-from tests.bridge_session.peek import Peek, owner_group
+from tests.bridge_session.peek import Peek, owner_group, profiles
 from tests.support.bridge_daemons import BridgeProcess
 from tests.support.farend import FarEnd
 
@@ -336,3 +336,29 @@ async def test_every_exit_of_the_bridge_takes_its_screen_browser_along(
         await peek.wait_view("idle")
     finally:
         await peek.close()
+
+
+async def test_a_screen_browser_lost_during_a_call_comes_back_after_it(
+    kiosk: Any, tmp_path: Path
+) -> None:
+    client, events, peek = kiosk
+    await peek.wait_view("idle")
+    group = owner_group(peek.profile)
+    await peek.close()
+    async with FarEnd() as far:
+        await client.request(
+            "session.start", {"room_url": far.room_url("C-007"), "display_name": "C-007"}
+        )
+        await events.wait("session.state", lambda d: d["state"] == "in_call")
+        os.killpg(group, signal.SIGKILL)
+        # Not relaunched over the call: a new full-screen window would cover it.
+        await events.wait("kiosk.screen", lambda d: d["reason"] == "browser_waits_for_call_end")
+        assert not [p for p in profiles(tmp_path / "profiles", True) if p.exists()]
+        assert not (await client.request("kiosk.status"))["browser"]
+        await client.request("session.end")
+    await events.wait("kiosk.screen", lambda d: d["reason"] == "browser_restarted")
+    fresh = await Peek.open(tmp_path / "profiles")
+    try:
+        await fresh.wait_view("thanks")  # the call ended with the agent there
+    finally:
+        await fresh.close()
