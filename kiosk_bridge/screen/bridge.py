@@ -97,7 +97,12 @@ def setup(bridge: Any) -> None:
         if not config.wipe_at_idle:
             return {}
         cancelled: list[int] = []
-        for job in await bridge.printer.jobs(None, True):
+        try:
+            jobs = await bridge.printer.jobs(None, True)
+        except Exception:  # CUPS away: the documents are still deleted below
+            log.exception("kiosk screen: the print queue could not be read")
+            jobs = []
+        for job in jobs:
             if job.submitted >= since and not job.final:
                 try:
                     await bridge.printer.cancel(job.job)
