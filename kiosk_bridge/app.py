@@ -34,7 +34,11 @@ from kiosk_bridge.spool import Spool
 
 log = logging.getLogger("kiosk_bridge")
 
-EXTENSIONS: tuple[str, ...] = ("kiosk_bridge.methods", "kiosk_bridge.session.bridge")
+EXTENSIONS: tuple[str, ...] = (
+    "kiosk_bridge.methods",
+    "kiosk_bridge.session.bridge",
+    "kiosk_bridge.screen.bridge",
+)
 
 CLOSE_UNREAD = 1008  # policy violation: the client does not read what it asked for
 CLOSE_GRACE_S = 2.0
@@ -70,6 +74,9 @@ class Bridge:
         )
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
+        # In-process listeners of every broadcast event (the kiosk screen follows the call
+        # and the peripherals this way); called before the clients get it, never raising.
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_health_key: Any = None
         self._scanners_checked = -1e9
@@ -116,6 +123,11 @@ class Bridge:
     # -- events --------------------------------------------------------------------------------
     def broadcast(self, event: str, data: dict[str, Any]) -> None:
         """Send one event to every authenticated client (never waits, never raises)."""
+        for listener in self.listeners:
+            try:
+                listener(event, data)
+            except Exception:
+                log.exception("listener of %s failed", event)
         try:
             message = encode_event(event, data)
             readers = [ws for ws in self.clients if self.room_for(ws, len(message))]

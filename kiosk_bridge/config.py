@@ -30,6 +30,7 @@ Example (every key optional)::
     offline_after = 10          # seconds a job may sit unprocessed before "offline"
 
     [session]                   # the kiosk's video call: see kiosk_bridge/session/config.py
+    [screen]                    # the kiosk's own pages: see kiosk_bridge/screen/config.py
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from kiosk_bridge.screen import config as screen_config
 from kiosk_bridge.session import config as session_config
 from pvp_common import checks
 from pvp_common.checks import Check, Checker, ConfigError
@@ -153,6 +155,7 @@ def load(path: Path | None) -> Config:
             if key not in keys:
                 extra.setdefault(name, {})[key] = item
     session_config.read(check, extra.get("session"))  # [session] lives with the session code
+    screen_config.read(check, extra.get("screen"))  # [screen] with the kiosk screen's
     check.raise_problems(str(path))
     return Config(**values, extra=extra)
 

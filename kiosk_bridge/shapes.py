@@ -165,6 +165,30 @@ class Health(TypedDict):
 
 class DocumentsExpired(TypedDict):
     document: str
+    reason: NotRequired[str]  # "visit_end": deleted when the kiosk's screen went back to idle
+
+
+class KioskScreenStatus(TypedDict):
+    """``kiosk.screen`` events and the ``kiosk.status``/``kiosk.prepare``/``kiosk.idle``
+    results: what the kiosk's own screen shows (kiosk_bridge.screen)."""
+
+    view: Literal["idle", "preparing", "call", "interrupted", "after"]
+    reason: str | None
+    ticket: str | None
+    session: str | None
+    trouble: str | None
+    browser: bool
+    restarts: int
+    seconds: float
+    enabled: NotRequired[bool]
+
+
+class KioskSatisfaction(TypedDict):
+    session: str | None
+    display_name: str
+    partner: str | None
+    answer: Literal["good", "ok", "bad"]
+    at: str
 
 
 class SessionStatus(TypedDict):
@@ -238,6 +262,8 @@ EVENTS: dict[str, type] = {
     "documents.expired": DocumentsExpired,
     "session.state": SessionStatus,
     "session.stats": SessionStats,
+    "kiosk.screen": KioskScreenStatus,
+    "kiosk.satisfaction": KioskSatisfaction,
     "client.connected": ClientConnected,
     "client.disconnected": ClientDisconnected,
 }
@@ -279,6 +305,14 @@ class PrintSubmitted(TypedDict):
     job: PrintJob
 
 
+class KioskScreenshot(TypedDict):
+    type: Literal["image/png"]
+    width: int
+    height: int
+    view: str  # a KioskScreenStatus view, or "in_call" (screenshot_during_call)
+    data: str  # base64
+
+
 RESULTS: dict[str, type] = {
     "hello": Hello,
     "health.get": Health,
@@ -289,6 +323,10 @@ RESULTS: dict[str, type] = {
     "session.start": SessionStatus,
     "session.status": SessionStatus,
     "session.end": SessionStatus,
+    "kiosk.status": KioskScreenStatus,
+    "kiosk.prepare": KioskScreenStatus,
+    "kiosk.idle": KioskScreenStatus,
+    "kiosk.screenshot": KioskScreenshot,
 }
 
 

@@ -104,6 +104,14 @@ def setup(bridge: Any) -> None:
     async def start(call: CallContext, p: dict[str, Any]) -> Any:
         """Open the partner's room on the kiosk; states follow as session.state events."""
         try:
+            screen = getattr(bridge, "screen", None)
+            if screen is not None and not manager.active:
+                # The rules first (never a name on the kiosk's page), then the preview
+                # gives the camera back before the call's browser asks for it.
+                request = manager.config.check_request(
+                    p["room_url"], p["display_name"], p["partner"]
+                )
+                await screen.call_opening(request.display_name, request.partner)
             return await manager.start(p["room_url"], p["display_name"], p["partner"])
         except RoomRefused as exc:
             raise SessionError(exc.code, **exc.params) from None

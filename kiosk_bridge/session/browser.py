@@ -184,6 +184,7 @@ class LaunchOptions:
     extra_flags: tuple[str, ...] = ()
     start_timeout: float = 20.0
     profile_root: Path | None = None  # None: the system temp folder
+    profile_prefix: str = ""  # after PROFILE_PREFIX, e.g. "screen-" for the kiosk's screen
     env: dict[str, str] = field(default_factory=dict)
 
     def argv(self, profile: Path) -> list[str]:
@@ -221,7 +222,7 @@ class Chromium:
         """Start Chromium and connect to it; on any failure nothing is left behind."""
         root = options.profile_root or Path(tempfile.gettempdir())
         root.mkdir(parents=True, exist_ok=True)
-        profile = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX, dir=root))
+        profile = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX + options.profile_prefix, dir=root))
         env = {**os.environ, **options.env}
         try:
             proc = await asyncio.create_subprocess_exec(

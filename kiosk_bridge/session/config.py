@@ -108,10 +108,9 @@ class SessionConfig:
     quality: Thresholds = field(default_factory=Thresholds)
     partners: tuple[PartnerRooms, ...] = ()
 
-    def check_request(
-        self, room_url: str, display_name: str, partner: str | None = None
-    ) -> RoomRequest:
-        """Apply the rules: ticket-number display name, https room on an allowed domain."""
+    def partner_for(self, display_name: str, partner: str | None = None) -> PartnerRooms:
+        """The partner a ticket-number display name belongs to (RoomRefused otherwise):
+        the rule shared by the call and the kiosk's preparing page."""
         match = TICKET_RE.fullmatch(display_name) if isinstance(display_name, str) else None
         if match is None:
             raise RoomRefused("invalid_display_name")
@@ -126,6 +125,13 @@ class SessionConfig:
             rooms = next((p for p in self.partners if p.prefix == prefix), None)
             if rooms is None:
                 raise RoomRefused("unknown_partner", partner=f"{prefix}-…")
+        return rooms
+
+    def check_request(
+        self, room_url: str, display_name: str, partner: str | None = None
+    ) -> RoomRequest:
+        """Apply the rules: ticket-number display name, https room on an allowed domain."""
+        rooms = self.partner_for(display_name, partner)
         url, host = judge_room_url(room_url)
         if not rooms.allows(host):
             raise RoomRefused("room_not_allowed", host=host, partner=rooms.id)

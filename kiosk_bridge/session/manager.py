@@ -580,6 +580,11 @@ class SessionManager:
         """The running browser (process group, profile), for diagnostics and tests."""
         return self._session.browser if self._session is not None else None
 
+    @property
+    def page_session(self) -> str | None:
+        """The DevTools session of the call's page (kiosk.screenshot during a call)."""
+        return self._session.main_session if self._session is not None else None
+
     # -- internals ---------------------------------------------------------------------
     async def _drive(self, session: _Session) -> None:
         try:

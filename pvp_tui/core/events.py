@@ -29,6 +29,9 @@ SESSION_RECONNECTING = "session_reconnecting"
 SESSION_QUALITY = "session_quality"  # quality: good|degraded|poor (on change)
 SESSION_ENDED = "session_ended"  # reason, worst_quality, reconnects, seconds_in_call
 SESSION_INCIDENT = "session_incident"  # kind: call_lost|fallback_phone|new_appointment|...
+# The visitor's answer to the kiosk's three faces after the call (anonymous: no name, no
+# free text): kiosk, session, answer: good|ok|bad
+SESSION_SATISFACTION = "session_satisfaction"
 
 # Documents at the kiosk (issue: documents)
 DOCUMENT_CAPTURED = "document_captured"  # document, kiosk, type, pages, sha256

@@ -48,6 +48,7 @@ from .store import Store
 
 FAILED_STATE = "failed"
 QUALITIES = ("good", "degraded", "poor")
+ANSWERS = ("good", "ok", "bad")  # session_satisfaction.answer: the kiosk's three faces
 # Wait distribution buckets, in minutes: [low, high).
 WAIT_BUCKETS: tuple[tuple[int, int | None], ...] = (
     (0, 5),
@@ -190,6 +191,8 @@ class Figures:
     sessions: int = 0
     failed_sessions: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    # The kiosk's three faces after the call (session_satisfaction): answer -> visits
+    satisfaction: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ANSWERS, 0))
     documents_scanned: int = 0
     pages_scanned: int = 0
     documents_printed: int = 0
@@ -296,7 +299,7 @@ def activity_report(store: Store, config: Config, period: Period) -> ActivityRep
 # function of its visit's events; the log is append-only, so each refresh recomputes only
 # the visits with events past the last seq summarised. These tables are a cache: dropping
 # them only makes the next report rebuild them.
-SUMMARY_VERSION = 4
+SUMMARY_VERSION = 5  # 5: the kiosk's satisfaction answers in report_labels
 
 _SUMMARY_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS report_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)""",
@@ -427,7 +430,7 @@ SELECT created.visit_id AS visit_id, created.site_id AS site_id, created.arrived
        e.type AS type, e.data AS data
 FROM ({_CHANGED_CREATED}) AS created CROSS JOIN events e ON e.visit_id = created.visit_id
 WHERE e.type IN ('{ev.SESSION_STARTED}', '{ev.SESSION_ENDED}', '{ev.SESSION_INCIDENT}',
-                 '{ev.DOCUMENT_CAPTURED}', '{ev.DOCUMENT_PRINTED}')
+                 '{ev.SESSION_SATISFACTION}', '{ev.DOCUMENT_CAPTURED}', '{ev.DOCUMENT_PRINTED}')
 """
 
 # ... summed per visit and kiosk.
@@ -458,12 +461,16 @@ GROUP BY visit_id, kiosk
 _SUMMARISE_LABELS = f"""
 INSERT INTO report_labels (visit_id, site_id, arrived, partner, kiosk, what, label, n)
 SELECT visit_id, site_id, arrived, partner, kiosk,
-       CASE WHEN type = '{ev.SESSION_ENDED}' THEN 'reason' ELSE 'incident' END,
+       CASE WHEN type = '{ev.SESSION_ENDED}' THEN 'reason'
+            WHEN type = '{ev.SESSION_SATISFACTION}' THEN 'satisfaction'
+            ELSE 'incident' END,
        COALESCE(CASE WHEN type = '{ev.SESSION_ENDED}' THEN json_extract(data, '$.reason')
+                     WHEN type = '{ev.SESSION_SATISFACTION}' THEN json_extract(data, '$.answer')
                      ELSE json_extract(data, '$.kind') END, 'unknown'),
        COUNT(*)
 FROM ({_SESSION_EVENTS})
 WHERE type = '{ev.SESSION_INCIDENT}'
+   OR type = '{ev.SESSION_SATISFACTION}'
    OR (type = '{ev.SESSION_ENDED}' AND json_extract(data, '$.state') = '{FAILED_STATE}')
 GROUP BY 1, 5, 6, 7
 """
@@ -714,6 +721,10 @@ def _period_figures(
         if what == "reason":
             for target in (acc_of(partner).figures, total.figures):
                 target.failure_reasons[label] = target.failure_reasons.get(label, 0) + n
+        elif what == "satisfaction":
+            if label in ANSWERS:
+                for target in (acc_of(partner).figures, total.figures):
+                    target.satisfaction[label] += n
         else:
             kiosk = kiosks.setdefault(str(kiosk_id), KioskFigures(kiosk=str(kiosk_id)))
             kiosk.incident_kinds[label] = kiosk.incident_kinds.get(label, 0) + n
@@ -769,6 +780,7 @@ def report_to_dict(report: ActivityReport) -> dict[str, Any]:
             "sessions": f.sessions,
             "failed_sessions": f.failed_sessions,
             "failure_reasons": dict(f.failure_reasons),
+            "satisfaction": dict(f.satisfaction),
             "documents_scanned": f.documents_scanned,
             "pages_scanned": f.pages_scanned,
             "documents_printed": f.documents_printed,

@@ -14,6 +14,8 @@ and into :class:`Record` s, the visit events :class:`SessionLog` writes:
 | session_ended | ended or failed | kiosk, session, state, reason, worst_quality, |
 |   |   | reconnects, seconds_in_call |
 | session_incident | call lost, or staff fell back | kiosk, session, kind |
+| session_satisfaction | the visitor touched a face | kiosk, session, answer |
+|   | after the call (kiosk.satisfaction) |   |
 
 Only the sessions this app started are recorded (another desk's pvp connected to the
 same bridge sees the events too and ignores them), and the video's display name is the
@@ -43,6 +45,7 @@ from .models import Visit
 RUNNING = ("launching", "connecting", "waiting_agent", "in_call", "reconnecting")
 FINAL = ("ended", "failed")
 QUALITIES = ("good", "degraded", "poor")
+ANSWERS = ("good", "ok", "bad")  # the kiosk's three faces (kiosk.satisfaction)
 HISTORY = 40  # stats samples kept per session for the sparklines
 
 # Incident kinds (session_incident.kind).
@@ -203,7 +206,23 @@ class SessionTracker:
             return self._state(live, cast(SessionStatus, data))
         if event == "session.stats":
             return self._stats(live, cast(SessionStats, data))
+        if event == "kiosk.satisfaction":
+            return self._satisfaction(live, data)
         return []
+
+    def _satisfaction(self, live: LiveSession, data: Mapping[str, Any]) -> list[Record]:
+        """The visitor's answer after the call: once per session, anonymous."""
+        answer = data.get("answer")
+        if answer not in ANSWERS or "satisfaction" in live.recorded:
+            return []
+        live.recorded.add("satisfaction")
+        return [
+            Record(
+                live.visit_id,
+                events.SESSION_SATISFACTION,
+                {"kiosk": live.kiosk, "session": live.session, "answer": answer},
+            )
+        ]
 
     def _ours(self, live: LiveSession, data: Mapping[str, Any]) -> bool:
         sid = data.get("session")

@@ -123,6 +123,12 @@ ACTIONS: tuple[UiAction, ...] = (
         N_("Privacy"),
         N_("Hide or show visitor names (screen seen by the public)"),
     ),
+    UiAction(
+        "kiosk_view",
+        "k",
+        N_("Kiosk screen"),
+        N_("See the kiosk's screen; reload or restart its page"),
+    ),
     UiAction("refresh", "ctrl+r", N_("Refresh"), N_("Reload the queue from the database")),
 )
 

@@ -422,6 +422,7 @@ class PvpApp(App[int]):
             if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):
                 self.documents.purge()  # its papers leave the kiosk now
             self.sessions.visit_closed(message.visit)  # its video call ends with it
+            self.sessions.visit_moved(message.visit)  # the kiosk's screen follows it
         self.show_action_read(message.state)
 
     @on(ActionRefused)

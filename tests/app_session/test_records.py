@@ -246,3 +246,27 @@ def test_two_desks_following_one_call_write_its_record_once(desk: FrontDesk) -> 
         ev.SESSION_ENDED,
     ]
     assert open_session(log, session) is None  # over: nobody adopts it any more
+
+
+def test_the_kiosk_satisfaction_answer_is_recorded_once_for_our_session(desk: FrontDesk) -> None:
+    visit = at_kiosk(desk)
+    tracker = SessionTracker()
+    tracker.begin("kiosk-1", visit)
+    events = recorded_call(visit.ticket)
+    records = feed_all(tracker, events)
+    session = events[0][1]["session"]
+
+    def answer(value: str, sid: str = session) -> list[Record]:
+        data = {"session": sid, "display_name": visit.ticket, "answer": value, "at": "x"}
+        return tracker.feed("kiosk-1", "kiosk.satisfaction", data)
+
+    assert answer("good", "another-session") == []  # another desk's call on this kiosk
+    assert answer("excellent") == []  # not one of the three faces
+    records += answer("bad")
+    assert answer("good") == []  # one answer per call
+    SessionLog(desk).write(records)
+    rows = session_rows(desk, visit.id)
+    assert rows[-1] == (
+        ev.SESSION_SATISFACTION,
+        {"kiosk": "kiosk-1", "session": session, "answer": "bad"},
+    )

@@ -31,6 +31,13 @@ def day_report(tmp_path_factory: pytest.TempPathFactory):
     h.call(b, t(DAY, 9, 30))
     h.start(b, t(DAY, 9, 31))
     h.session(b, t(DAY, 9, 31, 10), 1000, "kiosque-1")
+    # The visitor touched a face on the kiosk after the call (kiosk.satisfaction).
+    h.raw_event(
+        b.visit_id,
+        "session_satisfaction",
+        t(DAY, 9, 49),
+        {"kiosk": "kiosque-1", "session": "s-b", "answer": "good"},
+    )
     h.finish(b, t(DAY, 9, 51), "resolved")
 
     c = h.check_in(t(DAY, 9, 55), "cpam", appointment=True)
@@ -53,6 +60,7 @@ def day_report(tmp_path_factory: pytest.TempPathFactory):
         incident_has_kiosk=False,
     )
     after = h.session(d, after, 900, "kiosque-2", quality="degraded")
+    h.raw_event(d.visit_id, "session_satisfaction", after, {"kiosk": "kiosque-2", "answer": "bad"})
     h.raw_event(d.visit_id, "document_captured", after, {"kiosk": "kiosque-2", "pages": 3})
     h.raw_event(d.visit_id, "document_captured", after, {"kiosk": "kiosque-2", "pages": 1})
     h.raw_event(
@@ -83,6 +91,7 @@ def test_totals_of_the_day(day_report) -> None:
     assert t.interview_median_s == 1500.0
     assert t.outcomes == {"resolved": 1, "follow_up": 1, "redirected": 0, "technical_failure": 0}
     assert (t.sessions, t.failed_sessions, t.failure_reasons) == (3, 1, {"connection_lost": 1})
+    assert t.satisfaction == {"good": 1, "ok": 0, "bad": 1}
     assert (t.documents_scanned, t.pages_scanned) == (2, 4)
     assert (t.documents_printed, t.pages_printed) == (1, 4)
     # The need travelled with the transferred visitor: counted once, on the served visit.
@@ -98,6 +107,11 @@ def test_partners_of_the_day(day_report) -> None:
     assert (caf.visits, caf.transfers_out, caf.cancellations, caf.open) == (3, 1, 1, 1)
     assert (caf.wait_median_s, caf.interview_median_s, caf.served) == (720.0, None, 0)
     assert (cpam.visits, cpam.transfers_in, cpam.appointments, cpam.no_shows) == (2, 1, 1, 1)
+    assert (cpam.satisfaction["good"], msa.satisfaction["bad"], caf.satisfaction) == (
+        1,
+        1,
+        {"good": 0, "ok": 0, "bad": 0},
+    )
     assert (cpam.wait_median_s, cpam.interview_median_s, cpam.served) == (600.0, 1200.0, 1)
     assert cpam.needs_met["reduced_mobility"] == 1 and caf.needs_requested_total == 0
     assert (msa.visits, msa.served, msa.wait_median_s, msa.interview_median_s) == (

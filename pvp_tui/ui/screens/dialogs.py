@@ -268,7 +268,9 @@ class HelpScreen(Dialog):
     ]
 
     def compose(self) -> ComposeResult:
-        rows = [(a.keys, _(a.help)) for a in actions.ACTIONS]
+        # Not its own row: it is open (its footer says how to close it), and every other key
+        # fits at 80x24 that way.
+        rows = [(a.keys, _(a.help)) for a in actions.ACTIONS if a.id != "help"]
         rows += [(keys, _(text)) for keys, text in actions.APP_KEYS]
         lines = []
         for keys, text in rows:

@@ -555,6 +555,11 @@ class QueueScreen(Screen[None]):
             return self.state.active[0]
         return visit
 
+    def action_kiosk_view(self) -> None:
+        from .kiosk_view import open_kiosk_view
+
+        open_kiosk_view(self.app, self.services)
+
     def action_toggle_privacy(self) -> None:
         self.post_message(TogglePrivacy())
 

@@ -71,6 +71,7 @@ class Sessions:
         self._queue: asyncio.Queue[list[Record]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.written = 0  # records written (tests wait on it)
+        self._prepared: dict[str, str] = {}  # visit id -> the kiosk showing its preparing page
 
     # ----------------------------------------------------------------- wiring
     def attach(self) -> None:
@@ -89,7 +90,7 @@ class Sessions:
                 await self._writer
 
     def _on_event(self, kiosk: str, event: str, data: Any) -> None:
-        if event.startswith("session."):
+        if event.startswith("session.") or event == "kiosk.satisfaction":
             self._record(self.tracker.feed(kiosk, event, data))
             self.app.post_message(SessionChanged(kiosk))
         elif (
@@ -312,6 +313,43 @@ class Sessions:
             except (PvpError, sqlite3.Error):  # unreadable now: the next read says why
                 continue
             self.visit_closed(visit)
+
+    def visit_moved(self, visit: Visit) -> None:
+        """The kiosk's screen follows the visit (kiosk_bridge.screen): its preparing page
+        (ticket, partner, camera check) once it is called to the kiosk, back to idle when
+        it leaves without a call. Best effort: a bridge without its screen says so and
+        nothing else happens."""
+        live = self.tracker.for_visit(visit.id)
+        if visit.status is Status.CALLED and live is None:
+            with contextlib.suppress(PvpError):
+                link = self.pick_kiosk()
+                partner = self.desk.config.partner(visit.partner_id)
+                params = {"display_name": visit.ticket, "partner": visit.partner_id}
+                if partner is not None:
+                    params["partner_name"] = partner.name[:60]
+                self._prepared[visit.id] = link.kiosk.id
+                self.app.run_worker(
+                    self._screen(link, "kiosk.prepare", params),
+                    group="kiosk-screen",
+                    exit_on_error=False,
+                )
+        elif visit.status in CLOSED and visit.id in self._prepared:
+            prepared = self.kiosks.links.get(self._prepared.pop(visit.id))
+            if prepared is not None and (live is None or not live.running):
+                self.app.run_worker(
+                    self._screen(prepared, "kiosk.idle", {}),
+                    group="kiosk-screen",
+                    exit_on_error=False,
+                )
+        elif visit.status is Status.IN_SESSION:
+            self._prepared.pop(visit.id, None)
+
+    async def _screen(self, link: KioskLink, method: str, params: dict[str, Any]) -> None:
+        try:
+            await link.request(method, params, timeout=10)
+        except BridgeError as err:
+            if err.code not in ("screen_disabled", "call_in_progress", "unknown_method"):
+                log.info("kiosk %s: %s refused (%s)", link.kiosk.id, method, err.code)
 
     async def _end_quietly(self, live: LiveSession) -> None:
         try:
