@@ -495,10 +495,26 @@ class KioskScreen:
         self._restart.set()
 
     async def screenshot(self, width: int) -> tuple[bytes, int, int]:
+        """What the kiosk shows. Asked just after a (re)start or a change of view, the
+        page may not be drawn yet (a blank picture): wait up to SHOWN_WAIT_S for the view
+        to be on the page and for two painted frames, then take it as it is."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.shown.wait(), SHOWN_WAIT_S)
         browser, session = self.browser, self.page_session
         if browser is None or browser.cdp is None or session is None:
             raise CDPClosed("no page")
+        with contextlib.suppress(CDPClosed, CDPError, TimeoutError):
+            await browser.cdp.send(
+                "Runtime.evaluate",
+                {"expression": _PAINTED, "awaitPromise": True, "returnByValue": True},
+                session,
+                timeout=2.0,
+            )
         return await capture(browser.cdp, session, width)
+
+
+SHOWN_WAIT_S = 5.0
+_PAINTED = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))"
 
 
 async def capture(cdp: CDPConnection, session: str, width: int) -> tuple[bytes, int, int]:
