@@ -188,10 +188,11 @@ def has_details_before(db: Reader, cutoff: str) -> bool:
     return row is not None
 
 
-def state_words(appointment: Appointment, now: datetime) -> str:
+def state_words(appointment: Appointment, now: datetime, compact: bool = False) -> str:
     """What the list says of an appointment: expected, late, arrived, cancelled."""
     if appointment.cancelled_after_arrival:
-        return _("cancelled · {ticket} arrived").format(ticket=appointment.ticket or "?")
+        words = _("cancelled {ticket}") if compact else _("cancelled · {ticket} arrived")
+        return words.format(ticket=appointment.ticket or "?")
     if appointment.visit_id is not None:
         return _("arrived {ticket}").format(ticket=appointment.ticket or "")
     if appointment.late(now):

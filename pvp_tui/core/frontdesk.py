@@ -638,6 +638,12 @@ class FrontDesk:
         with self.store.snapshot() as db:
             return self._find(db, ref)
 
+    def appointments_of_day(self, day: date | None = None) -> list[appointments.Appointment]:
+        """The day's appointments from the hub (`appointments.day_lines`): expected, late,
+        or already checked in; a cancelled one nobody checked in has left."""
+        with self.store.snapshot() as db:
+            return appointments.day_lines(db, day or self.today())
+
     def queue(self) -> list[QueueEntry]:
         with self.store.snapshot() as db:
             return self._queue(db)

@@ -74,6 +74,9 @@ def apply_page(
     new_cursor = page.get("cursor")
     if not isinstance(items, list) or not isinstance(new_cursor, str):
         raise PullRefused(_("The hub's answer to the pull was not understood."))
+    if not items and new_cursor == cursor(store):
+        # Nothing new (most pulls): no commit, so no open pvp reads its queue again for it.
+        return done
     with store.transaction() as db:
         partners_changed = False
         for item in items:

@@ -149,3 +149,29 @@ def test_an_appointment_added_on_the_hub_is_checked_in_with_its_name_and_slot(
     listed = hub_admin(hub, "appointment", "list", "--site", site.site.slug, "--json",
                        "--region", region.slug)  # fmt: skip
     assert {r["status"] for r in json.loads(listed.stdout)} == {"cancelled"}
+
+
+async def test_an_appointment_pulled_from_the_hub_is_checked_in_with_one_key(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    from pvp_tui.ui.app import PvpApp
+    from pvp_tui.ui.screens.queue_panels import AppointmentList
+    from tests.support.desk_morning import settle
+
+    site = make_site(tmp_path, region, hub.url)
+    slot = soon(site)
+    added = hub_admin(hub, "appointment", "add", "--site", site.site.slug, "--partner", "cpam",
+                      "--at", slot.strftime("%Y-%m-%dT%H:%M"), "--name", "M. Clavier",
+                      "--region", region.slug)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    pull_once(site)
+    app = PvpApp(fresh_desk(site), watch_changes=False, tick_seconds=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#appointments", AppointmentList)
+        assert table.row_count == 1 and table.display
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+    [visit] = app.desk.visits_of_day()
+    assert (visit.ticket, visit.name, visit.appointment_at) == ("A-001", "M. Clavier", slot)
