@@ -175,3 +175,51 @@ async def test_an_appointment_pulled_from_the_hub_is_checked_in_with_one_key(
         await settle(pilot)
     [visit] = app.desk.visits_of_day()
     assert (visit.ticket, visit.name, visit.appointment_at) == ("A-001", "M. Clavier", slot)
+
+
+async def test_an_open_app_picks_up_the_hub_s_changes_without_a_restart(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    """The app's own sync thread pulls (every second here); the open app sees the
+    worker's commits through its change feed: a partner renamed on the hub and an
+    appointment added there appear on screen, nobody restarting anything."""
+    import asyncio
+
+    from pvp_hub import appointments as hub_appointments
+    from pvp_tui import cli
+    from pvp_tui.commands.context import Context
+    from pvp_tui.core.config import load_config
+    from pvp_tui.ui.app import PvpApp
+    from pvp_tui.ui.screens.queue_panels import AppointmentList
+    from tests.support.desk_morning import settle
+
+    site = make_site(tmp_path, region, hub.url)
+    with site.config_path.open("a") as config:
+        config.write("pull_seconds = 1\n")  # [hub] is the file's last table
+    desk = FrontDesk(Store(site.db), load_config(site.config_path), actor="test")
+    made = cli._start_sync(Context(config=desk.config, desk=desk))
+    app = PvpApp(desk, tick_seconds=None)  # the change feed on, as at the front desk
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            renamed = directory.check_partners([{"id": "caf", "name": "CAF du Lot", "prefix": "C"}])
+            directory.save_partners(hub.engine, region.slug, renamed)
+            slot = soon(site)
+            hub_appointments.upsert(
+                hub.engine,
+                region.slug,
+                hub_appointments.AppointmentInput(site.site.slug, "caf", slot, "Mme Direct"),
+            )
+            table = app.screen.query_one("#appointments", AppointmentList)
+            for _ in range(300):  # up to a minute on a loaded machine; usually 1-2 s
+                if table.row_count == 1 and app.desk.config.partners_from == "hub":
+                    break
+                await asyncio.sleep(0.2)
+                await pilot.pause()
+            await settle(pilot)
+            row = [str(cell) for cell in table.get_row_at(0)]
+            assert row[1:3] == ["CAF du Lot", "Mme Direct"]
+            assert [p.id for p in app.desk.config.partners] == ["caf", "cpam"]
+    finally:
+        if made:
+            made[0].stop(wait=5)
