@@ -118,7 +118,9 @@ def upsert(
         timezone = conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one()
         partner_id = conn.execute(
             select(partners.c.id).where(
-                partners.c.region_id == region_id, partners.c.slug == item.partner
+                partners.c.region_id == region_id,
+                partners.c.slug == item.partner,
+                partners.c.removed_at.is_(None),
             )
         ).scalar()
         if partner_id is None:

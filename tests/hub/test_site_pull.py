@@ -88,6 +88,20 @@ def test_partners_from_the_hub_replace_the_config_s_at_check_in(
     assert desk.refresh_directory() is False  # nothing new: one small read
     assert "0 partner change(s)" in pull_once(site).stdout  # the cursor moved on
 
+    # Removed on the hub: no longer offered, its visit of today keeps its name.
+    removed = hub_admin(hub, "partner", "remove", "ml", "--region", region.slug)
+    assert removed.returncode == 0 and removed.stdout == "ml: removed\n", removed.stderr
+    assert "1 partner change(s)" in pull_once(site).stdout
+    gone = site.pvp("checkin", "--partner", "ml", "--name", "Mme Trop Tard")
+    assert gone.returncode == 1 and "Known partners: caf, cpam." in gone.stderr
+    report = site.pvp("report", "--format", "json")
+    names = {p["partner"]: p["name"] for p in json.loads(report.stdout)["current"]["partners"]}
+    assert names["ml"] == "Mission locale"
+    assert desk.refresh_directory() is True and desk.config.partner("ml") is not None
+    assert [p.id for p in desk.config.partners] == ["caf", "cpam"]
+    listed = hub_admin(hub, "partner", "list", "--region", region.slug)
+    assert " ml " not in listed.stdout and "Mission locale" not in listed.stdout
+
 
 def test_a_site_that_never_reached_its_hub_keeps_its_config_s_partners(
     hub: Hub, region: Region, tmp_path: Path
