@@ -243,6 +243,12 @@ def list_appointments(
         )
         if site is not None:
             query = query.where(appointments.c.site_id == site_id_of(conn, region_id, site))
+        if day is not None:  # a local day is within these UTC bounds in any time zone
+            start = datetime.combine(day - timedelta(days=1), time(0), UTC)
+            query = query.where(
+                appointments.c.starts_at >= start,
+                appointments.c.starts_at < start + timedelta(days=3),
+            )
         rows = [dict(r) for r in conn.execute(query).mappings()]
     result = []
     for row in rows:

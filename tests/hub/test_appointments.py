@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -76,6 +77,11 @@ def test_names_and_phones_are_erased_after_their_day(
 ) -> None:
     site = region.site()
     made, _ = appointments.upsert(hub.engine, region.slug, booking(site))
+    local_day = (datetime.now(UTC) + timedelta(hours=2)).astimezone(ZoneInfo("Europe/Paris"))
+    listed = appointments.list_appointments(hub.engine, region.slug, site.slug, local_day.date())
+    assert [(r["id"], r["name"]) for r in listed] == [(str(made), "Mme Durand")]
+    other_day = local_day.date() + timedelta(days=1)
+    assert appointments.list_appointments(hub.engine, region.slug, site.slug, other_day) == []
     erase_at = appointments.erase_at(datetime.now(UTC) + timedelta(hours=2), "Europe/Paris")
     appointments.purge(hub.engine, clock=lambda: erase_at - timedelta(seconds=1))
     items, _ = appointment_items(client, site, None)
