@@ -140,12 +140,20 @@ def test_an_appointment_added_on_the_hub_is_checked_in_with_its_name_and_slot(
     assert [(a.partner_id, a.name, a.starts_at) for a in lines] == [
         ("caf", "Mme Rendez-Vous", slot), ("cpam", "M. Annule", slot)
     ]  # fmt: skip
+    listed = site.pvp("appointments", "--json")
+    assert [(a["id"], a["name"]) for a in json.loads(listed.stdout)] == [
+        (appointment_id, "Mme Rendez-Vous"), (other_id, "M. Annule")
+    ]  # fmt: skip
+    unknown = site.pvp("appointments", "--arrived", "zzz")
+    assert unknown.returncode == 1 and "No single appointment today" in unknown.stderr
     visit = desk.check_in_appointment(appointment_id)
     assert (visit.name, visit.phone, visit.kind) == ("Mme Rendez-Vous", "06 12 34 56 78",
                                                     Kind.APPOINTMENT)  # fmt: skip
     assert visit.appointment_at == slot and visit.ticket == "C-001"
     checked = desk.events(visit.id)[0]
     assert checked["type"] == "checked_in" and checked["data"]["appointment"] == appointment_id
+    again = site.pvp("appointments", "--arrived", appointment_id[:8])  # the CLI's way: refused
+    assert again.returncode == 1 and "already checked in (C-001)" in again.stderr
     again = site.pvp("sync", "--once", "--wait", "20")
     assert again.returncode == 0, again.stderr
 
