@@ -141,15 +141,17 @@ def pull(worker: SyncWorker, config: Config) -> Pulled:
     for _page in range(MAX_PAGES):
         try:
             page = _get(worker, cursor(worker.store))
+            done = apply_page(worker.store, config, page)
         except (Retryable, PullRefused) as exc:
             total.error = exc.words
             total.token_refused = getattr(exc, "token", False)
+            log.info("pull failed: %s", exc.words)
             break
         except TokenRefused as exc:
             total.error = exc.words
             total.token_refused = True
+            log.warning("pull stopped: %s", exc.words)
             break
-        done = apply_page(worker.store, config, page)
         total.pages += 1
         total.items += done.items
         total.partners += done.partners

@@ -91,3 +91,19 @@ def test_appointments_names_are_erased_for_real_with_the_visits(tmp_path: Path) 
         erased = appointments.get(db, "a-1")
     assert erased is not None and erased.name is None and erased.phone is None
     assert leftovers(desk.store.path, ["Quillard", "06 48 27 19 53"]) == {}
+
+
+def test_an_answer_not_in_the_hub_s_shape_changes_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from pvp_tui.core.pull import PullRefused
+
+    desk = make_desk(tmp_path, Clock(MONDAY))
+    for wrong in ({"items": "nope", "cursor": "c1.MQ"}, {"items": []}):
+        with pytest.raises(PullRefused, match="comprise"):  # French by default
+            apply_page(desk.store, desk.config, wrong)
+    odd = {"kind": "appointment", "id": "a-9", "data": {"partner": "caf", "starts_at": "soon"}}
+    done = apply_page(desk.store, desk.config, page([odd, "not an item"]))  # type: ignore[list-item]
+    assert done.appointments == 0 and cursor(desk.store) == "c1.MQ"
+    with desk.store.snapshot() as db:
+        assert appointments.get(db, "a-9") is None
