@@ -120,7 +120,9 @@ _SITE = select(sites.c.id, sites.c.timezone).where(
     sites.c.region_id == bindparam("region"), sites.c.slug == bindparam("slug")
 )
 _PARTNER = select(partners.c.id).where(
-    partners.c.region_id == bindparam("region"), partners.c.slug == bindparam("slug")
+    partners.c.region_id == bindparam("region"),
+    partners.c.slug == bindparam("slug"),
+    partners.c.removed_at.is_(None),  # a partner removed from the region takes none
 )
 _BY_EXTERNAL = select(appointments.c.id, appointments.c.site_id).where(
     appointments.c.region_id == bindparam("region"),
@@ -287,6 +289,12 @@ def list_appointments(
         )
         if site is not None:
             query = query.where(appointments.c.site_id == site_id_of(conn, region_id, site))
+        if day is not None:  # a local day is within these UTC bounds in any time zone
+            start = datetime.combine(day - timedelta(days=1), time(0), UTC)
+            query = query.where(
+                appointments.c.starts_at >= start,
+                appointments.c.starts_at < start + timedelta(days=3),
+            )
         rows = [dict(r) for r in conn.execute(query).mappings()]
     result = []
     for row in rows:

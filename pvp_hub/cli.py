@@ -161,6 +161,10 @@ def build_parser() -> Parser:
         )
     )
     imported.add_argument("file", type=Path, help="a TOML file (a site config's shape)")
+    removed = with_region(
+        leaf(partner, "remove", "take a partner out of the sites' directory", _partner_remove)
+    )
+    removed.add_argument("id")
     listing = with_region(leaf(partner, "list", "list the region's partners", _partner_list))
     listing.add_argument("--json", action="store_true")
 
@@ -452,6 +456,13 @@ def _partner_import(config: HubConfig, args: argparse.Namespace) -> int:
     partners = directory.check_partners(data.get("partners"))
     for line in directory.save_partners(_engine(config), args.region, partners):
         print(line)
+    return 0
+
+
+def _partner_remove(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import directory
+
+    print(directory.remove_partner(_engine(config), args.region, args.id))
     return 0
 
 

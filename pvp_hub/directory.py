@@ -283,7 +283,7 @@ def save_partners(
                 conn.execute(
                     update(partners)
                     .where(partners.c.id == existing)
-                    .values(updated_at=now(), **row)
+                    .values(updated_at=now(), removed_at=None, **row)  # a removed one: back
                 )
                 results.append(f"{partner.id}: updated")
             record_change(conn, region_id, "partner", existing)
@@ -291,12 +291,35 @@ def save_partners(
 
 
 def list_partners(engine: Engine, region: str | None) -> list[dict[str, Any]]:
+    """The region's partners in its directory (not those removed)."""
     with engine.connect() as conn:
         region_id = region_id_of(conn, region)
         rows = conn.execute(
-            select(partners).where(partners.c.region_id == region_id).order_by(partners.c.slug)
+            select(partners)
+            .where(partners.c.region_id == region_id, partners.c.removed_at.is_(None))
+            .order_by(partners.c.slug)
         ).mappings()
         return [dict(r) for r in rows]
+
+
+def remove_partner(engine: Engine, region: str | None, slug: str) -> str:
+    """Take a partner out of the directory: the sites stop offering it at their next pull
+    and keep its name for past visits. Its row stays (agents, reports, its ticket prefix:
+    adding it again brings it back)."""
+    with write_transaction(engine) as conn:
+        region_id = region_id_of(conn, region)
+        found = conn.execute(
+            select(partners.c.id, partners.c.removed_at).where(
+                partners.c.region_id == region_id, partners.c.slug == slug
+            )
+        ).first()
+        if found is None:
+            raise HubError(404, "unknown_partner", f"unknown partner {slug!r}")
+        if found.removed_at is not None:
+            raise refused(f"partner {slug} is already removed", "already_removed")
+        conn.execute(update(partners).where(partners.c.id == found.id).values(removed_at=now()))
+        record_change(conn, region_id, "partner", found.id)
+    return f"{slug}: removed"
 
 
 # ------------------------------------------------------------------- agents and admins

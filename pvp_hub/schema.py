@@ -106,6 +106,9 @@ partners = Table(
     # {"kind": "url", "url": ..., "domains": [...]} or {"kind": "api", "api": ..., ...}
     Column("room", Json, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Removed from the directory (`pvp-hub admin partner remove`): sites stop offering it;
+    # kept for the names of past visits, and revived by adding it again.
+    Column("removed_at", UTCDateTime, nullable=True),
     UniqueConstraint("region_id", "slug"),
     UniqueConstraint("region_id", "prefix"),
 )

@@ -619,10 +619,13 @@ def _items(
 ) -> list[dict[str, Any]]:
     kinds = {kind for kind, _, _ in rows}
     found: dict[uuid.UUID, tuple[str, dict[str, Any]]] = {}
+    removed: dict[uuid.UUID, str] = {}
     if "partner" in kinds:
         wanted = {object_id for kind, object_id, _ in rows if kind == "partner"}
         for partner in conn.execute(_REGION_PARTNERS, {"region": site.region_id}).mappings():
-            if partner["id"] in wanted:
+            if partner["id"] in wanted and partner["removed_at"] is not None:
+                removed[partner["id"]] = partner["slug"]  # by its id: the site retires it
+            elif partner["id"] in wanted:
                 public = partner_row_public(partner)
                 found[partner["id"]] = (public.pop("id"), public)
     if "site" in kinds:
@@ -638,7 +641,8 @@ def _items(
             slug, data = found[object_id]
             items.append({"kind": kind, "id": slug, "deleted": False, "data": data})
         else:
-            items.append({"kind": kind, "id": str(object_id), "deleted": True, "data": None})
+            gone = removed.get(object_id, str(object_id))
+            items.append({"kind": kind, "id": gone, "deleted": True, "data": None})
     return items
 
 

@@ -172,7 +172,8 @@ def open_context(args: argparse.Namespace) -> Context:
     # Only --create-db or the first start at the default location makes a new database.
     create = bool(getattr(args, "create_db", False)) or path == default_db_path()
     store = Store(path, create=create)
-    return Context(config=config, desk=FrontDesk(store, config))
+    desk = FrontDesk(store, config)
+    return Context(config=desk.config, desk=desk)  # the partners in force (the hub's once pulled)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,17 +234,19 @@ def _start_sync(context: Context) -> list[Any]:
     that holds the worker once made (a test stops it)."""
     import threading
 
-    hub, path = context.config.hub, context.desk.store.path
+    hub, path, config = context.config.hub, context.desk.store.path, context.desk.base_config
     assert hub is not None
     made: list[Any] = []
 
     def run() -> None:
         import logging
 
+        from .core.pull import Puller
         from .core.sync import open_worker
 
         try:
             worker = open_worker(path, hub)
+            worker.puller = Puller(worker, config)  # the hub's changes, in this thread too
             made.append(worker)
             worker.run()
         except Exception:  # never a traceback on stderr, where Textual draws the screen

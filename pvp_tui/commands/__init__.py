@@ -15,6 +15,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "desk": (
         "checkin",
         "queue",
+        "appointments",
         "call",
         "start",
         "finish",

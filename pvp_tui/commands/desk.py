@@ -7,6 +7,7 @@
     pvp noshow TICKET             pvp cancel TICKET
     pvp transfer TICKET --partner ID
     pvp back TICKET               pvp note TICKET TEXT
+    pvp appointments [--arrived ID]   (today's appointments from the hub; check one in)
     pvp purge
 
 A refused action prints one line on stderr and exits 1 (the CLI's error handling lives in
@@ -84,6 +85,17 @@ def register(subparsers: Any) -> None:
 
     add("queue", run_queue, _("list the waiting visitors in call order"))
 
+    p = add(
+        "appointments",
+        run_appointments,
+        _("list today's appointments from the hub, or check one in"),
+    )
+    p.add_argument(
+        "--arrived",
+        metavar="ID",
+        help=_("check in the visitor of this appointment (its id, or the id's first characters)"),
+    )
+
     p = add("call", run_call, _("call the next visitor, or the one with this ticket"))
     p.add_argument("ticket", nargs="?", metavar="TICKET", help=_("ticket (default: call next)"))
 
@@ -153,6 +165,46 @@ def run_checkin(context: Context, args: argparse.Namespace) -> int:
     print(done_words(desk.config, "check_in", visit) + _who(visit, args))
     if entry is not None:
         print(_place(desk, entry))
+    return 0
+
+
+def run_appointments(context: Context, args: argparse.Namespace) -> int:
+    """Today's appointments (the list the queue screen shows), or `--arrived ID`: the
+    same check-in as Enter on the screen's line."""
+    from ..core.appointments import dump, state_words
+
+    desk = context.desk
+    tz = desk.config.site.timezone
+    lines = desk.appointments_of_day()
+    if args.arrived:
+        wanted = args.arrived.strip().lower()
+        matches = [a for a in lines if a.id.startswith(wanted)] if wanted else []
+        if len(matches) != 1:
+            raise PvpError(
+                "unknown_appointment",
+                _(
+                    "No single appointment today has an id starting with {id}: see pvp "
+                    "appointments."
+                ).format(id=args.arrived),
+            )
+        visit = desk.check_in_appointment(matches[0].id)
+        return _report(
+            desk, visit, args, done_words(desk.config, "check_in", visit) + _who(visit, args)
+        )
+    if args.json:
+        rows = [dump(a, tz) for a in lines]
+        _print_json([{**r, "name": None} if args.privacy else r for r in rows])
+        return 0
+    if not lines:
+        print(_("No appointment today."))
+    now = desk.now()
+    for a in lines:
+        partner = desk.config.partner(a.partner_id)
+        name = "" if args.privacy else (a.name or _("(name erased)"))
+        print(
+            f"{a.starts_at.astimezone(tz):%H:%M}  {partner.name if partner else a.partner_id}"
+            f"  {name}  {state_words(a, now)}  {a.id[:8]}"
+        )
     return 0
 
 

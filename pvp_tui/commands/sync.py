@@ -82,9 +82,11 @@ def run(context: Context, args: argparse.Namespace) -> int:
             ).format(n=count)
         )
         return 0
+    from ..core.pull import Puller, pull
     from ..core.sync import SyncWorker
 
     worker = SyncWorker(context.desk.store, hub)
+    worker.puller = Puller(worker, context.config)
     if args.once:
         # Another process's lease: wait for it to end (a holder that died lets it expire).
         deadline = time.monotonic() + max(args.wait, 0.0)
@@ -102,8 +104,10 @@ def run(context: Context, args: argparse.Namespace) -> int:
             time.sleep(0.5)
         try:
             result = worker.drain(timeout=args.wait)
+            pulled = pull(worker, context.config)
         finally:
             worker._release()
+        print(pulled_words(pulled))
         print(
             ngettext(
                 "Sent {events} event in {batches} batch(es): {applied} new to the hub, "
@@ -126,8 +130,8 @@ def run(context: Context, args: argparse.Namespace) -> int:
                     result.held,
                 ).format(n=result.held)
             )
-        if result.error:
-            print("pvp: " + result.error, file=sys.stderr)
+        if result.error or pulled.error:
+            print("pvp: " + (result.error or pulled.error or ""), file=sys.stderr)
             return 1
         return 0
     # The foreground worker: SIGTERM ends it as Ctrl+C does (the lease is released).
@@ -205,3 +209,10 @@ def status_text(status: SyncStatus, context: Context) -> str:
         _("A sync worker is running.") if status.worker_active else _("No sync worker is running.")
     )
     return "\n".join(lines)
+
+
+def pulled_words(pulled: Any) -> str:
+    """What a pull brought (`pvp sync --once`): counts only."""
+    return _(
+        "Pulled from the hub: {partners} partner change(s), {appointments} appointment change(s)."
+    ).format(partners=pulled.partners, appointments=pulled.appointments)

@@ -131,6 +131,7 @@ class Hub:
     token_file: Path
     ca_file: Path | None = None
     retry_max_seconds: float = 30.0  # the longest wait between two tries of a batch
+    pull_seconds: float = 10.0  # how often the sync worker pulls the hub's changes
 
     def read_token(self) -> str:
         """The site token (first line of token_file); OSError when it cannot be read."""
@@ -146,9 +147,18 @@ class Config:
     kiosks: tuple[Kiosk, ...] = ()
     log: LogFiles = LogFiles()
     hub: Hub | None = None
+    # Partners no longer offered (removed from the hub's directory, or the config's own
+    # once the hub's replaced them): never chosen at check-in, but past visits keep their
+    # names on screen and in reports (pvp_tui.core.partners.effective_config).
+    retired_partners: tuple[Partner, ...] = ()
+    partners_from: str = "config"  # "hub" once the hub's directory replaced the list
 
     def partner(self, partner_id: str) -> Partner | None:
-        return next((p for p in self.partners if p.id == partner_id), None)
+        """The partner of this id: an offered one, else a retired one (for names)."""
+        found = next((p for p in self.partners if p.id == partner_id), None)
+        if found is None:
+            found = next((p for p in self.retired_partners if p.id == partner_id), None)
+        return found
 
     def kiosk(self, kiosk_id: str) -> Kiosk | None:
         return next((k for k in self.kiosks if k.id == kiosk_id), None)
@@ -460,7 +470,7 @@ def _path_in(text: str, base_dir: Path | None) -> Path:
     return result
 
 
-_HUB_KEYS = {"url", "token_file", "ca_file", "retry_max_seconds"}
+_HUB_KEYS = {"url", "token_file", "ca_file", "retry_max_seconds", "pull_seconds"}
 
 
 def _parse_hub(v: Checker, raw: Any, base_dir: Path | None) -> Hub | None:
@@ -480,11 +490,16 @@ def _parse_hub(v: Checker, raw: Any, base_dir: Path | None) -> Hub | None:
     if isinstance(wait, bool) or not isinstance(wait, int | float) or not 1 <= wait <= 3600:
         v.add(p + "retry_max_seconds", f"must be a number of seconds from 1 to 3600 (got {wait!r})")
         wait = 30
+    pull = raw.get("pull_seconds", 10)
+    if isinstance(pull, bool) or not isinstance(pull, int | float) or not 1 <= pull <= 3600:
+        v.add(p + "pull_seconds", f"must be a number of seconds from 1 to 3600 (got {pull!r})")
+        pull = 10
     return Hub(
         url=url.rstrip("/"),
         token_file=_path_in(token, base_dir) if token else Path(),
         ca_file=_path_in(ca, base_dir) if ca else None,
         retry_max_seconds=float(wait),
+        pull_seconds=float(pull),
     )
 
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from . import events, outbox
+from . import appointments, events, outbox
 from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
 from .i18n import _, ngettext
 from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
-from .partners import find_partner
+from .partners import directory_version, effective_config, find_partner
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
 from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
 from .words import action_past, done
@@ -179,9 +179,24 @@ class FrontDesk:
         self, store: Store, config: Config, clock: Clock = system_clock, actor: str | None = None
     ) -> None:
         self.store = store
+        self.base_config = config  # the config file's; `config` has the partners in force
         self.config = config
         self.clock = clock
         self.actor = actor if actor is not None else _current_user()
+        self._directory_version: int | None = None
+        self.refresh_directory()
+
+    def refresh_directory(self) -> bool:
+        """Adopt the partner list in force (the hub's, once pulled: `effective_config`)
+        when it changed since the last look; one small read when it did not. True when
+        the partners changed (the app reads it again after another process's commit)."""
+        version = directory_version(self.store)
+        if version == self._directory_version:
+            return False
+        first = self._directory_version is None
+        self.config = effective_config(self.base_config, self.store)
+        self._directory_version = version
+        return not first
 
     # ----------------------------------------------------------------- time helpers
     def now(self) -> datetime:
@@ -200,58 +215,117 @@ class FrontDesk:
             raise PvpError("invalid_check_in", " ".join(problems.values()))
         partner = find_partner(self.config, form.partner_id)  # 'CAF' or 'C' for caf
         assert partner is not None
-        now = self.now()
         appointment_at = None
         if form.appointment is not None:
             slot = parse_hhmm(form.appointment)
             assert slot is not None
             appointment_at = datetime.combine(self.today(), slot, self.config.site.timezone)
-        visit_id = str(uuid.uuid4())
         with self.store.transaction() as db:
-            ticket, seq = self._next_ticket(db, partner)
-            db.insert(
-                "visits",
-                {
-                    "id": visit_id,
-                    "site_id": self.config.site.id,
-                    "day": self.today().isoformat(),
-                    "prefix": partner.prefix,
-                    "seq": seq,
-                    "ticket": ticket,
-                    "partner_id": partner.id,
-                    "status": Status.WAITING.value,
-                    "kind": (Kind.APPOINTMENT if appointment_at else Kind.WALK_IN).value,
-                    "appointment_at": to_iso(appointment_at) if appointment_at else None,
-                    "priority": int(form.priority),
-                    "needs": json.dumps(sorted(n.value for n in form.needs)),
-                    "arrived_at": to_iso(now),
-                    "updated_at": to_iso(now),
-                },
-            )
-            db.insert(
-                "visitor_details",
-                {
-                    "visit_id": visit_id,
-                    "name": form.name.strip(),
-                    "phone": (form.phone or "").strip() or None,
-                    "note": form.note.strip(),
-                },
-            )
-            self.append_event(
-                db,
-                visit_id,
-                "checked_in",
-                now,
-                {
-                    "partner": partner.id,
-                    "ticket": ticket,
-                    "kind": "appointment" if appointment_at else "walk_in",
-                    "appointment_at": to_iso(appointment_at) if appointment_at else None,
-                    "priority": form.priority,
-                    "needs": sorted(n.value for n in form.needs),
-                },
-            )
+            visit_id = self._check_in(db, form, partner, appointment_at)
         return self.get(visit_id)
+
+    def check_in_appointment(self, appointment_id: str) -> Visit:
+        """Check in a visitor expected by an appointment the hub sent: its partner, name,
+        phone and slot are already there, and the visit is linked to the appointment (one
+        transaction). Refused when it was cancelled, is not today's, or is checked in."""
+        with self.store.transaction() as db:
+            found = appointments.get(db, appointment_id)
+            if found is None:
+                raise PvpError("unknown_appointment", _("No such appointment."))
+            slot = found.starts_at.astimezone(self.config.site.timezone)
+            if found.visit_id is not None:
+                raise PvpError(
+                    "appointment_checked_in",
+                    _("The {time} appointment is already checked in ({ticket}).").format(
+                        time=slot.strftime("%H:%M"), ticket=found.ticket or "?"
+                    ),
+                )
+            if found.status != appointments.PLANNED:
+                raise PvpError(
+                    "appointment_cancelled",
+                    _("The {time} appointment was cancelled by the partner.").format(
+                        time=slot.strftime("%H:%M")
+                    ),
+                )
+            if found.day != self.today().isoformat():
+                raise PvpError(
+                    "appointment_other_day",
+                    _("This appointment is on {day}, not today.").format(day=found.day),
+                )
+            partner = self.config.partner(found.partner_id)
+            if partner is None or partner not in self.config.partners:
+                raise PvpError(
+                    "unknown_partner",
+                    _("Unknown partner {partner}. Known partners: {known}.").format(
+                        partner=found.partner_id,
+                        known=", ".join(p.id for p in self.config.partners),
+                    ),
+                )
+            if not found.name:
+                raise PvpError(
+                    "purged", _("This appointment's name was erased: check the visitor in with F2.")
+                )
+            form = CheckIn(partner_id=partner.id, name=found.name, phone=found.phone)
+            visit_id = self._check_in(db, form, partner, found.starts_at, found.id)
+            appointments.link_visit(db, found.id, visit_id, self.now())
+        return self.get(visit_id)
+
+    def _check_in(
+        self,
+        db: Writer,
+        form: CheckIn,
+        partner: Partner,
+        appointment_at: datetime | None,
+        appointment_id: str | None = None,
+    ) -> str:
+        """The check-in's rows and event, inside the caller's transaction; the visit's id."""
+        now = self.now()
+        visit_id = str(uuid.uuid4())
+        ticket, seq = self._next_ticket(db, partner)
+        db.insert(
+            "visits",
+            {
+                "id": visit_id,
+                "site_id": self.config.site.id,
+                "day": self.today().isoformat(),
+                "prefix": partner.prefix,
+                "seq": seq,
+                "ticket": ticket,
+                "partner_id": partner.id,
+                "status": Status.WAITING.value,
+                "kind": (Kind.APPOINTMENT if appointment_at else Kind.WALK_IN).value,
+                "appointment_at": to_iso(appointment_at) if appointment_at else None,
+                "priority": int(form.priority),
+                "needs": json.dumps(sorted(n.value for n in form.needs)),
+                "arrived_at": to_iso(now),
+                "updated_at": to_iso(now),
+            },
+        )
+        db.insert(
+            "visitor_details",
+            {
+                "visit_id": visit_id,
+                "name": form.name.strip(),
+                "phone": (form.phone or "").strip() or None,
+                "note": form.note.strip(),
+            },
+        )
+        self.append_event(
+            db,
+            visit_id,
+            "checked_in",
+            now,
+            {
+                "partner": partner.id,
+                "ticket": ticket,
+                "kind": "appointment" if appointment_at else "walk_in",
+                "appointment_at": to_iso(appointment_at) if appointment_at else None,
+                "priority": form.priority,
+                "needs": sorted(n.value for n in form.needs),
+                **({"appointment": appointment_id} if appointment_id else {}),
+            },
+        )
+        return visit_id
 
     def call_next(self, *, unless_busy: bool = False) -> Visit:
         """Call the first eligible visitor in queue order. With `unless_busy`, refuse with
@@ -461,12 +535,16 @@ class FrontDesk:
             WHERE +v.site_id = ? AND +v.day < ?
             AND v.status NOT IN ({_placeholders(OPEN_STATUSES)})"""
         params = [self.config.site.id, cutoff, *OPEN_STATUSES]
-        if not self.store.query(sql + " LIMIT 1", params):
+        with self.store.snapshot() as db:
+            # Appointments' names and phones (pulled from the hub) follow the same rule.
+            booked = appointments.has_details_before(db, cutoff)
+        if not booked and not self.store.query(sql + " LIMIT 1", params):
             # Usually nothing pending (no write lock taken). A pending erasure gets one try
             # here: a read held open for long must not slow every start down.
             return Erasure(0, self._finish_erasure(wait=0.0))
         with self.store.transaction() as db:
             ids = [row[0] for row in db.execute(sql, params).fetchall()]
+            appointments.erase_before(db, cutoff)
             now = self.now()
             db.conn.executemany(
                 "DELETE FROM visitor_details WHERE visit_id = ?", [(i,) for i in ids]
@@ -559,6 +637,12 @@ class FrontDesk:
     def find(self, ref: str) -> Visit:
         with self.store.snapshot() as db:
             return self._find(db, ref)
+
+    def appointments_of_day(self, day: date | None = None) -> list[appointments.Appointment]:
+        """The day's appointments from the hub (`appointments.day_lines`): expected, late,
+        or already checked in; a cancelled one nobody checked in has left."""
+        with self.store.snapshot() as db:
+            return appointments.day_lines(db, day or self.today())
 
     def queue(self) -> list[QueueEntry]:
         with self.store.snapshot() as db:

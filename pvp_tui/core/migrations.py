@@ -160,3 +160,60 @@ def m005_outbox(db: Database) -> None:
         """
     )
     db.execute("INSERT INTO sync_state (id) VALUES (1)")
+
+
+@migrations()
+def m007_pull(db: Database) -> None:
+    # What the site pulls from its hub (pvp_tui.core.pull, docs/sync.md "Pull"): the
+    # feed's cursor and the hub's site record; the region's partners, which replace the
+    # config's list once present (`retired`: removed on the hub, kept for the names of
+    # past visits); the site's appointments, whose personal details live apart and are
+    # erased by the store's retention rule (FrontDesk.purge_personal_data).
+    db.execute(
+        """
+        CREATE TABLE pull_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            cursor TEXT,
+            last_pull_at TEXT,
+            site TEXT,
+            directory_version INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("INSERT INTO pull_state (id) VALUES (1)")
+    db.execute(
+        """
+        CREATE TABLE hub_partners (
+            id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            retired INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE appointments (
+            id TEXT PRIMARY KEY,
+            partner_id TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT,
+            day TEXT NOT NULL,
+            status TEXT NOT NULL,
+            source TEXT NOT NULL,
+            visit_id TEXT REFERENCES visits(id),
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX appointments_day ON appointments(day, starts_at)")
+    db.execute(
+        """
+        CREATE TABLE appointment_details (
+            appointment_id TEXT PRIMARY KEY REFERENCES appointments(id),
+            name TEXT,
+            phone TEXT,
+            room_url TEXT
+        )
+        """
+    )

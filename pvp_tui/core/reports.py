@@ -625,8 +625,10 @@ def _period_figures(
 
     def acc_of(partner: str) -> _Acc:
         acc = accs.get(partner)
-        if acc is None:  # a partner since removed from the config: still counted
-            acc = accs[partner] = _Acc(Figures(partner_id=partner, name=partner))
+        if acc is None:  # a partner no longer offered: still counted, under its name
+            known = config.partner(partner)  # a retired one keeps it (effective_config)
+            name = known.name if known is not None else partner
+            acc = accs[partner] = _Acc(Figures(partner_id=partner, name=name))
         return acc
 
     for partner, cat, n, waits, interviews in conn.execute(_PERIOD_COUNTS, params):

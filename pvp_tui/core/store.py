@@ -43,6 +43,7 @@ MIGRATION_NAMES = (
     "m003_interview_lengths",
     "m004_pending_erasure",
     "m005_outbox",
+    "m007_pull",
 )
 _MIGRATIONS_TABLE = "_sqlite_migrations"
 # The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at

@@ -386,6 +386,8 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
         self.stopped_by_token = False
+        # pvp_tui.core.pull.Puller: pulls the hub's changes between sends, in this thread.
+        self.puller: Any = None
 
     # The HTTP client -----------------------------------------------------------------
     @property
@@ -605,6 +607,11 @@ class SyncWorker:
                             return
                         if result.error is not None:
                             continue
+                    if self.puller is not None and self.puller.due():
+                        pulled = self.puller.run()
+                        if pulled.token_refused:
+                            self.stopped_by_token = True
+                            return
                 except (PvpError, sqlite3.Error) as exc:
                     # The database locked past its timeout, or the disk full: nothing was
                     # half-written (each step is one transaction); try again shortly.

@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from ..core.appointments import cancelled_notice
 from ..core.changes import ChangeWatcher
 from ..core.clock import next_local_midnight, seconds_until
 from ..core.errors import PvpError
@@ -132,6 +133,7 @@ class PvpApp(App[int]):
         self._hours_timer: Timer | None = None  # reads when a permanence opens, at midnight
         self.typeahead = Typeahead(self, super().on_event, busy=lambda: self._acting > 0)
         self.board = MessageBoard(self)  # what the status lines say; `board.said`: the log
+        self._told_cancelled: set[str] = set()  # appointments whose cancellation was said
 
     # ------------------------------------------------------------------- set-up
     def get_default_screen(self) -> Screen[None]:
@@ -320,6 +322,8 @@ class PvpApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="load", description=N_("read the queue"))
     def _load(self) -> None:
+        # The hub's partner list, when a pull changed it (another connection's commit).
+        self.desk.refresh_directory()
         today = self.desk.today()
         rolled = False
         if self._day != today:
@@ -362,11 +366,27 @@ class PvpApp(App[int]):
         if not screen.is_attached or not screen.query("#waiting"):
             return  # the app is closing, or still composing (its mount reads the queue)
         screen.show_state(state)
+        self._tell_cancelled(state)
         self.update_badges(db_ok=True)
         self._read_again_when_hours_change()
         today = self.desk.local_now().date()
         if self._day is not None and today not in (self._day, self._day_refused):
             self.refresh_queue()  # an action's read just after midnight: start the new day
+
+    def _tell_cancelled(self, state: QueueState) -> None:
+        """An appointment cancelled by the partner after its visitor was checked in: said
+        once on the status line (the list keeps its line, marked cancelled)."""
+        config = self.desk.config
+        for booked in state.appointments:
+            if booked.cancelled_after_arrival and booked.id not in self._told_cancelled:
+                self._told_cancelled.add(booked.id)
+                partner = config.partner(booked.partner_id)
+                self.notify(
+                    cancelled_notice(
+                        booked, partner.name if partner else booked.partner_id, config.site.timezone
+                    ),
+                    severity="warning",
+                )
 
     def _read_again_when_hours_change(self) -> None:
         """'fermé → 9h' turns into a wait at 9:00 itself, not at the next minute's tick;

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from textual.message import Message
 
+from ..core.appointments import Appointment
 from ..core.errors import PvpError
 from ..core.frontdesk import DaySummary, FrontDesk
 from ..core.models import Visit
@@ -21,12 +22,18 @@ class QueueState:
     waiting: list[QueueEntry]
     active: list[Visit]
     summary: DaySummary
+    # The day's appointments from the hub ("Rendez-vous du jour"); only with a [hub].
+    appointments: list[Appointment] = field(default_factory=list)
 
 
 def load_queue_state(desk: FrontDesk) -> QueueState:
     """Runs in a worker thread: only IO, no widgets."""
     return QueueState(
-        now=desk.now(), waiting=desk.queue(), active=desk.active(), summary=desk.day_summary()
+        now=desk.now(),
+        waiting=desk.queue(),
+        active=desk.active(),
+        summary=desk.day_summary(),
+        appointments=desk.appointments_of_day() if desk.config.hub is not None else [],
     )
 
 

@@ -2,7 +2,7 @@
 and the latest state applied of each of their appointments.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 11:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from pvp_hub.schema import Json, UTCDateTime
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -39,7 +39,7 @@ from .dialogs import (
     TransferDialog,
     VisitMenu,
 )
-from .queue_panels import KioskList, TodayPanel, View, WaitingList
+from .queue_panels import AppointmentList, KioskList, TodayPanel, View, WaitingList
 
 NARROW = 100  # below this terminal width the lists use their compact words and columns
 
@@ -76,6 +76,10 @@ KIOSK_COLUMNS: dict[bool, dict[str, tuple[int, int]]] = {
     False: {"ticket": (5, 5), "partner": (12, 20), "name": (14, 24), "state": (6, 17)},
 }
 TODAY_WIDTH = {True: 34, False: 44}  # the "Today" panel; its list: ticket, outcome, time
+# "Appointments today" (a site with a hub), under the waiting list, the whole width: time,
+# partner, name, state; at most APPOINTMENT_ROWS lines high (it scrolls beyond).
+APPOINTMENT_COLUMNS = {True: {"partner": 8, "state": 14}, False: {"partner": 20, "state": 24}}
+APPOINTMENT_ROWS = 5
 # The bottom panels grow with the terminal's height; the waiting list stays the largest.
 BOTTOM_MIN, BOTTOM_SHARE = 8, 3 / 8
 # The lists whose selected row the actions apply to (the one with the focus).
@@ -143,6 +147,8 @@ class QueueScreen(Screen[None]):
             _("PVP Relais · {site}").format(site=site), site, lambda: desk.now().astimezone(tz)
         )
         yield WaitingList()
+        if config.hub is not None:  # the hub sends the appointments
+            yield AppointmentList()
         with Horizontal(id="bottom"):
             yield KioskList()
             yield TodayPanel()
@@ -199,6 +205,19 @@ class QueueScreen(Screen[None]):
         today = self.query_one("#today")
         if today.styles.width is None or today.styles.width.value != today_width:
             today.styles.width = today_width
+        booked = next(self.query("#appointments").results(AppointmentList), None)
+        if booked is not None:
+            fixed = APPOINTMENT_COLUMNS[narrow]
+            # Borders, a scrollbar, one space each side of the four columns; the name up
+            # to the waiting list's widest, the state the rest.
+            space = width - 3 - 8 - 5 - fixed["partner"]
+            name = max(10, min(24, space - fixed["state"]))
+            booked.set_labels(
+                {"partner": (self._narrow_headers if narrow else self._headers)["partner"]}
+            )
+            booked.set_column_widths(
+                {"time": 5, "partner": fixed["partner"], "name": name, "state": space - name}
+            )
         # Each table: its borders, a scrollbar and one space each side of every column.
         bounds = WAITING_COLUMNS[narrow]
         headers = self._narrow_headers if narrow else self._headers
@@ -243,6 +262,15 @@ class QueueScreen(Screen[None]):
             self._fit_columns()  # what the notes no longer need goes to partner and name
         waiting.show()
         kiosk.show()
+        booked = next(self.query("#appointments").results(AppointmentList), None)
+        if booked is not None:
+            booked.prepare(state.appointments, view)
+            booked.show()
+            # Shown when there is an appointment today; as high as its lines (up to 5).
+            booked.display = bool(state.appointments)
+            height = min(len(state.appointments), APPOINTMENT_ROWS) + 3
+            if booked.styles.height is None or booked.styles.height.value != height:
+                booked.styles.height = height
         # The figures take as many lines as leave the finished list 3 rows.
         self.query_one(TodayPanel).show(
             state.summary,
@@ -313,6 +341,9 @@ class QueueScreen(Screen[None]):
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, AppointmentList):
+            self.check_in_appointment(event.data_table)
+            return
         if event.data_table.id not in LISTS:
             return
         self._last_list = event.data_table.id or "waiting"
@@ -372,6 +403,24 @@ class QueueScreen(Screen[None]):
 
         form = CheckInForm(self.services.desk, on_saved=applied)
         self.app.push_screen(form, callback=saved)
+
+    def check_in_appointment(self, table: AppointmentList) -> None:
+        """Enter on an appointment: the visitor is checked in, name and slot already there."""
+        appointment_id = table.selected_id
+        found = table.appointment(appointment_id) if appointment_id else None
+        if found is None:
+            return
+        desk = self.services.desk
+        if found.visit_id is not None:  # already here: say where, change nothing
+            self.notify(
+                _("The {time} appointment is already checked in ({ticket}).").format(
+                    time=format.clock_time(found.starts_at, desk.config.site.timezone),
+                    ticket=found.ticket or "?",
+                ),
+                severity="warning",
+            )
+            return
+        self._act(lambda: desk.check_in_appointment(found.id), "check_in")
 
     def action_call_next(self) -> None:
         desk = self.services.desk

@@ -1,4 +1,5 @@
-"""The queue screen's panels: the waiting list, the kiosk list, today's summary.
+"""The queue screen's panels: the waiting list, the kiosk list, the day's appointments
+(with a hub), today's summary.
 
 Each panel shows its part of a queue read from plain data (the read, the config, whether
 names are hidden, the width it was given); the screen shares the terminal between them
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ...core.appointments import Appointment, state_words
 from ...core.config import Config
 from ...core.frontdesk import DaySummary
 from ...core.i18n import _
@@ -177,6 +179,55 @@ class KioskList(VisitTable):
             for v, kiosk_state in zip(self._visits, self._states, strict=True)
         ]
         self.sync(rows)
+
+
+class AppointmentList(VisitTable):
+    """ "Rendez-vous du jour": the appointments the hub sent for today, by time; Enter on a
+    line checks the visitor in (name and slot already there). Rows keyed by appointment."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                ("time", _("Time"), 5),
+                ("partner", _("Partner"), 8),
+                ("name", _("Name"), 12),
+                ("state", _("State"), 10),
+            ],
+            id="appointments",
+        )
+        self._lines: list[Appointment] = []
+        self._view: View | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = _("Appointments today")
+
+    def prepare(self, lines: list[Appointment], view: View) -> None:
+        self._lines, self._view = lines, view
+
+    def show(self) -> None:
+        if self._view is None:
+            return
+        view = self._view
+        rows: list[Row] = [
+            (
+                a.id,
+                (
+                    format.clock_time(a.starts_at, view.tz),
+                    format.partner_names(view.config, a.partner_id),
+                    format.HIDDEN if view.privacy else (a.name or _("(erased)")),
+                    state_words(a, view.now, view.compact),
+                ),
+            )
+            for a in self._lines
+        ]
+        self.sync(rows)
+        expected = sum(a.visit_id is None for a in self._lines)
+        subtitle = _("Enter: arrived") if expected else _("none expected")
+        if (self.border_subtitle or "") != subtitle:
+            self.border_subtitle = subtitle
+
+    def appointment(self, appointment_id: str) -> Appointment | None:
+        return next((a for a in self._lines if a.id == appointment_id), None)
 
 
 class TodayPanel(Vertical):

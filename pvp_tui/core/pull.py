@@ -1,0 +1,230 @@
+"""The pull: what the hub changed for this site (its record, the region's partners, the
+site's appointments), brought into the site's store by the sync worker.
+
+`GET /api/v1/site/changes?cursor=…` (docs/hub.md, "Pull"): each page is applied in one
+short `BEGIN IMMEDIATE` transaction together with its new cursor, so a crash between two
+pages loses nothing and applies nothing twice (the next pull starts from the cursor
+committed with the last applied page); `more: true` pulls again at once. The lease
+holder's sync worker pulls every `[hub] pull_seconds` (10 s), in its own thread, on its
+own connection and HTTP client; offline, it just tries again at the next period.
+
+A change of the partners bumps `pull_state.directory_version`: every open `pvp` sees the
+commit through its change feed and adopts the new list (FrontDesk.refresh_directory).
+No name, phone or room is ever logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from . import appointments
+from .clock import to_iso
+from .config import Config
+from .i18n import _
+from .store import Store, Writer
+
+if TYPE_CHECKING:
+    from .sync import SyncWorker
+
+log = logging.getLogger(__name__)
+
+PULL_PATH = "/api/v1/site/changes"
+MAX_PAGES = 100  # one pull stops after this many pages (the next period goes on)
+
+
+@dataclass
+class Pulled:
+    """What one pull did (counts only, no names)."""
+
+    pages: int = 0
+    items: int = 0
+    partners: int = 0
+    appointments: int = 0
+    cancelled_after_arrival: list[str] = field(default_factory=list)  # appointment ids
+    error: str | None = None  # why it stopped (words for staff), None when complete
+    token_refused: bool = False
+
+
+class PullRefused(Exception):
+    def __init__(self, words: str, token: bool = False) -> None:
+        super().__init__(words)
+        self.words = words
+        self.token = token
+
+
+def cursor(store: Store) -> str | None:
+    rows = store.query("SELECT cursor FROM pull_state WHERE id = 1")
+    return rows[0]["cursor"] if rows else None
+
+
+def apply_page(
+    store: Store, config: Config, page: dict[str, Any], now: datetime | None = None
+) -> Pulled:
+    """Apply one page of the feed and store its cursor, in one transaction."""
+    now = now or datetime.now(UTC)
+    done = Pulled(pages=1)
+    items = page.get("items")
+    new_cursor = page.get("cursor")
+    if not isinstance(items, list) or not isinstance(new_cursor, str):
+        raise PullRefused(_("The hub's answer to the pull was not understood."))
+    if not items and new_cursor == cursor(store):
+        # Nothing new (most pulls): no commit, so no open pvp reads its queue again for it.
+        return done
+    with store.transaction() as db:
+        partners_changed = False
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            kind, item_id = item.get("kind"), str(item.get("id", ""))
+            data = None if item.get("deleted") else item.get("data")
+            done.items += 1
+            if kind == "partner" and item_id:
+                partners_changed |= _save_partner(db, item_id, data, now)
+                done.partners += 1
+            elif kind == "site" and isinstance(data, dict):
+                db.execute(
+                    "UPDATE pull_state SET site = ? WHERE id = 1",
+                    [json.dumps({"id": item_id, **data}, sort_keys=True)],
+                )
+            elif kind == appointments.KIND and item_id:
+                what = appointments.save(
+                    db, item_id, data if isinstance(data, dict) else None, config.site.timezone, now
+                )
+                done.appointments += what != "ignored"
+                if what == "cancelled":
+                    found = appointments.get(db, item_id)
+                    if found is not None and found.cancelled_after_arrival:
+                        done.cancelled_after_arrival.append(item_id)
+        db.execute(
+            "UPDATE pull_state SET cursor = ?, last_pull_at = ?,"
+            " directory_version = directory_version + ? WHERE id = 1",
+            [new_cursor, to_iso(now), int(partners_changed)],
+        )
+    return done
+
+
+def _save_partner(db: Writer, partner_id: str, data: Any, now: datetime) -> bool:
+    """Store one partner of the feed (retired when deleted: its name stays for the
+    reports); True when it changed anything."""
+    if not isinstance(data, dict):
+        cursor_ = db.execute(
+            "UPDATE hub_partners SET retired = 1, updated_at = ? WHERE id = ? AND retired = 0",
+            [to_iso(now), partner_id],
+        )
+        return cursor_.rowcount > 0
+    body = json.dumps(data, sort_keys=True)
+    old = db.execute("SELECT body, retired FROM hub_partners WHERE id = ?", [partner_id]).fetchone()
+    if old is not None and old[0] == body and not old[1]:
+        return False
+    db.execute(
+        """INSERT INTO hub_partners (id, body, retired, updated_at) VALUES (?, ?, 0, ?)
+           ON CONFLICT (id) DO UPDATE SET body = excluded.body, retired = 0,
+               updated_at = excluded.updated_at""",
+        [partner_id, body, to_iso(now)],
+    )
+    return True
+
+
+def pull(worker: SyncWorker, config: Config) -> Pulled:
+    """Pull every page the hub has for this site now, with the worker's client and token
+    (the caller holds the lease). Never raises for the network: `error` says it."""
+    from .sync import Retryable, TokenRefused
+
+    total = Pulled()
+    for _page in range(MAX_PAGES):
+        try:
+            page = _get(worker, cursor(worker.store))
+            done = apply_page(worker.store, config, page)
+        except (Retryable, PullRefused) as exc:
+            total.error = exc.words
+            total.token_refused = getattr(exc, "token", False)
+            log.info("pull failed: %s", exc.words)
+            break
+        except TokenRefused as exc:
+            total.error = exc.words
+            total.token_refused = True
+            log.warning("pull stopped: %s", exc.words)
+            break
+        total.pages += 1
+        total.items += done.items
+        total.partners += done.partners
+        total.appointments += done.appointments
+        total.cancelled_after_arrival += done.cancelled_after_arrival
+        if not page.get("more"):
+            break
+    if total.items:
+        log.info(
+            "pulled %d items (%d partners, %d appointments) in %d pages",
+            total.items, total.partners, total.appointments, total.pages,
+        )  # fmt: skip
+    return total
+
+
+def _get(worker: SyncWorker, after: str | None) -> dict[str, Any]:
+    from .sync import Retryable
+
+    headers = {"Authorization": f"Bearer {worker._token()}"}
+    params = {"cursor": after} if after else {}
+    try:
+        response = worker.client.get(PULL_PATH, params=params, headers=headers)
+    except httpx.TimeoutException:
+        raise Retryable(
+            _("The hub did not answer within {seconds} s.").format(
+                seconds=f"{worker.timeouts.total:g}"
+            )
+        ) from None
+    except httpx.TransportError as exc:
+        raise Retryable(
+            _("Cannot reach the hub {url} ({error}).").format(
+                url=worker.hub.url, error=str(exc) or type(exc).__name__
+            )
+        ) from None
+    status = response.status_code
+    if status == 401:
+        raise PullRefused(
+            _(
+                "The hub refused the site's token (401): it is missing, unknown or "
+                "revoked. Ask the region for a new token file ({path})."
+            ).format(path=worker.hub.token_file),
+            token=True,
+        )
+    if status == 400 and after:
+        # A cursor the hub no longer knows (a hub restored from a backup): start over;
+        # the whole directory and the site's appointments come again, applied as updates.
+        log.warning("pull: the hub refused the cursor; pulling everything again")
+        with worker.store.transaction() as db:
+            db.execute("UPDATE pull_state SET cursor = NULL WHERE id = 1")
+        return _get(worker, None)
+    if status != 200:
+        raise Retryable(_("The hub had a problem (HTTP {status}).").format(status=status), status)
+    try:
+        answer: dict[str, Any] = response.json()
+    except ValueError:
+        raise PullRefused(_("The hub's answer to the pull was not understood.")) from None
+    return answer
+
+
+class Puller:
+    """When the worker pulls: at once on start, then every `pull_seconds`."""
+
+    def __init__(self, worker: SyncWorker, config: Config) -> None:
+        self.worker = worker
+        self.config = config
+        self.period = config.hub.pull_seconds if config.hub else 10.0
+        self._next = 0.0
+        self.last: Pulled | None = None
+
+    def due(self) -> bool:
+        return time.monotonic() >= self._next
+
+    def run(self) -> Pulled:
+        self._next = time.monotonic() + self.period
+        self.last = pull(self.worker, self.config)
+        return self.last
