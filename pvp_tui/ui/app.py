@@ -57,6 +57,7 @@ from .messages import (
 from .screens.queue import QueueScreen
 from .services import Done
 from .services.documents import DocumentPrinted, Documents, KiosksChanged
+from .services.hub import HubBadge, HubChanged
 from .services.sessions import SessionChanged, Sessions
 from .typeahead import Typeahead
 from .widgets.badges import BadgesChanged, BadgeUpdate
@@ -123,6 +124,7 @@ class PvpApp(App[int]):
         self.kiosks = kiosks if kiosks is not None else KioskLinks(desk.config.kiosks)
         self.documents = Documents(self, desk, self.kiosks)  # papers at the kiosks (F6, F7)
         self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
+        self.hub = HubBadge(self, desk)  # the hub's badge ([hub] configured only)
         self.services = AppServices(self)
         self._acting = 0  # front-desk actions being carried out (keys typed after wait)
         self._hours_timer: Timer | None = None  # reads when a permanence opens, at midnight
@@ -180,6 +182,10 @@ class PvpApp(App[int]):
     def _kiosks_changed(self) -> None:
         self._show_badges(self.documents.badges())
 
+    @on(HubChanged)
+    def _hub_changed(self) -> None:
+        self._show_badges(self.hub.badges())
+
     @on(SessionChanged)
     def _session_changed(self, message: SessionChanged) -> None:
         from .screens.session import SessionScreen
@@ -202,6 +208,7 @@ class PvpApp(App[int]):
     def _queue_screen_ready(self) -> None:
         self.update_badges(db_ok=True)
         self.start_reading()
+        self.hub.refresh()
 
     @on(RefreshQueue)
     def _refresh_asked(self) -> None:
@@ -273,7 +280,7 @@ class PvpApp(App[int]):
             self.queue_screen.post_message(BadgesChanged(updates, full=full))
 
     def update_badges(self, *, db_ok: bool) -> None:
-        """Every badge: privacy, the database, then each kiosk and its call."""
+        """Every badge: privacy, the database, the hub, then each kiosk and its call."""
         privacy = BadgeUpdate("privacy", _("privacy on") if self.privacy else None, "info")
         db = (
             BadgeUpdate("db", _("database ok"), "ok")
@@ -281,7 +288,8 @@ class PvpApp(App[int]):
             else BadgeUpdate("db", _("database unreachable"), "error")
         )
         self._show_badges(
-            [privacy, db, *self.documents.badges(), *self.sessions.badges()], full=True
+            [privacy, db, *self.hub.badges(), *self.documents.badges(), *self.sessions.badges()],
+            full=True,
         )
 
     def watch_privacy(self, _privacy: bool) -> None:
@@ -383,6 +391,7 @@ class PvpApp(App[int]):
     @on(DataChanged)
     def _changed_elsewhere(self) -> None:
         self.refresh_queue()
+        self.hub.refresh()  # the sync worker's commits come this way too
         self.documents.purge()  # a visit finished elsewhere (pvp finish...) frees its papers
 
     # ------------------------------------------------------------------- acting
@@ -404,6 +413,7 @@ class PvpApp(App[int]):
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
         self.notify(message.text, markup=False)
+        self.hub.refresh()  # one more event waiting to be sent
         if message.visit is not None:
             self.queue_screen.follow(message.visit)
             if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):

@@ -25,11 +25,13 @@ LEVELS: tuple[Level, ...] = ("ok", "info", "warn", "error")
 
 @dataclass(frozen=True)
 class BadgeUpdate:
-    """One badge as it should now be shown; `text` None takes it off the header."""
+    """One badge as it should now be shown; `text` None takes it off the header.
+    `detail`: a longer line shown when the mouse rests on it (None: nothing)."""
 
     key: str
     text: str | None
     level: Level = "ok"
+    detail: str | None = None
 
 
 class BadgesChanged(Message):
@@ -78,12 +80,17 @@ class Badges(Horizontal):
     def badge(self, key: str) -> Badge | None:
         return next((b for b in self.query(Badge) if b.key == key), None)
 
-    def set_badge(self, key: str, text: str, level: Level = "ok") -> None:
+    def set_badge(
+        self, key: str, text: str, level: Level = "ok", detail: str | None = None
+    ) -> None:
         existing = self.badge(key)
         if existing is None:
-            self.mount(Badge(key, text, level))
+            existing = Badge(key, text, level)
+            self.mount(existing)
         else:
             existing.show(text, level)
+        if detail is not None and existing.tooltip != detail:
+            existing.tooltip = detail
 
     def remove_badge(self, key: str) -> None:
         existing = self.badge(key)
@@ -95,7 +102,7 @@ class Badges(Horizontal):
             if update.text is None:
                 self.remove_badge(update.key)
             else:
-                self.set_badge(update.key, update.text, update.level)
+                self.set_badge(update.key, update.text, update.level, update.detail)
         header = self.parent
         if isinstance(header, SiteHeader):
             self.call_after_refresh(header.fit)
