@@ -1,18 +1,22 @@
 """A small HTTP proxy in front of a real hub that injects the failures the hub documents
 (docs/hub.md, "What a site's sync worker does with the answers"): a 500, a 429 with
 Retry-After, a hang past the client's timeout, a reply lost after the hub committed.
+With `tls=(cert, key)` it speaks https (tests/support/bridge_daemons.make_cert), as a
+hub behind its reverse proxy does.
 
 `faults` is a list the test fills: each request to the push path takes the next fault
 (None or "pass": forward as is). Every request is recorded (fault, key, status)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,11 +39,13 @@ class FaultProxy:
     hang_seconds: float = 5.0
     hold_seconds: float = 0.0  # "pass" requests wait this long after the hub answered
     port: int = 0
+    tls: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        # https by the certificate's name (localhost); http by the address.
+        return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
 
     def next_fault(self) -> str:
         with self._lock:
@@ -126,11 +132,17 @@ def _kept(response: httpx.Response) -> dict[str, str]:
 
 
 @contextmanager
-def fault_proxy(target: str, **kwargs: Any) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(target, port=free_port(), **kwargs)
+def fault_proxy(
+    target: str, *, tls: tuple[Path, Path] | None = None, **kwargs: Any
+) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(target, port=free_port(), tls=tls is not None, **kwargs)
     with httpx.Client(base_url=target, timeout=30) as client:
         server = ThreadingHTTPServer(("127.0.0.1", proxy.port), _handler(proxy, client))
         server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
