@@ -208,10 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         files = context.desk.config.log
         configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
+        board = None
         if context.config.hub is not None:
-            _start_sync(context)
+            from .core.site_status import KioskBoard
 
-        return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
+            board = KioskBoard(kiosk.id for kiosk in context.config.kiosks)
+            _start_sync(context, board)
+
+        return run_app(
+            context.desk, privacy=args.privacy, mouse=not args.no_mouse, kiosk_board=board
+        )
     try:
         return int(args.run(context, args))
     except BrokenPipeError:  # `pvp queue | head`: the reader left; no traceback (Python docs)
@@ -227,10 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _start_sync(context: Context) -> list[Any]:
+def _start_sync(context: Context, board: Any = None) -> list[Any]:
     """The sync worker in a thread of its own, with its own connection: the app never
-    waits on it. It imports httpx there too, off the app's first frame. Returns a list
-    that holds the worker once made (a test stops it)."""
+    waits on it. It imports httpx there too, off the app's first frame. It also sends the
+    site's status, with the kiosks' health the app writes to `board` (a KioskBoard).
+    Returns a list that holds the worker once made (a test stops it)."""
     import threading
 
     hub, path = context.config.hub, context.desk.store.path
@@ -240,10 +247,11 @@ def _start_sync(context: Context) -> list[Any]:
     def run() -> None:
         import logging
 
+        from .core.site_status import StatusSender
         from .core.sync import open_worker
 
         try:
-            worker = open_worker(path, hub)
+            worker = open_worker(path, hub, tasks=[StatusSender(context.config, board)])
             made.append(worker)
             worker.run()
         except Exception:  # never a traceback on stderr, where Textual draws the screen

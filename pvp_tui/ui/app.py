@@ -37,6 +37,7 @@ from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
 from ..core.partners import next_hours_change
+from ..core.site_status import KioskBoard, kiosk_health
 from . import actions, partial_updates, styles
 from .commands import FrontDeskCommands
 from .messages import (
@@ -103,9 +104,12 @@ class PvpApp(App[int]):
         tick_seconds: float | None = TICK_SECONDS,
         kiosks: KioskLinks | None = None,
         first_read: QueueState | None = None,
+        kiosk_board: KioskBoard | None = None,
     ) -> None:
         """`first_read`: the queue read before the app started (its first frame shows it);
-        without it, the first read runs in a worker once the queue screen is mounted."""
+        without it, the first read runs in a worker once the queue screen is mounted.
+        `kiosk_board`: where the kiosks' health is written for the hub's status (the sync
+        worker's thread reads it), when [hub] is set."""
         super().__init__()
         actions.localize(self)
         self.desk = desk
@@ -125,6 +129,7 @@ class PvpApp(App[int]):
         self.documents = Documents(self, desk, self.kiosks)  # papers at the kiosks (F6, F7)
         self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
         self.hub = HubBadge(self, desk)  # the hub's badge ([hub] configured only)
+        self.kiosk_board = kiosk_board
         self.services = AppServices(self)
         self._acting = 0  # front-desk actions being carried out (keys typed after wait)
         self._hours_timer: Timer | None = None  # reads when a permanence opens, at midnight
@@ -181,6 +186,9 @@ class PvpApp(App[int]):
     @on(KiosksChanged)
     def _kiosks_changed(self) -> None:
         self._show_badges(self.documents.badges())
+        if self.kiosk_board is not None:  # the site's status tells the hub (site_status)
+            for link in self.kiosks:
+                self.kiosk_board.set(link.kiosk.id, *kiosk_health(link.state))
 
     @on(HubChanged)
     def _hub_changed(self) -> None:
@@ -511,7 +519,9 @@ class AppServices:
         self._app.show_action_read(state)
 
 
-def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
+def run_app(
+    desk: FrontDesk, *, privacy: bool, mouse: bool, kiosk_board: KioskBoard | None = None
+) -> int:
     from .screens.documents.thumbs import choose_mode
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
@@ -520,6 +530,6 @@ def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
         first_read: QueueState | None = load_queue_state(desk)
     except Exception:  # the app's own read reports it (database unreachable badge)
         first_read = None
-    app = PvpApp(desk, privacy=privacy, first_read=first_read)
+    app = PvpApp(desk, privacy=privacy, first_read=first_read, kiosk_board=kiosk_board)
     app.run(mouse=mouse)
     return app.return_code or 0
