@@ -38,6 +38,7 @@ class FaultProxy:
     seen: list[Seen] = field(default_factory=list)
     hang_seconds: float = 5.0
     hold_seconds: float = 0.0  # "pass" requests wait this long after the hub answered
+    retry_after: str = "1"  # the 429's Retry-After
     port: int = 0
     tls: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,7 +83,20 @@ def _handler(proxy: FaultProxy, client: httpx.Client) -> type[BaseHTTPRequestHan
             return client.request(self.command, self.path, content=body, headers=headers)
 
         def do_GET(self) -> None:
-            response = self._forward(None)
+            try:
+                response = self._forward(None)
+            except httpx.TransportError:  # the hub is down: the client sees the link drop
+                self.close_connection = True
+                return
+            self._answer(response.status_code, response.content, _kept(response))
+
+        def do_PUT(self) -> None:  # the site's status: forwarded as is
+            length = int(self.headers.get("Content-Length", "0"))
+            try:
+                response = self._forward(self.rfile.read(length))
+            except httpx.TransportError:
+                self.close_connection = True
+                return
             self._answer(response.status_code, response.content, _kept(response))
 
         def do_POST(self) -> None:
@@ -91,30 +105,35 @@ def _handler(proxy: FaultProxy, client: httpx.Client) -> type[BaseHTTPRequestHan
             fault = proxy.next_fault()
             record = Seen(fault, self.headers.get("Idempotency-Key", ""), None)
             proxy.seen.append(record)  # in order of arrival; the status once known
-            status: int | None = None
             try:
-                if fault == "500":
-                    status = 500
-                    self._answer(500, b'{"error": {"code": "boom"}}', _json())
-                elif fault == "429":
-                    status = 429
-                    self._answer(429, b'{"error": {"code": "slow_down"}}',
-                                 {**_json(), "Retry-After": "1"})  # fmt: skip
-                elif fault == "hang":  # never answers in time, never forwards
-                    time.sleep(proxy.hang_seconds)
-                    self.close_connection = True
-                elif fault == "drop":  # the hub commits, the reply is lost on the way
-                    status = record.status = self._forward(body).status_code
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                else:
-                    response = self._forward(body)
-                    status = record.status = response.status_code
-                    if proxy.hold_seconds:
-                        time.sleep(proxy.hold_seconds)
-                    self._answer(status, response.content, _kept(response))
-            finally:
-                record.status = status
+                record.status = self._fault(fault, body, record)
+            except httpx.TransportError:  # the hub is down: the client sees the link drop
+                self.close_connection = True
+
+        def _fault(self, fault: str, body: bytes, record: Seen) -> int | None:
+            """Carry out one fault; the status the hub (or the proxy) gave, if any."""
+            if fault == "500":
+                self._answer(500, b'{"error": {"code": "boom"}}', _json())
+                return 500
+            if fault == "429":
+                self._answer(429, b'{"error": {"code": "slow_down"}}',
+                             {**_json(), "Retry-After": proxy.retry_after})  # fmt: skip
+                return 429
+            if fault == "hang":  # never answers in time, never forwards
+                time.sleep(proxy.hang_seconds)
+                self.close_connection = True
+                return None
+            if fault == "drop":  # the hub commits, the reply is lost on the way
+                status = record.status = self._forward(body).status_code
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return status
+            response = self._forward(body)
+            status = record.status = response.status_code  # known before any hold
+            if proxy.hold_seconds:
+                time.sleep(proxy.hold_seconds)
+            self._answer(status, response.content, _kept(response))
+            return status
 
     return Handler
 
