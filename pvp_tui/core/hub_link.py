@@ -67,13 +67,26 @@ def _clock(moment: datetime, zone: tzinfo, today: date) -> str:
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%d/%m %H:%M")
 
 
-def badge_words(link: HubLink, zone: tzinfo, today: date) -> tuple[str, Level, str]:
-    """(the badge's words, its level, a longer line for its tooltip), in the current
-    language. `zone` and `today`: the site's, so that times read as its clocks do."""
+@dataclass(frozen=True)
+class BadgeWords:
+    text: str
+    level: Level
+    detail: str  # a longer line (the last successful exchange), for a tooltip
+    short: str  # fewer words, for a header too narrow for the site's name
+
+
+def badge_words(link: HubLink, zone: tzinfo, today: date) -> BadgeWords:
+    """The badge's words in the current language. `zone` and `today`: the site's, so
+    that times read as its clocks do."""
     waiting = (
         ngettext("{n} waiting to be sent", "{n} waiting to be sent", link.waiting).format(
             n=link.waiting
         )
+        if link.waiting
+        else ""
+    )
+    waiting_short = (
+        ngettext("{n} to send", "{n} to send", link.waiting).format(n=link.waiting)
         if link.waiting
         else ""
     )
@@ -83,15 +96,19 @@ def badge_words(link: HubLink, zone: tzinfo, today: date) -> tuple[str, Level, s
         else _("never synced with the hub yet")
     )
     if link.failing_since is not None:
-        text = _("offline since {when}").format(when=_clock(link.failing_since, zone, today))
+        since = _clock(link.failing_since, zone, today)
+        text = _("offline since {when}").format(when=since)
+        short = _("offline {when}").format(when=since)
         level: Level = "warn"
         if link.token_refused:
-            text, level = _("hub refuses this site's token"), "error"
+            text, short, level = _("hub refuses this site's token"), _("token refused"), "error"
     elif link.last_success_at is None:
-        text, level = _("not synced yet"), "info"
+        text, short, level = _("not synced yet"), _("not synced"), "info"
     else:
-        text = _("online · synced {when}").format(when=_clock(link.last_success_at, zone, today))
+        synced = _clock(link.last_success_at, zone, today)
+        text = _("online · synced {when}").format(when=synced)
+        short = _("online {when}").format(when=synced)
         level = "ok"
     if waiting:
-        text = f"{text} · {waiting}"
-    return text, level, last
+        text, short = f"{text} · {waiting}", f"{short} · {waiting_short}"
+    return BadgeWords(text, level, last, short)

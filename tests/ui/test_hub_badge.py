@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from pvp_tui.core import i18n
 from pvp_tui.core.config import Hub
-from pvp_tui.core.hub_link import HubLink, badge_words, read_link
+from pvp_tui.core.hub_link import BadgeWords, HubLink, badge_words, read_link
 from pvp_tui.core.store import Store
 from pvp_tui.ui.app import PvpApp
 from tests.support.desk_morning import PARIS, TEN_AM, make_desk, seed_morning, settle
@@ -118,17 +118,22 @@ def test_badge_words_in_both_languages() -> None:
         ),
     ]
     for link, text, level in cases:
-        assert badge_words(link, PARIS, today)[:2] == (text, level)
-    assert badge_words(HubLink(0, at, yesterday), PARIS, today)[2] == (
+        words = badge_words(link, PARIS, today)
+        assert (words.text, words.level) == (text, level)
+    assert badge_words(HubLink(0, at, yesterday), PARIS, today).detail == (
         "dernière synchro avec le hub : 09/03 18:02"
     )
+    assert (
+        badge_words(HubLink(37, at, None), PARIS, today).short == "hors ligne 09:42 · 37 à envoyer"
+    )
     i18n.set_language("en")
-    assert badge_words(HubLink(37, at, None), PARIS, today) == (
+    assert badge_words(HubLink(37, at, None), PARIS, today) == BadgeWords(
         "offline since 09:42 · 37 waiting to be sent",
         "warn",
         "never synced with the hub yet",
+        "offline 09:42 · 37 to send",
     )
-    assert badge_words(HubLink(1, None, at), PARIS, today)[0] == (
+    assert badge_words(HubLink(1, None, at), PARIS, today).text == (
         "online · synced 09:42 · 1 waiting to be sent"
     )
 
@@ -150,3 +155,33 @@ def test_read_link_counts_pending_batches_not_held_ones(tmp_path: Path) -> None:
     outbox.hold(first, 422, "refused")
     link = read_link(store)
     assert link.waiting == total - 5 and not link.token_refused
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_with_a_kiosk_at_80_columns_the_hub_badge_takes_fewer_words(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from textual.widgets import Static
+
+    from pvp_tui.ui.widgets.badges import Badges, BadgesChanged, BadgeUpdate, SiteHeader
+
+    app = hub_app(tmp_path / "pvp.db", "offline")
+    async with app.run_test(size=size) as pilot:
+        await _still(pilot)
+        kiosk = BadgeUpdate("kiosk-1", "Borne de l'accueil prête", "ok")
+        app.queue_screen.post_message(BadgesChanged([kiosk]))
+        await _still(pilot)
+        header = app.queue_screen.query_one(SiteHeader)
+        badges = header.query_one(Badges)
+        hub = badges.badge("hub")
+        assert hub is not None
+        name = str(app.queue_screen.query_one("#site-name", Static).content)
+        if size[0] == 80:  # the ok badges show their dot, the hub's its fewer words
+            assert hub.shown == "● hors ligne 09:42 · 14 à envoyer"
+            assert badges.badge("kiosk-1").shown == "●"  # type: ignore[union-attr]
+            assert name.startswith("France Services")
+        else:
+            assert hub.shown == "● hors ligne depuis 09:42 · 14 en attente d'envoi"
+            assert name == "France Services de démonstration"
+        assert badges.region.right <= header.region.right  # nothing pushed off the row
+        assert hub.tooltip == "dernière synchro avec le hub : 08:58"

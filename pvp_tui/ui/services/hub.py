@@ -61,10 +61,8 @@ class HubBadge:
                 except (PvpError, sqlite3.Error) as exc:  # busy for a moment: the next read
                     log.warning("hub badge: cannot read the sync state: %s", exc)
                 else:
-                    text, level, detail = badge_words(
-                        link, self.desk.config.site.timezone, self.desk.today()
-                    )
-                    update = BadgeUpdate(KEY, text, level, detail)
+                    words = badge_words(link, self.desk.config.site.timezone, self.desk.today())
+                    update = BadgeUpdate(KEY, words.text, words.level, words.detail, words.short)
                     self.reads += 1
                     if update != self.shown:
                         self.shown = update
