@@ -185,3 +185,26 @@ async def test_with_a_kiosk_at_80_columns_the_hub_badge_takes_fewer_words(
             assert name == "France Services de démonstration"
         assert badges.region.right <= header.region.right  # nothing pushed off the row
         assert hub.tooltip == "dernière synchro avec le hub : 08:58"
+
+
+async def test_the_app_writes_its_kiosks_health_for_the_hubs_status(tmp_path: Path) -> None:
+    """The app's bridge links feed the status's kiosks: a kiosk whose bridge does not
+    answer (nothing listens on its port) is 'down', 'bridge_unreachable'."""
+    from pvp_tui.core.config import Kiosk
+    from pvp_tui.core.kiosks import KioskLinks
+    from pvp_tui.core.site_status import KioskBoard
+    from tests.support.kiosk_app import until
+    from tests.support.processes import free_port
+
+    (tmp_path / "kiosk.token").write_text("x" * 32)
+    kiosk = Kiosk("kiosque-1", "Borne 1", f"ws://127.0.0.1:{free_port()}/v1",
+                  tmp_path / "kiosk.token")  # fmt: skip
+    desk = make_desk(tmp_path / "pvp.db")
+    desk.config = dataclasses.replace(desk.config, kiosks=(kiosk,))
+    board = KioskBoard(["kiosque-1"])
+    assert [(k, s.state) for k, s in board.snapshot()] == [("kiosque-1", "unknown")]
+    links = KioskLinks(desk.config.kiosks, max_backoff=0.5)
+    app = PvpApp(desk, watch_changes=False, tick_seconds=None, kiosks=links, kiosk_board=board)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: board.snapshot()[0][1].state == "down", "the kiosk down")
+    assert board.snapshot()[0][1].problems == ("bridge_unreachable",)
