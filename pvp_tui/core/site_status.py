@@ -44,9 +44,12 @@ LIVE = ("waiting", "called", "in_session")
 
 def kiosk_health(state: KioskState) -> tuple[str, list[str]]:
     """(state, problem codes) of one kiosk from its bridge link, as the hub takes them:
-    ok; degraded with codes when a device reports a problem; down when the bridge does
-    not answer (or refuses the token); unknown before its first answer."""
-    from .kiosks import CONNECTING, ONLINE, REFUSED
+    ok; degraded when a device has a problem the staff's badge shows (printing down, no
+    scanner, the default printer out of paper, jammed, open, paused, offline...); down
+    when the bridge does not answer (or refuses the token); unknown before its first
+    answer. The default printer's reason codes all go up (`paper_low` leaves it ok);
+    those that do not say paper or toner get `printer_` before them (`printer_offline`)."""
+    from .kiosks import CONNECTING, ONLINE, PRINTER_TROUBLE_SHORT, REFUSED
 
     if state.link == CONNECTING:
         return "unknown", []
@@ -55,19 +58,24 @@ def kiosk_health(state: KioskState) -> tuple[str, list[str]]:
     if state.link != ONLINE:
         return "down", ["bridge_unreachable"]
     problems: list[str] = []
+    trouble = False
     if state.cups_down:
         problems.append("printing_down")
+        trouble = True
     if not state.health.get("scanners", state.scanners):
         problems.append("scanner_missing")
+        trouble = True
     default = {p["name"] for p in state.printers if p.get("default")}
     for name, reasons in state.printer_reasons().items():
         if default and name not in default:
-            continue
+            continue  # a spare queue: staff print on the default one
         for code in reasons:
-            word = code if code.startswith("printer_") else f"printer_{code}"
+            plain = code.startswith("printer") or "paper" in code or "toner" in code
+            word = code if plain else f"printer_{code}"
+            trouble = trouble or code in PRINTER_TROUBLE_SHORT
             if _is_code(word) and word not in problems:
                 problems.append(word)
-    return ("degraded" if problems else "ok"), problems[:20]
+    return ("degraded" if trouble else "ok"), problems[:20]
 
 
 def _is_code(word: str) -> bool:

@@ -43,7 +43,7 @@ def test_the_worker_sends_the_sites_status_and_again_when_it_changes(
     assert waiting >= 2 and expected["called"] == 1
     board = KioskBoard(["kiosque-1", "kiosque-2"])
     board.set("kiosque-1", "ok", [])
-    board.set("kiosque-2", "degraded", ["printer_paper_out"])
+    board.set("kiosque-2", "degraded", ["paper_out"])
     sender = StatusSender(site.desk.config, board, every=3600)  # only on change here
     worker = site.worker(tasks=[sender]).start()
     try:
@@ -54,7 +54,7 @@ def test_the_worker_sends_the_sites_status_and_again_when_it_changes(
         assert first["app_version"] == "0.1.0"
         assert [(k["id"], k["state"], k["problems"]) for k in first["kiosks"]] == [
             ("kiosque-1", "ok", []),
-            ("kiosque-2", "degraded", ["printer_paper_out"]),
+            ("kiosque-2", "degraded", ["paper_out"]),
         ]
         assert "Secret" not in json.dumps(first)
         # A change goes at once (not after `every`): a check-in, a kiosk down.
@@ -109,11 +109,15 @@ def test_a_kiosks_health_in_machine_codes() -> None:
     ready = KioskState(link=ONLINE, scanners=[scanner])
     ready.health = {"scanners": [scanner], "cups": "up"}  # type: ignore[typeddict-item]
     assert kiosk_health(ready) == ("ok", [])
+    low = KioskState(link=ONLINE, scanners=[scanner])
+    low.printers = [{"name": "hall", "default": True, "reasons": ["paper_low"]}]  # type: ignore[list-item]
+    low.health = {"scanners": [scanner], "cups": "up"}  # type: ignore[typeddict-item]
+    assert kiosk_health(low) == ("ok", ["paper_low"])  # a warning: still in service
     jammed = KioskState(link=ONLINE, scanners=[])
-    jammed.printers = [{"name": "hall", "default": True, "reasons": ["paper_jam"]},  # type: ignore[list-item]
-                       {"name": "spare", "default": False, "reasons": ["offline"]}]  # fmt: skip
+    jammed.printers = [{"name": "hall", "default": True, "reasons": ["paper_jam", "offline"]},  # type: ignore[list-item]
+                       {"name": "spare", "default": False, "reasons": ["door_open"]}]  # fmt: skip
     jammed.health = {"cups": "down"}  # type: ignore[typeddict-item]
     assert kiosk_health(jammed) == (
         "degraded",
-        ["printing_down", "scanner_missing", "printer_paper_jam"],
+        ["printing_down", "scanner_missing", "paper_jam", "printer_offline"],
     )
