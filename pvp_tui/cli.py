@@ -12,7 +12,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import commands
 from .commands.context import Context
@@ -28,6 +28,9 @@ from .core.errors import PvpError
 from .core.frontdesk import FrontDesk, erasure_pending_message
 from .core.i18n import N_, _
 from .core.store import Store
+
+if TYPE_CHECKING:
+    from .core.site_status import KioskBoard
 
 # Exit codes: scripts tell a refused action from a mistake in the command or the config.
 EXIT_REFUSED = 1  # the action was refused (unknown ticket, wrong state, db busy...)
@@ -233,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _start_sync(context: Context, board: Any = None) -> list[Any]:
+def _start_sync(context: Context, board: KioskBoard | None = None) -> list[Any]:
     """The sync worker in a thread of its own, with its own connection: the app never
     waits on it. It imports httpx there too, off the app's first frame. It also sends the
     site's status, with the kiosks' health the app writes to `board` (a KioskBoard).
