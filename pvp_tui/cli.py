@@ -12,7 +12,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import commands
 from .commands.context import Context
@@ -28,6 +28,9 @@ from .core.errors import PvpError
 from .core.frontdesk import FrontDesk, erasure_pending_message
 from .core.i18n import N_, _
 from .core.store import Store
+
+if TYPE_CHECKING:
+    from .core.site_status import KioskBoard
 
 # Exit codes: scripts tell a refused action from a mistake in the command or the config.
 EXIT_REFUSED = 1  # the action was refused (unknown ticket, wrong state, db busy...)
@@ -209,10 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         files = context.desk.config.log
         configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
+        board = None
         if context.config.hub is not None:
-            _start_sync(context)
+            from .core.site_status import KioskBoard
 
-        return run_app(context.desk, privacy=args.privacy, mouse=not args.no_mouse)
+            board = KioskBoard(kiosk.id for kiosk in context.config.kiosks)
+            _start_sync(context, board)
+
+        return run_app(
+            context.desk, privacy=args.privacy, mouse=not args.no_mouse, kiosk_board=board
+        )
     try:
         return int(args.run(context, args))
     except BrokenPipeError:  # `pvp queue | head`: the reader left; no traceback (Python docs)
@@ -228,10 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _start_sync(context: Context) -> list[Any]:
+def _start_sync(context: Context, board: KioskBoard | None = None) -> list[Any]:
     """The sync worker in a thread of its own, with its own connection: the app never
-    waits on it. It imports httpx there too, off the app's first frame. Returns a list
-    that holds the worker once made (a test stops it)."""
+    waits on it. It imports httpx there too, off the app's first frame. It also sends the
+    site's status, with the kiosks' health the app writes to `board` (a KioskBoard).
+    Returns a list that holds the worker once made (a test stops it)."""
     import threading
 
     hub, path, config = context.config.hub, context.desk.store.path, context.desk.base_config
@@ -242,10 +252,11 @@ def _start_sync(context: Context) -> list[Any]:
         import logging
 
         from .core.pull import Puller
+        from .core.site_status import StatusSender
         from .core.sync import open_worker
 
         try:
-            worker = open_worker(path, hub)
+            worker = open_worker(path, hub, tasks=[StatusSender(context.config, board)])
             worker.puller = Puller(worker, config)  # the hub's changes, in this thread too
             made.append(worker)
             worker.run()

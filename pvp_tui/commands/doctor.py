@@ -1,6 +1,6 @@
 """`pvp doctor`: the usual installation mistakes, each with what to do.
 
-    pvp doctor [--group STAFF_GROUP] [--skip-kiosks] [--json]
+    pvp doctor [--group STAFF_GROUP] [--skip-kiosks] [--skip-hub] [--json]
 
 Exit code 0 only when every check passes (1 otherwise): scripts and monitoring can run it.
 The checks themselves live in pvp_tui/core/doctor.py.
@@ -22,7 +22,7 @@ from ..core.i18n import _, ngettext
 
 
 def register(subparsers: Any) -> None:
-    help_text = _("check the config, the database, the kiosks and the terminal")
+    help_text = _("check the config, the database, the kiosks, the hub and the terminal")
     p = subparsers.add_parser("doctor", help=help_text, description=help_text)
     p.add_argument(
         "--group",
@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
         help=_("the staff group that shares the database (default: the database's group)"),
     )
     p.add_argument("--skip-kiosks", action="store_true", help=_("do not contact the kiosks"))
+    p.add_argument("--skip-hub", action="store_true", help=_("do not contact the hub"))
     p.add_argument("--json", action="store_true", help=_("print JSON for scripts instead of text"))
     p.set_defaults(standalone=run_doctor)
 
@@ -67,6 +68,10 @@ def collect(args: argparse.Namespace) -> list[doctor.Finding]:
         findings += doctor.check_disk(db)
         if not args.skip_kiosks:
             findings += doctor.check_kiosks(kiosks_from_config(config))
+        if config.hub is not None and not args.skip_hub:
+            from ..core.doctor_hub import check_hub
+
+            findings += check_hub(config.hub, config.site.id)
     is_terminal = sys.stdout.isatty()
     size = None
     if is_terminal:

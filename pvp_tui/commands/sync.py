@@ -83,9 +83,13 @@ def run(context: Context, args: argparse.Namespace) -> int:
         )
         return 0
     from ..core.pull import Puller, pull
+    from ..core.site_status import StatusSender
     from ..core.sync import SyncWorker
 
-    worker = SyncWorker(context.desk.store, hub)
+    # The foreground worker also sends the site's status (no kiosk: only the app knows them).
+    worker = SyncWorker(
+        context.desk.store, hub, tasks=[] if args.once else [StatusSender(context.config)]
+    )
     worker.puller = Puller(worker, context.config)
     if args.once:
         # Another process's lease: wait for it to end (a holder that died lets it expire).

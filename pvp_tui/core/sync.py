@@ -31,7 +31,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -371,6 +371,7 @@ class SyncWorker:
         on_change: Callable[[], None] | None = None,
         wait_initial: float = 0.5,
         max_events: int = BATCH_EVENTS,
+        tasks: Sequence[Callable[[SyncWorker], None]] = (),
     ) -> None:
         self.outbox = Outbox(store)
         self.store = store
@@ -380,6 +381,7 @@ class SyncWorker:
         self.on_change = on_change
         self.wait_initial = wait_initial
         self.max_events = max_events
+        self.tasks = tuple(tasks)  # run between two drains by the lease holder (site_status)
         self._stop = threading.Event()
         self._lease_lost = threading.Event()
         self._client: httpx.Client | None = None
@@ -612,6 +614,7 @@ class SyncWorker:
                         if pulled.token_refused:
                             self.stopped_by_token = True
                             return
+                    self._run_tasks()
                 except (PvpError, sqlite3.Error) as exc:
                     # The database locked past its timeout, or the disk full: nothing was
                     # half-written (each step is one transaction); try again shortly.
@@ -621,6 +624,17 @@ class SyncWorker:
                 self._stop.wait(POLL_SECONDS)
         finally:
             self._release()
+
+    def _run_tasks(self) -> None:
+        """The holder's other duties (the site's status), each with the worker at hand;
+        one that fails is logged and does not stop the sending."""
+        for task in self.tasks:
+            if self._stop.is_set() or self._lease_lost.is_set():
+                return
+            try:
+                task(self)
+            except Exception:
+                log.exception("sync task %r failed", task)
 
     def _release(self) -> None:
         self._stop.set()

@@ -38,6 +38,7 @@ from ..core.i18n import N_, _
 from ..core.kiosks import KioskLinks
 from ..core.models import Status, Visit
 from ..core.partners import next_hours_change
+from ..core.site_status import KioskBoard, kiosk_health
 from ..core.upkeep import UPKEEP_SECONDS, Upkeep
 from . import actions, partial_updates, styles
 from .commands import FrontDeskCommands
@@ -59,6 +60,7 @@ from .messages import (
 from .screens.queue import QueueScreen
 from .services import Done
 from .services.documents import DocumentPrinted, Documents, KiosksChanged
+from .services.hub import HubBadge, HubChanged
 from .services.sessions import SessionChanged, Sessions
 from .typeahead import Typeahead
 from .widgets.badges import BadgesChanged, BadgeUpdate
@@ -105,9 +107,12 @@ class PvpApp(App[int]):
         upkeep_seconds: float | None = UPKEEP_SECONDS,
         kiosks: KioskLinks | None = None,
         first_read: QueueState | None = None,
+        kiosk_board: KioskBoard | None = None,
     ) -> None:
         """`first_read`: the queue read before the app started (its first frame shows it);
-        without it, the first read runs in a worker once the queue screen is mounted."""
+        without it, the first read runs in a worker once the queue screen is mounted.
+        `kiosk_board`: where the kiosks' health is written for the hub's status (the sync
+        worker's thread reads it), when [hub] is set."""
         super().__init__()
         actions.localize(self)
         self.desk = desk
@@ -128,6 +133,8 @@ class PvpApp(App[int]):
         self.kiosks = kiosks if kiosks is not None else KioskLinks(desk.config.kiosks)
         self.documents = Documents(self, desk, self.kiosks)  # papers at the kiosks (F6, F7)
         self.sessions = Sessions(self, desk, self.kiosks)  # the kiosks' video calls (F5)
+        self.hub = HubBadge(self, desk)  # the hub's badge ([hub] configured only)
+        self.kiosk_board = kiosk_board
         self.services = AppServices(self)
         self._acting = 0  # front-desk actions being carried out (keys typed after wait)
         self._hours_timer: Timer | None = None  # reads when a permanence opens, at midnight
@@ -191,6 +198,13 @@ class PvpApp(App[int]):
     @on(KiosksChanged)
     def _kiosks_changed(self) -> None:
         self._show_badges(self.documents.badges())
+        if self.kiosk_board is not None:  # the site's status tells the hub (site_status)
+            for link in self.kiosks:
+                self.kiosk_board.set(link.kiosk.id, *kiosk_health(link.state))
+
+    @on(HubChanged)
+    def _hub_changed(self) -> None:
+        self._show_badges(self.hub.badges())
 
     @on(SessionChanged)
     def _session_changed(self, message: SessionChanged) -> None:
@@ -214,6 +228,7 @@ class PvpApp(App[int]):
     def _queue_screen_ready(self) -> None:
         self.update_badges(db_ok=True)
         self.start_reading()
+        self.hub.refresh()
 
     @on(RefreshQueue)
     def _refresh_asked(self) -> None:
@@ -285,7 +300,7 @@ class PvpApp(App[int]):
             self.queue_screen.post_message(BadgesChanged(updates, full=full))
 
     def update_badges(self, *, db_ok: bool) -> None:
-        """Every badge: privacy, the database, then each kiosk and its call."""
+        """Every badge: privacy, the database, the hub, then each kiosk and its call."""
         privacy = BadgeUpdate("privacy", _("privacy on") if self.privacy else None, "info")
         db = (
             BadgeUpdate("db", _("database ok"), "ok")
@@ -293,7 +308,8 @@ class PvpApp(App[int]):
             else BadgeUpdate("db", _("database unreachable"), "error")
         )
         self._show_badges(
-            [privacy, db, *self.documents.badges(), *self.sessions.badges()], full=True
+            [privacy, db, *self.hub.badges(), *self.documents.badges(), *self.sessions.badges()],
+            full=True,
         )
 
     def watch_privacy(self, _privacy: bool) -> None:
@@ -416,6 +432,7 @@ class PvpApp(App[int]):
     @on(DataChanged)
     def _changed_elsewhere(self) -> None:
         self.refresh_queue()
+        self.hub.refresh()  # the sync worker's commits come this way too
         self.documents.purge()  # a visit finished elsewhere (pvp finish...) frees its papers
 
     # ------------------------------------------------------------------- acting
@@ -437,6 +454,7 @@ class PvpApp(App[int]):
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
         self.notify(message.text, markup=False)
+        self.hub.refresh()  # one more event waiting to be sent
         if message.visit is not None:
             self.queue_screen.follow(message.visit)
             if message.visit.status in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED):
@@ -535,7 +553,9 @@ class AppServices:
         self._app.show_action_read(state)
 
 
-def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
+def run_app(
+    desk: FrontDesk, *, privacy: bool, mouse: bool, kiosk_board: KioskBoard | None = None
+) -> int:
     from .screens.documents.thumbs import choose_mode
 
     choose_mode()  # probes the terminal for images: must run before Textual owns it
@@ -544,6 +564,6 @@ def run_app(desk: FrontDesk, *, privacy: bool, mouse: bool) -> int:
         first_read: QueueState | None = load_queue_state(desk)
     except Exception:  # the app's own read reports it (database unreachable badge)
         first_read = None
-    app = PvpApp(desk, privacy=privacy, first_read=first_read)
+    app = PvpApp(desk, privacy=privacy, first_read=first_read, kiosk_board=kiosk_board)
     app.run(mouse=mouse)
     return app.return_code or 0

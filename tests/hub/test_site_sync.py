@@ -463,3 +463,96 @@ def test_a_small_random_fault_campaign_loses_and_duplicates_nothing(
         assert (result.applied, result.duplicates) == (n, 0)
         assert injected >= 20 and len(proxy.pushes()) >= result.batches + injected
         assert_all_once(hub, site)
+
+
+@pytest.mark.slow
+def test_the_full_fault_campaign_loses_and_duplicates_nothing(
+    tmp_path: Path, region: Region, hub: Hub
+) -> None:
+    """Hundreds of injected failures of every kind in one run, while the front desk keeps
+    writing: the proxy's 500s, 429s with Retry-After, hangs past the timeout and replies
+    lost after the commit; the hub SIGKILLed and stopped, then restarted; two `pvp sync`
+    on the database, the lease holder SIGKILLed with a batch committed by the hub and its
+    answer on the way (the other takes over). Reports sent / duplicates / lost."""
+    import dataclasses
+    import random
+
+    rng = random.Random(615)
+    own = HubProcess(hub.process.db_url, tmp_path)
+    own.start()
+    procs: list[subprocess.Popen[str]] = []
+    kills = 0
+    try:
+        with fault_proxy(own.url, hang_seconds=0.4, retry_after="0.1") as proxy:
+            site = make_site(tmp_path, region, proxy.url)
+            assert site.desk.config.hub is not None
+            # In-process senders wait little between tries (the config's floor is 1 s).
+            fast = dataclasses.replace(site.desk.config.hub, retry_max_seconds=0.05)
+
+            def in_process(holder: str) -> SyncWorker:
+                return SyncWorker(Store(site.db), fast, holder=holder, max_events=1,
+                                  timeouts=Timeouts(connect=0.5, read=0.3, total=0.3),
+                                  wait_initial=0.02)  # fmt: skip
+
+            kinds = ["500"] * 3 + ["429"] * 3 + ["drop"] * 3 + ["hang"] + ["pass"] * 2
+            # Phase 1: an in-process worker through ~200 proxy faults, the hub killed and
+            # stopped under it, the desk writing all along.
+            proxy.faults = [rng.choice(kinds) for _ in range(240)]
+            worker = in_process("campaign-1").start()
+            for round_ in range(6):
+                a_morning(site.desk, visitors=3)
+                if round_ in (1, 3):  # a crash (no shutdown), then a clean stop
+                    if round_ == 1:
+                        own.kill()
+                    else:
+                        own.stop()
+                    kills += 1
+                    time.sleep(0.3)
+                    own.start(wait=90)  # a loaded machine starts a hub slowly
+                time.sleep(0.5)
+            wait_for(lambda: not proxy.faults, 60, "the proxy's faults all used")
+            wait_for(lambda: Outbox(site.store).status().waiting == 0, 60, "phase 1 drained")
+            worker.stop(wait=5)
+
+            def holder() -> str:
+                row = sqlite3.connect(site.db).execute("SELECT holder FROM sync_state").fetchone()
+                return str(row[0])
+
+            # Phase 2: two `pvp sync` on the database; the lease holder SIGKILLed with the
+            # hub's answer to its committed batch held on the way; the other takes over.
+            proxy.faults = [rng.choice(["500", "429", "drop", "pass"]) for _ in range(12)]
+            first = site.start_pvp("sync")
+            procs.append(first)
+            wait_for(lambda: f":{first.pid}:" in holder(), 60, "the first one's lease")
+            second = site.start_pvp("sync")
+            procs.append(second)
+            seen = len(proxy.pushes())
+            proxy.hold_seconds = 30
+            a_morning(site.desk, visitors=8)
+            wait_for(lambda: any(s.status == 200 for s in proxy.pushes()[seen:])
+                     or first.poll() is not None, 60, "a batch committed")  # fmt: skip
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            kills += 1
+            proxy.hold_seconds = 0
+            a_morning(site.desk, visitors=4)
+            wait_for(lambda: Outbox(site.store).status().waiting == 0, 60, "the takeover")
+            assert f":{second.pid}:" in holder()
+            second.send_signal(signal.SIGTERM)
+            second.wait(15)
+            injected = sum(s.fault != "pass" for s in proxy.pushes()) + kills
+            requests = len(proxy.pushes())
+        total, distinct = hub_counts(hub, site)
+        expected = len(site_event_ids(site))
+        print(f"\nfault campaign: {requests} pushes, {injected} injected failures "
+              f"({kills} kills), {expected} events: sent {distinct}, "
+              f"duplicates {total - distinct}, lost {expected - distinct}")  # fmt: skip
+        assert injected >= 200
+        assert (total - distinct, expected - distinct) == (0, 0)
+        assert_all_once(hub, site)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+        own.stop()

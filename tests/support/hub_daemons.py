@@ -83,7 +83,8 @@ class HubProcess:
         self.log = workdir / f"hub-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
+    def start(self, *extra: str, env: dict[str, str] | None = None, wait: float = 30) -> None:
+        """Start it and wait up to `wait` seconds for its health check."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [
@@ -100,7 +101,7 @@ class HubProcess:
                 cwd=REPO,
                 env=env,
             )
-        wait_for(self.healthy, 30, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
 
     def healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

@@ -25,11 +25,15 @@ LEVELS: tuple[Level, ...] = ("ok", "info", "warn", "error")
 
 @dataclass(frozen=True)
 class BadgeUpdate:
-    """One badge as it should now be shown; `text` None takes it off the header."""
+    """One badge as it should now be shown; `text` None takes it off the header.
+    `detail`: a longer line shown when the mouse rests on it (None: nothing); `short`:
+    fewer words for a header too narrow for the site's name whole (None: none)."""
 
     key: str
     text: str | None
     level: Level = "ok"
+    detail: str | None = None
+    short: str | None = None
 
 
 class BadgesChanged(Message):
@@ -53,18 +57,29 @@ class Badge(Static):
         self.text = text
         self.level: Level = level
         self.compact = False  # only its dot (its colour says it): a narrow header's ok badge
+        self.short: str | None = None  # fewer words, for a narrow header
+        self.shortened = False
 
-    def show(self, text: str, level: Level) -> None:
-        if (text, level) == (self.text, self.level):
+    def show(self, text: str, level: Level, short: str | None = None) -> None:
+        if (text, level, short) == (self.text, self.level, self.short):
             return
         self.remove_class(f"-{self.level}")
         self.add_class(f"-{level}")
-        self.text, self.level = text, level
+        self.text, self.level, self.short = text, level, short
         self.update(self.shown)
 
     @property
+    def words(self) -> str:
+        return self.short if self.shortened and self.short else self.text
+
+    @property
     def shown(self) -> str:
-        return "●" if self.compact else f"● {self.text}"
+        return "●" if self.compact else f"● {self.words}"
+
+    def set_shortened(self, shortened: bool) -> None:
+        if shortened != self.shortened:
+            self.shortened = shortened
+            self.update(self.shown)
 
     def set_compact(self, compact: bool) -> None:
         if compact != self.compact:
@@ -78,12 +93,23 @@ class Badges(Horizontal):
     def badge(self, key: str) -> Badge | None:
         return next((b for b in self.query(Badge) if b.key == key), None)
 
-    def set_badge(self, key: str, text: str, level: Level = "ok") -> None:
+    def set_badge(
+        self,
+        key: str,
+        text: str,
+        level: Level = "ok",
+        detail: str | None = None,
+        short: str | None = None,
+    ) -> None:
         existing = self.badge(key)
         if existing is None:
-            self.mount(Badge(key, text, level))
+            existing = Badge(key, text, level)
+            existing.short = short
+            self.mount(existing)
         else:
-            existing.show(text, level)
+            existing.show(text, level, short)
+        if detail is not None and existing.tooltip != detail:
+            existing.tooltip = detail
 
     def remove_badge(self, key: str) -> None:
         existing = self.badge(key)
@@ -95,7 +121,7 @@ class Badges(Horizontal):
             if update.text is None:
                 self.remove_badge(update.key)
             else:
-                self.set_badge(update.key, update.text, update.level)
+                self.set_badge(update.key, update.text, update.level, update.detail, update.short)
         header = self.parent
         if isinstance(header, SiteHeader):
             self.call_after_refresh(header.fit)
@@ -180,12 +206,18 @@ class SiteHeader(Horizontal):
     def fit(self) -> None:
         badges = list(self.query_one(Badges).query(Badge))
         clock = len("00:00") + _PADDING if self._clock is not None else 0
+        titles = (self.title_text, self.site)
         title, compact = fit_header(
-            self.size.width - clock,
-            (self.title_text, self.site),
-            [(b.text, b.level) for b in badges],
+            self.size.width - clock, titles, [(b.text, b.level) for b in badges]
         )
+        # The site's name cut even so: the badges that have fewer words say those.
+        shortened = title not in titles and any(b.short for b in badges)
+        if shortened:
+            title, compact = fit_header(
+                self.size.width - clock, titles, [(b.short or b.text, b.level) for b in badges]
+            )
         for index, badge in enumerate(badges):
+            badge.set_shortened(shortened)
             badge.set_compact(index in compact)
         name = self.query_one("#site-name", Static)
         if str(name.content) != title:
