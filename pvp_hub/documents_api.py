@@ -87,7 +87,7 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     "(received_bytes says where to resume). Refused without the visitor's consent.",
     status_code=201,
     response_model=DocumentState,
-    responses=_errors(401, 404, 409, 413, 422, 503),
+    responses=_errors(400, 401, 404, 409, 413, 422, 503),
 )
 async def start_document(
     body: DocumentStart, request: Request, credentials: Credentials
@@ -161,7 +161,7 @@ async def document_content(
     f"{API}/site/documents/{{document_id}}/receipts",
     summary="Say a document to print was received, printed, or failed to print",
     response_model=DocumentState,
-    responses=_errors(401, 404, 422),
+    responses=_errors(400, 401, 404, 422),
 )
 async def post_receipt(
     document_id: uuid.UUID, body: Receipt, request: Request, credentials: Credentials

@@ -61,7 +61,7 @@ def doc_hub(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Hub]:
     """A hub with a documents key (and 40 KiB chunks' worth of small limits)."""
     kind = request.param
     url = database_url(kind, workdir, request, f"hub_docs_{kind}")
-    key = workdir / f"documents-{kind}.key"
+    key = workdir / f"documents-small-{kind}.key"
     key.write_text(base64.b64encode(os.urandom(32)).decode())
     process = HubProcess(url, workdir)
     env = {
