@@ -56,6 +56,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def end_of_day(now: datetime, zone: str) -> datetime:
+    """The next midnight at the site (UTC): a document with no receipt yet is kept until
+    then, so by evening no paper of the day is stored."""
+    tz = ZoneInfo(zone)
+    return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz).astimezone(
+        UTC
+    )
+
+
 # ------------------------------------------------------------------------- encryption
 class DocumentKeyError(ValueError):
     """The key file is missing or not 32 random bytes in base64."""
@@ -302,7 +311,7 @@ class Documents:
                     state="uploading",
                     received_bytes=0,
                     created_at=now,
-                    delete_after=now + KEEP_AT_MOST,
+                    delete_after=end_of_day(now, site.timezone),
                 )
             )
             row = _locked(conn, body["id"])
@@ -482,13 +491,11 @@ class Documents:
         return {"erased": len(ids)}
 
     def _keep_until(self, row: Any, now: datetime, zone: str) -> datetime:
+        """Until when a document is kept after a receipt at `now`: the configured delay,
+        else the end of the site's day; never beyond 7 days after it came."""
         minutes = self.settings.keep_after_receipt_minutes
-        if minutes is None:
-            tz = ZoneInfo(zone)
-            keep = datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
-        else:
-            keep = now + timedelta(minutes=minutes)
-        return min(keep.astimezone(UTC), row.created_at + KEEP_AT_MOST)
+        keep = end_of_day(now, zone) if minutes is None else now + timedelta(minutes=minutes)
+        return min(keep, row.created_at + KEEP_AT_MOST)
 
     # ------------------------------------------------------------------ the agent
     def visit_documents(self, agent_id: uuid.UUID, visit_id: uuid.UUID) -> AgentVisitDocs | None:
@@ -583,7 +590,7 @@ class Documents:
                     sent_by_agent=agent_id,
                     created_at=now,
                     ready_at=now,
-                    delete_after=now + KEEP_AT_MOST,
+                    delete_after=end_of_day(now, visit.timezone),
                     content=sealed,
                 )
             )

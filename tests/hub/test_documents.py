@@ -387,7 +387,7 @@ def test_the_purge_drops_the_bytes_and_keeps_the_trace(
         assert 'data-step="deleted"' in listing and 'data-step="opened"' in listing
 
 
-def test_consent_withdrawn_erases_at_once_and_never_beyond_seven_days(
+def test_consent_withdrawn_erases_at_once_and_the_day_s_end_erases_the_rest(
     doc_hub: Hub, world: Region, client: httpx.Client
 ) -> None:
     site, other = world.site(), world.site()
@@ -401,11 +401,27 @@ def test_consent_withdrawn_erases_at_once_and_never_beyond_seven_days(
     assert _content(doc_hub, doc) is None
     state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
     assert state["deleted_reason"] == "consent_withdrawn"
-    # Never opened, never received: gone after 7 days all the same.
-    documents.purge(doc_hub.engine, clock=lambda: datetime.now(UTC) + timedelta(days=6))
+    # Never opened: kept until the end of the site's day (Europe/Paris), not longer.
+    end = documents.end_of_day(datetime.now(UTC), "Europe/Paris")
+    documents.purge(doc_hub.engine, clock=lambda: end - timedelta(seconds=1))
     assert _content(doc_hub, late) is not None
-    documents.purge(doc_hub.engine, clock=lambda: datetime.now(UTC) + timedelta(days=7, minutes=1))
+    documents.purge(doc_hub.engine, clock=lambda: end)
     assert _content(doc_hub, late) is None
+
+
+def test_a_receipt_keeps_a_document_the_configured_delay_never_beyond_seven_days() -> None:
+    engine = create_engine("sqlite://")
+    came = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    row = type("Row", (), {"created_at": came})()
+    by_day = documents.Documents(engine, DocumentSettings())
+    # 10:30 in Paris is 09:30 UTC: kept until midnight in Paris (23:00 UTC).
+    seen = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert by_day._keep_until(row, seen, "Europe/Paris") == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    delay = documents.Documents(engine, DocumentSettings(keep_after_receipt_minutes=90))
+    assert delay._keep_until(row, seen, "Europe/Paris") == seen + timedelta(minutes=90)
+    long = documents.Documents(engine, DocumentSettings(keep_after_receipt_minutes=7 * 24 * 60))
+    late = came + timedelta(days=6)  # a receipt on the 6th day: still 7 days at most
+    assert long._keep_until(row, late, "Europe/Paris") == came + timedelta(days=7)
 
 
 def test_no_dump_of_the_database_holds_a_document_in_clear(
