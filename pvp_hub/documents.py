@@ -322,7 +322,7 @@ class Documents:
     ) -> dict[str, Any]:
         """Store the bytes from `start` (where the hub's copy ends); a chunk the hub has
         already is a no-op. The last one completes the document: sha256, then content."""
-        sealer = self.sealer
+        sealed = self.sealer.seal(document_id, data, start) if data else b""  # before the lock
         with write_transaction(self.engine) as conn:
             site = authenticate_site(conn, token)
             row = _site_document(conn, site, document_id, TO_AGENT, lock=True)
@@ -352,7 +352,7 @@ class Documents:
                     document_chunks.insert().values(
                         document_id=document_id,
                         start_byte=start,
-                        data=sealer.seal(document_id, data, start),
+                        data=sealed,
                     )
                 )
                 conn.execute(
@@ -378,6 +378,7 @@ class Documents:
         whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
         problem: HubError | None = None
         checked: CheckedPdf | None = None
+        sealed = b""
         if len(whole) != row.size or hashlib.sha256(whole).hexdigest() != row.sha256:
             problem = HubError(
                 422,
@@ -390,6 +391,8 @@ class Documents:
                 checked = check_pdf(whole, self.settings.max_pages)
             except HubError as exc:
                 problem = exc
+            else:
+                sealed = sealer.seal(document_id, checked.data)  # outside the write
         now = self.clock()
         with write_transaction(self.engine) as conn:
             row = _site_document(conn, site, document_id, TO_AGENT, lock=True)
@@ -405,7 +408,7 @@ class Documents:
                     "ready_at": now,
                     "pages": checked.pages,
                     "stripped": ",".join(checked.stripped) or None,
-                    "content": sealer.seal(document_id, checked.data),
+                    "content": sealed,
                 }
             elif problem is not None and problem.code == "sha256_mismatch":
                 values = {"received_bytes": 0}
