@@ -33,8 +33,8 @@ PRINT_TYPES = ("form", "letter", "certificate", "other")
 # nothing else loads, and no other site can frame it. Only for this response.
 PDF_HEADERS = {
     **SECURITY_HEADERS,
-    "Content-Security-Policy": "default-src 'none'; object-src 'self'; plugin-types "
-    "application/pdf; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'",
+    "Content-Security-Policy": "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'self'",
     "X-Frame-Options": "SAMEORIGIN",
 }
 

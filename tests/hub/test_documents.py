@@ -264,6 +264,7 @@ def test_the_agent_views_a_scanned_document_and_the_site_sees_opened(
     assert state["opened_at"] is None  # nobody else's look counts
 
     with signed_in(doc_hub.url, caf_here) as browser:
+        assert f'href="/agent/visites/{visit_id}/documents"' in browser.get("/agent").text
         listing = browser.get(f"/agent/visites/{visit_id}/documents")
         assert listing.status_code == 200 and doc in listing.text
         assert browser.get(f"/agent/documents/{uuid.uuid4()}").status_code == 404
