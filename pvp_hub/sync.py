@@ -442,6 +442,7 @@ def apply_batch(
         _check_repeats(conn, site, batch, repeats)
     new = [row for row in rows if row["id"] in inserted]
     _project(conn, site, new, names)
+    documents.on_new_events(conn, site, new)  # consent withdrawn: the bytes go now
     return {
         "received": len(batch.events),
         "applied": len(new),

@@ -30,7 +30,7 @@ from pvp_hub.errors import HubError
 from pvp_hub.schema import document_chunks
 from pvp_hub.schema import documents as documents_table
 from tests.hub.people_pages import agent, signed_in, visit
-from tests.hub.regions import ENGINES, Hub, Region, Site, database_url
+from tests.hub.regions import ENGINES, Hub, Region, Site, database_url, event, push
 from tests.support.hub_daemons import HubProcess
 
 MARKER = "PAPIER-EN-CLAIR-7f3a9c"
@@ -408,6 +408,31 @@ def test_consent_withdrawn_erases_at_once_and_the_day_s_end_erases_the_rest(
     assert _content(doc_hub, late) is not None
     documents.purge(doc_hub.engine, clock=lambda: end)
     assert _content(doc_hub, late) is None
+
+
+def test_consent_turned_off_at_the_desk_drops_the_document_at_once(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site, other = world.site(), world.site()
+    visit_id = visit(client, site, "caf", "C-011")
+    # The site uploads under the id made from the bridge's own (doc_...), as its events
+    # name it.
+    bridge_id = f"doc_{uuid.uuid4().hex[:12]}"
+    doc = str(documents.site_document_id(site.slug, bridge_id))
+    data = make_pdf()
+    assert start(client, site, visit_id, data, id=doc).status_code == 201
+    assert put(client, site, doc, 0, data).json()["state"] == "ready"
+    kept = send_whole(client, site, visit_id, make_pdf(pages=1))
+    # Another site's event naming the same bridge id changes nothing.
+    theirs = visit(client, other, "caf", "C-012")
+    withdrawn = {"document": bridge_id, "type": "id_card", "consent": False}
+    assert push(client, other, [event(theirs, "document_updated", **withdrawn)]).status_code == 200
+    assert _content(doc_hub, doc) is not None
+    answer = push(client, site, [event(visit_id, "document_updated", **withdrawn)])
+    assert answer.status_code == 200, answer.text
+    assert _content(doc_hub, doc) is None and _content(doc_hub, kept) is not None
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["deleted_reason"] == "consent_withdrawn"
 
 
 def test_a_receipt_keeps_a_document_the_configured_delay_never_beyond_seven_days() -> None:
