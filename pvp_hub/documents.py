@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
+from pvp_common.document_ids import site_document_id
 from pvp_tui.core import events as event_types
 
 from .agents import _agent_is
@@ -766,19 +767,6 @@ def _drop(conn: Connection, ids: list[uuid.UUID], now: datetime, reason: str) ->
 
 
 # ------------------------------------------------------------------- the site's events
-# The hub's id of a site's document: the site uploads under it, and its events (which
-# name the bridge's own id, doc_...) find it again, with no table of ids on either side.
-SITE_DOCUMENTS = uuid.UUID("5d1c0a4e-6f1b-4c55-9a57-0d0c5e9f6b21")
-
-
-def site_document_id(site_slug: str, document: str) -> uuid.UUID:
-    """uuid5 of "<site>:<bridge's document id>" (a UUID is taken as it is)."""
-    try:
-        return uuid.UUID(document)
-    except ValueError:
-        return uuid.uuid5(SITE_DOCUMENTS, f"{site_slug}:{document}")
-
-
 def on_new_events(conn: Connection, site: SiteIdentity, rows: list[dict[str, Any]]) -> None:
     """In a push's transaction: a document whose consent the site turned off (the
     visitor withdrew it: `document_updated` with `consent: false`) loses its bytes at once."""

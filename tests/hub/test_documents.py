@@ -23,6 +23,7 @@ import pikepdf
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from pvp_common.document_ids import site_document_id
 from pvp_hub import directory, documents
 from pvp_hub.config import DocumentSettings
 from pvp_hub.database import make_engine
@@ -418,7 +419,7 @@ def test_consent_turned_off_at_the_desk_drops_the_document_at_once(
     # The site uploads under the id made from the bridge's own (doc_...), as its events
     # name it.
     bridge_id = f"doc_{uuid.uuid4().hex[:12]}"
-    doc = str(documents.site_document_id(site.slug, bridge_id))
+    doc = str(site_document_id(site.slug, bridge_id))
     data = make_pdf()
     assert start(client, site, visit_id, data, id=doc).status_code == 201
     assert put(client, site, doc, 0, data).json()["state"] == "ready"
