@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from pvp_tui.core import report_store
 
-from . import agents, people, region_report, site_status, sync, web
+from . import agents, documents, documents_api, people, region_report, site_status, sync, web
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
@@ -93,7 +93,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         tune_gc()
         tasks = [
-            asyncio.create_task(_purge_loop(engine)),
+            asyncio.create_task(_purge_loop(engine, app.state.documents)),
             asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
             asyncio.create_task(_rdv_sp_loop(engine)),
         ]
@@ -120,11 +120,13 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     )
 
     app.state.engine = engine
+    app.state.documents = documents.Documents(engine, config.documents)
     reports = app.state.reports = region_report.Reports(
         engine, config.database_url, config.report_processes
     )
     for router in web.routers():
         app.include_router(router)
+    app.include_router(documents_api.router)
 
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> Response:
@@ -495,11 +497,12 @@ async def _rdv_sp_loop(engine: Engine) -> None:
         await asyncio.sleep(RDV_SP_LOOK_EVERY_S)
 
 
-async def _purge_loop(engine: Engine) -> None:
+async def _purge_loop(engine: Engine, papers: documents.Documents) -> None:
     while True:
         try:
             counts = await run_in_threadpool(sync.purge, engine)
             counts |= await run_in_threadpool(people.purge, engine)
+            counts |= await run_in_threadpool(documents.purge, engine, papers.clock)
             counts["report_scratch_removed"] = await run_in_threadpool(
                 report_store.remove_stale_scratch
             )

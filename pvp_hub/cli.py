@@ -304,7 +304,14 @@ def _serve(config: HubConfig, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .demo import ensure_demo_region
+    from .documents import DocumentKeyError, load_key
 
+    if config.documents.key_file is not None:
+        try:
+            load_key(config.documents.key_file)  # a bad key stops the hub before it serves
+        except DocumentKeyError as exc:
+            print(f"pvp-hub: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     engine = _engine(config)
     if (config.is_default or args.demo) and ensure_demo_region(engine):
         print("pvp-hub: created the demo region (pvp-hub admin token issue demo: a site token)")

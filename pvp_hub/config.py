@@ -32,6 +32,19 @@ class SyncLimits:
 
 
 @dataclass(frozen=True)
+class DocumentSettings:
+    """Papers between a site and its agents (pvp_hub.documents)."""
+
+    # 32 random bytes, base64: the AES-256-GCM key of every document at rest. None: the
+    # hub takes no document (its document routes answer 503 and say what to set).
+    key_file: Path | None = None
+    max_bytes: int = 30 * 1024 * 1024
+    max_pages: int = 200
+    # Kept this long after the last receipt; None: until the end of the site's day.
+    keep_after_receipt_minutes: int | None = None
+
+
+@dataclass(frozen=True)
 class HubConfig:
     database_url: str
     host: str = "127.0.0.1"
@@ -45,6 +58,7 @@ class HubConfig:
     # The reverse proxies whose X-Forwarded-* headers are believed (none by default).
     forwarded_allow_ips: tuple[str, ...] = ()
     limits: SyncLimits = field(default_factory=SyncLimits)
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
     source: str = "<defaults>"
     # True when nothing was configured: the embedded demo region is created if empty.
     is_default: bool = False
@@ -74,7 +88,7 @@ def load_hub_config(
         source = str(path)
         raw = read_toml(path)
     v = _Checker()
-    v.unknown_keys("", raw, {"server", "database", "sync"})
+    v.unknown_keys("", raw, {"server", "database", "sync", "documents"})
     server = v.section(
         raw,
         "server",
@@ -82,6 +96,7 @@ def load_hub_config(
     )
     database = v.section(raw, "database", {"url"})
     sync = v.section(raw, "sync", set(SyncLimits.__dataclass_fields__))
+    papers = v.section(raw, "documents", set(DocumentSettings.__dataclass_fields__))
 
     # The environment overrides the file, and is checked under its own name.
     for key, var in (
@@ -99,6 +114,12 @@ def load_hub_config(
         text = env[ENV_PREFIX + "FORWARDED_ALLOW_IPS"]
         server["forwarded_allow_ips"] = [p.strip() for p in text.split(",") if p.strip()]
         v.renamed["server.forwarded_allow_ips"] = ENV_PREFIX + "FORWARDED_ALLOW_IPS"
+    for key in ("key_file", "max_bytes", "max_pages", "keep_after_receipt_minutes"):
+        var = ENV_PREFIX + "DOCUMENTS_" + key.upper()
+        if var in env:
+            text = env[var]
+            papers[key] = int(text) if key != "key_file" and text.strip().isdigit() else text
+            v.renamed[f"documents.{key}"] = var
     if ENV_PREFIX + "DB" in env:
         database["url"] = env[ENV_PREFIX + "DB"]
         v.renamed["database.url"] = ENV_PREFIX + "DB"
@@ -154,6 +175,7 @@ def load_hub_config(
             for key, (low, high) in bounds.items()
         }
     )
+    documents = _documents(v, papers)
     v.raise_problems(source)
     return HubConfig(
         database_url=url,
@@ -164,8 +186,26 @@ def load_hub_config(
         report_processes=report_processes,
         forwarded_allow_ips=tuple(proxies),
         limits=limits,
+        documents=documents,
         source=source,
         is_default=is_default,
+    )
+
+
+def _documents(v: _Checker, table: dict[str, Any]) -> DocumentSettings:
+    defaults = DocumentSettings()
+    key_file: Path | None = None
+    if "key_file" in table:
+        key_file = Path(v.text(table, "documents.", "key_file", "")).expanduser()
+    keep = table.get("keep_after_receipt_minutes")
+    return DocumentSettings(
+        key_file=key_file,
+        max_bytes=v.number(table, "documents.", "max_bytes", defaults.max_bytes, 1024, 1 << 30),
+        max_pages=v.number(table, "documents.", "max_pages", defaults.max_pages, 1, 10_000),
+        keep_after_receipt_minutes=None
+        if keep is None
+        # never beyond 7 days (documents.KEEP_AT_MOST)
+        else v.number(table, "documents.", "keep_after_receipt_minutes", 0, 0, 7 * 24 * 60),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -313,4 +314,49 @@ person_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Index(None, "expires_at"),
+)
+
+# Papers between a site and its partner's agents (pvp_hub.documents): the bytes only
+# encrypted (AES-256-GCM, the document's id as associated data), dropped at `delete_after`
+# or when the visitor withdraws consent; the row stays as the trace, without them.
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Uuid, primary_key=True),  # the site's own id for what it sends
+    Column("region_id", Uuid, ForeignKey("regions.id"), nullable=False),
+    Column("site_id", Uuid, ForeignKey("sites.id"), nullable=False),
+    Column("visit_id", Uuid, ForeignKey("visits.id"), nullable=False),
+    Column("direction", String(8), nullable=False),  # to_agent (scanned) or to_site (to print)
+    Column("doc_type", String(40), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the bytes as sent
+    Column("pages", Integer, nullable=True),
+    Column("stripped", String(200), nullable=True),  # active content removed, e.g. "javascript"
+    Column("state", String(16), nullable=False),  # uploading, ready, deleted
+    Column("received_bytes", BigInteger, nullable=False),  # of an upload in chunks
+    Column("sent_by_agent", Uuid, nullable=True),  # None: sent by the site
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ready_at", UTCDateTime, nullable=True),
+    Column("opened_by", Uuid, nullable=True),
+    Column("opened_at", UTCDateTime, nullable=True),
+    Column("received_at", UTCDateTime, nullable=True),
+    Column("printed_at", UTCDateTime, nullable=True),
+    Column("print_failed_at", UTCDateTime, nullable=True),
+    Column("print_error", String(40), nullable=True),
+    Column("delete_after", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("deleted_reason", String(32), nullable=True),
+    Column("content", LargeBinary, nullable=True),  # nonce + ciphertext + tag
+    Index(None, "visit_id"),
+    Index(None, "state", "delete_after"),
+)
+
+# An upload's chunks until it is whole, each encrypted apart (its offset in the
+# associated data): no plaintext is ever written, even half a document.
+document_chunks = Table(
+    "document_chunks",
+    metadata,
+    Column("document_id", Uuid, ForeignKey("documents.id"), primary_key=True),
+    Column("start_byte", BigInteger, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )

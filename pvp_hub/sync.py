@@ -36,7 +36,7 @@ from pvp_tui.core import events as event_types
 from pvp_tui.core.frontdesk import NAME_MAX
 from pvp_tui.core.models import Status
 
-from . import appointments
+from . import appointments, documents
 from .auth import SiteIdentity, authenticate_site
 from .config import SyncLimits
 from .database import (
@@ -442,6 +442,7 @@ def apply_batch(
         _check_repeats(conn, site, batch, repeats)
     new = [row for row in rows if row["id"] in inserted]
     _project(conn, site, new, names)
+    documents.on_new_events(conn, site, new)  # consent withdrawn: the bytes go now
     return {
         "received": len(batch.events),
         "applied": len(new),
@@ -634,6 +635,10 @@ def _items(
     if appointments.KIND in kinds:
         wanted = {object_id for kind, object_id, _ in rows if kind == appointments.KIND}
         for object_id, data in appointments.feed_items(conn, site.id, wanted).items():
+            found[object_id] = (str(object_id), data)
+    if documents.KIND in kinds:
+        wanted = {object_id for kind, object_id, _ in rows if kind == documents.KIND}
+        for object_id, data in documents.feed_items(conn, site.id, wanted).items():
             found[object_id] = (str(object_id), data)
     items = []
     for kind, object_id, _ in rows:

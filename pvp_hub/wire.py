@@ -53,7 +53,7 @@ class PushResult(BaseModel):
 
 
 class DirectoryItem(BaseModel):
-    kind: str = Field(description="partner, site or appointment")
+    kind: str = Field(description="partner, site, appointment or document")
     id: str = Field(
         description="The partner's or the site's id (as in a site's config); an appointment's UUID"
     )

@@ -12,6 +12,6 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every family of pages, in the order they are matched."""
-    from . import agent, home, region, signin
+    from . import agent, documents, home, region, signin
 
-    return [home.router, signin.router, agent.router, region.router]
+    return [home.router, signin.router, agent.router, documents.router, region.router]

@@ -4,6 +4,8 @@ with its sites and tokens, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import base64
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -39,7 +41,9 @@ def hub(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Hub]:
     kind = request.param
     url = database_url(kind, workdir, request, f"hub_{kind}")
     process = HubProcess(url, workdir)
-    process.start()
+    key = workdir / f"documents-{kind}.key"  # its document routes answer (not 503)
+    key.write_text(base64.b64encode(os.urandom(32)).decode())
+    process.start(env={**os.environ, "PVP_HUB_DOCUMENTS_KEY_FILE": str(key)})
     engine = make_engine(url, pool_size=2)
     try:
         yield Hub(kind, process, engine)

@@ -41,7 +41,7 @@ def test_every_mistake_is_one_line_naming_its_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_hub_config(path, env={"PVP_HUB_WORKERS": "many"})
     assert caught.value.problems == [
-        "extra: unknown key (expected one of: database, server, sync)",
+        "extra: unknown key (expected one of: database, documents, server, sync)",
         "server.colour: unknown key (expected one of: forwarded_allow_ips, host, port, "
         "report_processes, threads, workers)",
         "database.url: must start with sqlite:/// (a file) or postgresql+psycopg:// (got "
@@ -52,6 +52,30 @@ def test_every_mistake_is_one_line_naming_its_key(tmp_path: Path) -> None:
         "sync.max_body_bytes: must be between 1024 and 67108864 (got 10)",
     ]
     assert str(caught.value).startswith(f"{path}: extra: unknown key")
+
+
+def test_documents_settings_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text(
+        '[documents]\nkey_file = "/etc/pvp-relais/documents.key"\nmax_bytes = 2048\n'
+        "keep_after_receipt_minutes = 90\n"
+    )
+    config = load_hub_config(path, env={"PVP_HUB_DOCUMENTS_MAX_PAGES": "12"})
+    papers = config.documents
+    assert papers.key_file == Path("/etc/pvp-relais/documents.key")
+    assert (papers.max_bytes, papers.max_pages, papers.keep_after_receipt_minutes) == (2048, 12, 90)
+    defaults = load_hub_config(None, env={}).documents
+    assert defaults.key_file is None and defaults.max_bytes == 30 * 1024 * 1024
+    assert defaults.keep_after_receipt_minutes is None  # the end of the site's day
+    path.write_text("[documents]\nkeep_after_receipt_minutes = 20000\nsize = 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(path, env={"PVP_HUB_DOCUMENTS_MAX_BYTES": "huge"})
+    assert caught.value.problems == [
+        "documents.size: unknown key (expected one of: keep_after_receipt_minutes, key_file, "
+        "max_bytes, max_pages)",
+        "PVP_HUB_DOCUMENTS_MAX_BYTES: must be a whole number (got 'huge')",
+        "documents.keep_after_receipt_minutes: must be between 0 and 10080 (got 20000)",
+    ]
 
 
 def test_a_bad_file_is_named(tmp_path: Path) -> None:

@@ -1,0 +1,839 @@
+"""Papers between a site and its partner's agents, both ways (docs/hub.md, "Documents").
+
+A site sends a visit's scanned document to the agent in chunks (resumable, the sha256
+checked end to end once whole); an agent sends a PDF to print to the visit's site, which
+learns of it in its pull feed (kind "document") and says "received", then "printed" or
+"print_failed". Every document is checked by content (`check_pdf`), encrypted at rest
+(`Sealer`), and its bytes are dropped by `purge` after its last receipt (or at once when
+the visitor withdraws consent); the row stays as the trace, without them.
+
+No web framework here: `documents_api` (the site's routes) and `web.documents` (the
+agent's pages) call these functions from the thread pool.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, and_, select, update
+
+from pvp_common.document_ids import site_document_id
+from pvp_tui.core import events as event_types
+
+from .agents import _agent_is
+from .auth import SiteIdentity, authenticate_site
+from .config import DocumentSettings
+from .database import is_postgresql, read_transaction, write_transaction
+from .directory import record_change
+from .errors import HubError
+from .schema import agents, document_chunks, documents, partners, sites, visits
+
+Clock = Callable[[], datetime]
+
+KIND = "document"  # the change log's kind, and the pull feed's
+TO_AGENT = "to_agent"  # scanned at the kiosk, for the agent
+TO_SITE = "to_site"  # from the agent, to print at the kiosk
+CHUNK_MAX = 4 * 1024 * 1024  # one PUT of an upload
+KEEP_AT_MOST = timedelta(days=7)
+STEPS = ("received", "printed", "print_failed")
+REASON = re.compile(r"^[a-z0-9_]{1,40}$")  # a printer's trouble, as a code (no free text)
+TYPE = re.compile(r"^[a-z0-9_]{1,40}$")
+ERASE_REASONS = ("consent_withdrawn", "visit_closed")
+KEY_BYTES = 32
+_FORMAT = b"\x01"  # the sealed blob's layout: version, nonce (12), ciphertext + tag
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def end_of_day(now: datetime, zone: str) -> datetime:
+    """The next midnight at the site (UTC): a document with no receipt yet is kept until
+    then, so by evening no paper of the day is stored."""
+    tz = ZoneInfo(zone)
+    return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz).astimezone(
+        UTC
+    )
+
+
+# ------------------------------------------------------------------------- encryption
+class DocumentKeyError(ValueError):
+    """The key file is missing or not 32 random bytes in base64."""
+
+
+def load_key(path: Path) -> bytes:
+    """The documents' key from `path`: 32 bytes, base64 (`head -c 32 /dev/urandom | base64`)."""
+    try:
+        text = path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentKeyError(f"documents.key_file: cannot read {path} ({exc})") from None
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise DocumentKeyError(
+            f"documents.key_file: {path} must hold {KEY_BYTES} random bytes in base64 "
+            "(make one with: head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE)"
+        )
+    return key
+
+
+class Sealer:
+    """AES-256-GCM with a fresh nonce per blob; the document's id (and a chunk's first
+    byte) as associated data, so a blob moved to another row does not open."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead = AESGCM(key)
+
+    @staticmethod
+    def _aad(document_id: uuid.UUID, start: int | None) -> bytes:
+        return document_id.bytes if start is None else document_id.bytes + b"@%d" % start
+
+    def seal(self, document_id: uuid.UUID, data: bytes, start: int | None = None) -> bytes:
+        nonce = os.urandom(12)
+        return _FORMAT + nonce + self._aead.encrypt(nonce, data, self._aad(document_id, start))
+
+    def open(self, document_id: uuid.UUID, blob: bytes, start: int | None = None) -> bytes:
+        if blob[:1] != _FORMAT:
+            raise ValueError("unknown sealed format")
+        return self._aead.decrypt(blob[1:13], blob[13:], self._aad(document_id, start))
+
+
+# ---------------------------------------------------------------------- content checks
+@dataclass(frozen=True)
+class CheckedPdf:
+    data: bytes  # as received, or re-written without its active content
+    pages: int
+    stripped: tuple[str, ...]  # what was removed: javascript, launch, open_action, ...
+
+
+# Actions that run something or reach outside the document: neutralised wherever found.
+_ACTIVE = {
+    "/JavaScript": "javascript",
+    "/Launch": "launch",
+    "/SubmitForm": "submit_form",
+    "/ImportData": "import_data",
+    "/GoToE": "embedded_goto",
+    "/GoToR": "remote_goto",
+    "/URI": "uri",
+    "/RichMediaExecute": "rich_media",
+}
+
+
+def refused(message: str) -> HubError:
+    return HubError(422, "not_a_valid_pdf", message)
+
+
+def check_pdf(data: bytes, max_pages: int) -> CheckedPdf:
+    """`data` as a PDF fit to show and print, or a 422 that says what is wrong.
+
+    Active content is stripped, not refused: forms agents send (Cerfa) often carry
+    JavaScript for their fields, which printing and reading never need."""
+    import pikepdf
+
+    if not data.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-":
+        raise refused("this is not a PDF: only PDF documents are accepted (export or scan to PDF)")
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError:
+        raise refused("this PDF is protected by a password: send it without one") from None
+    except (pikepdf.PdfError, ValueError, RuntimeError) as exc:
+        raise refused(f"this PDF cannot be read (damaged or incomplete): {exc}"[:300]) from None
+    with pdf:
+        try:
+            pages = len(pdf.pages)
+        except pikepdf.PdfError:
+            raise refused("this PDF cannot be read (its pages are damaged)") from None
+        if pages == 0:
+            raise refused("this PDF has no page")
+        if pages > max_pages:
+            raise refused(f"this PDF has {pages} pages: at most {max_pages} are accepted")
+        stripped = _strip_active_content(pdf)
+        if not stripped:
+            return CheckedPdf(data, pages, ())
+        out = io.BytesIO()
+        pdf.save(out)
+        return CheckedPdf(out.getvalue(), pages, tuple(sorted(stripped)))
+
+
+def _strip_active_content(pdf: Any) -> set[str]:
+    import pikepdf
+
+    found: set[str] = set()
+    root = pdf.Root
+    for key, label in (("/OpenAction", "open_action"), ("/AA", "additional_actions")):
+        if key in root:
+            del root[key]
+            found.add(label)
+    names = root.get("/Names")
+    if isinstance(names, pikepdf.Dictionary):
+        for key, label in (("/JavaScript", "javascript"), ("/EmbeddedFiles", "embedded_files")):
+            if key in names:
+                del names[key]
+                found.add(label)
+    acroform = root.get("/AcroForm")
+    if isinstance(acroform, pikepdf.Dictionary) and "/XFA" in acroform:
+        del acroform["/XFA"]  # XFA forms carry their own scripts
+        found.add("xfa")
+    for obj in _dictionaries(pdf):
+        if "/AA" in obj:
+            del obj["/AA"]
+            found.add("additional_actions")
+        kind = obj.get("/S")
+        if kind is not None and str(kind) in _ACTIVE:
+            found.add(_ACTIVE[str(kind)])
+            for key in list(obj.keys()):
+                if key != "/Type":
+                    del obj[key]
+            obj["/S"] = pikepdf.Name("/Named")  # a harmless action: next page at most
+            obj["/N"] = pikepdf.Name("/NextPage")
+        if "/EF" in obj and str(obj.get("/Type", "")) in ("/Filespec", ""):
+            del obj["/EF"]
+            found.add("embedded_files")
+    return found
+
+
+def _dictionaries(pdf: Any) -> Iterator[Any]:
+    """Every dictionary of the file: the indirect objects and what they hold directly."""
+    import pikepdf
+
+    def walk(obj: Any, depth: int) -> Iterator[Any]:
+        if depth > 32:
+            return
+        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+            holder = obj.stream_dict if isinstance(obj, pikepdf.Stream) else obj
+            yield holder
+            for key in list(holder.keys()):
+                child = holder.get(key)
+                if isinstance(child, pikepdf.Object) and not child.is_indirect:
+                    yield from walk(child, depth + 1)
+        elif isinstance(obj, pikepdf.Array):
+            for child in obj:
+                if isinstance(child, pikepdf.Object) and not child.is_indirect:
+                    yield from walk(child, depth + 1)
+
+    for obj in pdf.objects:
+        yield from walk(obj, 0)
+
+
+# ---------------------------------------------------------------------------- service
+class Documents:
+    """The documents' rules on one engine, with the region's key and limits."""
+
+    def __init__(self, engine: Engine, settings: DocumentSettings, clock: Clock = _now) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self._sealer = Sealer(load_key(settings.key_file)) if settings.key_file else None
+
+    def require_key(self) -> None:
+        """Refuse at once (503, saying what to set) when the hub takes no document."""
+        _ = self.sealer
+
+    @property
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            raise HubError(
+                503,
+                "documents_disabled",
+                "this hub takes no document: its administrator sets documents.key_file "
+                "(or PVP_HUB_DOCUMENTS_KEY_FILE) in the hub's config",
+            )
+        return self._sealer
+
+    # --------------------------------------------------------------- site -> agent
+    def start_upload(self, token: str | None, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Announce a document (its id, the visit, type, size, sha256, the consent):
+        201 when new, 200 with its state when announced before with the same facts."""
+        self.require_key()
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            site = authenticate_site(conn, token)
+            if body["consent"] is not True:
+                raise HubError(
+                    422,
+                    "consent_required",
+                    "the visitor's consent to send this document is not recorded: tick it "
+                    "in the documents panel first",
+                )
+            if body["size"] > self.settings.max_bytes:
+                raise HubError(
+                    413,
+                    "document_too_large",
+                    f"a document is at most {self.settings.max_bytes} bytes: scan fewer pages "
+                    "or in a lower resolution",
+                )
+            owner = conn.execute(
+                select(visits.c.site_id).where(visits.c.id == body["visit_id"])
+            ).scalar_one_or_none()
+            if owner != site.id:
+                raise HubError(
+                    404,
+                    "unknown_visit",
+                    "this site has no such visit on the hub: push its events first",
+                )
+            found = _locked(conn, body["id"])
+            if found is not None:
+                same = (
+                    found.site_id == site.id
+                    and found.direction == TO_AGENT
+                    and found.visit_id == body["visit_id"]
+                    and (found.doc_type, found.size, found.sha256)
+                    == (body["type"], body["size"], body["sha256"])
+                )
+                if not same:
+                    raise HubError(
+                        409, "id_taken", "this document id is already used: make a new one"
+                    )
+                return 200, _state(found)
+            conn.execute(
+                documents.insert().values(
+                    id=body["id"],
+                    region_id=site.region_id,
+                    site_id=site.id,
+                    visit_id=body["visit_id"],
+                    direction=TO_AGENT,
+                    doc_type=body["type"],
+                    size=body["size"],
+                    sha256=body["sha256"],
+                    state="uploading",
+                    received_bytes=0,
+                    created_at=now,
+                    delete_after=end_of_day(now, site.timezone),
+                )
+            )
+            row = _locked(conn, body["id"])
+        return 201, _state(row)
+
+    def put_chunk(
+        self, token: str | None, document_id: uuid.UUID, start: int, data: bytes
+    ) -> dict[str, Any]:
+        """Store the bytes from `start` (where the hub's copy ends); a chunk the hub has
+        already is a no-op. The last one completes the document: sha256, then content."""
+        sealed = self.sealer.seal(document_id, data, start) if data else b""  # before the lock
+        with write_transaction(self.engine) as conn:
+            site = authenticate_site(conn, token)
+            row = _site_document(conn, site, document_id, TO_AGENT, lock=True)
+            if row.state == "deleted":
+                raise _gone(row)
+            if row.state == "ready" or start + len(data) <= row.received_bytes:
+                complete = row.state == "uploading" and row.received_bytes == row.size
+                if not complete:
+                    return _state(row)
+            else:
+                if start != row.received_bytes:
+                    raise HubError(
+                        409,
+                        "wrong_offset",
+                        f"the hub has {row.received_bytes} bytes of this document: send "
+                        f"from byte {row.received_bytes}",
+                    )
+                if not data:
+                    raise HubError(422, "empty_chunk", "a chunk holds at least one byte")
+                if start + len(data) > row.size:
+                    raise HubError(
+                        422,
+                        "beyond_size",
+                        f"this chunk ends after the {row.size} bytes announced",
+                    )
+                conn.execute(
+                    document_chunks.insert().values(
+                        document_id=document_id,
+                        start_byte=start,
+                        data=sealed,
+                    )
+                )
+                conn.execute(
+                    update(documents)
+                    .where(documents.c.id == document_id)
+                    .values(received_bytes=start + len(data))
+                )
+                if start + len(data) < row.size:
+                    return _state(row, received_bytes=start + len(data))
+        return self._complete(site, document_id)
+
+    def _complete(self, site: SiteIdentity, document_id: uuid.UUID) -> dict[str, Any]:
+        """The whole upload: checked end to end and by content outside any write, then
+        kept sealed (or refused, its chunks dropped)."""
+        sealer = self.sealer
+        with read_transaction(self.engine) as conn:
+            row = _site_document(conn, site, document_id, TO_AGENT)
+            parts = conn.execute(
+                select(document_chunks.c.start_byte, document_chunks.c.data)
+                .where(document_chunks.c.document_id == document_id)
+                .order_by(document_chunks.c.start_byte)
+            ).all()
+        whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
+        problem: HubError | None = None
+        checked: CheckedPdf | None = None
+        sealed = b""
+        if len(whole) != row.size or hashlib.sha256(whole).hexdigest() != row.sha256:
+            problem = HubError(
+                422,
+                "sha256_mismatch",
+                "the bytes received do not have the announced sha256: the hub dropped them; "
+                "send the document again from byte 0",
+            )
+        else:
+            try:
+                checked = check_pdf(whole, self.settings.max_pages)
+            except HubError as exc:
+                problem = exc
+            else:
+                sealed = sealer.seal(document_id, checked.data)  # outside the write
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            row = _site_document(conn, site, document_id, TO_AGENT, lock=True)
+            if row.state != "uploading":
+                return _state(row)  # a retry completed it meanwhile
+            conn.execute(
+                document_chunks.delete().where(document_chunks.c.document_id == document_id)
+            )
+            values: dict[str, Any]
+            if checked is not None:
+                values = {
+                    "state": "ready",
+                    "ready_at": now,
+                    "pages": checked.pages,
+                    "stripped": ",".join(checked.stripped) or None,
+                    "content": sealed,
+                }
+            elif problem is not None and problem.code == "sha256_mismatch":
+                values = {"received_bytes": 0}
+            else:
+                values = {"state": "deleted", "deleted_at": now, "deleted_reason": "refused"}
+            conn.execute(update(documents).where(documents.c.id == document_id).values(values))
+            row = _locked(conn, document_id)
+        if problem is not None:
+            raise problem
+        return _state(row)
+
+    def site_view(self, token: str | None, document_id: uuid.UUID) -> dict[str, Any]:
+        """Where a document of the site stands: bytes received, opened, printed..."""
+        with read_transaction(self.engine) as conn:
+            site = authenticate_site(conn, token)
+            return _state(_site_document(conn, site, document_id, None))
+
+    # --------------------------------------------------------------- agent -> site
+    def content_for_site(self, token: str | None, document_id: uuid.UUID) -> bytes:
+        sealer = self.sealer
+        with read_transaction(self.engine) as conn:
+            site = authenticate_site(conn, token)
+            row = _site_document(conn, site, document_id, TO_SITE)
+            if row.state == "deleted" or row.content is None:
+                raise _gone(row)
+            blob = bytes(row.content)
+        return sealer.open(document_id, blob)
+
+    def receipt(
+        self, token: str | None, document_id: uuid.UUID, step: str, reason: str | None
+    ) -> dict[str, Any]:
+        """The site says a document to print was received, printed, or failed to print
+        (with the printer's trouble as a code). Each step keeps its first time."""
+        if step not in STEPS:
+            raise HubError(422, "unknown_step", f"step must be one of {', '.join(STEPS)}")
+        if step == "print_failed" and (reason is None or not REASON.match(reason)):
+            raise HubError(
+                422,
+                "reason_required",
+                "print_failed needs a reason code (lowercase letters, digits, _), "
+                "e.g. out_of_paper",
+            )
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            site = authenticate_site(conn, token)
+            row = _site_document(conn, site, document_id, TO_SITE, lock=True)
+            values: dict[str, Any] = {}
+            if row.received_at is None:
+                values["received_at"] = now
+            if step == "printed" and row.printed_at is None:
+                values["printed_at"] = now
+            if step == "print_failed" and row.printed_at is None:
+                values |= {"print_failed_at": now, "print_error": reason}
+            if values:
+                values["delete_after"] = self._keep_until(row, now, site.timezone)
+                conn.execute(update(documents).where(documents.c.id == document_id).values(values))
+            row = _locked(conn, document_id)
+        return _state(row)
+
+    def erase_visit(self, token: str | None, visit_id: uuid.UUID, reason: str) -> dict[str, int]:
+        """Drop the bytes of every document of a visit at once (the visitor withdrew
+        consent, or the visit closed): the trace stays."""
+        if reason not in ERASE_REASONS:
+            raise HubError(422, "unknown_reason", f"reason must be one of {ERASE_REASONS}")
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            site = authenticate_site(conn, token)
+            owner = conn.execute(
+                select(visits.c.site_id).where(visits.c.id == visit_id)
+            ).scalar_one_or_none()
+            if owner != site.id:
+                raise HubError(404, "unknown_visit", "this site has no such visit on the hub")
+            ids = list(
+                conn.execute(
+                    select(documents.c.id).where(
+                        documents.c.visit_id == visit_id, documents.c.state != "deleted"
+                    )
+                ).scalars()
+            )
+            _drop(conn, ids, now, reason)
+            for document_id in ids:
+                record_change(conn, site.region_id, KIND, document_id, site_id=site.id)
+        return {"erased": len(ids)}
+
+    def _keep_until(self, row: Any, now: datetime, zone: str) -> datetime:
+        """Until when a document is kept after a receipt at `now`: the configured delay,
+        else the end of the site's day; never beyond 7 days after it came."""
+        minutes = self.settings.keep_after_receipt_minutes
+        keep = end_of_day(now, zone) if minutes is None else now + timedelta(minutes=minutes)
+        return min(keep, row.created_at + KEEP_AT_MOST)
+
+    # ------------------------------------------------------------------ the agent
+    def visit_documents(self, agent_id: uuid.UUID, visit_id: uuid.UUID) -> AgentVisitDocs | None:
+        """The visit and its documents (newest first), or None when the agent may not
+        see the visit (another partner, another site, unknown: all alike)."""
+        with read_transaction(self.engine) as conn:
+            visit = _agent_visit(conn, agent_id, visit_id)
+            if visit is None:
+                return None
+            rows = conn.execute(
+                select(*_TRACE)
+                .where(documents.c.visit_id == visit_id)
+                .order_by(documents.c.created_at.desc(), documents.c.id)
+            ).all()
+        return AgentVisitDocs(
+            visit.id, visit.ticket, visit.site_name, visit.timezone, [_trace(r) for r in rows]
+        )
+
+    def open_for_agent(
+        self, agent_id: uuid.UUID, document_id: uuid.UUID
+    ) -> tuple[DocumentTrace, bytes] | None:
+        """The document's bytes for the agent, its first view recorded as "opened"
+        (the site sees it); None for a document the agent may not see or that is gone."""
+        sealer = self.sealer
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(*_TRACE, documents.c.content).where(documents.c.id == document_id)
+            ).first()
+            if row is None or _agent_visit(conn, agent_id, row.visit_id) is None:
+                return None
+            if row.state != "ready" or row.content is None:
+                return None
+            blob = bytes(row.content)
+            zone = _site_zone(conn, row.site_id)
+        data = sealer.open(document_id, blob)
+        trace = _trace(row)
+        if row.direction == TO_AGENT and row.opened_at is None:
+            now = self.clock()
+            with write_transaction(self.engine) as conn:
+                locked = _locked(conn, document_id)
+                if locked is not None and locked.opened_at is None:
+                    conn.execute(
+                        update(documents)
+                        .where(documents.c.id == document_id)
+                        .values(
+                            opened_at=now,
+                            opened_by=agent_id,
+                            delete_after=self._keep_until(locked, now, zone),
+                        )
+                    )
+        return trace, data
+
+    def upload_from_agent(
+        self, agent_id: uuid.UUID, visit_id: uuid.UUID, doc_type: str, data: bytes
+    ) -> uuid.UUID | None:
+        """A PDF the agent sends to print at the visit's site: checked, sealed, and put
+        in the site's pull feed. None when the agent may not see the visit."""
+        sealer = self.sealer
+        if not TYPE.match(doc_type):
+            raise HubError(422, "bad_type", "choose the document's type in the list")
+        if len(data) > self.settings.max_bytes:
+            raise HubError(
+                413,
+                "document_too_large",
+                f"a document is at most {self.settings.max_bytes // (1024 * 1024)} MB",
+            )
+        with read_transaction(self.engine) as conn:
+            if _agent_visit(conn, agent_id, visit_id) is None:
+                return None
+        checked = check_pdf(data, self.settings.max_pages)
+        document_id = uuid.uuid4()
+        sealed = sealer.seal(document_id, checked.data)
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            visit = _agent_visit(conn, agent_id, visit_id)
+            if visit is None:
+                return None
+            conn.execute(
+                documents.insert().values(
+                    id=document_id,
+                    region_id=visit.region_id,
+                    site_id=visit.site_id,
+                    visit_id=visit_id,
+                    direction=TO_SITE,
+                    doc_type=doc_type,
+                    size=len(checked.data),
+                    sha256=hashlib.sha256(checked.data).hexdigest(),
+                    pages=checked.pages,
+                    stripped=",".join(checked.stripped) or None,
+                    state="ready",
+                    received_bytes=len(checked.data),
+                    sent_by_agent=agent_id,
+                    created_at=now,
+                    ready_at=now,
+                    delete_after=end_of_day(now, visit.timezone),
+                    content=sealed,
+                )
+            )
+            record_change(conn, visit.region_id, KIND, document_id, site_id=visit.site_id)
+        return document_id
+
+
+@dataclass(frozen=True)
+class DocumentTrace:
+    """What stays of a document, with or without its bytes."""
+
+    id: uuid.UUID
+    direction: str
+    doc_type: str
+    pages: int | None
+    size: int
+    sha256: str
+    state: str
+    stripped: str | None
+    sent_by_agent: uuid.UUID | None
+    created_at: datetime
+    ready_at: datetime | None
+    opened_at: datetime | None
+    received_at: datetime | None
+    printed_at: datetime | None
+    print_failed_at: datetime | None
+    print_error: str | None
+    deleted_at: datetime | None
+    deleted_reason: str | None
+
+
+@dataclass(frozen=True)
+class AgentVisitDocs:
+    visit_id: uuid.UUID
+    ticket: str | None
+    site_name: str
+    timezone: str
+    documents: list[DocumentTrace]
+
+
+_TRACE = (
+    documents.c.id,
+    documents.c.site_id,
+    documents.c.visit_id,
+    documents.c.direction,
+    documents.c.doc_type,
+    documents.c.pages,
+    documents.c.size,
+    documents.c.sha256,
+    documents.c.state,
+    documents.c.stripped,
+    documents.c.sent_by_agent,
+    documents.c.created_at,
+    documents.c.ready_at,
+    documents.c.opened_at,
+    documents.c.received_at,
+    documents.c.printed_at,
+    documents.c.print_failed_at,
+    documents.c.print_error,
+    documents.c.deleted_at,
+    documents.c.deleted_reason,
+)
+
+
+def _trace(row: Any) -> DocumentTrace:
+    return DocumentTrace(
+        **{name: getattr(row, name) for name in DocumentTrace.__dataclass_fields__}
+    )
+
+
+def _locked(conn: Connection, document_id: uuid.UUID) -> Any:
+    """The document's row, locked against other writers until the transaction ends."""
+    query = select(documents).where(documents.c.id == document_id)
+    if is_postgresql(conn):
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def _site_document(
+    conn: Connection,
+    site: SiteIdentity,
+    document_id: uuid.UUID,
+    direction: str | None,
+    lock: bool = False,
+) -> Any:
+    """A document of this site (one way, or either); 404 for any other, existing or not."""
+    row = (
+        _locked(conn, document_id)
+        if lock
+        else conn.execute(select(documents).where(documents.c.id == document_id)).first()
+    )
+    if row is None or row.site_id != site.id or direction not in (None, row.direction):
+        raise HubError(404, "unknown_document", "this site has no such document on the hub")
+    return row
+
+
+def _gone(row: Any) -> HubError:
+    return HubError(
+        410,
+        "document_deleted",
+        f"this document's bytes were deleted ({row.deleted_reason or 'expired'}); its trace stays",
+    )
+
+
+def _state(row: Any, **changed: Any) -> dict[str, Any]:
+    values = {**row._mapping, **changed}
+
+    def when(key: str) -> str | None:
+        value = values[key]
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": str(values["id"]),
+        "visit_id": str(values["visit_id"]),
+        "direction": values["direction"],
+        "type": values["doc_type"],
+        "size": values["size"],
+        "sha256": values["sha256"],
+        "state": values["state"],
+        "received_bytes": values["received_bytes"],
+        "chunk_max": CHUNK_MAX,
+        "pages": values["pages"],
+        "stripped": values["stripped"].split(",") if values["stripped"] else [],
+        "opened_at": when("opened_at"),
+        "received_at": when("received_at"),
+        "printed_at": when("printed_at"),
+        "print_failed_at": when("print_failed_at"),
+        "print_error": values["print_error"],
+        "deleted_reason": values["deleted_reason"],
+    }
+
+
+def _agent_visit(conn: Connection, agent_id: uuid.UUID, visit_id: uuid.UUID) -> Any:
+    """The visit when the live agent may see it (its partner, one of its sites), else None:
+    the scope is in the SQL, as in `agents.today`."""
+    return conn.execute(
+        select(
+            visits.c.id,
+            visits.c.ticket,
+            visits.c.site_id,
+            sites.c.region_id,
+            sites.c.name.label("site_name"),
+            sites.c.timezone,
+        )
+        .join(sites, sites.c.id == visits.c.site_id)
+        .join(agents, _agent_is(agent_id))
+        .join(
+            partners,
+            and_(partners.c.id == agents.c.partner_id, partners.c.slug == visits.c.partner),
+        )
+        .where(visits.c.id == visit_id)
+    ).first()
+
+
+def _site_zone(conn: Connection, site_id: uuid.UUID) -> str:
+    return str(conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one())
+
+
+def _drop(conn: Connection, ids: list[uuid.UUID], now: datetime, reason: str) -> None:
+    if not ids:
+        return
+    conn.execute(document_chunks.delete().where(document_chunks.c.document_id.in_(ids)))
+    conn.execute(
+        update(documents)
+        .where(documents.c.id.in_(ids))
+        .values(state="deleted", content=None, deleted_at=now, deleted_reason=reason)
+    )
+
+
+# ------------------------------------------------------------------- the site's events
+def on_new_events(conn: Connection, site: SiteIdentity, rows: list[dict[str, Any]]) -> None:
+    """In a push's transaction: a document whose consent the site turned off (the
+    visitor withdrew it: `document_updated` with `consent: false`) loses its bytes at once."""
+    wanted = {
+        site_document_id(site.slug, str(row["data"]["document"]))
+        for row in rows
+        if row["type"] == event_types.DOCUMENT_UPDATED
+        and row["data"].get("consent") is False
+        and row["data"].get("document")
+    }
+    if not wanted:
+        return
+    ids = list(
+        conn.execute(
+            select(documents.c.id).where(
+                documents.c.id.in_(wanted),
+                documents.c.site_id == site.id,
+                documents.c.state != "deleted",
+            )
+        ).scalars()
+    )
+    _drop(conn, ids, _now(), "consent_withdrawn")
+
+
+# ------------------------------------------------------------------------ pull feed
+def feed_items(
+    conn: Connection, site_id: uuid.UUID, wanted: set[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The documents to print among `wanted`, as the site's pull feed shows them; one
+    deleted (or another site's) is absent, so the feed says it is deleted."""
+    rows = conn.execute(
+        select(*_TRACE).where(
+            documents.c.id.in_(wanted),
+            documents.c.site_id == site_id,
+            documents.c.direction == TO_SITE,
+            documents.c.state == "ready",
+        )
+    ).all()
+    return {
+        row.id: {
+            "visit_id": str(row.visit_id),
+            "type": row.doc_type,
+            "pages": row.pages,
+            "size": row.size,
+            "sha256": row.sha256,
+            "sent_at": row.created_at.isoformat(),
+            "content": f"/api/v1/site/documents/{row.id}/content",
+        }
+        for row in rows
+    }
+
+
+# ---------------------------------------------------------------------------- purge
+def purge(engine: Engine, clock: Clock = _now) -> dict[str, int]:
+    """Drop the bytes of every document past its time (after its last receipt, never
+    beyond 7 days); the trace stays. A site learns of its documents to print going."""
+    now = clock()
+    with write_transaction(engine) as conn:
+        due = conn.execute(
+            select(
+                documents.c.id, documents.c.region_id, documents.c.site_id, documents.c.direction
+            )
+            .where(documents.c.state != "deleted", documents.c.delete_after <= now)
+            .limit(500)
+        ).all()
+        _drop(conn, [row.id for row in due], now, "expired")
+        for row in due:
+            if row.direction == TO_SITE:
+                record_change(conn, row.region_id, KIND, row.id, site_id=row.site_id)
+    return {"documents_deleted": len(due)}

@@ -1,0 +1,525 @@
+"""Documents both ways against real hub processes, on both engines: a site sends a
+visit's scanned PDF to the agent in chunks (cut by a crashed hub and resumed), the agent
+views it (the site sees "opened"), the agent sends one to print (the site pulls it and
+says what became of it), and the purge drops the bytes while the trace stays. No dump of
+the database holds a byte of a document in clear."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pikepdf
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from pvp_common.document_ids import site_document_id
+from pvp_hub import directory, documents
+from pvp_hub.config import DocumentSettings
+from pvp_hub.database import make_engine
+from pvp_hub.errors import HubError
+from pvp_hub.schema import document_chunks
+from pvp_hub.schema import documents as documents_table
+from tests.hub.people_pages import agent, signed_in, visit
+from tests.hub.regions import ENGINES, Hub, Region, Site, database_url, event, push
+from tests.support.hub_daemons import HubProcess
+
+MARKER = "PAPIER-EN-CLAIR-7f3a9c"
+
+
+def make_pdf(pages: int = 2, javascript: bool = False, marker: str = MARKER) -> bytes:
+    """A small PDF whose pages show `marker` in uncompressed content streams."""
+    pdf = pikepdf.new()
+    for number in range(pages):
+        pdf.add_blank_page(page_size=(595, 842))
+        text = f"BT /F1 12 Tf 72 720 Td ({marker} {number}) Tj ET".encode()
+        pdf.pages[number].Contents = pdf.make_stream(text)
+    if javascript:
+        action = pdf.make_indirect(
+            pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('x')"))
+        )
+        pdf.Root.OpenAction = action
+        pdf.Root.Names = pikepdf.Dictionary(
+            JavaScript=pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String("a"), action]))
+        )
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def doc_hub(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Hub]:
+    """A hub with a documents key (and 40 KiB chunks' worth of small limits)."""
+    kind = request.param
+    url = database_url(kind, workdir, request, f"hub_docs_{kind}")
+    key = workdir / f"documents-small-{kind}.key"
+    key.write_text(base64.b64encode(os.urandom(32)).decode())
+    process = HubProcess(url, workdir)
+    env = {
+        **os.environ,
+        "PVP_HUB_DOCUMENTS_KEY_FILE": str(key),
+        "PVP_HUB_DOCUMENTS_MAX_BYTES": str(2 * 1024 * 1024),
+        "PVP_HUB_DOCUMENTS_MAX_PAGES": "20",
+    }
+    process.start(env=env)
+    engine = make_engine(url, pool_size=2)
+    hub = Hub(kind, process, engine)
+    hub.env = env  # type: ignore[attr-defined]
+    hub.key = key  # type: ignore[attr-defined]
+    try:
+        yield hub
+    finally:
+        process.stop()
+        engine.dispose()
+
+
+@pytest.fixture
+def world(doc_hub: Hub) -> Region:
+    slug = f"r{uuid.uuid4().hex[:12]}"
+    directory.create_region(doc_hub.engine, slug, f"Region {slug}")
+    partners = directory.check_partners(
+        [
+            {"id": "caf", "name": "CAF", "prefix": "C"},
+            {"id": "cpam", "name": "Assurance Maladie", "prefix": "A"},
+        ]
+    )
+    directory.save_partners(doc_hub.engine, slug, partners)
+    return Region(slug, doc_hub.engine)
+
+
+@pytest.fixture
+def client(doc_hub: Hub) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=doc_hub.url, timeout=30) as c:
+        yield c
+
+
+def start(
+    client: httpx.Client, site: Site, visit_id: uuid.UUID, data: bytes, **changes: Any
+) -> httpx.Response:
+    body = {
+        "id": str(changes.pop("id", uuid.uuid4())),
+        "visit_id": str(visit_id),
+        "type": "id_card",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "consent": True,
+        **changes,
+    }
+    return client.post("/api/v1/site/documents", json=body, headers=site.auth)
+
+
+def put(client: httpx.Client, site: Site, doc: str, at: int, data: bytes) -> httpx.Response:
+    return client.put(
+        f"/api/v1/site/documents/{doc}/chunks/{at}",
+        content=data,
+        headers={**site.auth, "Content-Type": "application/octet-stream"},
+    )
+
+
+def send_whole(client: httpx.Client, site: Site, visit_id: uuid.UUID, data: bytes) -> str:
+    answer = start(client, site, visit_id, data)
+    assert answer.status_code == 201, answer.text
+    doc = answer.json()["id"]
+    done = put(client, site, doc, 0, data)
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "ready"
+    return str(doc)
+
+
+def test_an_upload_cut_by_a_crash_resumes_where_the_hub_stopped(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-001")
+    data = make_pdf(pages=3)
+    third = len(data) // 3
+    answer = start(client, site, visit_id, data)
+    assert answer.status_code == 201, answer.text
+    doc = answer.json()["id"]
+    assert answer.json()["received_bytes"] == 0
+    assert put(client, site, doc, 0, data[:third]).json()["received_bytes"] == third
+
+    doc_hub.process.kill()  # a crash between two chunks
+    doc_hub.process.start(env=doc_hub.env)  # type: ignore[attr-defined]
+
+    # The site asks where to resume; a repeat of the start says the same.
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["received_bytes"] == third and state["state"] == "uploading"
+    again = start(client, site, visit_id, data, id=doc)
+    assert again.status_code == 200 and again.json()["received_bytes"] == third
+    # A chunk sent again is a no-op; one from the wrong place says where to start.
+    assert put(client, site, doc, 0, data[:third]).json()["received_bytes"] == third
+    wrong = put(client, site, doc, third + 10, data[third + 10 :])
+    assert wrong.status_code == 409 and f"byte {third}" in wrong.json()["error"]["message"]
+
+    done = put(client, site, doc, third, data[third:])
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "ready" and done.json()["pages"] == 3
+    # The last chunk sent again (its answer lost): the same answer, nothing doubled.
+    assert put(client, site, doc, third, data[third:]).json()["state"] == "ready"
+    with doc_hub.engine.connect() as conn:
+        left = conn.execute(
+            select(func.count()).where(document_chunks.c.document_id == uuid.UUID(doc))
+        ).scalar_one()
+    assert left == 0
+
+
+def test_refusals_name_the_problem(doc_hub: Hub, world: Region, client: httpx.Client) -> None:
+    site, other = world.site(), world.site()
+    visit_id = visit(client, site, "caf", "C-002")
+    elsewhere = visit(client, other, "caf", "C-003")
+    data = make_pdf()
+
+    no_consent = start(client, site, visit_id, data, consent=False)
+    assert no_consent.status_code == 422
+    assert no_consent.json()["error"]["code"] == "consent_required"
+    assert start(client, site, elsewhere, data).status_code == 404  # another site's visit
+    assert start(client, site, uuid.uuid4(), data).status_code == 404  # no such visit
+    too_big = start(client, site, visit_id, data, size=3 * 1024 * 1024)
+    assert too_big.status_code == 413
+    assert start(client, site, visit_id, data, sha256="z" * 64).status_code == 422
+
+    # A sha256 that does not match: refused, the bytes dropped, sent again from 0.
+    answer = start(client, site, visit_id, data, sha256=hashlib.sha256(b"other").hexdigest())
+    doc = answer.json()["id"]
+    bad = put(client, site, doc, 0, data)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "sha256_mismatch"
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["received_bytes"] == 0 and state["state"] == "uploading"
+
+    # Not a PDF, and a damaged one: refused with words, the trace says so.
+    for junk in (b"GIF89a not a pdf at all", b"%PDF-1.7\n garbage without objects\n"):
+        answer = start(client, site, visit_id, junk)
+        refused = put(client, site, answer.json()["id"], 0, junk)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "not_a_valid_pdf"
+        state = client.get(f"/api/v1/site/documents/{answer.json()['id']}", headers=site.auth)
+        assert state.json()["state"] == "deleted"
+        assert state.json()["deleted_reason"] == "refused"
+
+    # Too many pages for this hub (20).
+    answer = start(client, site, visit_id, many := make_pdf(pages=21))
+    assert put(client, site, answer.json()["id"], 0, many).status_code == 422
+
+    # Another site, or a guessed id, sees nothing.
+    mine = send_whole(client, site, visit_id, data)
+    assert client.get(f"/api/v1/site/documents/{mine}", headers=other.auth).status_code == 404
+    assert put(client, other, mine, 0, data).status_code == 404
+    guess = uuid.uuid4()
+    assert client.get(f"/api/v1/site/documents/{guess}", headers=site.auth).status_code == 404
+    assert client.get(f"/api/v1/site/documents/{mine}").status_code == 401
+    # A document to the agent is not the site's to download.
+    assert (
+        client.get(f"/api/v1/site/documents/{mine}/content", headers=site.auth).status_code == 404
+    )
+
+
+def test_a_javascript_pdf_is_kept_without_its_scripts(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-004")
+    data = make_pdf(javascript=True)
+    assert b"app.alert" in data
+    doc = send_whole(client, site, visit_id, data)
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert {"javascript", "open_action"} <= set(state["stripped"])
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        shown = browser.get(f"/agent/documents/{doc}")
+    assert shown.status_code == 200
+    assert b"app.alert" not in shown.content
+    with pikepdf.open(io.BytesIO(shown.content)) as pdf:
+        assert "/OpenAction" not in pdf.Root and len(pdf.pages) == 2
+        assert MARKER.encode() in pdf.pages[1].Contents.read_bytes()  # the paper itself kept
+
+
+def test_the_agent_views_a_scanned_document_and_the_site_sees_opened(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site, other_site = world.site(), world.site()
+    visit_id = visit(client, site, "caf", "C-005")
+    data = make_pdf()
+    doc = send_whole(client, site, visit_id, data)
+    caf_here = agent(world, "caf", [site.slug])
+    caf_elsewhere = agent(world, "caf", [other_site.slug])
+    cpam_here = agent(world, "cpam", [site.slug])
+
+    for outsider in (caf_elsewhere, cpam_here):
+        with signed_in(doc_hub.url, outsider) as browser:
+            assert browser.get(f"/agent/visites/{visit_id}/documents").status_code == 404
+            assert browser.get(f"/agent/documents/{doc}").status_code == 404
+    with httpx.Client(base_url=doc_hub.url) as anonymous:
+        assert anonymous.get(f"/agent/documents/{doc}").status_code == 303  # sign in first
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["opened_at"] is None  # nobody else's look counts
+
+    with signed_in(doc_hub.url, caf_here) as browser:
+        assert f'href="/agent/visites/{visit_id}/documents"' in browser.get("/agent").text
+        listing = browser.get(f"/agent/visites/{visit_id}/documents")
+        assert listing.status_code == 200 and doc in listing.text
+        assert browser.get(f"/agent/documents/{uuid.uuid4()}").status_code == 404
+        assert browser.get("/agent/documents/not-an-id").status_code == 404
+        shown = browser.get(f"/agent/documents/{doc}")
+        assert shown.status_code == 200 and shown.content == data
+        assert shown.headers["content-type"] == "application/pdf"
+        assert shown.headers["content-disposition"].startswith("inline;")
+        assert "object-src 'self'" in shown.headers["content-security-policy"]
+        assert shown.headers["cache-control"] == "no-store"
+        saved = browser.get(f"/agent/documents/{doc}", params={"telecharger": "1"})
+        assert saved.headers["content-disposition"].startswith("attachment;")
+        listing = browser.get(f"/agent/visites/{visit_id}/documents").text
+        assert 'data-step="opened"' in listing and "Ouvert à" in listing
+
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    first = state["opened_at"]
+    assert first is not None
+    with signed_in(doc_hub.url, caf_here) as browser:
+        browser.get(f"/agent/documents/{doc}")
+    again = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert again["opened_at"] == first  # the first view is the receipt
+
+
+def upload_form(
+    browser: httpx.Client, visit_id: uuid.UUID, data: bytes, csrf: str | None, **headers: str
+) -> httpx.Response:
+    fields = {"type": "form"} | ({"csrf": csrf} if csrf is not None else {})
+    return browser.post(
+        f"/agent/visites/{visit_id}/documents",
+        data=fields,
+        files={"fichier": ("cerfa.pdf", data, "application/pdf")},
+        headers=headers,
+    )
+
+
+def csrf_of(browser: httpx.Client, visit_id: uuid.UUID) -> str:
+    page = browser.get(f"/agent/visites/{visit_id}/documents").text
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_agent_sends_a_pdf_the_site_pulls_prints_and_says_so(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site, other = world.site(), world.site()
+    visit_id = visit(client, site, "caf", "C-006")
+    cursor = client.get("/api/v1/site/changes", headers=site.auth).json()["cursor"]
+    data = make_pdf(pages=1, javascript=True)
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        csrf = csrf_of(browser, visit_id)
+        # Without the session's secret, with a wrong one, or posted from another site.
+        assert upload_form(browser, visit_id, data, None).status_code == 403
+        assert upload_form(browser, visit_id, data, "x" * 43).status_code == 403
+        forged = upload_form(browser, visit_id, data, csrf, Origin="https://evil.example")
+        assert forged.status_code == 403
+        not_pdf = upload_form(browser, visit_id, b"hello", csrf)
+        assert not_pdf.status_code == 422 and "PDF" in not_pdf.text
+        sent = upload_form(browser, visit_id, data, csrf)
+        assert sent.status_code == 303, sent.text
+
+    page = client.get("/api/v1/site/changes", params={"cursor": cursor}, headers=site.auth)
+    items = [i for i in page.json()["items"] if i["kind"] == "document"]
+    assert len(items) == 1 and items[0]["deleted"] is False
+    item = items[0]
+    assert item["data"]["visit_id"] == str(visit_id) and item["data"]["pages"] == 1
+    # Another site's feed has nothing of it, nor can it fetch it.
+    theirs = client.get("/api/v1/site/changes", headers=other.auth).json()["items"]
+    assert not [i for i in theirs if i["kind"] == "document"]
+    assert client.get(item["data"]["content"], headers=other.auth).status_code == 404
+
+    fetched = client.get(item["data"]["content"], headers=site.auth)
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(fetched.content).hexdigest() == item["data"]["sha256"]
+    assert b"app.alert" not in fetched.content  # stripped before it reached anyone
+
+    receipts = f"/api/v1/site/documents/{item['id']}/receipts"
+    failed = client.post(receipts, json={"step": "print_failed"}, headers=site.auth)
+    assert failed.status_code == 422 and failed.json()["error"]["code"] == "reason_required"
+    assert client.post(receipts, json={"step": "received"}, headers=site.auth).status_code == 200
+    answer = client.post(
+        receipts, json={"step": "print_failed", "reason": "paper_out"}, headers=site.auth
+    )
+    assert answer.json()["print_error"] == "paper_out"
+    with signed_in(doc_hub.url, login) as browser:
+        listing = browser.get(f"/agent/visites/{visit_id}/documents").text
+        assert 'data-step="received"' in listing and "Plus de papier" in listing
+    printed = client.post(receipts, json={"step": "printed"}, headers=site.auth).json()
+    assert printed["printed_at"] is not None and printed["received_at"] is not None
+    with signed_in(doc_hub.url, login) as browser:
+        listing = browser.get(f"/agent/visites/{visit_id}/documents").text
+        assert 'data-step="printed"' in listing and 'data-step="print_failed"' not in listing
+    assert client.post(receipts, json={"step": "printed"}, headers=other.auth).status_code == 404
+
+
+def test_the_purge_drops_the_bytes_and_keeps_the_trace(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-007")
+    data = make_pdf()
+    doc = send_whole(client, site, visit_id, data)
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        assert browser.get(f"/agent/documents/{doc}").status_code == 200
+    # Kept until the end of the site's day after the last receipt: not yet gone.
+    documents.purge(doc_hub.engine)
+    assert _content(doc_hub, doc) is not None
+
+    documents.purge(doc_hub.engine, clock=lambda: datetime.now(UTC) + timedelta(days=1, hours=1))
+    assert _content(doc_hub, doc) is None
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["state"] == "deleted" and state["deleted_reason"] == "expired"
+    assert state["sha256"] == hashlib.sha256(data).hexdigest() and state["pages"] == 2
+    assert state["opened_at"] is not None
+    with signed_in(doc_hub.url, login) as browser:
+        assert browser.get(f"/agent/documents/{doc}").status_code == 404
+        listing = browser.get(f"/agent/visites/{visit_id}/documents").text
+        assert 'data-step="deleted"' in listing and 'data-step="opened"' in listing
+
+
+def test_consent_withdrawn_erases_at_once_and_the_day_s_end_erases_the_rest(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site, other = world.site(), world.site()
+    visit_id = visit(client, site, "caf", "C-008")
+    doc = send_whole(client, site, visit_id, make_pdf())
+    late = send_whole(client, site, visit(client, site, "caf", "C-009"), make_pdf())
+    url = f"/api/v1/site/visits/{visit_id}/documents"
+    assert client.delete(url, headers=other.auth).status_code == 404
+    erased = client.delete(url, params={"reason": "consent_withdrawn"}, headers=site.auth)
+    assert erased.status_code == 200 and erased.json() == {"erased": 1}
+    assert _content(doc_hub, doc) is None
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["deleted_reason"] == "consent_withdrawn"
+    # Never opened: kept until the end of the site's day (Europe/Paris), not longer.
+    end = documents.end_of_day(datetime.now(UTC), "Europe/Paris")
+    documents.purge(doc_hub.engine, clock=lambda: end - timedelta(seconds=1))
+    assert _content(doc_hub, late) is not None
+    documents.purge(doc_hub.engine, clock=lambda: end)
+    assert _content(doc_hub, late) is None
+
+
+def test_consent_turned_off_at_the_desk_drops_the_document_at_once(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site, other = world.site(), world.site()
+    visit_id = visit(client, site, "caf", "C-011")
+    # The site uploads under the id made from the bridge's own (doc_...), as its events
+    # name it.
+    bridge_id = f"doc_{uuid.uuid4().hex[:12]}"
+    doc = str(site_document_id(site.slug, bridge_id))
+    data = make_pdf()
+    assert start(client, site, visit_id, data, id=doc).status_code == 201
+    assert put(client, site, doc, 0, data).json()["state"] == "ready"
+    kept = send_whole(client, site, visit_id, make_pdf(pages=1))
+    # Another site's event naming the same bridge id changes nothing.
+    theirs = visit(client, other, "caf", "C-012")
+    withdrawn = {"document": bridge_id, "type": "id_card", "consent": False}
+    assert push(client, other, [event(theirs, "document_updated", **withdrawn)]).status_code == 200
+    assert _content(doc_hub, doc) is not None
+    answer = push(client, site, [event(visit_id, "document_updated", **withdrawn)])
+    assert answer.status_code == 200, answer.text
+    assert _content(doc_hub, doc) is None and _content(doc_hub, kept) is not None
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert state["deleted_reason"] == "consent_withdrawn"
+
+
+def test_a_receipt_keeps_a_document_the_configured_delay_never_beyond_seven_days() -> None:
+    engine = create_engine("sqlite://")
+    came = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    row = type("Row", (), {"created_at": came})()
+    by_day = documents.Documents(engine, DocumentSettings())
+    # 10:30 in Paris is 09:30 UTC: kept until midnight in Paris (23:00 UTC).
+    seen = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert by_day._keep_until(row, seen, "Europe/Paris") == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    delay = documents.Documents(engine, DocumentSettings(keep_after_receipt_minutes=90))
+    assert delay._keep_until(row, seen, "Europe/Paris") == seen + timedelta(minutes=90)
+    long = documents.Documents(engine, DocumentSettings(keep_after_receipt_minutes=7 * 24 * 60))
+    late = came + timedelta(days=6)  # a receipt on the 6th day: still 7 days at most
+    assert long._keep_until(row, late, "Europe/Paris") == came + timedelta(days=7)
+
+
+def test_no_dump_of_the_database_holds_a_document_in_clear(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-010")
+    data = make_pdf(pages=2)
+    half = len(data) // 2
+    answer = start(client, site, visit_id, data)
+    half_done = answer.json()["id"]
+    put(client, site, half_done, 0, data[:half])  # chunks at rest, too
+    send_whole(client, site, visit_id, data)
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        csrf = csrf_of(browser, visit_id)
+        assert upload_form(browser, visit_id, data, csrf).status_code == 303
+    dump = _dump(doc_hub)
+    assert len(dump) > 10_000  # a real dump, holding the sealed documents
+    assert MARKER.encode() not in dump and b"%PDF-" not in dump
+
+
+def _content(hub: Hub, doc: str) -> bytes | None:
+    with hub.engine.connect() as conn:
+        value = conn.execute(
+            select(documents_table.c.content).where(documents_table.c.id == uuid.UUID(doc))
+        ).scalar_one()
+    return None if value is None else bytes(value)
+
+
+def _dump(hub: Hub) -> bytes:
+    """Every byte the database keeps: the SQLite file and its WAL, or pg_dump's output."""
+    url = hub.engine.url
+    if hub.kind == "sqlite":
+        path = Path(str(url.database))
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    pg_dump = next(Path("/usr/lib/postgresql").glob("*/bin/pg_dump"))
+    return subprocess.run(
+        [
+            str(pg_dump),
+            "-h",
+            str(url.host),
+            "-p",
+            str(url.port),
+            "-U",
+            "postgres",
+            str(url.database),
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+def test_a_bad_key_file_stops_the_hub_with_a_clear_message(tmp_path: Path) -> None:
+    key = tmp_path / "documents.key"
+    key.write_text("too short")
+    with pytest.raises(documents.DocumentKeyError, match="32 random bytes"):
+        documents.Documents(create_engine("sqlite://"), DocumentSettings(key_file=key))
+    settings = DocumentSettings(key_file=None)
+    service = documents.Documents(create_engine("sqlite://"), settings)
+    with pytest.raises(HubError, match=r"documents\.key_file"):
+        service.require_key()
+
+
+def test_a_sealed_blob_opens_only_for_its_own_document() -> None:
+    sealer = documents.Sealer(os.urandom(32))
+    one, two = uuid.uuid4(), uuid.uuid4()
+    blob = sealer.seal(one, b"%PDF-1.7 secret")
+    assert b"secret" not in blob
+    assert sealer.open(one, blob) == b"%PDF-1.7 secret"
+    with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
+        sealer.open(two, blob)
+    with pytest.raises(Exception):  # noqa: B017
+        sealer.open(one, sealer.seal(one, b"x", 0))  # a chunk is not the whole
