@@ -161,6 +161,19 @@ def build_parser() -> Parser:
         )
     )
     imported.add_argument("file", type=Path, help="a TOML file (a site config's shape)")
+    client = with_region(
+        leaf(
+            partner,
+            "room-client",
+            "set a partner's room API client (Visio's client credentials; secret on stdin)",
+            _partner_room_client,
+        )
+    )
+    client.add_argument("id", help="the partner (added with --room-api)")
+    client.add_argument("--client-id", required=True)
+    client.add_argument(
+        "--scope", required=True, help="the e-mail of the Visio user who will own the rooms"
+    )
     listing = with_region(leaf(partner, "list", "list the region's partners", _partner_list))
     listing.add_argument("--json", action="store_true")
 
@@ -452,6 +465,24 @@ def _partner_import(config: HubConfig, args: argparse.Namespace) -> int:
     partners = directory.check_partners(data.get("partners"))
     for line in directory.save_partners(_engine(config), args.region, partners):
         print(line)
+    return 0
+
+
+def _partner_room_client(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import rooms
+    from .errors import HubError
+
+    secret = sys.stdin.readline().strip()
+    if not secret or "@" not in args.scope:
+        raise HubError(
+            400,
+            "room_client",
+            "give the client secret on standard input and an e-mail as --scope",
+        )
+    engine = _engine(config)
+    if not rooms.set_api_client(engine, args.region, args.id, (args.client_id, secret, args.scope)):
+        raise HubError(404, "unknown_partner", f"no partner {args.id} in this region")
+    print(f"room API client set for {args.id}")
     return 0
 
 
