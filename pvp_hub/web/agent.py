@@ -91,11 +91,15 @@ async def agent_home(
 async def agent_live(
     request: Request, session: Annotated[people.Session, Depends(require_agent)]
 ) -> Response:
-    """The live list alone, for agent-live.js (the same HTML as in the page)."""
+    """The live list alone, for agent-live.js (the same HTML as in the page); 204 when
+    nothing shown changed since the version the page has (`?v=`): no drawing, no bytes."""
     day = await run_in_threadpool(agents.today, request.app.state.engine, session.person.id)
     if day is None:
         return error_page(request, 404)
-    return page(request, "_agent_live.html", **_context(day))
+    context = _context(day)
+    if request.query_params.get("v") == context["version"]:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    return page(request, "_agent_live.html", **context)
 
 
 @router.get("/agent/visites/{visit_id}/visio")

@@ -6,6 +6,7 @@ page (seen by the site in the visit's view)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -233,3 +234,23 @@ def test_the_room_client_command_stores_the_secret_from_stdin(hub: Hub, region: 
         text=True, check=False,
     )  # fmt: skip
     assert refused.returncode == 1 and "no partner nobody" in refused.stderr
+
+
+def test_the_live_list_answers_204_when_nothing_changed(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    site = region.site()
+    visit(client, site, "caf", "C-040")
+    with signed_in(hub.url, agent(region, "caf", [site.slug])) as browser:
+        first = browser.get("/agent/visiteurs")
+        assert first.status_code == 200 and ">C-040</td>" in first.text
+        assert first.headers["content-security-policy"].startswith("default-src 'none'")
+        version = re.search(r'data-version="([0-9a-f]+)"', first.text)
+        assert version is not None
+        same = browser.get("/agent/visiteurs", params={"v": version.group(1)})
+        assert same.status_code == 204 and same.content == b""
+        visit(client, site, "caf", "C-041")
+        changed = browser.get("/agent/visiteurs", params={"v": version.group(1)})
+        assert changed.status_code == 200 and ">C-041</td>" in changed.text
+    with httpx.Client(base_url=hub.url) as anonymous:
+        assert anonymous.get("/agent/visiteurs").status_code == 303
