@@ -11,7 +11,8 @@ Measured, each --runs / --updates times (medians printed):
   from the push to the row on screen (mostly the poll's interval, 5 s, not work);
 - the list's answer on the server alone (httpx, same session), against the baseline:
   the same request for an agent whose list is empty (the page's fixed cost);
-- a full reload's first paint, which the live update replaces (ratio update / reload).
+- a full reload's first paint, which the live update replaces (ratio update / reload);
+- the baseline of the first paint: the same page for an agent whose list is empty.
 
 Goal: first paint and each live update under 200 ms.
 
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace, hub: HubProcess, engine: Any) -> None:
 
         paints: list[float] = []
         reloads: list[float] = []
+        empty_paints: list[float] = []
         updates: list[float] = []
         waits: list[float] = []
         with chromium() as browser:
@@ -157,6 +159,14 @@ def run(args: argparse.Namespace, hub: HubProcess, engine: Any) -> None:
             for _ in range(args.runs):
                 page.reload()
                 reloads.append(first_paint(page))
+            # The baseline: the same page, same browser, for an agent whose list is empty.
+            quiet = context.browser.new_context(viewport={"width": 1366, "height": 768})  # type: ignore[union-attr]
+            empty_page = quiet.new_page()
+            sign_in(empty_page, hub.url, empty)
+            for _ in range(args.runs):
+                empty_page.goto(f"{hub.url}/agent")
+                empty_paints.append(first_paint(empty_page))
+            quiet.close()
             rows = page.locator("#live tr[data-visit]")
             assert rows.count() == args.visitors, rows.count()
             for u in range(args.updates):
@@ -170,6 +180,9 @@ def run(args: argparse.Namespace, hub: HubProcess, engine: Any) -> None:
           f"({args.engine}, headless Chromium)")  # fmt: skip
     print(f"  first paint (FCP), fresh load:      {median_ms(paints)}")
     print(f"  first paint (FCP), reload:          {median_ms(reloads)}")
+    print(f"  first paint (FCP), empty list:      {median_ms(empty_paints)}")
+    ratio = statistics.median(paints) / statistics.median(empty_paints)
+    print(f"  ratio FCP {args.visitors} / empty:             {ratio:.2f}x")
     print(f"  live update (fetch+parse+swap):     {median_ms(updates)}")
     print(f"  push -> row on screen (poll 5 s):   {median_ms(waits)}")
     print(f"  list on the server, {args.visitors} visitors:  {median_ms(full)}")
