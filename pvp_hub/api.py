@@ -29,7 +29,17 @@ from starlette.routing import Route
 
 from pvp_tui.core import report_store
 
-from . import agents, documents, documents_api, people, region_report, site_status, sync, web
+from . import (
+    agents,
+    documents,
+    documents_api,
+    people,
+    region_report,
+    rooms,
+    site_status,
+    sync,
+    web,
+)
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
@@ -47,6 +57,7 @@ from .wire import (
     PushBatch,
     PushResult,
     RdvSpAnswer,
+    RoomAnswer,
     SiteInfo,
     SiteStatus,
     StatusResult,
@@ -245,6 +256,24 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
                 422, "invalid_delivery", "not a delivery of RDV Service Public", exc.problems
             ) from None
         return JSONResponse({"outcome": outcome})
+
+    @app.post(
+        f"{API}/site/visits/{{visit_id}}/room",
+        tags=["sites"],
+        summary="The visit's visio room, made now through the partner's room rule if it "
+        "has none yet (the same room on every call)",
+        description="An appointment booked with a room keeps it; else the partner's URL "
+        "pattern (a Jitsi Meet server) or its room API (the state's Visio). 409 "
+        "`no_room_rule` / `room_refused` / `visit_closed` and 502 `room_api_failed`: the "
+        "site falls back to its own configured room. Another site's visit, or none: 404.",
+        response_model=RoomAnswer,
+        responses=_errors(401, 404, 409, 502),
+    )
+    async def visit_room(
+        visit_id: str, request: Request, _credentials: Credentials
+    ) -> JSONResponse:
+        answer = await run_in_threadpool(rooms.room_for_visit, engine, _bearer(request), visit_id)
+        return JSONResponse(answer)
 
     @app.get(
         f"{API}/agent/visits",

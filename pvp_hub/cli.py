@@ -165,6 +165,19 @@ def build_parser() -> Parser:
         leaf(partner, "remove", "take a partner out of the sites' directory", _partner_remove)
     )
     removed.add_argument("id")
+    client = with_region(
+        leaf(
+            partner,
+            "room-client",
+            "set a partner's room API client (Visio's client credentials; secret on stdin)",
+            _partner_room_client,
+        )
+    )
+    client.add_argument("id", help="the partner (added with --room-api)")
+    client.add_argument("--client-id", required=True)
+    client.add_argument(
+        "--scope", required=True, help="the e-mail of the Visio user who will own the rooms"
+    )
     listing = with_region(leaf(partner, "list", "list the region's partners", _partner_list))
     listing.add_argument("--json", action="store_true")
 
@@ -470,6 +483,24 @@ def _partner_remove(config: HubConfig, args: argparse.Namespace) -> int:
     from . import directory
 
     print(directory.remove_partner(_engine(config), args.region, args.id))
+    return 0
+
+
+def _partner_room_client(config: HubConfig, args: argparse.Namespace) -> int:
+    from . import rooms
+    from .errors import HubError
+
+    secret = sys.stdin.readline().strip()
+    if not secret or "@" not in args.scope:
+        raise HubError(
+            400,
+            "room_client",
+            "give the client secret on standard input and an e-mail as --scope",
+        )
+    engine = _engine(config)
+    if not rooms.set_api_client(engine, args.region, args.id, (args.client_id, secret, args.scope)):
+        raise HubError(404, "unknown_partner", f"no partner {args.id} in this region")
+    print(f"room API client set for {args.id}")
     return 0
 
 

@@ -262,6 +262,33 @@ rdv_sp_states = Table(
     Index(None, "aside", "starts_at"),
 )
 
+# The visio room of a visit, made just in time when the site asks for it (the partner's
+# room rule, or the appointment's own room). The URL is never logged; it goes to the
+# site's kiosk and to the agent's page only.
+visit_rooms = Table(
+    "visit_rooms",
+    metadata,
+    Column("visit_id", Uuid, ForeignKey("visits.id"), primary_key=True),
+    Column("url", String(2048), nullable=False),  # the room itself, as the agent opens it
+    Column("kiosk_url", String(2048), nullable=False),  # with the ticket as display name
+    Column("source", String(16), nullable=False),  # url, api, appointment
+    Column("created_at", UTCDateTime, nullable=False),
+    # The agent clicked "rejoindre la visio" on their page (first time).
+    Column("agent_opened_at", UTCDateTime, nullable=True),
+)
+
+# A partner's client credentials for its room API (the state's Visio, server to server):
+# kept apart from `partners.room`, which goes to the sites in the pull feed. Never logged.
+room_api_clients = Table(
+    "room_api_clients",
+    metadata,
+    Column("partner_id", Uuid, ForeignKey("partners.id"), primary_key=True),
+    Column("client_id", String(200), nullable=False),
+    Column("client_secret", String(200), nullable=False),
+    Column("scope", String(254), nullable=False),  # the e-mail of the user rooms belong to
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,

@@ -36,7 +36,7 @@ from pvp_tui.core import events as event_types
 from pvp_tui.core.frontdesk import NAME_MAX
 from pvp_tui.core.models import Status
 
-from . import appointments, documents
+from . import appointments, documents, rooms
 from .auth import SiteIdentity, authenticate_site
 from .config import SyncLimits
 from .database import (
@@ -679,9 +679,17 @@ def visit_view(engine: Engine, token: str | None, visit_id: str) -> dict[str, An
                 visits.c.id == wanted, visits.c.site_id == site.id
             )
         ).first()
+        room = rooms.room_of_visit(conn, wanted) if row is not None else None
     if row is None:
         raise not_found
     return {
+        "room": None
+        if room is None
+        else {
+            "source": room.source,
+            "created_at": room.created_at.isoformat(),
+            "agent_opened_at": room.agent_opened_at.isoformat() if room.agent_opened_at else None,
+        },
         "id": str(row.id),
         "ticket": row.ticket,
         "partner": row.partner,

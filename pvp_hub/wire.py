@@ -76,6 +76,14 @@ class SiteInfo(BaseModel):
     server_time: datetime = Field(description="The hub's clock, to check the site's")
 
 
+class VisitRoomState(BaseModel):
+    source: Literal["url", "api", "appointment"]
+    created_at: datetime
+    agent_opened_at: datetime | None = Field(
+        description="When the agent first opened the room from their page (none yet: null)"
+    )
+
+
 class VisitView(BaseModel):
     id: uuid.UUID
     ticket: str | None
@@ -83,6 +91,21 @@ class VisitView(BaseModel):
     status: str | None
     events: int
     name_shared: bool
+    room: VisitRoomState | None = Field(description="The visit's room, once made (no URL)")
+
+
+class RoomAnswer(BaseModel):
+    url: str = Field(description="The room, as the agent opens it (never logged)")
+    kiosk_url: str = Field(
+        description="The room as the kiosk opens it: on a Jitsi Meet server, the ticket as "
+        "display name and no pre-join screen, in the fragment"
+    )
+    source: Literal["url", "api", "appointment"] = Field(
+        description="url: the partner's URL pattern; api: made by the partner's room API "
+        "(Visio); appointment: the room the appointment was booked with"
+    )
+    created_at: datetime
+    agent_opened_at: datetime | None
 
 
 class AgentSiteView(BaseModel):
@@ -102,6 +125,12 @@ class AgentVisitView(BaseModel):
     visitor_name: str | None = Field(
         description="Only when the visitor agreed to show it, and only on that day"
     )
+    kiosk: str | None = Field(description="The kiosk of the visit's last video session")
+    in_room: bool = Field(description="The kiosk is in the visit's room now")
+    needs: list[str] = Field(description="Accessibility needs (sign_language, transcription…)")
+    needs_labels: list[str] = Field(description="The same, in the reader's language")
+    waited_minutes: int = Field(description="Minutes since arrival (until now, or the call)")
+    room: bool = Field(description="The visit has a room (open it from the agent's page)")
 
 
 class AgentVisits(BaseModel):

@@ -4,20 +4,67 @@ and its scope are `agents.today`'s). The same data as JSON is `GET /api/v1/agent
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pvp_tui.core import i18n
-from pvp_tui.core.models import Status
+from pvp_tui.core.models import Need, Status
 
 from .. import agents, people
-from .render import error_page, language_of, page
-from .sessions import require_agent
+from .render import STATIC, error_page, language_of, page
+from .sessions import require_agent, same_origin
 
 router = APIRouter(include_in_schema=False)
+REFRESH_SECONDS = 5  # how often the agent's page asks for its list (agent-live.js)
+
+
+def need_words(needs: tuple[str, ...]) -> str:
+    """A visit's accessibility needs in words ("sign-language interpreter, …")."""
+    words = []
+    for need in needs:
+        try:
+            words.append(Need(need).label)
+        except ValueError:
+            words.append(need)
+    return ", ".join(words)
+
+
+def version(day: agents.AgentDay) -> str:
+    """Changes whenever anything the live list shows changes (agent-live.js swaps then)."""
+    digest = hashlib.sha256()
+    for v in day.visits:
+        if v.active:
+            digest.update(
+                repr(
+                    (v.id, v.ticket, v.status, v.kiosk, v.in_room, v.has_room,
+                     v.agent_opened_at, v.waited_minutes, v.needs, v.visitor_name)
+                ).encode()
+            )  # fmt: skip
+    return digest.hexdigest()[:16]
+
+
+def _context(day: agents.AgentDay) -> dict[str, Any]:
+    return {
+        "day": day,
+        "status_cell": status_cell,
+        "need_words": need_words,
+        "version": version(day),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+@router.get("/static/agent-live.js")
+async def live_script() -> Response:
+    return FileResponse(
+        STATIC / "agent-live.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def status_label(status: str | None) -> str:
@@ -37,7 +84,45 @@ async def agent_home(
     day = await run_in_threadpool(agents.today, request.app.state.engine, session.person.id)
     if day is None:  # disabled between the session's check and this query
         return error_page(request, 404)
-    return page(request, "agent.html", session=session, day=day, status_cell=status_cell)
+    return page(request, "agent.html", session=session, **_context(day))
+
+
+@router.get("/agent/visiteurs")
+async def agent_live(
+    request: Request, session: Annotated[people.Session, Depends(require_agent)]
+) -> Response:
+    """The live list alone, for agent-live.js (the same HTML as in the page); 204 when
+    nothing shown changed since the version the page has (`?v=`): no drawing, no bytes."""
+    day = await run_in_threadpool(agents.today, request.app.state.engine, session.person.id)
+    if day is None:
+        return error_page(request, 404)
+    context = _context(day)
+    if request.query_params.get("v") == context["version"]:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    return page(request, "_agent_live.html", **context)
+
+
+@router.get("/agent/visites/{visit_id}/visio")
+async def open_room(
+    visit_id: str,
+    request: Request,
+    session: Annotated[people.Session, Depends(require_agent)],
+) -> Response:
+    """The agent opens the visit's room: recorded (the site sees it in the visit's view),
+    then on to the room. Only from the hub's own page (a link from another site could
+    otherwise record an opening the agent never made); any other visit: one plain 404."""
+    if not same_origin(request):
+        return error_page(request, 403)
+    try:
+        wanted = uuid.UUID(visit_id)
+    except ValueError:
+        return error_page(request, 404)
+    url = await run_in_threadpool(
+        agents.room_url, request.app.state.engine, session.person.id, wanted
+    )
+    if url is None:
+        return error_page(request, 404)
+    return RedirectResponse(url, 303, headers={"Cache-Control": "no-store"})
 
 
 def status_cell(status: str | None) -> str:
@@ -64,6 +149,12 @@ def visits_json(day: agents.AgentDay, request: Request) -> dict[str, Any]:
                     "since": v.since.isoformat(),
                     "since_local": f"{v.local_since:%H:%M}",
                     "visitor_name": v.visitor_name,
+                    "kiosk": v.kiosk,
+                    "in_room": v.in_room,
+                    "needs": list(v.needs),
+                    "needs_labels": [need_words((n,)) for n in v.needs],
+                    "waited_minutes": v.waited_minutes,
+                    "room": v.has_room,
                 }
                 for v in day.visits
             ],

@@ -17,10 +17,12 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 LANGUAGE_COOKIE = "pvp_hub_lang"
 
-# Pages load nothing from elsewhere, run no inline script, and cannot be framed.
+# Pages load nothing from elsewhere, run only the hub's own script files (no inline
+# script), and cannot be framed.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

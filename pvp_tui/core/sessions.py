@@ -434,8 +434,9 @@ def room_url(config: Config, visit: Visit) -> str:
 
 def start_params(config: Config, visit: Visit) -> dict[str, str]:
     """session.start's params: the display name is ALWAYS the ticket, never a name."""
-    return {
-        "room_url": room_url(config, visit),
-        "display_name": visit.ticket,
-        "partner": visit.partner_id,
-    }
+    return {"room_url": room_url(config, visit), **start_params_without_room(visit)}
+
+
+def start_params_without_room(visit: Visit) -> dict[str, str]:
+    """session.start's params but the room (given by the region's hub: core.hub_rooms)."""
+    return {"display_name": visit.ticket, "partner": visit.partner_id}

@@ -27,7 +27,7 @@ def tickets(client: httpx.Client) -> tuple[set[str], set[str]]:
     page = client.get("/agent")
     assert page.status_code == 200, page.text
     assert page.headers["cache-control"] == "no-store"
-    shown = {t for t in TICKETS if f"<td>{t}</td>" in page.text}
+    shown = {t for t in TICKETS if f">{t}</td>" in page.text}
     answer = client.get("/api/v1/agent/visits")
     assert answer.status_code == 200, answer.text
     return shown, {v["ticket"] for v in answer.json()["visits"]}

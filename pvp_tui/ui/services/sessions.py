@@ -32,6 +32,7 @@ from ...core.sessions import (
     SessionTracker,
     open_session,
     start_params,
+    start_params_without_room,
 )
 from ..messages import VisitMoved
 from ..widgets.badges import BadgeUpdate, Level
@@ -219,7 +220,7 @@ class Sessions:
                     ticket=visit.ticket
                 ),
             )
-        params = start_params(self.desk.config, visit)
+        params = await self._room_params(visit)
         link = self.pick_kiosk()
         previous = self.tracker.get(link.kiosk.id)
         if previous is not None and previous.over:
@@ -239,6 +240,23 @@ class Sessions:
         self.app.post_message(VisitMoved(visit))  # selected in "at the kiosk": F8 just works
         self.app.post_message(SessionChanged(link.kiosk.id))
         return live
+
+    async def _room_params(self, visit: Visit) -> dict[str, str]:
+        """session.start's params: the room from the region's hub when `[hub]` is set (the
+        same room shows on the agent's page), else the partner's configured room; a
+        fallback is said to staff in words."""
+        config = self.desk.config
+        if config.hub is None:
+            return start_params(config, visit)
+        from ...core.hub_rooms import ask_hub
+
+        room = await asyncio.to_thread(ask_hub, config.hub, visit.id)
+        if room.url is not None:
+            return {**start_params_without_room(visit), "room_url": room.url}
+        params = start_params(config, visit)  # no room of its own either: the clear refusal
+        if room.notice:
+            self.app.notify(room.notice, severity="warning", markup=False, timeout=10)
+        return params
 
     async def end(self, live: LiveSession) -> None:
         """Hang up (the bridge closes the browser; its events record the end)."""
