@@ -43,17 +43,29 @@ FIRST = (
     " WHERE site_id = %s AND key = %s"
 )
 VISITS = (
-    "INSERT INTO visits (id, site_id, first_at) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING"
+    "INSERT INTO visits AS v (id, site_id, first_at) VALUES {} ON CONFLICT (id) DO UPDATE"
+    " SET site_id = v.site_id WHERE v.site_id <> excluded.site_id RETURNING id, site_id"
 )
-OWNERS = "SELECT id, site_id FROM visits WHERE id IN ({})"
 EVENTS = (
     "INSERT INTO events (id, site_id, visit_id, type, at, data, digest, received_at)"
     " VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id"
 )
-TICKET = "UPDATE visits SET partner = %s, ticket = %s WHERE id = %s"
-STATUS = (
-    "UPDATE visits SET status = %s, status_at = %s WHERE id = %s"
-    " AND (status_at IS NULL OR status_at <= %s)"
+EVENTS_PG = (
+    "INSERT INTO events (id, site_id, visit_id, type, at, data, digest, received_at)"
+    " SELECT e.id, %s, e.visit_id, e.type, e.at, e.data, e.digest, %s"
+    " FROM jsonb_to_recordset(%s::jsonb) AS e(id uuid, visit_id uuid, type text,"
+    " at timestamptz, data jsonb, digest text) ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+NEWER = "excluded.status IS NOT NULL AND (v.status_at IS NULL OR v.status_at <= excluded.status_at)"
+HAS_TICKET = "excluded.partner IS NOT NULL OR excluded.ticket IS NOT NULL"
+PROJECT = (
+    "INSERT INTO visits AS v (id, site_id, first_at, partner, ticket, status, status_at)"
+    " VALUES {} ON CONFLICT (id) DO UPDATE SET"
+    f" partner = CASE WHEN {HAS_TICKET} THEN excluded.partner ELSE v.partner END,"
+    f" ticket = CASE WHEN {HAS_TICKET} THEN excluded.ticket ELSE v.ticket END,"
+    f" status = CASE WHEN {NEWER} THEN excluded.status ELSE v.status END,"
+    f" status_at = CASE WHEN {NEWER} THEN excluded.status_at ELSE v.status_at END"
+    f" WHERE {HAS_TICKET} OR ({NEWER})"
 )
 ANSWER = (
     "INSERT INTO idempotency_keys (site_id, key, request_sha256, status_code, response,"
@@ -179,8 +191,20 @@ def push(token: str, key: str, body: bytes) -> tuple[int, Any]:
                     [event["visit_id"], event["type"], event["at"], event["data"]], sort_keys=True
                 ).encode()
             ).hexdigest()
-            rows.append(
-                (
+            rows.append((event, at, digest))
+        visits = [(uid(v), site_id, when(first_at[v])) for v in sorted(first_at)]
+        owners = conn.execute(
+            sql(VISITS.format(", ".join(["(%s, %s, %s)"] * len(visits)))),
+            [value for row in visits for value in row],
+        ).fetchall()
+        if any(owner != site_id for _, owner in owners):
+            return 403, {"error": {"code": "foreign_visit"}}
+        if SQLITE:
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+            params = [
+                value
+                for event, at, digest in rows
+                for value in (
                     uid(event["id"]),
                     site_id,
                     uid(event["visit_id"]),
@@ -190,38 +214,46 @@ def push(token: str, key: str, body: bytes) -> tuple[int, Any]:
                     digest,
                     when(now),
                 )
-            )
-        conn.cursor().executemany(
-            sql(VISITS), [(uid(v), site_id, when(at)) for v, at in first_at.items()]
-        )
-        owners = conn.execute(
-            sql(OWNERS.format(", ".join(["%s"] * len(first_at)))), [uid(v) for v in first_at]
-        ).fetchall()
-        if any(owner != site_id for _, owner in owners):
-            return 403, {"error": {"code": "foreign_visit"}}
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-        inserted = conn.execute(
-            sql(EVENTS.format(values)), [value for row in rows for value in row]
-        ).fetchall()
+            ]
+            inserted = conn.execute(sql(EVENTS.format(values)), params).fetchall()
+        else:
+            records = [
+                {
+                    "id": event["id"],
+                    "visit_id": event["visit_id"],
+                    "type": event["type"],
+                    "at": event["at"],
+                    "data": event["data"],
+                    "digest": digest,
+                }
+                for event, _, digest in rows
+            ]
+            inserted = conn.execute(EVENTS_PG, (site_id, now, json.dumps(records))).fetchall()
         latest: dict[str, tuple[datetime, str]] = {}
+        tickets: dict[str, tuple[Any, Any]] = {}
         for event in sorted(batch, key=lambda e: e["at"]):
             if event["type"] == "checked_in":
-                conn.execute(
-                    sql(TICKET),
-                    (
-                        event["data"].get("partner"),
-                        event["data"].get("ticket"),
-                        uid(event["visit_id"]),
-                    ),
+                tickets[event["visit_id"]] = (
+                    event["data"].get("partner"),
+                    event["data"].get("ticket"),
                 )
             if event["type"] in STATUS_AFTER:
                 latest[event["visit_id"]] = (
                     datetime.fromisoformat(event["at"]),
                     STATUS_AFTER[event["type"]],
                 )
-        conn.cursor().executemany(
-            sql(STATUS),
-            [(status, when(at), uid(v), when(at)) for v, (at, status) in latest.items()],
+        projected = []
+        for v in sorted(tickets.keys() | latest.keys()):
+            at, status = latest.get(v, (None, None))
+            partner, ticket = tickets.get(v, (None, None))
+            projected.extend(
+                (uid(v), site_id, when(now), partner, ticket, status, when(at) if at else None)
+            )
+        conn.execute(
+            sql(
+                PROJECT.format(", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * (len(projected) // 7)))
+            ),
+            projected,
         )
         answer = {
             "received": len(batch),

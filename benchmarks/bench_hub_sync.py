@@ -25,7 +25,10 @@ The flat-out steps start at --rate and grow by a quarter; a step of --step-secon
 held when p99 < --p99-bound, no error, and at least 97 % of the rate was answered.
 
 Usage: uv run python benchmarks/bench_hub_sync.py [--sites N] [--seconds S] [--full]
-       [--engines sqlite,postgresql] [--rate R] [--runs N] [--quick]
+       [--engines sqlite,postgresql] [--rate R] [--runs N] [--quick] [--workers N]
+       [--no-in-process] [--no-flat-out]
+(--workers 2: two uvicorn worker processes for the hub and for the bare app; their CPU is
+counted with their parent's)
 (each engine: about 3 min by default with 2,840 sites, 7 with --full)
 """
 
@@ -323,10 +326,10 @@ def run_phase(
     seconds: float,
     connections: int,
 ) -> Result:
-    server0 = cpu_seconds(server_pid, children=True)
+    server0 = tree_cpu(server_pid)  # uvicorn's worker processes included (--workers)
     db0 = tree_cpu(db_pid) if db_pid else 0.0
     result = asyncio.run(drive(port, sites, rate, seconds, connections))
-    result.server_cpu = cpu_seconds(server_pid, children=True) - server0
+    result.server_cpu = tree_cpu(server_pid) - server0
     result.db_cpu = (tree_cpu(db_pid) - db0) if db_pid else 0.0
     # The rate is judged on the scheduled span: late answers count in the latencies.
     result.elapsed = seconds
@@ -448,8 +451,9 @@ def in_process(url: str, sites: list[SiteLoad], rounds: int, each: int) -> float
 class BareServer:
     """benchmarks/_bare_hub.py under uvicorn, in its own process group."""
 
-    def __init__(self, db_url: str, workdir: Path) -> None:
+    def __init__(self, db_url: str, workdir: Path, workers: int = 1) -> None:
         self.port = free_port()
+        self.workers = workers
         self.db_url = db_url
         self.log = workdir / f"bare-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -469,6 +473,8 @@ class BareServer:
                     "--timeout-keep-alive",
                     "75",
                     "--no-server-header",
+                    "--workers",
+                    str(self.workers),
                     "--log-level",
                     "info",
                 ],
@@ -569,10 +575,11 @@ def bench_engine(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
         started = time.perf_counter()
         sites = make_sites(url, args.sites)
         print(f"{kind}: {len(sites)} sites and tokens in {time.perf_counter() - started:.1f} s")
-        in_process(url, sites, args.rounds, 200)
+        if not args.no_in_process:
+            in_process(url, sites, args.rounds, 200)
         hub = HubProcess(url, workdir)
-        hub.start("--workers", "1")
-        bare = BareServer(url, workdir)
+        hub.start("--workers", str(args.workers))
+        bare = BareServer(url, workdir, args.workers)
         bare.start()
         assert hub.proc is not None and bare.proc is not None
         asyncio.run(warm(hub.port, sites))
@@ -645,6 +652,10 @@ def main() -> None:
     parser.add_argument("--max-rate", type=float, default=4000)
     parser.add_argument("--no-flat-out", action="store_true")
     parser.add_argument("--rounds", type=int, default=7, help="in-process rounds")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers of the hub and of the bare app"
+    )
+    parser.add_argument("--no-in-process", action="store_true", help="skip the in-process ratio")
     args = parser.parse_args()
     if args.full:
         args.seconds, args.step_seconds = 60, 10

@@ -69,6 +69,43 @@ def test_events_out_of_order_leave_the_latest_status(region: Region, client: htt
     assert seen["status"] == "in_session" and seen["ticket"] == "C-001"
 
 
+def test_one_batch_projects_each_of_its_visits(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    """The batch's visits are projected by one statement: each visit gets its own latest
+    status and its last ticket by the events' time, whatever the order in the batch."""
+    site = region.site()
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    moved, plain, bare, late = (uuid.uuid4() for _ in range(4))
+    before = [event(late, "started", at=t0 + timedelta(minutes=20)), event(bare, at=t0)]
+    assert push(client, site, before).status_code == 200
+    batch = [
+        event(moved, "transferred_in", at=t0 + timedelta(minutes=9), partner="cpam",
+              ticket="A-004", from_partner="caf"),
+        event(moved, at=t0),
+        event(plain, "called", at=t0 + timedelta(minutes=3), to="called"),
+        event(plain, at=t0 + timedelta(minutes=1)),
+        # A later check-in that names no partner nor ticket leaves the visit without one.
+        event(bare, at=t0 + timedelta(minutes=2), priority=False),
+        event(late, at=t0),  # older than the stored status: only its ticket is taken
+    ]  # fmt: skip
+    answer = push(client, site, batch)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"received": 6, "applied": 6, "duplicates": 0}
+    with hub.engine.connect() as conn:
+        rows = conn.execute(
+            select(visits.c.id, visits.c.partner, visits.c.ticket, visits.c.status).where(
+                visits.c.id.in_([moved, plain, bare, late])
+            )
+        ).all()
+    assert {row.id: (row.partner, row.ticket, row.status) for row in rows} == {
+        moved: ("cpam", "A-004", "waiting"),
+        plain: ("caf", "C-001", "called"),
+        bare: (None, None, "waiting"),
+        late: ("caf", "C-001", "in_session"),
+    }
+
+
 def test_a_visitor_name_goes_up_only_with_consent(
     hub: Hub, region: Region, client: httpx.Client
 ) -> None:
