@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from .errors import HubError
 from .schema import appointments, partners, sites
 
 STATUSES = ("planned", "cancelled", "seen", "noshow")
+OUTCOMES = frozenset({"seen", "noshow"})  # what a site's visit makes of an appointment
 SOURCES = ("admin", "rdv-sp")
 KIND = "appointment"  # the change log's kind, and the pull feed's
 
@@ -124,7 +125,7 @@ _PARTNER = select(partners.c.id).where(
     partners.c.slug == bindparam("slug"),
     partners.c.removed_at.is_(None),  # a partner removed from the region takes none
 )
-_BY_EXTERNAL = select(appointments.c.id, appointments.c.site_id).where(
+_BY_EXTERNAL = select(appointments.c.id, appointments.c.site_id, appointments.c.status).where(
     appointments.c.region_id == bindparam("region"),
     appointments.c.source == bindparam("source"),
     appointments.c.external_id == bindparam("external"),
@@ -180,6 +181,10 @@ def upsert_in(
             {"region": region_id, "source": item.source, "external": item.external_id},
         )
         existing = None if hit is None else (as_uuid(hit[0]), as_uuid(hit[1]))
+        if hit is not None and hit[2] in OUTCOMES and item.status == "planned":
+            # The site's outcome (seen, no-show) stays: the booking tool's "to come"
+            # only means nobody updated it there.
+            item = replace(item, status=hit[2])
     erase = erase_at(starts_at, timezone)
     keep_name = erase > now  # a day already over: the name is not kept at all
     row: dict[str, Any] = {
@@ -355,3 +360,50 @@ def purge(engine: Engine, clock: Clock = _now) -> dict[str, int]:
             .values(visitor_name=None, phone=None, name_erase_at=None)
         ).rowcount
     return {"appointment_names_erased": erased}
+
+
+# -- the site's visits, back on their appointments -------------------------------------------
+_LINK = (
+    update(appointments)
+    .where(
+        appointments.c.id == bindparam("appointment"),
+        appointments.c.site_id == bindparam("site"),
+    )
+    .values(visit_id=bindparam("visit"))
+)
+_OUTCOME = (
+    update(appointments)
+    .where(
+        appointments.c.visit_id == bindparam("visit"),
+        appointments.c.site_id == bindparam("site"),
+        appointments.c.status != bindparam("cancelled"),
+    )
+    .values(status=bindparam("status"), updated_at=bindparam("now"))
+)
+# The visit's outcome, as the appointment's status (None: the appointment stays planned).
+_OUTCOME_OF = {"finished": "seen", "no_show": "noshow", "back_to_waiting": "planned"}
+
+
+def on_new_events(conn: Connection, site_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """A site's new events, in the push's transaction: a check-in that names one of the
+    site's appointments links the visit to it; the visit's outcome becomes the
+    appointment's status (finished: seen; no-show: noshow; a no-show undone: planned), so
+    the region sees who came. Another site's appointment id is ignored."""
+    for row in sorted(rows, key=lambda r: r["at"]):
+        kind, data = row["type"], row["data"]
+        if kind == "checked_in" and isinstance(data.get("appointment"), str):
+            try:
+                appointment = uuid.UUID(data["appointment"])
+            except ValueError:
+                continue
+            params = {"appointment": appointment, "site": site_id, "visit": row["visit_id"]}
+            run_on_driver(conn, _LINK, params).close()
+        elif kind in _OUTCOME_OF:
+            params = {
+                "visit": row["visit_id"],
+                "site": site_id,
+                "status": _OUTCOME_OF[kind],
+                "now": row["received_at"],
+                "cancelled": "cancelled",
+            }
+            run_on_driver(conn, _OUTCOME, params).close()

@@ -217,9 +217,12 @@ appointments = Table(
     Column("external_id", String(100), nullable=True),  # the booking tool's own id
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The site's visit that checked the visitor in: its outcome becomes the status.
+    Column("visit_id", Uuid, nullable=True),
     UniqueConstraint("source", "external_id"),
     Index(None, "site_id", "starts_at"),
     Index(None, "name_erase_at"),
+    Index(None, "visit_id"),
 )
 
 # RDV Service Public: one row per connected organisation (its webhook's secret, its API

@@ -504,6 +504,7 @@ def apply_batch(
     new = [row for row in rows if row["id"] in inserted]
     _project(conn, site, new, names)
     documents.on_new_events(conn, site, new)  # consent withdrawn: the bytes go now
+    appointments.on_new_events(conn, site.id, new)  # who came: seen or no-show
     return {
         "received": len(batch.events),
         "applied": len(new),

@@ -111,3 +111,61 @@ def test_bad_input_is_refused_line_by_line_and_nothing_is_stored(hub: Hub, regio
     with pytest.raises(HubError, match="unknown partner 'nope'"):
         appointments.upsert(hub.engine, region.slug, booking(site, partner="nope"))
     assert appointments.list_appointments(hub.engine, region.slug, site.slug) == []
+
+
+def status_of(hub: Hub, appointment_id: Any) -> str:
+    with hub.engine.connect() as conn:
+        return str(
+            conn.execute(
+                table.select().with_only_columns(table.c.status).where(table.c.id == appointment_id)
+            ).scalar_one()
+        )
+
+
+def test_the_sites_visit_outcome_shows_on_the_appointment(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    """The check-in names the appointment; the visit finished makes it `seen`, a no-show
+    `noshow` (undone by "back to waiting"), and a booking tool's later "to come" does not
+    undo what the site saw. Another site cannot touch an appointment that is not its own."""
+    from tests.hub.regions import event, push
+
+    leyme, other = region.site(), region.site()
+    came, _ = appointments.upsert(
+        hub.engine, region.slug, booking(leyme, source="rdv-sp", external_id="rdv-7001")
+    )
+    missed, _ = appointments.upsert(hub.engine, region.slug, booking(leyme))
+    stranger, _ = appointments.upsert(hub.engine, region.slug, booking(other))
+    now = datetime.now(UTC)
+
+    def checked_in(visit: Any, appointment: Any) -> dict[str, Any]:
+        data = {"partner": "caf", "ticket": "C-001", "kind": "appointment",
+                "appointment": str(appointment)}  # fmt: skip
+        return {**event(visit, "checked_in", now - timedelta(minutes=30)), "data": data}
+
+    import uuid
+
+    v1, v2, v3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    answer = push(client, leyme, [checked_in(v1, came), checked_in(v2, missed),
+                                  checked_in(v3, stranger)])  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert [status_of(hub, a) for a in (came, missed, stranger)] == ["planned"] * 3
+    done = [event(v1, "called", now - timedelta(minutes=20), **{"from": "waiting", "to": "called"}),
+            event(v1, "finished", now - timedelta(minutes=5), outcome="resolved"),
+            event(v2, "no_show", now - timedelta(minutes=10)),
+            event(v3, "no_show", now - timedelta(minutes=10))]  # fmt: skip
+    assert push(client, leyme, done).status_code == 200
+    assert [status_of(hub, a) for a in (came, missed, stranger)] == ["seen", "noshow", "planned"]
+
+    undone = push(client, leyme, [event(v2, "back_to_waiting", now - timedelta(minutes=2))])
+    assert undone.status_code == 200
+    assert status_of(hub, missed) == "planned"
+
+    # RDV Service Public says "to come" again (nobody updated it there): still seen.
+    appointments.upsert(
+        hub.engine, region.slug, booking(leyme, source="rdv-sp", external_id="rdv-7001")
+    )
+    assert status_of(hub, came) == "seen"
+    listed = {row["id"]: row["status"] for row in appointments.list_appointments(
+        hub.engine, region.slug, leyme.slug)}  # fmt: skip
+    assert listed[str(came)] == "seen"
