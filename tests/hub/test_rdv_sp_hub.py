@@ -307,3 +307,74 @@ def test_a_burst_of_2000_appointments_for_40_sites(
     assert answers == {"200 added": 2000}, answers
     for site in (sites[0], sites[17], sites[39]):
         assert len(pulled(client, site)) == 50
+
+
+def test_from_rdv_service_public_to_a_real_sites_queue_and_back(
+    hub: Hub, region: Region, client: httpx.Client, tmp_path: Path
+) -> None:
+    """Booked this morning in RDV Service Public: the delivery reaches the site's
+    "Rendez-vous du jour" through a real `pvp sync`; moved, it moves; the visitor is
+    checked in in one step with the name and slot; the visit's outcome shows on the hub's
+    appointment; a later "to come" from the sender does not undo it. Another appointment,
+    cancelled in RDV Service Public, leaves the site's list."""
+    import json
+
+    from pvp_tui.core import appointments as site_appointments
+    from tests.hub.test_site_pull import fresh_desk, pull_once, soon
+    from tests.hub.test_site_sync import make_site
+
+    site = make_site(tmp_path, region, hub.url)
+    organisation = 70_000 + next(_organisations)
+    path = connect(region, organisation, {97: site.site.slug})
+    slot = soon(site)
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    first = rdv_sp.rdv(7101, slot - timedelta(minutes=30), organisation_id=organisation,
+                       first_name="Jeanne", last_name="Rendez-Vous")  # fmt: skip
+    other = rdv_sp.rdv(
+        7102,
+        slot,
+        organisation_id=organisation,
+        first_name="Paul",
+        last_name="Annule",
+        motif_id=999,
+    )  # the service's partner: cpam
+    assert deliver(client, path, first, "created", t0).json() == {"outcome": "added"}
+    assert deliver(client, path, other, "created", t0).json() == {"outcome": "added"}
+    moved = dict(first, starts_at=rdv_sp.ruby_time(slot), ends_at=rdv_sp.ruby_time(
+        slot + timedelta(minutes=45)))  # fmt: skip
+    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=1)).json() == {
+        "outcome": "updated"
+    }
+    pull_once(site)
+    listed = json.loads(site.pvp("appointments", "--json").stdout)
+    assert sorted((a["name"], a["partner"]) for a in listed) == [
+        ("Jeanne Rendez-Vous", "caf"), ("Paul Annule", "cpam")
+    ]  # fmt: skip
+    desk = fresh_desk(site)
+    with desk.store.snapshot() as db:
+        lines = {a.name: a for a in site_appointments.day_lines(db, desk.today())}
+    assert lines["Jeanne Rendez-Vous"].starts_at == slot  # moved to the new time
+
+    cancelled = dict(other, status="excused")
+    assert deliver(client, path, cancelled, "updated", t0 + timedelta(minutes=2)).json() == {
+        "outcome": "cancelled"
+    }
+    visit = desk.check_in_appointment(lines["Jeanne Rendez-Vous"].id)
+    assert (visit.name, visit.appointment_at) == ("Jeanne Rendez-Vous", slot)
+    desk.call(visit.ticket)
+    desk.start(visit.ticket)
+    desk.finish(visit.ticket, "resolved")
+    pull_once(site)  # sends the visit, pulls the cancellation
+    listed = json.loads(site.pvp("appointments", "--json").stdout)
+    assert [a["name"] for a in listed] == ["Jeanne Rendez-Vous"]
+    with hub.engine.connect() as conn:
+        status = conn.execute(
+            select(appointments.c.status).where(
+                appointments.c.external_id == f"{organisation}/7101"
+            )
+        ).scalar_one()
+    assert status == "seen"
+    # RDV Service Public still says "to come" (nobody updated it there): still seen.
+    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=3)).json() == {
+        "outcome": "unchanged"
+    }
