@@ -28,13 +28,12 @@ import re
 import secrets
 import shutil
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk_bridge import memory
+from kiosk_bridge import clock, memory
 from kiosk_bridge.errors import BridgeError
 
 DOC_ID = r"doc_[0-9a-f]{16}"
@@ -201,7 +200,7 @@ class Spool:
             doc = Document(**json.loads(meta.read_text()))
         except (FileNotFoundError, NotADirectoryError):
             raise BridgeError("document_not_found", document=doc_id) from None
-        if doc.expires <= time.time():
+        if doc.expires <= clock.now():
             self.delete(doc_id)
             raise BridgeError("document_not_found", document=doc_id)
         return doc
@@ -236,7 +235,7 @@ class Spool:
 
     # -- writing ----------------------------------------------------------------------------
     def expiry(self, now: float | None = None) -> float:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         if self.retention_s is not None:
             return now + self.retention_s
         local = dt.datetime.fromtimestamp(now).astimezone()
@@ -277,7 +276,7 @@ class Spool:
         if size > self.max_document_bytes:
             raise BridgeError("document_too_large", size=size, limit=self.max_document_bytes)
         ctype, pages = check_content(path)
-        now = time.time()
+        now = clock.now()
         doc = Document(
             id=new_id("doc"),
             kind=kind,
@@ -306,7 +305,7 @@ class Spool:
         import img2pdf
 
         new_pdf = img2pdf.convert([str(p) for p in pages])
-        now = time.time()
+        now = clock.now()
         if doc_id is None:
             doc = Document(
                 id=new_id("doc"),
@@ -403,7 +402,7 @@ class Spool:
                 doc.thumbnails = len(list((ddir / "thumbs").iterdir()))
                 doc.size = len(data)
                 doc.sha256 = hashlib.sha256(data).hexdigest()
-                doc.updated = time.time()
+                doc.updated = clock.now()
                 return self._save(doc, data)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -429,7 +428,7 @@ class Spool:
 
     def purge_expired(self, now: float | None = None) -> list[str]:
         """Delete documents past their retention and stale uploads; returns deleted ids."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         gone = []
         for path in list((self.root / "docs").iterdir()):
             try:
