@@ -258,7 +258,7 @@ async def soak(args: argparse.Namespace, root: Path) -> None:
         # Cold `pvp` processes fill two cores: desks at once did not go faster on a loaded
         # machine (3 desks: 3.1 s a visit), and cups-pdf's Ghostscript competes with them.
         scans = args.visits // args.scan_every
-        day_real = args.visits * per_visit * 1.6 + 30 + scans * 20
+        day_real = args.visits * per_visit * 1.6 + 30 + scans * 60  # cups-pdf: ~1 min
         speed = args.speed or min(600.0, round(86400 / day_real, 1))  # a tick >= 0.1 s
         clock = parse(spec(FIRST_MORNING, speed, time.time() + 8))  # the processes start
         env_clock = {"PVP_TEST_CLOCK": spec(clock.start, clock.speed, clock.since)}
@@ -303,14 +303,10 @@ async def soak(args: argparse.Namespace, root: Path) -> None:
                 began = time.monotonic()
                 await run_day(desks, args.visits, args.desks, client, events, scans)
                 busy = time.monotonic() - began
-                now = clock()
-                midnight = next_local_midnight(now.astimezone(PARIS))
-                late = (
-                    " (the day's visits ran past midnight)"
-                    if now.astimezone(PARIS).date()
-                    != (FIRST_MORNING + timedelta(days=day - 1)).date()
-                    else ""
-                )
+                today = (FIRST_MORNING + timedelta(days=day - 1)).replace(hour=12)
+                midnight = next_local_midnight(today)  # this day's end, even if passed
+                ran_over = clock() > midnight
+                late = " (the day's visits and scans ran past its midnight)" if ran_over else ""
                 await asyncio.to_thread(sleep_until, clock, midnight + timedelta(minutes=20))
                 screen = term.wait_for(
                     app, "En attente (0)", timeout=30, what="the new day on the app"
