@@ -16,8 +16,9 @@ import signal
 import sys
 from pathlib import Path
 
-from kiosk_bridge import __version__
+from kiosk_bridge import __version__, clock
 from kiosk_bridge.config import ConfigError, load
+from pvp_common.testclock import TestClockError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():  # one line per mistake, each naming its key
             print(f"pvp-bridge: {line}", file=sys.stderr)
         return 2
+    try:
+        test_clock = clock.setup()
+    except TestClockError as exc:
+        print(f"pvp-bridge: {exc}", file=sys.stderr)
+        return 2
+    if test_clock is not None:
+        logging.getLogger("kiosk_bridge").warning(test_clock.describe())
     if config.token_file is None:
         print(
             "pvp-bridge: no token file. Create one with 'pvp-bridge token --out FILE', "

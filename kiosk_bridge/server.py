@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,9 @@ class BridgeServer:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, stop.set)
+            # `kill -USR2 <pid>`: one log line counting what could pile up (the soak reads it)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGUSR2, log_counts)
         await self.bridge.start()
         try:
             async with serve(
@@ -249,6 +253,12 @@ class BridgeServer:
                 await server.wait_closed()
         finally:
             await self.bridge.stop()
+
+
+def log_counts() -> None:
+    """One line: the loop's asyncio tasks and the process's threads."""
+    tasks = len(asyncio.all_tasks())
+    log.warning("counts: asyncio tasks %d, threads %d", tasks, threading.active_count())
 
 
 def run(config: Config) -> None:

@@ -28,14 +28,13 @@ import re
 import secrets
 import shutil
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk_bridge import memory
+from kiosk_bridge import clock, memory
 from kiosk_bridge.errors import BridgeError
 
 DOC_ID = r"doc_[0-9a-f]{16}"
@@ -225,7 +224,7 @@ class Spool:
             doc = Document(**json.loads(meta.read_text()))
         except (FileNotFoundError, NotADirectoryError):
             raise BridgeError("document_not_found", document=doc_id) from None
-        if doc.expires <= time.time():
+        if doc.expires <= clock.now():
             self.delete(doc_id)
             raise BridgeError("document_not_found", document=doc_id)
         return doc
@@ -260,7 +259,7 @@ class Spool:
 
     # -- writing ----------------------------------------------------------------------------
     def expiry(self, now: float | None = None) -> float:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         if self.retention_s is not None:
             return now + self.retention_s
         local = dt.datetime.fromtimestamp(now).astimezone()
@@ -301,7 +300,7 @@ class Spool:
         if size > self.max_document_bytes:
             raise BridgeError("document_too_large", size=size, limit=self.max_document_bytes)
         ctype, pages = check_content(path)
-        now = time.time()
+        now = clock.now()
         doc = Document(
             id=new_id("doc"),
             kind=kind,
@@ -330,7 +329,7 @@ class Spool:
         import img2pdf
 
         new_pdf = img2pdf.convert([str(p) for p in pages])
-        now = time.time()
+        now = clock.now()
         if doc_id is None:
             doc = Document(
                 id=new_id("doc"),
@@ -427,7 +426,7 @@ class Spool:
                 doc.thumbnails = len(list((ddir / "thumbs").iterdir()))
                 doc.size = len(data)
                 doc.sha256 = hashlib.sha256(data).hexdigest()
-                doc.updated = time.time()
+                doc.updated = clock.now()
                 return self._save(doc, data)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -451,7 +450,7 @@ class Spool:
 
     def purge_expired(self, now: float | None = None) -> list[str]:
         """Delete documents past their retention and stale uploads; returns deleted ids."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         gone = []
         for path in list((self.root / "docs").iterdir()):
             try:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from . import commands
 from .commands.context import Context
 from .core import i18n
+from .core.clock import site_clock, test_clock_warning
 from .core.config import (
     ConfigError,
     default_db_path,
@@ -174,8 +175,9 @@ def open_context(args: argparse.Namespace) -> Context:
     path = resolve_db_path(getattr(args, "db", None), config)
     # Only --create-db or the first start at the default location makes a new database.
     create = bool(getattr(args, "create_db", False)) or path == default_db_path()
+    clock = site_clock()  # PVP_TEST_CLOCK (tests only) refused here when unreadable
     store = Store(path, create=create)
-    desk = FrontDesk(store, config)
+    desk = FrontDesk(store, config, clock)
     return Context(config=desk.config, desk=desk)  # the partners in force (the hub's once pulled)
 
 
@@ -206,12 +208,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.Error as exc:  # e.g. a read-only file: say so, go on
         message = _("database error: {error}. Nothing was changed: try again.")
         print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
+    test_clock = test_clock_warning(context.desk.clock)
     if args.command is None:
         from .core.logs import configure_logging
         from .ui.app import run_app
 
         files = context.desk.config.log
         configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
+        if test_clock:  # to the log file: Textual owns the terminal
+            import logging
+
+            logging.getLogger("pvp").warning(test_clock)
         board = None
         if context.config.hub is not None:
             from .core.site_status import KioskBoard
@@ -222,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(
             context.desk, privacy=args.privacy, mouse=not args.no_mouse, kiosk_board=board
         )
+    if test_clock:
+        print(f"pvp: warning: {test_clock}", file=sys.stderr)
     try:
         return int(args.run(context, args))
     except BrokenPipeError:  # `pvp queue | head`: the reader left; no traceback (Python docs)

@@ -5,11 +5,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
+from pvp_common.testclock import TestClock, TestClockError, from_environ
+
+from .errors import PvpError
+
 Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def site_clock() -> Clock:
+    """The clock `pvp` runs on: the system's, or the test clock `PVP_TEST_CLOCK` asks for
+    (`pvp_common.testclock`; soaks compress a week into minutes with it). The one place
+    the app and its commands read that variable: a value it cannot read is refused."""
+    try:
+        clock = from_environ()
+    except TestClockError as exc:
+        raise PvpError("bad_test_clock", str(exc)) from None
+    return system_clock if clock is None else clock
+
+
+def test_clock_warning(clock: Clock) -> str | None:
+    """The warning line to log at start when `clock` is a test clock."""
+    return clock.describe() if isinstance(clock, TestClock) else None
+
+
+def real_seconds(clock: Clock, seconds: float) -> float:
+    """How long `seconds` of `clock` last in real time: a timer waiting for a moment on
+    the clock (the site's midnight, the next minute) waits this long."""
+    return clock.real_seconds(seconds) if isinstance(clock, TestClock) else seconds
 
 
 def fixed_clock(at: datetime) -> Clock:

@@ -12,8 +12,13 @@ Nothing repaints while nothing changes: no clock on screen, a one-minute tick fo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
+import signal
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from functools import partial
@@ -31,7 +36,7 @@ from textual.worker import Worker, WorkerState
 
 from ..core.appointments import cancelled_notice
 from ..core.changes import ChangeWatcher
-from ..core.clock import next_local_midnight, seconds_until
+from ..core.clock import next_local_midnight, real_seconds, seconds_until
 from ..core.errors import PvpError
 from ..core.frontdesk import FrontDesk, KioskBusy, erasure_pending_message
 from ..core.i18n import N_, _
@@ -177,8 +182,11 @@ class PvpApp(App[int]):
             # The WAL kept small and free pages handed back, in a thread of its own with
             # its own connection: never on this loop, never in the way of an action.
             self.upkeep = Upkeep(self.desk.store.path, self.upkeep_seconds).start()
-        if self.tick_seconds:
-            self.set_interval(self.tick_seconds, self.refresh_queue)
+        if self.tick_seconds:  # a minute of the desk's clock (a test clock's are shorter)
+            self.set_interval(real_seconds(self.desk.clock, self.tick_seconds), self.refresh_queue)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # `kill -USR2 <pid>`: one log line counting what could pile up (the soak reads it)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, log_counts)
         self.sessions.attach()
         # The kiosk links connect once the first frame is drawn: a connection imports
         # websockets, which the first frame need not wait for (bench_queue's start-up goal).
@@ -188,6 +196,8 @@ class PvpApp(App[int]):
         self.post_message(DataChanged())  # from the watcher's thread: post_message is safe
 
     async def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGUSR2)
         if self._watcher is not None:
             self._watcher.stop()
         if self.upkeep is not None:
@@ -418,7 +428,7 @@ class PvpApp(App[int]):
         if change is None or seconds_until(midnight, now) < seconds_until(change, now):
             change = midnight
         delay = seconds_until(change, now) + 0.5  # just after: the rules see the change
-        self._hours_timer = self.set_timer(delay, self.refresh_queue)
+        self._hours_timer = self.set_timer(real_seconds(self.desk.clock, delay), self.refresh_queue)
 
     def show_action_read(self, state: QueueState | None) -> None:
         """After an action: show the read its worker made, or read the queue now."""
@@ -551,6 +561,14 @@ class AppServices:
 
     def show_read_after(self, state: QueueState | None) -> None:
         self._app.show_action_read(state)
+
+
+def log_counts() -> None:
+    """One log line: the loop's asyncio tasks and the process's threads (SIGUSR2)."""
+    tasks = len(asyncio.all_tasks())
+    logging.getLogger("pvp").warning(
+        "counts: asyncio tasks %d, threads %d", tasks, threading.active_count()
+    )
 
 
 def run_app(

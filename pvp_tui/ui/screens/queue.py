@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
+from ...core.clock import real_seconds
 from ...core.errors import PvpError
 from ...core.frontdesk import KioskBusy, done_words, kiosks_busy
 from ...core.i18n import _
@@ -144,7 +145,10 @@ class QueueScreen(Screen[None]):
         config = self.services.desk.config
         site, tz, desk = config.site.name, config.site.timezone, self.services.desk
         yield SiteHeader(
-            _("PVP Relais · {site}").format(site=site), site, lambda: desk.now().astimezone(tz)
+            _("PVP Relais · {site}").format(site=site),
+            site,
+            lambda: desk.now().astimezone(tz),
+            real=lambda seconds: real_seconds(desk.clock, seconds),
         )
         yield WaitingList()
         if config.hub is not None:  # the hub sends the appointments

@@ -173,11 +173,18 @@ class SiteHeader(Horizontal):
     SiteHeader #clock { width: 7; padding: 0 1; text-style: bold; }
     """
 
-    def __init__(self, title: str, site: str, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        site: str,
+        clock: Callable[[], datetime] | None = None,
+        real: Callable[[float], float] = lambda seconds: seconds,
+    ) -> None:
         super().__init__(id="site-header")
         self.title_text = title
         self.site = site
         self._clock = clock  # the local time now (the desk's clock: tests fix it)
+        self._real = real  # seconds of that clock in real seconds (a test clock runs fast)
 
     def compose(self) -> ComposeResult:
         name = Static(self.title_text, id="site-name", markup=False)
@@ -198,7 +205,7 @@ class SiteHeader(Horizontal):
         text = now.strftime("%H:%M")
         if str(clock.content) != text:
             clock.update(text, layout=False)  # same width: repaint these 5 cells only
-        self.set_timer(60.05 - now.second - now.microsecond / 1e6, self._tick)
+        self.set_timer(self._real(60.05 - now.second - now.microsecond / 1e6), self._tick)
 
     def on_resize(self) -> None:
         self.fit()
