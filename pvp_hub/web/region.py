@@ -36,8 +36,9 @@ REFRESH_SECONDS = 60
 DOWNLOADS = region_report.FORMATS
 # The columns of the report's "By partner" table shown on the page (the downloads have
 # them all): partner, visits, transfers out, no-shows, cancellations, served, median
-# wait, median interview, video sessions, failed sessions, change.
-PARTNER_COLUMNS = (0, 1, 5, 6, 7, 9, 10, 12, 17, 18, 24)
+# wait, median interview, video sessions, failed sessions, the kiosk's satisfaction
+# answers (yes, a little, no, share answered), change.
+PARTNER_COLUMNS = (0, 1, 5, 6, 7, 9, 10, 12, 17, 18, 19, 20, 21, 22, 28)
 
 
 async def _region(request: Request, session: people.Session) -> RegionRef | None:

@@ -22,6 +22,7 @@ from .errors import PvpError
 from .i18n import N_, _, get_language, ngettext
 from .models import Need, Outcome
 from .reports import (
+    ANSWERS,
     WAIT_BUCKETS,
     ActivityReport,
     Figures,
@@ -37,7 +38,9 @@ FORMATS = ("table", "csv", "json", "xlsx")
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 
 # Kinds of cell: how a raw value is shown.
+# PERCENT is a signed change (+12.5); SHARE a part of a whole (62.5), unsigned.
 TEXT, COUNT, MINUTES, HOURS, PERCENT = "text", "count", "minutes", "hours", "percent"
+SHARE = "share"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,29 @@ def _need_label(need: str) -> str:
         return need
 
 
+# The kiosk's three faces after the call, as its question ("Did this appointment help
+# you?") and buttons (Yes / A little / No) put them.
+ANSWER_LABELS = {
+    "good": N_("Helped: yes"),
+    "ok": N_("Helped: a little"),
+    "bad": N_("Helped: no"),
+}
+
+
+def answer_label(answer: str) -> str:
+    return _(ANSWER_LABELS[answer]) if answer in ANSWER_LABELS else answer
+
+
+def _satisfaction_rows() -> list[tuple[str, str, Any]]:
+    """(label, kind, getter) of the satisfaction figures: the summary's rows and the
+    partner table's columns, in one order."""
+    rows: list[tuple[str, str, Any]] = [
+        (answer_label(a), COUNT, lambda f, a=a: f.satisfaction.get(a, 0)) for a in ANSWERS
+    ]
+    rows.append((_("Answered after the call (%)"), SHARE, lambda f: f.satisfaction_share))
+    return rows
+
+
 def reason_label(reason: str) -> str:
     """A failure reason in words; an unknown code as it is."""
     return _capital(_(REASON_LABELS[reason])) if reason in REASON_LABELS else reason
@@ -128,6 +154,7 @@ def _headline() -> list[tuple[str, str, Any]]:
     rows += [
         (_("Video sessions"), COUNT, lambda f: f.sessions),
         (_("Failed sessions"), COUNT, lambda f: f.failed_sessions),
+        *_satisfaction_rows(),
         (_("Documents scanned"), COUNT, lambda f: f.documents_scanned),
         (_("Pages scanned"), COUNT, lambda f: f.pages_scanned),
         (_("Documents printed"), COUNT, lambda f: f.documents_printed),
@@ -162,6 +189,7 @@ def report_tables(report: ActivityReport) -> list[Table]:
         )
     )
 
+    satisfaction = _satisfaction_rows()
     partner_columns = (
         Column(_("Partner"), TEXT),
         Column(_("Visits")),
@@ -179,6 +207,7 @@ def report_tables(report: ActivityReport) -> list[Table]:
         *(Column(_outcome_label(o.value)) for o in Outcome),
         Column(_("Video sessions")),
         Column(_("Failed sessions")),
+        *(Column(label, kind) for label, kind, _get in satisfaction),
         Column(_("Documents scanned")),
         Column(_("Documents printed")),
         Column(_("Accessibility needs")),
@@ -211,6 +240,7 @@ def report_tables(report: ActivityReport) -> list[Table]:
             *(f.outcomes.get(o.value, 0) for o in Outcome),
             f.sessions,
             f.failed_sessions,
+            *(get(f) for _label, _kind, get in satisfaction),
             f.documents_scanned,
             f.documents_printed,
             f.needs_requested_total,
@@ -222,7 +252,13 @@ def report_tables(report: ActivityReport) -> list[Table]:
     partner_rows = [partner_row(f, prev.partner(f.partner_id)) for f in cur.partners]
     partner_rows.append(partner_row(cur.total, prev.total, total=True))
     tables.append(
-        Table("partners", _("By partner"), partner_columns, partner_rows, note=_transfer_note(cur))
+        Table(
+            "partners",
+            _("By partner"),
+            partner_columns,
+            partner_rows,
+            note=_notes(_transfer_note(cur), _satisfaction_note(cur)),
+        )
     )
 
     failure_rows: list[list[Any]] = []
@@ -343,7 +379,7 @@ def format_cell(value: Any, kind: str, locale: str | None = None, empty: str = "
     locale = locale or number_locale()
     if kind == PERCENT:
         return str(format_decimal(value, format="+0.0;-0.0", locale=locale))
-    if kind in (MINUTES, HOURS):
+    if kind in (MINUTES, HOURS, SHARE):
         return str(format_decimal(value, format="0.0", locale=locale))
     return str(format_decimal(value, format="0", locale=locale))
 
@@ -380,6 +416,33 @@ def _transfer_note(figures: PeriodFigures) -> str | None:
     )
 
 
+def _satisfaction_note(figures: PeriodFigures) -> str | None:
+    """What the satisfaction columns count: answers to the kiosk's question after a call,
+    out of the video sessions."""
+    total = figures.total
+    answers = total.satisfaction_answers
+    if not answers and not total.sessions:
+        return None
+    return (
+        ngettext(
+            "The kiosk's question after a call (“Did this appointment help you?”): "
+            "{count} anonymous answer",
+            "The kiosk's question after a call (“Did this appointment help you?”): "
+            "{count} anonymous answers",
+            answers,
+        ).format(count=answers)
+        + " "
+        + ngettext(
+            "for {count} video session.", "for {count} video sessions.", total.sessions
+        ).format(count=total.sessions)
+    )
+
+
+def _notes(*notes: str | None) -> str | None:
+    """A table's notes as one paragraph; None when there is none."""
+    return " ".join(n for n in notes if n) or None
+
+
 def to_csv(report: ActivityReport) -> bytes:
     """CSV for French spreadsheets: UTF-8 with BOM, ';' separators, decimal comma."""
     buffer = io.StringIO()
@@ -413,6 +476,7 @@ def to_xlsx(report: ActivityReport) -> bytes:
         COUNT: book.add_format({"num_format": "0"}),
         MINUTES: book.add_format({"num_format": "0.0"}),
         HOURS: book.add_format({"num_format": "0.0"}),
+        SHARE: book.add_format({"num_format": "0.0"}),
         PERCENT: book.add_format({"num_format": "+0.0;-0.0"}),
     }
     heading = _heading(report)

@@ -212,6 +212,20 @@ class Figures:
     def needs_met_total(self) -> int:
         return sum(self.needs_met.values())
 
+    @property
+    def satisfaction_answers(self) -> int:
+        """Visits whose visitor touched a face after the call (one answer per session)."""
+        return sum(self.satisfaction.values())
+
+    @property
+    def satisfaction_share(self) -> float | None:
+        """Percent of the video sessions the visitor answered the kiosk's question after;
+        None without sessions. The kiosk asks only after a call the agent joined, so a
+        failed call lowers it too."""
+        if not self.sessions:
+            return None
+        return min(100.0, self.satisfaction_answers / self.sessions * 100)
+
 
 @dataclass
 class KioskFigures:

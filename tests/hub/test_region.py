@@ -373,6 +373,51 @@ def test_a_visitor_transferred_after_midnight_keeps_their_needs_in_the_report(
     assert summary["Transferts"] == ["0", "0"]  # the transfer closed a visit of no period
 
 
+def test_the_report_page_shows_the_kiosks_satisfaction_answers(
+    region: Region, client: httpx.Client, admin: httpx.Client
+) -> None:
+    """The kiosk's three faces after a call, per partner and in total, with the share of
+    video sessions answered: counts only, no visitor."""
+    site = region.site()
+    day = datetime.now(PARIS).date() - timedelta(days=1)
+    at = datetime.combine(day, time(10), PARIS)
+    answered, silent = uuid.uuid4(), uuid.uuid4()
+    batch = []
+    for visit, minute in ((answered, 0), (silent, 30)):
+        start = at + timedelta(minutes=minute)
+        batch += [
+            checked_in(visit, "caf", start),
+            event(
+                visit, "called", start + timedelta(minutes=2), **{"from": "waiting", "to": "called"}
+            ),
+            event(visit, "started", start + timedelta(minutes=3)),
+            event(visit, "session_started", start + timedelta(minutes=3), kiosk="kiosque-1"),
+            session_ended(visit, start + timedelta(minutes=15), "ended"),
+            event(visit, "finished", start + timedelta(minutes=20), outcome="resolved"),
+        ]
+    batch.append(
+        event(answered, "session_satisfaction", at + timedelta(minutes=16), kiosk="kiosque-1",
+              session="s-1", answer="ok")
+    )  # fmt: skip
+    assert push(client, site, batch).status_code == 200
+    page = admin.get(f"/region/rapport?du={day:%d/%m/%Y}&au={day:%d/%m/%Y}&site={site.slug}")
+    assert page.status_code == 200, page.text
+    shown = tables(page.text)
+    summary = {row[0]: row[1] for row in shown["summary"][1:]}
+    assert [summary[f"Aidé : {a}"] for a in ("oui", "un peu", "non")] == ["0", "1", "0"]
+    assert summary["Réponses après la visio (%)"] == "50,0"
+    header, *rows = shown["partners"]
+    first = header.index("Aidé : oui")
+    assert header[first : first + 4] == [
+        "Aidé : oui", "Aidé : un peu", "Aidé : non", "Réponses après la visio (%)",
+    ]  # fmt: skip
+    assert header[-1] == "Évolution %"
+    caf = next(row for row in rows if row[0] == "CAF")
+    assert caf[first : first + 4] == ["0", "1", "0", "50,0"]
+    assert rows[-1][first : first + 4] == ["0", "1", "0", "50,0"]  # the Total row
+    assert "1 réponse anonyme pour 2 visios." in page.text
+
+
 def test_reports_are_made_in_child_processes_that_a_crash_does_not_take_down(
     hub: Hub, region: Region, admin: httpx.Client
 ) -> None:

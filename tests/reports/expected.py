@@ -60,6 +60,7 @@ class Expected:
     sessions: int = 0
     failed_sessions: int = 0
     failure_reasons: Counter[str] = field(default_factory=Counter)
+    satisfaction: Counter[str] = field(default_factory=Counter)
     documents_scanned: int = 0
     pages_scanned: int = 0
     documents_printed: int = 0
@@ -148,6 +149,8 @@ def expected(
                 if s.failed:
                     e.failed_sessions += 1
                     e.failure_reasons[s.reason] += 1
+            for answer in rec.answers:
+                e.satisfaction[answer] += 1
             e.documents_scanned += len(rec.scanned)
             e.pages_scanned += sum(pages for _k, pages in rec.scanned)
             e.documents_printed += len(rec.printed)

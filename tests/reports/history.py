@@ -23,6 +23,10 @@ SECRET_NAME = "Zoé Confidentielle-Tartempion"
 SECRET_PHONE = "06 98 76 54 32"
 
 
+# The kiosk's satisfaction answers after the served calls, in turn (None: no answer).
+ANSWERS_IN_TURN = ("good", "good", None, "ok", "good", "bad", None, "good")
+
+
 class SimClock:
     """The FrontDesk's clock: the test moves it."""
 
@@ -62,6 +66,7 @@ class Rec:
     incidents: list[tuple[str, str]] = field(default_factory=list)  # (kiosk, kind)
     scanned: list[tuple[str, int]] = field(default_factory=list)  # (kiosk, pages)
     printed: list[tuple[str, int, int]] = field(default_factory=list)  # (kiosk, pages, copies)
+    answers: list[str] = field(default_factory=list)  # the kiosk's faces after its calls
 
 
 class History:
@@ -74,6 +79,7 @@ class History:
         self.rng = random.Random(seed)
         self.ledger: list[Rec] = []
         self.partners = [p.id for p in config.partners]
+        self.calls_served = 0  # picks the satisfaction answer without drawing from rng
 
     # ------------------------------------------------------------------ plumbing
     def at(self, moment: datetime) -> None:
@@ -271,6 +277,18 @@ class History:
                 quality=quality,
                 reconnects=rng.randint(0, 2) if quality != "good" else 0,
             )
+            # The visitor's face on the kiosk after the call, or none (one call in four);
+            # taken in turn, not from rng, so the history's other figures stay as they were.
+            self.calls_served += 1
+            answer = ANSWERS_IN_TURN[self.calls_served % len(ANSWERS_IN_TURN)]
+            if answer is not None:
+                self.raw_event(
+                    rec.visit_id,
+                    "session_satisfaction",
+                    moment - timedelta(seconds=5),
+                    {"kiosk": kiosk, "session": f"s-{self.calls_served}", "answer": answer},
+                )
+                rec.answers.append(answer)
         if rng.random() < 0.5:
             self.documents(rec, moment, kiosk, rng.randint(1, 3), rng.randint(0, 2))
         self.finish(rec, max(moment, started + timedelta(seconds=length)), outcome)

@@ -10,7 +10,14 @@ from datetime import date
 
 import pytest
 
-from pvp_tui.core.reports import WAIT_BUCKETS, ActivityReport, Figures, Period, activity_report
+from pvp_tui.core.reports import (
+    ANSWERS,
+    WAIT_BUCKETS,
+    ActivityReport,
+    Figures,
+    Period,
+    activity_report,
+)
 
 from .conftest import DAYS, FIRST_DAY, Built
 from .expected import NEEDS, OUTCOMES, Expected, ExpectedPeriod, expected, middle, ninetieth
@@ -43,6 +50,11 @@ def check_figures(got: Figures, want: Expected, who: str) -> None:
         "sessions": (got.sessions, want.sessions),
         "failed_sessions": (got.failed_sessions, want.failed_sessions),
         "failure_reasons": (got.failure_reasons, dict(want.failure_reasons)),
+        "satisfaction": (got.satisfaction, {a: want.satisfaction[a] for a in ANSWERS}),
+        "satisfaction_share": (
+            got.satisfaction_share,
+            sum(want.satisfaction.values()) / want.sessions * 100 if want.sessions else None,
+        ),
         "documents_scanned": (got.documents_scanned, want.documents_scanned),
         "pages_scanned": (got.pages_scanned, want.pages_scanned),
         "documents_printed": (got.documents_printed, want.documents_printed),

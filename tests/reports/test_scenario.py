@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pvp_tui.core import i18n
 from pvp_tui.core.config import load_config
 from pvp_tui.core.errors import PvpError
+from pvp_tui.core.exports import SHARE, format_cell, report_tables, to_csv
 from pvp_tui.core.reports import Period, activity_report, change_percent, p90
 from pvp_tui.core.store import Store
 
@@ -124,6 +126,40 @@ def test_partners_of_the_day(day_report) -> None:
     assert report.current.daily == {DAY: {"caf": 3, "cpam": 2, "msa": 1}}
     hours = {h: n for h, n in enumerate(report.current.hourly) if n}
     assert hours == {0: 1, 9: 2, 10: 1, 16: 1}
+
+
+def test_satisfaction_in_the_tables(day_report) -> None:
+    """Yes/a little/no and the share of video sessions answered, per partner and in total,
+    in the summary and the partner table (the screen's, the exports' and the hub's)."""
+    _store, _config, report = day_report
+    tables = {t.key: t for t in report_tables(report)}
+    summary = {row[0]: row[1] for row in tables["summary"].rows}
+    # 2 answers (cpam yes, msa no) after 3 video sessions (cpam 1, msa 2, one failed)
+    assert [summary[k] for k in ("Aidé : oui", "Aidé : un peu", "Aidé : non")] == [1, 0, 1]
+    assert summary["Réponses après la visio (%)"] == pytest.approx(200 / 3)
+    partners = tables["partners"]
+    labels = [c.label for c in partners.columns]
+    first = labels.index("Aidé : oui")
+    assert labels[first : first + 4] == [
+        "Aidé : oui",
+        "Aidé : un peu",
+        "Aidé : non",
+        "Réponses après la visio (%)",
+    ]
+    assert partners.columns[first + 3].kind == SHARE
+    shown = {row[0]: row[first : first + 4] for row in partners.rows}
+    assert shown["CAF"] == [0, 0, 0, None]  # no video session: no share
+    assert shown["Assurance Maladie"] == [1, 0, 0, 100.0]
+    assert shown["MSA"] == [0, 0, 1, 50.0]
+    assert shown["Total"][:3] == [1, 0, 1]
+    row = partners.rows[-1]
+    assert format_cell(row[first + 3], SHARE) == "66,7"  # unsigned, decimal comma
+    assert partners.note is not None
+    assert "2 réponses anonymes pour 3 visios." in partners.note
+    assert "Réponses après la visio (%)" in to_csv(report).decode("utf-8-sig")
+    with i18n.using_language("en"):
+        note = next(t for t in report_tables(report) if t.key == "partners").note
+    assert note is not None and "2 anonymous answers for 3 video sessions." in note
 
 
 def test_kiosks_of_the_day(day_report) -> None:
