@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import appointments
+from . import appointments, hub_documents
 from .clock import to_iso
 from .config import Config
 from .i18n import _
@@ -47,6 +47,8 @@ class Pulled:
     items: int = 0
     partners: int = 0
     appointments: int = 0
+    documents: int = 0  # documents to print newly named by the hub
+    downloaded: int = 0  # of which bytes now here (the worker's `settle`)
     cancelled_after_arrival: list[str] = field(default_factory=list)  # appointment ids
     error: str | None = None  # why it stopped (words for staff), None when complete
     token_refused: bool = False
@@ -93,6 +95,8 @@ def apply_page(
                     "UPDATE pull_state SET site = ? WHERE id = 1",
                     [json.dumps({"id": item_id, **data}, sort_keys=True)],
                 )
+            elif kind == hub_documents.KIND and item_id:
+                done.documents += hub_documents.save_item(db, item_id, data, now)
             elif kind == appointments.KIND and item_id:
                 what = appointments.save(
                     db, item_id, data if isinstance(data, dict) else None, config.site.timezone, now
@@ -156,9 +160,17 @@ def pull(worker: SyncWorker, config: Config) -> Pulled:
         total.items += done.items
         total.partners += done.partners
         total.appointments += done.appointments
+        total.documents += done.documents
         total.cancelled_after_arrival += done.cancelled_after_arrival
         if not page.get("more"):
             break
+    if not total.token_refused:
+        # Documents to print: their bytes, then the receipts due (retried every pull).
+        try:
+            settled = hub_documents.settle(worker)
+            total.downloaded = settled.downloaded
+        except TokenRefused as exc:
+            total.error, total.token_refused = exc.words, True
     if total.items:
         log.info(
             "pulled %d items (%d partners, %d appointments) in %d pages",
