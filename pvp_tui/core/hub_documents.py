@@ -273,19 +273,25 @@ def _download(worker: SyncWorker, row: dict[str, Any]) -> str | None:
                 [problem, now, row["id"]],
             )
         return problem
+    keep(store, row["id"], data)
+    return None
+
+
+def keep(store: Store, document_id: str, data: bytes, now: datetime | None = None) -> None:
+    """A pending document's checked bytes, kept on the visit: `received` (for the hub)."""
+    at = to_iso(now or datetime.now(UTC))
     with store.transaction() as db:
         db.execute(
             "INSERT INTO hub_document_content (document_id, content) VALUES (?, ?)"
             " ON CONFLICT (document_id) DO NOTHING",
-            [row["id"], data],
+            [document_id, data],
         )
         db.execute(
             """UPDATE hub_documents SET state = 'received', received_at = ?, error = NULL,
                    receipt_due = coalesce(receipt_due, 'received'), updated_at = ?
                WHERE id = ? AND state = 'pending'""",
-            [now, now, row["id"]],
+            [at, at, document_id],
         )
-    return None
 
 
 def _send_receipt(

@@ -1,0 +1,104 @@
+"""A document an agent sent (already brought by the sync worker: tests/hub/
+test_site_documents.py covers the hub's side) is announced on the queue screen by its
+ticket, listed in the visit's documents panel as "à imprimer", and printed with one key
+at the visit's kiosk through a real pvp-bridge and cups-pdf; the hub is then owed
+`printed`. The bridge refusing it owes the hub `print_failed` with the bridge's code."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pikepdf
+from textual.widgets import OptionList
+
+from pvp_tui.core import hub_documents
+from pvp_tui.core.frontdesk import FrontDesk
+from pvp_tui.ui.screens.documents.doc_list import HUB_PREFIX
+from tests.documents.conftest import Lab
+from tests.documents.test_panel_live import open_panel
+from tests.hub.test_documents import make_pdf
+from tests.support.bridge_daemons import BridgeProcess
+from tests.support.documents_site import make_desk, site_config, visitor_at_kiosk
+from tests.support.kiosk_app import make_app, until
+from tests.support.said import said
+
+
+def sent_by_an_agent(desk: FrontDesk, visit_id: str, data: bytes) -> str:
+    """What the sync worker leaves once it downloaded and checked an agent's PDF."""
+    import hashlib
+
+    doc_id = str(uuid.uuid4())
+    item = {
+        "visit_id": visit_id,
+        "type": "form",
+        "pages": 2,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "sent_at": "2026-03-10T09:55:00+00:00",
+        "content": f"/api/v1/site/documents/{doc_id}/content",
+    }
+    with desk.store.transaction() as db:
+        assert hub_documents.save_item(db, doc_id, item, desk.now())
+    hub_documents.keep(desk.store, doc_id, data)
+    return doc_id
+
+
+def owed(desk: FrontDesk, doc_id: str) -> tuple[str, str | None, str | None]:
+    row = desk.store.query(
+        "SELECT state, receipt_due, receipt_reason FROM hub_documents WHERE id = ?", [doc_id]
+    )[0]
+    return row["state"], row["receipt_due"], row["receipt_reason"]
+
+
+async def test_an_agent_s_document_is_announced_listed_and_printed_with_one_key(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visit_id = visitor_at_kiosk(desk)
+    data = make_pdf(pages=2)
+    doc_id = sent_by_an_agent(desk, visit_id, data)
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(
+            pilot,
+            lambda: any("Document à imprimer reçu pour C-001" in t for t in said(app)),
+            "the notice",
+        )
+        assert not any("Durand" in t for t in said(app))
+        screen = await open_panel(pilot, app)
+        listing = screen.query_one("#doc-list", OptionList)
+        line = listing.get_option(HUB_PREFIX + doc_id)
+        assert "De l'agent" in str(line.prompt) and "à imprimer" in str(line.prompt)
+        assert screen.current == HUB_PREFIX + doc_id  # selected: F7 prints it
+        await pilot.press("f7")
+        await until(pilot, lambda: owed(desk, doc_id)[0] == "printed", "printed", timeout=60)
+        assert owed(desk, doc_id) == ("printed", "printed", None)
+        # On the kiosk it is one of the visit's documents (it leaves with them).
+        assert len(screen.docs) == 1 and screen.docs[0].kiosk == "kiosk-1"
+        kiosk_doc = screen.docs[0].id
+        await until(pilot, lambda: bool(lab.pdfs_since(kiosk_doc)), "cups-pdf output", timeout=20)
+        with pikepdf.open(io.BytesIO(lab.pdfs_since(kiosk_doc)[0].read_bytes())) as printed:
+            assert len(printed.pages) == 2
+        await until(
+            pilot,
+            lambda: "imprimé" in str(listing.get_option(HUB_PREFIX + doc_id).prompt),
+            "the line says printed",
+        )
+
+
+async def test_a_document_the_bridge_refuses_owes_the_hub_print_failed(
+    lab: Lab, bridge: BridgeProcess, tmp_path: Path
+) -> None:
+    desk = make_desk(tmp_path / "pvp.db", site_config(bridge))
+    visit_id = visitor_at_kiosk(desk)
+    doc_id = sent_by_an_agent(desk, visit_id, b"%PDF-1.4 not really a PDF\n%%EOF\n")
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        assert screen.current == HUB_PREFIX + doc_id
+        await pilot.press("f7")
+        await until(pilot, lambda: owed(desk, doc_id)[0] == "print_failed", "failed", timeout=30)
+    _state, due, reason = owed(desk, doc_id)
+    assert (due, reason) == ("print_failed", "unsupported_type")  # the bridge's own code
