@@ -2,27 +2,48 @@
 test_site_documents.py covers the hub's side) is announced on the queue screen by its
 ticket, listed in the visit's documents panel as "à imprimer", and printed with one key
 at the visit's kiosk through a real pvp-bridge and cups-pdf; the hub is then owed
-`printed`. The bridge refusing it owes the hub `print_failed` with the bridge's code."""
+`printed`. The bridge refusing it owes the hub `print_failed` with the bridge's code.
+End to end: an agent uploads to a real pvp-hub, the sync worker brings it, F7 prints it,
+and the next sync leaves the hub with `printed`."""
 
 from __future__ import annotations
 
+import base64
 import io
+import os
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pikepdf
+import pytest
+from sqlalchemy import Engine
 from textual.widgets import OptionList
 
+from pvp_hub import directory
+from pvp_hub.database import make_engine
 from pvp_tui.core import hub_documents
+from pvp_tui.core.config import parse_config
 from pvp_tui.core.frontdesk import FrontDesk
+from pvp_tui.core.pull import pull
+from pvp_tui.core.store import Store
+from pvp_tui.core.sync import SyncWorker
 from pvp_tui.ui.screens.documents.doc_list import HUB_PREFIX
 from tests.documents.conftest import Lab
 from tests.documents.test_panel_live import open_panel
-from tests.hub.test_documents import make_pdf
+from tests.hub.people_pages import agent, signed_in
+from tests.hub.regions import Region
+from tests.hub.test_documents import csrf_of, make_pdf, upload_form
 from tests.support.bridge_daemons import BridgeProcess
-from tests.support.documents_site import make_desk, site_config, visitor_at_kiosk
+from tests.support.documents_site import SITE, make_desk, site_config, visitor_at_kiosk
+from tests.support.hub_daemons import HubProcess
 from tests.support.kiosk_app import make_app, until
 from tests.support.said import said
+
+# The hub refuses events dated ahead of its clock: this test's desk runs on today's.
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def sent_by_an_agent(desk: FrontDesk, visit_id: str, data: bytes) -> str:
@@ -102,3 +123,71 @@ async def test_a_document_the_bridge_refuses_owes_the_hub_print_failed(
         await until(pilot, lambda: owed(desk, doc_id)[0] == "print_failed", "failed", timeout=30)
     _state, due, reason = owed(desk, doc_id)
     assert (due, reason) == ("print_failed", "unsupported_type")  # the bridge's own code
+
+
+@pytest.fixture
+def doc_hub(tmp_path: Path) -> Iterator[tuple[HubProcess, Engine]]:
+    """A real pvp-hub (SQLite) with a documents key, for this test only."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    key = tmp_path / "documents.key"
+    key.write_text(base64.b64encode(os.urandom(32)).decode())
+    process = HubProcess(url, tmp_path)
+    process.start(env={**os.environ, "PVP_HUB_DOCUMENTS_KEY_FILE": str(key)})
+    engine = make_engine(url, pool_size=2)
+    try:
+        yield process, engine
+    finally:
+        process.stop()
+        engine.dispose()
+
+
+def sync_once(desk: FrontDesk) -> None:
+    """What `pvp sync --once` does (send, then pull), in this process, against the hub."""
+    assert desk.config.hub is not None
+    worker = SyncWorker(Store(desk.store.path), desk.config.hub)
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        assert pull(worker, desk.config).error is None
+    finally:
+        worker._release()
+
+
+async def test_from_the_agent_s_upload_to_the_hub_hearing_printed(
+    lab: Lab, bridge: BridgeProcess, doc_hub: tuple[HubProcess, Engine], tmp_path: Path
+) -> None:
+    process, engine = doc_hub
+    region = Region(f"r{uuid.uuid4().hex[:12]}", engine)
+    directory.create_region(engine, region.slug, "Region")
+    directory.save_partners(
+        engine, region.slug, directory.check_partners([{"id": "caf", "name": "CAF", "prefix": "C"}])
+    )
+    site = region.site("leyme")
+    (tmp_path / "hub.token").write_text(site.token + "\n")
+    text = SITE.format(url=bridge.url, token=bridge.token_file)
+    text += f'\n[hub]\nurl = "{process.url}"\ntoken_file = "{tmp_path / "hub.token"}"\n'
+    desk = make_desk(tmp_path / "pvp.db", parse_config(text, source="<test site>"), at=NOW)
+    visit_id = visitor_at_kiosk(desk)
+    sync_once(desk)  # the hub knows the visit
+    data = make_pdf(pages=2)
+    login = agent(region, "caf", [site.slug])
+    with signed_in(process.url, login) as browser:
+        sent = upload_form(
+            browser, uuid.UUID(visit_id), data, csrf_of(browser, uuid.UUID(visit_id))
+        )
+        assert sent.status_code == 303, sent.text
+    sync_once(desk)
+    (doc,) = hub_documents.of_visit(desk.store, visit_id)
+    assert hub_documents.content(desk.store, doc.id) == data
+
+    app = make_app(desk)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_panel(pilot, app)
+        assert screen.current == HUB_PREFIX + doc.id
+        await pilot.press("f7")
+        await until(pilot, lambda: owed(desk, doc.id)[0] == "printed", "printed", timeout=60)
+    sync_once(desk)
+    with httpx.Client(base_url=process.url, timeout=30) as client:
+        state = client.get(f"/api/v1/site/documents/{doc.id}", headers=site.auth).json()
+    assert state["received_at"] is not None and state["printed_at"] is not None
+    assert state["print_error"] is None
