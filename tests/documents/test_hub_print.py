@@ -30,6 +30,7 @@ from pvp_tui.core.frontdesk import FrontDesk
 from pvp_tui.core.pull import pull
 from pvp_tui.core.store import Store
 from pvp_tui.core.sync import SyncWorker
+from pvp_tui.ui.messages import DataChanged
 from pvp_tui.ui.screens.documents.doc_list import HUB_PREFIX
 from tests.documents.conftest import Lab
 from tests.documents.test_panel_live import open_panel
@@ -106,6 +107,16 @@ async def test_an_agent_s_document_is_announced_listed_and_printed_with_one_key(
             pilot,
             lambda: "imprimé" in str(listing.get_option(HUB_PREFIX + doc_id).prompt),
             "the line says printed",
+        )
+        # Another one comes while the panel is open (the sync worker's commit): listed.
+        second = sent_by_an_agent(desk, visit_id, make_pdf(pages=1))
+        app.post_message(DataChanged())
+        await until(pilot, lambda: len(screen.hub_docs) == 2, "the second one listed")
+        assert "à imprimer" in str(listing.get_option(HUB_PREFIX + second).prompt)
+        await until(
+            pilot,
+            lambda: sum("Document à imprimer reçu pour C-001" in t for t in said(app)) == 2,
+            "its notice",
         )
 
 

@@ -28,8 +28,8 @@ class KiosksChanged(Message):
 
 
 class DocumentPrinted(Message):
-    """A print job of this visit completed and was recorded: its documents panel, if
-    open, reads them again."""
+    """A print job of this visit completed and was recorded, or an agent's document to
+    print came for it: its documents panel, if open, reads them again."""
 
     def __init__(self, visit_id: str) -> None:
         super().__init__()
@@ -217,6 +217,7 @@ class Documents:
                 timeout=30,
                 markup=False,
             )
+            self.app.post_message(DocumentPrinted(doc.visit_id))  # its open panel lists it
 
     async def _record_printed(self, order: PrintOrder, job: int) -> None:
         # The visit may have closed, and its papers left the kiosk, while CUPS printed.
