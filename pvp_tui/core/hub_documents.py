@@ -139,6 +139,11 @@ def content(store: Store, document_id: str) -> bytes | None:
     return bytes(rows[0]["content"]) if rows else None
 
 
+def receipts_due(store: Store) -> bool:
+    """Whether a receipt waits for the hub (the sync worker's look, twice a second)."""
+    return bool(store.query("SELECT 1 FROM hub_documents WHERE receipt_due IS NOT NULL LIMIT 1"))
+
+
 def mark_printed(store: Store, document_id: str, now: datetime | None = None) -> None:
     """The kiosk printed it: the hub is told `printed` (by the worker, retried)."""
     at = to_iso(now or datetime.now(UTC))
@@ -170,19 +175,22 @@ def mark_print_failed(
 
 def _closed_content_sql(open_statuses: tuple[str, ...]) -> str:
     marks = ", ".join("?" * len(open_statuses))
+    # A visit this store does not have cannot be served here (the site makes its visits
+    # before the hub hears of them): its document's bytes go at once too.
     return f"""SELECT c.document_id FROM hub_document_content c
         JOIN hub_documents d ON d.id = c.document_id
-        JOIN visits v ON v.id = d.visit_id WHERE v.status NOT IN ({marks})"""
+        LEFT JOIN visits v ON v.id = d.visit_id
+        WHERE v.id IS NULL OR v.status NOT IN ({marks})"""
 
 
 def has_closed(db: Reader, open_statuses: tuple[str, ...]) -> bool:
-    """Whether a closed visit still has a document's bytes here (a cheap read)."""
+    """Whether a closed (or unknown) visit still has a document's bytes here."""
     sql = _closed_content_sql(open_statuses) + " LIMIT 1"
     return db.execute(sql, list(open_statuses)).fetchone() is not None
 
 
 def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:
-    """Erase the bytes of the documents of closed visits (in the caller's transaction,
+    """Erase the bytes of the documents of closed or unknown visits (in the caller's transaction,
     whose store deletes with secure_delete); the trace stays. Returns how many."""
     sql = _closed_content_sql(open_statuses)
     ids = [row[0] for row in db.execute(sql, list(open_statuses)).fetchall()]

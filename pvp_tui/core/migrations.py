@@ -253,6 +253,9 @@ def m009_hub_documents(db: Database) -> None:
     )
     db.execute("CREATE INDEX hub_documents_visit ON hub_documents(visit_id)")
     db.execute(
+        "CREATE INDEX hub_documents_due ON hub_documents(receipt_due) WHERE receipt_due IS NOT NULL"
+    )
+    db.execute(
         """
         CREATE TABLE hub_document_content (
             document_id TEXT PRIMARY KEY REFERENCES hub_documents(id),

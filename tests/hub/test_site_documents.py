@@ -14,6 +14,7 @@ import httpx
 
 from pvp_tui.core import hub_documents
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+from pvp_tui.core.pull import Puller
 from pvp_tui.core.store import Store
 from tests.hub.people_pages import agent, signed_in
 from tests.hub.regions import Hub, Region
@@ -118,3 +119,27 @@ def test_a_document_whose_bytes_differ_from_the_feed_s_is_not_kept(
     assert (row["state"], row["tries"]) == ("pending", 1)
     # Nothing was said to the hub: it still waits for its receipt.
     assert hub_state(hub, site, item["id"])["received_at"] is None
+
+
+def test_a_printed_receipt_goes_without_waiting_for_the_next_pull(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit = site.desk.check_in(CheckIn(partner_id="caf", name="Visiteur Secret"))
+    pull_once(site)
+    agent_sends(hub, region, site, visit.id, make_pdf(pages=1))
+    worker = site.worker()
+    puller = Puller(worker, site.desk.config)
+    puller.period = 3600.0  # the next pull is an hour away
+    try:
+        assert puller.due()
+        assert puller.run().downloaded == 1  # the pull: bytes here, received told
+        assert not puller.due()
+        (doc,) = hub_documents.of_visit(Store(site.db), visit.id)
+        hub_documents.mark_printed(Store(site.db), doc.id)
+        assert puller.due()  # a receipt waits: due long before the period
+        assert puller.run().error is None
+        assert not puller.due()
+    finally:
+        worker.close()
+    assert hub_state(hub, site, doc.id)["printed_at"] is not None
