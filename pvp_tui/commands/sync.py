@@ -217,6 +217,11 @@ def status_text(status: SyncStatus, context: Context) -> str:
 
 def pulled_words(pulled: Any) -> str:
     """What a pull brought (`pvp sync --once`): counts only."""
-    return _(
+    words = _(
         "Pulled from the hub: {partners} partner change(s), {appointments} appointment change(s)."
     ).format(partners=pulled.partners, appointments=pulled.appointments)
+    if pulled.downloaded:
+        words += " " + ngettext(
+            "{n} document to print received.", "{n} documents to print received.", pulled.downloaded
+        ).format(n=pulled.downloaded)
+    return words

@@ -217,3 +217,49 @@ def m007_pull(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m009_hub_documents(db: Database) -> None:
+    # Documents an agent sent to print at this site (pvp_tui.core.hub_documents, docs/sync.md
+    # "Documents to print"): the pull records each one, the sync worker downloads its bytes
+    # (kept apart, in `hub_document_content`, erased with secure_delete when the visit
+    # closes) and sends the hub its receipts. `receipt_due`: the step the hub has not
+    # acknowledged yet (the latest one wins: the hub keeps each step's first time).
+    db.execute(
+        """
+        CREATE TABLE hub_documents (
+            id TEXT PRIMARY KEY,
+            visit_id TEXT NOT NULL,
+            doc_type TEXT NOT NULL,
+            pages INTEGER,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            content_path TEXT NOT NULL,
+            sent_at TEXT,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (
+                state IN ('pending', 'received', 'printed', 'print_failed', 'gone', 'erased')
+            ),
+            received_at TEXT,
+            printed_at TEXT,
+            print_error TEXT,
+            tries INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            receipt_due TEXT CHECK (receipt_due IN ('received', 'printed', 'print_failed')),
+            receipt_reason TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX hub_documents_visit ON hub_documents(visit_id)")
+    db.execute(
+        "CREATE INDEX hub_documents_due ON hub_documents(receipt_due) WHERE receipt_due IS NOT NULL"
+    )
+    db.execute(
+        """
+        CREATE TABLE hub_document_content (
+            document_id TEXT PRIMARY KEY REFERENCES hub_documents(id),
+            content BLOB NOT NULL
+        )
+        """
+    )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import appointments
+from . import appointments, hub_documents
 from .clock import to_iso
 from .config import Config
 from .i18n import _
@@ -47,6 +47,8 @@ class Pulled:
     items: int = 0
     partners: int = 0
     appointments: int = 0
+    documents: int = 0  # documents to print newly named by the hub
+    downloaded: int = 0  # of which bytes now here (the worker's `settle`)
     cancelled_after_arrival: list[str] = field(default_factory=list)  # appointment ids
     error: str | None = None  # why it stopped (words for staff), None when complete
     token_refused: bool = False
@@ -93,6 +95,8 @@ def apply_page(
                     "UPDATE pull_state SET site = ? WHERE id = 1",
                     [json.dumps({"id": item_id, **data}, sort_keys=True)],
                 )
+            elif kind == hub_documents.KIND and item_id:
+                done.documents += hub_documents.save_item(db, item_id, data, now)
             elif kind == appointments.KIND and item_id:
                 what = appointments.save(
                     db, item_id, data if isinstance(data, dict) else None, config.site.timezone, now
@@ -156,9 +160,17 @@ def pull(worker: SyncWorker, config: Config) -> Pulled:
         total.items += done.items
         total.partners += done.partners
         total.appointments += done.appointments
+        total.documents += done.documents
         total.cancelled_after_arrival += done.cancelled_after_arrival
         if not page.get("more"):
             break
+    if not total.token_refused:
+        # Documents to print: their bytes, then the receipts due (retried every pull).
+        try:
+            settled = hub_documents.settle(worker)
+            total.downloaded = settled.downloaded
+        except TokenRefused as exc:
+            total.error, total.token_refused = exc.words, True
     if total.items:
         log.info(
             "pulled %d items (%d partners, %d appointments) in %d pages",
@@ -212,7 +224,10 @@ def _get(worker: SyncWorker, after: str | None) -> dict[str, Any]:
 
 
 class Puller:
-    """When the worker pulls: at once on start, then every `pull_seconds`."""
+    """When the worker pulls: at once on start, then every `pull_seconds`; in between, a
+    document's receipt the desk just made due is sent on its own at the worker's next look
+    (one indexed read per look), unless the last exchange failed (then the period's pull
+    retries it: no hammering of a hub that is down)."""
 
     def __init__(self, worker: SyncWorker, config: Config) -> None:
         self.worker = worker
@@ -222,9 +237,24 @@ class Puller:
         self.last: Pulled | None = None
 
     def due(self) -> bool:
-        return time.monotonic() >= self._next
+        now = time.monotonic()
+        if now >= self._next:
+            return True
+        failing = self.last is not None and self.last.error is not None
+        return not failing and hub_documents.receipts_due(self.worker.store)
 
     def run(self) -> Pulled:
-        self._next = time.monotonic() + self.period
+        now = time.monotonic()
+        if now < self._next:  # only receipts are due
+            from .sync import TokenRefused
+
+            done = Pulled()
+            try:
+                done.error = hub_documents.settle(self.worker).error
+            except TokenRefused as exc:
+                done.error, done.token_refused = exc.words, True
+            self.last = done
+            return done
+        self._next = now + self.period
         self.last = pull(self.worker, self.config)
         return self.last

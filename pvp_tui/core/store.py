@@ -44,6 +44,7 @@ MIGRATION_NAMES = (
     "m004_pending_erasure",
     "m005_outbox",
     "m007_pull",
+    "m009_hub_documents",
 )
 _MIGRATIONS_TABLE = "_sqlite_migrations"
 # The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at

@@ -444,6 +444,7 @@ class PvpApp(App[int]):
         self.refresh_queue()
         self.hub.refresh()  # the sync worker's commits come this way too
         self.documents.purge()  # a visit finished elsewhere (pvp finish...) frees its papers
+        self.documents.tell_received()  # an agent's document the sync worker brought
 
     # ------------------------------------------------------------------- acting
     def perform(self, fn: Callable[[], Visit], done: Done) -> None:

@@ -12,6 +12,7 @@ from textual.message import Message
 
 from kiosk_bridge.shapes import PrintJob
 
+from ...core import hub_documents
 from ...core.documents import DocumentLog, purge_closed
 from ...core.frontdesk import FrontDesk
 from ...core.i18n import _, ngettext
@@ -27,8 +28,8 @@ class KiosksChanged(Message):
 
 
 class DocumentPrinted(Message):
-    """A print job of this visit completed and was recorded: its documents panel, if
-    open, reads them again."""
+    """A print job of this visit completed and was recorded, or an agent's document to
+    print came for it: its documents panel, if open, reads them again."""
 
     def __init__(self, visit_id: str) -> None:
         super().__init__()
@@ -42,6 +43,7 @@ class PrintOrder:
     printer: str
     copies: int
     duplex: bool
+    hub_document: str | None = None  # a document an agent sent: the hub hears the outcome
 
 
 @dataclass
@@ -82,9 +84,11 @@ class Documents:
         self._watch: PrintWatch | None = None
         self._purging: bool | None = None  # None: no purge runs; True: once more after it
         self.scan_pages: int | None = None  # the feeder's page count last scanned with
+        self._told: set[str] = set()  # documents to print already announced by this app
 
     def attach(self) -> None:
         """Start the kiosk links on the app's loop (once its first frame is drawn)."""
+        self.tell_received()  # documents to print that came while no pvp was open
         links = self.kiosks
         if not links:
             return
@@ -172,8 +176,48 @@ class Documents:
         self._job_final(job, order)
 
     def _job_final(self, job: PrintJob, order: PrintOrder) -> None:
+        if order.hub_document is not None:
+            self.app.run_worker(self._record_hub_print(order, job), exit_on_error=False)
         if job["state"] == "completed":
             self.app.run_worker(self._record_printed(order, job["job"]), exit_on_error=False)
+
+    async def _record_hub_print(self, order: PrintOrder, job: PrintJob) -> None:
+        """The outcome of an agent's document's print, for the hub (its worker sends it)."""
+        assert order.hub_document is not None
+        store = self.desk.store
+        if job["state"] == "completed":
+            await asyncio.to_thread(hub_documents.mark_printed, store, order.hub_document)
+        else:
+            reason = next(iter(job.get("printer_reasons") or job.get("reasons") or []), "")
+            await asyncio.to_thread(
+                hub_documents.mark_print_failed,
+                store,
+                order.hub_document,
+                reason.replace("-", "_") or f"job_{job['state']}",
+            )
+        self.app.post_message(DocumentPrinted(order.visit_id))
+
+    # ----------------------------------------------------------------- from the hub
+    def tell_received(self) -> None:
+        """A notice on screen for each document an agent sent that waits to be printed
+        (once per app; the ticket only, never a name). Reads in a thread."""
+        self.app.run_worker(self._tell_received(), group="hub-docs", exit_on_error=False)
+
+    async def _tell_received(self) -> None:
+        waiting = await asyncio.to_thread(hub_documents.received, self.desk.store)
+        for doc in waiting:
+            if doc.id in self._told or doc.state != "received":
+                continue
+            self._told.add(doc.id)
+            self.app.notify(
+                _("Document to print received for {ticket} (F6: documents, F7: print).").format(
+                    ticket=doc.ticket or "?"
+                ),
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
+            self.app.post_message(DocumentPrinted(doc.visit_id))  # its open panel lists it
 
     async def _record_printed(self, order: PrintOrder, job: int) -> None:
         # The visit may have closed, and its papers left the kiosk, while CUPS printed.

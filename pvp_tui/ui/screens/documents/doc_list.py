@@ -11,6 +11,7 @@ from textual.widgets import Checkbox, OptionList, Select
 from textual.widgets.option_list import Option
 
 from ....core.documents import DocTrace, type_label
+from ....core.hub_documents import HubDocument
 from ....core.i18n import N_, _
 from ... import format
 from ...widgets.tick import Tick
@@ -21,6 +22,27 @@ STATE_WORDS = {
     "printed": N_("printed"),
     "purged": N_("deleted"),
 }
+
+
+HUB_PREFIX = "hub:"  # a line's id for a document an agent sent (not yet on the kiosk)
+HUB_STATE_WORDS = {
+    "pending": N_("downloading"),
+    "received": N_("to print"),
+    "printed": N_("printed"),
+    "print_failed": N_("not printed"),
+    "gone": N_("deleted"),
+    "erased": N_("deleted"),
+}
+
+
+def hub_line(doc: HubDocument) -> str:
+    """'⇩ From the agent · Other · 1 p. · to print' (the printer's code when it failed)."""
+    pages = _("{n} p.").format(n=doc.pages) if doc.pages else "?"
+    state = _(HUB_STATE_WORDS.get(doc.state, doc.state))
+    if doc.state == "print_failed" and doc.print_error:
+        state += f" ({doc.print_error})"
+    origin = _("From the agent")
+    return f"⇩ {origin} · {type_label(doc.doc_type)} · {pages} · {state}"
 
 
 def doc_line(doc: DocTrace, missing: bool) -> str:
@@ -45,21 +67,31 @@ class DocumentList(OptionList):
         # The border's corners and the room Textual keeps around a subtitle.
         self.border_subtitle = format.hints(_("+ add pages · ^t delete"), self.size.width - 6)
 
-    def show(self, docs: list[DocTrace], missing: set[str], selected: str | None) -> str | None:
-        """List `docs`, highlight `selected` (else the last one): returns the highlighted
-        document's id (None when there is none)."""
+    def show(
+        self,
+        docs: list[DocTrace],
+        missing: set[str],
+        selected: str | None,
+        hub: tuple[HubDocument, ...] = (),
+    ) -> str | None:
+        """List the agent's documents (`hub`, first) and `docs`, highlight `selected` (else
+        the first one to print, else the last one): returns the highlighted line's id
+        (None when there is none)."""
         self.clear_options()
+        self.add_options([Option(hub_line(h), id=HUB_PREFIX + h.id) for h in hub])
         self.add_options([Option(doc_line(d, d.id in missing), id=d.id) for d in docs])
-        self.border_title = _("Documents ({n})").format(n=len(docs))
-        if not docs:
+        self.border_title = _("Documents ({n})").format(n=len(docs) + len(hub))
+        ids = [HUB_PREFIX + h.id for h in hub] + [d.id for d in docs]
+        if not ids:
             return None
-        ids = [d.id for d in docs]
-        target = selected if selected in ids else ids[-1]
+        to_print = [HUB_PREFIX + h.id for h in hub if h.state == "received"]
+        fallback = to_print[0] if to_print else ids[-1]
+        target = selected if selected in ids else fallback
         self.highlighted = ids.index(target)
         return target
 
-    def update_line(self, index: int, doc: DocTrace, missing: bool) -> None:
-        self.replace_option_prompt_at_index(index, doc_line(doc, missing))
+    def update_line(self, doc: DocTrace, missing: bool) -> None:
+        self.replace_option_prompt(doc.id, doc_line(doc, missing))
 
 
 class DocumentOptions(Horizontal):

@@ -29,6 +29,7 @@ from textual.widgets import Footer, OptionList, Static
 
 from kiosk_bridge.shapes import DocumentInfo, PrintJob, PrintSubmitted, ScanResult
 
+from ....core import hub_documents
 from ....core.documents import DocTrace, DocumentLog, type_label
 from ....core.errors import PvpError
 from ....core.frontdesk import done_words
@@ -40,7 +41,7 @@ from ... import actions, format, styles
 from ...services.documents import PrintOrder
 from ...widgets.status_line import StatusLine
 from ..dialogs import ConfirmDialog, OutcomeDialog
-from .doc_list import DocumentList, DocumentOptions
+from .doc_list import HUB_PREFIX, DocumentList, DocumentOptions
 from .page_strip import PageStrip
 from .print_bar import PrintBar
 from .scan import ScanController
@@ -94,6 +95,7 @@ class DocumentsScreen(Screen[None]):
         self.link = link
         self.doc_log: DocumentLog = services.documents.log
         self.docs: list[DocTrace] = []
+        self.hub_docs: tuple[hub_documents.HubDocument, ...] = ()  # what agents sent to print
         self.thumbs: dict[str, list[Image.Image | None]] = {}
         self.current: str | None = None  # selected document id
         self.scans: ScanController[Image.Image] = ScanController()
@@ -168,7 +170,9 @@ class DocumentsScreen(Screen[None]):
         self.query_one(PrintBar).fill_printers(self.link.state.printers)
 
     def _show_docs(self) -> None:
-        target = self.query_one(DocumentList).show(self.docs, self.missing, self.current)
+        target = self.query_one(DocumentList).show(
+            self.docs, self.missing, self.current, self.hub_docs
+        )
         if target is not None:
             self._select(target)
         else:
@@ -178,6 +182,9 @@ class DocumentsScreen(Screen[None]):
     def _select(self, doc_id: str) -> None:
         changed = doc_id != self.current
         self.current = doc_id
+        if doc_id.startswith(HUB_PREFIX):  # an agent's document: no page to show here
+            self.query_one(PageStrip).show([])
+            return
         doc = self.doc(doc_id)
         if doc is None:
             return
@@ -241,6 +248,8 @@ class DocumentsScreen(Screen[None]):
     @work(exclusive=True, group="doc-load", exit_on_error=False)
     async def _load(self) -> None:
         self.docs = await asyncio.to_thread(self.doc_log.documents, self.visit.id)
+        store = self.services.desk.store
+        self.hub_docs = tuple(await asyncio.to_thread(hub_documents.of_visit, store, self.visit.id))
         self.loaded = True
         self._show_docs()
 
@@ -603,13 +612,22 @@ class DocumentsScreen(Screen[None]):
             return
         index = next((i for i, d in enumerate(self.docs) if d.id == doc.id), None)
         if index is not None:
-            self.query_one(DocumentList).update_line(index, trace, trace.id in self.missing)
+            self.query_one(DocumentList).update_line(trace, trace.id in self.missing)
 
     # ------------------------------------------------------------------- printing
+    def hub_doc(self, line_id: str | None) -> hub_documents.HubDocument | None:
+        if line_id is None or not line_id.startswith(HUB_PREFIX):
+            return None
+        return next((h for h in self.hub_docs if HUB_PREFIX + h.id == line_id), None)
+
     def action_print(self) -> None:
         doc = self.doc(self.current)
+        hub_doc = self.hub_doc(self.current)
         bar = self.query_one(PrintBar)
-        if doc is None:
+        if hub_doc is not None and not hub_doc.printable:
+            bar.say(_("This document is no longer here: ask the agent to send it again."), "warn")
+            return
+        if doc is None and hub_doc is None:
             bar.say(_("Scan or pick a document first."), "warn")
             return
         printer = bar.printer()
@@ -626,6 +644,10 @@ class DocumentsScreen(Screen[None]):
         bar.say(_("Sending to {printer}…").format(printer=printer), "info", retry=False)
         self._sending += 1
         self._sent.clear()
+        if hub_doc is not None:
+            self._print_hub(hub_doc, printer, copies, duplex)
+            return
+        assert doc is not None
         self._print(doc, printer, copies, duplex)
 
     @on(PrintBar.Requested)
@@ -641,13 +663,68 @@ class DocumentsScreen(Screen[None]):
             if not self._sending:
                 self._sent.set()
 
-    async def _send_print(self, doc: DocTrace, printer: str, copies: int, duplex: bool) -> None:
+    @work(group="print", exit_on_error=False)
+    async def _print_hub(
+        self, hub_doc: hub_documents.HubDocument, printer: str, copies: int, duplex: bool
+    ) -> None:
+        """An agent's document: to the kiosk's spool (documents.put), recorded on the visit
+        as the kiosk's document (so it leaves the kiosk with the others), then printed as
+        any other; the hub hears `printed` or `print_failed` (the bridge's code)."""
+        try:
+            store = self.services.desk.store
+            data = await asyncio.to_thread(hub_documents.content, store, hub_doc.id)
+            if data is None:
+                self.query_one(PrintBar).say(
+                    _("This document is no longer here: ask the agent to send it again."), "warn"
+                )
+                return
+            link = self.link
+            try:
+                info = await link.put_document(data)
+            except BridgeError as err:
+                await asyncio.to_thread(
+                    hub_documents.mark_print_failed, store, hub_doc.id, err.code
+                )
+                text = bridge_message(err)
+                if err.retryable:
+                    text += " " + _("F7 to try again.")
+                self.query_one(PrintBar).say(text, "error", retry=True)
+                self.reload()
+                return
+            trace = await asyncio.to_thread(
+                self.doc_log.captured,
+                self.visit.id,
+                link.kiosk.id,
+                cast(DocumentInfo, info),
+                "other",
+            )
+            self.docs = [*self.docs, trace]
+            await self._send_print(trace, printer, copies, duplex, hub_document=hub_doc.id)
+            self.reload()
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._sent.set()
+
+    async def _send_print(
+        self,
+        doc: DocTrace,
+        printer: str,
+        copies: int,
+        duplex: bool,
+        hub_document: str | None = None,
+    ) -> None:
         try:
             reply: PrintSubmitted = await self._link_for(doc).request(
                 "printer.print",
                 {"document": doc.id, "printer": printer, "copies": copies, "duplex": duplex},
             )
         except BridgeError as err:
+            if hub_document is not None:
+                store = self.services.desk.store
+                await asyncio.to_thread(
+                    hub_documents.mark_print_failed, store, hub_document, err.code
+                )
             text = bridge_message(err)
             if err.retryable:
                 text += " " + _("F7 to try again.")
@@ -657,7 +734,7 @@ class DocumentsScreen(Screen[None]):
         self.job = job["job"]
         self.query_one(PrintBar).job(job)
         # The app follows the job to its end, even once this panel is closed.
-        order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex)
+        order = PrintOrder(self.visit.id, doc.id, printer, copies, duplex, hub_document)
         self.services.documents.watch_print(self._link_for(doc).kiosk.id, job, order)
 
     def reload(self) -> None:

@@ -1,0 +1,66 @@
+"""The site's store of documents an agent sent (pvp_tui.core.hub_documents): what the
+pull records, which bytes the purge erases, and what the hub is owed. The hub itself:
+tests/hub/test_site_documents.py."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from pvp_tui.core import hub_documents
+from pvp_tui.core.frontdesk import FrontDesk
+from pvp_tui.core.store import Store
+from tests.core.conftest import check_in
+
+PDF = b"%PDF-1.4 PAPIER-EN-CLAIR\n%%EOF\n"
+
+
+def arrived(desk: FrontDesk, visit_id: str, data: bytes = PDF) -> str:
+    doc_id = str(uuid.uuid4())
+    item = {
+        "visit_id": visit_id,
+        "type": "form",
+        "pages": 1,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content": f"/api/v1/site/documents/{doc_id}/content",
+    }
+    with desk.store.transaction() as db:
+        assert hub_documents.save_item(db, doc_id, item, desk.now())
+        assert not hub_documents.save_item(db, doc_id, item, desk.now())  # once
+    hub_documents.keep(desk.store, doc_id, data)
+    return doc_id
+
+
+def test_an_item_the_site_cannot_use_is_skipped(desk: FrontDesk, store: Store) -> None:
+    good = {"visit_id": "v", "sha256": "a" * 64, "size": 10,
+            "content": f"/api/v1/site/documents/{uuid.uuid4()}/content"}  # fmt: skip
+    bad = [
+        {**good, "sha256": "nope"},
+        {**good, "content": "https://elsewhere.example/x.pdf"},
+        {**good, "size": 0},
+        {**good, "size": 65 * 1024 * 1024},
+        {k: v for k, v in good.items() if k != "visit_id"},
+    ]
+    with store.transaction() as db:
+        assert [hub_documents.save_item(db, str(uuid.uuid4()), b, desk.now()) for b in bad] == [
+            False
+        ] * len(bad)
+    assert store.query("SELECT count(*) AS n FROM hub_documents")[0]["n"] == 0
+
+
+def test_the_bytes_go_when_the_visit_closes_or_is_unknown(desk: FrontDesk, store: Store) -> None:
+    open_visit = check_in(desk, name="Marie")
+    closing = check_in(desk, name="Paul")
+    kept = arrived(desk, open_visit.id)
+    closed = arrived(desk, closing.id)
+    stray = arrived(desk, str(uuid.uuid4()))  # a visit this store does not have
+    desk.cancel(closing.ticket)
+    desk.purge_personal_data()
+    assert hub_documents.content(store, kept) == PDF
+    assert hub_documents.content(store, closed) is None
+    assert hub_documents.content(store, stray) is None
+    assert [d.state for d in hub_documents.of_visit(store, closing.id)] == ["erased"]
+    # Still owed to the hub: received (the bytes came), whatever became of them.
+    due = store.query("SELECT receipt_due FROM hub_documents WHERE id = ?", [closed])
+    assert due[0]["receipt_due"] == "received"
