@@ -137,14 +137,27 @@ def check_hub(
         )
         return findings
     # 3. TCP ------------------------------------------------------------------------
-    family, _type, proto, _name, address = addresses[0]
-    try:
-        sock = socket.socket(family, socket.SOCK_STREAM, proto)
-        sock.settimeout(timeout)
-        sock.connect(address)
-    except OSError as exc:
-        sock.close()
-        why = _("no answer") if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+    # Every address the name gives, in order, as a client does ("localhost" is often
+    # ::1 then 127.0.0.1, and a hub may listen on one family only).
+    sock: socket.socket | None = None
+    last: OSError | None = None
+    for family, _type, proto, _name, address in addresses:
+        candidate = socket.socket(family, socket.SOCK_STREAM, proto)
+        candidate.settimeout(timeout)
+        try:
+            candidate.connect(address)
+        except OSError as exc:
+            candidate.close()
+            last = exc
+            continue
+        sock = candidate
+        break
+    if sock is None:
+        why = (
+            _("no answer")
+            if isinstance(last, TimeoutError)
+            else ((last.strerror or str(last)) if last is not None else _("no address"))
+        )
         findings.append(
             Finding(
                 check,

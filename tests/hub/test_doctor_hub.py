@@ -130,3 +130,29 @@ def test_pvp_doctor_checks_the_configured_hub_in_french(
     [down] = doctor("--json")
     assert not down["ok"] and "ne répond pas" in str(down["message"])
     assert doctor("--json", "--skip-hub") == []
+
+
+def test_every_address_of_the_name_is_tried(
+    tmp_path: Path, region: Region, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name may resolve to an address where nothing listens before the hub's (on
+    Debian, "localhost" is ::1 then 127.0.0.1, and the hub listens on 127.0.0.1): the
+    check goes on to the next address, as any client does."""
+    import socket
+
+    from pvp_tui.core import doctor_hub
+
+    site = region.site()
+    port = int(hub.url.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    dead = free_port()  # nothing listens there
+
+    def first_a_dead_end(host: str, wanted: int, *args: object, **kwargs: object) -> list:
+        found = real("127.0.0.1", wanted, *args, **kwargs)  # type: ignore[arg-type]
+        nowhere = real("127.0.0.1", dead, *args, **kwargs)  # type: ignore[arg-type]
+        return [*nowhere, *found]
+
+    monkeypatch.setattr(doctor_hub.socket, "getaddrinfo", first_a_dead_end)
+    url = f"http://localhost:{port}"
+    finding = only(check_hub(hub_config(tmp_path, url, site.token), site.slug))
+    assert finding.ok, finding
