@@ -4,7 +4,7 @@ tests/conftest.py. A folder's own fixtures stay in its conftest.py."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -27,3 +27,13 @@ async def far_end() -> AsyncIterator[FarEnd]:
         yield far
     finally:
         await far.close()
+
+
+@pytest.fixture(autouse=True)
+def _sigpipe_stays_ignored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """See tests/support/sigpipe.py: a run killed by SIGPIPE says nothing of the test
+    that caused it."""
+    from tests.support.sigpipe import keep_ignored
+
+    yield
+    keep_ignored(request.node.nodeid)
