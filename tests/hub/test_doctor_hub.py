@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ from tests.support.processes import free_port
 
 
 @pytest.fixture(autouse=True)
-def english() -> None:
+def english() -> Iterator[None]:
     i18n.set_language("en")
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
 
 
 def hub_config(tmp_path: Path, url: str, token: str, ca: Path | None = None) -> HubConfig:

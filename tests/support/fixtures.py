@@ -37,3 +37,12 @@ def _sigpipe_stays_ignored(request: pytest.FixtureRequest) -> Iterator[None]:
 
     yield
     keep_ignored(request.node.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default() -> Iterator[None]:
+    """A test that changes the process's language leaves the default behind it."""
+    from pvp_tui.core import i18n
+
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
