@@ -152,7 +152,12 @@ def run(context: Context, args: argparse.Namespace) -> int:
             print("pvp: " + (result.error or pulled.error or upload_error or ""), file=sys.stderr)
             return 1
         return 0
-    # The foreground worker: SIGTERM ends it as Ctrl+C does (the lease is released).
+    # The foreground worker: SIGTERM ends it as Ctrl+C does (the lease is released). It
+    # logs to pvp's log file as the app's worker does (uploads resumed, batches held...).
+    from ..core.logs import configure_logging
+
+    files = context.desk.config.log
+    configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_args: done.set())
     worker.start()

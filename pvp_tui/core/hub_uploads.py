@@ -10,7 +10,9 @@ Three steps, each in its own place:
    its bytes (`hub_upload_content`: the site's spool) are written. No HTTP here.
 2. **Sent** by the sync worker, the lease holder (`Uploader`, one of its tasks, in its
    thread): `POST /site/documents` (idempotent: the hub answers where its copy ends),
-   then `PUT …/chunks/{start}` of CHUNK bytes from there. A cut (the link down, the hub
+   then `PUT …/chunks/{start}` from there, CHUNK bytes first, then twice as many after a
+   chunk that took under FAST_SECONDS (up to the hub's `chunk_max`), half as many after
+   one over SLOW_SECONDS. A cut (the link down, the hub
    killed, `pvp` restarted) loses at most the chunk in flight: the next try asks the hub
    again and resumes from its `received_bytes`. The hub checks the sha256 of the whole
    once the last chunk is in (`ready`); the site then marks it `sent` and drops its own
@@ -47,7 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 START_PATH = "/api/v1/site/documents"
-CHUNK = 1024 * 1024  # one PUT: ~8 s at 1 Mbit/s, so a cut loses little (hub's max: 4 MiB)
+CHUNK = 1024 * 1024  # the first PUT: ~8 s at 1 Mbit/s, so a cut loses little
+CHUNK_MIN = 256 * 1024
+FAST_SECONDS = 1.0  # a chunk sent faster than this: the next one is twice as large...
+SLOW_SECONDS = 10.0  # ...slower than this: half as large (within CHUNK_MIN, the hub's max)
 BUDGET_SECONDS = 5.0  # the uploader's turn: then the worker pushes and pulls again
 RETRY_MAX_SECONDS = 60.0
 STATES = ("waiting", "sent", "opened", "refused", "erased")
@@ -320,8 +325,13 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
     (True) or `deadline` (time.monotonic) passes (False: the next turn resumes). Raises
     Problem when an exchange fails (recorded on the row first)."""
     store, upload_id = worker.store, row["id"]
+    size = CHUNK
     try:
         state = _start(worker, row)
+        log.info(
+            "document %s: the hub holds %s of %d bytes; sending from there",
+            upload_id, state.get("received_bytes"), row["size"],
+        )  # fmt: skip
         while True:
             if state.get("state") == "ready":
                 _sent(store, upload_id, state)
@@ -335,12 +345,18 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                 return False
             if worker._stop.is_set() or worker._lease_lost.is_set():
                 return False
-            size = min(CHUNK, int(state.get("chunk_max") or CHUNK))
+            size = min(size, int(state.get("chunk_max") or size))
             data = _chunk(store, upload_id, start, size)
             if data is None:
                 return False  # erased meanwhile (consent withdrawn, visit closed)
+            began = time.monotonic()
             try:
                 state = _put(worker, upload_id, start, data)
+                took = time.monotonic() - began
+                if took < FAST_SECONDS:  # a fast link: fewer, larger requests
+                    size *= 2
+                elif took > SLOW_SECONDS:  # a slow one: a cut loses less
+                    size = max(CHUNK_MIN, size // 2)
             except Problem as exc:
                 if exc.code not in ("wrong_offset", "sha256_mismatch"):
                     raise

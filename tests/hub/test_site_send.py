@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import os
 import uuid
@@ -122,12 +123,12 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
         worker._release()
 
     # A new worker (pvp restarted) resumes from the hub's 512 KiB, not from 0.
-    starts: list[int] = []
+    puts: list[tuple[int, int]] = []
     worker = site.worker()
 
     def seen(request: httpx.Request) -> None:
         if request.method == "PUT":
-            starts.append(int(request.url.path.rsplit("/", 1)[1]))
+            puts.append((int(request.url.path.rsplit("/", 1)[1]), len(request.content)))
 
     worker.client.event_hooks["request"].append(seen)
     assert worker.acquire()
@@ -136,8 +137,11 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
         assert (done.sent, done.error) == (1, None)
     finally:
         worker._release()
-    assert starts[0] == 512 * 1024 and starts == sorted(set(starts))
-    assert starts[-1] == (len(data) - 1) // (256 * 1024) * (256 * 1024)
+    assert puts[0] == (512 * 1024, 256 * 1024)
+    for (start, length), (after, _length) in itertools.pairwise(puts):
+        assert after == start + length  # each chunk once, in order
+    assert puts[-1][0] + puts[-1][1] == len(data)
+    assert puts[1][1] > 256 * 1024  # a fast link: the next chunk is larger
 
     (sent,) = hub_uploads.of_visit(site.store, visit_id)
     assert (sent.state, sent.sent_bytes, sent.opened_at) == ("sent", len(data), None)
