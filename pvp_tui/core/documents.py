@@ -62,6 +62,15 @@ def require_consent(trace: DocTrace) -> None:
         )
 
 
+def require_hub(desk: FrontDesk) -> None:
+    """Documents reach the agents through the region's hub: none without a `[hub]`."""
+    if desk.config.hub is None:
+        raise PvpError(
+            "no_hub",
+            _("This site has no hub: documents cannot be sent to the agent from here."),
+        )
+
+
 def type_label(doc_type: str) -> str:
     label = TYPE_LABELS.get(doc_type)
     return _(label) if label else doc_type.replace("_", " ")
@@ -208,15 +217,11 @@ class DocumentLog:
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
         a hub, for a closed visit, or when already sent."""
-        if self.desk.config.hub is None:
-            raise PvpError(
-                "no_hub",
-                _("This site has no hub: documents cannot be sent to the agent from here."),
-            )
+        require_hub(self.desk)
         site = self.desk.config.site.id
         made: list[hub_uploads.Upload] = []
 
-        def also(db: Any) -> None:
+        def check_and_queue(db: Any) -> None:
             latest = next(
                 (d for d in fold(_document_rows(db, trace.visit_id)) if d.id == trace.id), None
             )
@@ -245,7 +250,7 @@ class DocumentLog:
             events.DOCUMENT_SENT,
             {"document": trace.id},
             must_be_open=True,
-            before=also,
+            before=check_and_queue,
         )
         return made[0]
 
@@ -315,11 +320,7 @@ async def queue_for_agent(doc_log: DocumentLog, link: Any, trace: DocTrace) -> h
     PDF fetched from the kiosk that holds it (sha256 checked), then queued for the sync
     worker (`DocumentLog.send_to_agent`, in a thread). PvpError / BridgeError say why not."""
     require_consent(trace)
-    if doc_log.desk.config.hub is None:
-        raise PvpError(
-            "no_hub",
-            _("This site has no hub: documents cannot be sent to the agent from here."),
-        )
+    require_hub(doc_log.desk)
     data = await link.get_document(trace.id)
     return await asyncio.to_thread(doc_log.send_to_agent, trace, data)
 
