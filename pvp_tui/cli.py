@@ -260,12 +260,15 @@ def _start_sync(context: Context, board: KioskBoard | None = None) -> list[Any]:
     def run() -> None:
         import logging
 
+        from .core.hub_uploads import Uploader
         from .core.pull import Puller
         from .core.site_status import StatusSender
         from .core.sync import open_worker
 
         try:
-            worker = open_worker(path, hub, tasks=[StatusSender(context.config, board)])
+            # The documents to the agent go in the worker's turns, between the batches.
+            tasks = [StatusSender(context.config, board), Uploader()]
+            worker = open_worker(path, hub, tasks=tasks)
             worker.puller = Puller(worker, config)  # the hub's changes, in this thread too
             made.append(worker)
             worker.run()

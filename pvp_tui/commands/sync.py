@@ -82,13 +82,17 @@ def run(context: Context, args: argparse.Namespace) -> int:
             ).format(n=count)
         )
         return 0
+    from ..core import hub_uploads
     from ..core.pull import Puller, pull
     from ..core.site_status import StatusSender
     from ..core.sync import SyncWorker
 
-    # The foreground worker also sends the site's status (no kiosk: only the app knows them).
+    # The foreground worker also sends the site's status (no kiosk: only the app knows
+    # them), and the documents queued for the agent.
     worker = SyncWorker(
-        context.desk.store, hub, tasks=[] if args.once else [StatusSender(context.config)]
+        context.desk.store,
+        hub,
+        tasks=[] if args.once else [StatusSender(context.config), hub_uploads.Uploader()],
     )
     worker.puller = Puller(worker, context.config)
     if args.once:
@@ -108,10 +112,22 @@ def run(context: Context, args: argparse.Namespace) -> int:
             time.sleep(0.5)
         try:
             result = worker.drain(timeout=args.wait)
+            uploaded = erased = None
+            if not result.error:
+                erased = hub_uploads.erase_on_hub(worker)  # closed visits' documents
+                uploaded = hub_uploads.send_all(worker)
             pulled = pull(worker, context.config)
         finally:
             worker._release()
         print(pulled_words(pulled))
+        if uploaded is not None and uploaded.sent:
+            print(
+                ngettext(
+                    "{n} document sent to the agent.",
+                    "{n} documents sent to the agent.",
+                    uploaded.sent,
+                ).format(n=uploaded.sent)
+            )
         print(
             ngettext(
                 "Sent {events} event in {batches} batch(es): {applied} new to the hub, "
@@ -134,11 +150,17 @@ def run(context: Context, args: argparse.Namespace) -> int:
                     result.held,
                 ).format(n=result.held)
             )
-        if result.error or pulled.error:
-            print("pvp: " + (result.error or pulled.error or ""), file=sys.stderr)
+        upload_error = erased or (uploaded.error if uploaded is not None else None)
+        if result.error or pulled.error or upload_error:
+            print("pvp: " + (result.error or pulled.error or upload_error or ""), file=sys.stderr)
             return 1
         return 0
-    # The foreground worker: SIGTERM ends it as Ctrl+C does (the lease is released).
+    # The foreground worker: SIGTERM ends it as Ctrl+C does (the lease is released). It
+    # logs to pvp's log file as the app's worker does (uploads resumed, batches held...).
+    from ..core.logs import configure_logging
+
+    files = context.desk.config.log
+    configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_args: done.set())
     worker.start()

@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from kiosk_bridge.shapes import DocumentInfo
 
-from . import events
+from . import events, hub_uploads
 from .clock import Clock
 from .errors import PvpError
 from .frontdesk import FrontDesk
@@ -51,6 +51,24 @@ TYPE_LABELS = {
     "certificate": N_("Certificate"),
     "other": N_("Other document"),
 }
+
+
+def require_consent(trace: DocTrace) -> None:
+    """The one rule for a document leaving the site: the visitor's consent is recorded."""
+    if not trace.consent:
+        raise PvpError(
+            "no_consent",
+            _("The visitor has not agreed to send this document: tick the consent first."),
+        )
+
+
+def require_hub(desk: FrontDesk) -> None:
+    """Documents reach the agents through the region's hub: none without a `[hub]`."""
+    if desk.config.hub is None:
+        raise PvpError(
+            "no_hub",
+            _("This site has no hub: documents cannot be sent to the agent from here."),
+        )
 
 
 def type_label(doc_type: str) -> str:
@@ -130,12 +148,7 @@ class DocumentLog:
 
     # ----------------------------------------------------------------- reads
     def documents(self, visit_id: str, *, include_purged: bool = False) -> list[DocTrace]:
-        rows = self.store.query(
-            f"""SELECT visit_id, type, data, at FROM events
-            WHERE visit_id = ? AND type IN ({", ".join("?" for _ in DOCUMENT_EVENTS)})
-            ORDER BY at, rowid""",
-            [visit_id, *DOCUMENT_EVENTS],
-        )
+        rows = self.store.query(_DOCUMENT_ROWS, [visit_id, *DOCUMENT_EVENTS])
         docs = fold(rows)
         return docs if include_purged else [d for d in docs if not d.purged]
 
@@ -181,17 +194,65 @@ class DocumentLog:
         changed = {k: v for k, v in changes.items() if getattr(trace, k) != v}
         if not changed:
             return trace
-        self._append(trace.visit_id, events.DOCUMENT_UPDATED, {"document": trace.id, **changed})
+        also = None
+        if changed.get("consent") is False:
+            # Withdrawn: an upload to the agent stops and the spool's copy goes, at once.
+            site = self.desk.config.site.id
+
+            def also(db: Any) -> None:
+                hub_uploads.withdraw(db, site, trace.id, self.clock())
+
+        self._append(
+            trace.visit_id, events.DOCUMENT_UPDATED, {"document": trace.id, **changed}, also=also
+        )
         return replace(trace, **changed)
 
     def sent(self, trace: DocTrace) -> DocTrace:
-        if not trace.consent:
-            raise PvpError(
-                "no_consent",
-                _("The visitor has not agreed to send this document: tick the consent first."),
-            )
+        require_consent(trace)
         self._append(trace.visit_id, events.DOCUMENT_SENT, {"document": trace.id})
         return replace(trace, sent=True)
+
+    def send_to_agent(self, trace: DocTrace, data: bytes) -> hub_uploads.Upload:
+        """Queue the document's bytes (fetched from the kiosk) for the agent: its
+        `document_sent` event and the upload's row and bytes in one transaction; the sync
+        worker sends them. Refused without consent (read again in the transaction), without
+        a hub, for a closed visit, or when already sent."""
+        require_hub(self.desk)
+        site = self.desk.config.site.id
+        made: list[hub_uploads.Upload] = []
+
+        def check_and_queue(db: Any) -> None:
+            latest = next(
+                (d for d in fold(_document_rows(db, trace.visit_id)) if d.id == trace.id), None
+            )
+            if latest is None or latest.purged:
+                raise PvpError("document_not_found", _("This document is no longer here."))
+            require_consent(latest)
+            if hub_uploads.queued(db, site, trace.id):
+                raise PvpError(
+                    "already_sent", _("This document is already sent or on its way to the agent.")
+                )
+            made.append(
+                hub_uploads.record(
+                    db,
+                    site_slug=site,
+                    document=trace.id,
+                    visit_id=trace.visit_id,
+                    doc_type=latest.type,
+                    data=data,
+                    now=self.clock(),
+                )
+            )
+
+        require_consent(trace)
+        self._append(
+            trace.visit_id,
+            events.DOCUMENT_SENT,
+            {"document": trace.id},
+            must_be_open=True,
+            before=check_and_queue,
+        )
+        return made[0]
 
     def printed(
         self, trace: DocTrace, printer: str, copies: int, duplex: bool, job: int | None
@@ -219,8 +280,17 @@ class DocumentLog:
         return replace(trace, purged=True)
 
     def _append(
-        self, visit_id: str, kind: str, data: dict[str, Any], *, must_be_open: bool = False
+        self,
+        visit_id: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        must_be_open: bool = False,
+        before: Callable[[Any], None] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> None:
+        """One event in one transaction; `before` may refuse it (raises), `also` writes
+        with it."""
         with self.store.transaction() as db:
             rows = list(db.query("SELECT status FROM visits WHERE id = ?", [visit_id]))
             if not rows:
@@ -229,7 +299,30 @@ class DocumentLog:
                 raise PvpError(
                     "visit_closed", _("This visit is over: its documents can no longer change.")
                 )
+            if before is not None:
+                before(db)
             self.desk.append_event(db, visit_id, kind, self.clock(), data)
+            if also is not None:
+                also(db)
+
+
+_DOCUMENT_ROWS = f"""SELECT visit_id, type, data, at FROM events
+    WHERE visit_id = ? AND type IN ({", ".join("?" for _ in DOCUMENT_EVENTS)})
+    ORDER BY at, rowid"""
+
+
+def _document_rows(db: Any, visit_id: str) -> list[dict[str, Any]]:
+    return list(db.query(_DOCUMENT_ROWS, [visit_id, *DOCUMENT_EVENTS]))
+
+
+async def queue_for_agent(doc_log: DocumentLog, link: Any, trace: DocTrace) -> hub_uploads.Upload:
+    """The desk's "send to the agent": the consent rule first (before any transfer), the
+    PDF fetched from the kiosk that holds it (sha256 checked), then queued for the sync
+    worker (`DocumentLog.send_to_agent`, in a thread). PvpError / BridgeError say why not."""
+    require_consent(trace)
+    require_hub(doc_log.desk)
+    data = await link.get_document(trace.id)
+    return await asyncio.to_thread(doc_log.send_to_agent, trace, data)
 
 
 async def purge_closed(doc_log: DocumentLog, links: KioskLinks) -> list[DocTrace]:

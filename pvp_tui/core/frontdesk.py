@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from . import appointments, events, hub_documents, outbox
+from . import appointments, events, hub_documents, hub_uploads, outbox
 from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
@@ -540,6 +540,8 @@ class FrontDesk:
             booked = appointments.has_details_before(db, cutoff)
             # Documents an agent sent to print: their bytes go once the visit closes.
             papers = hub_documents.has_closed(db, OPEN_STATUSES)
+            # Documents queued for the agent and not sent: the spool's copy goes too.
+            papers = papers or hub_uploads.has_closed(db, OPEN_STATUSES)
         if not booked and not papers and not self.store.query(sql + " LIMIT 1", params):
             # Usually nothing pending (no write lock taken). A pending erasure gets one try
             # here: a read held open for long must not slow every start down.
@@ -548,6 +550,7 @@ class FrontDesk:
             ids = [row[0] for row in db.execute(sql, params).fetchall()]
             appointments.erase_before(db, cutoff)
             hub_documents.erase_closed(db, OPEN_STATUSES)
+            hub_uploads.erase_closed(db, OPEN_STATUSES)
             now = self.now()
             db.conn.executemany(
                 "DELETE FROM visitor_details WHERE visit_id = ?", [(i,) for i in ids]

@@ -275,6 +275,19 @@ class KioskLink:
                 raise unreachable() from None
             raise
 
+    async def get_document(self, document: str) -> bytes:
+        """A document's bytes from the kiosk's spool (documents.get in chunks, sha256
+        checked by the client). Fails at once (kiosk_unreachable) while the link is down."""
+        client = self.client
+        if client is None or not client.connected:
+            raise unreachable()
+        try:
+            return await client.get_document(document)
+        except BridgeError as err:
+            if err.code == "connection_lost":
+                raise unreachable() from None
+            raise
+
     async def put_document(self, data: bytes) -> dict[str, Any]:
         """Send a PDF to the kiosk's spool (documents.put, in chunks when large): the new
         document's metadata. Fails at once (kiosk_unreachable) while the link is down."""

@@ -263,3 +263,53 @@ def m009_hub_documents(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m010_hub_uploads(db: Database) -> None:
+    # Documents the desk sends to the agent (pvp_tui.core.hub_uploads, docs/sync.md
+    # "Documents to the agent"): queued with the visitor's consent, sent by the sync worker
+    # in chunks (resumed from the hub's `received_bytes`), then followed until the agent
+    # opens them. `hub_upload_content` is the spool: the bytes until the hub holds them
+    # whole, erased with secure_delete then, or when consent is withdrawn or the visit
+    # closes. `hub_copy`: the hub may hold some of its bytes (until the visit closed and
+    # the hub confirmed their erasure, `hub_erased_at`). `id` is the hub's
+    # (pvp_common.document_ids.site_document_id).
+    db.execute(
+        """
+        CREATE TABLE hub_uploads (
+            id TEXT PRIMARY KEY,
+            document TEXT NOT NULL,
+            visit_id TEXT NOT NULL,
+            doc_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'waiting' CHECK (
+                state IN ('waiting', 'sent', 'opened', 'refused', 'erased')
+            ),
+            sent_bytes INTEGER NOT NULL DEFAULT 0,
+            queued_at TEXT NOT NULL,
+            sent_at TEXT,
+            opened_at TEXT,
+            tries INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            hub_copy INTEGER NOT NULL DEFAULT 0,
+            hub_erased_at TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX hub_uploads_visit ON hub_uploads(visit_id)")
+    # Uploads whose bytes the hub may hold (some sent): erased there once the visit closes.
+    db.execute("CREATE INDEX hub_uploads_hub_copy ON hub_uploads(visit_id) WHERE hub_copy = 1")
+    db.execute(
+        "CREATE INDEX hub_uploads_open ON hub_uploads(state) WHERE state IN ('waiting', 'sent')"
+    )
+    db.execute(
+        """
+        CREATE TABLE hub_upload_content (
+            upload_id TEXT PRIMARY KEY REFERENCES hub_uploads(id),
+            content BLOB NOT NULL
+        )
+        """
+    )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import appointments, hub_documents
+from . import appointments, hub_documents, hub_uploads
 from .clock import to_iso
 from .config import Config
 from .i18n import _
@@ -48,6 +48,7 @@ class Pulled:
     partners: int = 0
     appointments: int = 0
     documents: int = 0  # documents to print newly named by the hub
+    opened: int = 0  # documents sent to the agent that the agent newly opened
     downloaded: int = 0  # of which bytes now here (the worker's `settle`)
     cancelled_after_arrival: list[str] = field(default_factory=list)  # appointment ids
     error: str | None = None  # why it stopped (words for staff), None when complete
@@ -169,6 +170,8 @@ def pull(worker: SyncWorker, config: Config) -> Pulled:
         try:
             settled = hub_documents.settle(worker)
             total.downloaded = settled.downloaded
+            # Documents sent to the agent: whether the agent opened them yet.
+            total.opened = hub_uploads.follow(worker)
         except TokenRefused as exc:
             total.error, total.token_refused = exc.words, True
     if total.items:

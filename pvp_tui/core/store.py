@@ -45,6 +45,7 @@ MIGRATION_NAMES = (
     "m005_outbox",
     "m007_pull",
     "m009_hub_documents",
+    "m010_hub_uploads",
 )
 _MIGRATIONS_TABLE = "_sqlite_migrations"
 # The schema's version, kept in `PRAGMA user_version` (a header field: one cheap read at

@@ -152,6 +152,18 @@ def test_states_captured_sent_printed_purged_and_no_name(tmp_path: Path) -> None
     assert "Zyxwv" not in str(rows)
 
 
+def test_a_site_without_a_hub_sends_nothing_to_the_agent(tmp_path: Path) -> None:
+    desk = make_desk(tmp_path / "pvp.db", _config(tmp_path))
+    visit_id = visitor_at_kiosk(desk)
+    log = DocumentLog(desk)
+    doc = log.updated(log.captured(visit_id, "kiosk-1", DOC, "payslip"), consent=True)
+    with pytest.raises(PvpError) as err:
+        log.send_to_agent(doc, b"%PDF-1.4")
+    assert err.value.code == "no_hub"
+    assert not log.documents(visit_id)[0].sent
+    assert desk.store.query("SELECT count(*) AS n FROM hub_uploads")[0]["n"] == 0
+
+
 def test_pending_purges_are_documents_of_closed_visits(tmp_path: Path) -> None:
     desk = make_desk(tmp_path / "pvp.db", _config(tmp_path))
     log = DocumentLog(desk)

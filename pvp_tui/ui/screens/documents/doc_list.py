@@ -3,6 +3,8 @@ consent."""
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -10,8 +12,10 @@ from textual.message import Message
 from textual.widgets import Checkbox, OptionList, Select
 from textual.widgets.option_list import Option
 
+from ....core.clock import from_iso
 from ....core.documents import DocTrace, type_label
 from ....core.hub_documents import HubDocument
+from ....core.hub_uploads import Upload
 from ....core.i18n import N_, _
 from ... import format
 from ...widgets.tick import Tick
@@ -45,10 +49,39 @@ def hub_line(doc: HubDocument) -> str:
     return f"⇩ {origin} · {type_label(doc.doc_type)} · {pages} · {state}"
 
 
-def doc_line(doc: DocTrace, missing: bool) -> str:
-    """'▣ Payslip · 2 p. · scanned · consent': `missing`, the kiosk no longer has it."""
+def upload_words(upload: Upload, tz: tzinfo | None) -> str:
+    """Where the document sent to the agent stands, with the time of its last step:
+    'waiting to send (10:02)', '40 % sent (10:02)', 'sent at 10:03', 'opened by the agent
+    at 10:05', 'refused by the hub (code)', 'not sent (consent withdrawn or visit over)'."""
+
+    def at(text: str | None) -> str:
+        return format.clock_time(from_iso(text), tz or UTC) if text else ""
+
+    match upload.state:
+        case "waiting" if upload.sent_bytes:
+            return _("{percent} % sent ({time})").format(
+                percent=int(upload.fraction * 100), time=at(upload.queued_at)
+            )
+        case "waiting":
+            return _("waiting to send ({time})").format(time=at(upload.queued_at))
+        case "sent":
+            return _("sent at {time}").format(time=at(upload.sent_at))
+        case "opened":
+            return _("opened by the agent at {time}").format(time=at(upload.opened_at))
+        case "refused":
+            return _("refused by the hub ({code})").format(code=upload.error or "?")
+    return _("not sent (consent withdrawn or visit over)")
+
+
+def doc_line(
+    doc: DocTrace, missing: bool, upload: Upload | None = None, tz: tzinfo | None = None
+) -> str:
+    """'▣ Payslip · 2 p. · scanned · consent': `missing`, the kiosk no longer has it;
+    once sent to the agent, the upload's step instead of 'sent' (`upload_words`)."""
     pages = _("{n} p.").format(n=doc.pages)
     state = _(STATE_WORDS[doc.state])
+    if upload is not None and doc.state in ("sent", "printed"):
+        state = "⇧ " + upload_words(upload, tz)
     consent = " · " + _("consent") if doc.consent else ""
     gone = " · " + _("not on the kiosk") if missing else ""
     return f"▣ {type_label(doc.type)} · {pages} · {state}{consent}{gone}"
@@ -73,13 +106,18 @@ class DocumentList(OptionList):
         missing: set[str],
         selected: str | None,
         hub: tuple[HubDocument, ...] = (),
+        uploads: dict[str, Upload] | None = None,
+        tz: tzinfo | None = None,
     ) -> str | None:
         """List the agent's documents (`hub`, first) and `docs`, highlight `selected` (else
         the first one to print, else the last one): returns the highlighted line's id
         (None when there is none)."""
         self.clear_options()
         self.add_options([Option(hub_line(h), id=HUB_PREFIX + h.id) for h in hub])
-        self.add_options([Option(doc_line(d, d.id in missing), id=d.id) for d in docs])
+        sent = uploads or {}
+        self.add_options(
+            [Option(doc_line(d, d.id in missing, sent.get(d.id), tz), id=d.id) for d in docs]
+        )
         self.border_title = _("Documents ({n})").format(n=len(docs) + len(hub))
         ids = [HUB_PREFIX + h.id for h in hub] + [d.id for d in docs]
         if not ids:
@@ -90,8 +128,10 @@ class DocumentList(OptionList):
         self.highlighted = ids.index(target)
         return target
 
-    def update_line(self, doc: DocTrace, missing: bool) -> None:
-        self.replace_option_prompt(doc.id, doc_line(doc, missing))
+    def update_line(
+        self, doc: DocTrace, missing: bool, upload: Upload | None = None, tz: tzinfo | None = None
+    ) -> None:
+        self.replace_option_prompt(doc.id, doc_line(doc, missing, upload, tz))
 
 
 class DocumentOptions(Horizontal):

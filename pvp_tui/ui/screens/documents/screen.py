@@ -29,8 +29,14 @@ from textual.widgets import Footer, OptionList, Static
 
 from kiosk_bridge.shapes import DocumentInfo, PrintJob, PrintSubmitted, ScanResult
 
-from ....core import hub_documents
-from ....core.documents import DocTrace, DocumentLog, type_label
+from ....core import hub_documents, hub_uploads
+from ....core.documents import (
+    DocTrace,
+    DocumentLog,
+    queue_for_agent,
+    require_consent,
+    type_label,
+)
 from ....core.errors import PvpError
 from ....core.frontdesk import done_words
 from ....core.i18n import N_, _, ngettext
@@ -78,6 +84,7 @@ class DocumentsScreen(Screen[None]):
         Binding("f6", "scan", N_("Scan"), id="scan"),
         Binding("plus,ctrl+a", "add_pages", N_("Add pages"), id="add_pages", show=False),
         Binding("f7", "print", N_("Print"), id="print"),
+        Binding("f9", "send", N_("Send to agent"), id="send"),
         # As on the queue; not in the footer, which 80 columns fill already.
         Binding("f8", "finish", N_("Finish"), id="finish", show=False),
         Binding(
@@ -96,6 +103,7 @@ class DocumentsScreen(Screen[None]):
         self.doc_log: DocumentLog = services.documents.log
         self.docs: list[DocTrace] = []
         self.hub_docs: tuple[hub_documents.HubDocument, ...] = ()  # what agents sent to print
+        self.uploads: dict[str, hub_uploads.Upload] = {}  # sent to the agent, by document
         self.thumbs: dict[str, list[Image.Image | None]] = {}
         self.current: str | None = None  # selected document id
         self.scans: ScanController[Image.Image] = ScanController()
@@ -135,6 +143,9 @@ class DocumentsScreen(Screen[None]):
         self._fill_printers()
         self.query_one(DocumentList).focus()
         self._load()
+        # The sync worker (another thread or process) moves uploads on: their steps are
+        # read again each second while one is not at its last step.
+        self.set_interval(1.0, self._follow_uploads)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -171,7 +182,7 @@ class DocumentsScreen(Screen[None]):
 
     def _show_docs(self) -> None:
         target = self.query_one(DocumentList).show(
-            self.docs, self.missing, self.current, self.hub_docs
+            self.docs, self.missing, self.current, self.hub_docs, self.uploads, self._tz
         )
         if target is not None:
             self._select(target)
@@ -224,6 +235,8 @@ class DocumentsScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_kiosk":
             return len(list(self.services.kiosks)) > 1
+        if action == "send":  # a site without a hub sends nothing to the agents
+            return self.services.desk.config.hub is not None
         return True
 
     def doc(self, doc_id: str | None) -> DocTrace | None:
@@ -250,8 +263,31 @@ class DocumentsScreen(Screen[None]):
         self.docs = await asyncio.to_thread(self.doc_log.documents, self.visit.id)
         store = self.services.desk.store
         self.hub_docs = tuple(await asyncio.to_thread(hub_documents.of_visit, store, self.visit.id))
+        self.uploads = await self._read_uploads()
         self.loaded = True
         self._show_docs()
+
+    @property
+    def _tz(self) -> Any:
+        return self.services.desk.config.site.timezone
+
+    async def _read_uploads(self) -> dict[str, hub_uploads.Upload]:
+        store = self.services.desk.store
+        found = await asyncio.to_thread(hub_uploads.of_visit, store, self.visit.id)
+        return {u.document: u for u in found}
+
+    @work(group="doc-uploads", exclusive=True, exit_on_error=False)
+    async def _follow_uploads(self) -> None:
+        if not self.loaded or all(u.state in hub_uploads.FINAL for u in self.uploads.values()):
+            return
+        uploads = await self._read_uploads()
+        if uploads == self.uploads:
+            return
+        self.uploads = uploads
+        doc_list = self.query_one(DocumentList)
+        for doc in self.docs:
+            if doc.id in uploads:
+                doc_list.update_line(doc, doc.id in self.missing, uploads[doc.id], self._tz)
 
     @work(group="doc-thumbs", exit_on_error=False)
     async def _fetch_thumbs(self, doc_id: str) -> None:
@@ -612,7 +648,43 @@ class DocumentsScreen(Screen[None]):
             return
         index = next((i for i, d in enumerate(self.docs) if d.id == doc.id), None)
         if index is not None:
-            self.query_one(DocumentList).update_line(trace, trace.id in self.missing)
+            self.query_one(DocumentList).update_line(
+                trace, trace.id in self.missing, self.uploads.get(trace.id), self._tz
+            )
+        if changes.get("consent") is False and trace.id in self.uploads:
+            self._load()  # an upload on its way stopped: its line says so
+
+    # ------------------------------------------------------------------- sending
+    def action_send(self) -> None:
+        """F9: send the selected scan to the agent through the hub (with the visitor's
+        consent; the rule and its words are core's). The sync worker does the sending; the
+        line shows each step."""
+        doc = self.doc(self.current)
+        bar = self.query_one(PrintBar)
+        if doc is None:
+            bar.say(_("Pick a scanned document to send to the agent."), "warn")
+            return
+        try:
+            require_consent(doc)
+        except PvpError as err:
+            bar.say(str(err), "warn")
+            return
+        bar.say(_("Preparing the document for the agent…"), "info", retry=False)
+        self._send(doc)
+
+    @work(group="send", exit_on_error=False)
+    async def _send(self, doc: DocTrace) -> None:
+        bar = self.query_one(PrintBar)
+        try:
+            await queue_for_agent(self.doc_log, self._link_for(doc), doc)
+        except PvpError as err:
+            bar.say(str(err), "warn")
+            return
+        except BridgeError as err:
+            bar.say(bridge_message(err), "error")
+            return
+        bar.say(_("Queued for the agent: it leaves with the next exchange with the hub."), "info")
+        self.reload()
 
     # ------------------------------------------------------------------- printing
     def hub_doc(self, line_id: str | None) -> hub_documents.HubDocument | None:

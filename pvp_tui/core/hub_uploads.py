@@ -1,0 +1,498 @@
+"""Documents the desk sends to the agent through the hub (docs/sync.md, "Documents to the
+agent").
+
+Three steps, each in its own place:
+
+1. **Queued** by the desk (`queue`, on the app's loop): the visitor's consent is checked
+   (`documents.require_consent`, the one rule), the PDF fetched from the kiosk's bridge
+   (`documents.get`, sha256 checked by the bridge client), and in one transaction the
+   visit's `document_sent` event, the upload's row (`hub_uploads`, state `waiting`) and
+   its bytes (`hub_upload_content`: the site's spool) are written. No HTTP here.
+2. **Sent** by the sync worker, the lease holder (`Uploader`, one of its tasks, in its
+   thread): `POST /site/documents` (idempotent: the hub answers where its copy ends),
+   then `PUT …/chunks/{start}` from there, CHUNK bytes first, then twice as many after a
+   chunk that took under FAST_SECONDS (up to the hub's `chunk_max`), half as many after
+   one over SLOW_SECONDS. A cut (the link down, the hub
+   killed, `pvp` restarted) loses at most the chunk in flight: the next try asks the hub
+   again and resumes from its `received_bytes`. The hub checks the sha256 of the whole
+   once the last chunk is in (`ready`); the site then marks it `sent` and drops its own
+   copy of the bytes at once (secure_delete: the spool keeps nothing sent).
+3. **Opened**: for each sent document not yet opened, the pull asks the hub for its
+   state (`GET /site/documents/{id}`) and records `opened_at` (`follow`).
+
+Erasure: the visitor unticking consent stops the upload and erases the spool's copy in
+the consent's own transaction (`withdraw`; the hub drops its copy when that event is
+pushed); a closed visit's bytes go with its other papers (`erase_closed`, from
+`FrontDesk.purge_personal_data`), and the worker has the hub erase its copy
+(`erase_on_hub`). No visitor name is ever sent or logged: ids, sizes and
+codes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from pvp_common.document_ids import site_document_id
+
+from .clock import to_iso
+from .store import Reader, Store, Writer
+
+if TYPE_CHECKING:
+    from .sync import SyncWorker
+
+log = logging.getLogger(__name__)
+
+START_PATH = "/api/v1/site/documents"
+CHUNK = 1024 * 1024  # the first PUT: ~8 s at 1 Mbit/s, so a cut loses little
+CHUNK_MIN = 256 * 1024
+FAST_SECONDS = 1.0  # a chunk sent faster than this: the next one is twice as large...
+SLOW_SECONDS = 10.0  # ...slower than this: half as large (within CHUNK_MIN, the hub's max)
+BUDGET_SECONDS = 5.0  # the uploader's turn: then the worker pushes and pulls again
+RETRY_MAX_SECONDS = 60.0
+STATES = ("waiting", "sent", "opened", "refused", "erased")
+FINAL = ("opened", "refused", "erased")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One document sent (or to send) to the agent, as the desk sees it (no bytes)."""
+
+    id: str  # the hub's id (site_document_id)
+    document: str  # the bridge's id (doc_...)
+    visit_id: str
+    doc_type: str
+    size: int
+    sha256: str
+    state: str  # waiting, sent, opened, refused, erased
+    sent_bytes: int  # what the hub holds
+    queued_at: str
+    sent_at: str | None
+    opened_at: str | None
+    error: str | None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.sent_bytes / self.size) if self.size else 0.0
+
+
+_COLUMNS = """id, document, visit_id, doc_type, size, sha256, state, sent_bytes, queued_at,
+    sent_at, opened_at, error"""
+
+
+def of_visit(store: Store, visit_id: str) -> list[Upload]:
+    with store.snapshot() as db:
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM hub_uploads WHERE visit_id = ? ORDER BY queued_at, id",
+            [visit_id],
+        ).fetchall()
+    return [Upload(*row) for row in rows]
+
+
+def get(store: Store, upload_id: str) -> Upload | None:
+    with store.snapshot() as db:
+        row = db.execute(f"SELECT {_COLUMNS} FROM hub_uploads WHERE id = ?", [upload_id]).fetchone()
+    return Upload(*row) if row else None
+
+
+def spooled(store: Store, upload_id: str) -> bytes | None:
+    """The spool's copy of an upload's bytes (None once sent or erased)."""
+    rows = store.query("SELECT content FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+    return bytes(rows[0]["content"]) if rows else None
+
+
+def hub_id(site_slug: str, document: str) -> str:
+    return str(site_document_id(site_slug, document))
+
+
+# ------------------------------------------------------------------- the desk's side
+def record(
+    db: Writer,
+    *,
+    site_slug: str,
+    document: str,
+    visit_id: str,
+    doc_type: str,
+    data: bytes,
+    now: datetime,
+) -> Upload:
+    """Queue the bytes for the hub, in the caller's transaction (the one that records
+    `document_sent`). A document already queued keeps its row (sent once)."""
+    upload_id = hub_id(site_slug, document)
+    at = to_iso(now)
+    db.execute(
+        """INSERT INTO hub_uploads (id, document, visit_id, doc_type, size, sha256, state,
+               queued_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'waiting', ?, ?) ON CONFLICT (id) DO NOTHING""",
+        [
+            upload_id,
+            document,
+            visit_id,
+            doc_type,
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            at,
+            at,
+        ],
+    )
+    db.execute(
+        "INSERT INTO hub_upload_content (upload_id, content) VALUES (?, ?)"
+        " ON CONFLICT (upload_id) DO NOTHING",
+        [upload_id, data],
+    )
+    row = db.execute(f"SELECT {_COLUMNS} FROM hub_uploads WHERE id = ?", [upload_id]).fetchone()
+    return Upload(*row)
+
+
+def queued(db: Reader, site_slug: str, document: str) -> bool:
+    """Whether this document is already queued or sent (not refused or erased)."""
+    row = db.execute(
+        "SELECT state FROM hub_uploads WHERE id = ?", [hub_id(site_slug, document)]
+    ).fetchone()
+    return row is not None and row[0] in ("waiting", "sent", "opened")
+
+
+def withdraw(db: Writer, site_slug: str, document: str, now: datetime) -> bool:
+    """The visitor withdrew consent: an upload not yet whole on the hub stops, and the
+    spool's copy is erased (in the consent event's transaction). True when one was."""
+    upload_id = hub_id(site_slug, document)
+    db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+    cursor = db.execute(
+        "UPDATE hub_uploads SET state = 'erased', updated_at = ? WHERE id = ?"
+        " AND state = 'waiting'",
+        [to_iso(now), upload_id],
+    )
+    return cursor.rowcount > 0
+
+
+def _closed_sql(open_statuses: tuple[str, ...]) -> str:
+    marks = ", ".join("?" * len(open_statuses))
+    return f"""SELECT c.upload_id FROM hub_upload_content c
+        JOIN hub_uploads u ON u.id = c.upload_id
+        LEFT JOIN visits v ON v.id = u.visit_id
+        WHERE v.id IS NULL OR v.status NOT IN ({marks})"""
+
+
+def has_closed(db: Reader, open_statuses: tuple[str, ...]) -> bool:
+    """Whether a closed (or unknown) visit still has a document's bytes in the spool."""
+    sql = _closed_sql(open_statuses) + " LIMIT 1"
+    return db.execute(sql, list(open_statuses)).fetchone() is not None
+
+
+def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:
+    """Erase the spool's bytes of closed (or unknown) visits, in the caller's transaction
+    (secure_delete); an upload not finished then is never sent. Returns how many."""
+    ids = [row[0] for row in db.execute(_closed_sql(open_statuses), list(open_statuses))]
+    for upload_id in ids:
+        db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+        db.execute(
+            "UPDATE hub_uploads SET state = 'erased' WHERE id = ? AND state = 'waiting'",
+            [upload_id],
+        )
+    return len(ids)
+
+
+# ----------------------------------------------------------------- the worker's side
+class Problem(Exception):
+    """An exchange that failed: `words` for the log and the panel (no name), `final`
+    when trying again cannot help (the hub refused the document)."""
+
+    def __init__(self, words: str, final: bool = False, code: str | None = None) -> None:
+        super().__init__(words)
+        self.words = words
+        self.final = final
+        self.code = code
+
+
+def _headers(worker: SyncWorker) -> dict[str, str]:
+    return {"Authorization": f"Bearer {worker._token()}"}
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        body = {}
+    return body
+
+
+def _error_code(response: httpx.Response) -> str:
+    error = _answer(response).get("error")
+    return str(error.get("code", "")) if isinstance(error, dict) else ""
+
+
+def _check(response: httpx.Response) -> dict[str, Any]:
+    """The hub's state of the document, or a Problem saying what to do."""
+    status = response.status_code
+    if status in (200, 201):
+        return _answer(response)
+    code = _error_code(response)
+    if status == 401:
+        from .sync import TokenRefused
+
+        raise TokenRefused(f"HTTP 401 {code}")
+    if status in (408, 409, 425, 429) or status >= 500 or code == "unknown_visit":
+        # 409 wrong_offset: asked again below; unknown_visit: its events are not pushed yet.
+        raise Problem(f"HTTP {status} {code}".strip(), code=code)
+    if code == "sha256_mismatch":
+        raise Problem("HTTP 422 sha256_mismatch: sent again from byte 0", code=code)
+    raise Problem(f"HTTP {status} {code}".strip(), final=True, code=code)
+
+
+def _start(worker: SyncWorker, row: dict[str, Any]) -> dict[str, Any]:
+    body = {
+        "id": row["id"],
+        "visit_id": row["visit_id"],
+        "type": row["doc_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "consent": True,  # queued only with it; unticked since: the row is erased
+    }
+    try:
+        response = worker.client.post(START_PATH, json=body, headers=_headers(worker))
+    except httpx.HTTPError as exc:
+        raise Problem(f"hub unreachable ({type(exc).__name__})") from None
+    return _check(response)
+
+
+def _put(worker: SyncWorker, upload_id: str, start: int, data: bytes) -> dict[str, Any]:
+    headers = _headers(worker) | {"Content-Type": "application/octet-stream"}
+    try:
+        response = worker.client.put(
+            f"{START_PATH}/{upload_id}/chunks/{start}", content=data, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        raise Problem(f"hub unreachable ({type(exc).__name__})") from None
+    return _check(response)
+
+
+def _chunk(store: Store, upload_id: str, start: int, length: int) -> bytes | None:
+    """Bytes [start, start+length) of the spool's copy (None: erased meanwhile)."""
+    rows = store.query(
+        "SELECT substr(content, ?, ?) AS part FROM hub_upload_content WHERE upload_id = ?",
+        [start + 1, length, upload_id],
+    )
+    return bytes(rows[0]["part"]) if rows else None
+
+
+def _progress(store: Store, upload_id: str, state: dict[str, Any]) -> None:
+    now = to_iso(datetime.now(UTC))
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE hub_uploads SET sent_bytes = ?, error = NULL, hub_copy = 1, updated_at = ?"
+            " WHERE id = ? AND state = 'waiting'",
+            [int(state.get("received_bytes") or 0), now, upload_id],
+        )
+
+
+def _sent(store: Store, upload_id: str, state: dict[str, Any]) -> None:
+    """Whole and checked on the hub: `sent`, and the spool's copy erased."""
+    now = to_iso(datetime.now(UTC))
+    with store.transaction() as db:
+        db.execute(
+            """UPDATE hub_uploads SET state = 'sent', sent_bytes = size, hub_copy = 1,
+                   sent_at = coalesce(sent_at, ?), error = NULL, updated_at = ?
+               WHERE id = ? AND state = 'waiting'""",
+            [now, now, upload_id],
+        )
+        db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+
+
+def _failed(store: Store, upload_id: str, problem: Problem) -> None:
+    now = to_iso(datetime.now(UTC))
+    with store.transaction() as db:
+        if problem.final:
+            db.execute(
+                "UPDATE hub_uploads SET state = 'refused', error = ?, updated_at = ?"
+                " WHERE id = ? AND state = 'waiting'",
+                [problem.code or problem.words, now, upload_id],
+            )
+            db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+        else:
+            db.execute(
+                "UPDATE hub_uploads SET tries = tries + 1, error = ?, updated_at = ? WHERE id = ?",
+                [problem.words, now, upload_id],
+            )
+
+
+def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = None) -> bool:
+    """Send one upload from where the hub's copy ends, chunk by chunk, until it is whole
+    (True) or `deadline` (time.monotonic) passes (False: the next turn resumes). Raises
+    Problem when an exchange fails (recorded on the row first)."""
+    store, upload_id = worker.store, row["id"]
+    size = CHUNK
+    try:
+        state = _start(worker, row)
+        log.info(
+            "document %s: the hub holds %s of %d bytes; sending from there",
+            upload_id, state.get("received_bytes"), row["size"],
+        )  # fmt: skip
+        while True:
+            if state.get("state") == "ready":
+                _sent(store, upload_id, state)
+                log.info("document %s sent to the hub (%d bytes)", upload_id, row["size"])
+                return True
+            if state.get("state") == "deleted":
+                raise Problem("HTTP 410 document_deleted", final=True, code="document_deleted")
+            start = int(state.get("received_bytes") or 0)
+            _progress(store, upload_id, state)
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if worker._stop.is_set() or worker._lease_lost.is_set():
+                return False
+            size = min(size, int(state.get("chunk_max") or size))
+            data = _chunk(store, upload_id, start, size)
+            if data is None:
+                return False  # erased meanwhile (consent withdrawn, visit closed)
+            began = time.monotonic()
+            try:
+                state = _put(worker, upload_id, start, data)
+                took = time.monotonic() - began
+                if took < FAST_SECONDS:  # a fast link: fewer, larger requests
+                    size *= 2
+                elif took > SLOW_SECONDS:  # a slow one: a cut loses less
+                    size = max(CHUNK_MIN, size // 2)
+            except Problem as exc:
+                if exc.code not in ("wrong_offset", "sha256_mismatch"):
+                    raise
+                state = _start(worker, row)  # where the hub's copy ends now
+    except Problem as exc:
+        log.info("document %s not sent yet: %s", upload_id, exc.words)
+        _failed(store, upload_id, exc)
+        raise
+
+
+def _waiting(store: Store) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT u.id, u.visit_id, u.doc_type, u.size, u.sha256, u.tries FROM hub_uploads u"
+        " JOIN hub_upload_content c ON c.upload_id = u.id"
+        " WHERE u.state = 'waiting' ORDER BY u.queued_at, u.id"
+    )
+
+
+def waiting(store: Store) -> bool:
+    return bool(store.query("SELECT 1 FROM hub_uploads WHERE state = 'waiting' LIMIT 1"))
+
+
+@dataclass
+class Sent:
+    sent: int = 0
+    error: str | None = None
+
+
+def send_all(worker: SyncWorker, budget: float | None = None) -> Sent:
+    """Send every waiting upload (`pvp sync --once`; the Uploader with a budget)."""
+    done = Sent()
+    deadline = None if budget is None else time.monotonic() + budget
+    for row in _waiting(worker.store):
+        try:
+            if send_one(worker, row, deadline):
+                done.sent += 1
+            else:
+                break
+        except Problem as exc:
+            done.error = exc.words
+            if not exc.final:
+                break  # the hub or the link: the next ones would fail too
+    return done
+
+
+class Uploader:
+    """The sync worker's task: a turn of at most BUDGET_SECONDS of chunks, between the
+    outbox's batches (a new event goes before the rest of a long upload); after a failed
+    exchange, the next turn waits (doubling, up to RETRY_MAX_SECONDS)."""
+
+    def __init__(self, budget: float = BUDGET_SECONDS) -> None:
+        self.budget = budget
+        self._not_before = 0.0
+        self._failures = 0
+
+    def __call__(self, worker: SyncWorker) -> None:
+        if time.monotonic() < self._not_before:
+            return
+        error = erase_on_hub(worker)
+        if error is None and waiting(worker.store) and not worker.outbox.has_work():
+            # (while events wait, they go first: the hub needs the visit)
+            error = send_all(worker, self.budget).error
+        if error is None:
+            self._failures = 0
+            return
+        self._failures += 1
+        wait = min(worker.wait_initial * 2 ** (self._failures - 1), RETRY_MAX_SECONDS)
+        self._not_before = time.monotonic() + wait
+
+
+# ------------------------------------------------------------- the hub's copy, erased
+def _closed_on_hub_sql() -> str:
+    return """SELECT DISTINCT u.visit_id FROM hub_uploads u
+        LEFT JOIN visits v ON v.id = u.visit_id
+        WHERE u.hub_copy = 1
+        AND (v.id IS NULL OR v.status NOT IN ('waiting', 'called', 'in_session'))"""
+
+
+def erase_on_hub(worker: SyncWorker) -> str | None:
+    """Once a visit is closed, the hub erases the bytes of its documents too
+    (`DELETE /site/visits/{id}/documents?reason=visit_closed`): every copy goes with the
+    visit, as the kiosk's and the spool's. Returns the problem in words, else None."""
+    store = worker.store
+    visits = [row["visit_id"] for row in store.query(_closed_on_hub_sql())]
+    for visit_id in visits:
+        try:
+            response = worker.client.delete(
+                f"/api/v1/site/visits/{visit_id}/documents",
+                params={"reason": "visit_closed"},
+                headers=_headers(worker),
+            )
+        except httpx.HTTPError as exc:
+            return f"hub unreachable ({type(exc).__name__})"
+        if response.status_code == 401:
+            from .sync import TokenRefused
+
+            raise TokenRefused("HTTP 401")
+        if response.status_code not in (200, 404):  # 404: the hub has no such visit
+            return f"HTTP {response.status_code} {_error_code(response)}".strip()
+        now = to_iso(datetime.now(UTC))
+        with store.transaction() as db:
+            db.execute(
+                "UPDATE hub_uploads SET hub_copy = 0, hub_erased_at = ?, updated_at = ?"
+                " WHERE visit_id = ? AND hub_copy = 1",
+                [now, now, visit_id],
+            )
+        log.info("visit %s closed: its documents erased on the hub", visit_id)
+    return None
+
+
+# ---------------------------------------------------------------------- opened or not
+def follow(worker: SyncWorker) -> int:
+    """Ask the hub about each sent document not yet opened (at the pull's pace): its
+    `opened_at` is recorded. Returns how many were newly opened."""
+    # Only while the visit is open: once it closed, the agent's reading no longer matters.
+    rows = worker.store.query(
+        "SELECT u.id FROM hub_uploads u JOIN visits v ON v.id = u.visit_id"
+        " WHERE u.state = 'sent' AND v.status IN ('waiting', 'called', 'in_session')"
+    )
+    opened = 0
+    for row in rows:
+        try:
+            response = worker.client.get(f"{START_PATH}/{row['id']}", headers=_headers(worker))
+        except httpx.HTTPError as exc:
+            log.info("document %s: state not read (%s)", row["id"], type(exc).__name__)
+            return opened
+        if response.status_code != 200:
+            continue
+        at = _answer(response).get("opened_at")
+        if isinstance(at, str):
+            with worker.store.transaction() as db:
+                db.execute(
+                    "UPDATE hub_uploads SET state = 'opened', opened_at = ?, updated_at = ?"
+                    " WHERE id = ? AND state = 'sent'",
+                    [at, to_iso(datetime.now(UTC)), row["id"]],
+                )
+            opened += 1
+    return opened

@@ -1,0 +1,227 @@
+"""A scanned document the desk sends to the agent reaches a real hub, on SQLite and
+PostgreSQL: refused without the visitor's consent (nothing queued, nothing sent), queued
+with its `document_sent` event, sent by the sync worker in chunks that resume where the
+hub's copy ends after a crash (a new worker, as after a restart), whole and with the same
+sha256 on the hub, the site's spool emptied; the agent's first view comes back through
+the pull as "opened" with its time. Consent withdrawn or the visit closed: the spool's
+copy goes and nothing more is sent. No visitor name in the log."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pikepdf
+import pytest
+
+from kiosk_bridge.shapes import DocumentInfo
+from pvp_tui.core import hub_uploads
+from pvp_tui.core.documents import DocTrace, DocumentLog
+from pvp_tui.core.errors import PvpError
+from pvp_tui.core.frontdesk import CheckIn, FrontDesk
+from pvp_tui.core.pull import pull
+from pvp_tui.core.store import Store
+from tests.hub.people_pages import agent, signed_in
+from tests.hub.regions import Hub, Region
+from tests.hub.test_site_sync import SiteDesk, make_site
+
+NAME = "Visiteuse Secrete"
+
+
+def big_pdf(filler: int, pages: int = 2) -> bytes:
+    """A valid PDF of about `filler` bytes more than its pages (random, incompressible)."""
+    pdf = pikepdf.new()
+    for number in range(pages):
+        pdf.add_blank_page(page_size=(595, 842))
+        text = f"BT /F1 12 Tf 72 720 Td (PAGE {number}) Tj ET".encode()
+        pdf.pages[number].Contents = pdf.make_stream(text)
+    if filler:
+        pdf.Root.PvpFiller = pdf.make_stream(os.urandom(filler))
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+def scanned(log: DocumentLog, visit_id: str, data: bytes, doc: str | None = None) -> DocTrace:
+    info = {
+        "id": doc or f"doc_{uuid.uuid4().hex[:16]}",
+        "pages": 2,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    return log.captured(visit_id, "kiosk-1", cast(DocumentInfo, info), "payslip")
+
+
+def visitor_in_session(site: SiteDesk) -> str:
+    visit = site.desk.check_in(CheckIn(partner_id="caf", name=NAME))
+    site.desk.call(visit.ticket)
+    site.desk.start(visit.ticket)
+    return visit.id
+
+
+def hub_state(hub: Hub, site: SiteDesk, upload_id: str) -> dict[str, object] | None:
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        answer = client.get(f"/api/v1/site/documents/{upload_id}", headers=site.site.auth)
+    if answer.status_code == 404:
+        return None
+    assert answer.status_code == 200, answer.text
+    state: dict[str, object] = answer.json()
+    return state
+
+
+def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
+    hub: Hub, region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(hub_uploads, "CHUNK", 256 * 1024)
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(1_200_000)
+    trace = scanned(log, visit_id, data)
+
+    # No consent: refused in words, nothing queued.
+    with pytest.raises(PvpError) as refused:
+        log.send_to_agent(trace, data)
+    assert refused.value.code == "no_consent"
+    assert "accord" in str(refused.value)  # in French by default
+    assert hub_uploads.of_visit(site.store, visit_id) == []
+
+    trace = log.updated(trace, consent=True)
+    upload = log.send_to_agent(trace, data)
+    assert (upload.state, upload.size, upload.sent_bytes) == ("waiting", len(data), 0)
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    assert log.get(visit_id, trace.id).sent  # type: ignore[union-attr]
+    with pytest.raises(PvpError) as again:
+        log.send_to_agent(trace, data)
+    assert again.value.code == "already_sent"
+
+    # The process that was sending died after two chunks (sent here by hand, as it did).
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None  # the visit's events first
+        with httpx.Client(base_url=hub.url, timeout=30) as client:
+            (row,) = hub_uploads._waiting(site.store)
+            state = hub_uploads._start(worker, row)
+            assert state["received_bytes"] == 0
+            for start in (0, 256 * 1024):
+                put = client.put(
+                    f"/api/v1/site/documents/{upload.id}/chunks/{start}",
+                    content=data[start : start + 256 * 1024],
+                    headers=site.site.auth,
+                )
+                assert put.status_code == 200, put.text
+    finally:
+        worker._release()
+
+    # A new worker (pvp restarted) resumes from the hub's 512 KiB, not from 0.
+    puts: list[tuple[int, int]] = []
+    worker = site.worker()
+
+    def seen(request: httpx.Request) -> None:
+        if request.method == "PUT":
+            puts.append((int(request.url.path.rsplit("/", 1)[1]), len(request.content)))
+
+    worker.client.event_hooks["request"].append(seen)
+    assert worker.acquire()
+    try:
+        done = hub_uploads.send_all(worker)
+        assert (done.sent, done.error) == (1, None)
+    finally:
+        worker._release()
+    assert puts[0] == (512 * 1024, 256 * 1024)
+    for (start, length), (after, _length) in itertools.pairwise(puts):
+        assert after == start + length  # each chunk once, in order
+    assert puts[-1][0] + puts[-1][1] == len(data)
+    assert puts[1][1] > 256 * 1024  # a fast link: the next chunk is larger
+
+    (sent,) = hub_uploads.of_visit(site.store, visit_id)
+    assert (sent.state, sent.sent_bytes, sent.opened_at) == ("sent", len(data), None)
+    assert sent.sent_at is not None
+    assert hub_uploads.spooled(site.store, upload.id) is None  # the spool keeps nothing sent
+    state = hub_state(hub, site, upload.id)
+    assert state is not None
+    assert (state["state"], state["sha256"], state["size"]) == ("ready", sent.sha256, len(data))
+    assert state["visit_id"] == visit_id and state["type"] == "payslip"
+
+    # Not opened yet: the pull says nothing; the agent opens it: the pull brings the time.
+    worker = site.worker()
+    try:
+        assert pull(worker, site.desk.config).opened == 0
+        login = agent(region, "caf", [site.site.slug])
+        with signed_in(hub.url, login) as browser:
+            shown = browser.get(f"/agent/documents/{upload.id}")
+        assert shown.status_code == 200
+        assert hashlib.sha256(shown.content).digest() == hashlib.sha256(data).digest()
+        assert pull(worker, site.desk.config).opened == 1
+    finally:
+        worker.close()
+    (opened,) = hub_uploads.of_visit(site.store, visit_id)
+    state = hub_state(hub, site, upload.id)
+    assert state is not None
+    assert (opened.state, opened.opened_at) == ("opened", state["opened_at"])
+
+    # The visit closes: the hub's copy goes with it (the kiosk's and the spool's did).
+    site.desk.finish(site.desk.get(visit_id).ticket, "resolved")
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        hub_uploads.Uploader()(worker)
+    finally:
+        worker._release()
+    state = hub_state(hub, site, upload.id)
+    assert state is not None
+    assert (state["state"], state["deleted_reason"]) == ("deleted", "visit_closed")
+    row = site.store.query("SELECT hub_copy, hub_erased_at FROM hub_uploads")[0]
+    assert row["hub_copy"] == 0 and row["hub_erased_at"] is not None
+    with signed_in(hub.url, login) as browser:
+        assert browser.get(f"/agent/documents/{upload.id}").status_code == 404
+
+    assert NAME not in caplog.text
+    assert NAME not in hub.process.log.read_text()
+
+
+def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothing(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    first, second = big_pdf(50_000), big_pdf(60_000)
+    one = log.updated(scanned(log, visit_id, first), consent=True)
+    two = log.updated(scanned(log, visit_id, second), consent=True)
+    up_one = log.send_to_agent(one, first)
+    up_two = log.send_to_agent(two, second)
+    assert hub_uploads.spooled(site.store, up_one.id) == first
+
+    log.updated(one, consent=False)  # the visitor changed their mind before it went
+    assert hub_uploads.spooled(site.store, up_one.id) is None
+    assert hub_uploads.get(site.store, up_one.id).state == "erased"  # type: ignore[union-attr]
+
+    site.desk.finish(site.desk.get(visit_id).ticket, "resolved")
+    FrontDesk(Store(site.db), site.desk.base_config, actor="test").purge_personal_data()
+    assert hub_uploads.spooled(site.store, up_two.id) is None
+    assert hub_uploads.get(site.store, up_two.id).state == "erased"  # type: ignore[union-attr]
+    wal = Path(f"{site.db}-wal")
+    raw = site.db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    for data in (first, second):
+        middle = len(data) // 2
+        assert data[middle : middle + 64] not in raw
+
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        assert hub_uploads.send_all(worker).sent == 0
+    finally:
+        worker._release()
+    assert hub_state(hub, site, up_one.id) is None and hub_state(hub, site, up_two.id) is None
