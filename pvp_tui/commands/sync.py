@@ -112,10 +112,7 @@ def run(context: Context, args: argparse.Namespace) -> int:
             time.sleep(0.5)
         try:
             result = worker.drain(timeout=args.wait)
-            uploaded = erased = None
-            if not result.error:
-                erased = hub_uploads.erase_on_hub(worker)  # closed visits' documents
-                uploaded = hub_uploads.send_all(worker)
+            uploaded = hub_uploads.send_all(worker) if not result.error else None
             pulled = pull(worker, context.config)
         finally:
             worker._release()
@@ -150,7 +147,7 @@ def run(context: Context, args: argparse.Namespace) -> int:
                     result.held,
                 ).format(n=result.held)
             )
-        upload_error = erased or (uploaded.error if uploaded is not None else None)
+        upload_error = uploaded.error if uploaded is not None else None
         if result.error or pulled.error or upload_error:
             print("pvp: " + (result.error or pulled.error or upload_error or ""), file=sys.stderr)
             return 1

@@ -23,8 +23,7 @@ Three steps, each in its own place:
 Erasure: the visitor unticking consent stops the upload and erases the spool's copy in
 the consent's own transaction (`withdraw`; the hub drops its copy when that event is
 pushed); a closed visit's bytes go with its other papers (`erase_closed`, from
-`FrontDesk.purge_personal_data`), and the worker has the hub erase its copy
-(`erase_on_hub`). No visitor name is ever sent or logged: ids, sizes and
+`FrontDesk.purge_personal_data`). No visitor name is ever sent or logged: ids, sizes and
 codes only.
 """
 
@@ -285,7 +284,7 @@ def _progress(store: Store, upload_id: str, state: dict[str, Any]) -> None:
     now = to_iso(datetime.now(UTC))
     with store.transaction() as db:
         db.execute(
-            "UPDATE hub_uploads SET sent_bytes = ?, error = NULL, hub_copy = 1, updated_at = ?"
+            "UPDATE hub_uploads SET sent_bytes = ?, error = NULL, updated_at = ?"
             " WHERE id = ? AND state = 'waiting'",
             [int(state.get("received_bytes") or 0), now, upload_id],
         )
@@ -296,7 +295,7 @@ def _sent(store: Store, upload_id: str, state: dict[str, Any]) -> None:
     now = to_iso(datetime.now(UTC))
     with store.transaction() as db:
         db.execute(
-            """UPDATE hub_uploads SET state = 'sent', sent_bytes = size, hub_copy = 1,
+            """UPDATE hub_uploads SET state = 'sent', sent_bytes = size,
                    sent_at = coalesce(sent_at, ?), error = NULL, updated_at = ?
                WHERE id = ? AND state = 'waiting'""",
             [now, now, upload_id],
@@ -414,58 +413,17 @@ class Uploader:
         self._failures = 0
 
     def __call__(self, worker: SyncWorker) -> None:
-        if time.monotonic() < self._not_before:
+        if time.monotonic() < self._not_before or not waiting(worker.store):
             return
-        error = erase_on_hub(worker)
-        if error is None and waiting(worker.store) and not worker.outbox.has_work():
-            # (while events wait, they go first: the hub needs the visit)
-            error = send_all(worker, self.budget).error
-        if error is None:
+        if worker.outbox.has_work():
+            return  # the visit's events first (the hub needs the visit)
+        done = send_all(worker, self.budget)
+        if done.error is None:
             self._failures = 0
             return
         self._failures += 1
         wait = min(worker.wait_initial * 2 ** (self._failures - 1), RETRY_MAX_SECONDS)
         self._not_before = time.monotonic() + wait
-
-
-# ------------------------------------------------------------- the hub's copy, erased
-def _closed_on_hub_sql() -> str:
-    return """SELECT DISTINCT u.visit_id FROM hub_uploads u
-        LEFT JOIN visits v ON v.id = u.visit_id
-        WHERE u.hub_copy = 1
-        AND (v.id IS NULL OR v.status NOT IN ('waiting', 'called', 'in_session'))"""
-
-
-def erase_on_hub(worker: SyncWorker) -> str | None:
-    """Once a visit is closed, the hub erases the bytes of its documents too
-    (`DELETE /site/visits/{id}/documents?reason=visit_closed`): every copy goes with the
-    visit, as the kiosk's and the spool's. Returns the problem in words, else None."""
-    store = worker.store
-    visits = [row["visit_id"] for row in store.query(_closed_on_hub_sql())]
-    for visit_id in visits:
-        try:
-            response = worker.client.delete(
-                f"/api/v1/site/visits/{visit_id}/documents",
-                params={"reason": "visit_closed"},
-                headers=_headers(worker),
-            )
-        except httpx.HTTPError as exc:
-            return f"hub unreachable ({type(exc).__name__})"
-        if response.status_code == 401:
-            from .sync import TokenRefused
-
-            raise TokenRefused("HTTP 401")
-        if response.status_code not in (200, 404):  # 404: the hub has no such visit
-            return f"HTTP {response.status_code} {_error_code(response)}".strip()
-        now = to_iso(datetime.now(UTC))
-        with store.transaction() as db:
-            db.execute(
-                "UPDATE hub_uploads SET hub_copy = 0, hub_erased_at = ?, updated_at = ?"
-                " WHERE visit_id = ? AND hub_copy = 1",
-                [now, now, visit_id],
-            )
-        log.info("visit %s closed: its documents erased on the hub", visit_id)
-    return None
 
 
 # ---------------------------------------------------------------------- opened or not

@@ -272,9 +272,7 @@ def m010_hub_uploads(db: Database) -> None:
     # in chunks (resumed from the hub's `received_bytes`), then followed until the agent
     # opens them. `hub_upload_content` is the spool: the bytes until the hub holds them
     # whole, erased with secure_delete then, or when consent is withdrawn or the visit
-    # closes. `hub_copy`: the hub may hold some of its bytes (until the visit closed and
-    # the hub confirmed their erasure, `hub_erased_at`). `id` is the hub's
-    # (pvp_common.document_ids.site_document_id).
+    # closes. `id` is the hub's (pvp_common.document_ids.site_document_id).
     db.execute(
         """
         CREATE TABLE hub_uploads (
@@ -293,15 +291,11 @@ def m010_hub_uploads(db: Database) -> None:
             opened_at TEXT,
             tries INTEGER NOT NULL DEFAULT 0,
             error TEXT,
-            hub_copy INTEGER NOT NULL DEFAULT 0,
-            hub_erased_at TEXT,
             updated_at TEXT NOT NULL
         )
         """
     )
     db.execute("CREATE INDEX hub_uploads_visit ON hub_uploads(visit_id)")
-    # Uploads whose bytes the hub may hold (some sent): erased there once the visit closes.
-    db.execute("CREATE INDEX hub_uploads_hub_copy ON hub_uploads(visit_id) WHERE hub_copy = 1")
     db.execute(
         "CREATE INDEX hub_uploads_open ON hub_uploads(state) WHERE state IN ('waiting', 'sent')"
     )

@@ -169,23 +169,6 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
     assert state is not None
     assert (opened.state, opened.opened_at) == ("opened", state["opened_at"])
 
-    # The visit closes: the hub's copy goes with it (the kiosk's and the spool's did).
-    site.desk.finish(site.desk.get(visit_id).ticket, "resolved")
-    worker = site.worker()
-    assert worker.acquire()
-    try:
-        assert worker.drain(timeout=20).error is None
-        hub_uploads.Uploader()(worker)
-    finally:
-        worker._release()
-    state = hub_state(hub, site, upload.id)
-    assert state is not None
-    assert (state["state"], state["deleted_reason"]) == ("deleted", "visit_closed")
-    row = site.store.query("SELECT hub_copy, hub_erased_at FROM hub_uploads")[0]
-    assert row["hub_copy"] == 0 and row["hub_erased_at"] is not None
-    with signed_in(hub.url, login) as browser:
-        assert browser.get(f"/agent/documents/{upload.id}").status_code == 404
-
     assert NAME not in caplog.text
     assert NAME not in hub.process.log.read_text()
 
