@@ -381,3 +381,25 @@ async def test_digits_set_the_feeders_page_count() -> None:
         bar.type_pages("3")
         await pilot.pause()
         assert bar.settings()["max_pages"] == 3
+
+
+async def test_a_drawn_picture_follows_a_change_of_width() -> None:
+    """Drawn lines are kept between frames, but a narrower terminal draws them again
+    (they were kept while only the height matched, and overflowed the new width)."""
+    from textual.app import App, ComposeResult
+
+    from pvp_tui.ui.screens.documents.thumbs import PageThumb
+
+    class One(App[None]):
+        CSS = "PageThumb { width: 1fr; max-height: 100; height: 1fr; }"
+
+        def compose(self) -> ComposeResult:
+            yield PageThumb(1, Image.new("RGB", (300, 200), "navy"))
+
+    async with One().run_test(size=(40, 14)) as pilot:
+        thumb = pilot.app.query_one(PageThumb)
+        assert thumb.render_line(0).cell_length == thumb.content_size.width == 38
+        await pilot.resize_terminal(30, 14)
+        await pilot.pause()
+        assert thumb.content_size.width == 28
+        assert all(thumb.render_line(y).cell_length == 28 for y in range(12))

@@ -30,7 +30,13 @@ from ...core.i18n import N_, _
 from ...core.kiosks import NO_KIOSK, BridgeError, KioskLink, bridge_message
 from .. import actions
 from .dialogs import ConfirmDialog
-from .documents.thumbs import current_mode, decode, graphics_widget, halfblock_lines
+from .documents.thumbs import (
+    DrawnWidget,
+    current_mode,
+    decode,
+    graphics_widget,
+    halfblock_lines,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -54,7 +60,7 @@ VIEWS = {
 }
 
 
-class KioskPicture(Widget):
+class KioskPicture(DrawnWidget):
     """The kiosk's screen as a picture, or a sentence when there is none to show."""
 
     DEFAULT_CSS = """
@@ -87,12 +93,6 @@ class KioskPicture(Widget):
             self._shown.remove()
             self._shown = None
         self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        cols, rows = self.content_size.width, self.content_size.height
-        if self._lines is None or len(self._lines) != rows:
-            self._lines = self._draw(cols, rows)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(cols)
 
     def _draw(self, cols: int, rows: int) -> list[Strip]:
         if cols <= 0 or rows <= 0:

@@ -115,7 +115,24 @@ def _rgb(pixel: Any) -> str:
     return f"rgb({r},{g},{b})"
 
 
-class PageThumb(Widget):
+class DrawnWidget(Widget):
+    """A widget drawn line by line from `_draw(cols, rows)`, kept until the size or
+    what it shows changes (a subclass sets `self._lines = None` then)."""
+
+    _lines: list[Strip] | None = None
+    _drawn_size: tuple[int, int] = (0, 0)
+
+    def render_line(self, y: int) -> Strip:
+        cols, rows = self.content_size.width, self.content_size.height
+        if self._lines is None or self._drawn_size != (cols, rows):
+            self._lines, self._drawn_size = self._draw(cols, rows), (cols, rows)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(cols)
+
+    def _draw(self, cols: int, rows: int) -> list[Strip]:
+        raise NotImplementedError
+
+
+class PageThumb(DrawnWidget):
     """One page: its picture (or a text box) and its number underneath."""
 
     DEFAULT_CSS = """
@@ -147,12 +164,6 @@ class PageThumb(Widget):
         self.page, self.image, self._lines = page, image, None
         self.border_subtitle = _("p. {n}").format(n=page)
         self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        cols, rows = self.content_size.width, self.content_size.height
-        if self._lines is None or len(self._lines) != rows:
-            self._lines = self._draw(cols, rows)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(cols)
 
     def _draw(self, cols: int, rows: int) -> list[Strip]:
         if cols <= 0 or rows <= 0:
