@@ -29,7 +29,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,8 @@ import psycopg
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import exc as sa_exc
 
-from ..database import as_uuid, is_postgresql, sql_on_driver, write_transaction
+from .. import directory
+from ..database import IMMEDIATE, as_uuid, is_postgresql, sql_on_driver, write_transaction
 from ..errors import HubError
 from ..schema import rdv_sp_endpoints, rdv_sp_inbox
 from . import intake, signature
@@ -76,7 +77,7 @@ def _now() -> datetime:
 
 def record_of(appointment: Appointment) -> dict[str, Any]:
     """What the inbox keeps of a delivery: the appointment as the hub reads it."""
-    record = asdict(appointment)
+    record = dict(appointment.__dict__)  # its fields (asdict's deep copy costs 50 µs)
     record["uuid"] = str(appointment.uuid)
     record["starts_at"] = appointment.starts_at.isoformat()
     record["ends_at"] = appointment.ends_at.isoformat() if appointment.ends_at else None
@@ -124,8 +125,19 @@ def receive(
         intake.micros(delivery.timestamp),
         record_of(delivery.appointment),
     )
-    with write_transaction(engine) as conn:
-        sql_on_driver(conn, _PUT, params).close()
+    with engine.connect() as conn:
+        if is_postgresql(conn):  # one statement: the driver's own commit, nothing more
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            try:
+                sql_on_driver(conn, _PUT, params).close()
+                driver.commit()
+            except BaseException:
+                driver.rollback()
+                raise
+        else:
+            with conn.execution_options(**{IMMEDIATE: True}).begin():
+                sql_on_driver(conn, _PUT, params).close()
     _WAKE.set()
     return "received"
 
@@ -150,7 +162,6 @@ _TAKE_PG = _TAKE + " FOR UPDATE SKIP LOCKED"
 _LOCK_ALL = (
     "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS s"
 )
-_LOCK_CHANGES = "LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"
 _DONE = "DELETE FROM rdv_sp_inbox WHERE id = %s"
 _FAILED = "UPDATE rdv_sp_inbox SET attempts = attempts + 1, error = %s, retry_at = %s WHERE id = %s"
 _DROP_FAILED = "DELETE FROM rdv_sp_inbox WHERE error IS NOT NULL AND received_at < %s"
@@ -175,15 +186,23 @@ def _apply_rows(engine: Engine, conn: Connection, rows: list[_Row], now: datetim
             outcomes["gone"] += 1
             continue
         work.append((row, endpoint, appointment_of(row.record)))
+    batch = intake.Batch(lookups={})
     if work and is_postgresql(conn):
         keys = sorted({intake.lock_id(e.id, a.rdv_id) for _, e, a in work})
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(_LOCK_ALL, (keys,))  # a list: an array (sql_on_driver's is JSON)
         cursor.close()
-        sql_on_driver(conn, _LOCK_CHANGES, ()).close()
-    for row, endpoint, appointment in work:
-        destroyed = row.event == "destroyed"
-        outcomes[intake.apply_in(conn, endpoint, appointment, row.version_us, destroyed, now)] += 1
+        wanted: dict[uuid.UUID, set[int]] = {}
+        for _, endpoint, appointment in work:
+            wanted.setdefault(endpoint.id, set()).add(appointment.rdv_id)
+        batch.states = intake.read_states(conn, wanted)
+    with directory.changes_locked(conn):
+        for row, endpoint, appointment in work:
+            destroyed = row.event == "destroyed"
+            outcome = intake.apply_in(
+                conn, endpoint, appointment, row.version_us, destroyed, now, batch
+            )
+            outcomes[outcome] += 1
     for endpoint_id in {e.id for _, e, _ in work}:
         intake.stamp_delivery(conn, endpoint_id, now)
     sql_on_driver(conn, _DONE, [(row.id,) for row in rows], many=True).close()

@@ -283,6 +283,38 @@ def apply(
         return apply_in(conn, endpoint, appointment, micros(version), destroyed, clock())
 
 
+@dataclass
+class Batch:
+    """What a batch of states applied in one transaction reads once: the states of its
+    appointments (read together beforehand: `read_states`; kept up to date as each is
+    applied) and the sites and partners."""
+
+    states: dict[tuple[uuid.UUID, int], Any] | None = None
+    lookups: dict[tuple[Any, ...], Any] | None = None
+
+
+_STATES = (
+    "SELECT rdv_id, version_us, digest, appointment_id FROM rdv_sp_states"
+    " WHERE endpoint_id = %s AND rdv_id = ANY(%s)"
+)
+
+
+def read_states(conn: Connection, wanted: dict[uuid.UUID, set[int]]) -> dict[Any, Any]:
+    """The states of these appointments (by endpoint), in one statement per endpoint
+    (PostgreSQL: an array parameter); a missing one is None."""
+    states: dict[tuple[uuid.UUID, int], Any] = {}
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for endpoint_id, rdv_ids in wanted.items():
+            states.update(((endpoint_id, r), None) for r in rdv_ids)
+            cursor.execute(_STATES, (endpoint_id, sorted(rdv_ids)))
+            for rdv_id, version_us, digest, appointment_id in cursor.fetchall():
+                states[(endpoint_id, rdv_id)] = (version_us, digest, appointment_id)
+    finally:
+        cursor.close()
+    return states
+
+
 def apply_in(
     conn: Connection,
     endpoint: Endpoint,
@@ -290,6 +322,7 @@ def apply_in(
     version_us: int,
     destroyed: bool,
     now: datetime,
+    batch: Batch | None = None,
 ) -> str:
     """Apply one state of an appointment in the caller's write transaction, which holds
     the appointment's lock on PostgreSQL (`lock_id`); what happened, in one word: added,
@@ -312,11 +345,14 @@ def apply_in(
     digest = _digest(facts)
     item = None if aside else _input(site or "", partner or "", appointment, status)
     key = {"e": endpoint.id, "r": appointment.rdv_id}
-    state = _run(conn, _STATE, key)
+    known = batch.states if batch is not None else None
+    state = _run(conn, _STATE, key) if known is None else known[(endpoint.id, appointment.rdv_id)]
     if state is not None and version_us < state[0]:
         return "older"
     if state is not None and state[1] == digest:
         _run(conn, _STATE_SEEN, {**key, "v": max(version_us, state[0])})
+        if known is not None:
+            known[(endpoint.id, appointment.rdv_id)] = (max(version_us, state[0]), *state[1:])
         return "unchanged"
     appointment_id = as_uuid(state[2]) if state is not None and state[2] else None
     if item is None:
@@ -326,7 +362,10 @@ def apply_in(
     elif appointment_id is None and status == "cancelled":
         outcome = "cancelled"  # never at a site: nothing to take back
     else:
-        appointment_id, what = appointments.upsert_in(conn, endpoint.region_id, item, None, now)
+        lookups = batch.lookups if batch is not None else None
+        appointment_id, what = appointments.upsert_in(
+            conn, endpoint.region_id, item, None, now, lookups
+        )
         outcome = "cancelled" if status == "cancelled" else what
     values = {
         **key,
@@ -338,6 +377,8 @@ def apply_in(
         "status": status,
     }
     _run(conn, _STATE_NEW if state is None else _STATE_SET, values)
+    if known is not None:
+        known[(endpoint.id, appointment.rdv_id)] = (version_us, digest, appointment_id)
     return outcome
 
 
