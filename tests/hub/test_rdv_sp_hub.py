@@ -3,8 +3,9 @@ sender signs them, repeated and out of order, received into the inbox and applie
 hub's applier; refusals that store nothing; appointments that map to no site kept aside;
 the API catch-up through `pvp-hub rdv-sp sync` over three pages; a burst of 2,000
 appointments for 40 sites; a hub killed after answering applies the delivery at its next
-start; a delivery that cannot be applied does not block the others. What a site would
-pull is read from the hub's own pull API with the site's token."""
+start; a delivery that cannot be applied does not block the others; two hub processes
+share one inbox. What a site would pull is read from the hub's own pull API with the
+site's token."""
 
 from __future__ import annotations
 
@@ -560,3 +561,71 @@ def test_a_delivery_that_cannot_be_applied_does_not_block_the_others(
     finally:
         second.stop()
         engine.dispose()
+
+
+@pytest.mark.timeout(600)
+def test_two_hub_processes_share_the_inbox_and_keep_the_latest_states(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest
+) -> None:
+    """Three states of each of 200 appointments, shuffled, delivered to two hub processes
+    of one database at once (8 connections): whichever process applies a row, each
+    appointment ends in its latest state, and every row is applied once."""
+    import random
+
+    engine, _region, site, path, organisation = _own_hub(
+        hub, workdir, request, f"rdv_two_{hub.kind}_{uuid.uuid4().hex[:6]}"
+    )
+    url = engine.url.render_as_string(hide_password=False)
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    deliveries = []
+    for n in range(200):
+        first = rdv_sp.rdv(20_000 + n, tomorrow_at(9), organisation_id=organisation)
+        same = {"rdv_uuid": uuid.UUID(first["uuid"]), "organisation_id": organisation}
+        moved = rdv_sp.rdv(20_000 + n, tomorrow_at(10), **same)
+        last = (
+            dict(moved, status="revoked")
+            if n % 2 == 0
+            else rdv_sp.rdv(20_000 + n, tomorrow_at(11), **same)
+        )
+        for minutes, (data, event) in enumerate(
+            [(first, "created"), (moved, "updated"), (last, "updated")]
+        ):
+            deliveries.append(rdv_sp.delivery(SECRET, data, event, t0 + timedelta(minutes=minutes)))
+    random.Random(7).shuffle(deliveries)
+    hubs = [HubProcess(url, workdir), HubProcess(url, workdir)]
+    try:
+        for process in hubs:
+            process.start()
+        clients = [httpx.Client(base_url=p.url, timeout=60) for p in hubs]
+
+        def post(numbered: tuple[int, tuple[bytes, dict[str, str]]]) -> str:
+            n, (body, headers) = numbered
+            answer = clients[n % 2].post(path, content=body, headers=headers)
+            return f"{answer.status_code} {answer.json().get('outcome')}"
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = Counter(pool.map(post, enumerate(deliveries)))
+        assert answers == {"200 received": 600}, answers
+        applied(engine)
+        items = pulled(clients[0], site)
+        for client in clients:
+            client.close()
+    finally:
+        for process in hubs:
+            process.stop()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(appointments.c.external_id, appointments.c.status, appointments.c.starts_at)
+        ).all()
+        states = conn.execute(select(func.count()).select_from(rdv_sp_states)).scalar()
+    # A cancellation applied first never reaches the site (nothing to take back).
+    assert states == 200 and len(items) == len(rows)
+    assert sum(int(r.external_id.split("/")[1]) % 2 for r in rows) == 100
+    for external_id, status, starts_at in rows:
+        if int(external_id.split("/")[1]) % 2 == 0:
+            assert status == "cancelled", external_id
+        else:
+            assert (status, starts_at) == ("planned", tomorrow_at(11)), external_id
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar() == 0
+    engine.dispose()
