@@ -44,6 +44,7 @@ from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
 from .presence import LAST_SEEN
+from .rdv_sp import inbox as rdv_inbox
 from .rdv_sp import intake as rdv_intake
 from .rdv_sp import signature as rdv_signature
 from .rdv_sp.payload import PayloadError
@@ -93,6 +94,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     engine = engine or make_engine(config.database_url)
     limits = config.limits
+    applier = rdv_inbox.Applier(engine, limits.rdv_sp_gather_ms / 1000)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +110,9 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
             asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
             asyncio.create_task(_rdv_sp_loop(engine)),
         ]
+        applier.start()  # what a hub killed after answering left is applied now
         yield
+        await run_in_threadpool(applier.stop)
         await run_in_threadpool(reports.close)
         for task in tasks:
             task.cancel()
@@ -235,8 +239,10 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         tags=["rdv-service-public"],
         summary="A webhook delivery of RDV Service Public (one URL per connected organisation)",
         description="Signed with `X-Lapin-Signature` (hex HMAC-SHA256 of the raw body with "
-        "the organisation's secret). Each appointment's latest state is applied once; a "
-        "repeated or older delivery changes nothing. `pvp-hub admin rdv-sp add` prints the URL.",
+        "the organisation's secret). A delivery verified and read is kept in the hub's "
+        "inbox and answered `received`; it is applied within moments, each appointment's "
+        "latest state once (a repeated or older delivery changes nothing). "
+        "`pvp-hub admin rdv-sp add` prints the URL.",
         response_model=RdvSpAnswer,
         responses=_errors(401, 413, 422, 503),
     )
@@ -244,7 +250,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         body = await _read_body(request, RDV_SP_MAX_BYTES, "not a delivery of RDV Service Public")
         header = request.headers.get(rdv_signature.HEADER)
         try:
-            outcome = await run_in_threadpool(rdv_intake.receive, engine, endpoint, body, header)
+            outcome = await run_in_threadpool(rdv_inbox.receive, engine, endpoint, body, header)
         except rdv_intake.Unauthorized:
             raise HubError(
                 401,

@@ -159,15 +159,26 @@ def upsert_in(
     item: AppointmentInput,
     appointment_id: uuid.UUID | None,
     now: datetime,
+    lookups: dict[tuple[Any, ...], Any] | None = None,
 ) -> tuple[uuid.UUID, str]:
     """`upsert` inside the caller's write transaction (a booking tool's intake checks
-    and records its own state in the same one). `item` must have passed `problems_of`."""
-    found = _one(conn, _SITE, {"region": region_id, "slug": item.site})
+    and records its own state in the same one). `item` must have passed `problems_of`.
+    `lookups`: the sites and partners already read in this transaction (a batch)."""
+
+    def lookup(kind: str, statement: Any, slug: str) -> Any:
+        if lookups is None:
+            return _one(conn, statement, {"region": region_id, "slug": slug})
+        key = (kind, region_id, slug)
+        if key not in lookups:
+            lookups[key] = _one(conn, statement, {"region": region_id, "slug": slug})
+        return lookups[key]
+
+    found = lookup("site", _SITE, item.site)
     if found is None:
         site_id_of(conn, region_id, item.site)  # raises: unknown site, in its words
         raise AssertionError("unreachable")
     site_id, timezone = as_uuid(found[0]), found[1]
-    partner = _one(conn, _PARTNER, {"region": region_id, "slug": item.partner})
+    partner = lookup("partner", _PARTNER, item.partner)
     if partner is None:
         raise HubError(404, "unknown_partner", f"unknown partner {item.partner!r}")
     starts_at = _aware(item.starts_at, timezone)

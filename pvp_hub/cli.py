@@ -721,6 +721,7 @@ def _rdv_sp_list(config: HubConfig, args: argparse.Namespace) -> int:
 
     rows = admin.listing(_engine(config), args.region)
     columns = ["organisation", "label", "webhook", "account", "last_delivery", "aside"]
+    columns += ["not_applied", "not_applied_error"]
     return _show(rows, columns, args.json)
 
 

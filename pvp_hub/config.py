@@ -29,6 +29,9 @@ class SyncLimits:
     clock_skew_seconds: int = 300  # an event dated further ahead of the hub is refused
     max_event_age_days: int = 30  # a site offline longer resends nothing older
     last_seen_seconds: int = 10  # how often sites' last-seen times are written
+    # RDV Service Public's inbox: after a delivery wakes the applier, how long it waits
+    # for more to apply them in one batch (one transaction, one change-log lock).
+    rdv_sp_gather_ms: int = 5
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ def load_hub_config(
         "clock_skew_seconds": (1, 86_400),
         "max_event_age_days": (1, 3650),
         "last_seen_seconds": (1, 3600),
+        "rdv_sp_gather_ms": (0, 600_000),
     }
     defaults = SyncLimits()
     limits = SyncLimits(

@@ -7,8 +7,11 @@ endpoint's cursor walks that log.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -76,14 +79,31 @@ def record_change(
     site_id: uuid.UUID | None = None,
 ) -> None:
     """Append to the change log. On PostgreSQL the log is locked against other writers
-    first, so sequence numbers commit in order and no reader's cursor skips one."""
-    if is_postgresql(conn):
+    first, so sequence numbers commit in order and no reader's cursor skips one (unless
+    the caller took that lock for the whole transaction: `changes_locked`)."""
+    if is_postgresql(conn) and getattr(_HELD, "conn", None) is not conn:
         run_on_driver(conn, _LOCK_CHANGES, {}).close()
     params = {"region": region_id, "site": site_id, "kind": kind, "object": object_id, "at": now()}
     run_on_driver(conn, _NEW_CHANGE, params).close()
 
 
 _LOCK_CHANGES = text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE")
+_HELD = threading.local()
+
+
+@contextlib.contextmanager
+def changes_locked(conn: Connection) -> Iterator[None]:
+    """Take the change log's lock once for the rest of `conn`'s transaction (a batch of
+    changes): `record_change` on `conn`, in this thread, then does not take it again."""
+    if is_postgresql(conn):
+        run_on_driver(conn, _LOCK_CHANGES, {}).close()
+    _HELD.conn = conn
+    try:
+        yield
+    finally:
+        _HELD.conn = None
+
+
 _NEW_CHANGE = changes.insert().values(
     region_id=bindparam("region"),
     site_id=bindparam("site"),

@@ -23,6 +23,7 @@ from pvp_tui.core.config import SHORT_NAME_MAX, Partner
 from pvp_tui.core.models import Status
 from pvp_tui.core.reports import FAILED_STATE
 
+from .rdv_sp import inbox as rdv_inbox
 from .rdv_sp import intake as rdv_intake
 from .schema import admins, events, partners, regions, sites, visits
 
@@ -227,6 +228,7 @@ def overview(
                 failed[site_id] = n
         # RDV Service Public's appointments from today on that map to no site.
         aside = rdv_intake.aside_count(conn, region.id, local_day(now, main_zone(by_zone))[0])
+        not_applied = rdv_inbox.failed_count(conn, region.id)
     views = [_site_view(row, now, counts.get(row.id, []), failed.get(row.id, 0)) for row in rows]
     views.sort(key=lambda v: (v.name.casefold(), v.slug))
     known = sorted(
@@ -238,6 +240,7 @@ def overview(
     result = Overview(region, now, views, known)
     result.totals = _totals(views)
     result.totals["appointments_aside"] = aside
+    result.totals["deliveries_not_applied"] = not_applied
     return result
 
 

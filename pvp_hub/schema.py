@@ -265,6 +265,27 @@ rdv_sp_states = Table(
     Index(None, "aside", "starts_at"),
 )
 
+# RDV Service Public's deliveries, verified and read, waiting to be applied (the webhook
+# answers once its row is here; `rdv_sp.inbox` applies them in batches). Only the
+# minimised appointment is kept (what `rdv_sp_states` and `appointments` take), never the
+# sender's body; a row is deleted once applied. `error`: why it could not be applied
+# (words, no personal value), tried again at `retry_at`, shown in `rdv-sp list`.
+rdv_sp_inbox = Table(
+    "rdv_sp_inbox",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("endpoint_id", Uuid, ForeignKey("rdv_sp_endpoints.id"), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("version_us", BigInteger, nullable=False),  # meta.timestamp, µs since 1970
+    Column("record", Json, nullable=False),  # payload.Appointment's fields, nothing more
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Column("retry_at", UTCDateTime, nullable=True),
+    Index(None, "endpoint_id"),
+    Index(None, "retry_at"),
+)
+
 # The visio room of a visit, made just in time when the site asks for it (the partner's
 # room rule, or the appointment's own room). The URL is never logged; it goes to the
 # site's kiosk and to the agent's page only.

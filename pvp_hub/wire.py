@@ -141,12 +141,9 @@ class AgentVisits(BaseModel):
 
 
 class RdvSpAnswer(BaseModel):
-    outcome: Literal["added", "updated", "cancelled", "aside", "unchanged", "older", "ignored"] = (
-        Field(
-            description="added, updated or cancelled at its site; aside (maps to no site or "
-            "partner: kept apart, shown on the region's view); unchanged (a repeat); older "
-            "(a later state was applied before); ignored (not an appointment)"
-        )
+    outcome: Literal["received", "ignored"] = Field(
+        description="received (verified, read and kept: applied within moments, the "
+        "appointment's latest state only); ignored (not an appointment)"
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,8 +18,8 @@ from pvp_common.checks import ConfigError
 from ..database import read_transaction, write_transaction
 from ..directory import region_id_of
 from ..errors import HubError
-from ..schema import rdv_sp_endpoints, rdv_sp_states
-from .intake import known_slugs, mapping_document
+from ..schema import rdv_sp_endpoints, rdv_sp_inbox, rdv_sp_states
+from .intake import ENDPOINT_CACHE_SECONDS, known_slugs, mapping_document
 from .mapping import read_mapping
 
 MIN_SECRET = 16
@@ -144,6 +144,13 @@ def set_mapping(
             .where(rdv_sp_states.c.endpoint_id == endpoint_id)
             .values(digest="remapped")
         )
+        # Deliveries that could not be applied are tried again under it, once running
+        # hubs have dropped their cached endpoint.
+        conn.execute(
+            update(rdv_sp_inbox)
+            .where(rdv_sp_inbox.c.endpoint_id == endpoint_id, rdv_sp_inbox.c.error.is_not(None))
+            .values(retry_at=datetime.now(UTC) + timedelta(seconds=ENDPOINT_CACHE_SECONDS + 5))
+        )
 
 
 def set_account(
@@ -176,6 +183,7 @@ def remove(engine: Engine, region: str | None, organisation: int) -> None:
     with write_transaction(engine) as conn:
         _region_id, endpoint_id = _owned(conn, region, organisation)
         conn.execute(delete(rdv_sp_states).where(rdv_sp_states.c.endpoint_id == endpoint_id))
+        conn.execute(delete(rdv_sp_inbox).where(rdv_sp_inbox.c.endpoint_id == endpoint_id))
         conn.execute(delete(rdv_sp_endpoints).where(rdv_sp_endpoints.c.id == endpoint_id))
 
 
@@ -192,8 +200,24 @@ def listing(engine: Engine, region: str | None) -> list[dict[str, Any]]:
             )
             .scalar_subquery()
         )
+        failing = (rdv_sp_inbox.c.endpoint_id == rdv_sp_endpoints.c.id) & (
+            rdv_sp_inbox.c.error.is_not(None)
+        )
+        not_applied = select(func.count()).where(failing).scalar_subquery()
+        why = (
+            select(rdv_sp_inbox.c.error)
+            .where(failing)
+            .order_by(rdv_sp_inbox.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         rows = conn.execute(
-            select(rdv_sp_endpoints, aside.label("aside"))
+            select(
+                rdv_sp_endpoints,
+                aside.label("aside"),
+                not_applied.label("not_applied"),
+                why.label("not_applied_error"),
+            )
             .where(rdv_sp_endpoints.c.region_id == region_id)
             .order_by(rdv_sp_endpoints.c.organisation_id)
         ).all()
@@ -209,6 +233,10 @@ def listing(engine: Engine, region: str | None) -> list[dict[str, Any]]:
             "last_delivery": row.last_delivery_at.isoformat() if row.last_delivery_at else "",
             "last_catch_up": row.last_catch_up_at.isoformat() if row.last_catch_up_at else "",
             "aside": row.aside,
+            # Deliveries kept in the inbox because they could not be applied, and why
+            # (the latest one's words: no name, no phone).
+            "not_applied": row.not_applied,
+            "not_applied_error": row.not_applied_error or "",
             "last_error": row.last_error or "",
         }
         for row in rows

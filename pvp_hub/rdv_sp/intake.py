@@ -17,8 +17,9 @@ catch-up both end in `apply`, which keeps each appointment's latest state only.
   the name to call the visitor by, a phone, the visio room. A phone or a room the hub's
   rules refuse is left out rather than the appointment refused.
 
-No web framework in here; `pvp_hub/web/rdv_sp.py` is the route, `pvp_hub/cli.py` the
-commands.
+No web framework in here. The webhook's deliveries come through `inbox` (verified, read,
+one row each, applied in batches by `apply_in`); `pvp_hub/api.py` has the route,
+`pvp_hub/cli.py` the commands.
 """
 
 from __future__ import annotations
@@ -43,10 +44,9 @@ from ..database import as_uuid, is_postgresql, read_transaction, run_on_driver, 
 from ..directory import record_change
 from ..schema import appointments as appointments_table
 from ..schema import partners, rdv_sp_endpoints, rdv_sp_states, regions, sites
-from . import signature
 from .api import ApiError, RdvSpApi
 from .mapping import OrganisationMap
-from .payload import Appointment, PayloadError, read_delivery
+from .payload import Appointment, PayloadError
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def _digest(facts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _lock_id(endpoint_id: uuid.UUID, rdv_id: int) -> int:
+def lock_id(endpoint_id: uuid.UUID, rdv_id: int) -> int:
     digest = hashlib.sha256(endpoint_id.bytes + rdv_id.to_bytes(8, "big", signed=True)).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -274,11 +274,60 @@ def apply(
     *,
     destroyed: bool = False,
     clock: Clock = _now,
-    delivered: bool = False,
 ) -> str:
-    """Apply one state of an appointment; what happened, in one word: added, updated,
-    cancelled, aside, unchanged (a repeat) or older (a late delivery). `delivered`: a
-    webhook's, so the endpoint's last delivery time is noted (in the same transaction)."""
+    """Apply one state of an appointment in its own transaction (the catch-up's way; the
+    webhook's deliveries go through `inbox`, in batches): see `apply_in`."""
+    with write_transaction(engine) as conn:
+        if is_postgresql(conn):  # two states of one appointment: one after the other
+            _run(conn, _LOCK, {"lock": lock_id(endpoint.id, appointment.rdv_id)})
+        return apply_in(conn, endpoint, appointment, micros(version), destroyed, clock())
+
+
+@dataclass
+class Batch:
+    """What a batch of states applied in one transaction reads once: the states of its
+    appointments (read together beforehand: `read_states`; kept up to date as each is
+    applied) and the sites and partners."""
+
+    states: dict[tuple[uuid.UUID, int], Any] | None = None
+    lookups: dict[tuple[Any, ...], Any] | None = None
+
+
+_STATES = (
+    "SELECT rdv_id, version_us, digest, appointment_id FROM rdv_sp_states"
+    " WHERE endpoint_id = %s AND rdv_id = ANY(%s)"
+)
+
+
+def read_states(conn: Connection, wanted: dict[uuid.UUID, set[int]]) -> dict[Any, Any]:
+    """The states of these appointments (by endpoint), in one statement per endpoint
+    (PostgreSQL: an array parameter); a missing one is None."""
+    states: dict[tuple[uuid.UUID, int], Any] = {}
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for endpoint_id, rdv_ids in wanted.items():
+            states.update(((endpoint_id, r), None) for r in rdv_ids)
+            cursor.execute(_STATES, (endpoint_id, sorted(rdv_ids)))
+            for rdv_id, version_us, digest, appointment_id in cursor.fetchall():
+                states[(endpoint_id, rdv_id)] = (version_us, digest, appointment_id)
+    finally:
+        cursor.close()
+    return states
+
+
+def apply_in(
+    conn: Connection,
+    endpoint: Endpoint,
+    appointment: Appointment,
+    version_us: int,
+    destroyed: bool,
+    now: datetime,
+    batch: Batch | None = None,
+) -> str:
+    """Apply one state of an appointment in the caller's write transaction, which holds
+    the appointment's lock on PostgreSQL (`lock_id`); what happened, in one word: added,
+    updated, cancelled, aside, unchanged (a repeat) or older (a late delivery). The one
+    place where the latest-state rule lives."""
     site = endpoint.mapping.site_for(appointment)
     partner = endpoint.mapping.partner_for(appointment)
     status = "cancelled" if destroyed or appointment.cancelled else _STATUS[appointment.status]
@@ -295,42 +344,48 @@ def apply(
     }
     digest = _digest(facts)
     item = None if aside else _input(site or "", partner or "", appointment, status)
-    now = clock()
-    version_us = micros(version)
     key = {"e": endpoint.id, "r": appointment.rdv_id}
-    with write_transaction(engine) as conn:
-        if is_postgresql(conn):  # two deliveries of one appointment: one after the other
-            _run(conn, _LOCK, {"lock": _lock_id(endpoint.id, appointment.rdv_id)})
-        if delivered:
-            before = now - timedelta(seconds=DELIVERY_STAMP_SECONDS)
-            _run(conn, _STAMP, {"e": endpoint.id, "before": before, "now": now})
-        state = _run(conn, _STATE, key)
-        if state is not None and version_us < state[0]:
-            return "older"
-        if state is not None and state[1] == digest:
-            _run(conn, _STATE_SEEN, {**key, "v": max(version_us, state[0])})
-            return "unchanged"
-        appointment_id = as_uuid(state[2]) if state is not None and state[2] else None
-        if item is None:
-            if appointment_id is not None:  # it was at a site: that site drops it
-                _cancel(conn, endpoint.region_id, appointment_id, now)
-            outcome = "aside"
-        elif appointment_id is None and status == "cancelled":
-            outcome = "cancelled"  # never at a site: nothing to take back
-        else:
-            appointment_id, what = appointments.upsert_in(conn, endpoint.region_id, item, None, now)
-            outcome = "cancelled" if status == "cancelled" else what
-        values = {
-            **key,
-            "v": version_us,
-            "d": digest,
-            "a": appointment_id,
-            "aside": aside,
-            "starts": appointment.starts_at,
-            "status": status,
-        }
-        _run(conn, _STATE_NEW if state is None else _STATE_SET, values)
+    known = batch.states if batch is not None else None
+    state = _run(conn, _STATE, key) if known is None else known[(endpoint.id, appointment.rdv_id)]
+    if state is not None and version_us < state[0]:
+        return "older"
+    if state is not None and state[1] == digest:
+        _run(conn, _STATE_SEEN, {**key, "v": max(version_us, state[0])})
+        if known is not None:
+            known[(endpoint.id, appointment.rdv_id)] = (max(version_us, state[0]), *state[1:])
+        return "unchanged"
+    appointment_id = as_uuid(state[2]) if state is not None and state[2] else None
+    if item is None:
+        if appointment_id is not None:  # it was at a site: that site drops it
+            _cancel(conn, endpoint.region_id, appointment_id, now)
+        outcome = "aside"
+    elif appointment_id is None and status == "cancelled":
+        outcome = "cancelled"  # never at a site: nothing to take back
+    else:
+        lookups = batch.lookups if batch is not None else None
+        appointment_id, what = appointments.upsert_in(
+            conn, endpoint.region_id, item, None, now, lookups
+        )
+        outcome = "cancelled" if status == "cancelled" else what
+    values = {
+        **key,
+        "v": version_us,
+        "d": digest,
+        "a": appointment_id,
+        "aside": aside,
+        "starts": appointment.starts_at,
+        "status": status,
+    }
+    _run(conn, _STATE_NEW if state is None else _STATE_SET, values)
+    if known is not None:
+        known[(endpoint.id, appointment.rdv_id)] = (version_us, digest, appointment_id)
     return outcome
+
+
+def stamp_delivery(conn: Connection, endpoint_id: uuid.UUID, now: datetime) -> None:
+    """Note the endpoint's last delivery (written at most once a minute)."""
+    before = now - timedelta(seconds=DELIVERY_STAMP_SECONDS)
+    _run(conn, _STAMP, {"e": endpoint_id, "before": before, "now": now})
 
 
 def _cancel(
@@ -347,40 +402,6 @@ def _cancel(
         .values(status="cancelled", updated_at=now)
     )
     record_change(conn, region_id, appointments.KIND, appointment_id, site_id=site_id)
-
-
-# -- the webhook -----------------------------------------------------------------------------
-
-
-def receive(
-    engine: Engine, endpoint_id: str, body: bytes, header: str | None, clock: Clock = _now
-) -> str:
-    """One webhook delivery: Unauthorized (nothing read) unless the endpoint exists and
-    the signature matches the raw body; PayloadError if it is not the sender's shape."""
-    try:
-        wanted = uuid.UUID(endpoint_id)
-    except ValueError:
-        raise Unauthorized from None
-    endpoint = cached_endpoint(engine, wanted)
-    if endpoint is None or not signature.is_valid(endpoint.secret, body, header):
-        raise Unauthorized
-    delivery = read_delivery(body)
-    if delivery.appointment is None:
-        return "ignored"  # a place, a user…: the endpoint may be subscribed to more
-    outcome = apply(
-        engine,
-        endpoint,
-        delivery.appointment,
-        delivery.timestamp,
-        destroyed=delivery.event == "destroyed",
-        clock=clock,
-        delivered=True,
-    )
-    log.info(
-        "rdv-sp organisation %d: rdv %d %s (%s)",
-        endpoint.organisation_id, delivery.appointment.rdv_id, delivery.event, outcome,
-    )  # fmt: skip
-    return outcome
 
 
 # -- the catch-up ----------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """RDV Service Public into a real hub (both engines): webhook deliveries signed as the
-sender signs them, repeated and out of order; refusals that store nothing; appointments
-that map to no site kept aside; the API catch-up through `pvp-hub rdv-sp sync` over three
-pages; a burst of 2,000 appointments for 40 sites. What a site would pull is read from
-the hub's own pull API with the site's token."""
+sender signs them, repeated and out of order, received into the inbox and applied by the
+hub's applier; refusals that store nothing; appointments that map to no site kept aside;
+the API catch-up through `pvp-hub rdv-sp sync` over three pages; a burst of 2,000
+appointments for 40 sites; a hub killed after answering applies the delivery at its next
+start; a delivery that cannot be applied does not block the others; two hub processes
+share one inbox. What a site would pull is read from the hub's own pull API with the
+site's token."""
 
 from __future__ import annotations
 
@@ -19,15 +22,18 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, func, select, text
 
+from pvp_hub import directory
+from pvp_hub.database import make_engine, migrate
 from pvp_hub.rdv_sp import admin
 from pvp_hub.rdv_sp.signature import sign
-from pvp_hub.schema import appointments, rdv_sp_states
-from tests.hub.regions import Hub, Region, Site
+from pvp_hub.schema import appointments, changes, rdv_sp_inbox, rdv_sp_states
+from tests.hub.regions import Hub, Region, Site, database_url
 from tests.hub.test_region import signed_in
 from tests.support import rdv_sp
-from tests.support.hub_daemons import REPO
+from tests.support.hub_daemons import REPO, HubProcess
+from tests.support.processes import wait_for
 
 PARIS = ZoneInfo("Europe/Paris")
 SECRET = "le-secret-du-webhook-de-la-caf-du-lot"
@@ -67,6 +73,48 @@ def deliver(
     return client.post(path, content=body, headers=headers)
 
 
+def pending(engine: Engine) -> int:
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(func.count()).select_from(rdv_sp_inbox).where(rdv_sp_inbox.c.error.is_(None))
+        ).scalar()
+    return int(found or 0)
+
+
+def applied(engine: Engine) -> None:
+    """Wait until the hub's applier has taken every delivery of its inbox."""
+    wait_for(lambda: pending(engine) == 0, 60, "the inbox applied", poll=0.02)
+
+
+def send(
+    hub: Hub,
+    client: httpx.Client,
+    path: str,
+    data: dict[str, Any],
+    event: str,
+    stamp: datetime,
+    **kwargs: Any,
+) -> None:
+    """One delivery, answered `received`, then applied."""
+    answer = deliver(client, path, data, event, stamp, **kwargs)
+    assert answer.status_code == 200 and answer.json() == {"outcome": "received"}, answer.text
+    applied(hub.engine)
+
+
+def changes_of(hub: Hub, organisation: int, rdv_id: int) -> int:
+    """How many changes the sites' pull feed holds for this appointment."""
+    with hub.engine.connect() as conn:
+        appointment_id = conn.execute(
+            select(appointments.c.id).where(
+                appointments.c.external_id == f"{organisation}/{rdv_id}"
+            )
+        ).scalar_one()
+        found = conn.execute(
+            select(func.count()).where(changes.c.object_id == appointment_id)
+        ).scalar()
+    return int(found or 0)
+
+
 def pulled(client: httpx.Client, site: Site) -> dict[str, dict[str, Any]]:
     """The site's appointments as its pull would bring them, by id."""
     found: dict[str, dict[str, Any]] = {}
@@ -91,6 +139,7 @@ def every_text(hub: Hub) -> str:
     """Every value of every row the hub keeps, as text (to look for personal data)."""
     with hub.engine.connect() as conn:
         tables = ["appointments", "rdv_sp_states", "rdv_sp_endpoints", "changes", "events"]
+        tables.append("rdv_sp_inbox")
         return "\n".join(
             repr(row) for table in tables for row in conn.execute(text(f"SELECT * FROM {table}"))
         )
@@ -109,47 +158,40 @@ def test_deliveries_repeated_and_out_of_order_leave_the_latest_state(
     )
     cancelled = dict(moved, status="revoked")
 
-    answer = deliver(client, path, first, "created", t0)
-    assert answer.status_code == 200 and answer.json() == {"outcome": "added"}, answer.text
+    send(hub, client, path, first, "created", t0)
     (item,) = pulled(client, leyme).values()
     assert item["data"]["partner"] == "caf" and item["data"]["name"] == "Marc MOREAU"
     assert datetime.fromisoformat(item["data"]["starts_at"]) == tomorrow_at(9)
     assert item["data"]["status"] == "planned" and item["data"]["source"] == "rdv-sp"
+    assert changes_of(hub, organisation, 5001) == 1
 
-    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=1)).json() == {
-        "outcome": "updated"
-    }
+    send(hub, client, path, moved, "updated", t0 + timedelta(minutes=1))
+    assert changes_of(hub, organisation, 5001) == 2
     # The first delivery again (a retry of the sender), then the move again: nothing.
-    assert deliver(client, path, first, "created", t0).json() == {"outcome": "older"}
-    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=1)).json() == {
-        "outcome": "unchanged"
-    }
+    send(hub, client, path, first, "created", t0)
+    send(hub, client, path, moved, "updated", t0 + timedelta(minutes=1))
+    assert changes_of(hub, organisation, 5001) == 2
     (item,) = pulled(client, leyme).values()
     assert datetime.fromisoformat(item["data"]["starts_at"]) == tomorrow_at(10, 30)
 
     # Cancelled; then the move arrives late: the cancellation stays.
-    assert deliver(client, path, cancelled, "updated", t0 + timedelta(minutes=3)).json() == {
-        "outcome": "cancelled"
-    }
-    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=2)).json() == {
-        "outcome": "older"
-    }
+    send(hub, client, path, cancelled, "updated", t0 + timedelta(minutes=3))
+    send(hub, client, path, moved, "updated", t0 + timedelta(minutes=2))
     (item,) = pulled(client, leyme).values()
     assert item["data"]["status"] == "cancelled"
+    assert changes_of(hub, organisation, 5001) == 3
 
     # Another appointment: at Gramat, then moved to a place no site maps: Gramat drops it.
     other = rdv_sp.rdv(5002, tomorrow_at(14), organisation_id=organisation, lieu_id=98)
-    assert deliver(client, path, other, "created", t0).json() == {"outcome": "added"}
+    send(hub, client, path, other, "created", t0)
     (item,) = pulled(client, gramat).values()
     assert item["data"]["status"] == "planned"
     elsewhere = dict(other, lieu={"id": 99, "name": "Ailleurs"})
-    assert deliver(client, path, elsewhere, "updated", t0 + timedelta(minutes=1)).json() == {
-        "outcome": "aside"
-    }
+    send(hub, client, path, elsewhere, "updated", t0 + timedelta(minutes=1))
     (item,) = pulled(client, gramat).values()
     assert item["data"]["status"] == "cancelled"
     (row,) = [r for r in admin.listing(hub.engine, region.slug) if r["webhook"] == path]
-    assert row["aside"] == 1 and row["last_delivery"]
+    assert row["aside"] == 1 and row["last_delivery"] and row["not_applied"] == 0
     with signed_in(hub, region.slug) as regional:
         page = regional.get("/region")
     assert page.status_code == 200
@@ -157,9 +199,15 @@ def test_deliveries_repeated_and_out_of_order_leave_the_latest_state(
 
     # Destroyed by the sender's data-protection clean-up: gone from the site too.
     third = rdv_sp.rdv(5003, tomorrow_at(11), organisation_id=organisation)
-    assert deliver(client, path, third, "created", t0).json() == {"outcome": "added"}
-    destroyed = deliver(client, path, third, "destroyed", t0 + timedelta(minutes=1), reason="rgpd")
-    assert destroyed.json() == {"outcome": "cancelled"}
+    send(hub, client, path, third, "created", t0)
+    send(hub, client, path, third, "destroyed", t0 + timedelta(minutes=1), reason="rgpd")
+    with hub.engine.connect() as conn:
+        status = conn.execute(
+            select(appointments.c.status).where(
+                appointments.c.external_id == f"{organisation}/5003"
+            )
+        ).scalar_one()
+    assert status == "cancelled"
 
     kept = every_text(hub)
     for value in rdv_sp.PERSONAL.values():
@@ -200,6 +248,9 @@ def test_refused_deliveries_store_nothing(hub: Hub, region: Region, client: http
     place = deliver(client, path, {"id": 97, "name": "Lieu"}, "updated", now, model="Lieu")
     assert place.json() == {"outcome": "ignored"}
     assert states(hub) == before
+    with hub.engine.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar()
+    assert kept == 0
     assert pulled(client, site) == {}
 
 
@@ -298,13 +349,14 @@ def test_a_burst_of_2000_appointments_for_40_sites(
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
     with httpx.Client(base_url=hub.url, timeout=60, limits=limits) as shared:
 
-        def send(pair: tuple[bytes, dict[str, str]]) -> str:
+        def post(pair: tuple[bytes, dict[str, str]]) -> str:
             answer = shared.post(path, content=pair[0], headers=pair[1])
             return f"{answer.status_code} {answer.json().get('outcome')}"
 
         with ThreadPoolExecutor(16) as pool:
-            answers = Counter(pool.map(send, bodies))
-    assert answers == {"200 added": 2000}, answers
+            answers = Counter(pool.map(post, bodies))
+    assert answers == {"200 received": 2000}, answers
+    applied(hub.engine)
     for site in (sites[0], sites[17], sites[39]):
         assert len(pulled(client, site)) == 50
 
@@ -338,13 +390,11 @@ def test_from_rdv_service_public_to_a_real_sites_queue_and_back(
         last_name="Annule",
         motif_id=999,
     )  # the service's partner: cpam
-    assert deliver(client, path, first, "created", t0).json() == {"outcome": "added"}
-    assert deliver(client, path, other, "created", t0).json() == {"outcome": "added"}
+    send(hub, client, path, first, "created", t0)
+    send(hub, client, path, other, "created", t0)
     moved = dict(first, starts_at=rdv_sp.ruby_time(slot), ends_at=rdv_sp.ruby_time(
         slot + timedelta(minutes=45)))  # fmt: skip
-    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=1)).json() == {
-        "outcome": "updated"
-    }
+    send(hub, client, path, moved, "updated", t0 + timedelta(minutes=1))
     pull_once(site)
     listed = json.loads(site.pvp("appointments", "--json").stdout)
     assert sorted((a["name"], a["partner"]) for a in listed) == [
@@ -356,9 +406,7 @@ def test_from_rdv_service_public_to_a_real_sites_queue_and_back(
     assert lines["Jeanne Rendez-Vous"].starts_at == slot  # moved to the new time
 
     cancelled = dict(other, status="excused")
-    assert deliver(client, path, cancelled, "updated", t0 + timedelta(minutes=2)).json() == {
-        "outcome": "cancelled"
-    }
+    send(hub, client, path, cancelled, "updated", t0 + timedelta(minutes=2))
     visit = desk.check_in_appointment(lines["Jeanne Rendez-Vous"].id)
     assert (visit.name, visit.appointment_at) == ("Jeanne Rendez-Vous", slot)
     desk.call(visit.ticket)
@@ -375,6 +423,209 @@ def test_from_rdv_service_public_to_a_real_sites_queue_and_back(
         ).scalar_one()
     assert status == "seen"
     # RDV Service Public still says "to come" (nobody updated it there): still seen.
-    assert deliver(client, path, moved, "updated", t0 + timedelta(minutes=3)).json() == {
-        "outcome": "unchanged"
-    }
+    before = changes_of(hub, organisation, 7101)
+    send(hub, client, path, moved, "updated", t0 + timedelta(minutes=3))
+    assert changes_of(hub, organisation, 7101) == before
+    with hub.engine.connect() as conn:
+        status = conn.execute(
+            select(appointments.c.status).where(
+                appointments.c.external_id == f"{organisation}/7101"
+            )
+        ).scalar_one()
+    assert status == "seen"
+
+
+def _own_hub(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest, name: str
+) -> tuple[Engine, Region, Site, str, int]:
+    """A database of its own (the session's hub would apply its inbox too), with a
+    region, a site and a connected organisation."""
+    url = database_url(hub.kind, workdir, request, name)
+    engine = make_engine(url, pool_size=2)
+    migrate(engine)
+    region = Region(f"r{uuid.uuid4().hex[:12]}", engine)
+    directory.create_region(engine, region.slug, "Région")
+    partners = directory.check_partners(
+        [{"id": "caf", "name": "CAF", "prefix": "C"},
+         {"id": "cpam", "name": "Assurance Maladie", "prefix": "A"}]
+    )  # fmt: skip
+    directory.save_partners(engine, region.slug, partners)
+    site = region.site()
+    organisation = 90_000 + next(_organisations)
+    return engine, region, site, connect(region, organisation, {97: site.slug}), organisation
+
+
+def test_a_hub_killed_after_answering_applies_the_delivery_at_its_next_start(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    engine, _region, site, path, organisation = _own_hub(
+        hub, workdir, request, f"rdv_killed_{hub.kind}_{uuid.uuid4().hex[:6]}"
+    )
+    url = engine.url.render_as_string(hide_password=False)
+    # This hub's applier waits ten minutes after a delivery wakes it: killed before.
+    slow = tmp_path / "hub.toml"
+    slow.write_text("[sync]\nrdv_sp_gather_ms = 600000\n")
+    first = HubProcess(url, workdir)
+    first.start("--config", str(slow))
+    try:
+        data = rdv_sp.rdv(9101, tomorrow_at(9), organisation_id=organisation)
+        with httpx.Client(base_url=first.url, timeout=30) as client:
+            answer = deliver(client, path, data, "created", datetime.now(UTC))
+        assert answer.status_code == 200 and answer.json() == {"outcome": "received"}
+        first.kill()
+        assert pending(engine) == 1
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(rdv_sp_states)).scalar() == 0
+            (record,) = conn.execute(select(rdv_sp_inbox.c.record)).scalars()
+        # The inbox keeps the minimised appointment, nothing else of the sender's body.
+        for value in rdv_sp.PERSONAL.values():
+            assert value not in str(record)
+    finally:
+        first.kill()
+    second = HubProcess(url, workdir)
+    second.start()
+    try:
+        applied(engine)
+        with httpx.Client(base_url=second.url, timeout=30) as client:
+            (item,) = pulled(client, site).values()
+        assert item["data"]["name"] == "Marc MOREAU" and item["data"]["status"] == "planned"
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar() == 0
+    finally:
+        second.stop()
+        engine.dispose()
+
+
+def test_a_delivery_that_cannot_be_applied_does_not_block_the_others(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The region removed the partner a motive maps to: that appointment's delivery is
+    kept with its error (shown in `rdv-sp list` and on the region's view); the 30 others
+    of the same batch are applied. The batch: a hub whose applier waits receives them
+    all, is killed, and the next one applies its inbox at start, 31 rows at once."""
+    engine, region, site, path, organisation = _own_hub(
+        hub, workdir, request, f"rdv_poison_{hub.kind}_{uuid.uuid4().hex[:6]}"
+    )
+    url = engine.url.render_as_string(hide_password=False)
+    directory.remove_partner(engine, region.slug, "caf")
+    stamp = datetime.now(UTC) - timedelta(minutes=1)
+    poison = rdv_sp.rdv(9500, tomorrow_at(9), organisation_id=organisation)  # caf's motive
+    good = [
+        rdv_sp.rdv(9501 + n, tomorrow_at(10, n), organisation_id=organisation, motif_id=999)
+        for n in range(30)
+    ]  # the service's partner: cpam
+    slow = tmp_path / "hub.toml"
+    slow.write_text("[sync]\nrdv_sp_gather_ms = 600000\n")
+    first = HubProcess(url, workdir)
+    first.start("--config", str(slow))
+    try:
+        with httpx.Client(base_url=first.url, timeout=30) as client:
+            for data in [*good[:15], poison, *good[15:]]:
+                answer = deliver(client, path, data, "created", stamp)
+                assert answer.json() == {"outcome": "received"}, answer.text
+    finally:
+        first.kill()
+    assert pending(engine) == 31
+    second = HubProcess(url, workdir)
+    second.start()
+    try:
+        applied(engine)
+        with httpx.Client(base_url=second.url, timeout=30) as client:
+            items = pulled(client, site)
+        assert len(items) == 30 and {i["data"]["partner"] for i in items.values()} == {"cpam"}
+        with engine.connect() as conn:
+            (row,) = conn.execute(
+                select(rdv_sp_inbox.c.error, rdv_sp_inbox.c.attempts, rdv_sp_inbox.c.retry_at)
+            ).all()
+        assert row.error == "unknown partner 'caf'" and row.attempts == 1
+        assert row.retry_at > datetime.now(UTC) + timedelta(minutes=30)  # not in a hot loop
+        (listed,) = admin.listing(engine, region.slug)
+        assert listed["not_applied"] == 1
+        assert listed["not_applied_error"] == "unknown partner 'caf'"
+        with signed_in(Hub(hub.kind, second, engine), region.slug) as regional:
+            page = regional.get("/region")
+        assert page.status_code == 200
+        assert "1 envoi de rendez-vous non appliqué" in page.text
+        # What the inbox keeps of it: no personal field of the sender's body.
+        with engine.connect() as conn:
+            kept = repr(conn.execute(text("SELECT * FROM rdv_sp_inbox")).all())
+        for value in rdv_sp.PERSONAL.values():
+            assert value not in kept
+        # The others still arrive while it waits: one more, applied at once.
+        with httpx.Client(base_url=second.url, timeout=30) as client:
+            later = rdv_sp.rdv(9600, tomorrow_at(16), organisation_id=organisation, motif_id=999)
+            answer = deliver(client, path, later, "created", stamp)
+            assert answer.json() == {"outcome": "received"}
+            applied(engine)
+            assert len(pulled(client, site)) == 31
+    finally:
+        second.stop()
+        engine.dispose()
+
+
+@pytest.mark.timeout(600)
+def test_two_hub_processes_share_the_inbox_and_keep_the_latest_states(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest
+) -> None:
+    """Three states of each of 200 appointments, shuffled, delivered to two hub processes
+    of one database at once (8 connections): whichever process applies a row, each
+    appointment ends in its latest state, and every row is applied once."""
+    import random
+
+    engine, _region, site, path, organisation = _own_hub(
+        hub, workdir, request, f"rdv_two_{hub.kind}_{uuid.uuid4().hex[:6]}"
+    )
+    url = engine.url.render_as_string(hide_password=False)
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    deliveries = []
+    for n in range(200):
+        first = rdv_sp.rdv(20_000 + n, tomorrow_at(9), organisation_id=organisation)
+        same = {"rdv_uuid": uuid.UUID(first["uuid"]), "organisation_id": organisation}
+        moved = rdv_sp.rdv(20_000 + n, tomorrow_at(10), **same)
+        last = (
+            dict(moved, status="revoked")
+            if n % 2 == 0
+            else rdv_sp.rdv(20_000 + n, tomorrow_at(11), **same)
+        )
+        for minutes, (data, event) in enumerate(
+            [(first, "created"), (moved, "updated"), (last, "updated")]
+        ):
+            deliveries.append(rdv_sp.delivery(SECRET, data, event, t0 + timedelta(minutes=minutes)))
+    random.Random(7).shuffle(deliveries)
+    hubs = [HubProcess(url, workdir), HubProcess(url, workdir)]
+    try:
+        for process in hubs:
+            process.start()
+        clients = [httpx.Client(base_url=p.url, timeout=60) for p in hubs]
+
+        def post(numbered: tuple[int, tuple[bytes, dict[str, str]]]) -> str:
+            n, (body, headers) = numbered
+            answer = clients[n % 2].post(path, content=body, headers=headers)
+            return f"{answer.status_code} {answer.json().get('outcome')}"
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = Counter(pool.map(post, enumerate(deliveries)))
+        assert answers == {"200 received": 600}, answers
+        applied(engine)
+        items = pulled(clients[0], site)
+        for client in clients:
+            client.close()
+    finally:
+        for process in hubs:
+            process.stop()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(appointments.c.external_id, appointments.c.status, appointments.c.starts_at)
+        ).all()
+        states = conn.execute(select(func.count()).select_from(rdv_sp_states)).scalar()
+    # A cancellation applied first never reaches the site (nothing to take back).
+    assert states == 200 and len(items) == len(rows)
+    assert sum(int(r.external_id.split("/")[1]) % 2 for r in rows) == 100
+    for external_id, status, starts_at in rows:
+        if int(external_id.split("/")[1]) % 2 == 0:
+            assert status == "cancelled", external_id
+        else:
+            assert (status, starts_at) == ("planned", tomorrow_at(11)), external_id
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar() == 0
+    engine.dispose()
