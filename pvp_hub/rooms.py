@@ -67,6 +67,9 @@ class Room:
             "url": self.url,
             "kiosk_url": self.kiosk_url,
             "source": self.source,
+            # how the kiosk joins: a Visio room (made through its API) is joined as a guest
+            # whose ticket the bridge types in the lobby; the others name it in the URL
+            "kiosk_join": "visio-guest" if self.source == "api" else "link",
             "created_at": self.created_at.isoformat(),
             "agent_opened_at": self.agent_opened_at.isoformat() if self.agent_opened_at else None,
         }

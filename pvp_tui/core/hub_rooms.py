@@ -27,6 +27,7 @@ TIMEOUT_S = 3.0  # the desk waits this long at most before using its own room
 class HubRoom:
     url: str | None  # the room for the kiosk, or None: use the partner's configured room
     notice: str | None  # what to tell staff when falling back (None when the hub answered)
+    kind: str = "link"  # session.start's room_kind: "visio-guest" for a Visio room
 
 
 def ask_hub(hub: Hub, visit_id: str, timeout: float = TIMEOUT_S) -> HubRoom:
@@ -53,11 +54,12 @@ def ask_hub(hub: Hub, visit_id: str, timeout: float = TIMEOUT_S) -> HubRoom:
         return HubRoom(None, fallback)
     if answer.status_code == 200:
         try:
-            url = answer.json().get("kiosk_url")
-        except ValueError:
-            url = None
+            body = answer.json()
+            url, kind = body.get("kiosk_url"), body.get("kiosk_join")
+        except (ValueError, AttributeError):
+            url = kind = None
         if isinstance(url, str) and url:
-            return HubRoom(url, None)
+            return HubRoom(url, None, kind if kind == "visio-guest" else "link")
         return HubRoom(None, fallback)
     try:
         code = str(answer.json()["error"]["code"])

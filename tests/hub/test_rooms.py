@@ -63,7 +63,7 @@ def test_a_url_pattern_gives_the_ticket_as_display_name_and_the_same_room_twice(
     first = ask(client, site, visit_id)
     assert first.status_code == 200, first.text
     room = first.json()
-    assert room["source"] == "url"
+    assert room["source"] == "url" and room["kiosk_join"] == "link"
     assert room["url"] == f"https://meet.example.org/Pvp-{site.slug}-C-007"
     assert room["kiosk_url"] == (
         room["url"] + "#userInfo.displayName=%22C-007%22&config.prejoinConfig.enabled=false"
@@ -109,6 +109,7 @@ def test_the_state_visio_makes_a_room_through_its_api(
         assert room["source"] == "api" and room["url"] == standin.rooms[0]["url"]
         # A Visio guest is named in the lobby by the bridge, never in the URL.
         assert room["kiosk_url"] == room["url"]
+        assert room["kiosk_join"] == "visio-guest"  # the bridge's session.start room_kind
         assert standin.rooms[0]["access_level"] == "trusted"
         assert standin.rooms[0]["owner"] == standin.users[0]
         assert standin.token_requests[-1] == {
