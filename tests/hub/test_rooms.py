@@ -212,6 +212,13 @@ def test_the_agent_opens_the_room_from_their_page_and_the_site_sees_it(
         assert first is not None
         assert browser.get(path).status_code == 303  # again: the first time is kept
         assert view(client, site, visit_id)["room"]["agent_opened_at"] == first
+        # The site learns it in its pull: the time, never the address.
+        feed = client.get("/api/v1/site/changes", headers=site.auth).json()["items"]
+        rooms_seen = [item for item in feed if item["kind"] == "room"]
+        assert rooms_seen == [
+            {"kind": "room", "id": str(visit_id), "deleted": False,
+             "data": {"agent_opened_at": first}}
+        ]  # fmt: skip
         listed = browser.get("/api/v1/agent/visits").json()["visits"]
         assert [(v["ticket"], v["room"]) for v in listed] == [("C-030", True)]
     with httpx.Client(base_url=hub.url) as anonymous:
