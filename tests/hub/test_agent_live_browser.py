@@ -89,6 +89,16 @@ def test_a_visitor_appears_live_with_the_room_and_stays_private(
         assert page.evaluate("document.activeElement.id") == f"room-{new}"
         page.screenshot(path=str(shots / "agent-1366x768.png"), full_page=True)
         page.set_viewport_size({"width": 820, "height": 1180})
+        # A tablet: one card per visitor, each value under its column's name (the names
+        # come from one stylesheet per language, not from every cell).
+        before = "c => getComputedStyle(c, '::before').content"
+        for key, name in (("ticket", "Ticket"), ("needs", "Besoins d'accessibilité")):
+            cell = row.locator(f'[data-k="{key}"]')
+            for _ in range(100):  # the narrow layout's stylesheet applies once loaded
+                if cell.evaluate(before) == f'"{name}"':
+                    break
+                page.wait_for_timeout(100)
+            assert cell.evaluate(before) == f'"{name}"'
         page.screenshot(path=str(shots / "agent-820x1180.png"), full_page=True)
 
         # The agent opens the room: through the hub (recorded), on to the room.
