@@ -23,6 +23,9 @@ from .sessions import require_agent, same_origin
 
 router = APIRouter(include_in_schema=False)
 REFRESH_SECONDS = 5  # how often the agent's page asks for its list (agent-live.js)
+# The page's first drawing holds this many rows (a laptop shows 15): a long list's first
+# paint is not held up by 200 rows, the rest comes by agent-live.js's first poll, at once.
+FIRST_ROWS = 40
 
 
 def need_words(needs: tuple[str, ...]) -> str:
@@ -158,7 +161,8 @@ async def agent_home(
     day = await run_in_threadpool(agents.today, request.app.state.engine, session.person.id)
     if day is None:  # disabled between the session's check and this query
         return error_page(request, 404)
-    return page(request, "agent.html", session=session, **_context(day))
+    first_rows = None if request.query_params.get("tout") else FIRST_ROWS
+    return page(request, "agent.html", session=session, first_rows=first_rows, **_context(day))
 
 
 @router.get("/agent/visiteurs")
