@@ -4,7 +4,9 @@ sees every site, in real headless Chromium against a real `pvp-hub serve`.
 Measured, each --runs / --updates times (medians printed):
 
 - first paint: a fresh load of /agent (sign-in cookie set), the browser's own
-  first-contentful-paint (from navigation start);
+  first-contentful-paint (from navigation start); the page draws its first 40 rows and
+  agent-live.js fetches the rest at once: apart, when the whole list is on the page
+  (its `pvp-list-whole` mark, from navigation start);
 - a live update: a site pushes a check-in; agent-live.js's next poll fetches the list
   (/agent/visiteurs), parses it and swaps it in: the page's own figure for that poll
   (`data-updated-ms`: from the request's start to the DOM swapped), and, apart, the wait
@@ -91,6 +93,19 @@ def first_paint(page: Any) -> float:
     raise RuntimeError("no first-contentful-paint")
 
 
+def whole_list(page: Any) -> float | None:
+    """When agent-live.js had the whole list on the page (None: it was whole at once)."""
+    mark = "performance.getEntriesByName('pvp-list-whole').map(e => e.startTime)"
+    if page.locator("#more").count() == 0 and not page.evaluate(mark):
+        return None
+    for _ in range(500):
+        found = page.evaluate(mark)
+        if found:
+            return float(found[0])
+        time.sleep(0.01)
+    raise RuntimeError("the list never became whole")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=40)
@@ -149,6 +164,7 @@ def run(args: argparse.Namespace, hub: HubProcess, engine: Any) -> None:
         empty_paints: list[float] = []
         updates: list[float] = []
         waits: list[float] = []
+        wholes: list[float] = []
         with chromium() as browser:
             context = browser.new_context(viewport={"width": 1366, "height": 768})
             page = context.new_page()
@@ -156,6 +172,9 @@ def run(args: argparse.Namespace, hub: HubProcess, engine: Any) -> None:
             for _ in range(args.runs):
                 page.goto(f"{hub.url}/agent")
                 paints.append(first_paint(page))
+                whole = whole_list(page)
+                if whole is not None:
+                    wholes.append(whole)
             for _ in range(args.runs):
                 page.reload()
                 reloads.append(first_paint(page))
@@ -179,6 +198,8 @@ def run(args: argparse.Namespace, hub: HubProcess, engine: Any) -> None:
     print(f"agent page, {args.visitors} visitors waiting across {args.sites} sites "
           f"({args.engine}, headless Chromium)")  # fmt: skip
     print(f"  first paint (FCP), fresh load:      {median_ms(paints)}")
+    if wholes:
+        print(f"  whole list on the page, fresh load: {median_ms(wholes)}")
     print(f"  first paint (FCP), reload:          {median_ms(reloads)}")
     print(f"  first paint (FCP), empty list:      {median_ms(empty_paints)}")
     ratio = statistics.median(paints) / statistics.median(empty_paints)

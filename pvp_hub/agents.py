@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, Engine, and_, case, exists, or_, select, update
 
 from .database import write_transaction
+from .directory import record_change
+from .rooms import KIND as ROOM_KIND
 from .schema import agent_sites, agents, events, partners, sites, visit_rooms, visits
 
 Clock = Callable[[], datetime]
@@ -225,6 +227,8 @@ def room_url(
                 visit_rooms.c.url,
                 visit_rooms.c.agent_opened_at,
                 visits.c.first_at,
+                visits.c.site_id,
+                sites.c.region_id,
                 sites.c.timezone,
             )
             .select_from(visit_rooms)
@@ -248,4 +252,6 @@ def room_url(
                 .where(visit_rooms.c.visit_id == visit_id)
                 .values(agent_opened_at=now)
             )
+            # The site learns it in its pull (kind "room": when, never the address).
+            record_change(conn, row.region_id, ROOM_KIND, visit_id, site_id=row.site_id)
     return str(row.url)

@@ -41,6 +41,7 @@ from .errors import HubError
 from .schema import appointments, events, partners, room_api_clients, visit_rooms, visits
 
 log = logging.getLogger("pvp_hub.rooms")
+KIND = "room"  # the change log's kind, and the pull feed's: the agent opened the room
 Clock = Callable[[], datetime]
 _FINAL = frozenset(s.value for s in Status if s.is_final)
 API_TIMEOUT_S = 5.0  # the desk waits for this (and falls back to its own room after)
@@ -67,6 +68,9 @@ class Room:
             "url": self.url,
             "kiosk_url": self.kiosk_url,
             "source": self.source,
+            # how the kiosk joins: a Visio room (made through its API) is joined as a guest
+            # whose ticket the bridge types in the lobby; the others name it in the URL
+            "kiosk_join": "visio-guest" if self.source == "api" else "link",
             "created_at": self.created_at.isoformat(),
             "agent_opened_at": self.agent_opened_at.isoformat() if self.agent_opened_at else None,
         }
@@ -302,6 +306,24 @@ def _keep(
 
 def room_of_visit(conn: Connection, visit_id: uuid.UUID) -> Room | None:
     return _stored(conn, visit_id)
+
+
+def feed_items(
+    conn: Connection, site_id: uuid.UUID, wanted: set[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The pull feed's "room" items of this site's visits: when the agent opened the room
+    from their page (the item's id is the visit's). Never the room's address."""
+    rows = conn.execute(
+        select(visit_rooms.c.visit_id, visit_rooms.c.agent_opened_at)
+        .join(visits, visits.c.id == visit_rooms.c.visit_id)
+        .where(visit_rooms.c.visit_id.in_(wanted), visits.c.site_id == site_id)
+    )
+    return {
+        row.visit_id: {
+            "agent_opened_at": row.agent_opened_at.isoformat() if row.agent_opened_at else None
+        }
+        for row in rows
+    }
 
 
 def set_api_client(

@@ -697,6 +697,10 @@ def _items(
         wanted = {object_id for kind, object_id, _ in rows if kind == appointments.KIND}
         for object_id, data in appointments.feed_items(conn, site.id, wanted).items():
             found[object_id] = (str(object_id), data)
+    if rooms.KIND in kinds:
+        wanted = {object_id for kind, object_id, _ in rows if kind == rooms.KIND}
+        for object_id, data in rooms.feed_items(conn, site.id, wanted).items():
+            found[object_id] = (str(object_id), data)
     if documents.KIND in kinds:
         wanted = {object_id for kind, object_id, _ in rows if kind == documents.KIND}
         for object_id, data in documents.feed_items(conn, site.id, wanted).items():

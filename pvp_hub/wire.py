@@ -104,6 +104,10 @@ class RoomAnswer(BaseModel):
         description="url: the partner's URL pattern; api: made by the partner's room API "
         "(Visio); appointment: the room the appointment was booked with"
     )
+    kiosk_join: Literal["link", "visio-guest"] = Field(
+        description="How the kiosk joins (the bridge's session.start room_kind): link, the "
+        "URL names it; visio-guest, a Visio guest whose ticket the bridge types in the lobby"
+    )
     created_at: datetime
     agent_opened_at: datetime | None
 

@@ -53,6 +53,11 @@ ERRORS: dict[str, ErrorSpec] = {
         "it is really its video service, they add it to domains in "
         "[session.partners.{partner}] of the bridge config).",
     ),
+    "invalid_room_kind": ErrorSpec(
+        False,
+        "Manière de rejoindre la visio inconnue : {kind}.",
+        "Unknown way of joining the call: {kind}.",
+    ),
     "session_busy": ErrorSpec(
         True,
         "Une visio est déjà en cours sur cette borne (ticket {ticket}). Terminez-la d'abord.",
@@ -99,6 +104,7 @@ def setup(bridge: Any) -> None:
             "room_url": Str(max_len=4096),
             "display_name": Str(max_len=200),
             "partner": Str(default=None, max_len=32),
+            "room_kind": Str(default=None, max_len=32),
         },
     )
     async def start(call: CallContext, p: dict[str, Any]) -> Any:
@@ -109,10 +115,12 @@ def setup(bridge: Any) -> None:
                 # The rules first (never a name on the kiosk's page), then the preview
                 # gives the camera back before the call's browser asks for it.
                 request = manager.config.check_request(
-                    p["room_url"], p["display_name"], p["partner"]
+                    p["room_url"], p["display_name"], p["partner"], p["room_kind"]
                 )
                 await screen.call_opening(request.display_name, request.partner)
-            return await manager.start(p["room_url"], p["display_name"], p["partner"])
+            return await manager.start(
+                p["room_url"], p["display_name"], p["partner"], p["room_kind"]
+            )
         except RoomRefused as exc:
             raise SessionError(exc.code, **exc.params) from None
 

@@ -18,6 +18,7 @@ Example (every key optional; a partner needs `prefix` and `domains` to be usable
     reconnect = 20                  # connection lost -> give up
     media = 5                       # camera/microphone error -> give up unless one works
     unresponsive = 15               # the page answers no stats poll -> give up
+    lobby = 20                      # page loaded -> a lobby's name field there (visio-guest)
 
     [session.quality]               # a sample is degraded/poor when any value crosses
     rtt_warn_ms = 300               # its threshold (see docs/session.md)
@@ -72,6 +73,13 @@ class Timeouts:
     reconnect: float = 20.0
     media: float = 5.0
     unresponsive: float = 15.0
+    lobby: float = 20.0
+
+
+# How the kiosk joins the room: "link" (the URL says it all: Jitsi's fragment, a query
+# parameter) or "visio-guest" (the state's Visio: the kiosk is a guest whose name no URL
+# parameter sets; the bridge types the ticket in the lobby's name field and presses join).
+ROOM_KINDS = ("link", "visio-guest")
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class RoomRequest:
     host: str
     partner: str
     display_name: str
+    room_kind: str = "link"
 
 
 @dataclass(frozen=True)
@@ -128,13 +137,22 @@ class SessionConfig:
         return rooms
 
     def check_request(
-        self, room_url: str, display_name: str, partner: str | None = None
+        self,
+        room_url: str,
+        display_name: str,
+        partner: str | None = None,
+        room_kind: str | None = None,
     ) -> RoomRequest:
         """Apply the rules: ticket-number display name, https room on an allowed domain."""
+        kind = room_kind or "link"
+        if kind not in ROOM_KINDS:
+            raise RoomRefused("invalid_room_kind", kind=kind)
         rooms = self.partner_for(display_name, partner)
         url, host = judge_room_url(room_url)
         if not rooms.allows(host):
             raise RoomRefused("room_not_allowed", host=host, partner=rooms.id)
+        if kind == "visio-guest":  # the name goes in the lobby's form, not the URL
+            return RoomRequest(url, host, rooms.id, display_name, kind)
         return RoomRequest(
             url=_with_display_name(url, rooms.display_name, display_name),
             host=host,

@@ -76,6 +76,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "The video room does not answer. Check the kiosk's network and the room address, "
         "then try again.",
     ),
+    "lobby_unavailable": (
+        "La borne n'a pas pu se présenter dans la salle d'attente de la visio (formulaire "
+        "introuvable). Réessayez ; si cela se répète, prévenez l'administrateur.",
+        "The kiosk could not introduce itself in the call's waiting room (no form found). "
+        "Try again; if it persists, tell your administrator.",
+    ),
     "no_media_device": (
         "Caméra ou micro de la borne introuvable ou occupé. Vérifiez leurs branchements, "
         "puis réessayez.",

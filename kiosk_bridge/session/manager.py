@@ -48,6 +48,30 @@ _STATUS_EXPRESSION = '(performance.getEntriesByType("navigation")[0] || {}).resp
 _RETRY_NAVIGATION_AFTER = 2.0
 _MAX_REPORT_BYTES = 16_384
 _CHILD_TYPES = ("iframe", "page")
+# Visio's lobby (suitenumerique/meet, src/frontend/src/features/rooms/components/Lobby.tsx):
+# a react-aria form whose text field has id "input-name" (label "Votre nom",
+# autocomplete "name") and whose submit button ("Rejoindre") sends request-entry.
+_LOBBY_FIELD = (
+    '(document.getElementById("input-name")'
+    " || document.querySelector('form input[autocomplete=\"name\"]'))"
+)
+_LOBBY_POLL_S = 0.2
+_LOBBY_FOCUS = f"""(() => {{
+  const field = {_LOBBY_FIELD};
+  if (!field || field.disabled || !field.getClientRects().length) return false;
+  field.focus(); field.select(); return document.activeElement === field;
+}})()"""
+_LOBBY_VALUE = f"(() => {{ const f = {_LOBBY_FIELD}; return f ? f.value : null; }})()"
+_LOBBY_BUTTON = f"""(() => {{
+  const field = {_LOBBY_FIELD};
+  const form = field && field.form;
+  const button = form && form.querySelector('button[type="submit"], input[type="submit"]');
+  if (!button) return null;
+  button.scrollIntoView({{block: "center"}});
+  const r = button.getBoundingClientRect();
+  return r.width && r.height ? [r.left + r.width / 2, r.top + r.height / 2] : null;
+}})()"""
+_LOBBY_GONE = f"!{_LOBBY_FIELD}"
 
 
 def reason_message(reason: str | None) -> dict[str, str] | None:
@@ -269,12 +293,57 @@ class _Session:
                 problem = str(exc)
             if problem is None:
                 self.feed("load")
+                if self.request.room_kind == "visio-guest":
+                    await self._join_lobby()
                 return
             if self.now() + _RETRY_NAVIGATION_AFTER >= deadline:
                 self.feed("fail", ["page_unreachable", problem])
                 return
             log.info("session %s: room not reachable yet (%s), retrying", self.id, problem)
             await asyncio.sleep(_RETRY_NAVIGATION_AFTER)
+
+    async def _join_lobby(self) -> None:
+        """A Visio guest: wait for the lobby's name field, type the ticket in it through
+        DevTools input events (a React-controlled field sees only real input), then press
+        join. The form gone means the page took it (waiting to be let in, or in)."""
+        assert self.browser is not None and self.browser.cdp is not None
+        cdp = self.browser.cdp
+        deadline = self.now() + self.config.timeouts.lobby
+
+        async def until(expression: str, what: str) -> Any:
+            while not self.machine.finished:
+                with contextlib.suppress(TimeoutError, CDPError):
+                    value = await self._evaluate(expression, None, timeout=2.0)
+                    if value:
+                        return value
+                if self.now() >= deadline:
+                    self.feed("fail", ["lobby_unavailable", what])
+                    return None
+                await asyncio.sleep(_LOBBY_POLL_S)
+            return None
+
+        try:
+            if not await until(_LOBBY_FOCUS, "no name field in the page"):
+                return
+            ticket = self.request.display_name  # a ticket number, never a name
+            await cdp.send("Input.insertText", {"text": ticket}, self.main_session)
+            if await self._evaluate(_LOBBY_VALUE, None, timeout=2.0) != ticket:
+                self.feed("fail", ["lobby_unavailable", "the name field did not take the ticket"])
+                return
+            point = await until(_LOBBY_BUTTON, "no join button by the name field")
+            if not point:
+                return
+            x, y = float(point[0]), float(point[1])
+            for kind in ("mousePressed", "mouseReleased"):
+                await cdp.send(
+                    "Input.dispatchMouseEvent",
+                    {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+                    self.main_session,
+                )
+            if await until(_LOBBY_GONE, "the lobby did not take the join"):
+                log.info("session %s: joined the lobby as a guest", self.id)
+        except CDPClosed:
+            return
 
     def _poll_timeout(self) -> float:
         return max(0.5, min(5.0, self.config.timeouts.unresponsive / 3))
@@ -510,7 +579,11 @@ class SessionManager:
 
     # -- the API -----------------------------------------------------------------------
     async def start(
-        self, room_url: str, display_name: str, partner: str | None = None
+        self,
+        room_url: str,
+        display_name: str,
+        partner: str | None = None,
+        room_kind: str | None = None,
     ) -> dict[str, Any]:
         """Check the request, launch the browser and open the room.
 
@@ -521,7 +594,7 @@ class SessionManager:
         async with self._lock:
             if self._closed:
                 raise RoomRefused("shutting_down")
-            request = self.config.check_request(room_url, display_name, partner)
+            request = self.config.check_request(room_url, display_name, partner, room_kind)
             if self._session is not None:
                 raise RoomRefused("session_busy", ticket=self._session.request.display_name)
             session = _Session(self, request, self.config)

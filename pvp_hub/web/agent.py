@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pvp_tui.core import i18n
+from pvp_tui.core.i18n import N_, _
 from pvp_tui.core.models import Need, Status
 
 from .. import agents, people
@@ -21,6 +23,9 @@ from .sessions import require_agent, same_origin
 
 router = APIRouter(include_in_schema=False)
 REFRESH_SECONDS = 5  # how often the agent's page asks for its list (agent-live.js)
+# The page's first drawing holds this many rows (a laptop shows 15): a long list's first
+# paint is not held up by 200 rows, the rest comes by agent-live.js's first poll, at once.
+FIRST_ROWS = 40
 
 
 def need_words(needs: tuple[str, ...]) -> str:
@@ -48,11 +53,47 @@ def version(day: agents.AgentDay) -> str:
     return digest.hexdigest()[:16]
 
 
+class RowWords:
+    """The live list's words, each translated once per page and not once per row (200
+    rows: most of the drawing's time went to gettext). Made per request, first used
+    while the page is drawn, so in the reader's language."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, Any], str] = {}
+
+    def _once(self, kind: str, key: Any, make: Callable[[], str]) -> str:
+        found = self._seen.get((kind, key))
+        if found is None:
+            found = self._seen[(kind, key)] = make()
+        return found
+
+    def status(self, status: str | None) -> str:
+        return self._once("status", status, lambda: status_cell(status))
+
+    def needs(self, needs: tuple[str, ...]) -> str:
+        return self._once("needs", needs, lambda: need_words(needs))
+
+    def minutes(self, minutes: int) -> str:
+        return self._once(
+            "minutes",
+            minutes,
+            lambda: i18n.ngettext("%(num)d min", "%(num)d min", minutes) % {"num": minutes},
+        )
+
+    def announce(self, ticket: str | None, site: str) -> str:
+        """What a screen reader hears when the row is new (escaped by the template)."""
+        words = self._once(
+            "announce", None, lambda: i18n.gettext("New visitor: %(ticket)s at %(site)s.")
+        )
+        return words % {"ticket": ticket or "", "site": site}
+
+
 def _context(day: agents.AgentDay) -> dict[str, Any]:
     return {
         "day": day,
         "status_cell": status_cell,
         "need_words": need_words,
+        "words": RowWords(),
         "version": version(day),
         "refresh_seconds": REFRESH_SECONDS,
     }
@@ -63,6 +104,42 @@ async def live_script() -> Response:
     return FileResponse(
         STATIC / "agent-live.js",
         media_type="text/javascript",
+        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# The live list's columns: the cards' labels (the narrow layout) are written once per
+# language in a stylesheet, not as an attribute on each of the 1,800 cells of 200 rows.
+CARD_LABELS = {
+    "ticket": N_("Ticket"),
+    "site": N_("Site"),
+    "kiosk": N_("Kiosk"),
+    "status": N_("Status"),
+    "waited": N_("Waited"),
+    "needs": N_("Accessibility needs"),
+    "name": N_("Visitor's name"),
+    "room": N_("Visio"),
+    "documents": N_("Documents"),
+}
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+@router.get("/static/agent-cards.{language}.css")
+async def card_labels(language: str) -> Response:
+    """The cards' column names in one language (linked by the page for narrow screens)."""
+    if language not in i18n.LANGUAGES:
+        return Response(status_code=404)
+    with i18n.using_language(language):
+        rules = [
+            f'table.visitors td[data-k="{key}"]::before {{ content: {_css_string(_(label))}; }}'
+            for key, label in CARD_LABELS.items()
+        ]
+    return Response(
+        "\n".join(rules) + "\n",
+        media_type="text/css",
         headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
 
@@ -84,7 +161,8 @@ async def agent_home(
     day = await run_in_threadpool(agents.today, request.app.state.engine, session.person.id)
     if day is None:  # disabled between the session's check and this query
         return error_page(request, 404)
-    return page(request, "agent.html", session=session, **_context(day))
+    first_rows = None if request.query_params.get("tout") else FIRST_ROWS
+    return page(request, "agent.html", session=session, first_rows=first_rows, **_context(day))
 
 
 @router.get("/agent/visiteurs")

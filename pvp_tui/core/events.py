@@ -32,6 +32,9 @@ SESSION_INCIDENT = "session_incident"  # kind: call_lost|fallback_phone|new_appo
 # The visitor's answer to the kiosk's three faces after the call (anonymous: no name, no
 # free text): kiosk, session, answer: good|ok|bad
 SESSION_SATISFACTION = "session_satisfaction"
+# The agent opened the visit's room from their page on the hub (written by the pull, at the
+# hub's time, never pushed back; no data)
+AGENT_OPENED_ROOM = "agent_opened_room"
 
 # Documents at the kiosk (issue: documents)
 DOCUMENT_CAPTURED = "document_captured"  # document, kiosk, type, pages, sha256

@@ -75,6 +75,7 @@ REASON_LABELS = {
     "browser_crashed": N_("browser crashed"),
     "page_unreachable": N_("video room unreachable"),
     "page_not_responding": N_("page not responding"),
+    "lobby_unavailable": N_("waiting room form not found"),
     "no_media_device": N_("no camera or microphone"),
     "media_denied": N_("camera or microphone refused"),
     "agent_never_came": N_("agent never came"),

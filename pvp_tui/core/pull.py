@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import appointments, hub_documents, hub_uploads
+from . import appointments, hub_documents, hub_rooms, hub_uploads
 from .clock import to_iso
 from .config import Config
 from .i18n import _
@@ -96,6 +96,8 @@ def apply_page(
                     "UPDATE pull_state SET site = ? WHERE id = 1",
                     [json.dumps({"id": item_id, **data}, sort_keys=True)],
                 )
+            elif kind == hub_rooms.KIND and item_id:
+                hub_rooms.save_item(db, item_id, data)
             elif kind == hub_documents.KIND and item_id:
                 done.documents += hub_documents.save_item(db, item_id, data, now)
             elif kind == appointments.KIND and item_id:

@@ -377,8 +377,13 @@ class PvpApp(App[int]):
 
     @on(QueueLoaded)
     def _loaded(self, message: QueueLoaded) -> None:
+        from .screens.session import SessionScreen
+
         self._loading = False
         self.show_read(message.state)
+        for screen in self.screen_stack:  # the pull may have brought the agent's opening
+            if isinstance(screen, SessionScreen) and screen.is_attached:
+                screen.read_room_opened()
         if message.new_day:
             self.documents.purge()  # the visits closed overnight free their papers
             self.sessions.day_started()  # and their calls still running end with them

@@ -169,6 +169,7 @@ def test_every_refusal_has_a_filled_message_in_french_and_english() -> None:
         "ticket_partner_mismatch": {"ticket": "C-001", "partner": "cpam"},
         "invalid_room_url": {"detail": "no host name"},
         "room_not_allowed": {"host": "evil.example", "partner": "caf"},
+        "invalid_room_kind": {"kind": "webinar"},
         "session_busy": {"ticket": "C-007"},
         "shutting_down": {},
     }

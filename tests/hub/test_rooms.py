@@ -63,7 +63,7 @@ def test_a_url_pattern_gives_the_ticket_as_display_name_and_the_same_room_twice(
     first = ask(client, site, visit_id)
     assert first.status_code == 200, first.text
     room = first.json()
-    assert room["source"] == "url"
+    assert room["source"] == "url" and room["kiosk_join"] == "link"
     assert room["url"] == f"https://meet.example.org/Pvp-{site.slug}-C-007"
     assert room["kiosk_url"] == (
         room["url"] + "#userInfo.displayName=%22C-007%22&config.prejoinConfig.enabled=false"
@@ -109,6 +109,7 @@ def test_the_state_visio_makes_a_room_through_its_api(
         assert room["source"] == "api" and room["url"] == standin.rooms[0]["url"]
         # A Visio guest is named in the lobby by the bridge, never in the URL.
         assert room["kiosk_url"] == room["url"]
+        assert room["kiosk_join"] == "visio-guest"  # the bridge's session.start room_kind
         assert standin.rooms[0]["access_level"] == "trusted"
         assert standin.rooms[0]["owner"] == standin.users[0]
         assert standin.token_requests[-1] == {
@@ -211,6 +212,13 @@ def test_the_agent_opens_the_room_from_their_page_and_the_site_sees_it(
         assert first is not None
         assert browser.get(path).status_code == 303  # again: the first time is kept
         assert view(client, site, visit_id)["room"]["agent_opened_at"] == first
+        # The site learns it in its pull: the time, never the address.
+        feed = client.get("/api/v1/site/changes", headers=site.auth).json()["items"]
+        rooms_seen = [item for item in feed if item["kind"] == "room"]
+        assert rooms_seen == [
+            {"kind": "room", "id": str(visit_id), "deleted": False,
+             "data": {"agent_opened_at": first}}
+        ]  # fmt: skip
         listed = browser.get("/api/v1/agent/visits").json()["visits"]
         assert [(v["ticket"], v["room"]) for v in listed] == [("C-030", True)]
     with httpx.Client(base_url=hub.url) as anonymous:

@@ -35,7 +35,7 @@ def test_the_desk_gets_the_hub_room_or_says_why_it_uses_its_own(
     visit_id = visit(client, site, "caf", "C-007")
     with i18n.using_language("fr"):
         room = ask_hub(config, str(visit_id))
-        assert room.notice is None
+        assert room.notice is None and room.kind == "link"
         assert room.url is not None and room.url.startswith("https://meet.example.org/Pvp-")
         assert room.url.endswith(
             "#userInfo.displayName=%22C-007%22&config.prejoinConfig.enabled=false"

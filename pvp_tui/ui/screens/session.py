@@ -10,6 +10,7 @@ a second only while this view is on screen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -211,6 +212,7 @@ class SessionScreen(Screen[None]):
                 yield Static("–", classes="value", id=f"value-{key}", markup=False)
         yield Static("", id="session-alert", classes="-hidden", markup=False)
         yield Static("", id="session-facts", markup=False)
+        yield Static("", id="session-room", classes="-hidden", markup=False)
         yield StatusLine()
         yield Footer(compact=True)
 
@@ -218,6 +220,7 @@ class SessionScreen(Screen[None]):
         self._timer = self.set_interval(1.0, self._tick, pause=True)
         self._ready = True
         self.show()
+        self.read_room_opened()
 
     def on_screen_resume(self) -> None:
         self.show()
@@ -300,8 +303,6 @@ class SessionScreen(Screen[None]):
             parts.append(_("room {host}").format(host=live.room_host))
         if live.agent_joined_at:
             try:
-                from datetime import datetime
-
                 joined = datetime.fromisoformat(live.agent_joined_at)
                 at = format.clock_time(joined, self.services.desk.config.site.timezone)
             except ValueError:
@@ -312,6 +313,26 @@ class SessionScreen(Screen[None]):
             _("worst quality: {quality}").format(quality=_(QUALITY_LABELS[live.worst_quality]))
         )
         return " · ".join(parts)
+
+    @work(thread=True, exclusive=True, group="room-opened", exit_on_error=False)
+    def read_room_opened(self) -> None:
+        """When the agent opened the room from their page (the hub's pull brings it): read
+        at mount and after each read of the queue (a pull's commit is one)."""
+        from ...core.hub_rooms import agent_opened_at
+
+        at = agent_opened_at(self.services.desk.store, self.visit.id)
+        self.app.call_from_thread(self.show_room_opened, at)
+
+    def show_room_opened(self, at: datetime | None) -> None:
+        if not self.is_attached:
+            return
+        text = ""
+        if at is not None:
+            time = format.clock_time(at, self.services.desk.config.site.timezone)
+            text = _("The agent opened the video call at {time}.").format(time=time)
+        box = self.query_one("#session-room", Static)
+        box.set_class(not text, "-hidden")
+        self._set("#session-room", text)
 
     # ----------------------------------------------------------------- actions
     def action_back(self) -> None:

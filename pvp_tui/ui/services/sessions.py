@@ -252,7 +252,10 @@ class Sessions:
 
         room = await asyncio.to_thread(ask_hub, config.hub, visit.id)
         if room.url is not None:
-            return {**start_params_without_room(visit), "room_url": room.url}
+            params = {**start_params_without_room(visit), "room_url": room.url}
+            if room.kind != "link":  # the bridge types the ticket in the room's lobby
+                params["room_kind"] = room.kind
+            return params
         params = start_params(config, visit)  # no room of its own either: the clear refusal
         if room.notice:
             self.app.notify(room.notice, severity="warning", markup=False, timeout=10)
