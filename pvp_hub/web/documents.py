@@ -18,6 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from pvp_tui.core import i18n
+from pvp_tui.core.documents import type_label as core_type_label
 
 from .. import documents, people
 from ..errors import HubError
@@ -40,13 +41,18 @@ PDF_HEADERS = {
 
 
 def type_label(code: str) -> str:
+    """A document's type in words: the print kinds here, a scan's kinds as the site names
+    them (one table, in the site's core), else the code itself made readable."""
     _ = i18n.gettext
-    return {
+    printed = {
         "form": _("Form to sign"),
         "letter": _("Letter"),
         "certificate": _("Certificate"),
         "other": _("Other document"),
-    }.get(code, code)
+    }.get(code)
+    if printed is not None:
+        return printed
+    return core_type_label(code)
 
 
 def trouble_words(code: str | None) -> str:

@@ -523,3 +523,19 @@ def test_a_sealed_blob_opens_only_for_its_own_document() -> None:
         sealer.open(two, blob)
     with pytest.raises(Exception):  # noqa: B017
         sealer.open(one, sealer.seal(one, b"x", 0))  # a chunk is not the whole
+
+
+def test_document_types_are_worded_in_the_page_language() -> None:
+    """The agent's pages word a scan's type as the site does (one table, in the site's
+    core) and the kinds an agent prints in the hub's own words; an unknown code stays
+    readable."""
+    from pvp_hub.web.documents import type_label
+    from pvp_tui.core import i18n
+
+    with i18n.using_language("fr"):
+        assert type_label("identity_card") == "Pièce d'identité"
+        assert type_label("tax_notice") == "Avis d'imposition"
+        assert type_label("form") == "Formulaire à signer"
+        assert type_label("id_card") == "id card"
+    with i18n.using_language("en"):
+        assert type_label("identity_card") == "Identity card"
