@@ -141,7 +141,8 @@ async def main(runs: int) -> None:
         db_url = f"sqlite:///{root / 'hub.db'}"
         hub = HubProcess(db_url, root)
         bridge.start()
-        hub.start(env={**os.environ, "PVP_HUB_DOCUMENTS_KEY_FILE": str(key)})
+        # a loaded shared machine can take more than the default 30 s to start it
+        hub.start(env={**os.environ, "PVP_HUB_DOCUMENTS_KEY_FILE": str(key)}, wait=120)
         engine = make_engine(db_url, pool_size=2)
         links: KioskLinks | None = None
         try:
@@ -180,6 +181,9 @@ async def main(runs: int) -> None:
                     curl.append(curl_copy(hub.url, site.token, visit_id, data, root))
                     pvp.append(await pvp_send(desk, visit_id, links, browser, data))
                     print(f"run {run + 1}: curl {curl[-1]:.3f} s · pvp {pvp[-1]:.3f} s", flush=True)
+        except BaseException:
+            print(hub.log.read_text()[-3000:], file=sys.stderr)
+            raise
         finally:
             if links is not None:
                 await links.close()
