@@ -12,10 +12,9 @@ Three steps, each in its own place:
    thread): `POST /site/documents` (idempotent: the hub answers where its copy ends),
    then `PUT …/chunks/{start}` from there, CHUNK bytes first, then twice as many after a
    chunk that took under FAST_SECONDS (up to the hub's `chunk_max`), half as many after
-   one over SLOW_SECONDS; the next document starts at the size the last one ended with
-   (`_learned`, per hub, for the process's life: the link is the same). A cut (the link
-   down, the hub killed, `pvp` restarted) loses at most the chunk in flight: the next try
-   asks the hub again and resumes from its `received_bytes`. The hub checks the sha256 of the whole
+   one over SLOW_SECONDS. A cut (the link down, the hub
+   killed, `pvp` restarted) loses at most the chunk in flight: the next try asks the hub
+   again and resumes from its `received_bytes`. The hub checks the sha256 of the whole
    once the last chunk is in (`ready`); the site then marks it `sent` and drops its own
    copy of the bytes at once (secure_delete: the spool keeps nothing sent).
 3. **Opened**: for each sent document not yet opened, the pull asks the hub for its
@@ -56,9 +55,6 @@ FAST_SECONDS = 1.0  # a chunk sent faster than this: the next one is twice as la
 SLOW_SECONDS = 10.0  # ...slower than this: half as large (within CHUNK_MIN, the hub's max)
 BUDGET_SECONDS = 5.0  # the uploader's turn: then the worker pushes and pulls again
 RETRY_MAX_SECONDS = 60.0
-# The chunk size the last upload to each hub ended with (its URL -> bytes): the next one
-# starts there rather than at CHUNK. Per process: a restart measures the link again.
-_learned: dict[str, int] = {}
 STATES = ("waiting", "sent", "opened", "refused", "erased")
 FINAL = ("opened", "refused", "erased")
 
@@ -329,8 +325,7 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
     (True) or `deadline` (time.monotonic) passes (False: the next turn resumes). Raises
     Problem when an exchange fails (recorded on the row first)."""
     store, upload_id = worker.store, row["id"]
-    link = str(worker.hub.url)
-    size = _learned.get(link, CHUNK)
+    size = CHUNK
     try:
         state = _start(worker, row)
         log.info(
@@ -362,7 +357,6 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                     size *= 2
                 elif took > SLOW_SECONDS:  # a slow one: a cut loses less
                     size = max(CHUNK_MIN, size // 2)
-                _learned[link] = min(size, int(state.get("chunk_max") or size))
             except Problem as exc:
                 if exc.code not in ("wrong_offset", "sha256_mismatch"):
                     raise
