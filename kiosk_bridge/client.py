@@ -212,7 +212,7 @@ class BridgeClient:
                 msg = json.loads(frame)
             else:  # a chunk asked with "binary": the reply's JSON, b"\n", the bytes
                 msg, payload = split_binary(frame)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("unreadable frame from the bridge")
             return
         if not isinstance(msg, dict):

@@ -267,12 +267,15 @@ def encode_binary(rid: str | int, result: BinaryResult) -> bytes:
 
 
 def split_binary(frame: bytes) -> tuple[Any, bytes]:
-    """(the reply's JSON, the payload) of a binary frame; ValueError when it has no line
-    feed or its head is not JSON."""
+    """(the reply's JSON, the payload) of a binary frame; ValueError (only) when it has no
+    line feed or its head is not JSON (nested too deep included)."""
     head, sep, payload = bytes(frame).partition(b"\n")
     if not sep:
         raise ValueError("binary frame without its JSON head")
-    return json.loads(head), payload
+    try:
+        return json.loads(head), payload
+    except RecursionError:
+        raise ValueError("binary frame's head nested too deep") from None
 
 
 def encode_error(rid: str | int | None, error: BridgeError) -> str:
