@@ -140,11 +140,12 @@ async def main(runs: int) -> None:
         key.write_text(base64.b64encode(os.urandom(32)).decode())
         db_url = f"sqlite:///{root / 'hub.db'}"
         hub = HubProcess(db_url, root)
-        bridge.start()
-        hub.start(env={**os.environ, "PVP_HUB_DOCUMENTS_KEY_FILE": str(key)})
         engine = make_engine(db_url, pool_size=2)
         links: KioskLinks | None = None
-        try:
+        try:  # from the first start: one that fails stops the other (no process left)
+            bridge.start()
+            # a loaded shared machine can take more than the default 30 s to start it
+            hub.start(env={**os.environ, "PVP_HUB_DOCUMENTS_KEY_FILE": str(key)}, wait=120)
             async with BridgeClient(bridge.url, bridge.token, request_timeout=600) as client:
                 scanned = await client.request("scanner.scan", SCAN)
                 data = await client.get_document(scanned["document"]["id"])
@@ -180,6 +181,10 @@ async def main(runs: int) -> None:
                     curl.append(curl_copy(hub.url, site.token, visit_id, data, root))
                     pvp.append(await pvp_send(desk, visit_id, links, browser, data))
                     print(f"run {run + 1}: curl {curl[-1]:.3f} s · pvp {pvp[-1]:.3f} s", flush=True)
+        except BaseException:
+            if hub.log.exists():
+                print(hub.log.read_text()[-3000:], file=sys.stderr)
+            raise
         finally:
             if links is not None:
                 await links.close()

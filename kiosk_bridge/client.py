@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk_bridge.errors import BridgeError, bad_reply
+from kiosk_bridge.protocol import split_binary
 from kiosk_bridge.shapes import MalformedFrame, parse_event, parse_result
 
 # websockets is imported by the first connection, not with this module: pvp imports the
@@ -134,6 +135,7 @@ class BridgeClient:
                 additional_headers={"Authorization": f"Bearer {self.token}"},
                 ssl=tls,
                 max_size=self.max_size,
+                compression=None,  # document bytes: deflate would cost CPU for nothing
                 open_timeout=self.open_timeout,
                 close_timeout=2,
             )
@@ -204,13 +206,23 @@ class BridgeClient:
             self.hello = await self.request("hello", {"client": self.name})
 
     def _dispatch(self, frame: str | bytes) -> None:
+        payload: bytes | None = None
         try:
-            msg = json.loads(frame)
-        except ValueError:
+            if isinstance(frame, str):
+                msg = json.loads(frame)
+            else:  # a chunk asked with "binary": the reply's JSON, b"\n", the bytes
+                msg, payload = split_binary(frame)
+        except (ValueError, RecursionError):
             log.warning("unreadable frame from the bridge")
             return
         if not isinstance(msg, dict):
             return
+        if payload is not None:
+            result = msg.get("result")
+            if "event" in msg or not isinstance(result, dict) or "data" in result:
+                log.warning("binary frame from the bridge that is no chunk reply; dropped")
+                return
+            result["data"] = payload  # bytes, where a text reply has base64
         if "event" in msg:
             event = str(msg["event"])
             try:
@@ -297,6 +309,8 @@ class BridgeClient:
     ) -> bytes:
         """Fetch a document in chunks (``parallel`` requests in flight), checking SHA-256.
 
+        Chunks come as raw bytes in binary frames when the bridge lists the
+        ``binary_chunks`` feature, as base64 otherwise (older bridges).
         With ``dest``, the bytes are also written there (via a temporary file).
         """
         info = await self.request("documents.get", {"document": document})
@@ -304,17 +318,25 @@ class BridgeClient:
         offsets = list(range(0, size, chunk)) or [0]
         parts: dict[int, bytes] = {}
         sem = asyncio.Semaphore(parallel)
+        binary = "binary_chunks" in (self.hello.get("features") or ())
 
         async def fetch(offset: int) -> None:
+            params: dict[str, Any] = {"document": document, "offset": offset, "length": chunk}
+            if binary:
+                params["binary"] = True
             async with sem:
-                reply = await self.request(
-                    "documents.get", {"document": document, "offset": offset, "length": chunk}
-                )
+                reply = await self.request("documents.get", params)
             if reply["sha256"] != info["sha256"]:
                 raise BridgeError.local(
                     "document_changed", "the document changed during transfer", retryable=True
                 )
-            parts[offset] = base64.b64decode(reply["data"])
+            data = reply.get("data")
+            if isinstance(data, bytes):
+                parts[offset] = data
+            elif isinstance(data, str):
+                parts[offset] = base64.b64decode(data)
+            else:
+                raise bad_reply("a document chunk without its data")
 
         await asyncio.gather(*(fetch(o) for o in offsets))
         data = b"".join(parts[o] for o in offsets)

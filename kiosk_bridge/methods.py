@@ -15,10 +15,22 @@ from typing import Any
 
 from kiosk_bridge import __version__
 from kiosk_bridge.errors import BridgeError
-from kiosk_bridge.protocol import PROTOCOL_VERSION, Bool, CallContext, Int, List, Obj, Str
+from kiosk_bridge.protocol import (
+    PROTOCOL_VERSION,
+    BinaryResult,
+    Bool,
+    CallContext,
+    Int,
+    List,
+    Obj,
+    Str,
+)
 from kiosk_bridge.spool import DOC_ID, UPLOAD_ID
 
 SHA256 = r"[0-9a-f]{64}"
+# Additions to protocol 1, listed by hello (docs/bridge-protocol.md, "Features"):
+# binary_chunks: documents.get with "binary": true answers a chunk in one binary frame.
+FEATURES = ("binary_chunks",)
 EVENTS = (
     "scan.progress",
     "scan.page",
@@ -53,6 +65,8 @@ def setup(bridge: Any) -> None:
             "server": "pvp-bridge",
             "version": __version__,
             "protocol": PROTOCOL_VERSION,
+            # Additions to protocol 1 a client may use when listed (older bridges: absent).
+            "features": list(FEATURES),
             "methods": sorted(reg.methods),
             "events": list(reg.events),
             "limits": {
@@ -119,6 +133,7 @@ def setup(bridge: Any) -> None:
             "offset": Int(min=0, default=None),
             "length": Int(min=1, default=None),
             "thumbnail": Int(min=1, default=None),
+            "binary": Bool(default=False),
         },
     )
     async def documents_get(call: CallContext, p: dict[str, Any]) -> Any:
@@ -144,14 +159,16 @@ def setup(bridge: Any) -> None:
         length = min(p["length"] or spool.chunk_size, spool.chunk_size)
         async with reads:
             doc, data = await asyncio.to_thread(spool.read_chunk, doc_id, p["offset"], length)
-        return {
+        reply = {
             "document": doc_id,
             "offset": p["offset"],
             "length": len(data),
             "eof": p["offset"] + len(data) >= doc.size,
             "sha256": doc.sha256,
-            "data": base64.b64encode(data).decode(),
         }
+        if p["binary"]:  # the bytes raw, after the reply's JSON, in one binary frame
+            return BinaryResult(reply, data)
+        return reply | {"data": base64.b64encode(data).decode()}
 
     @reg.method(
         "documents.put",

@@ -6,6 +6,9 @@ Frames (text, JSON, see docs/bridge-protocol.md):
 * reply ``{"id", "result": ...}`` or ``{"id", "error": {"code", "message": {"fr", "en"},
   "retryable", "details"?}}``
 * event ``{"event": str, "data": {...}}``
+* the one binary frame, only from the bridge and only when asked (``documents.get`` with
+  ``"binary": true``): the reply's JSON, one line feed (0x0A), then the raw bytes
+  (:class:`BinaryResult`, :func:`encode_binary`, :func:`split_binary`)
 
 Registering methods (the one extension point)
 ---------------------------------------------
@@ -246,6 +249,33 @@ def _dumps(obj: Any) -> str:
 
 def encode_result(rid: str | int, result: Any) -> str:
     return _dumps({"id": rid, "result": result})
+
+
+@dataclass(frozen=True)
+class BinaryResult:
+    """A handler's result whose bytes travel raw, in one binary frame (no base64)."""
+
+    result: dict[str, Any]
+    payload: bytes
+
+
+def encode_binary(rid: str | int, result: BinaryResult) -> bytes:
+    """The reply as one binary frame: its JSON (which never holds a raw line feed: JSON
+    escapes control characters), b"\\n", then the payload."""
+    head = json.dumps({"id": rid, "result": result.result}, separators=(",", ":"))
+    return head.encode("utf-8") + b"\n" + result.payload
+
+
+def split_binary(frame: bytes) -> tuple[Any, bytes]:
+    """(the reply's JSON, the payload) of a binary frame; ValueError (only) when it has no
+    line feed or its head is not JSON (nested too deep included)."""
+    head, sep, payload = bytes(frame).partition(b"\n")
+    if not sep:
+        raise ValueError("binary frame without its JSON head")
+    try:
+        return json.loads(head), payload
+    except RecursionError:
+        raise ValueError("binary frame's head nested too deep") from None
 
 
 def encode_error(rid: str | int | None, error: BridgeError) -> str:

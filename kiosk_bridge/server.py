@@ -41,8 +41,10 @@ from kiosk_bridge.app import Bridge, peer
 from kiosk_bridge.config import Config
 from kiosk_bridge.errors import BridgeError
 from kiosk_bridge.protocol import (
+    BinaryResult,
     CallContext,
     FrameError,
+    encode_binary,
     encode_error,
     encode_result,
     parse_request,
@@ -181,7 +183,11 @@ class BridgeServer:
         try:
             try:
                 result = await self.bridge.registry.dispatch(call, request)
-                reply = encode_result(request.id, result)
+                reply: str | bytes
+                if isinstance(result, BinaryResult):
+                    reply = encode_binary(request.id, result)
+                else:
+                    reply = encode_result(request.id, result)
             except BridgeError as err:
                 reply = encode_error(request.id, err)
             except Exception:
@@ -192,11 +198,11 @@ class BridgeServer:
             # Only once the reply is written: a client that does not read keeps its slots.
             in_flight.discard(request.id)
 
-    async def _send(self, ws: ServerConnection, text: str) -> None:
-        if not self.bridge.room_for(ws, len(text)):
+    async def _send(self, ws: ServerConnection, frame: str | bytes) -> None:
+        if not self.bridge.room_for(ws, len(frame)):
             return
         with contextlib.suppress(ConnectionClosed):
-            await ws.send(text)
+            await ws.send(frame)
 
     # -- running ----------------------------------------------------------------------------------
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -227,6 +233,10 @@ class BridgeServer:
                 process_request=self.process_request,
                 max_size=self.config.max_message,
                 max_queue=MAX_QUEUE,
+                # No permessage-deflate: the big frames are document bytes (PDF, PNG: already
+                # compressed), where deflate costs CPU on both ends for nothing (see
+                # docs/bridge-protocol.md, "Transferring documents").
+                compression=None,
                 ssl=self.ssl_context(),
                 server_header=None,
                 ping_interval=20,

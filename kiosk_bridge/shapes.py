@@ -278,6 +278,7 @@ class Hello(TypedDict):
     methods: list[str]
     events: list[str]
     version: NotRequired[str]
+    features: NotRequired[list[str]]
     limits: NotRequired[dict[str, int]]
 
 

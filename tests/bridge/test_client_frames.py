@@ -5,6 +5,7 @@ a malformed event is logged and dropped, never a KeyError later in a screen."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -54,6 +55,67 @@ async def fake_bridge() -> AsyncIterator[str]:
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         yield f"ws://127.0.0.1:{port}/v1"
+
+
+DOCUMENT = b"%PDF-1.4 " + bytes(range(256)) * 40 + b" %%EOF"
+CHUNK = 4096
+
+
+async def chunk_bridge(garble: Any) -> Any:
+    """A fake bridge listing binary_chunks whose chunk frames pass through ``garble``
+    (the frame, its offset) -> the frames actually sent."""
+
+    async def handler(ws: ServerConnection) -> None:
+        async for frame in ws:
+            request = json.loads(frame)
+            rid, p = request["id"], request.get("params", {})
+            if request["method"] == "hello":
+                await ws.send(
+                    json.dumps({"id": rid, "result": HELLO | {"features": ["binary_chunks"]}})
+                )
+                continue
+            if "offset" not in p:
+                plan = {"size": len(DOCUMENT), "chunk_size": CHUNK,
+                        "sha256": hashlib.sha256(DOCUMENT).hexdigest()}  # fmt: skip
+                await ws.send(json.dumps({"id": rid, "result": plan}))
+                continue
+            assert p["binary"] is True  # asked for, since hello listed it
+            data = DOCUMENT[p["offset"] : p["offset"] + CHUNK]
+            head = {"offset": p["offset"], "length": len(data),
+                    "sha256": hashlib.sha256(DOCUMENT).hexdigest()}  # fmt: skip
+            frame = json.dumps({"id": rid, "result": head}).encode() + b"\n" + data
+            for out in garble(frame, p["offset"]):
+                await ws.send(out)
+
+    return serve(handler, "127.0.0.1", 0)
+
+
+async def test_binary_chunks_assembled_and_garbled_ones_dropped_or_caught(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def fine(frame: bytes, offset: int) -> list[Any]:
+        noise: list[Any] = [b"no line feed at all", b"{not json\nxx"]
+        noise.append(b'{"event": "scan.page", "data": {}}\nxx')  # an event: never binary
+        noise.append(json.dumps({"id": 999, "result": {"data": "x"}}).encode() + b"\n")
+        return [*noise, frame] if offset == CHUNK else [frame]
+
+    async with await chunk_bridge(fine) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        async with BridgeClient(url, "t", reconnect=False) as bridge:
+            with caplog.at_level(logging.WARNING, logger="kiosk_bridge.client"):
+                assert await bridge.get_document("doc_1") == DOCUMENT
+    assert caplog.text.count("unreadable frame from the bridge") == 2
+    assert "binary frame from the bridge that is no chunk reply" in caplog.text
+
+    def flipped(frame: bytes, offset: int) -> list[bytes]:  # one byte changed on the way
+        return [frame[:-7] + bytes([frame[-7] ^ 1]) + frame[-6:]] if offset == 0 else [frame]
+
+    async with await chunk_bridge(flipped) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        async with BridgeClient(url, "t", reconnect=False) as bridge:
+            with pytest.raises(BridgeError) as err:
+                await bridge.get_document("doc_1")
+    assert err.value.code == "checksum_mismatch" and err.value.retryable
 
 
 async def test_a_malformed_result_is_a_bad_reply_naming_what_is_wrong(fake_bridge: str) -> None:

@@ -6,10 +6,13 @@ import asyncio
 import base64
 import hashlib
 import io
+import json
 import os
+from typing import Any
 
 import pikepdf
 import pytest
+from websockets.asyncio.client import connect
 
 from kiosk_bridge.client import BridgeClient, BridgeError
 from tests.support.bridge_client import Events, small_pdf, small_png
@@ -49,6 +52,51 @@ async def test_30_mb_round_trip_in_chunks_under_the_frame_limit(
     await client.request("documents.delete", {"document": doc["id"]})
     assert not (bridge.spool / "docs" / doc["id"]).exists()
     assert list((bridge.spool / "uploads").iterdir()) == []
+
+
+async def reply_frame(ws: Any) -> str | bytes:
+    """The next frame that is not an event (health events come when they please)."""
+    while True:
+        frame: str | bytes = await ws.recv()
+        if isinstance(frame, bytes) or "event" not in json.loads(frame):
+            return frame
+
+
+async def test_binary_chunks_as_any_websocket_client_reads_them(bridge: BridgeProcess) -> None:
+    """The binary_chunks feature with a bare websocket client: hello lists it; a chunk
+    asked with "binary" comes as one binary frame (the reply's JSON, a line feed, the raw
+    bytes); without it, base64 in text as before; no permessage-deflate is agreed."""
+    data = big_pdf(1)
+    headers = {"Authorization": f"Bearer {bridge.token}"}
+    async with BridgeClient(bridge.url, bridge.token, reconnect=False) as client:
+        doc = await client.put_document(data)
+    async with connect(bridge.url, additional_headers=headers) as ws:  # offers deflate
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        await ws.send('{"id": 1, "method": "hello"}')
+        assert "binary_chunks" in json.loads(await reply_frame(ws))["result"]["features"]
+        params = {"document": doc["id"], "offset": 1000, "length": 300000, "binary": True}
+        await ws.send(json.dumps({"id": "b", "method": "documents.get", "params": params}))
+        frame = await reply_frame(ws)
+        assert isinstance(frame, bytes)
+        head, newline, payload = frame.partition(b"\n")
+        reply = json.loads(head)
+        assert newline and reply["id"] == "b" and "data" not in reply["result"]
+        chunk = data[1000 : 1000 + client.hello["limits"]["chunk_size"]]
+        assert reply["result"]["length"] == len(payload) and payload == chunk
+        assert reply["result"]["sha256"] == hashlib.sha256(data).hexdigest()
+        params["offset"] = len(data) - 3  # the last bytes: eof
+        await ws.send(json.dumps({"id": "e", "method": "documents.get", "params": params}))
+        last = await reply_frame(ws)
+        assert isinstance(last, bytes) and last.endswith(b"\n" + data[-3:])
+        assert json.loads(last.partition(b"\n")[0])["result"]["eof"] is True
+        del params["binary"]
+        await ws.send(json.dumps({"id": "t", "method": "documents.get", "params": params}))
+        text = await reply_frame(ws)
+        assert isinstance(text, str) and base64.b64decode(json.loads(text)["result"]["data"])
+        params["binary"] = "yes"
+        await ws.send(json.dumps({"id": "x", "method": "documents.get", "params": params}))
+        assert json.loads(await reply_frame(ws))["error"]["code"] == "bad_params"
 
 
 async def test_chunk_reads_at_the_end_and_beyond(client: BridgeClient) -> None:

@@ -19,7 +19,17 @@ from hypothesis import strategies as st
 from kiosk_bridge.cli import main as cli_main
 from kiosk_bridge.config import Config, ConfigError, load, parse_retention
 from kiosk_bridge.errors import CATALOG, BridgeError
-from kiosk_bridge.protocol import FrameError, Int, Registry, Str, parse_request, validate
+from kiosk_bridge.protocol import (
+    BinaryResult,
+    FrameError,
+    Int,
+    Registry,
+    Str,
+    encode_binary,
+    parse_request,
+    split_binary,
+    validate,
+)
 from kiosk_bridge.scanner import (
     SANE_ERRORS,
     OptionInfo,
@@ -46,6 +56,23 @@ def test_parse_request_only_ever_raises_frame_error(frame: str | bytes) -> None:
         assert exc.error.code == "bad_frame"
     else:
         assert isinstance(req.method, str) and req.id is not None
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=300), st.binary(max_size=50))
+def test_split_binary_only_ever_raises_value_error(head: bytes, payload: bytes) -> None:
+    for frame in (head, head + b"\n" + payload, b"[" * 5000 + b"\n" + payload):
+        try:
+            _reply, rest = split_binary(frame)
+        except ValueError:
+            continue
+        assert frame.endswith(b"\n" + rest) and b"\n" not in frame[: -len(rest) - 1]
+
+
+def test_split_binary_round_trip() -> None:
+    frame = encode_binary("r1", BinaryResult({"offset": 5, "note": "é\n"}, b"\n\x00raw\n"))
+    assert split_binary(frame) == ({"id": "r1", "result": {"offset": 5, "note": "é\n"}},
+                                   b"\n\x00raw\n")  # fmt: skip
 
 
 def test_parse_request_cases() -> None:
