@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.hub.regions import Hub
 from tests.support.hub_daemons import HUB, REPO, HubProcess, free_port
@@ -162,6 +163,7 @@ def test_serve_with_nothing_configured_runs_the_demo_region(tmp_path: Path) -> N
         hub.stop()
 
 
+@pytest.mark.engine("sqlite")  # the hub's storage plays no role here
 def test_forwarded_headers_are_believed_only_from_the_proxies_named(
     hub: Hub, tmp_path: Path
 ) -> None:
