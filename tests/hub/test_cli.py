@@ -111,8 +111,8 @@ def test_a_region_is_set_up_from_the_command_line(tmp_path: Path) -> None:
         # As a process: main() leaves its SQLite connections open in this process, and the
         # read_bytes() above closed a file on the database here, which drops every POSIX
         # lock this process held on it (SQLite documents the pitfall); a write on those
-        # connections then went, most likely, to a WAL no
-        # other process reads (the hub kept accepting the token). Not the hub's doing.
+        # connections then went, most likely, to a WAL no other process reads (the hub
+        # kept accepting the token). Not the hub's doing.
         assert run(db, "admin", "token", "revoke", token_id, process=True).returncode == 0
         assert httpx.get(hub.url + "/api/v1/site", headers=auth).status_code == 401
     finally:
