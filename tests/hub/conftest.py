@@ -20,6 +20,23 @@ from tests.hub.regions import ENGINES, Hub, Region, database_url
 from tests.support.hub_daemons import HubProcess, PostgresCluster
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.engine("sqlite")`: the hub's storage plays no role in this test (the
+    site's side, the app, a client's check), so it runs against one engine's hub only."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("engine")
+        params = getattr(item, "callspec", None)
+        kind = params.params.get("hub") if params is not None else None
+        if marker is not None and kind is not None and kind not in marker.args:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="pvp-hub-tests-") as tmp:

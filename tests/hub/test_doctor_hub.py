@@ -1,7 +1,8 @@
-"""`pvp doctor`'s hub check against a real `pvp-hub serve` (SQLite and PostgreSQL): all
-well; a bad token; another site's token; a stopped hub; a name that does not resolve;
-TLS through a real https front (the fault proxy with a certificate) trusted with its CA,
-refused without it or with another CA; a clock far off. Each problem says what to do."""
+"""`pvp doctor`'s hub check against a real `pvp-hub serve` (on SQLite: the check is the
+site's, the hub's storage plays no role): all well; a bad token; another site's token; a
+stopped hub; a name that does not resolve; TLS through a real https front (the fault proxy
+with a certificate) trusted with its CA, refused without it or with another CA; a clock far
+off. Each problem says what to do."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from tests.support.bridge_daemons import make_cert
 from tests.support.fault_proxy import fault_proxy
 from tests.support.hub_daemons import HubProcess
 from tests.support.processes import free_port
+
+pytestmark = pytest.mark.engine("sqlite")
 
 
 @pytest.fixture(autouse=True)

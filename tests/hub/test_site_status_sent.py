@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from pvp_hub.schema import sites
@@ -70,6 +71,7 @@ def test_the_worker_sends_the_sites_status_and_again_when_it_changes(
     assert sender.sent >= 2
 
 
+@pytest.mark.engine("sqlite")  # the hub's storage plays no role here
 def test_an_idle_sites_status_tells_the_badge_offline_then_online(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:

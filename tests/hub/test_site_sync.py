@@ -1,8 +1,10 @@
-"""A site's outbox reaches a real hub exactly once, on SQLite and PostgreSQL: events made
-by the real front desk, sent by the real sync worker (in-process or as `pvp sync`),
-through the failures the hub documents (stopped, 500, 429 with Retry-After, hanging,
-the reply lost after the commit, the sender SIGKILLed, the lease holder killed). After
-each: the hub holds every event once and the outbox is empty."""
+"""A site's outbox reaches a real hub exactly once: events made by the real front desk,
+sent by the real sync worker (in-process or as `pvp sync`), through the failures the hub
+documents (stopped, 500, 429 with Retry-After, hanging, the reply lost after the commit,
+the sender SIGKILLed, the lease holder killed). After each: the hub holds every event once
+and the outbox is empty. Where the hub's own storage answers for "once" (a reply lost after
+its commit, a batch sent again under its key, the fault campaigns): on SQLite and
+PostgreSQL; the site's own behaviour: on SQLite only."""
 
 from __future__ import annotations
 
@@ -154,6 +156,7 @@ def test_without_a_hub_no_outbox_is_kept(tmp_path: Path) -> None:
     assert desk.store.query("SELECT count(*) AS n FROM events")[0]["n"] > 10
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_the_outbox_is_written_with_the_event_and_holds_no_name(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
@@ -191,6 +194,7 @@ def test_pvp_sync_once_sends_the_front_desks_events_exactly_once(
     assert f"{waiting} events sent in all." in status.stdout
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_pvp_sync_status_is_in_french_by_default(tmp_path: Path, region: Region, hub: Hub) -> None:
     site = make_site(tmp_path, region, hub.url)
     a_morning(site.desk, visitors=1)
@@ -202,6 +206,7 @@ def test_pvp_sync_status_is_in_french_by_default(tmp_path: Path, region: Region,
     assert "en attente d'envoi" in out, out
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_the_hub_stopped_then_restarted(tmp_path: Path, region: Region, hub: Hub) -> None:
     own = HubProcess(hub.process.db_url, tmp_path)
     own.start()
@@ -227,6 +232,7 @@ def test_the_hub_stopped_then_restarted(tmp_path: Path, region: Region, hub: Hub
         own.stop()
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_500_429_and_a_hang_are_retried_and_arrive_once(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
@@ -266,6 +272,7 @@ def test_the_reply_lost_after_the_hub_committed_gets_the_first_answer(
         assert_all_once(hub, site)
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_a_refused_batch_is_held_not_dropped_and_the_rest_goes_on(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
@@ -300,6 +307,7 @@ def test_a_refused_batch_is_held_not_dropped_and_the_rest_goes_on(
     assert_all_once(hub, site)
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_a_refused_token_stops_and_says_so(tmp_path: Path, region: Region, hub: Hub) -> None:
     site = make_site(tmp_path, region, hub.url)
     a_morning(site.desk, visitors=1)
@@ -340,6 +348,7 @@ def test_pvp_sync_killed_mid_batch_then_restarted(tmp_path: Path, region: Region
         assert_all_once(hub, site)
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_two_processes_one_database_the_lease_holder_killed(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
@@ -374,6 +383,7 @@ def test_two_processes_one_database_the_lease_holder_killed(
                 proc.wait(15)
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_the_app_starts_the_worker_in_a_thread_of_its_own(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
@@ -393,6 +403,7 @@ def test_the_app_starts_the_worker_in_a_thread_of_its_own(
     assert not Outbox(site.store).status().worker_active  # released at once on stop
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_a_worker_that_cannot_start_logs_why_and_draws_nothing_on_the_screen(
     tmp_path: Path, region: Region, hub: Hub, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -417,6 +428,7 @@ def test_a_worker_that_cannot_start_logs_why_and_draws_nothing_on_the_screen(
     assert "the sync worker stopped" in caplog.records[0].getMessage()
 
 
+@pytest.mark.engine("sqlite")  # the site's side: the hub's storage plays no role
 def test_a_day_offline_reaches_the_hub_intact_when_the_link_returns(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:

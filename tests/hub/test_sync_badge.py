@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from pvp_tui.core.frontdesk import CheckIn
 from pvp_tui.core.sync import Timeouts
 from pvp_tui.ui.app import PvpApp
@@ -30,6 +32,7 @@ async def _badge_becomes(app: PvpApp, start: str, seconds: float = 30) -> str:
     raise AssertionError(f"the hub badge still says {text!r}, not {start!r}…")
 
 
+@pytest.mark.engine("sqlite")  # the hub's storage plays no role here
 async def test_the_badge_goes_offline_and_back_online_with_a_real_hub(
     tmp_path: Path, region: Region, hub: Hub
 ) -> None:
