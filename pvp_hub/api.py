@@ -43,10 +43,12 @@ from . import (
 from .config import HubConfig, config_path, load_hub_config
 from .database import make_engine
 from .errors import HubError
+from .pg_async import AsyncDatabase
 from .presence import LAST_SEEN
 from .rdv_sp import intake as rdv_intake
 from .rdv_sp import signature as rdv_signature
 from .rdv_sp.payload import PayloadError
+from .steps import Work, run_sync
 from .web.agent import visits_json
 from .web.render import error_page
 from .web.sessions import SESSION_COOKIE, NotYours, SignInRequired, current_session, sign_in_url
@@ -93,6 +95,14 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     engine = engine or make_engine(config.database_url)
     limits = config.limits
+    # The site routes' work (token, GET /site, push, pull) runs on asyncpg on the event
+    # loop on PostgreSQL (pg_async.py), on the engine in the thread pool on SQLite.
+    on_loop = AsyncDatabase(engine, config.threads) if engine.dialect.name == "postgresql" else None
+
+    async def run_site_work(work: Work[Any]) -> Any:
+        if on_loop is not None:
+            return await on_loop.run(work)
+        return await run_in_threadpool(run_sync, engine, work)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +123,8 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if on_loop is not None:
+            await on_loop.close()
         try:
             await run_in_threadpool(LAST_SEEN.flush, engine)  # what this process saw last
         except Exception:
@@ -198,22 +210,21 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     # the OpenAPI document, from the declarations in `documented` (never mounted), and
     # the error answers are those FastAPI gave.
     async def site_route(request: Request) -> Response:
-        answer = await run_in_threadpool(sync.site_info, engine, _bearer(request))
+        answer = await run_site_work(sync.site_info_work(_bearer(request)))
         return JSONResponse(answer)
 
     async def push_route(request: Request) -> Response:
         _require_json(request)
         body = await _read_body(request, limits.max_body_bytes)
         key = request.headers.get("idempotency-key")
-        status, answer = await run_in_threadpool(
-            sync.push, engine, _bearer(request), key, body, limits
-        )
+        work = sync.push_work(_bearer(request), key, body, limits)
+        status, answer = await run_site_work(work)
         return JSONResponse(answer, status)
 
     async def pull_route(request: Request) -> Response:
         cursor, limit = _pull_query(request)
         page_size = min(limit or limits.pull_page_size, limits.pull_page_size)
-        answer = await run_in_threadpool(sync.pull, engine, _bearer(request), cursor, page_size)
+        answer = await run_site_work(sync.pull_work(_bearer(request), cursor, page_size))
         return JSONResponse(answer)
 
     async def visit_route(request: Request) -> Response:
