@@ -313,11 +313,15 @@ async def apool() -> Any:
                 "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
             )
 
+        async def keep(conn: Any) -> None:
+            pass  # as the hub: no reset query on release
+
         _apool = await asyncpg.create_pool(
             URL.replace("postgresql+psycopg", "postgresql"),
             min_size=1,
             max_size=THREADS,
             init=setup,
+            reset=keep,
         )
     return _apool
 

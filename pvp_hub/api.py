@@ -232,14 +232,15 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         answer = await run_in_threadpool(sync.visit_view, engine, _bearer(request), visit_id)
         return JSONResponse(answer)
 
-    app.router.routes.extend(
-        [
-            _route(f"{API}/site", site_route, "GET"),
-            _route(f"{API}/site/events", push_route, "POST"),
-            _route(f"{API}/site/changes", pull_route, "GET"),
-            _route(f"{API}/site/visits/{{visit_id}}", visit_route, "GET"),
-        ]
-    )
+    # First in the list: the router tries each route in turn, and FastAPI's own routes
+    # and included routers cost a few microseconds each to pass over (a sixth of the
+    # hub's CPU per request in a profile of the async path, with them at the end).
+    app.router.routes[0:0] = [
+        _route(f"{API}/site", site_route, "GET"),
+        _route(f"{API}/site/events", push_route, "POST"),
+        _route(f"{API}/site/changes", pull_route, "GET"),
+        _route(f"{API}/site/visits/{{visit_id}}", visit_route, "GET"),
+    ]
 
     @app.post(
         f"{API}/rdv-sp/{{endpoint}}/webhook",
