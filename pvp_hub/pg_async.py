@@ -88,6 +88,10 @@ class AsyncDatabase:
 
     async def _get_pool(self) -> asyncpg.Pool:
         loop = asyncio.get_running_loop()
+        task = self._pool
+        ready = self._loop is loop and task is not None and task.done()
+        if ready and task is not None and not task.cancelled() and task.exception() is None:
+            return task.result()  # the usual case: made, on this loop
         if self._loop is not loop or self._pool is None:
             self._drop()
             self._loop = loop
