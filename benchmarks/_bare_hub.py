@@ -1,6 +1,8 @@
 """The baseline of bench_hub_sync.py: a bare ASGI app (no framework, no SQLAlchemy) that
 answers the hub's push and pull with the same SQL statements, run on the same driver
-(psycopg 3 / sqlite3) from the same thread pool, under the same uvicorn settings.
+under the same uvicorn settings: on PostgreSQL asyncpg on the event loop, as the hub's
+site routes (PVP_BARE_DRIVER=psycopg: psycopg 3 from a thread pool, the hub's path
+before); on SQLite sqlite3 from the same thread pool as the hub's.
 
 It checks nothing the hub checks (no validation, no error answers beyond 401/500): it is
 the floor the hub's stack is measured against, not a hub.
@@ -15,6 +17,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -292,6 +295,138 @@ def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
     return with_connection(work)
 
 
+# On PostgreSQL the hub runs its site routes on asyncpg, on the event loop, with the push
+# in three statements and the pull in one: the bare app does the same (the same SQL
+# texts, imported), without the hub's checks. PVP_BARE_DRIVER=psycopg: the statements
+# and thread pool of the hub before that change (the nine-statement push).
+ASYNC = not SQLITE and os.environ.get("PVP_BARE_DRIVER", "asyncpg") == "asyncpg"
+_apool: Any = None
+
+
+async def apool() -> Any:
+    global _apool
+    if _apool is None:
+        import asyncpg
+
+        async def setup(conn: Any) -> None:
+            await conn.set_type_codec(
+                "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            )
+
+        async def keep(conn: Any) -> None:
+            pass  # as the hub: no reset query on release
+
+        _apool = await asyncpg.create_pool(
+            URL.replace("postgresql+psycopg", "postgresql"),
+            min_size=1,
+            max_size=THREADS,
+            init=setup,
+            reset=keep,
+        )
+    return _apool
+
+
+def _dollars(statement: str) -> str:
+    count = iter(range(1, 1000))
+    return re.sub("%s", lambda _m: f"${next(count)}", statement)
+
+
+if ASYNC:
+    from pvp_hub import sync as _hub_sql
+
+    A_SITE_AND_LOCK = _dollars(_hub_sql._PG_SITE_AND_LOCK)
+    A_APPLY = _dollars(_hub_sql._PG_APPLY)
+    A_PROJECT_AND_ANSWER = _dollars(_hub_sql._PG_PROJECT_AND_ANSWER)
+    A_SITE_AND_CHANGES = _dollars(_hub_sql._PG_SITE_AND_CHANGES)
+
+
+async def apush(token: str, key: str, body: bytes) -> tuple[int, Any]:
+    request_sha = hashlib.sha256(body).hexdigest()
+    batch = json.loads(body)["events"]
+    now = datetime.now(UTC)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    async with (await apool()).acquire() as conn, conn.transaction():
+        found = await conn.fetch(A_SITE_AND_LOCK, key, digest)
+        if not found:
+            return 401, {"error": {"code": "unauthorized"}}
+        site_id = found[0][1]
+        first_at: dict[str, str] = {}
+        records = []
+        for event in batch:
+            first_at[event["visit_id"]] = min(first_at.get(event["visit_id"], event["at"]),
+                                              event["at"])  # fmt: skip
+            records.append(
+                {
+                    "id": event["id"],
+                    "visit_id": event["visit_id"],
+                    "type": event["type"],
+                    "at": event["at"],
+                    "data": event["data"],
+                    "digest": hashlib.sha256(
+                        json.dumps(
+                            [event["visit_id"], event["type"], event["at"], event["data"]],
+                            sort_keys=True,
+                        ).encode()
+                    ).hexdigest(),
+                }
+            )
+        visits = [{"id": v, "first_at": at} for v, at in first_at.items()]
+        rows = await conn.fetch(
+            A_APPLY, site_id, key, site_id, visits, site_id, now, records, site_id, site_id
+        )
+        for row in rows:
+            if row[0] == "first":
+                return row[2], row[3]
+            if row[0] == "foreign":
+                return 403, {"error": {"code": "foreign_visit"}}
+        inserted = sum(1 for row in rows if row[0] == "new")
+        latest: dict[str, tuple[str, str]] = {}
+        tickets: dict[str, tuple[Any, Any]] = {}
+        for event in sorted(batch, key=lambda e: e["at"]):
+            if event["type"] == "checked_in":
+                tickets[event["visit_id"]] = (
+                    event["data"].get("partner"),
+                    event["data"].get("ticket"),
+                )
+            if event["type"] in STATUS_AFTER:
+                latest[event["visit_id"]] = (event["at"], STATUS_AFTER[event["type"]])
+        projected = []
+        for v in sorted(tickets.keys() | latest.keys()):
+            at, status = latest.get(v, (None, None))
+            partner, ticket = tickets.get(v, (None, None))
+            projected.append(
+                {"id": v, "partner": partner, "ticket": ticket, "status": status, "status_at": at}
+            )
+        answer = {"received": len(batch), "applied": inserted, "duplicates": len(batch) - inserted}
+        await conn.execute(
+            A_PROJECT_AND_ANSWER, site_id, now, projected, site_id, key, request_sha, 200, answer,
+            now,
+        )  # fmt: skip
+        return 200, answer
+
+
+async def apull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
+    payload = cursor[3:]
+    after = int(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if cursor else 0
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    async with (await apool()).acquire() as conn:
+        found = await conn.fetch(A_SITE_AND_CHANGES, digest, after, after, limit + 1)
+    if not found:
+        return 401, {"error": {"code": "unauthorized"}}
+    rows = [(r[7], r[8], r[9]) for r in found if r[7] is not None]
+    last = rows[:limit][-1][2] if rows else after
+    items = [
+        {"kind": kind, "id": str(object_id), "deleted": False, "data": None}
+        for kind, object_id, _ in rows[:limit]
+    ]
+    return 200, {
+        "items": items,
+        "cursor": "c1." + base64.urlsafe_b64encode(str(last).encode()).decode().rstrip("="),
+        "more": len(rows) > limit,
+        "server_time": datetime.now(UTC).isoformat(),
+    }
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global _limited
     if scope["type"] != "http":
@@ -311,11 +446,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if not message.get("more_body"):
                 break
         key = headers.get(b"idempotency-key", b"").decode()
-        status, answer = await run_in_threadpool(push, token, key, body)
+        if ASYNC:
+            status, answer = await apush(token, key, body)
+        else:
+            status, answer = await run_in_threadpool(push, token, key, body)
     else:
         query = parse_qs(scope["query_string"].decode())
         cursor = query.get("cursor", [""])[0]
-        status, answer = await run_in_threadpool(pull, token, cursor, 500)
+        if ASYNC:
+            status, answer = await apull(token, cursor, 500)
+        else:
+            status, answer = await run_in_threadpool(pull, token, cursor, 500)
     data = json.dumps(answer).encode()
     await send(
         {

@@ -30,6 +30,7 @@ from .database import as_uuid, read_transaction, run_on_driver, write_transactio
 from .directory import record_change, refused, region_id_of, site_id_of
 from .errors import HubError
 from .schema import appointments, partners, sites
+from .steps import Sql, Steps
 
 STATUSES = ("planned", "cancelled", "seen", "noshow")
 OUTCOMES = frozenset({"seen", "noshow"})  # what a site's visit makes of an appointment
@@ -374,28 +375,17 @@ def purge(engine: Engine, clock: Clock = _now) -> dict[str, int]:
 
 
 # -- the site's visits, back on their appointments -------------------------------------------
-_LINK = (
-    update(appointments)
-    .where(
-        appointments.c.id == bindparam("appointment"),
-        appointments.c.site_id == bindparam("site"),
-    )
-    .values(visit_id=bindparam("visit"))
-)
+# Statements for the push's runner (steps.py), in `%s` placeholders.
+_LINK = "UPDATE appointments SET visit_id = %s WHERE id = %s AND site_id = %s"
 _OUTCOME = (
-    update(appointments)
-    .where(
-        appointments.c.visit_id == bindparam("visit"),
-        appointments.c.site_id == bindparam("site"),
-        appointments.c.status != bindparam("cancelled"),
-    )
-    .values(status=bindparam("status"), updated_at=bindparam("now"))
+    "UPDATE appointments SET status = %s, updated_at = %s"
+    " WHERE visit_id = %s AND site_id = %s AND status <> %s"
 )
 # The visit's outcome, as the appointment's status (None: the appointment stays planned).
 _OUTCOME_OF = {"finished": "seen", "no_show": "noshow", "back_to_waiting": "planned"}
 
 
-def on_new_events(conn: Connection, site_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+def event_steps(site_id: uuid.UUID, rows: list[dict[str, Any]]) -> Steps[None]:
     """A site's new events, in the push's transaction: a check-in that names one of the
     site's appointments links the visit to it; the visit's outcome becomes the
     appointment's status (finished: seen; no-show: noshow; a no-show undone: planned), so
@@ -407,14 +397,7 @@ def on_new_events(conn: Connection, site_id: uuid.UUID, rows: list[dict[str, Any
                 appointment = uuid.UUID(data["appointment"])
             except ValueError:
                 continue
-            params = {"appointment": appointment, "site": site_id, "visit": row["visit_id"]}
-            run_on_driver(conn, _LINK, params).close()
+            yield Sql(_LINK, (row["visit_id"], appointment, site_id))
         elif kind in _OUTCOME_OF:
-            params = {
-                "visit": row["visit_id"],
-                "site": site_id,
-                "status": _OUTCOME_OF[kind],
-                "now": row["received_at"],
-                "cancelled": "cancelled",
-            }
-            run_on_driver(conn, _OUTCOME, params).close()
+            status = _OUTCOME_OF[kind]
+            yield Sql(_OUTCOME, (status, row["received_at"], row["visit_id"], site_id, "cancelled"))

@@ -11,14 +11,16 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
-from .database import as_uuid, run_on_driver
+from .database import as_uuid
 from .errors import unauthorized
 from .presence import LAST_SEEN
-from .schema import regions, site_tokens, sites
+from .steps import Sql, Steps, drive
 
 TOKEN_PREFIX = "pvphub_"
 PASSWORD_MIN = 12
@@ -44,40 +46,46 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-_SITE_BY_TOKEN = (
-    select(
-        site_tokens.c.token_sha256,
-        sites.c.id,
-        sites.c.slug,
-        sites.c.name,
-        sites.c.timezone,
-        sites.c.region_id,
-        regions.c.slug.label("region_slug"),
-    )
-    .join(sites, sites.c.id == site_tokens.c.site_id)
-    .join(regions, regions.c.id == sites.c.region_id)
-    .where(site_tokens.c.revoked_at.is_(None), site_tokens.c.token_sha256 == bindparam("digest"))
-)  # built once: every request reuses its compiled form
+# The site of a live token, by its digest. Written once, as `%s` SQL for the runners
+# (steps.py); `SITE_COLUMNS` are the columns `site_of_row` reads, first in every row.
+SITE_COLUMNS = (
+    "t.token_sha256, s.id, s.slug, s.name, s.timezone, s.region_id, r.slug AS region_slug"
+)
+SITE_OF_TOKEN = (
+    "FROM site_tokens t JOIN sites s ON s.id = t.site_id JOIN regions r ON r.id = s.region_id"
+    " WHERE t.revoked_at IS NULL AND t.token_sha256 = %s"
+)
+_SITE_BY_TOKEN = f"SELECT {SITE_COLUMNS} {SITE_OF_TOKEN}"
 
 
-def authenticate_site(conn: Connection, token: str | None) -> SiteIdentity:
-    """The site whose live token this is; 401 (the same answer whatever is wrong) else."""
+def token_digest_of(token: str | None) -> str:
+    """The digest to look `token` up by; 401 at once for what cannot be a token."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise unauthorized()
-    digest = token_digest(token)
-    # Every request runs this statement: on the driver's own cursor, it costs a quarter of
-    # going through SQLAlchemy's execution. Same connection, same transaction.
-    cursor = run_on_driver(conn, _SITE_BY_TOKEN, {"digest": digest})
-    try:
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    return token_digest(token)
+
+
+def site_of_row(row: Sequence[Any] | None, digest: str) -> SiteIdentity:
+    """The site of a row starting with `SITE_COLUMNS`; 401 (the same answer whatever is
+    wrong) when there is none."""
     # The index found the row; the constant-time compare keeps the check itself timing-safe.
     if row is None or not hmac.compare_digest(row[0], digest):
         raise unauthorized()
     site = SiteIdentity(as_uuid(row[1]), row[2], row[3], row[4], as_uuid(row[5]), row[6])
     LAST_SEEN.saw(site.id)  # written every few seconds by the app (presence.py)
     return site
+
+
+def site_steps(token: str | None) -> Steps[SiteIdentity]:
+    """The site whose live token this is (steps for a runner, steps.py); 401 else."""
+    digest = token_digest_of(token)
+    rows = yield Sql(_SITE_BY_TOKEN, (digest,))
+    return site_of_row(rows[0] if rows else None, digest)
+
+
+def authenticate_site(conn: Connection, token: str | None) -> SiteIdentity:
+    """`site_steps` on `conn`, in its transaction."""
+    return drive(conn, site_steps(token))
 
 
 def hash_password(password: str) -> str:

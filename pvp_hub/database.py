@@ -3,6 +3,8 @@
 The hub uses SQLAlchemy Core (no ORM) on a synchronous engine, called from the web
 framework's thread pool: statements are compiled once and cached by SQLAlchemy, and the
 async ORM layer (measured at 2.9x the cost of a bare driver) stays out of the hot path.
+The site routes' statements are hand-written SQL (steps.py), run on this engine's driver
+or, on PostgreSQL, by asyncpg on the event loop (pg_async.py).
 """
 
 from __future__ import annotations
