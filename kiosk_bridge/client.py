@@ -177,6 +177,14 @@ class BridgeClient:
                     self._dispatch(frame)
             except ConnectionClosed:
                 pass
+            except Exception as exc:  # a bug in reading a frame: never a silent dead reader
+                log.error(
+                    "bridge %s: reading its frames failed (%s); closing the connection",
+                    self.url,
+                    type(exc).__name__,
+                )
+                with contextlib.suppress(Exception):
+                    await ws.close()
             self._connected.clear()
             self._fail_pending(_lost())
             self._emit("client.disconnected", {"code": ws.close_code})
@@ -232,7 +240,11 @@ class BridgeClient:
                 return
             self._emit(event, data)
             return
-        fut = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
+        rid = msg.get("id")
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool):  # a list would raise
+            log.warning("frame from the bridge whose id is no string or number; dropped")
+            return
+        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None  # ours are ints
         if fut is None or fut.done():
             return
         if "error" in msg:
