@@ -165,6 +165,17 @@ class BridgeClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def features(self) -> frozenset[str]:
+        """The additions to protocol 1 the bridge listed in its last hello (none for an older
+        bridge): a client uses one only when it is listed (docs/bridge-protocol.md)."""
+        listed = self.hello.get("features")
+        return (
+            frozenset(f for f in listed if isinstance(f, str))
+            if isinstance(listed, list)
+            else frozenset()
+        )
+
     # -- background reader + reconnect --------------------------------------------------------
     async def _run(self, ws: ClientConnection) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -330,7 +341,7 @@ class BridgeClient:
         offsets = list(range(0, size, chunk)) or [0]
         parts: dict[int, bytes] = {}
         sem = asyncio.Semaphore(parallel)
-        binary = "binary_chunks" in (self.hello.get("features") or ())
+        binary = "binary_chunks" in self.features
 
         async def fetch(offset: int) -> None:
             params: dict[str, Any] = {"document": document, "offset": offset, "length": chunk}
