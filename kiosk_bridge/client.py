@@ -165,6 +165,17 @@ class BridgeClient:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def features(self) -> frozenset[str]:
+        """The additions to protocol 1 the bridge listed in its last hello (none for an older
+        bridge): a client uses one only when it is listed (docs/bridge-protocol.md)."""
+        listed = self.hello.get("features")
+        return (
+            frozenset(f for f in listed if isinstance(f, str))
+            if isinstance(listed, list)
+            else frozenset()
+        )
+
     # -- background reader + reconnect --------------------------------------------------------
     async def _run(self, ws: ClientConnection) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -177,6 +188,14 @@ class BridgeClient:
                     self._dispatch(frame)
             except ConnectionClosed:
                 pass
+            except Exception as exc:  # a bug in reading a frame: never a silent dead reader
+                log.error(
+                    "bridge %s: reading its frames failed (%s); closing the connection",
+                    self.url,
+                    type(exc).__name__,
+                )
+                with contextlib.suppress(Exception):
+                    await ws.close()
             self._connected.clear()
             self._fail_pending(_lost())
             self._emit("client.disconnected", {"code": ws.close_code})
@@ -232,7 +251,11 @@ class BridgeClient:
                 return
             self._emit(event, data)
             return
-        fut = self._pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
+        rid = msg.get("id")
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool):  # a list would raise
+            log.warning("frame from the bridge whose id is no string or number; dropped")
+            return
+        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None  # ours are ints
         if fut is None or fut.done():
             return
         if "error" in msg:
@@ -318,7 +341,7 @@ class BridgeClient:
         offsets = list(range(0, size, chunk)) or [0]
         parts: dict[int, bytes] = {}
         sem = asyncio.Semaphore(parallel)
-        binary = "binary_chunks" in (self.hello.get("features") or ())
+        binary = "binary_chunks" in self.features
 
         async def fetch(offset: int) -> None:
             params: dict[str, Any] = {"document": document, "offset": offset, "length": chunk}

@@ -30,7 +30,8 @@ from kiosk_bridge.spool import DOC_ID, UPLOAD_ID
 SHA256 = r"[0-9a-f]{64}"
 # Additions to protocol 1, listed by hello (docs/bridge-protocol.md, "Features"):
 # binary_chunks: documents.get with "binary": true answers a chunk in one binary frame.
-FEATURES = ("binary_chunks",)
+# visio_guest: session.start takes room_kind ("visio-guest": the ticket typed in the lobby).
+FEATURES = ("binary_chunks", "visio_guest")
 EVENTS = (
     "scan.progress",
     "scan.page",

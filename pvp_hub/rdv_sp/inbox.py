@@ -13,11 +13,14 @@
   rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so hub processes share the inbox; the
   write lock of `BEGIN IMMEDIATE` on SQLite), locks the appointments and the change log
   once, and applies each with `intake.apply_in` (the latest-state rule, in one place).
+  It first looks for a due row with a plain read, so an idle applier opens no write
+  transaction; it sees `Applier.stop` between two batches.
 - **A poison row does not block the others.** If a batch fails on a row's content, its
   rows are applied one at a time; the one that fails keeps its error (words, no
   personal value), is tried again after RETRY_AFTER, shows in `rdv-sp list` and on the
   region's view, and is dropped after KEEP_FAILED (the catch-up brings that appointment
-  anyway). A database that is down is not a poison: the batch is simply tried again.
+  anyway; each applier looks for such rows at start, then hourly). A database that is
+  down is not a poison: the batch is simply tried again.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -38,7 +42,14 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import exc as sa_exc
 
 from .. import directory
-from ..database import IMMEDIATE, as_uuid, is_postgresql, sql_on_driver, write_transaction
+from ..database import (
+    IMMEDIATE,
+    as_uuid,
+    is_postgresql,
+    read_transaction,
+    sql_on_driver,
+    write_transaction,
+)
 from ..errors import HubError
 from ..schema import rdv_sp_endpoints, rdv_sp_inbox
 from . import intake, signature
@@ -50,6 +61,7 @@ BATCH = 200  # rows applied in one transaction
 WAKE_EVERY_S = 5.0  # also without a wake-up: rows another process left, retries
 RETRY_AFTER = timedelta(hours=1)  # a row that failed is tried again this much later
 KEEP_FAILED = timedelta(days=8)  # the sender's own retries are over by then
+DROP_EVERY_S = 3600.0  # how often an applier looks for failed rows to drop
 # A row's content that cannot be applied (not a database that is unreachable).
 POISON: tuple[type[BaseException], ...] = (
     PayloadError,
@@ -165,6 +177,19 @@ _LOCK_ALL = (
 _DONE = "DELETE FROM rdv_sp_inbox WHERE id = %s"
 _FAILED = "UPDATE rdv_sp_inbox SET attempts = attempts + 1, error = %s, retry_at = %s WHERE id = %s"
 _DROP_FAILED = "DELETE FROM rdv_sp_inbox WHERE error IS NOT NULL AND received_at < %s"
+# Plain reads first: an idle applier opens no write transaction (on SQLite a BEGIN
+# IMMEDIATE, which the webhook's insert would wait behind).
+_ANY_DUE = "SELECT 1 FROM rdv_sp_inbox WHERE retry_at IS NULL OR retry_at <= %s LIMIT 1"
+_ANY_TO_DROP = "SELECT 1 FROM rdv_sp_inbox WHERE error IS NOT NULL AND received_at < %s LIMIT 1"
+
+
+def _found(engine: Engine, sql: str, params: tuple[Any, ...]) -> bool:
+    with read_transaction(engine) as conn:
+        cursor = sql_on_driver(conn, sql, params)
+        try:
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
 
 
 def _take(conn: Connection, now: datetime, limit: int) -> list[_Row]:
@@ -222,8 +247,10 @@ def apply_batch(
     engine: Engine, clock: Clock = _now, limit: int = BATCH
 ) -> tuple[int, Counter[str]]:
     """Apply up to `limit` pending rows; how many were taken, and what happened to them
-    (the outcomes of `intake.apply_in`, and "failed")."""
+    (the outcomes of `intake.apply_in`, and "failed"). Nothing due: a read, no write."""
     now = clock()
+    if not _found(engine, _ANY_DUE, (now,)):
+        return 0, Counter()
     try:
         with write_transaction(engine) as conn:
             rows = _take(conn, now, limit)
@@ -253,17 +280,32 @@ def apply_batch(
     return taken, outcomes
 
 
-def apply_pending(engine: Engine, clock: Clock = _now, limit: int = BATCH) -> Counter[str]:
-    """Every pending row, batch after batch; the failed rows' time over is dropped."""
+def apply_pending(
+    engine: Engine,
+    clock: Clock = _now,
+    limit: int = BATCH,
+    stop: threading.Event | None = None,
+) -> Counter[str]:
+    """Every pending row, batch after batch, until none is left or `stop` is set (checked
+    between batches: a steady stream of deliveries never holds a stopping hub)."""
     total: Counter[str] = Counter()
-    while True:
+    while stop is None or not stop.is_set():
         taken, outcomes = apply_batch(engine, clock, limit)
         total += outcomes
         if taken < limit:
             break
-    with write_transaction(engine) as conn:
-        sql_on_driver(conn, _DROP_FAILED, (clock() - KEEP_FAILED,)).close()
     return total
+
+
+def drop_failed(engine: Engine, clock: Clock = _now) -> bool:
+    """Drop the failed rows older than KEEP_FAILED (a read first: a write only when there
+    is one). Whether any was."""
+    before = clock() - KEEP_FAILED
+    if not _found(engine, _ANY_TO_DROP, (before,)):
+        return False
+    with write_transaction(engine) as conn:
+        sql_on_driver(conn, _DROP_FAILED, (before,)).close()
+    return True
 
 
 def wake() -> None:
@@ -274,27 +316,37 @@ class Applier:
     """This process's applier: a thread, woken by this process's deliveries and every
     WAKE_EVERY_S; after a wake-up it waits `gather_s` for more deliveries to apply them
     together. It applies what is pending at once when started (a hub that was killed
-    after answering)."""
+    after answering), and drops the failed rows whose time is over at start and then at
+    most every DROP_EVERY_S. `stop` is seen between two batches."""
 
-    def __init__(self, engine: Engine, gather_s: float = 0.005) -> None:
+    def __init__(self, engine: Engine, gather_s: float = 0.005, limit: int = BATCH) -> None:
         self.engine = engine
         self.gather_s = gather_s
+        self.limit = limit
+        self._dropped_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rdv-sp-inbox", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop after the batch under way; whether the thread ended within `timeout`."""
         self._stop.set()
         _WAKE.set()
         self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         pause = 0.0
         while not self._stop.is_set():
             try:
-                outcomes = apply_pending(self.engine)
+                outcomes = apply_pending(self.engine, limit=self.limit, stop=self._stop)
+                now = time.monotonic()
+                if self._dropped_at is None or now - self._dropped_at >= DROP_EVERY_S:
+                    if not self._stop.is_set():
+                        drop_failed(self.engine)
+                    self._dropped_at = now
                 pause = 0.0
                 if outcomes:
                     log.info("rdv-sp inbox: %s", _counts(outcomes))

@@ -261,6 +261,11 @@ class KioskLink:
             except Exception:
                 log.exception("kiosk %s: connected hook failed", self.kiosk.id)
 
+    @property
+    def features(self) -> frozenset[str]:
+        """What the kiosk's bridge listed in hello's `features` (none while it is down)."""
+        return self.client.features if self.client is not None else frozenset()
+
     async def request(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -440,3 +440,30 @@ def start_params(config: Config, visit: Visit) -> dict[str, str]:
 def start_params_without_room(visit: Visit) -> dict[str, str]:
     """session.start's params but the room (given by the region's hub: core.hub_rooms)."""
     return {"display_name": visit.ticket, "partner": visit.partner_id}
+
+
+# The bridge's hello lists this feature when its session.start takes `room_kind`; an older
+# bridge refuses any parameter it does not know, so `room_kind` is sent only when listed.
+VISIO_GUEST = "visio_guest"
+
+
+def hub_room_params(
+    visit: Visit, url: str, kind: str, features: Collection[str]
+) -> tuple[dict[str, str], str | None]:
+    """session.start's params for the hub's room, and what to tell staff (None: nothing).
+
+    A room the bridge must join as a Visio guest (`kind` other than "link") gets
+    `room_kind` only when the kiosk's bridge lists the feature; an older one still opens the
+    room, and staff are told to type the ticket in the lobby themselves."""
+    params = {**start_params_without_room(visit), "room_url": url}
+    if kind == "link":
+        return params, None
+    if VISIO_GUEST in features:
+        params["room_kind"] = kind
+        return params, None
+    notice = _(
+        "This kiosk's bridge is too old to type the ticket in the Visio lobby: the room opens, "
+        "then type {ticket} in its name field on the kiosk by hand and press Join "
+        "(update pvp-bridge on this kiosk)."
+    ).format(ticket=visit.ticket)
+    return params, notice

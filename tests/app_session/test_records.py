@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pvp_tui.core import events as ev
+from pvp_tui.core import i18n
 from pvp_tui.core.config import load_config
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
@@ -20,6 +21,7 @@ from pvp_tui.core.sessions import (
     Record,
     SessionLog,
     SessionTracker,
+    hub_room_params,
     open_session,
     room_url,
     start_params,
@@ -220,6 +222,26 @@ def test_the_display_name_is_the_ticket_and_the_room_comes_from_the_config(
         room_url(demo, visit)
     assert refused.value.code == "no_room"
     assert "room_url" in refused.value.message and "CAF" in refused.value.message
+
+
+def test_room_kind_goes_only_to_a_bridge_that_lists_visio_guest(desk: FrontDesk) -> None:
+    """An older bridge refuses any parameter it does not know: a Visio room still opens on
+    it (without room_kind) and staff are told to type the ticket in the lobby by hand."""
+    visit = at_kiosk(desk)
+    url = "https://visio.numerique.gouv.fr/abc-defg-hij"
+    base = {"room_url": url, "display_name": visit.ticket, "partner": "caf"}
+    new = frozenset({"binary_chunks", "visio_guest"})
+    assert hub_room_params(visit, url, "visio-guest", new) == (
+        base | {"room_kind": "visio-guest"},
+        None,
+    )
+    assert hub_room_params(visit, url, "link", frozenset()) == (base, None)
+    with i18n.using_language("fr"):
+        params, notice = hub_room_params(visit, url, "visio-guest", frozenset({"binary_chunks"}))
+    assert params == base  # no room_kind: the older bridge takes the call
+    assert notice is not None and visit.ticket in notice
+    assert "à la main" in notice and "Rejoindre" in notice
+    assert "Mme" not in notice and "Durand" not in notice
 
 
 def test_two_desks_following_one_call_write_its_record_once(desk: FrontDesk) -> None:

@@ -97,6 +97,11 @@ async def test_binary_chunks_assembled_and_garbled_ones_dropped_or_caught(
         noise: list[Any] = [b"no line feed at all", b"{not json\nxx"]
         noise.append(b'{"event": "scan.page", "data": {}}\nxx')  # an event: never binary
         noise.append(json.dumps({"id": 999, "result": {"data": "x"}}).encode() + b"\n")
+        # ids no request has: a list, an object, true (== 1 as a key); text and binary
+        noise.append(json.dumps({"id": [1], "result": {}}))
+        noise.append(json.dumps({"id": {"a": 1}, "error": {"code": "x"}}))
+        noise.append(json.dumps({"id": True, "result": {}}))
+        noise.append(json.dumps({"id": [2], "result": {}}).encode() + b"\nxx")
         return [*noise, frame] if offset == CHUNK else [frame]
 
     async with await chunk_bridge(fine) as server:
@@ -106,6 +111,8 @@ async def test_binary_chunks_assembled_and_garbled_ones_dropped_or_caught(
                 assert await bridge.get_document("doc_1") == DOCUMENT
     assert caplog.text.count("unreadable frame from the bridge") == 2
     assert "binary frame from the bridge that is no chunk reply" in caplog.text
+    assert caplog.text.count("whose id is no string or number; dropped") == 4
+    assert "[1]" not in caplog.text and "'a'" not in caplog.text  # never the frame's contents
 
     def flipped(frame: bytes, offset: int) -> list[bytes]:  # one byte changed on the way
         return [frame[:-7] + bytes([frame[-7] ^ 1]) + frame[-6:]] if offset == 0 else [frame]
@@ -151,6 +158,27 @@ async def test_a_malformed_event_is_logged_and_dropped(
     assert pages == [GOOD_PAGE]  # the one without sheet, thumbnail... never reached anyone
     assert ("x.custom", [1]) in seen  # an extension's event: not the client's to judge
     assert "malformed scan.page event: 'device' is missing" in caplog.text
+
+
+async def test_a_reader_that_fails_closes_the_connection_and_fails_what_waits(
+    fake_bridge: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any unexpected error while reading a frame (here a bug in the event check) ends the
+    connection cleanly: the request waiting is told the link is lost, never left hanging."""
+
+    def broken(event: str, data: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(client_module, "parse_event", broken)
+    async with BridgeClient(fake_bridge, "t", reconnect=False) as bridge:
+        with (
+            caplog.at_level(logging.ERROR, logger="kiosk_bridge.client"),
+            pytest.raises(BridgeError) as err,
+        ):
+            await bridge.request("session.status", timeout=60)
+        assert err.value.code == "connection_lost"
+        assert not bridge.connected
+    assert "reading its frames failed (RuntimeError); closing the connection" in caplog.text
 
 
 def test_shapes_say_which_key_and_what_was_expected() -> None:

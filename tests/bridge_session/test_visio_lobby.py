@@ -70,6 +70,7 @@ async def test_the_bridge_types_the_ticket_in_the_lobby_and_knocks(
     room = visio.make_room("rooms@caf.example.fr")
     events = Events()
     async with BridgeClient(bridge.url, bridge.token) as client:
+        assert "visio_guest" in client.features  # the desk sends room_kind only then
         client.subscribe(events)
         started = await client.request(
             "session.start",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +23,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import event as sa_event
 
 from pvp_hub import directory
-from pvp_hub.database import make_engine, migrate
-from pvp_hub.rdv_sp import admin
+from pvp_hub.database import IMMEDIATE, make_engine, migrate
+from pvp_hub.rdv_sp import admin, inbox
 from pvp_hub.rdv_sp.signature import sign
 from pvp_hub.schema import appointments, changes, rdv_sp_inbox, rdv_sp_states
 from tests.hub.regions import Hub, Region, Site, database_url
@@ -628,4 +630,102 @@ def test_two_hub_processes_share_the_inbox_and_keep_the_latest_states(
             assert (status, starts_at) == ("planned", tomorrow_at(11)), external_id
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar() == 0
+    engine.dispose()
+
+
+def _received(engine: Engine, path: str, organisation: int, rdv_id: int) -> None:
+    """One delivery into the inbox as the webhook takes it (signed, read, one row)."""
+    data = rdv_sp.rdv(rdv_id, tomorrow_at(9), organisation_id=organisation)
+    body, headers = rdv_sp.delivery(SECRET, data, "created", datetime.now(UTC))
+    endpoint = path.split("/")[-2]
+    assert inbox.receive(engine, endpoint, body, headers["X-Lapin-Signature"]) == "received"
+
+
+def _transactions(engine: Engine, thread_name: str) -> Counter[str]:
+    """The transactions `thread_name` opens on `engine`, by kind: "write" (on SQLite a
+    BEGIN IMMEDIATE) or "read"."""
+    seen: Counter[str] = Counter()
+
+    def begun(conn: Connection) -> None:
+        if threading.current_thread().name == thread_name:
+            seen["write" if conn.get_execution_options().get(IMMEDIATE) else "read"] += 1
+
+    sa_event.listen(engine, "begin", begun)
+    return seen
+
+
+def test_the_applier_stops_between_batches_while_deliveries_keep_coming(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A steady stream: each time the applier takes a connection (a read, then a batch),
+    one more delivery arrives first, so the inbox never empties; stop() still ends the
+    thread, after the batch under way."""
+    engine, _region, _site, path, organisation = _own_hub(
+        hub, workdir, request, f"rdv_stop_{hub.kind}_{uuid.uuid4().hex[:6]}"
+    )
+    ids = itertools.count(30_000)
+    for _ in range(5):
+        _received(engine, path, organisation, next(ids))
+    batches, third, delivering = 0, threading.Event(), threading.local()
+
+    def before_batch(*_: object) -> None:  # the applier takes a connection: no lock held
+        nonlocal batches
+        if threading.current_thread().name != "rdv-sp-inbox" or getattr(delivering, "now", 0):
+            return
+        delivering.now = True
+        try:
+            _received(engine, path, organisation, next(ids))
+        finally:
+            delivering.now = False
+        batches += 1
+        if batches >= 6:
+            third.set()
+
+    sa_event.listen(engine.pool, "checkout", before_batch)
+    applier = inbox.Applier(engine, gather_s=0, limit=1)
+    try:
+        applier.start()
+        assert third.wait(60), "the applier took no batch"
+        assert applier.stop(timeout=60), "the applier kept applying the stream"
+        assert pending(engine) > 0  # it stopped with deliveries still coming, between batches
+        assert "not applied" not in caplog.text  # stopped by stop(), not by an error
+    finally:
+        sa_event.remove(engine.pool, "checkout", before_batch)
+        applier.stop(timeout=60)
+        engine.dispose()
+
+
+def test_an_idle_applier_opens_no_write_transaction(
+    hub: Hub, workdir: Path, request: pytest.FixtureRequest
+) -> None:
+    """Woken again and again with nothing due (only a failed row waiting for its retry),
+    the applier only reads: no write transaction, so no BEGIN IMMEDIATE on SQLite that
+    the webhook's insert would wait behind."""
+    engine, _region, _site, path, organisation = _own_hub(
+        hub, workdir, request, f"rdv_idle_{hub.kind}_{uuid.uuid4().hex[:6]}"
+    )
+    _received(engine, path, organisation, 31_000)
+    with engine.begin() as conn:
+        conn.execute(
+            update(rdv_sp_inbox).values(
+                error="unknown partner 'caf'",
+                attempts=1,
+                retry_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+    seen = _transactions(engine, "rdv-sp-inbox")
+    applier = inbox.Applier(engine, gather_s=0)
+    try:
+        applier.start()
+
+        def woken_often() -> bool:
+            inbox.wake()
+            return seen["read"] >= 8
+
+        wait_for(woken_often, 60, "the applier woken and reading", poll=0.05)
+    finally:
+        assert applier.stop(timeout=60)
+    assert seen["write"] == 0, seen
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar() == 1
     engine.dispose()

@@ -30,9 +30,9 @@ from ...core.sessions import (
     Record,
     SessionLog,
     SessionTracker,
+    hub_room_params,
     open_session,
     start_params,
-    start_params_without_room,
 )
 from ..messages import VisitMoved
 from ..widgets.badges import BadgeUpdate, Level
@@ -220,8 +220,8 @@ class Sessions:
                     ticket=visit.ticket
                 ),
             )
-        params = await self._room_params(visit)
         link = self.pick_kiosk()
+        params = await self._room_params(visit, link)
         previous = self.tracker.get(link.kiosk.id)
         if previous is not None and previous.over:
             await self._wait_idle(previous)  # its browser is still closing
@@ -241,10 +241,11 @@ class Sessions:
         self.app.post_message(SessionChanged(link.kiosk.id))
         return live
 
-    async def _room_params(self, visit: Visit) -> dict[str, str]:
+    async def _room_params(self, visit: Visit, link: KioskLink) -> dict[str, str]:
         """session.start's params: the room from the region's hub when `[hub]` is set (the
         same room shows on the agent's page), else the partner's configured room; a
-        fallback is said to staff in words."""
+        fallback, or a Visio room on a bridge too old to type the ticket, is said to staff
+        in words."""
         config = self.desk.config
         if config.hub is None:
             return start_params(config, visit)
@@ -252,9 +253,9 @@ class Sessions:
 
         room = await asyncio.to_thread(ask_hub, config.hub, visit.id)
         if room.url is not None:
-            params = {**start_params_without_room(visit), "room_url": room.url}
-            if room.kind != "link":  # the bridge types the ticket in the room's lobby
-                params["room_kind"] = room.kind
+            params, notice = hub_room_params(visit, room.url, room.kind, link.features)
+            if notice:
+                self.app.notify(notice, severity="warning", markup=False, timeout=30)
             return params
         params = start_params(config, visit)  # no room of its own either: the clear refusal
         if room.notice:
