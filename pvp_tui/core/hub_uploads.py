@@ -202,11 +202,14 @@ class Problem(Exception):
     """An exchange that failed: `words` for the log and the panel (no name), `final`
     when trying again cannot help (the hub refused the document)."""
 
-    def __init__(self, words: str, final: bool = False, code: str | None = None) -> None:
+    def __init__(
+        self, words: str, final: bool = False, code: str | None = None, too_large: bool = False
+    ) -> None:
         super().__init__(words)
         self.words = words
         self.final = final
         self.code = code
+        self.too_large = too_large  # a chunk over a limit on the way (a proxy's, the hub's)
 
 
 def _headers(worker: SyncWorker) -> dict[str, str]:
@@ -236,6 +239,11 @@ def _check(response: httpx.Response) -> dict[str, Any]:
         from .sync import TokenRefused
 
         raise TokenRefused(f"HTTP 401 {code}")
+    if status == 413 and code != "document_too_large":
+        # A chunk too large for a proxy in front of the hub (nginx's client_max_body_size:
+        # its own page, no code) or for the hub (chunk_too_large): smaller ones will pass.
+        words = f"HTTP 413 {code or 'without a code (a proxy?)'}"
+        raise Problem(words, code=code or "body_too_large", too_large=True)
     if status in (408, 409, 425, 429) or status >= 500 or code == "unknown_visit":
         # 409 wrong_offset: asked again below; unknown_visit: its events are not pushed yet.
         raise Problem(f"HTTP {status} {code}".strip(), code=code)
@@ -325,7 +333,7 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
     (True) or `deadline` (time.monotonic) passes (False: the next turn resumes). Raises
     Problem when an exchange fails (recorded on the row first)."""
     store, upload_id = worker.store, row["id"]
-    size = CHUNK
+    size = min(CHUNK, worker.chunk_limit or CHUNK)
     try:
         state = _start(worker, row)
         log.info(
@@ -345,7 +353,7 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                 return False
             if worker._stop.is_set() or worker._lease_lost.is_set():
                 return False
-            size = min(size, int(state.get("chunk_max") or size))
+            size = min(size, int(state.get("chunk_max") or size), worker.chunk_limit or size)
             data = _chunk(store, upload_id, start, size)
             if data is None:
                 return False  # erased meanwhile (consent withdrawn, visit closed)
@@ -358,6 +366,16 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                 elif took > SLOW_SECONDS:  # a slow one: a cut loses less
                     size = max(CHUNK_MIN, size // 2)
             except Problem as exc:
+                if exc.too_large and len(data) > CHUNK_MIN:
+                    # Half as large, down to CHUNK_MIN; remembered for this hub (the
+                    # worker's life) so that the next chunks and uploads stay under it.
+                    size = max(CHUNK_MIN, len(data) // 2)
+                    worker.chunk_limit = size
+                    log.info(
+                        "document %s: a chunk of %d bytes refused (%s): %d from now on",
+                        upload_id, len(data), exc.words, size,
+                    )  # fmt: skip
+                    continue
                 if exc.code not in ("wrong_offset", "sha256_mismatch"):
                     raise
                 state = _start(worker, row)  # where the hub's copy ends now

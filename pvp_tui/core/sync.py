@@ -388,6 +388,9 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
         self.stopped_by_token = False
+        # The largest chunk of a document that went through to this hub (a proxy's limit
+        # found by a 413; pvp_tui.core.hub_uploads): None until one was refused.
+        self.chunk_limit: int | None = None
         # pvp_tui.core.pull.Puller: pulls the hub's changes between sends, in this thread.
         self.puller: Any = None
 

@@ -208,3 +208,53 @@ def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothin
     finally:
         worker._release()
     assert hub_state(hub, site, up_one.id) is None and hub_state(hub, site, up_two.id) is None
+
+
+class ProxyLimit(httpx.BaseTransport):
+    """A proxy in front of the hub with nginx's `client_max_body_size`: a larger body gets
+    nginx's own 413 page (HTML, no JSON code); the rest goes on to the real hub."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.hub = httpx.HTTPTransport()
+        self.refused: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        if len(body) > self.limit:
+            self.refused.append(len(body))
+            html = b"<html><head><title>413 Request Entity Too Large</title></head></html>"
+            return httpx.Response(413, content=html, headers={"Content-Type": "text/html"})
+        return self.hub.handle_request(request)
+
+
+def test_a_chunk_a_proxy_refuses_with_413_is_sent_again_smaller_and_the_limit_kept(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(9_000_000)
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+
+    worker = site.worker()
+    proxy = ProxyLimit(2 * 1024 * 1024)  # docs/hub.md's nginx example before the fix
+    worker._client = httpx.Client(base_url=hub.url, transport=proxy, timeout=30)
+    puts: list[int] = []
+    worker.client.event_hooks["request"].append(
+        lambda request: puts.append(len(request.content)) if request.method == "PUT" else None
+    )
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        done = hub_uploads.send_all(worker)
+    finally:
+        worker._release()
+    assert (done.sent, done.error) == (1, None)
+    assert proxy.refused == [4 * 1024 * 1024]  # refused once, then never over the limit
+    assert worker.chunk_limit == 2 * 1024 * 1024
+    assert max(puts[puts.index(4 * 1024 * 1024) + 1 :]) == 2 * 1024 * 1024
+    (sent,) = hub_uploads.of_visit(site.store, visit_id)
+    assert (sent.state, sent.sent_bytes) == ("sent", len(data))
+    state = hub_state(hub, site, upload.id)
+    assert state is not None and (state["state"], state["sha256"]) == ("ready", sent.sha256)
