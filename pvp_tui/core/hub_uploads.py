@@ -55,6 +55,15 @@ FAST_SECONDS = 1.0  # a chunk sent faster than this: the next one is twice as la
 SLOW_SECONDS = 10.0  # ...slower than this: half as large (within CHUNK_MIN, the hub's max)
 BUDGET_SECONDS = 5.0  # the uploader's turn: then the worker pushes and pulls again
 RETRY_MAX_SECONDS = 60.0
+# A document failing on its own (404 unknown_visit, a 5xx on this PDF...) is tried again
+# at its own pace (doubling from the worker's wait_initial up to RETRY_MAX_SECONDS) while
+# the others go on; after TRIES_MAX failures in a row, once GIVE_UP_SECONDS have passed
+# since it was queued, it is given up: `refused`, its error "gave_up: <the last one>".
+TRIES_MAX = 10
+GIVE_UP_SECONDS = 15 * 60
+GAVE_UP = "gave_up"
+# The hub as a whole, not this document: the turn stops and nothing is counted against it.
+HUB_WIDE = (429, 502, 503, 504)
 STATES = ("waiting", "sent", "opened", "refused", "erased")
 FINAL = ("opened", "refused", "erased")
 
@@ -200,16 +209,23 @@ def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:
 # ----------------------------------------------------------------- the worker's side
 class Problem(Exception):
     """An exchange that failed: `words` for the log and the panel (no name), `final`
-    when trying again cannot help (the hub refused the document)."""
+    when trying again cannot help (the hub refused the document), `hub_wide` when the
+    link or the hub as a whole failed (the next documents would fail too)."""
 
     def __init__(
-        self, words: str, final: bool = False, code: str | None = None, too_large: bool = False
+        self,
+        words: str,
+        final: bool = False,
+        code: str | None = None,
+        too_large: bool = False,
+        hub_wide: bool = False,
     ) -> None:
         super().__init__(words)
         self.words = words
         self.final = final
         self.code = code
         self.too_large = too_large  # a chunk over a limit on the way (a proxy's, the hub's)
+        self.hub_wide = hub_wide
 
 
 def _headers(worker: SyncWorker) -> dict[str, str]:
@@ -244,7 +260,11 @@ def _check(response: httpx.Response) -> dict[str, Any]:
         # its own page, no code) or for the hub (chunk_too_large): smaller ones will pass.
         words = f"HTTP 413 {code or 'without a code (a proxy?)'}"
         raise Problem(words, code=code or "body_too_large", too_large=True)
-    if status in (408, 409, 425, 429) or status >= 500 or code == "unknown_visit":
+    if status in HUB_WIDE:
+        raise Problem(f"HTTP {status} {code}".strip(), code=code, hub_wide=True)
+    if code == "id_taken":  # another document holds this id on the hub: never this one
+        raise Problem("HTTP 409 id_taken", final=True, code=code)
+    if status in (408, 409, 425) or status >= 500 or code == "unknown_visit":
         # 409 wrong_offset: asked again below; unknown_visit: its events are not pushed yet.
         raise Problem(f"HTTP {status} {code}".strip(), code=code)
     if code == "sha256_mismatch":
@@ -264,7 +284,7 @@ def _start(worker: SyncWorker, row: dict[str, Any]) -> dict[str, Any]:
     try:
         response = worker.client.post(START_PATH, json=body, headers=_headers(worker))
     except httpx.HTTPError as exc:
-        raise Problem(f"hub unreachable ({type(exc).__name__})") from None
+        raise Problem(f"hub unreachable ({type(exc).__name__})", hub_wide=True) from None
     return _check(response)
 
 
@@ -275,7 +295,7 @@ def _put(worker: SyncWorker, upload_id: str, start: int, data: bytes) -> dict[st
             f"{START_PATH}/{upload_id}/chunks/{start}", content=data, headers=headers
         )
     except httpx.HTTPError as exc:
-        raise Problem(f"hub unreachable ({type(exc).__name__})") from None
+        raise Problem(f"hub unreachable ({type(exc).__name__})", hub_wide=True) from None
     return _check(response)
 
 
@@ -292,8 +312,9 @@ def _progress(store: Store, upload_id: str, state: dict[str, Any]) -> None:
     now = to_iso(datetime.now(UTC))
     with store.transaction() as db:
         db.execute(
-            "UPDATE hub_uploads SET sent_bytes = ?, error = NULL, updated_at = ?"
-            " WHERE id = ? AND state = 'waiting'",
+            # Failures in a row: the count starts again once the hub's copy grew.
+            "UPDATE hub_uploads SET tries = CASE WHEN ?1 > sent_bytes THEN 0 ELSE tries END,"
+            " sent_bytes = ?1, error = NULL, updated_at = ?2 WHERE id = ?3 AND state = 'waiting'",
             [int(state.get("received_bytes") or 0), now, upload_id],
         )
 
@@ -311,21 +332,37 @@ def _sent(store: Store, upload_id: str, state: dict[str, Any]) -> None:
         db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
 
 
-def _failed(store: Store, upload_id: str, problem: Problem) -> None:
-    now = to_iso(datetime.now(UTC))
+def _failed(store: Store, upload_id: str, problem: Problem) -> bool:
+    """Record the failure on the row; True when the upload is over (`refused`: the hub
+    refused it, or it was given up after TRIES_MAX failures in a row and GIVE_UP_SECONDS)."""
+    moment = datetime.now(UTC)
+    now = to_iso(moment)
     with store.transaction() as db:
-        if problem.final:
+        error = problem.code or problem.words
+        final = problem.final
+        if not final and not problem.hub_wide:
+            row = db.execute(
+                "SELECT tries, queued_at FROM hub_uploads WHERE id = ?", [upload_id]
+            ).fetchone()
+            if row is not None and row[0] + 1 >= TRIES_MAX:
+                age = (moment - datetime.fromisoformat(row[1])).total_seconds()
+                if age >= GIVE_UP_SECONDS:
+                    final, error = True, f"{GAVE_UP}: {problem.words}"
+        if final:
             db.execute(
-                "UPDATE hub_uploads SET state = 'refused', error = ?, updated_at = ?"
-                " WHERE id = ? AND state = 'waiting'",
-                [problem.code or problem.words, now, upload_id],
+                "UPDATE hub_uploads SET state = 'refused', tries = tries + 1, error = ?,"
+                " updated_at = ? WHERE id = ? AND state = 'waiting'",
+                [error, now, upload_id],
             )
             db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+        elif problem.hub_wide:  # not this document's fault: not counted against it
+            db.execute("UPDATE hub_uploads SET error = ? WHERE id = ?", [problem.words, upload_id])
         else:
             db.execute(
                 "UPDATE hub_uploads SET tries = tries + 1, error = ?, updated_at = ? WHERE id = ?",
                 [problem.words, now, upload_id],
             )
+    return final
 
 
 def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = None) -> bool:
@@ -380,17 +417,27 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                     raise
                 state = _start(worker, row)  # where the hub's copy ends now
     except Problem as exc:
-        log.info("document %s not sent yet: %s", upload_id, exc.words)
-        _failed(store, upload_id, exc)
+        exc.final = _failed(store, upload_id, exc)
+        log.info(
+            "document %s %s: %s", upload_id, "given up" if exc.final else "not sent yet", exc.words
+        )
         raise
 
 
 def _waiting(store: Store) -> list[dict[str, Any]]:
     return store.query(
-        "SELECT u.id, u.visit_id, u.doc_type, u.size, u.sha256, u.tries FROM hub_uploads u"
-        " JOIN hub_upload_content c ON c.upload_id = u.id"
+        "SELECT u.id, u.visit_id, u.doc_type, u.size, u.sha256, u.tries, u.updated_at"
+        " FROM hub_uploads u JOIN hub_upload_content c ON c.upload_id = u.id"
         " WHERE u.state = 'waiting' ORDER BY u.queued_at, u.id"
     )
+
+
+def _not_yet(worker: SyncWorker, row: dict[str, Any], now: datetime) -> bool:
+    """Whether a document that failed on its own waits a little more before its next try."""
+    if not row["tries"]:
+        return False
+    wait = min(worker.wait_initial * 2 ** (row["tries"] - 1), RETRY_MAX_SECONDS)
+    return (now - datetime.fromisoformat(row["updated_at"])).total_seconds() < wait
 
 
 def waiting(store: Store) -> bool:
@@ -400,14 +447,19 @@ def waiting(store: Store) -> bool:
 @dataclass
 class Sent:
     sent: int = 0
-    error: str | None = None
+    error: str | None = None  # the last failure's words
+    stopped: bool = False  # by the link or the hub as a whole (the rest waits)
 
 
-def send_all(worker: SyncWorker, budget: float | None = None) -> Sent:
-    """Send every waiting upload (`pvp sync --once`; the Uploader with a budget)."""
+def send_all(worker: SyncWorker, budget: float | None = None, *, paced: bool = False) -> Sent:
+    """Send every waiting upload, oldest first (`pvp sync --once`; the Uploader with a
+    budget, `paced`: a document that failed on its own waits its turn). A document's own
+    failure moves on to the next one; the link or the hub failing stops the turn."""
     done = Sent()
     deadline = None if budget is None else time.monotonic() + budget
     for row in _waiting(worker.store):
+        if paced and _not_yet(worker, row, datetime.now(UTC)):
+            continue
         try:
             if send_one(worker, row, deadline):
                 done.sent += 1
@@ -415,15 +467,17 @@ def send_all(worker: SyncWorker, budget: float | None = None) -> Sent:
                 break
         except Problem as exc:
             done.error = exc.words
-            if not exc.final:
+            if exc.hub_wide:
+                done.stopped = True
                 break  # the hub or the link: the next ones would fail too
     return done
 
 
 class Uploader:
     """The sync worker's task: a turn of at most BUDGET_SECONDS of chunks, between the
-    outbox's batches (a new event goes before the rest of a long upload); after a failed
-    exchange, the next turn waits (doubling, up to RETRY_MAX_SECONDS)."""
+    outbox's batches (a new event goes before the rest of a long upload); after the link
+    or the hub failed, the next turn waits (doubling, up to RETRY_MAX_SECONDS); a document
+    that failed on its own waits at its own pace (`_not_yet`)."""
 
     def __init__(self, budget: float = BUDGET_SECONDS) -> None:
         self.budget = budget
@@ -435,8 +489,8 @@ class Uploader:
             return
         if worker.outbox.has_work():
             return  # the visit's events first (the hub needs the visit)
-        done = send_all(worker, self.budget)
-        if done.error is None:
+        done = send_all(worker, self.budget, paced=True)
+        if not done.stopped:
             self._failures = 0
             return
         self._failures += 1

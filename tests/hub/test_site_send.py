@@ -258,3 +258,81 @@ def test_a_chunk_a_proxy_refuses_with_413_is_sent_again_smaller_and_the_limit_ke
     assert (sent.state, sent.sent_bytes) == ("sent", len(data))
     state = hub_state(hub, site, upload.id)
     assert state is not None and (state["state"], state["sha256"]) == ("ready", sent.sha256)
+
+
+class FailFor(httpx.BaseTransport):
+    """In front of the real hub: a 500 for the chunks of one document (a hub that fails
+    on this PDF only), or every request cut (the link down)."""
+
+    def __init__(self, upload_id: str = "", link_down: bool = False) -> None:
+        self.upload_id = upload_id
+        self.link_down = link_down
+        self.hub = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.link_down:
+            raise httpx.ConnectError("the link is down", request=request)
+        if request.method == "PUT" and f"/{self.upload_id}/" in request.url.path:
+            return httpx.Response(500, json={"error": {"code": "internal", "message": "boom"}})
+        return self.hub.handle_request(request)
+
+
+def test_a_stuck_document_does_not_hold_the_next_ones_and_is_given_up_in_the_end(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    from pvp_tui.ui.screens.documents.doc_list import upload_words
+
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    datas = [big_pdf(30_000 + n) for n in range(3)]
+    taken, failing, fine = (
+        log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+        for data in datas
+    )
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        # The oldest one's id is already another document's on the hub: 409 id_taken.
+        other = {"id": taken.id, "visit_id": visit_id, "type": "payslip",
+                 "size": taken.size, "sha256": "0" * 64, "consent": True}  # fmt: skip
+        with httpx.Client(base_url=hub.url, timeout=30) as client:
+            made = client.post("/api/v1/site/documents", json=other, headers=site.site.auth)
+        assert made.status_code in (200, 201), made.text
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(failing.id))
+
+        done = hub_uploads.send_all(worker)
+        assert (done.sent, done.stopped) == (1, False)  # the third went past the other two
+        states = {u.id: u for u in hub_uploads.of_visit(site.store, visit_id)}
+        assert (states[taken.id].state, states[taken.id].error) == ("refused", "id_taken")
+        assert hub_uploads.spooled(site.store, taken.id) is None
+        stuck = states[failing.id]
+        assert (stuck.state, stuck.error) == ("waiting", "HTTP 500 internal")
+        assert states[fine.id].state == "sent"
+
+        # The link down: the turn stops, nothing counted against the document.
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(link_down=True))
+        done = hub_uploads.send_all(worker)
+        assert done.stopped and done.sent == 0
+        assert site.store.query("SELECT tries FROM hub_uploads WHERE id = ?", [failing.id]) == [
+            {"tries": 1}
+        ]
+
+        # Failing again and again, long after it was queued: given up, the reason shown.
+        with site.store.transaction() as db:
+            db.execute(
+                "UPDATE hub_uploads SET tries = ?, queued_at = ? WHERE id = ?",
+                [hub_uploads.TRIES_MAX - 1, "2020-01-01T00:00:00.000+00:00", failing.id],
+            )
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(failing.id))
+        done = hub_uploads.send_all(worker)
+        assert (done.sent, done.stopped) == (0, False)
+    finally:
+        worker._release()
+    gave_up = hub_uploads.get(site.store, failing.id)
+    assert gave_up is not None and gave_up.state == "refused"
+    assert hub_uploads.spooled(site.store, failing.id) is None
+    assert upload_words(gave_up, None) == (
+        "non envoyé : abandonné après des échecs répétés (HTTP 500 internal)"
+    )
