@@ -66,6 +66,7 @@ GAVE_UP = "gave_up"
 HUB_WIDE = (429, 502, 503, 504)
 STATES = ("waiting", "sent", "opened", "refused", "erased")
 FINAL = ("opened", "refused", "erased")
+UNDERWAY = ("waiting", "sent", "opened")  # queued and not given up: not queued again
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,11 @@ def record(
     now: datetime,
 ) -> Upload:
     """Queue the bytes for the hub, in the caller's transaction (the one that records
-    `document_sent`). A document already queued keeps its row (sent once)."""
+    `document_sent`). A document already queued keeps its row, and no bytes are added
+    (sent once: the caller checks `state_of` first)."""
     upload_id = hub_id(site_slug, document)
     at = to_iso(now)
-    db.execute(
+    added = db.execute(
         """INSERT INTO hub_uploads (id, document, visit_id, doc_type, size, sha256, state,
                queued_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'waiting', ?, ?) ON CONFLICT (id) DO NOTHING""",
@@ -149,21 +151,23 @@ def record(
             at,
         ],
     )
-    db.execute(
-        "INSERT INTO hub_upload_content (upload_id, content) VALUES (?, ?)"
-        " ON CONFLICT (upload_id) DO NOTHING",
-        [upload_id, data],
-    )
+    if added.rowcount > 0:  # never bytes for a row already there (refused, erased...)
+        db.execute(
+            "INSERT INTO hub_upload_content (upload_id, content) VALUES (?, ?)"
+            " ON CONFLICT (upload_id) DO NOTHING",
+            [upload_id, data],
+        )
     row = db.execute(f"SELECT {_COLUMNS} FROM hub_uploads WHERE id = ?", [upload_id]).fetchone()
     return Upload(*row)
 
 
-def queued(db: Reader, site_slug: str, document: str) -> bool:
-    """Whether this document is already queued or sent (not refused or erased)."""
+def state_of(db: Reader, site_slug: str, document: str) -> str | None:
+    """This document's upload state (None: never queued). Queued once only: `waiting`,
+    `sent`, `opened` say it is on its way; `refused`, `erased` that it never will be."""
     row = db.execute(
         "SELECT state FROM hub_uploads WHERE id = ?", [hub_id(site_slug, document)]
     ).fetchone()
-    return row is not None and row[0] in ("waiting", "sent", "opened")
+    return str(row[0]) if row is not None else None
 
 
 def withdraw(db: Writer, site_slug: str, document: str, now: datetime) -> bool:

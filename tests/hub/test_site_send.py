@@ -186,9 +186,15 @@ def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothin
     up_two = log.send_to_agent(two, second)
     assert hub_uploads.spooled(site.store, up_one.id) == first
 
-    log.updated(one, consent=False)  # the visitor changed their mind before it went
+    off = log.updated(one, consent=False)  # the visitor changed their mind before it went
     assert hub_uploads.spooled(site.store, up_one.id) is None
     assert hub_uploads.get(site.store, up_one.id).state == "erased"  # type: ignore[union-attr]
+    # Ticked again and F9 again: refused in words, no bytes back in the spool.
+    with pytest.raises(PvpError) as again:
+        log.send_to_agent(log.updated(off, consent=True), first)
+    assert again.value.code == "cannot_send_again"
+    assert "ne peut plus" in str(again.value)  # in French by default
+    assert hub_uploads.spooled(site.store, up_one.id) is None
 
     site.desk.finish(site.desk.get(visit_id).ticket, "resolved")
     FrontDesk(Store(site.db), site.desk.base_config, actor="test").purge_personal_data()
