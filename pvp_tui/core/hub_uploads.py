@@ -22,8 +22,9 @@ Three steps, each in its own place:
 
 Erasure: the visitor unticking consent stops the upload and erases the spool's copy in
 the consent's own transaction (`withdraw`; the hub drops its copy when that event is
-pushed); a closed visit's bytes go with its other papers (`erase_closed`, from
-`FrontDesk.purge_personal_data`). No visitor name is ever sent or logged: ids, sizes and
+pushed); a visit closing erases its bytes in its own transaction (`erase_visit`, from
+`FrontDesk._set_status`), and `FrontDesk.purge_personal_data` sweeps what is left
+(`erase_closed`). No visitor name is ever sent or logged: ids, sizes and
 codes only.
 """
 
@@ -41,6 +42,7 @@ import httpx
 from pvp_common.document_ids import site_document_id
 
 from .clock import to_iso
+from .models import OPEN_STATUSES
 from .store import Reader, Store, Writer
 
 if TYPE_CHECKING:
@@ -199,13 +201,33 @@ def has_closed(db: Reader, open_statuses: tuple[str, ...]) -> bool:
 
 def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:
     """Erase the spool's bytes of closed (or unknown) visits, in the caller's transaction
-    (secure_delete); an upload not finished then is never sent. Returns how many."""
+    (secure_delete); an upload not finished then is never sent. Returns how many. A visit
+    closing erases its own at once (`erase_visit`): this sweeps what a crash left."""
     ids = [row[0] for row in db.execute(_closed_sql(open_statuses), list(open_statuses))]
+    return _erase(db, ids, datetime.now(UTC))
+
+
+def erase_visit(db: Writer, visit_id: str, now: datetime) -> int:
+    """The visit closed (FrontDesk._set_status, in its transaction): the spool's bytes of
+    its uploads are erased, an unsent one becomes `erased`. Returns how many."""
+    ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT c.upload_id FROM hub_upload_content c JOIN hub_uploads u"
+            " ON u.id = c.upload_id WHERE u.visit_id = ?",
+            [visit_id],
+        )
+    ]
+    return _erase(db, ids, now)
+
+
+def _erase(db: Writer, ids: list[str], now: datetime) -> int:
     for upload_id in ids:
         db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
         db.execute(
-            "UPDATE hub_uploads SET state = 'erased' WHERE id = ? AND state = 'waiting'",
-            [upload_id],
+            "UPDATE hub_uploads SET state = 'erased', updated_at = ? WHERE id = ?"
+            " AND state = 'waiting'",
+            [to_iso(now), upload_id],
         )
     return len(ids)
 
@@ -428,11 +450,17 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
         raise
 
 
+_OPEN_MARKS = ", ".join("?" * len(OPEN_STATUSES))
+
+
 def _waiting(store: Store) -> list[dict[str, Any]]:
     return store.query(
         "SELECT u.id, u.visit_id, u.doc_type, u.size, u.sha256, u.tries, u.updated_at"
         " FROM hub_uploads u JOIN hub_upload_content c ON c.upload_id = u.id"
-        " WHERE u.state = 'waiting' ORDER BY u.queued_at, u.id"
+        " JOIN visits v ON v.id = u.visit_id"  # only while the visit is open
+        f" WHERE u.state = 'waiting' AND v.status IN ({_OPEN_MARKS})"
+        " ORDER BY u.queued_at, u.id",
+        list(OPEN_STATUSES),
     )
 
 
@@ -509,7 +537,8 @@ def follow(worker: SyncWorker) -> int:
     # Only while the visit is open: once it closed, the agent's reading no longer matters.
     rows = worker.store.query(
         "SELECT u.id FROM hub_uploads u JOIN visits v ON v.id = u.visit_id"
-        " WHERE u.state = 'sent' AND v.status IN ('waiting', 'called', 'in_session')"
+        f" WHERE u.state = 'sent' AND v.status IN ({_OPEN_MARKS})",
+        list(OPEN_STATUSES),
     )
     opened = 0
     for row in rows:
