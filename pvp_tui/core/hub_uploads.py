@@ -259,11 +259,23 @@ def _headers(worker: SyncWorker) -> dict[str, str]:
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The hub's JSON object; {} for anything else (not JSON, a list, a string...)."""
     try:
-        body: dict[str, Any] = response.json()
+        body = response.json()
     except ValueError:
-        body = {}
-    return body
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 time with its offset (the hub's), or None (missing, malformed, naive)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _error_code(response: httpx.Response) -> str:
@@ -549,13 +561,13 @@ def follow(worker: SyncWorker) -> int:
             return opened
         if response.status_code != 200:
             continue
-        at = _answer(response).get("opened_at")
-        if isinstance(at, str):
+        at = _moment(_answer(response).get("opened_at"))
+        if at is not None:
             with worker.store.transaction() as db:
                 db.execute(
                     "UPDATE hub_uploads SET state = 'opened', opened_at = ?, updated_at = ?"
                     " WHERE id = ? AND state = 'sent'",
-                    [at, to_iso(datetime.now(UTC)), row["id"]],
+                    [to_iso(at), to_iso(datetime.now(UTC)), row["id"]],
                 )
             opened += 1
     return opened

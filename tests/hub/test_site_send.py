@@ -345,3 +345,29 @@ def test_a_stuck_document_does_not_hold_the_next_ones_and_is_given_up_in_the_end
     assert upload_words(gave_up, None) == (
         "non envoyé : abandonné après des échecs répétés (HTTP 500 internal)"
     )
+
+
+def test_the_hub_s_odd_answers_about_opened_never_stop_the_worker(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(20_000)
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+    with site.store.transaction() as db:
+        db.execute("UPDATE hub_uploads SET state = 'sent' WHERE id = ?", [upload.id])
+    odd = [b"[]", b'"opened"', b'{"opened_at": "2026-03-10T10:00:00"}', b'{"opened_at": "soon"}']
+    answers = iter([*odd, b'{"opened_at": "2026-03-10T10:00:00+01:00"}'])
+
+    def hub_says(request: httpx.Request) -> httpx.Response:  # a hub answering oddly
+        return httpx.Response(200, content=next(answers))
+
+    worker = site.worker()
+    worker._client = httpx.Client(base_url=hub.url, transport=httpx.MockTransport(hub_says))
+    assert [hub_uploads.follow(worker) for _ in range(4)] == [0, 0, 0, 0]  # no crash
+    assert hub_uploads.follow(worker) == 1
+    worker.close()
+    opened = hub_uploads.get(site.store, upload.id)
+    assert opened is not None
+    assert (opened.state, opened.opened_at) == ("opened", "2026-03-10T09:00:00.000+00:00")

@@ -56,7 +56,10 @@ def upload_words(upload: Upload, tz: tzinfo | None) -> str:
     (HTTP 500)', 'not sent (consent withdrawn or visit over)'."""
 
     def at(text: str | None) -> str:
-        return format.clock_time(from_iso(text), tz or UTC) if text else ""
+        try:  # a stored value that is not a time never breaks the list
+            return format.clock_time(from_iso(text), tz or UTC) if text else ""
+        except (ValueError, TypeError):
+            return "?"
 
     match upload.state:
         case "waiting" if upload.sent_bytes:
