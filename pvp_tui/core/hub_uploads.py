@@ -283,8 +283,9 @@ def _error_code(response: httpx.Response) -> str:
     return str(error.get("code", "")) if isinstance(error, dict) else ""
 
 
-def _check(response: httpx.Response) -> dict[str, Any]:
-    """The hub's state of the document, or a Problem saying what to do."""
+def _check(worker: SyncWorker, response: httpx.Response) -> dict[str, Any]:
+    """The hub's state of the document, or a Problem saying what to do (TokenRefused for
+    a 401: the worker stops, as for events)."""
     status = response.status_code
     if status in (200, 201):
         return _answer(response)
@@ -292,7 +293,7 @@ def _check(response: httpx.Response) -> dict[str, Any]:
     if status == 401:
         from .sync import TokenRefused
 
-        raise TokenRefused(f"HTTP 401 {code}")
+        raise TokenRefused(worker.token_refused_words())
     if status == 413 and code != "document_too_large":
         # A chunk too large for a proxy in front of the hub (nginx's client_max_body_size:
         # its own page, no code) or for the hub (chunk_too_large): smaller ones will pass.
@@ -323,7 +324,7 @@ def _start(worker: SyncWorker, row: dict[str, Any]) -> dict[str, Any]:
         response = worker.client.post(START_PATH, json=body, headers=_headers(worker))
     except httpx.HTTPError as exc:
         raise Problem(f"hub unreachable ({type(exc).__name__})", hub_wide=True) from None
-    return _check(response)
+    return _check(worker, response)
 
 
 def _put(worker: SyncWorker, upload_id: str, start: int, data: bytes) -> dict[str, Any]:
@@ -334,7 +335,7 @@ def _put(worker: SyncWorker, upload_id: str, start: int, data: bytes) -> dict[st
         )
     except httpx.HTTPError as exc:
         raise Problem(f"hub unreachable ({type(exc).__name__})", hub_wide=True) from None
-    return _check(response)
+    return _check(worker, response)
 
 
 def _chunk(store: Store, upload_id: str, start: int, length: int) -> bytes | None:
@@ -533,7 +534,13 @@ class Uploader:
             return
         if worker.outbox.has_work():
             return  # the visit's events first (the hub needs the visit)
-        done = send_all(worker, self.budget, paced=True)
+        from .sync import TokenRefused
+
+        try:
+            done = send_all(worker, self.budget, paced=True)
+        except TokenRefused as exc:  # a new token needs a restart: the worker stops
+            worker.stop_for_token(exc.words)
+            return
         if not done.stopped:
             self._failures = 0
             return

@@ -22,7 +22,7 @@ import pikepdf
 import pytest
 
 from kiosk_bridge.shapes import DocumentInfo
-from pvp_tui.core import hub_uploads
+from pvp_tui.core import hub_uploads, i18n
 from pvp_tui.core.documents import DocTrace, DocumentLog
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
@@ -371,3 +371,37 @@ def test_the_hub_s_odd_answers_about_opened_never_stop_the_worker(
     opened = hub_uploads.get(site.store, upload.id)
     assert opened is not None
     assert (opened.state, opened.opened_at) == ("opened", "2026-03-10T09:00:00.000+00:00")
+
+
+def test_a_401_while_sending_stops_the_worker_and_pvp_sync_once_says_it(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(20_000)
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None  # the visit's events, with the token
+    finally:
+        worker._release()
+    (site.dir / "hub.token").write_text("revoked-" + site.site.token + "\n")
+
+    worker = site.worker(tasks=[hub_uploads.Uploader()])
+    worker.run()  # returns: stopped by the 401 (run in this thread, for the test)
+    assert worker.stopped_by_token
+    words = worker.token_refused_words()
+    assert "(401)" in words and str(site.dir / "hub.token") in words
+    assert worker.outbox.status().last_error == words
+
+    done = site.pvp("sync", "--once", "--wait", "5")
+    assert done.returncode == 1
+    i18n.set_language("en")  # the pvp process's language (SiteDesk.env)
+    try:
+        english = worker.token_refused_words()  # the words a 401 on events prints
+    finally:
+        i18n.set_language("fr")
+    assert done.stderr.strip().splitlines()[-1] == "pvp: " + english
+    assert hub_uploads.get(site.store, upload.id).state == "waiting"  # type: ignore[union-attr]
