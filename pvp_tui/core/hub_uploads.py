@@ -339,12 +339,18 @@ def _put(worker: SyncWorker, upload_id: str, start: int, data: bytes) -> dict[st
 
 
 def _chunk(store: Store, upload_id: str, start: int, length: int) -> bytes | None:
-    """Bytes [start, start+length) of the spool's copy (None: erased meanwhile)."""
-    rows = store.query(
-        "SELECT substr(content, ?, ?) AS part FROM hub_upload_content WHERE upload_id = ?",
-        [start + 1, length, upload_id],
-    )
-    return bytes(rows[0]["part"]) if rows else None
+    """Bytes [start, start+length) of the spool's copy (None: erased meanwhile). Read in
+    place (sqlite3's incremental blob I/O on the row's rowid): `substr` on the column
+    would load the whole blob, up to 30 MB, for each chunk."""
+    with store.snapshot() as db:
+        row = db.execute(
+            "SELECT rowid FROM hub_upload_content WHERE upload_id = ?", [upload_id]
+        ).fetchone()
+        if row is None:
+            return None
+        with db.conn.blobopen("hub_upload_content", "content", row[0], readonly=True) as blob:
+            blob.seek(min(start, len(blob)))
+            return blob.read(length)
 
 
 def _progress(store: Store, upload_id: str, state: dict[str, Any]) -> None:
