@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -23,6 +24,7 @@ import pytest
 
 from kiosk_bridge.shapes import DocumentInfo
 from pvp_tui.core import hub_uploads, i18n
+from pvp_tui.core.clock import to_iso
 from pvp_tui.core.documents import DocTrace, DocumentLog
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
@@ -167,7 +169,8 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
     (opened,) = hub_uploads.of_visit(site.store, visit_id)
     state = hub_state(hub, site, upload.id)
     assert state is not None
-    assert (opened.state, opened.opened_at) == ("opened", state["opened_at"])
+    hub_time = datetime.fromisoformat(str(state["opened_at"]))
+    assert (opened.state, opened.opened_at) == ("opened", to_iso(hub_time))  # in UTC, to the ms
 
     assert NAME not in caplog.text
     assert NAME not in hub.process.log.read_text()
