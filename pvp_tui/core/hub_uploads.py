@@ -11,10 +11,12 @@ Three steps, each in its own place:
 2. **Sent** by the sync worker, the lease holder (`Uploader`, one of its tasks, in its
    thread): `POST /site/documents` (idempotent: the hub answers where its copy ends),
    then `PUT …/chunks/{start}` from there, CHUNK bytes first, then twice as many after a
-   chunk that took under FAST_SECONDS (up to the hub's `chunk_max`), half as many after
-   one over SLOW_SECONDS. A cut (the link down, the hub
-   killed, `pvp` restarted) loses at most the chunk in flight: the next try asks the hub
-   again and resumes from its `received_bytes`. The hub checks the sha256 of the whole
+   chunk that took under FAST_SECONDS (up to the hub's `chunk_max`, and to a limit a
+   413 taught: `SyncWorker.chunk_limit`), half as many after one over SLOW_SECONDS. A
+   cut (the link down, the hub killed, `pvp` restarted) loses at most the chunk in
+   flight: the next try asks the hub again and resumes from its `received_bytes`. A
+   document failing on its own never holds the others (`send_all`); after TRIES_MAX
+   failures in a row it is given up. The hub checks the sha256 of the whole
    once the last chunk is in (`ready`); the site then marks it `sent` and drops its own
    copy of the bytes at once (secure_delete: the spool keeps nothing sent).
 3. **Opened**: for each sent document not yet opened, the pull asks the hub for its
