@@ -85,7 +85,7 @@ def run(context: Context, args: argparse.Namespace) -> int:
     from ..core import hub_uploads
     from ..core.pull import Puller, pull
     from ..core.site_status import StatusSender
-    from ..core.sync import SyncWorker
+    from ..core.sync import SyncWorker, TokenRefused
 
     # The foreground worker also sends the site's status (no kiosk: only the app knows
     # them), and the documents queued for the agent.
@@ -112,7 +112,12 @@ def run(context: Context, args: argparse.Namespace) -> int:
             time.sleep(0.5)
         try:
             result = worker.drain(timeout=args.wait)
-            uploaded = hub_uploads.send_all(worker) if not result.error else None
+            try:
+                uploaded = hub_uploads.send_all(worker) if not result.error else None
+            except TokenRefused as exc:  # as for events: the same words, exit 1
+                worker.outbox.failed(exc.words)
+                print("pvp: " + exc.words, file=sys.stderr)
+                return 1
             pulled = pull(worker, context.config)
         finally:
             worker._release()

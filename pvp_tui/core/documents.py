@@ -216,7 +216,8 @@ class DocumentLog:
         """Queue the document's bytes (fetched from the kiosk) for the agent: its
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
-        a hub, for a closed visit, or when already sent."""
+        a hub, for a closed visit, when already sent, or once refused or erased (a new scan
+        is sent instead)."""
         require_hub(self.desk)
         site = self.desk.config.site.id
         made: list[hub_uploads.Upload] = []
@@ -228,9 +229,19 @@ class DocumentLog:
             if latest is None or latest.purged:
                 raise PvpError("document_not_found", _("This document is no longer here."))
             require_consent(latest)
-            if hub_uploads.queued(db, site, trace.id):
+            state = hub_uploads.state_of(db, site, trace.id)
+            if state in hub_uploads.UNDERWAY:
                 raise PvpError(
                     "already_sent", _("This document is already sent or on its way to the agent.")
+                )
+            if state is not None:  # refused by the hub, or erased (consent withdrawn...)
+                raise PvpError(
+                    "cannot_send_again",
+                    _(
+                        "This document can no longer be sent to the agent: the hub refused "
+                        "it, or its copy was erased (consent withdrawn). Scan it again to "
+                        "send it."
+                    ),
                 )
             made.append(
                 hub_uploads.record(

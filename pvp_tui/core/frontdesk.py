@@ -21,7 +21,7 @@ from .clock import Clock, from_iso, system_clock, to_iso
 from .config import Config, Partner
 from .errors import PvpError
 from .i18n import _, ngettext
-from .models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
+from .models import ALLOWED_FROM, OPEN_STATUSES, Kind, Need, Outcome, Status, Visit
 from .partners import directory_version, effective_config, find_partner
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
 from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
@@ -42,8 +42,6 @@ _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 MEDIAN_SAMPLES = 200  # recent interviews per partner that the estimate learns from
 
 ACTIVE_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION, Status.NO_SHOW)
-# Still in the front desk's hands: such a visit from a previous day is closed at start.
-OPEN_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION)
 
 
 class KioskBusy(PvpError):
@@ -594,15 +592,7 @@ class FrontDesk:
             stale = [_visit(row) for row in db.query(sql, params)]
             now = self.now()
             for visit in stale:
-                db.update(
-                    "visits",
-                    visit.id,
-                    {
-                        "status": Status.CANCELLED.value,
-                        "ended_at": to_iso(now),
-                        "updated_at": to_iso(now),
-                    },
-                )
+                self._set_status(db, visit.id, Status.CANCELLED, {"ended_at": to_iso(now)}, now)
                 self.append_event(
                     db,
                     visit.id,
@@ -843,9 +833,7 @@ class FrontDesk:
     ) -> None:
         self._check(visit, action)
         now = self.now()
-        db.update(
-            "visits", visit.id, {**changes, "status": status.value, "updated_at": to_iso(now)}
-        )
+        self._set_status(db, visit.id, status, changes, now)
         self.append_event(
             db,
             visit.id,
@@ -853,6 +841,20 @@ class FrontDesk:
             now,
             {"from": visit.status.value, "to": status.value, **(data or {})},
         )
+
+    def _set_status(
+        self, db: Writer, visit_id: str, status: Status, changes: dict[str, Any], now: datetime
+    ) -> None:
+        """The one writer of a visit's status. A visit leaving OPEN_STATUSES (finished,
+        no-show, cancelled, transferred, closed overnight): its documents queued for the
+        agent and not yet whole on the hub stop, and the spool's bytes of its uploads are
+        erased in this same transaction (the flush of the store's files is left pending for
+        the next purge). The hub's copies follow the hub's retention."""
+        db.update(
+            "visits", visit_id, {**changes, "status": status.value, "updated_at": to_iso(now)}
+        )
+        if status not in OPEN_STATUSES and hub_uploads.erase_visit(db, visit_id, now):
+            db.execute("INSERT INTO pending_erasure (vacuum) VALUES (0)")
 
     def append_event(
         self, db: Writer, visit_id: str, kind: str, at: datetime, data: dict[str, Any]

@@ -28,6 +28,11 @@ class Status(StrEnum):
         return self in (Status.DONE, Status.CANCELLED, Status.TRANSFERRED)
 
 
+# Still in the front desk's hands. Leaving these (finished, no-show, cancelled,
+# transferred, closed overnight) closes the visit for what it sends: FrontDesk._set_status.
+OPEN_STATUSES = (Status.WAITING, Status.CALLED, Status.IN_SESSION)
+
+
 class Kind(StrEnum):
     WALK_IN = "walk_in"
     APPOINTMENT = "appointment"

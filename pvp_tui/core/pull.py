@@ -205,13 +205,7 @@ def _get(worker: SyncWorker, after: str | None) -> dict[str, Any]:
         ) from None
     status = response.status_code
     if status == 401:
-        raise PullRefused(
-            _(
-                "The hub refused the site's token (401): it is missing, unknown or "
-                "revoked. Ask the region for a new token file ({path})."
-            ).format(path=worker.hub.token_file),
-            token=True,
-        )
+        raise PullRefused(worker.token_refused_words(), token=True)
     if status == 400 and after:
         # A cursor the hub no longer knows (a hub restored from a backup): start over;
         # the whole directory and the site's appointments come again, applied as updates.

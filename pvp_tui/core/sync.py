@@ -388,6 +388,9 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
         self.stopped_by_token = False
+        # The largest chunk of a document that went through to this hub (a proxy's limit
+        # found by a 413; pvp_tui.core.hub_uploads): None until one was refused.
+        self.chunk_limit: int | None = None
         # pvp_tui.core.pull.Puller: pulls the hub's changes between sends, in this thread.
         self.puller: Any = None
 
@@ -430,6 +433,22 @@ class SyncWorker:
             )
         return token
 
+    def token_refused_words(self) -> str:
+        """What a 401 says, whichever exchange got it (events, pull, documents)."""
+        return _(
+            "The hub refused the site's token (401): it is missing, unknown or "
+            "revoked. Ask the region for a new token file ({path})."
+        ).format(path=self.hub.token_file)
+
+    def stop_for_token(self, words: str) -> None:
+        """A 401 (or no token): recorded for the status, and this worker stops (`run`
+        returns after the task that got it; a new token needs a restart)."""
+        log.warning("sync stopped: %s", words)
+        self.outbox.failed(words)
+        self.stopped_by_token = True
+        self._stop.set()
+        self._changed()
+
     def exchange(self, batch: Batch) -> dict[str, Any]:
         """One POST of the batch; its answer, or Retryable / Refused / TokenRefused."""
         headers = {
@@ -470,12 +489,7 @@ class SyncWorker:
             return answer
         code, problems = _error_words(status, body)
         if status == 401:
-            raise TokenRefused(
-                _(
-                    "The hub refused the site's token (401): it is missing, unknown or "
-                    "revoked. Ask the region for a new token file ({path})."
-                ).format(path=self.hub.token_file)
-            )
+            raise TokenRefused(self.token_refused_words())
         if status in RETRYABLE_STATUSES or status >= 500:
             words = (
                 _("The hub asked to wait (HTTP {status}).")
@@ -615,6 +629,8 @@ class SyncWorker:
                             self.stopped_by_token = True
                             return
                     self._run_tasks()
+                    if self.stopped_by_token:  # a task got a 401 (the documents' uploader)
+                        return
                 except (PvpError, sqlite3.Error) as exc:
                     # The database locked past its timeout, or the disk full: nothing was
                     # half-written (each step is one transaction); try again shortly.

@@ -160,3 +160,8 @@ def test_each_step_s_words_with_its_time(language: str, upload: Upload, words: s
     trace = DocTrace("doc_1", "v", "kiosk-1", "payslip", 2, "0" * 64, consent=True, sent=True)
     consent = "accord" if language == "fr" else "consent"
     assert doc_line(trace, False, upload, PARIS).endswith(f"⇧ {words} · {consent}")
+
+
+def test_a_stored_time_that_is_not_one_never_breaks_the_line() -> None:
+    i18n.set_language("fr")
+    assert upload_words(_upload("opened", opened_at="soon"), PARIS) == "ouvert par l'agent à ?"

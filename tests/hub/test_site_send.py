@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -22,7 +23,8 @@ import pikepdf
 import pytest
 
 from kiosk_bridge.shapes import DocumentInfo
-from pvp_tui.core import hub_uploads
+from pvp_tui.core import hub_uploads, i18n
+from pvp_tui.core.clock import to_iso
 from pvp_tui.core.documents import DocTrace, DocumentLog
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
@@ -167,7 +169,8 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
     (opened,) = hub_uploads.of_visit(site.store, visit_id)
     state = hub_state(hub, site, upload.id)
     assert state is not None
-    assert (opened.state, opened.opened_at) == ("opened", state["opened_at"])
+    hub_time = datetime.fromisoformat(str(state["opened_at"]))
+    assert (opened.state, opened.opened_at) == ("opened", to_iso(hub_time))  # in UTC, to the ms
 
     assert NAME not in caplog.text
     assert NAME not in hub.process.log.read_text()
@@ -186,14 +189,23 @@ def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothin
     up_two = log.send_to_agent(two, second)
     assert hub_uploads.spooled(site.store, up_one.id) == first
 
-    log.updated(one, consent=False)  # the visitor changed their mind before it went
+    off = log.updated(one, consent=False)  # the visitor changed their mind before it went
     assert hub_uploads.spooled(site.store, up_one.id) is None
     assert hub_uploads.get(site.store, up_one.id).state == "erased"  # type: ignore[union-attr]
+    # Ticked again and F9 again: refused in words, no bytes back in the spool.
+    with pytest.raises(PvpError) as again:
+        log.send_to_agent(log.updated(off, consent=True), first)
+    assert again.value.code == "cannot_send_again"
+    assert "ne peut plus" in str(again.value)  # in French by default
+    assert hub_uploads.spooled(site.store, up_one.id) is None
 
     site.desk.finish(site.desk.get(visit_id).ticket, "resolved")
-    FrontDesk(Store(site.db), site.desk.base_config, actor="test").purge_personal_data()
+    # Erased in the visit's closing transaction, not at the next start of day.
     assert hub_uploads.spooled(site.store, up_two.id) is None
     assert hub_uploads.get(site.store, up_two.id).state == "erased"  # type: ignore[union-attr]
+    assert hub_uploads._waiting(site.store) == []
+    # The next purge (each start, `pvp purge`) flushes the store's files.
+    FrontDesk(Store(site.db), site.desk.base_config, actor="test").purge_personal_data()
     wal = Path(f"{site.db}-wal")
     raw = site.db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     for data in (first, second):
@@ -208,3 +220,191 @@ def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothin
     finally:
         worker._release()
     assert hub_state(hub, site, up_one.id) is None and hub_state(hub, site, up_two.id) is None
+
+
+class ProxyLimit(httpx.BaseTransport):
+    """A proxy in front of the hub with nginx's `client_max_body_size`: a larger body gets
+    nginx's own 413 page (HTML, no JSON code); the rest goes on to the real hub."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.hub = httpx.HTTPTransport()
+        self.refused: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        if len(body) > self.limit:
+            self.refused.append(len(body))
+            html = b"<html><head><title>413 Request Entity Too Large</title></head></html>"
+            return httpx.Response(413, content=html, headers={"Content-Type": "text/html"})
+        return self.hub.handle_request(request)
+
+
+def test_a_chunk_a_proxy_refuses_with_413_is_sent_again_smaller_and_the_limit_kept(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(9_000_000)
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+
+    worker = site.worker()
+    proxy = ProxyLimit(2 * 1024 * 1024)  # docs/hub.md's nginx example before the fix
+    worker._client = httpx.Client(base_url=hub.url, transport=proxy, timeout=30)
+    puts: list[int] = []
+    worker.client.event_hooks["request"].append(
+        lambda request: puts.append(len(request.content)) if request.method == "PUT" else None
+    )
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        done = hub_uploads.send_all(worker)
+    finally:
+        worker._release()
+    assert (done.sent, done.error) == (1, None)
+    assert proxy.refused == [4 * 1024 * 1024]  # refused once, then never over the limit
+    assert worker.chunk_limit == 2 * 1024 * 1024
+    assert max(puts[puts.index(4 * 1024 * 1024) + 1 :]) == 2 * 1024 * 1024
+    (sent,) = hub_uploads.of_visit(site.store, visit_id)
+    assert (sent.state, sent.sent_bytes) == ("sent", len(data))
+    state = hub_state(hub, site, upload.id)
+    assert state is not None and (state["state"], state["sha256"]) == ("ready", sent.sha256)
+
+
+class FailFor(httpx.BaseTransport):
+    """In front of the real hub: a 500 for the chunks of one document (a hub that fails
+    on this PDF only), or every request cut (the link down)."""
+
+    def __init__(self, upload_id: str = "", link_down: bool = False) -> None:
+        self.upload_id = upload_id
+        self.link_down = link_down
+        self.hub = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.link_down:
+            raise httpx.ConnectError("the link is down", request=request)
+        if request.method == "PUT" and f"/{self.upload_id}/" in request.url.path:
+            return httpx.Response(500, json={"error": {"code": "internal", "message": "boom"}})
+        return self.hub.handle_request(request)
+
+
+def test_a_stuck_document_does_not_hold_the_next_ones_and_is_given_up_in_the_end(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    from pvp_tui.ui.screens.documents.doc_list import upload_words
+
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    datas = [big_pdf(30_000 + n) for n in range(3)]
+    taken, failing, fine = (
+        log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+        for data in datas
+    )
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        # The oldest one's id is already another document's on the hub: 409 id_taken.
+        other = {"id": taken.id, "visit_id": visit_id, "type": "payslip",
+                 "size": taken.size, "sha256": "0" * 64, "consent": True}  # fmt: skip
+        with httpx.Client(base_url=hub.url, timeout=30) as client:
+            made = client.post("/api/v1/site/documents", json=other, headers=site.site.auth)
+        assert made.status_code in (200, 201), made.text
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(failing.id))
+
+        done = hub_uploads.send_all(worker)
+        assert (done.sent, done.stopped) == (1, False)  # the third went past the other two
+        states = {u.id: u for u in hub_uploads.of_visit(site.store, visit_id)}
+        assert (states[taken.id].state, states[taken.id].error) == ("refused", "id_taken")
+        assert hub_uploads.spooled(site.store, taken.id) is None
+        stuck = states[failing.id]
+        assert (stuck.state, stuck.error) == ("waiting", "HTTP 500 internal")
+        assert states[fine.id].state == "sent"
+
+        # The link down: the turn stops, nothing counted against the document.
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(link_down=True))
+        done = hub_uploads.send_all(worker)
+        assert done.stopped and done.sent == 0
+        assert site.store.query("SELECT tries FROM hub_uploads WHERE id = ?", [failing.id]) == [
+            {"tries": 1}
+        ]
+
+        # Failing again and again, long after it was queued: given up, the reason shown.
+        with site.store.transaction() as db:
+            db.execute(
+                "UPDATE hub_uploads SET tries = ?, queued_at = ? WHERE id = ?",
+                [hub_uploads.TRIES_MAX - 1, "2020-01-01T00:00:00.000+00:00", failing.id],
+            )
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(failing.id))
+        done = hub_uploads.send_all(worker)
+        assert (done.sent, done.stopped) == (0, False)
+    finally:
+        worker._release()
+    gave_up = hub_uploads.get(site.store, failing.id)
+    assert gave_up is not None and gave_up.state == "refused"
+    assert hub_uploads.spooled(site.store, failing.id) is None
+    assert upload_words(gave_up, None) == (
+        "non envoyé : abandonné après des échecs répétés (HTTP 500 internal)"
+    )
+
+
+def test_the_hub_s_odd_answers_about_opened_never_stop_the_worker(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(20_000)
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+    with site.store.transaction() as db:
+        db.execute("UPDATE hub_uploads SET state = 'sent' WHERE id = ?", [upload.id])
+    odd = [b"[]", b'"opened"', b'{"opened_at": "2026-03-10T10:00:00"}', b'{"opened_at": "soon"}']
+    answers = iter([*odd, b'{"opened_at": "2026-03-10T10:00:00+01:00"}'])
+
+    def hub_says(request: httpx.Request) -> httpx.Response:  # a hub answering oddly
+        return httpx.Response(200, content=next(answers))
+
+    worker = site.worker()
+    worker._client = httpx.Client(base_url=hub.url, transport=httpx.MockTransport(hub_says))
+    assert [hub_uploads.follow(worker) for _ in range(4)] == [0, 0, 0, 0]  # no crash
+    assert hub_uploads.follow(worker) == 1
+    worker.close()
+    opened = hub_uploads.get(site.store, upload.id)
+    assert opened is not None
+    assert (opened.state, opened.opened_at) == ("opened", "2026-03-10T09:00:00.000+00:00")
+
+
+def test_a_401_while_sending_stops_the_worker_and_pvp_sync_once_says_it(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = big_pdf(20_000)
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None  # the visit's events, with the token
+    finally:
+        worker._release()
+    (site.dir / "hub.token").write_text("revoked-" + site.site.token + "\n")
+
+    worker = site.worker(tasks=[hub_uploads.Uploader()])
+    worker.run()  # returns: stopped by the 401 (run in this thread, for the test)
+    assert worker.stopped_by_token
+    words = worker.token_refused_words()
+    assert "(401)" in words and str(site.dir / "hub.token") in words
+    assert worker.outbox.status().last_error == words
+
+    done = site.pvp("sync", "--once", "--wait", "5")
+    assert done.returncode == 1
+    i18n.set_language("en")  # the pvp process's language (SiteDesk.env)
+    try:
+        english = worker.token_refused_words()  # the words a 401 on events prints
+    finally:
+        i18n.set_language("fr")
+    assert done.stderr.strip().splitlines()[-1] == "pvp: " + english
+    assert hub_uploads.get(site.store, upload.id).state == "waiting"  # type: ignore[union-attr]

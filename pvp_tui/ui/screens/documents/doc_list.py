@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from ....core.clock import from_iso
 from ....core.documents import DocTrace, type_label
 from ....core.hub_documents import HubDocument
-from ....core.hub_uploads import Upload
+from ....core.hub_uploads import GAVE_UP, Upload
 from ....core.i18n import N_, _
 from ... import format
 from ...widgets.tick import Tick
@@ -52,10 +52,14 @@ def hub_line(doc: HubDocument) -> str:
 def upload_words(upload: Upload, tz: tzinfo | None) -> str:
     """Where the document sent to the agent stands, with the time of its last step:
     'waiting to send (10:02)', '40 % sent (10:02)', 'sent at 10:03', 'opened by the agent
-    at 10:05', 'refused by the hub (code)', 'not sent (consent withdrawn or visit over)'."""
+    at 10:05', 'refused by the hub (code)', 'not sent: given up after repeated failures
+    (HTTP 500)', 'not sent (consent withdrawn or visit over)'."""
 
     def at(text: str | None) -> str:
-        return format.clock_time(from_iso(text), tz or UTC) if text else ""
+        try:  # a stored value that is not a time never breaks the list
+            return format.clock_time(from_iso(text), tz or UTC) if text else ""
+        except (ValueError, TypeError):
+            return "?"
 
     match upload.state:
         case "waiting" if upload.sent_bytes:
@@ -68,6 +72,11 @@ def upload_words(upload: Upload, tz: tzinfo | None) -> str:
             return _("sent at {time}").format(time=at(upload.sent_at))
         case "opened":
             return _("opened by the agent at {time}").format(time=at(upload.opened_at))
+        case "refused" if (upload.error or "").startswith(f"{GAVE_UP}: "):
+            # Given up after failing again and again (hub_uploads.TRIES_MAX): the last error.
+            return _("not sent: given up after repeated failures ({error})").format(
+                error=(upload.error or "").removeprefix(f"{GAVE_UP}: ")
+            )
         case "refused":
             return _("refused by the hub ({code})").format(code=upload.error or "?")
     return _("not sent (consent withdrawn or visit over)")
