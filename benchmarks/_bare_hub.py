@@ -33,6 +33,8 @@ POOL_SIZE = 10
 # The hub's thread pool size (its [server] threads), so both make the same hop to the same
 # number of threads.
 THREADS = int(os.environ.get("PVP_BARE_THREADS", "4"))
+# Its asyncpg pool, as the hub's `[server] connections`.
+CONNECTIONS = int(os.environ.get("PVP_BARE_CONNECTIONS", "16"))
 _limited = False
 
 TOKEN = (
@@ -319,7 +321,7 @@ async def apool() -> Any:
         _apool = await asyncpg.create_pool(
             URL.replace("postgresql+psycopg", "postgresql"),
             min_size=1,
-            max_size=THREADS,
+            max_size=CONNECTIONS,
             init=setup,
             reset=keep,
         )

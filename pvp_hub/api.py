@@ -99,7 +99,9 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     applier = rdv_inbox.Applier(engine, limits.rdv_sp_gather_ms / 1000)
     # The site routes' work (token, GET /site, push, pull) runs on asyncpg on the event
     # loop on PostgreSQL (pg_async.py), on the engine in the thread pool on SQLite.
-    on_loop = AsyncDatabase(engine, config.threads) if engine.dialect.name == "postgresql" else None
+    on_loop = (
+        AsyncDatabase(engine, config.connections) if engine.dialect.name == "postgresql" else None
+    )
 
     async def run_site_work(work: Work[Any]) -> Any:
         if on_loop is not None:

@@ -12,7 +12,7 @@ from pvp_tui.core.config import ConfigError
 
 def test_nothing_configured_is_the_demo_on_sqlite_in_the_user_data_dir(tmp_path: Path) -> None:
     config = load_hub_config(None, env={})
-    assert config.threads == 4
+    assert config.threads == 4 and config.connections == 16
     assert config.is_default and config.database_url.startswith("sqlite:///")
     assert config.database_url.endswith("pvp-relais/hub.db")
     assert config.forwarded_allow_ips == () and config.host == "127.0.0.1"
@@ -27,6 +27,7 @@ def test_file_then_environment_then_options(tmp_path: Path) -> None:
     config = load_hub_config(path, env={"PVP_HUB_PORT": "9100"}, host="127.0.0.2")
     assert (config.port, config.host, config.threads) == (9100, "127.0.0.2", 6)
     assert load_hub_config(path, env={"PVP_HUB_THREADS": "8"}).threads == 8
+    assert load_hub_config(path, env={"PVP_HUB_CONNECTIONS": "32"}).connections == 32
     assert config.database_url == "postgresql+psycopg://hub@db/hub"
     assert config.forwarded_allow_ips == ("10.0.0.2",)
     assert config.limits.pull_page_size == 50 and not config.is_default
@@ -42,8 +43,8 @@ def test_every_mistake_is_one_line_naming_its_key(tmp_path: Path) -> None:
         load_hub_config(path, env={"PVP_HUB_WORKERS": "many"})
     assert caught.value.problems == [
         "extra: unknown key (expected one of: database, documents, server, sync)",
-        "server.colour: unknown key (expected one of: forwarded_allow_ips, host, port, "
-        "report_processes, threads, workers)",
+        "server.colour: unknown key (expected one of: connections, forwarded_allow_ips, host, "
+        "port, report_processes, threads, workers)",
         "database.url: must start with sqlite:/// (a file) or postgresql+psycopg:// (got "
         "'mysql://...')",
         "server.port: must be a whole number (got '80')",
