@@ -34,6 +34,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from pvp_common.census import census
+
 from ..core.appointments import cancelled_notice
 from ..core.changes import ChangeWatcher
 from ..core.clock import next_local_midnight, real_seconds, seconds_until
@@ -567,9 +569,9 @@ class AppServices:
 def log_counts() -> None:
     """One log line: the loop's asyncio tasks and the process's threads (SIGUSR2)."""
     tasks = len(asyncio.all_tasks())
-    logging.getLogger("pvp").warning(
-        "counts: asyncio tasks %d, threads %d", tasks, threading.active_count()
-    )
+    log = logging.getLogger("pvp")
+    log.warning("counts: asyncio tasks %d, threads %d", tasks, threading.active_count())
+    log.warning("census: %s", census())
 
 
 def run_app(
