@@ -390,6 +390,8 @@ class PvpApp(App[int]):
     def show_read(self, state: QueueState) -> None:
         """Show a read of the queue: a refresh's, or the one an action's worker made."""
         self.loads += 1
+        if not self.screen_stack:
+            return  # the app has closed: a read that was running when it quit ends here
         screen = self.queue_screen
         if not screen.is_attached or not screen.query("#waiting"):
             return  # the app is closing, or still composing (its mount reads the queue)
