@@ -12,6 +12,8 @@ import gc
 import sys
 from collections import Counter
 
+from .memory import arenas
+
 MIB = 1024 * 1024
 
 
@@ -46,7 +48,8 @@ def _mallinfo2() -> _Mallinfo2 | None:
 
 
 def census(top: int = 12) -> str:
-    """'blocks N, gc objects M (type n, ...), malloc in use X MiB, free kept Y MiB'."""
+    """'blocks N, gc objects M (type n, ...), malloc in use X MiB, free kept Y MiB,
+    malloc arenas K'."""
     counts = Counter(type(o).__qualname__ for o in gc.get_objects())
     most = ", ".join(f"{name} {n}" for name, n in counts.most_common(top))
     text = f"blocks {sys.getallocatedblocks()}, gc objects {sum(counts.values())} ({most})"
@@ -54,4 +57,6 @@ def census(top: int = 12) -> str:
     if info is not None:
         used = (info.uordblks + info.hblkhd) / MIB
         text += f", malloc in use {used:.1f} MiB, free kept {info.fordblks / MIB:.1f} MiB"
+    if (count := arenas()) is not None:
+        text += f", malloc arenas {count}"
     return text

@@ -34,6 +34,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from pvp_common import memory
 from pvp_common.census import census
 
 from ..core.appointments import cancelled_notice
@@ -384,6 +385,7 @@ class PvpApp(App[int]):
         if message.new_day:
             self.documents.purge()  # the visits closed overnight free their papers
             self.sessions.day_started()  # and their calls still running end with them
+            memory.release()  # yesterday's freed memory back to the system (docs/memory.md)
         if self._stale:
             self.refresh_queue()
 
