@@ -76,6 +76,7 @@ APP_GROWTH_MB, BRIDGE_ABOVE_IDLE_MB, WAL_MB = 10.0, 20.0, 64.0
 FLAT = {"fds": 2, "threads": 1, "tasks": 2}
 PARTNERS = ("caf", "cpam", "france-travail")
 COUNTS = re.compile(r"counts: asyncio tasks (\d+), threads (\d+)")
+CENSUS = re.compile(r"census: (.*)")
 
 SITE = f"""
 [site]
@@ -119,6 +120,7 @@ class Reading:
     fds: int
     threads: int
     tasks: int | None
+    census: str = ""
 
 
 def read_process(pid: int, log: Path) -> Reading:
@@ -129,17 +131,20 @@ def read_process(pid: int, log: Path) -> Reading:
     fds = len(os.listdir(f"/proc/{pid}/fd"))
     offset = log.stat().st_size if log.exists() else 0
     os.kill(pid, signal.SIGUSR2)
-    tasks = None
+    tasks, held = None, ""
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and tasks is None:
+    while time.monotonic() < deadline and not held:
         time.sleep(0.05)
         with contextlib.suppress(OSError):
             with log.open("rb") as f:
                 f.seek(offset)
-                found = COUNTS.findall(f.read().decode("utf-8", "replace"))
+                text = f.read().decode("utf-8", "replace")
+            found = COUNTS.findall(text)
             if found:
                 tasks = int(found[-1][0])
-    return Reading(rss, fds, threads, tasks)
+            if census := CENSUS.findall(text):
+                held = census[-1].strip()
+    return Reading(rss, fds, threads, tasks, held)
 
 
 def file_mib(path: Path) -> float:
@@ -326,6 +331,8 @@ async def soak(args: argparse.Namespace, root: Path) -> None:
                     f"{desks.refused:8d}{late}",
                     flush=True,
                 )
+                print(f"     app census: {app_now.census}", flush=True)
+                print(f"     bridge census: {bridge_now.census}", flush=True)
             cleanup_cups_pdf_output(since)
 
         fresh = term.new_window(in_terminal([PVP]), {**desk_env, **env_clock})

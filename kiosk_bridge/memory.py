@@ -14,47 +14,12 @@ So the bridge keeps one arena for all its threads (`one_arena`, at start, before
 thread allocates; a handful of threads, one scan at a time: no contention to speak of)
 and trims it when a scan or a page edit ends (`release`). What stays is the modules a
 first scan imports (PIL, img2pdf, pikepdf, SANE's backends: ~12 MB). docs/memory.md has
-the measurements.
+the measurements. The calls themselves are shared with the desk app
+(`pvp_common.memory`).
 """
 
 from __future__ import annotations
 
-import ctypes
-import logging
-import sys
+from pvp_common.memory import one_arena, release
 
-log = logging.getLogger("kiosk_bridge.memory")
-
-M_ARENA_MAX = -8  # mallopt's parameter numbers (malloc.h)
-
-
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None)  # the process's own symbols: libc's among them
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-
-
-def one_arena() -> bool:
-    """One malloc arena for every thread (glibc); True when set."""
-    mallopt = getattr(_LIBC, "mallopt", None)
-    if mallopt is None:
-        return False
-    ok = bool(mallopt(M_ARENA_MAX, 1))
-    if not ok:
-        log.info("mallopt(M_ARENA_MAX) refused: freed scan memory may stay resident")
-    return ok
-
-
-def release() -> bool:
-    """Hand the free pages of malloc's arenas back to the system (glibc's malloc_trim);
-    True when some memory was released. Safe from any thread, at any time."""
-    trim = getattr(_LIBC, "malloc_trim", None)
-    if trim is None:
-        return False
-    return bool(trim(0))
+__all__ = ["one_arena", "release"]

@@ -49,6 +49,7 @@ from kiosk_bridge.protocol import (
     encode_result,
     parse_request,
 )
+from pvp_common.census import census
 
 log = logging.getLogger("kiosk_bridge.server")
 PATH = "/v1"
@@ -269,6 +270,7 @@ def log_counts() -> None:
     """One line: the loop's asyncio tasks and the process's threads."""
     tasks = len(asyncio.all_tasks())
     log.warning("counts: asyncio tasks %d, threads %d", tasks, threading.active_count())
+    log.warning("census: %s", census())
 
 
 def run(config: Config) -> None:

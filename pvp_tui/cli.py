@@ -210,8 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pvp: {message.format(error=exc)}", file=sys.stderr)
     test_clock = test_clock_warning(context.desk.clock)
     if args.command is None:
+        from pvp_common import memory
+
         from .core.logs import configure_logging
         from .ui.app import run_app
+
+        # Open for weeks: every thread shares one malloc arena (before any starts), so the
+        # queue reads of the worker threads do not leave each its own (docs/memory.md).
+        memory.one_arena()
 
         files = context.desk.config.log
         configure_logging(max_bytes=files.max_mb * 1_000_000, keep=files.keep)

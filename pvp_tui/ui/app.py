@@ -34,6 +34,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from pvp_common import memory
+from pvp_common.census import census
+
 from ..core.appointments import cancelled_notice
 from ..core.changes import ChangeWatcher
 from ..core.clock import next_local_midnight, real_seconds, seconds_until
@@ -387,12 +390,15 @@ class PvpApp(App[int]):
         if message.new_day:
             self.documents.purge()  # the visits closed overnight free their papers
             self.sessions.day_started()  # and their calls still running end with them
+            memory.release()  # yesterday's freed memory back to the system (docs/memory.md)
         if self._stale:
             self.refresh_queue()
 
     def show_read(self, state: QueueState) -> None:
         """Show a read of the queue: a refresh's, or the one an action's worker made."""
         self.loads += 1
+        if not self.screen_stack:
+            return  # the app has closed: a read that was running when it quit ends here
         screen = self.queue_screen
         if not screen.is_attached or not screen.query("#waiting"):
             return  # the app is closing, or still composing (its mount reads the queue)
@@ -572,9 +578,9 @@ class AppServices:
 def log_counts() -> None:
     """One log line: the loop's asyncio tasks and the process's threads (SIGUSR2)."""
     tasks = len(asyncio.all_tasks())
-    logging.getLogger("pvp").warning(
-        "counts: asyncio tasks %d, threads %d", tasks, threading.active_count()
-    )
+    log = logging.getLogger("pvp")
+    log.warning("counts: asyncio tasks %d, threads %d", tasks, threading.active_count())
+    log.warning("census: %s", census())
 
 
 def run_app(

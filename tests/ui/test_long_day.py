@@ -14,6 +14,7 @@ from typing import Any
 from textual.cache import LRUCache
 from textual.widgets.data_table import RowKey
 
+from pvp_tui.ui.messages import load_queue_state
 from pvp_tui.ui.widgets.status_line import BOARDS, SAID_KEPT
 from pvp_tui.ui.widgets.visit_table import VisitTable
 from tests.support.busy_day import run_visits_seen
@@ -88,3 +89,17 @@ async def test_the_status_line_keeps_its_last_messages_only(tmp_path: Path) -> N
         said = [s.text for s in BOARDS[app].said]
         assert len(said) == SAID_KEPT
         assert said[-1] == f"message {SAID_KEPT + 49}"
+
+
+async def test_a_read_that_ends_after_the_app_closed_is_dropped(tmp_path: Path) -> None:
+    """A queue read still running when the app quits lands after its screens are gone (a
+    fast test clock's minute ticks made it happen at every exit): nothing to show, no
+    traceback."""
+    app = make_app(tmp_path / "pvp.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        state = load_queue_state(app.desk)
+    assert not app.screen_stack
+    loads = app.loads
+    app.show_read(state)  # IndexError before: the queue screen was read off an empty stack
+    assert app.loads == loads + 1
