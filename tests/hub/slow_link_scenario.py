@@ -29,6 +29,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,9 +232,22 @@ def _terminated(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # the `finally`s run: senders, hub, namespace go
 
 
+def _orphaned_ends_it(parent: int) -> None:
+    """If the test session dies without stopping it (SIGKILL, say), this run stops too,
+    through its SIGTERM handler, so its namespace and processes go."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     outdir = Path(argv[0])
     signal.signal(signal.SIGTERM, _terminated)
+    _orphaned_ends_it(os.getppid())
     facts = run(outdir)
     (outdir / "result.json.tmp").write_text(json.dumps(facts, indent=1))
     (outdir / "result.json.tmp").rename(outdir / "result.json")

@@ -7,7 +7,9 @@ of the session and its `background_result` fixture waits for the program and han
 the JSON. Nothing starts when the test is not collected (`-k`, `-m`, a single file
 elsewhere), is skipped by a true `skipif`, or on `--collect-only`. When the session ends,
 what still runs is stopped (SIGTERM to the group, then SIGKILL) and the module's
-`cleanup(OUTDIR)`, if it has one, runs in any case (a network namespace, say).
+`cleanup(OUTDIR)`, if it has one, runs in any case (a network namespace, say); OUTDIR is
+removed unless a failure's report names it. A session killed outright runs no hook: the
+scenario watches its parent and stops itself (tests/hub/slow_link_scenario.py does).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Scenario:
     module: str
     outdir: Path
     proc: subprocess.Popen[bytes]
-    succeeded: bool = False
+    kept: bool = False  # its folder, named in a failure's report
 
 
 SCENARIOS = pytest.StashKey[dict[str, Scenario]]()
@@ -102,7 +104,7 @@ def _stop(scenario: Scenario) -> None:
     cleanup = getattr(importlib.import_module(scenario.module), "cleanup", None)
     if cleanup is not None:
         cleanup(scenario.outdir)
-    if scenario.succeeded:
+    if not scenario.kept:
         shutil.rmtree(scenario.outdir, ignore_errors=True)
 
 
@@ -120,11 +122,11 @@ def background_result(request: pytest.FixtureRequest) -> dict[str, Any]:
     result = scenario.outdir / "result.json"
     if status != 0 or not result.exists():
         tail = (scenario.outdir / "stderr.txt").read_text(errors="replace")[-4000:]
+        scenario.kept = True
         pytest.fail(
             f"{scenario.module} {'timed out' if status is None else f'exited {status}'} "
             f"(its folder: {scenario.outdir}):\n{tail}",
             pytrace=False,
         )
-    scenario.succeeded = True
     facts: dict[str, Any] = json.loads(result.read_text())
     return facts
