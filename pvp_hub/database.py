@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -183,14 +184,57 @@ def is_postgresql(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+_REVISION = re.compile(r"^revision\s*=\s*(.+)$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+)$", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+
+
+def script_heads(folder: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
+    """The newest revision(s) of the migrations folder, read from the files' own
+    `revision = "..."` and `down_revision = ...` lines without Alembic (whose import
+    costs a start more than the rest of this check); None if a file does not read as
+    expected."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in folder.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        named = _QUOTED.findall(revision[0]) if len(revision) == 1 else []
+        if len(named) != 1 or len(down) != 1:
+            return None
+        revisions.add(named[0])
+        parents.update(_QUOTED.findall(down[0]))
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's `alembic_version` names exactly the migrations folder's
+    head(s): nothing to migrate. False when in doubt (no such table yet, say)."""
+    from sqlalchemy import inspect
+
+    heads = script_heads()
+    if heads is None:
+        return False
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return frozenset(rows) == heads
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (Alembic), under a lock on PostgreSQL so
-    hub processes starting together do not race."""
+    hub processes starting together do not race. A database already at the head is left
+    as it is without loading Alembic (each start and each admin command asks)."""
+    if at_head(engine):
+        return
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as conn:
         if is_postgresql(conn):
             conn.execute(text("SELECT pg_advisory_lock(7046150)"))

@@ -6,20 +6,15 @@ process would pay Python's start-up and the hub's imports again."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
-import sys
 from pathlib import Path
-from unittest import mock
 
 import httpx
 import pytest
 
-from pvp_hub.cli import main
 from tests.hub.regions import Hub
-from tests.support.hub_daemons import HUB, REPO, HubProcess, free_port
+from tests.support.hub_daemons import HUB, REPO, HubProcess, free_port, hub_main
 
 
 def run(
@@ -37,17 +32,7 @@ def run(
             [*HUB, *argv], input=stdin, capture_output=True, text=True, cwd=REPO, env=env,
             timeout=60,
         )  # fmt: skip
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        mock.patch.object(sys, "stdin", io.StringIO(stdin or "")),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse's own exits
-            code = exc.code if isinstance(exc.code, int) else 1
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    return hub_main(argv, stdin)
 
 
 def test_a_region_is_set_up_from_the_command_line(tmp_path: Path) -> None:
@@ -108,12 +93,7 @@ def test_a_region_is_set_up_from_the_command_line(tmp_path: Path) -> None:
         items = httpx.get(hub.url + "/api/v1/site/changes", headers=auth).json()["items"]
         rooms = {i["id"]: i["data"]["room"] for i in items if i["kind"] == "partner"}
         assert rooms["caf"]["kind"] == "url" and rooms["msa"]["kind"] == "api"
-        # As a process: main() leaves its SQLite connections open in this process, and the
-        # read_bytes() above closed a file on the database here, which drops every POSIX
-        # lock this process held on it (SQLite documents the pitfall); a write on those
-        # connections then went, most likely, to a WAL no other process reads (the hub
-        # kept accepting the token). Not the hub's doing.
-        assert run(db, "admin", "token", "revoke", token_id, process=True).returncode == 0
+        assert run(db, "admin", "token", "revoke", token_id).returncode == 0
         assert httpx.get(hub.url + "/api/v1/site", headers=auth).status_code == 401
     finally:
         hub.stop()

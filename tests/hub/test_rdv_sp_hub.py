@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -34,7 +33,7 @@ from pvp_hub.schema import appointments, changes, rdv_sp_inbox, rdv_sp_states
 from tests.hub.regions import Hub, Region, Site, database_url
 from tests.hub.test_region import signed_in
 from tests.support import rdv_sp
-from tests.support.hub_daemons import REPO, HubProcess
+from tests.support.hub_daemons import HubProcess, hub_main
 from tests.support.processes import wait_for
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -257,7 +256,11 @@ def test_refused_deliveries_store_nothing(hub: Hub, region: Region, client: http
 
 
 def test_the_catch_up_reads_three_pages_and_cancels_what_is_no_longer_listed(
-    hub: Hub, region: Region, client: httpx.Client, tmp_path: Path
+    hub: Hub,
+    region: Region,
+    client: httpx.Client,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     site = region.site()
     organisation = 50_000 + next(_organisations)
@@ -275,10 +278,9 @@ def test_the_catch_up_reads_three_pages_and_cancels_what_is_no_longer_listed(
     password.write_text(stand_in.password)
 
     def hub_cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pvp_hub", *args, "--db", hub.process.db_url],
-            capture_output=True, text=True, cwd=REPO, timeout=120,
-        )  # fmt: skip
+        """`pvp-hub ARGS` on the hub's database, its main() in this process (its logs
+        reach caplog rather than a process's stderr)."""
+        return hub_main([*args, "--db", hub.process.db_url])
 
     with rdv_sp.serving(stand_in) as url:
         done = hub_cli("admin", "rdv-sp", "set-account", str(organisation), "--region",
@@ -292,7 +294,7 @@ def test_the_catch_up_reads_three_pages_and_cancels_what_is_no_longer_listed(
         assert f"organisation {organisation}: 250 listed (250 added)" in done.stdout
         assert len(pulled(client, site)) == 250
         assert stand_in.sign_ins == 1
-        assert stand_in.password not in done.stdout + done.stderr
+        assert stand_in.password not in done.stdout + done.stderr + caplog.text
 
         # Again: nothing changes. Then one is destroyed in RDV Service Public.
         done = hub_cli("rdv-sp", "sync", "--organisation", str(organisation), "--from", day,

@@ -19,14 +19,12 @@ from pvp_tui.core.pull import cursor
 from pvp_tui.core.store import Store
 from tests.hub.regions import Hub, Region
 from tests.hub.test_site_sync import SiteDesk, make_site
-from tests.support.hub_daemons import HUB, REPO
+from tests.support.hub_daemons import hub_main
 
 
 def hub_admin(hub: Hub, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HUB, "admin", *args, "--db", hub.process.db_url],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
-    )  # fmt: skip
+    """`pvp-hub admin ARGS` on the hub's database, its main() in this process."""
+    return hub_main(["admin", *args, "--db", hub.process.db_url])
 
 
 def fresh_desk(site: SiteDesk) -> FrontDesk:

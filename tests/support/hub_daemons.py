@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import os
 import pwd
 import shutil
@@ -12,7 +13,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import httpx
 
@@ -20,6 +24,42 @@ from tests.support.processes import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 HUB = [sys.executable, "-m", "pvp_hub"]
+
+
+def hub_main(argv: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`pvp-hub ARGV` as its main() in this process, with its own stdin, stdout and
+    stderr, answering as subprocess.run would: a process would pay Python's start-up and
+    the hub's imports again (about 1.5 s each). The engines main() makes are disposed of
+    before it returns: left open, their SQLite connections would lose their POSIX locks
+    the moment this process closes any other descriptor on the database file (a
+    read_bytes() in a test, say; SQLite documents the pitfall), and a later write on
+    them could go where no other process reads."""
+    from pvp_hub import database
+    from pvp_hub.cli import main
+
+    engines: list[Any] = []
+    made = database.make_engine
+
+    def make_engine(*args: Any, **kwargs: Any) -> Any:
+        engine = made(*args, **kwargs)
+        engines.append(engine)
+        return engine
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.object(database, "make_engine", make_engine),
+        mock.patch.object(sys, "stdin", io.StringIO(stdin or "")),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's own exits
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            for engine in engines:
+                engine.dispose()
+    return subprocess.CompletedProcess(list(argv), code, out.getvalue(), err.getvalue())
 
 
 class PostgresCluster:
