@@ -8,4 +8,7 @@ echo "== ruff"; uv run --locked ruff check .
 echo "== ruff format"; uv run --locked ruff format --check .
 echo "== mypy"; uv run --locked mypy
 echo "== import-linter"; uv run --locked lint-imports
-echo "== pytest"; uv run --locked pytest -p no:cacheprovider "$@"
+# pytest-xdist: the suite mostly waits on the processes it starts (hubs, bridges, Chromium,
+# cupsd, tmux), so three workers on two cores overlap the waits; PVP_TEST_WORKERS=0 runs
+# it in one process.
+echo "== pytest"; uv run --locked pytest -p no:cacheprovider -n "${PVP_TEST_WORKERS:-3}" "$@"

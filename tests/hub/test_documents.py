@@ -61,8 +61,10 @@ def make_pdf(pages: int = 2, javascript: bool = False, marker: str = MARKER) -> 
 def doc_hub(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Hub]:
     """A hub with a documents key (and 40 KiB chunks' worth of small limits)."""
     kind = request.param
-    url = database_url(kind, workdir, request, f"hub_docs_{kind}")
-    key = workdir / f"documents-small-{kind}.key"
+    # One per module that uses it (test_documents_browser imports it): a name of its own.
+    name = f"hub_docs_{kind}_{uuid.uuid4().hex[:8]}"
+    url = database_url(kind, workdir, request, name)
+    key = workdir / f"{name}.key"
     key.write_text(base64.b64encode(os.urandom(32)).decode())
     process = HubProcess(url, workdir)
     env = {

@@ -61,30 +61,43 @@ def _skipped(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that wait for a background scenario go last: the longest overlap."""
-    items.sort(key=lambda item: _module(item) is not None)  # stable: the rest keep order
+    """The tests that wait for a background scenario go last: the longest overlap. Under
+    pytest-xdist, where the scenario runs in its test, they go first instead: one worker
+    waits on it while the others run the rest."""
+    first = _xdist_worker()
+    items.sort(key=lambda item: (_module(item) is not None) != first)  # stable sort
+
+
+def _xdist_worker() -> bool:
+    """Under pytest-xdist every worker collects every test: the scenario then runs in
+    the test itself, on the worker that gets it, while the other workers go on."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+def _start(module: str) -> Scenario:
+    outdir = Path(tempfile.mkdtemp(prefix="pvp-background-"))
+    with (outdir / "stdout.txt").open("wb") as out, (outdir / "stderr.txt").open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, str(outdir)],
+            cwd=REPO,
+            env=os.environ.copy(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # its own process group, stopped as a whole
+        )
+    return Scenario(module, outdir, proc)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
+    if session.config.option.collectonly or _xdist_worker():
         return
     started = session.config.stash.setdefault(SCENARIOS, {})
     for item in session.items:
         module = _module(item)
         if module is None or _skipped(item) or item.nodeid in started:
             continue
-        outdir = Path(tempfile.mkdtemp(prefix="pvp-background-"))
-        with (outdir / "stdout.txt").open("wb") as out, (outdir / "stderr.txt").open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", module, str(outdir)],
-                cwd=REPO,
-                env=os.environ.copy(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own process group, stopped as a whole
-            )
-        started[item.nodeid] = Scenario(module, outdir, proc)
+        started[item.nodeid] = _start(module)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -111,7 +124,11 @@ def _stop(scenario: Scenario) -> None:
 @pytest.fixture
 def background_result(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The result of this test's background scenario, once it has ended."""
-    scenario = request.config.stash.get(SCENARIOS, {}).get(request.node.nodeid)
+    started = request.config.stash.setdefault(SCENARIOS, {})
+    scenario = started.get(request.node.nodeid)
+    module = _module(request.node)
+    if scenario is None and _xdist_worker() and module is not None:
+        scenario = started[request.node.nodeid] = _start(module)
     if scenario is None:
         pytest.fail(f"no background scenario was started for {request.node.nodeid}")
     try:
