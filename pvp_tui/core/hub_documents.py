@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from . import spools
 from .clock import to_iso
 from .store import Reader, Store, Writer
 
@@ -174,19 +175,12 @@ def mark_print_failed(
 
 
 def _closed_content_sql(open_statuses: tuple[str, ...]) -> str:
-    marks = ", ".join("?" * len(open_statuses))
-    # A visit this store does not have cannot be served here (the site makes its visits
-    # before the hub hears of them): its document's bytes go at once too.
-    return f"""SELECT c.document_id FROM hub_document_content c
-        JOIN hub_documents d ON d.id = c.document_id
-        LEFT JOIN visits v ON v.id = d.visit_id
-        WHERE v.id IS NULL OR v.status NOT IN ({marks})"""
+    return spools.closed_sql("hub_document_content", "document_id", "hub_documents", open_statuses)
 
 
 def has_closed(db: Reader, open_statuses: tuple[str, ...]) -> bool:
     """Whether a closed (or unknown) visit still has a document's bytes here."""
-    sql = _closed_content_sql(open_statuses) + " LIMIT 1"
-    return db.execute(sql, list(open_statuses)).fetchone() is not None
+    return spools.has_closed(db, _closed_content_sql(open_statuses), open_statuses)
 
 
 def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:

@@ -43,6 +43,7 @@ import httpx
 
 from pvp_common.document_ids import site_document_id
 
+from . import spools
 from .clock import to_iso
 from .models import OPEN_STATUSES
 from .store import Reader, Store, Writer
@@ -188,17 +189,12 @@ def withdraw(db: Writer, site_slug: str, document: str, now: datetime) -> bool:
 
 
 def _closed_sql(open_statuses: tuple[str, ...]) -> str:
-    marks = ", ".join("?" * len(open_statuses))
-    return f"""SELECT c.upload_id FROM hub_upload_content c
-        JOIN hub_uploads u ON u.id = c.upload_id
-        LEFT JOIN visits v ON v.id = u.visit_id
-        WHERE v.id IS NULL OR v.status NOT IN ({marks})"""
+    return spools.closed_sql("hub_upload_content", "upload_id", "hub_uploads", open_statuses)
 
 
 def has_closed(db: Reader, open_statuses: tuple[str, ...]) -> bool:
     """Whether a closed (or unknown) visit still has a document's bytes in the spool."""
-    sql = _closed_sql(open_statuses) + " LIMIT 1"
-    return db.execute(sql, list(open_statuses)).fetchone() is not None
+    return spools.has_closed(db, _closed_sql(open_statuses), open_statuses)
 
 
 def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:

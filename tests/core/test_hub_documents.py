@@ -64,3 +64,39 @@ def test_the_bytes_go_when_the_visit_closes_or_is_unknown(desk: FrontDesk, store
     # Still owed to the hub: received (the bytes came), whatever became of them.
     due = store.query("SELECT receipt_due FROM hub_documents WHERE id = ?", [closed])
     assert due[0]["receipt_due"] == "received"
+
+
+def test_scans_left_queued_for_a_closed_or_unknown_visit_are_swept(
+    desk: FrontDesk, store: Store
+) -> None:
+    """The same rule for the scans queued for the agent: the start-of-day sweep erases
+    what a crash left of a closed or unknown visit, and keeps an open visit's."""
+    from datetime import UTC, datetime
+
+    from pvp_tui.core import hub_uploads
+    from pvp_tui.core.models import OPEN_STATUSES
+
+    waiting = check_in(desk, name="Marie")
+    gone = check_in(desk, name="Paul")
+    now = datetime.now(UTC)
+    with store.transaction() as db:
+        for n, visit_id in enumerate((waiting.id, gone.id, str(uuid.uuid4()))):
+            hub_uploads.record(
+                db,
+                site_slug="s",
+                document=f"doc_{n}",
+                visit_id=visit_id,
+                doc_type="other",
+                data=PDF,
+                now=now,
+            )
+        # A crash between the status and its erasure: closed with its bytes still here.
+        db.execute("UPDATE visits SET status = 'cancelled' WHERE id = ?", [gone.id])
+    with store.transaction() as db:
+        assert hub_uploads.has_closed(db, OPEN_STATUSES)
+        assert hub_uploads.erase_closed(db, OPEN_STATUSES) == 2
+        assert not hub_uploads.has_closed(db, OPEN_STATUSES)
+    left = store.query(
+        "SELECT u.visit_id FROM hub_upload_content c JOIN hub_uploads u ON u.id = c.upload_id"
+    )
+    assert [row["visit_id"] for row in left] == [waiting.id]
