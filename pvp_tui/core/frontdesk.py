@@ -25,7 +25,7 @@ from .models import ALLOWED_FROM, OPEN_STATUSES, Kind, Need, Outcome, Status, Vi
 from .partners import directory_version, effective_config, find_partner
 from .queue_rules import QueueEntry, learned_median, next_to_call, order_queue
 from .store import ERASE_WAIT_SECONDS, Reader, Store, Writer
-from .words import action_past, done
+from .words import action_past, done, wrong_state_hint
 
 NAME_MAX = 80
 # A French number: 10 digits starting with 0 (0X XX XX XX XX); an international one: +
@@ -795,12 +795,11 @@ class FrontDesk:
                 ),
             )
         if visit.status not in ALLOWED_FROM[action]:
-            raise PvpError(
-                "wrong_state",
-                _("{ticket} is {status}: it cannot be {action} now.").format(
-                    ticket=visit.ticket, status=visit.status.label, action=action_past(action)
-                ),
+            refusal = _("{ticket} is {status}: it cannot be {action} now.").format(
+                ticket=visit.ticket, status=visit.status.label, action=action_past(action)
             )
+            hint = wrong_state_hint(action, visit.status.value)
+            raise PvpError("wrong_state", f"{refusal} {hint}" if hint else refusal)
 
     def _simple(
         self,

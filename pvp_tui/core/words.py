@@ -62,6 +62,39 @@ ACTION_PAST: dict[str, str] = {
     "edit_note": N_("annotated"),
 }
 
+# What to do instead, when an action is refused in a visit's status: the refusal's second
+# sentence, for the screens and the CLI alike (no key names: each says its own keys).
+# Keys: (action, status). A closed visit (done, cancelled, transferred) has its own words
+# whatever the action: :func:`wrong_state_hint`.
+WRONG_STATE_HINT: dict[tuple[str, str], str] = {
+    ("call", "called"): N_("They have already been called."),
+    ("call", "in_session"): N_("Their interview is under way."),
+    ("call", "no_show"): N_("Put them back to waiting first."),
+    ("start", "waiting"): N_("Call them first."),
+    ("start", "in_session"): N_("Their interview is already under way."),
+    ("start", "no_show"): N_("Put them back to waiting, then call them."),
+    ("finish", "waiting"): N_("Call them first, or cancel the visit if they left."),
+    ("finish", "no_show"): N_("Cancel the visit, or put them back to waiting."),
+    ("no_show", "in_session"): N_("Their interview is under way: finish it instead."),
+    ("no_show", "no_show"): N_("They are already marked as no-show."),
+    ("cancel", "in_session"): N_("Their interview is under way: finish it instead."),
+    ("transfer", "no_show"): N_("Put them back to waiting first."),
+    ("back_to_waiting", "waiting"): N_("They are already waiting."),
+}
+CLOSED_HINT: dict[str, str] = {
+    "done": N_("This visit is closed: if the visitor is back, check them in again."),
+    "cancelled": N_("This visit is closed: if the visitor is back, check them in again."),
+    "transferred": N_("It was transferred: use the ticket it was given."),
+}
+
+
+def wrong_state_hint(action: str, status: str) -> str:
+    """What to do instead of ``action`` on a visit in ``status``, or "" when nothing is
+    worth saying."""
+    words = CLOSED_HINT.get(status) or WRONG_STATE_HINT.get((action, status))
+    return _(words) if words else ""
+
+
 # What an action did, once done: the CLI's line and the screen's notice. Fields: ticket
 # (the visit's, after the action), partner (its partner's name), outcome (its words),
 # old (a transferred visit's former ticket). check_in and call are line heads (the CLI

@@ -12,6 +12,7 @@ from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk, validate_check_in
 from pvp_tui.core.models import ALLOWED_FROM, Kind, Need, Outcome, Status, Visit
 from pvp_tui.core.store import Store
+from pvp_tui.core.words import wrong_state_hint
 from tests.support.clocks import PARIS, MovableClock
 
 from .conftest import check_in, counts
@@ -122,6 +123,10 @@ def test_every_transition_is_allowed_or_refused_by_the_table(
             _act(desk, action, visit.id)
         assert refused.value.code == "wrong_state"
         assert visit.ticket in refused.value.message
+        # Every refusal says what to do instead.
+        hint = wrong_state_hint(action, status.value)
+        assert hint, f"no hint for {action} on a {status.value} visit"
+        assert refused.value.message.endswith(" " + hint)
         assert desk.get(visit.id) == visit
         assert counts(store) == before
 
