@@ -284,6 +284,8 @@ async def main(runs: int) -> None:
     print(f"curl to the hub (announce + 4 MiB PUTs), median: {mc:.3f} s")
     print(f"pvp: kiosk spool to opened on the agent's page, median: {mp:.3f} s")
     print(f"ratio: {mp / mc:.2f} (goal <= 1.5)")
+    paired = statistics.median(p / c for p, c in zip(pvp, curl, strict=True))
+    print(f"median of each run's ratio (pvp against the curl copy just before it): {paired:.2f}")
     queue, send, opened = (statistics.median(p[i] for p in PHASES[1:]) for i in range(3))
     print(
         f"pvp's phases, medians: queue (bridge fetch + spool) {queue:.3f} s, "
