@@ -19,15 +19,17 @@ import hashlib
 import io
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from pvp_common.document_ids import site_document_id
 from pvp_tui.core import events as event_types
@@ -53,6 +55,7 @@ TYPE = re.compile(r"^[a-z0-9_]{1,40}$")
 ERASE_REASONS = ("consent_withdrawn", "visit_closed")
 KEY_BYTES = 32
 _FORMAT = b"\x01"  # the sealed blob's layout: version, nonce (12), ciphertext + tag
+SEALED_OVERHEAD = 1 + 12 + 16  # a sealed blob's bytes beyond its clear text
 
 
 def _now() -> datetime:
@@ -112,6 +115,69 @@ class Sealer:
         if blob[:1] != _FORMAT:
             raise ValueError("unknown sealed format")
         return self._aead.decrypt(blob[1:13], blob[13:], self._aad(document_id, start))
+
+
+def _nonce(sealed: bytes) -> bytes:
+    """A sealed blob's nonce: fresh for every blob, so it tells one stored chunk from
+    another stored at the same place later (after the chunks were dropped)."""
+    return sealed[1:13]
+
+
+# ------------------------------------------------------------- uploads in this process
+@dataclass
+class Running:
+    """An upload as this process took it, chunk after chunk from byte 0: the sha256 so
+    far, the bytes (for the PDF check), and the nonce of each chunk it stored."""
+
+    sha: Any
+    parts: list[bytes]
+    nonces: list[tuple[int, bytes]]  # (first byte, nonce), in order
+    end: int  # where the next chunk must start to follow on
+    touched: float  # monotonic() at the last chunk
+
+
+class Uploads:
+    """The running hash of uploads whose chunks come to this process in order, so the
+    last chunk's check needs neither reading back nor opening them, nor hashing the whole
+    again. Only a shortcut: the chunks stored are the truth. A chunk that does not follow
+    the one before (it came to another hub process, a restart, a retry) forgets the
+    upload, and `_complete` reads the chunks back; it also compares the nonces of the
+    chunks stored with those kept here. Bounded: at most `max_bytes` kept, and an upload
+    without a chunk for `max_idle` seconds is forgotten (its bytes leave memory)."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_idle: float = 120.0) -> None:
+        self.max_bytes = max_bytes
+        self.max_idle = max_idle
+        self._running: dict[uuid.UUID, Running] = {}
+        self._lock = threading.Lock()
+
+    def add(self, document_id: uuid.UUID, start: int, data: bytes, nonce: bytes) -> None:
+        """A chunk stored (committed) by this process."""
+        now = monotonic()
+        with self._lock:
+            running = self._running.pop(document_id, None)
+            if start == 0:
+                running = Running(hashlib.sha256(), [], [], 0, now)
+            if running is None or running.end != start:
+                return  # not from the start, or after a chunk taken elsewhere: forgotten
+            running.sha.update(data)
+            running.parts.append(data)
+            running.nonces.append((start, nonce))
+            running.end, running.touched = start + len(data), now
+            self._running[document_id] = running  # the newest last
+            self._trim(now)
+
+    def take(self, document_id: uuid.UUID) -> Running | None:
+        with self._lock:
+            return self._running.pop(document_id, None)
+
+    def _trim(self, now: float) -> None:
+        kept = sum(running.end for running in self._running.values())
+        for document_id, running in list(self._running.items()):  # the oldest first
+            if kept <= self.max_bytes and now - running.touched <= self.max_idle:
+                break
+            del self._running[document_id]
+            kept -= running.end
 
 
 # ---------------------------------------------------------------------- content checks
@@ -240,6 +306,7 @@ class Documents:
         self.settings = settings
         self.clock = clock
         self._sealer = Sealer(load_key(settings.key_file)) if settings.key_file else None
+        self._uploads = Uploads()
 
     def require_key(self) -> None:
         """Refuse at once (503, saying what to set) when the hub takes no document."""
@@ -335,6 +402,7 @@ class Documents:
                 complete = row.state == "uploading" and row.received_bytes == row.size
                 if not complete:
                     return _state(row)
+                stored = False
             else:
                 if start != row.received_bytes:
                     raise HubError(
@@ -363,26 +431,53 @@ class Documents:
                     .where(documents.c.id == document_id)
                     .values(received_bytes=start + len(data))
                 )
-                if start + len(data) < row.size:
-                    return _state(row, received_bytes=start + len(data))
+                stored = True
+        if stored:  # committed: this process's running hash follows it (or forgets it)
+            self._uploads.add(document_id, start, data, _nonce(sealed))
+            if start + len(data) < row.size:
+                return _state(row, received_bytes=start + len(data))
         return self._complete(site, document_id)
 
     def _complete(self, site: SiteIdentity, document_id: uuid.UUID) -> dict[str, Any]:
         """The whole upload: checked end to end and by content outside any write, then
-        kept sealed (or refused, its chunks dropped)."""
+        kept sealed in its chunks (or, with its active content stripped, in one piece;
+        or refused, its chunks dropped).
+
+        The sha256 and the bytes for the PDF check come from this process's running hash
+        (`Uploads`) when every chunk stored is one it took, in order; else (chunks that
+        came to another hub process, or a restart) the chunks are read back, opened and
+        hashed."""
         sealer = self.sealer
+        running = self._uploads.take(document_id)
         with read_transaction(self.engine) as conn:
             row = _site_document(conn, site, document_id, TO_AGENT)
-            parts = conn.execute(
-                select(document_chunks.c.start_byte, document_chunks.c.data)
-                .where(document_chunks.c.document_id == document_id)
-                .order_by(document_chunks.c.start_byte)
-            ).all()
-        whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
+            if running is not None:
+                stored = conn.execute(
+                    select(document_chunks.c.start_byte, func.substr(document_chunks.c.data, 2, 12))
+                    .where(document_chunks.c.document_id == document_id)
+                    .order_by(document_chunks.c.start_byte)
+                ).all()
+                if [(start, bytes(nonce)) for start, nonce in stored] != running.nonces:
+                    running = None  # not the chunks this process hashed: read them back
+            parts: list[tuple[int, bytes]] = []
+            if running is None:
+                parts = [
+                    (start, bytes(blob))
+                    for start, blob in conn.execute(
+                        select(document_chunks.c.start_byte, document_chunks.c.data)
+                        .where(document_chunks.c.document_id == document_id)
+                        .order_by(document_chunks.c.start_byte)
+                    )
+                ]
+        if running is not None:
+            whole, digest = b"".join(running.parts), running.sha.hexdigest()
+        else:
+            whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
+            digest = hashlib.sha256(whole).hexdigest()
         problem: HubError | None = None
         checked: CheckedPdf | None = None
         sealed = b""
-        if len(whole) != row.size or hashlib.sha256(whole).hexdigest() != row.sha256:
+        if len(whole) != row.size or digest != row.sha256:
             problem = HubError(
                 422,
                 "sha256_mismatch",
@@ -395,15 +490,14 @@ class Documents:
             except HubError as exc:
                 problem = exc
             else:
-                sealed = sealer.seal(document_id, checked.data)  # outside the write
+                if checked.stripped:  # re-written: kept in one piece (sealed outside the write)
+                    sealed = sealer.seal(document_id, checked.data)
+        del whole
         now = self.clock()
         with write_transaction(self.engine) as conn:
             row = _site_document(conn, site, document_id, TO_AGENT, lock=True)
             if row.state != "uploading":
                 return _state(row)  # a retry completed it meanwhile
-            conn.execute(
-                document_chunks.delete().where(document_chunks.c.document_id == document_id)
-            )
             values: dict[str, Any]
             if checked is not None:
                 values = {
@@ -411,12 +505,17 @@ class Documents:
                     "ready_at": now,
                     "pages": checked.pages,
                     "stripped": ",".join(checked.stripped) or None,
-                    "content": sealed,
                 }
+                if sealed:
+                    values["content"] = sealed
             elif problem is not None and problem.code == "sha256_mismatch":
                 values = {"received_bytes": 0}
             else:
                 values = {"state": "deleted", "deleted_at": now, "deleted_reason": "refused"}
+            if checked is None or sealed:  # the chunks stay only as the document itself
+                conn.execute(
+                    document_chunks.delete().where(document_chunks.c.document_id == document_id)
+                )
             conn.execute(update(documents).where(documents.c.id == document_id).values(values))
             row = _locked(conn, document_id)
         if problem is not None:
@@ -435,9 +534,9 @@ class Documents:
         with read_transaction(self.engine) as conn:
             site = authenticate_site(conn, token)
             row = _site_document(conn, site, document_id, TO_SITE)
-            if row.state == "deleted" or row.content is None:
+            blob = _content(conn, document_id) if row.state != "deleted" else None
+            if blob is None:
                 raise _gone(row)
-            blob = bytes(row.content)
         return sealer.open(document_id, blob)
 
     def receipt(
@@ -520,23 +619,33 @@ class Documents:
             visit.id, visit.ticket, visit.site_name, visit.timezone, [_trace(r) for r in rows]
         )
 
-    def open_for_agent(
-        self, agent_id: uuid.UUID, document_id: uuid.UUID
-    ) -> tuple[DocumentTrace, bytes] | None:
-        """The document's bytes for the agent, its first view recorded as "opened"
-        (the site sees it); None for a document the agent may not see or that is gone."""
+    def open_for_agent(self, agent_id: uuid.UUID, document_id: uuid.UUID) -> Opened | None:
+        """The document for the agent, its first view recorded as "opened" (the site sees
+        it); None for a document the agent may not see or that is gone. Its sealed pieces
+        are read in one transaction and opened one by one as they are sent."""
         sealer = self.sealer
         with read_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(*_TRACE, documents.c.content).where(documents.c.id == document_id)
-            ).first()
+            row = conn.execute(select(*_TRACE).where(documents.c.id == document_id)).first()
             if row is None or _agent_visit(conn, agent_id, row.visit_id) is None:
                 return None
-            if row.state != "ready" or row.content is None:
+            if row.state != "ready":
                 return None
-            blob = bytes(row.content)
+            whole = _content(conn, document_id)
+            pieces: list[tuple[int | None, bytes]]
+            if whole is not None:  # re-written (active content stripped), or to print
+                pieces = [(None, whole)]
+            else:  # kept as it came, in its chunks
+                pieces = [
+                    (start, bytes(blob))
+                    for start, blob in conn.execute(
+                        select(document_chunks.c.start_byte, document_chunks.c.data)
+                        .where(document_chunks.c.document_id == document_id)
+                        .order_by(document_chunks.c.start_byte)
+                    )
+                ]
+            if not pieces:
+                return None
             zone = _site_zone(conn, row.site_id)
-        data = sealer.open(document_id, blob)
         trace = _trace(row)
         if row.direction == TO_AGENT and row.opened_at is None:
             now = self.clock()
@@ -552,7 +661,13 @@ class Documents:
                             delete_after=self._keep_until(locked, now, zone),
                         )
                     )
-        return trace, data
+
+        def opened() -> Iterator[bytes]:
+            for start, blob in pieces:
+                yield sealer.open(document_id, blob, start)
+
+        size = sum(len(blob) - SEALED_OVERHEAD for _start, blob in pieces)
+        return Opened(trace, size, opened())
 
     def upload_from_agent(
         self, agent_id: uuid.UUID, visit_id: uuid.UUID, doc_type: str, data: bytes
@@ -629,6 +744,16 @@ class DocumentTrace:
 
 
 @dataclass(frozen=True)
+class Opened:
+    """A document the agent opens: its trace, its size, and its bytes opened piece by
+    piece (each checked by its tag before it is given)."""
+
+    trace: DocumentTrace
+    size: int
+    parts: Iterator[bytes]
+
+
+@dataclass(frozen=True)
 class AgentVisitDocs:
     visit_id: uuid.UUID
     ticket: str | None
@@ -667,9 +792,15 @@ def _trace(row: Any) -> DocumentTrace:
     )
 
 
+# The row without its sealed bytes: selecting `content` would read a whole document
+# (up to max_bytes) where only its state is wanted.
+_ROW = tuple(column for column in documents.c if column.name != "content")
+
+
 def _locked(conn: Connection, document_id: uuid.UUID) -> Any:
-    """The document's row, locked against other writers until the transaction ends."""
-    query = select(documents).where(documents.c.id == document_id)
+    """The document's row (not its bytes), locked against other writers until the
+    transaction ends."""
+    query = select(*_ROW).where(documents.c.id == document_id)
     if is_postgresql(conn):
         query = query.with_for_update()
     return conn.execute(query).first()
@@ -686,7 +817,7 @@ def _site_document(
     row = (
         _locked(conn, document_id)
         if lock
-        else conn.execute(select(documents).where(documents.c.id == document_id)).first()
+        else conn.execute(select(*_ROW).where(documents.c.id == document_id)).first()
     )
     if row is None or row.site_id != site.id or direction not in (None, row.direction):
         raise HubError(404, "unknown_document", "this site has no such document on the hub")
@@ -749,6 +880,15 @@ def _agent_visit(conn: Connection, agent_id: uuid.UUID, visit_id: uuid.UUID) -> 
         )
         .where(visits.c.id == visit_id)
     ).first()
+
+
+def _content(conn: Connection, document_id: uuid.UUID) -> bytes | None:
+    """The sealed whole of a document kept in one piece (None: kept in its chunks, or
+    deleted)."""
+    value = conn.execute(
+        select(documents.c.content).where(documents.c.id == document_id)
+    ).scalar_one_or_none()
+    return None if value is None else bytes(value)
 
 
 def _site_zone(conn: Connection, site_id: uuid.UUID) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -134,13 +134,19 @@ async def view_document(
         found = await run_in_threadpool(_service(request).open_for_agent, session.person.id, wanted)
     if found is None:
         return error_page(request, 404)
-    trace, data = found
+    trace = found.trace
     disposition = "attachment" if request.query_params.get("telecharger") else "inline"
     name = f"{trace.doc_type}-{trace.id.hex[:8]}.pdf"  # no visitor's name, ever
-    return Response(
-        data,
+    # Streamed: each sealed piece opened as it goes (a document in chunks is never
+    # joined in the hub's memory).
+    return StreamingResponse(
+        found.parts,
         media_type="application/pdf",
-        headers={**PDF_HEADERS, "Content-Disposition": f'{disposition}; filename="{name}"'},
+        headers={
+            **PDF_HEADERS,
+            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "Content-Length": str(found.size),
+        },
     )
 
 

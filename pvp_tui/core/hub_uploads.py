@@ -12,13 +12,15 @@ Three steps, each in its own place:
    thread): `POST /site/documents` (idempotent: the hub answers where its copy ends),
    then `PUT …/chunks/{start}` from there, CHUNK bytes first, then twice as many after a
    chunk that took under FAST_SECONDS (up to the hub's `chunk_max`, and to a limit a
-   413 taught: `SyncWorker.chunk_limit`), half as many after one over SLOW_SECONDS. A
-   cut (the link down, the hub killed, `pvp` restarted) loses at most the chunk in
-   flight: the next try asks the hub again and resumes from its `received_bytes`. A
-   document failing on its own never holds the others (`send_all`); after TRIES_MAX
-   failures in a row it is given up. The hub checks the sha256 of the whole
-   once the last chunk is in (`ready`); the site then marks it `sent` and drops its own
-   copy of the bytes at once (secure_delete: the spool keeps nothing sent).
+   413 taught: `SyncWorker.chunk_limit`), half as many after one over SLOW_SECONDS; the
+   next upload starts at the size the last one reached (`SyncWorker.chunk_next`, back
+   to CHUNK after a cut). A cut (the link down, the hub killed, `pvp` restarted) loses
+   at most the chunk in flight: the next try asks the hub again and resumes from its
+   `received_bytes`. A document failing on its own never holds the others
+   (`send_all`); after TRIES_MAX failures in a row it is given up. The hub checks the
+   sha256 of the whole once the last chunk is in (`ready`); the site then marks it
+   `sent`, and at the end of the turn erases its own copy of the bytes (`erase_sent`,
+   secure_delete: the spool keeps nothing sent).
 3. **Opened**: for each sent document not yet opened, the pull asks the hub for its
    state (`GET /site/documents/{id}`) and records `opened_at` (`follow`).
 
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 START_PATH = "/api/v1/site/documents"
 CHUNK = 1024 * 1024  # the first PUT: ~8 s at 1 Mbit/s, so a cut loses little
 CHUNK_MIN = 256 * 1024
+CHUNK_MAX_SENT = 64 * 1024 * 1024  # a bound on the doubling (the hub's chunk_max is less)
 FAST_SECONDS = 1.0  # a chunk sent faster than this: the next one is twice as large...
 SLOW_SECONDS = 10.0  # ...slower than this: half as large (within CHUNK_MIN, the hub's max)
 BUDGET_SECONDS = 5.0  # the uploader's turn: then the worker pushes and pulls again
@@ -363,7 +366,8 @@ def _progress(store: Store, upload_id: str, state: dict[str, Any]) -> None:
 
 
 def _sent(store: Store, upload_id: str, state: dict[str, Any]) -> None:
-    """Whole and checked on the hub: `sent`, and the spool's copy erased."""
+    """Whole and checked on the hub: `sent` (its copy in the spool is erased at the end
+    of the turn, `erase_sent`)."""
     now = to_iso(datetime.now(UTC))
     with store.transaction() as db:
         db.execute(
@@ -372,7 +376,26 @@ def _sent(store: Store, upload_id: str, state: dict[str, Any]) -> None:
                WHERE id = ? AND state = 'waiting'""",
             [now, now, upload_id],
         )
-        db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+
+
+_NOT_WAITING = """SELECT c.upload_id FROM hub_upload_content c JOIN hub_uploads u
+    ON u.id = c.upload_id WHERE u.state <> 'waiting'"""
+
+
+def erase_sent(store: Store) -> int:
+    """Erase the spool's copy of every upload no longer waiting (sent: the hub holds it
+    whole and checked), secure_delete; returns how many. At the end of each uploader's
+    turn (`send_all`, and every turn of `Uploader`, which also sweeps what a process
+    killed between "sent" and here left): overwriting a document's pages takes as long
+    as writing them, and the agent can open it meanwhile. Consent withdrawn and a visit
+    closing erase in their own transaction, whatever the upload's state."""
+    if not store.query(_NOT_WAITING + " LIMIT 1"):
+        return 0
+    with store.transaction() as db:
+        ids = [row[0] for row in db.execute(_NOT_WAITING)]
+        for upload_id in ids:
+            db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+    return len(ids)
 
 
 def _failed(store: Store, upload_id: str, problem: Problem) -> bool:
@@ -413,7 +436,8 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
     (True) or `deadline` (time.monotonic) passes (False: the next turn resumes). Raises
     Problem when an exchange fails (recorded on the row first)."""
     store, upload_id = worker.store, row["id"]
-    size = min(CHUNK, worker.chunk_limit or CHUNK)
+    # Where the last upload to this hub left the size (a fast link: larger from the start).
+    size = min(worker.chunk_next or CHUNK, worker.chunk_limit or CHUNK_MAX_SENT)
     try:
         state = _start(worker, row)
         log.info(
@@ -442,9 +466,10 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                 state = _put(worker, upload_id, start, data)
                 took = time.monotonic() - began
                 if took < FAST_SECONDS:  # a fast link: fewer, larger requests
-                    size *= 2
+                    size = min(size * 2, int(state.get("chunk_max") or size * 2))
                 elif took > SLOW_SECONDS:  # a slow one: a cut loses less
                     size = max(CHUNK_MIN, size // 2)
+                worker.chunk_next = size
             except Problem as exc:
                 if exc.too_large and len(data) > CHUNK_MIN:
                     # Half as large, down to CHUNK_MIN; remembered for this hub (the
@@ -460,6 +485,8 @@ def send_one(worker: SyncWorker, row: dict[str, Any], deadline: float | None = N
                     raise
                 state = _start(worker, row)  # where the hub's copy ends now
     except Problem as exc:
+        if exc.hub_wide:
+            worker.chunk_next = None  # a cut: the next chunks start small again
         exc.final = _failed(store, upload_id, exc)
         log.info(
             "document %s %s: %s", upload_id, "given up" if exc.final else "not sent yet", exc.words
@@ -519,6 +546,7 @@ def send_all(worker: SyncWorker, budget: float | None = None, *, paced: bool = F
             if exc.hub_wide:
                 done.stopped = True
                 break  # the hub or the link: the next ones would fail too
+    erase_sent(worker.store)  # the spool keeps nothing sent
     return done
 
 
@@ -534,6 +562,7 @@ class Uploader:
         self._failures = 0
 
     def __call__(self, worker: SyncWorker) -> None:
+        erase_sent(worker.store)  # what a process killed after "sent" left
         if time.monotonic() < self._not_before or not waiting(worker.store):
             return
         if worker.outbox.has_work():

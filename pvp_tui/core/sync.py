@@ -391,6 +391,9 @@ class SyncWorker:
         # The largest chunk of a document that went through to this hub (a proxy's limit
         # found by a 413; pvp_tui.core.hub_uploads): None until one was refused.
         self.chunk_limit: int | None = None
+        # The chunk size the last upload to this hub reached (doubled after fast chunks,
+        # halved after slow ones; None after a cut): the next upload starts there.
+        self.chunk_next: int | None = None
         # pvp_tui.core.pull.Puller: pulls the hub's changes between sends, in this thread.
         self.puller: Any = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import os
 import re
 import subprocess
@@ -170,10 +171,104 @@ def test_an_upload_cut_by_a_crash_resumes_where_the_hub_stopped(
     # The last chunk sent again (its answer lost): the same answer, nothing doubled.
     assert put(client, site, doc, third, data[third:]).json()["state"] == "ready"
     with doc_hub.engine.connect() as conn:
-        left = conn.execute(
+        kept = conn.execute(
             select(func.count()).where(document_chunks.c.document_id == uuid.UUID(doc))
         ).scalar_one()
-    assert left == 0
+    assert kept == 2  # the document is its two chunks, sealed as they came
+    # Checked across the restart (the chunks read back: the new process saw only the
+    # last one), and the agent gets the bytes as sent.
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        shown = browser.get(f"/agent/documents/{doc}")
+    assert shown.status_code == 200 and shown.content == data
+    assert shown.headers["content-length"] == str(len(data))
+
+
+def two_processes(doc_hub: Hub) -> tuple[documents.Documents, documents.Documents]:
+    """Two services on the hub's database, as two hub processes serving one region: each
+    with its own running hashes (documents.Uploads)."""
+    settings = DocumentSettings(
+        key_file=doc_hub.key,  # type: ignore[attr-defined]
+        max_bytes=2 * 1024 * 1024,
+        max_pages=20,
+    )
+    return documents.Documents(doc_hub.engine, settings), documents.Documents(
+        doc_hub.engine, settings
+    )
+
+
+def opened_chunks(service: documents.Documents) -> list[int]:
+    """Counts the chunks `service` opens (reads back) from now on."""
+    count: list[int] = []
+    sealer = service.sealer
+    inner = sealer.open
+
+    def counted(document_id: uuid.UUID, blob: bytes, start: int | None = None) -> bytes:
+        count.append(1)
+        return inner(document_id, blob, start)
+
+    sealer.open = counted  # type: ignore[method-assign]
+    return count
+
+
+def test_the_last_chunk_is_checked_from_the_running_hash_or_from_the_chunks_stored(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-013")
+    one, two = two_processes(doc_hub)
+    opened_by_one = opened_chunks(one)
+    data = make_pdf(pages=3)
+    cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+    parts = list(itertools.pairwise(cuts))
+
+    def announce(body: bytes = data) -> uuid.UUID:
+        doc = uuid.uuid4()
+        start_body = {
+            "id": doc, "visit_id": visit_id, "type": "id_card", "size": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(), "consent": True,
+        }  # fmt: skip
+        assert one.start_upload(site.token, start_body)[0] == 201
+        return doc
+
+    # Every chunk to one process, in order: checked from its running hash, none read back.
+    doc = announce()
+    for begin, end in parts:
+        state = one.put_chunk(site.token, doc, begin, data[begin:end])
+    assert state["state"] == "ready" and state["pages"] == 3
+    assert opened_by_one == []
+
+    # The middle chunk to another process: the last one's process read them all back.
+    doc = announce()
+    for (begin, end), service in zip(parts, (one, two, one), strict=True):
+        state = service.put_chunk(site.token, doc, begin, data[begin:end])
+    assert state["state"] == "ready"
+    assert len(opened_by_one) == 3
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        assert browser.get(f"/agent/documents/{doc}").content == data
+
+    # A running hash never vouches for other bytes: `one` hashed the right start; the
+    # chunks were dropped since (a wrong end, at `two`) and `two` stored a damaged start
+    # at the same place. The last chunk, at `one`, follows on from what `one` hashed, but
+    # the chunks stored are not those: read back, the damage is found.
+    doc = announce()
+    (a, b), (_, c) = (cuts[0], cuts[1]), (cuts[1], cuts[3])
+    one.put_chunk(site.token, doc, a, data[a:b])
+    damaged = bytes([data[b] ^ 0xFF]) + data[b + 1 : c]
+    with pytest.raises(HubError) as wrong:
+        two.put_chunk(site.token, doc, b, damaged)
+    assert wrong.value.code == "sha256_mismatch"
+    two.put_chunk(site.token, doc, a, b"%PDF-" + bytes(b - 5))
+    with pytest.raises(HubError) as caught:
+        one.put_chunk(site.token, doc, b, data[b:c])
+    assert caught.value.code == "sha256_mismatch"
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert (state["state"], state["received_bytes"]) == ("uploading", 0)
+    # Sent again from 0, whole: ready.
+    for begin, end in parts:
+        state = two.put_chunk(site.token, doc, begin, data[begin:end])
+    assert state["state"] == "ready"
 
 
 def test_refusals_name_the_problem(doc_hub: Hub, world: Region, client: httpx.Client) -> None:
@@ -474,11 +569,23 @@ def test_no_dump_of_the_database_holds_a_document_in_clear(
 
 
 def _content(hub: Hub, doc: str) -> bytes | None:
+    """The sealed bytes the hub keeps of a document: in one piece, or in its chunks (as
+    an upload came when nothing was stripped); None when it keeps none."""
+    wanted = uuid.UUID(doc)
     with hub.engine.connect() as conn:
         value = conn.execute(
-            select(documents_table.c.content).where(documents_table.c.id == uuid.UUID(doc))
+            select(documents_table.c.content).where(documents_table.c.id == wanted)
         ).scalar_one()
-    return None if value is None else bytes(value)
+        chunks = conn.execute(
+            select(document_chunks.c.data)
+            .where(document_chunks.c.document_id == wanted)
+            .order_by(document_chunks.c.start_byte)
+        ).scalars()
+        kept = b"".join(bytes(chunk) for chunk in chunks)
+    if value is not None:
+        assert not kept  # never both
+        return bytes(value)
+    return kept or None
 
 
 def _dump(hub: Hub) -> bytes:

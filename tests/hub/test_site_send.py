@@ -289,6 +289,61 @@ class FailFor(httpx.BaseTransport):
         return self.hub.handle_request(request)
 
 
+def test_the_next_upload_starts_at_the_size_reached_and_a_sent_copy_left_is_erased(
+    hub: Hub, region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_uploads, "CHUNK", 256 * 1024)
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    first, second = big_pdf(1_200_000), big_pdf(1_300_000)
+    one = log.send_to_agent(log.updated(scanned(log, visit_id, first), consent=True), first)
+    worker = site.worker()
+    puts: list[int] = []
+    worker.client.event_hooks["request"].append(
+        lambda request: puts.append(len(request.content)) if request.method == "PUT" else None
+    )
+    # The process dies right after the hub said "ready" and the row became `sent`,
+    # before the turn's end erased the spool's copy.
+    erase = hub_uploads.erase_sent
+    monkeypatch.setattr(hub_uploads, "erase_sent", lambda store: 0)
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        assert hub_uploads.send_all(worker).sent == 1
+        assert puts[:2] == [256 * 1024, 512 * 1024]  # a fast link: twice as large each time
+        assert hub_uploads.get(site.store, one.id).state == "sent"  # type: ignore[union-attr]
+        assert hub_uploads.spooled(site.store, one.id) == first
+        monkeypatch.setattr(hub_uploads, "erase_sent", erase)
+        hub_uploads.Uploader()(worker)  # the next turn: nothing waits, the copy goes
+        assert hub_uploads.spooled(site.store, one.id) is None
+
+        # The next upload starts where the last one left the size, not at CHUNK again.
+        reached = worker.chunk_next
+        assert reached is not None and reached > 512 * 1024
+        two = log.send_to_agent(log.updated(scanned(log, visit_id, second), consent=True), second)
+        assert worker.drain(timeout=20).error is None
+        puts.clear()
+        assert hub_uploads.send_all(worker).sent == 1
+        assert puts[0] == min(reached, len(second))
+        assert hub_uploads.spooled(site.store, two.id) is None  # erased at the turn's end
+        state = hub_state(hub, site, two.id)
+        assert state is not None and state["state"] == "ready"
+
+        # A cut: the next chunks start small again.
+        third = big_pdf(300_000)
+        log.send_to_agent(log.updated(scanned(log, visit_id, third), consent=True), third)
+        assert worker.drain(timeout=20).error is None
+        client = worker._client
+        worker._client = httpx.Client(base_url=hub.url, transport=FailFor(link_down=True))
+        assert hub_uploads.send_all(worker).stopped
+        assert worker.chunk_next is None
+        worker._client.close()
+        worker._client = client
+    finally:
+        worker._release()
+
+
 def test_a_stuck_document_does_not_hold_the_next_ones_and_is_given_up_in_the_end(
     hub: Hub, region: Region, tmp_path: Path
 ) -> None:
