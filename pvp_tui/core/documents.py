@@ -14,6 +14,7 @@ next connection otherwise) then record `document_purged`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -195,12 +196,14 @@ class DocumentLog:
         if not changed:
             return trace
         also = None
-        if changed.get("consent") is False:
-            # Withdrawn: an upload to the agent stops and the spool's copy goes, at once.
-            site = self.desk.config.site.id
+        if changed.get("consent") is False or "sha256" in changed:
+            # Consent withdrawn, or the pages changed (what was queued is no longer the
+            # document): an upload to the agent stops and the spool's copy goes, at once;
+            # a new content may be sent again (`send_to_agent`).
+            keep = None if changed.get("consent") is False else changed["sha256"]
 
             def also(db: Any) -> None:
-                hub_uploads.withdraw(db, site, trace.id, self.clock())
+                hub_uploads.withdraw(db, trace.id, self.clock(), keep)
 
         self._append(
             trace.visit_id, events.DOCUMENT_UPDATED, {"document": trace.id, **changed}, also=also
@@ -216,10 +219,11 @@ class DocumentLog:
         """Queue the document's bytes (fetched from the kiosk) for the agent: its
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
-        a hub, for a closed visit, when already sent, or once refused or erased (a new scan
-        is sent instead)."""
+        a hub, for a closed visit, when this content was already sent, or once refused or
+        erased (a new scan, or the pages changed, is sent instead)."""
         require_hub(self.desk)
         site = self.desk.config.site.id
+        digest = hashlib.sha256(data).hexdigest()
         made: list[hub_uploads.Upload] = []
 
         def check_and_queue(db: Any) -> None:
@@ -229,7 +233,7 @@ class DocumentLog:
             if latest is None or latest.purged:
                 raise PvpError("document_not_found", _("This document is no longer here."))
             require_consent(latest)
-            state = hub_uploads.state_of(db, site, trace.id)
+            state = hub_uploads.state_of(db, trace.id, digest)
             if state in hub_uploads.UNDERWAY:
                 raise PvpError(
                     "already_sent", _("This document is already sent or on its way to the agent.")
@@ -283,10 +287,18 @@ class DocumentLog:
         return replace(trace, printed=trace.printed + 1)
 
     def purged(self, trace: DocTrace, reason: str) -> DocTrace:
+        """Deleted from the kiosk (by staff, or once the visit closed): an upload to the
+        agent not yet whole stops and the spool's copy goes, in the same transaction (the
+        hub drops its copy of a scan staff deleted when the event is pushed)."""
+
+        def also(db: Any) -> None:
+            hub_uploads.withdraw(db, trace.id, self.clock())
+
         self._append(
             trace.visit_id,
             events.DOCUMENT_PURGED,
             {"document": trace.id, "kiosk": trace.kiosk, "reason": reason},
+            also=also,
         )
         return replace(trace, purged=True)
 

@@ -162,6 +162,14 @@ def test_each_step_s_words_with_its_time(language: str, upload: Upload, words: s
     assert doc_line(trace, False, upload, PARIS).endswith(f"⇧ {words} · {consent}")
 
 
+def test_a_scan_changed_since_it_was_sent_says_its_earlier_version_was_withdrawn() -> None:
+    i18n.set_language("fr")
+    trace = DocTrace("doc_1", "v", "kiosk-1", "payslip", 1, "1" * 64, consent=True, sent=True)
+    for upload in (_upload("erased"), _upload("sent", sent_at="2026-03-10T09:03:30+00:00")):
+        line = doc_line(trace, False, upload, PARIS)
+        assert line.endswith("⇧ version précédente retirée (F9 envoie celle-ci) · accord")
+
+
 def test_a_stored_time_that_is_not_one_never_breaks_the_line() -> None:
     i18n.set_language("fr")
     assert upload_words(_upload("opened", opened_at="soon"), PARIS) == "ouvert par l'agent à ?"
