@@ -143,22 +143,37 @@ def check_pdf(data: bytes, max_pages: int) -> CheckedPdf:
     """`data` as a PDF fit to show and print, or a 422 that says what is wrong.
 
     Active content is stripped, not refused: forms agents send (Cerfa) often carry
-    JavaScript for their fields, which printing and reading never need."""
+    JavaScript for their fields, which printing and reading never need. A damaged PDF
+    may open and still break anywhere after (pages, names or keys that are not UTF-8,
+    a save): whatever the parser raises, in any step, is that refusal, never a 500."""
     import pikepdf
 
     if not data.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-":
         raise refused("this is not a PDF: only PDF documents are accepted (export or scan to PDF)")
     try:
-        pdf = pikepdf.open(io.BytesIO(data))
+        return _checked(data, max_pages)
+    except HubError:
+        raise
     except pikepdf.PasswordError:
         raise refused("this PDF is protected by a password: send it without one") from None
+    except Exception:  # the parser's error, whatever its kind: the file is at fault
+        raise refused(
+            "this is not a valid PDF: it cannot be read (damaged or incomplete); "
+            "export or scan it again"
+        ) from None
+
+
+def _checked(data: bytes, max_pages: int) -> CheckedPdf:
+    import pikepdf
+
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
     except (pikepdf.PdfError, ValueError, RuntimeError) as exc:
-        raise refused(f"this PDF cannot be read (damaged or incomplete): {exc}"[:300]) from None
+        if isinstance(exc, pikepdf.PasswordError):
+            raise
+        raise refused(f"this is not a valid PDF (damaged or incomplete): {exc}"[:300]) from None
     with pdf:
-        try:
-            pages = len(pdf.pages)
-        except pikepdf.PdfError:
-            raise refused("this PDF cannot be read (its pages are damaged)") from None
+        pages = len(pdf.pages)
         if pages == 0:
             raise refused("this PDF has no page")
         if pages > max_pages:

@@ -144,7 +144,12 @@ def _upload(state: str, **times: str | int | None) -> Upload:
             _upload("opened", opened_at="2026-03-10T09:05:00+00:00"),
             "ouvert par l'agent à 10:05",
         ),
-        ("fr", _upload("refused", error="not_a_valid_pdf"), "refusé par le hub (not_a_valid_pdf)"),
+        ("fr", _upload("refused", error="id_taken"), "refusé par le hub (id_taken)"),
+        (
+            "fr",
+            _upload("refused", error="not_a_valid_pdf"),
+            "refusé par le hub : ce n'est pas un PDF valide (numérisez-le à nouveau)",
+        ),
         ("en", _upload("waiting"), "waiting to send (10:02)"),
         ("en", _upload("sent", sent_at="2026-03-10T09:03:30+00:00"), "sent at 10:03"),
         (

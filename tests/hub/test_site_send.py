@@ -292,6 +292,30 @@ def test_a_scan_deleted_or_changed_after_f9_is_taken_back_and_a_changed_one_sent
         assert browser.get(f"/agent/documents/{up_third.id}").status_code != 200
 
 
+def test_a_damaged_pdf_is_refused_once_and_never_tried_again_with_words_for_staff(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    from pvp_tui.ui.screens.documents.doc_list import upload_words
+    from tests.hub.test_documents import damaged_pdfs
+
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = damaged_pdfs()["key"]
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+    done = sync_once(site)
+    assert (done.sent, done.stopped) == (0, False)
+    refused = hub_uploads.get(site.store, upload.id)
+    assert refused is not None and (refused.state, refused.error) == ("refused", "not_a_valid_pdf")
+    assert hub_uploads.spooled(site.store, upload.id) is None
+    assert hub_uploads._waiting(site.store) == []  # never tried again
+    assert upload_words(refused, None) == (
+        "refusé par le hub : ce n'est pas un PDF valide (numérisez-le à nouveau)"
+    )
+    state = hub_state(hub, site, upload.id)
+    assert state is not None and (state["state"], state["deleted_reason"]) == ("deleted", "refused")
+
+
 class ProxyLimit(httpx.BaseTransport):
     """A proxy in front of the hub with nginx's `client_max_body_size`: a larger body gets
     nginx's own 413 page (HTML, no JSON code); the rest goes on to the real hub."""

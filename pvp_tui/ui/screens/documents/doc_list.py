@@ -77,6 +77,8 @@ def upload_words(upload: Upload, tz: tzinfo | None) -> str:
             return _("not sent: given up after repeated failures ({error})").format(
                 error=(upload.error or "").removeprefix(f"{GAVE_UP}: ")
             )
+        case "refused" if upload.error == "not_a_valid_pdf":
+            return _("refused by the hub: not a valid PDF (scan it again)")
         case "refused":
             return _("refused by the hub ({code})").format(code=upload.error or "?")
     return _("not sent (consent withdrawn or visit over)")
