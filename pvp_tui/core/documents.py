@@ -29,11 +29,13 @@ from .errors import PvpError
 from .frontdesk import FrontDesk
 from .i18n import N_, _
 from .kiosks import BridgeError, KioskLinks
-from .models import Status
+from .models import OPEN_STATUSES, Status
 
 log = logging.getLogger("pvp.documents")
 
-# A visit in one of these states no longer needs its papers on the kiosk.
+# A visit in one of these states no longer needs its papers on the kiosk (a no-show may
+# come back to the queue the same day: its papers stay until the bridge's end of day).
+# Whether a visit's documents may still change or be sent is another rule: `require_open`.
 CLOSED_STATUSES = (Status.DONE, Status.CANCELLED, Status.TRANSFERRED)
 DOCUMENT_EVENTS = (
     events.DOCUMENT_CAPTURED,
@@ -52,6 +54,19 @@ TYPE_LABELS = {
     "certificate": N_("Certificate"),
     "other": N_("Other document"),
 }
+
+
+def require_open(status: Status) -> None:
+    """The one rule for a visit's documents to be scanned, changed or sent: the visit is
+    open (`OPEN_STATUSES`, as the uploader and `FrontDesk._set_status` read it)."""
+    if status not in OPEN_STATUSES:
+        raise PvpError(
+            "visit_closed",
+            _(
+                "This visit is no longer open (over, no-show, cancelled or transferred): "
+                "its documents can no longer change or be sent."
+            ),
+        )
 
 
 def require_consent(trace: DocTrace) -> None:
@@ -318,10 +333,8 @@ class DocumentLog:
             rows = list(db.query("SELECT status FROM visits WHERE id = ?", [visit_id]))
             if not rows:
                 raise PvpError("unknown_visit", _("No such visit."))
-            if must_be_open and Status(rows[0]["status"]) in CLOSED_STATUSES:
-                raise PvpError(
-                    "visit_closed", _("This visit is over: its documents can no longer change.")
-                )
+            if must_be_open:
+                require_open(Status(rows[0]["status"]))
             if before is not None:
                 before(db)
             self.desk.append_event(db, visit_id, kind, self.clock(), data)
@@ -344,6 +357,8 @@ async def queue_for_agent(doc_log: DocumentLog, link: Any, trace: DocTrace) -> h
     worker (`DocumentLog.send_to_agent`, in a thread). PvpError / BridgeError say why not."""
     require_consent(trace)
     require_hub(doc_log.desk)
+    visit = await asyncio.to_thread(doc_log.desk.get, trace.visit_id)
+    require_open(visit.status)  # before fetching the PDF; checked again when queued
     data = await link.get_document(trace.id)
     return await asyncio.to_thread(doc_log.send_to_agent, trace, data)
 
