@@ -492,8 +492,9 @@ def _push_steps(
     if cleared:
         yield Sql(_CLEAR_TICKET, [(vid,) for vid in cleared], many=True)
     yield from _name_steps(site, new, names)
-    if any(row["type"] == event_types.DOCUMENT_UPDATED for row in new):
-        # consent withdrawn: the bytes go now (documents.py, on the engine's connection)
+    if documents.withdrawn(new):
+        # a scan taken back (consent withdrawn, pages changed, deleted): its bytes go now
+        # (documents.py, on the engine's connection)
         yield SyncOnly(lambda conn: documents.on_new_events(conn, site, new))
     yield from appointments.event_steps(site.id, new)  # who came: seen or no-show
     saved = (site.id, key, request_sha, 200, answer, clock())

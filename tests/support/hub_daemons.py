@@ -141,7 +141,11 @@ class HubProcess:
                 cwd=REPO,
                 env=env,
             )
-        wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        try:
+            wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        except TimeoutError:  # slow to start (a loaded machine): never left running
+            self.stop()
+            raise
 
     def healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
