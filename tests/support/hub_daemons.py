@@ -149,7 +149,11 @@ class HubProcess:
                 cwd=REPO,
                 env=env,
             )
-        wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        try:
+            wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        except BaseException:
+            self.stop()  # a hub too slow to start (a loaded machine) is not left running
+            raise
 
     def healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
