@@ -476,14 +476,7 @@ class Documents:
                     running = None  # not the chunks this process hashed: read them back
             parts: list[tuple[int, bytes]] = []
             if running is None:
-                parts = [
-                    (start, bytes(blob))
-                    for start, blob in conn.execute(
-                        select(document_chunks.c.start_byte, document_chunks.c.data)
-                        .where(document_chunks.c.document_id == document_id)
-                        .order_by(document_chunks.c.start_byte)
-                    )
-                ]
+                parts = _sealed_chunks(conn, document_id)
         if running is not None:
             whole, digest = b"".join(running.parts), running.sha.hexdigest()
         else:
@@ -650,14 +643,7 @@ class Documents:
             if whole is not None:  # re-written (active content stripped), or to print
                 pieces = [(None, whole)]
             else:  # kept as it came, in its chunks
-                pieces = [
-                    (start, bytes(blob))
-                    for start, blob in conn.execute(
-                        select(document_chunks.c.start_byte, document_chunks.c.data)
-                        .where(document_chunks.c.document_id == document_id)
-                        .order_by(document_chunks.c.start_byte)
-                    )
-                ]
+                pieces = list(_sealed_chunks(conn, document_id))
             if not pieces:
                 return None
             zone = _site_zone(conn, row.site_id)
@@ -904,6 +890,18 @@ def _content(conn: Connection, document_id: uuid.UUID) -> bytes | None:
         select(documents.c.content).where(documents.c.id == document_id)
     ).scalar_one_or_none()
     return None if value is None else bytes(value)
+
+
+def _sealed_chunks(conn: Connection, document_id: uuid.UUID) -> list[tuple[int, bytes]]:
+    """A document's chunks as stored (sealed), with where each starts, in order."""
+    return [
+        (start, bytes(blob))
+        for start, blob in conn.execute(
+            select(document_chunks.c.start_byte, document_chunks.c.data)
+            .where(document_chunks.c.document_id == document_id)
+            .order_by(document_chunks.c.start_byte)
+        )
+    ]
 
 
 def _site_zone(conn: Connection, site_id: uuid.UUID) -> str:

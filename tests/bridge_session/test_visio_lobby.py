@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,19 +96,9 @@ async def test_a_lobby_without_its_form_fails_clearly(
     bridge: BridgeProcess, visio: VisioStandIn, tmp_path: Path
 ) -> None:
     visio.lobby = False
-    room = visio.make_room("rooms@caf.example.fr")
-    events = Events()
-    async with BridgeClient(bridge.url, bridge.token) as client:
-        client.subscribe(events)
-        await client.request(
-            "session.start",
-            {"room_url": room["url"], "display_name": "C-008", "room_kind": "visio-guest"},
-        )
-        failed = await events.state("failed")
-        assert failed["reason"] == "lobby_unavailable"
-        assert failed["detail"] == "no name field in the page"
-        assert "salle d'attente" in failed["message"]["fr"]
-        await events.state("idle")
+    failed = await _guest_start_fails(bridge, visio, "C-008")
+    assert failed["detail"] == "no name field in the page"
+    assert "salle d'attente" in failed["message"]["fr"]
     assert browsers_using(tmp_path / "profiles") == []
     assert visio.entry_requests == []
 
@@ -118,18 +109,8 @@ async def test_a_lobby_that_stops_answering_while_joining_fails_clearly(
     """The page hangs when the ticket is typed: DevTools' input gets no answer. The
     session fails at once with lobby_unavailable (not 15 minutes later, not in silence)."""
     visio.hang_on_input = True
-    room = visio.make_room("rooms@caf.example.fr")
-    events = Events()
-    async with BridgeClient(bridge.url, bridge.token) as client:
-        client.subscribe(events)
-        await client.request(
-            "session.start",
-            {"room_url": room["url"], "display_name": "C-010", "room_kind": "visio-guest"},
-        )
-        failed = await events.state("failed")
-        assert failed["reason"] == "lobby_unavailable"
-        assert failed["detail"] == "the page did not answer while joining"
-        await events.state("idle")
+    failed = await _guest_start_fails(bridge, visio, "C-010")
+    assert failed["detail"] == "the page did not answer while joining"
     assert browsers_using(tmp_path / "profiles") == []
     assert visio.entry_requests == []
 
@@ -153,3 +134,22 @@ async def test_a_plain_link_room_is_not_typed_into(
         await client.request("session.end")
         await events.state("idle")
     assert visio.entry_requests == [] and visio.room_fetches == []
+
+
+async def _guest_start_fails(
+    bridge: BridgeProcess, visio: VisioStandIn, ticket: str
+) -> dict[str, Any]:
+    """Starts a Visio guest session on a new room of the stand-in; its `failed` event,
+    which must say lobby_unavailable, once the bridge is idle again."""
+    room = visio.make_room("rooms@caf.example.fr")
+    events = Events()
+    async with BridgeClient(bridge.url, bridge.token) as client:
+        client.subscribe(events)
+        await client.request(
+            "session.start",
+            {"room_url": room["url"], "display_name": ticket, "room_kind": "visio-guest"},
+        )
+        failed = await events.state("failed")
+        assert failed["reason"] == "lobby_unavailable"
+        await events.state("idle")
+    return failed
