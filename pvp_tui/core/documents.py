@@ -262,6 +262,10 @@ class DocumentLog:
             {"document": trace.id},
             must_be_open=True,
             before=check_and_queue,
+            # The spool's pages are erased once sent (hub_uploads.erase_sent, which
+            # checkpoints then): copied into the database file now, they would be
+            # written twice more; the desk does not wait for that copy either.
+            checkpoint=False,
         )
         return made[0]
 
@@ -299,10 +303,12 @@ class DocumentLog:
         must_be_open: bool = False,
         before: Callable[[Any], None] | None = None,
         also: Callable[[Any], None] | None = None,
+        checkpoint: bool = True,
     ) -> None:
         """One event in one transaction; `before` may refuse it (raises), `also` writes
-        with it."""
-        with self.store.transaction() as db:
+        with it; `checkpoint=False`: its commit leaves the WAL's checkpoint to later
+        (`Store.transaction`)."""
+        with self.store.transaction(checkpoint=checkpoint) as db:
             rows = list(db.query("SELECT status FROM visits WHERE id = ?", [visit_id]))
             if not rows:
                 raise PvpError("unknown_visit", _("No such visit."))

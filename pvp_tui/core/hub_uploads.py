@@ -395,6 +395,10 @@ def erase_sent(store: Store) -> int:
         ids = [row[0] for row in db.execute(_NOT_WAITING)]
         for upload_id in ids:
             db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+    # The spool's transaction left its pages in the WAL (`checkpoint=False`): copied now,
+    # after the erase, only their zeros reach the database file, and the WAL is cut when
+    # no reader holds it (never waiting for one: the upkeep tries again).
+    store.tidy(vacuum_pages=0)
     return len(ids)
 
 
