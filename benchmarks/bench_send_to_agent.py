@@ -116,7 +116,8 @@ def timed_steps() -> None:
 
         setattr(owner, name, timed_async if asyncio.iscoroutinefunction(inner) else timed)
 
-    wrap(KioskLink, "get_document", "queue: bridge fetch")
+    fetch = "fetch_document" if hasattr(KioskLink, "fetch_document") else "get_document"
+    wrap(KioskLink, fetch, "queue: bridge fetch")
     wrap(DocumentLog, "send_to_agent", "queue: spool")
     wrap(SyncWorker, "drain", "event push")
     for name, step in (("_start", "start"), ("_chunk", "spool read"), ("_put", "PUTs"),

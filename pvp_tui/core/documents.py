@@ -212,12 +212,14 @@ class DocumentLog:
         self._append(trace.visit_id, events.DOCUMENT_SENT, {"document": trace.id})
         return replace(trace, sent=True)
 
-    def send_to_agent(self, trace: DocTrace, data: bytes) -> hub_uploads.Upload:
+    def send_to_agent(
+        self, trace: DocTrace, data: bytes, sha256: str | None = None
+    ) -> hub_uploads.Upload:
         """Queue the document's bytes (fetched from the kiosk) for the agent: its
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
         a hub, for a closed visit, when already sent, or once refused or erased (a new scan
-        is sent instead)."""
+        is sent instead). `sha256`: the bytes' own, when the fetch computed it."""
         require_hub(self.desk)
         site = self.desk.config.site.id
         made: list[hub_uploads.Upload] = []
@@ -251,6 +253,7 @@ class DocumentLog:
                     visit_id=trace.visit_id,
                     doc_type=latest.type,
                     data=data,
+                    sha256=sha256,
                     now=self.clock(),
                 )
             )
@@ -338,8 +341,8 @@ async def queue_for_agent(doc_log: DocumentLog, link: Any, trace: DocTrace) -> h
     worker (`DocumentLog.send_to_agent`, in a thread). PvpError / BridgeError say why not."""
     require_consent(trace)
     require_hub(doc_log.desk)
-    data = await link.get_document(trace.id)
-    return await asyncio.to_thread(doc_log.send_to_agent, trace, data)
+    fetched = await link.fetch_document(trace.id)
+    return await asyncio.to_thread(doc_log.send_to_agent, trace, fetched.data, fetched.sha256)
 
 
 async def purge_closed(doc_log: DocumentLog, links: KioskLinks) -> list[DocTrace]:

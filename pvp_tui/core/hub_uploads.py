@@ -138,10 +138,12 @@ def record(
     doc_type: str,
     data: bytes,
     now: datetime,
+    sha256: str | None = None,
 ) -> Upload:
     """Queue the bytes for the hub, in the caller's transaction (the one that records
     `document_sent`). A document already queued keeps its row, and no bytes are added
-    (sent once: the caller checks `state_of` first)."""
+    (sent once: the caller checks `state_of` first). `sha256`: the bytes' own, computed
+    as they were received (`BridgeClient.fetch_document`); hashed here otherwise."""
     upload_id = hub_id(site_slug, document)
     at = to_iso(now)
     added = db.execute(
@@ -154,7 +156,7 @@ def record(
             visit_id,
             doc_type,
             len(data),
-            hashlib.sha256(data).hexdigest(),
+            sha256 or hashlib.sha256(data).hexdigest(),
             at,
             at,
         ],
