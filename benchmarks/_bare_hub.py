@@ -82,6 +82,8 @@ CHANGES = (
     " AND seq > %s UNION ALL SELECT kind, object_id, seq FROM changes WHERE region_id = %s"
     " AND site_id = %s AND seq > %s) AS visible GROUP BY kind, object_id ORDER BY last LIMIT %s"
 )
+# The appointments' outcomes the hub's push sets (in the same statement as the projection).
+OUTCOME_OF = {"finished": "seen", "no_show": "noshow", "back_to_waiting": "planned"}
 STATUS_AFTER = {
     "checked_in": "waiting",
     "called": "called",
@@ -306,8 +308,13 @@ _apool: Any = None
 
 
 async def apool() -> Any:
+    """The pool, made once (by the first request: the ones arriving meanwhile wait for
+    it, rather than each making a pool of its own), all its connections open, as the
+    hub's."""
     global _apool
     if _apool is None:
+        import asyncio
+
         import asyncpg
 
         async def setup(conn: Any) -> None:
@@ -318,14 +325,16 @@ async def apool() -> Any:
         async def keep(conn: Any) -> None:
             pass  # as the hub: no reset query on release
 
-        _apool = await asyncpg.create_pool(
-            URL.replace("postgresql+psycopg", "postgresql"),
-            min_size=1,
-            max_size=CONNECTIONS,
-            init=setup,
-            reset=keep,
+        _apool = asyncio.ensure_future(
+            asyncpg.create_pool(
+                URL.replace("postgresql+psycopg", "postgresql"),
+                min_size=CONNECTIONS,
+                max_size=CONNECTIONS,
+                init=setup,
+                reset=keep,
+            )
         )
-    return _apool
+    return await _apool
 
 
 def _dollars(statement: str) -> str:
@@ -384,6 +393,7 @@ async def apush(token: str, key: str, body: bytes) -> tuple[int, Any]:
         inserted = sum(1 for row in rows if row[0] == "new")
         latest: dict[str, tuple[str, str]] = {}
         tickets: dict[str, tuple[Any, Any]] = {}
+        outcomes: dict[str, str] = {}
         for event in sorted(batch, key=lambda e: e["at"]):
             if event["type"] == "checked_in":
                 tickets[event["visit_id"]] = (
@@ -392,6 +402,8 @@ async def apush(token: str, key: str, body: bytes) -> tuple[int, Any]:
                 )
             if event["type"] in STATUS_AFTER:
                 latest[event["visit_id"]] = (event["at"], STATUS_AFTER[event["type"]])
+            if event["type"] in OUTCOME_OF:
+                outcomes[event["visit_id"]] = OUTCOME_OF[event["type"]]
         projected = []
         for v in sorted(tickets.keys() | latest.keys()):
             at, status = latest.get(v, (None, None))
@@ -401,8 +413,8 @@ async def apush(token: str, key: str, body: bytes) -> tuple[int, Any]:
             )
         answer = {"received": len(batch), "applied": inserted, "duplicates": len(batch) - inserted}
         await conn.execute(
-            A_PROJECT_AND_ANSWER, site_id, now, projected, site_id, key, request_sha, 200, answer,
-            now,
+            A_PROJECT_AND_ANSWER, now, [{"visit_id": v, "status": s} for v, s in outcomes.items()],
+            site_id, site_id, now, projected, site_id, key, request_sha, 200, answer, now,
         )  # fmt: skip
         return 200, answer
 

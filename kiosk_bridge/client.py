@@ -126,8 +126,23 @@ class BridgeClient:
         """Open the connection (raises on failure) and keep it open in the background."""
         ws = await self._open()
         self._runner = asyncio.create_task(self._run(ws), name="bridge-client")
-        self.hello = await self.request("hello", {"client": self.name})
+        try:
+            await self._greet(ws)
+        except BridgeError:
+            await self.close()
+            raise
         return self.hello
+
+    async def _greet(self, ws: ClientConnection) -> None:
+        """`hello` on a new connection, before anything else uses it: only then is the
+        client connected, with this bridge's features (never the last bridge's)."""
+        hello = await self._send(ws, "hello", {"client": self.name}, self.open_timeout)
+        if ws is not self._ws:  # lost meanwhile: the next connection says hello again
+            return
+        self.hello = hello
+        self._connected.set()
+        self.connects += 1
+        self._emit("client.connected", {"url": self.url, "connects": self.connects})
 
     async def _open(self) -> ClientConnection:
         from websockets.asyncio.client import connect
@@ -153,9 +168,6 @@ class BridgeClient:
             # 503: too many clients connected; a place frees up when one leaves.
             raise BridgeError.local(code, message, retryable=status == 503) from None
         self._ws = ws
-        self._connected.set()
-        self.connects += 1
-        self._emit("client.connected", {"url": self.url, "connects": self.connects})
         return ws
 
     async def close(self) -> None:
@@ -223,13 +235,19 @@ class BridgeClient:
                     continue
                 else:
                     break
-            task = asyncio.get_running_loop().create_task(self._rehello())
+            task = asyncio.get_running_loop().create_task(self._rehello(ws))
             self._cb_tasks.add(task)
             task.add_done_callback(self._cb_tasks.discard)
 
-    async def _rehello(self) -> None:
-        with contextlib.suppress(BridgeError):
-            self.hello = await self.request("hello", {"client": self.name})
+    async def _rehello(self, ws: ClientConnection) -> None:
+        """Say hello on a reconnected link; a hello that fails ends that connection (the
+        reader then reconnects), so no request ever runs on the last bridge's hello."""
+        try:
+            await self._greet(ws)
+        except BridgeError as err:
+            log.info("bridge %s: hello failed after a reconnect (%s); reconnecting", self.url, err)
+            with contextlib.suppress(Exception):
+                await ws.close()
 
     def _dispatch(self, frame: str | bytes) -> None:
         payload: bytes | None = None
@@ -309,6 +327,15 @@ class BridgeClient:
                 raise _lost() from None
         ws = self._ws
         assert ws is not None
+        return await self._send(ws, method, params, timeout)
+
+    async def _send(
+        self,
+        ws: ClientConnection,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> Any:
         rid = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut

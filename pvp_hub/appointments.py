@@ -385,6 +385,31 @@ _OUTCOME = (
 _OUTCOME_OF = {"finished": "seen", "no_show": "noshow", "back_to_waiting": "planned"}
 
 
+# On PostgreSQL the outcomes of a batch that links no appointment go as one data-modifying
+# CTE of the push's last statement (sync._PG_PROJECT_AND_ANSWER): no round trip of their
+# own. Its parameters: the time, the outcomes as jsonb (`outcomes`), the site.
+PG_OUTCOMES_CTE = (
+    "outcomes AS (UPDATE appointments AS a SET status = o.status, updated_at = %s::timestamptz"
+    " FROM jsonb_to_recordset(%s::jsonb) AS o(visit_id uuid, status text)"
+    " WHERE a.visit_id = o.visit_id AND a.site_id = %s::uuid AND a.status <> 'cancelled')"
+)
+
+
+def outcomes(rows: list[dict[str, Any]]) -> list[dict[str, str]] | None:
+    """What `event_steps` would do to the appointments, as one set of rows for
+    PG_OUTCOMES_CTE: each visit's last outcome by the events' time (the statements ran in
+    that order, so the last one stayed). None when the batch links an appointment: a link
+    must be in place before the outcomes' statement looks for it (`event_steps` then)."""
+    last: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: r["at"]):
+        kind = row["type"]
+        if kind == "checked_in" and isinstance(row["data"].get("appointment"), str):
+            return None
+        if kind in _OUTCOME_OF:
+            last[str(row["visit_id"])] = _OUTCOME_OF[kind]
+    return [{"visit_id": visit, "status": status} for visit, status in last.items()]
+
+
 def event_steps(site_id: uuid.UUID, rows: list[dict[str, Any]]) -> Steps[None]:
     """A site's new events, in the push's transaction: a check-in that names one of the
     site's appointments links the visit to it; the visit's outcome becomes the

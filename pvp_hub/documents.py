@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from pvp_common.document_ids import site_document_id
+from pvp_common.document_ids import PURGED_BY_STAFF, site_document_id
 from pvp_tui.core import events as event_types
 
 from .agents import _agent_is
@@ -209,22 +209,37 @@ def check_pdf(data: bytes, max_pages: int) -> CheckedPdf:
     """`data` as a PDF fit to show and print, or a 422 that says what is wrong.
 
     Active content is stripped, not refused: forms agents send (Cerfa) often carry
-    JavaScript for their fields, which printing and reading never need."""
+    JavaScript for their fields, which printing and reading never need. A damaged PDF
+    may open and still break anywhere after (pages, names or keys that are not UTF-8,
+    a save): whatever the parser raises, in any step, is that refusal, never a 500."""
     import pikepdf
 
     if not data.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-":
         raise refused("this is not a PDF: only PDF documents are accepted (export or scan to PDF)")
     try:
-        pdf = pikepdf.open(io.BytesIO(data))
+        return _checked(data, max_pages)
+    except HubError:
+        raise
     except pikepdf.PasswordError:
         raise refused("this PDF is protected by a password: send it without one") from None
+    except Exception:  # the parser's error, whatever its kind: the file is at fault
+        raise refused(
+            "this is not a valid PDF: it cannot be read (damaged or incomplete); "
+            "export or scan it again"
+        ) from None
+
+
+def _checked(data: bytes, max_pages: int) -> CheckedPdf:
+    import pikepdf
+
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
     except (pikepdf.PdfError, ValueError, RuntimeError) as exc:
-        raise refused(f"this PDF cannot be read (damaged or incomplete): {exc}"[:300]) from None
+        if isinstance(exc, pikepdf.PasswordError):
+            raise
+        raise refused(f"this is not a valid PDF (damaged or incomplete): {exc}"[:300]) from None
     with pdf:
-        try:
-            pages = len(pdf.pages)
-        except pikepdf.PdfError:
-            raise refused("this PDF cannot be read (its pages are damaged)") from None
+        pages = len(pdf.pages)
         if pages == 0:
             raise refused("this PDF has no page")
         if pages > max_pages:
@@ -907,28 +922,59 @@ def _drop(conn: Connection, ids: list[uuid.UUID], now: datetime, reason: str) ->
 
 
 # ------------------------------------------------------------------- the site's events
+def withdrawn(rows: list[dict[str, Any]]) -> list[tuple[Any, str, str | None, str]]:
+    """What a push's events take back from the agent: (visit, bridge document, the
+    content to keep or None, reason) for each document whose consent the visitor withdrew
+    (`document_updated`, `consent: false`), whose pages staff changed (`document_updated`
+    with a new sha256: only that content may stay) or that staff deleted during the visit
+    (`document_purged`, reason "deleted"; a visit's end leaves the hub's retention to it)."""
+    found: list[tuple[Any, str, str | None, str]] = []
+    for row in rows:
+        data, kind = row["data"], row["type"]
+        document = data.get("document")
+        if not document:
+            continue
+        if kind == event_types.DOCUMENT_UPDATED and data.get("consent") is False:
+            found.append((row["visit_id"], str(document), None, "consent_withdrawn"))
+        elif kind == event_types.DOCUMENT_UPDATED and data.get("sha256"):
+            found.append((row["visit_id"], str(document), str(data["sha256"]), "document_changed"))
+        elif kind == event_types.DOCUMENT_PURGED and data.get("reason") == PURGED_BY_STAFF:
+            found.append((row["visit_id"], str(document), None, "document_deleted"))
+    return found
+
+
 def on_new_events(conn: Connection, site: SiteIdentity, rows: list[dict[str, Any]]) -> None:
-    """In a push's transaction: a document whose consent the site turned off (the
-    visitor withdrew it: `document_updated` with `consent: false`) loses its bytes at once."""
-    wanted = {
-        site_document_id(site.slug, str(row["data"]["document"]))
-        for row in rows
-        if row["type"] == event_types.DOCUMENT_UPDATED
-        and row["data"].get("consent") is False
-        and row["data"].get("document")
-    }
+    """In a push's transaction: the copies of a scan the site took back (`withdrawn`) lose
+    their bytes at once: every content sent of that document (its first under the
+    document's id, a later one under its content's: `site_document_id`), but the one kept."""
+    wanted = withdrawn(rows)
     if not wanted:
         return
-    ids = list(
-        conn.execute(
-            select(documents.c.id).where(
-                documents.c.id.in_(wanted),
-                documents.c.site_id == site.id,
-                documents.c.state != "deleted",
+    held = conn.execute(
+        select(documents.c.id, documents.c.visit_id, documents.c.sha256).where(
+            documents.c.visit_id.in_(list({visit for visit, *_ in wanted})),
+            documents.c.site_id == site.id,
+            documents.c.direction == TO_AGENT,
+            documents.c.state != "deleted",
+        )
+    ).all()
+    now = _now()
+    dropped: set[uuid.UUID] = set()
+    for visit, document, keep, reason in wanted:
+        ids = [
+            row.id
+            for row in held
+            if row.visit_id == visit
+            and row.id not in dropped
+            and row.sha256 != keep
+            and row.id
+            in (
+                site_document_id(site.slug, document),
+                site_document_id(site.slug, document, row.sha256),
             )
-        ).scalars()
-    )
-    _drop(conn, ids, _now(), "consent_withdrawn")
+        ]
+        _drop(conn, ids, now, reason)
+        dropped.update(ids)
 
 
 # ------------------------------------------------------------------------ pull feed

@@ -105,9 +105,12 @@ class AsyncDatabase:
             raise
 
     async def _make_pool(self) -> asyncpg.Pool:
+        # All the pool's connections at once: one opened during a burst (a backend
+        # started, the codec set, each statement prepared on it) makes the requests
+        # queued behind it wait.
         return await asyncpg.create_pool(
             self.dsn,
-            min_size=1,
+            min_size=self.size,
             max_size=self.size,
             init=_setup,
             reset=_keep,

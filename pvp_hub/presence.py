@@ -29,6 +29,25 @@ _SET_LAST_SEEN = (
 )
 
 
+# On PostgreSQL the same in two statements whatever the number of sites (the ids and the
+# times as two arrays): as one `executemany` through SQLAlchemy, 2,840 sites cost 51 ms
+# of Python in a worker thread every 10 s, holding the interpreter's lock against the
+# event loop (the requests in flight waited: a burst of late answers every 10 s at 700
+# requests/s). The rows are locked first, in the ids' order, so two processes writing
+# the same rows never deadlock (an UPDATE ... FROM's join has no order of its own).
+# (Each array goes as one comma-separated text: psycopg adapts a list item by item.)
+_LOCK_SITES_PG = (
+    "SELECT 1 FROM sites WHERE id = ANY(string_to_array(%s, ',')::uuid[])"
+    " ORDER BY id FOR NO KEY UPDATE"
+)
+_SET_LAST_SEEN_PG = (
+    "UPDATE sites AS s SET last_seen_at = v.at FROM (SELECT u.id, to_timestamp(u.epoch) AS at"
+    " FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::float8[])"
+    " AS u(id, epoch)) AS v"
+    " WHERE s.id = v.id AND (s.last_seen_at IS NULL OR s.last_seen_at < v.at)"
+)
+
+
 class LastSeen:
     """Site id -> the last time (epoch seconds) it was seen, since the last write."""
 
@@ -59,18 +78,26 @@ class LastSeen:
         pending = self.take()
         if not pending:
             return 0
-        rows = [
-            {"b_id": site_id, "b_at": datetime.fromtimestamp(at, UTC)}
-            # Always the same order: two processes writing the same rows never deadlock.
-            for site_id, at in sorted(pending.items())
-        ]
+        # Always the same order: two processes writing the same rows never deadlock.
+        ordered = sorted(pending.items())
         try:
             with write_transaction(engine) as conn:
-                conn.execute(_SET_LAST_SEEN, rows)
+                if conn.dialect.name == "postgresql":
+                    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                    ids = ",".join([str(site_id) for site_id, _ in ordered])
+                    cursor.execute(_LOCK_SITES_PG, (ids,))
+                    times = ",".join([repr(at) for _, at in ordered])
+                    cursor.execute(_SET_LAST_SEEN_PG, (ids, times))
+                    cursor.close()
+                else:
+                    conn.execute(_SET_LAST_SEEN, [
+                        {"b_id": site_id, "b_at": datetime.fromtimestamp(at, UTC)}
+                        for site_id, at in ordered
+                    ])  # fmt: skip
         except BaseException:
             self.put_back(pending)
             raise
-        return len(rows)
+        return len(ordered)
 
 
 # One per process: every request's token check notes its site here.

@@ -149,7 +149,8 @@ _NAME = "UPDATE visits SET visitor_name = %s, name_erase_at = %s WHERE id = %s"
 #    it sees the first answer of a request that held the lock): the first answer, and
 #    when there is none the batch's visits (owners by the arbiter, as above) and its new
 #    events, these only when no visit is another site's;
-# 3. the visits' projection and the saved answer.
+# 3. the appointments' outcomes (appointments.outcomes), the visits' projection and the
+#    saved answer.
 _PG_SITE_AND_LOCK = (
     f"SELECT {SITE_COLUMNS}, pg_try_advisory_xact_lock(('x' || encode(substr(sha256("
     "uuid_send(s.id) || convert_to(%s::text, 'UTF8')), 1, 8), 'hex'))::bit(64)::bigint)"
@@ -175,7 +176,8 @@ _PG_APPLY = (
     " UNION ALL SELECT 'new', id::text, NULL, NULL FROM new_events"
 )
 _PG_PROJECT_AND_ANSWER = (
-    f"WITH projected AS ({_PROJECT_HEAD}"
+    f"WITH {appointments.PG_OUTCOMES_CTE},"
+    f" projected AS ({_PROJECT_HEAD}"
     " SELECT p.id, %s::uuid, %s::timestamptz, p.partner, p.ticket, p.status, p.status_at"
     " FROM jsonb_to_recordset(%s::jsonb) AS p(id uuid, partner text, ticket text,"
     f" status text, status_at timestamptz) ORDER BY p.id{_PROJECT_TAIL})"
@@ -437,7 +439,7 @@ def _push_steps(
         site = yield from site_steps(token)
     now = clock()
     try:
-        rows, names = _event_rows(site, batch, now)
+        rows, names, rows_json = _event_rows(site, batch, now)
     except HubError as exc:
         problem = exc  # a batch refused: unless the key's first answer says otherwise
         first = yield Sql(_FIRST_ANSWER, (site.id, key))
@@ -450,15 +452,19 @@ def _push_steps(
         first_at[vid] = min(first_at.get(vid, row["at"]), row["at"])
     if pg:
         new_visits = [{"id": str(vid), "first_at": at.isoformat()} for vid, at in first_at.items()]
+        # One jsonb parameter: a 10-event VALUES list would bind 80 parameters.
         found = yield Sql(
             _PG_APPLY,
-            (site.id, key, site.id, new_visits, site.id, now, _events_json(rows), site.id, site.id),
+            (site.id, key, site.id, new_visits, site.id, now, rows_json, site.id, site.id),
         )
         for what, *first in found:
             if what == "first":
                 return _replay(first, request_sha)
         others = {uuid.UUID(r[1]) for r in found if r[0] == "foreign"}
-        inserted = {uuid.UUID(r[1]) for r in found if r[0] == "new"}
+        # The new events' ids come back as text: matched as text (no UUID made nor hashed).
+        inserted_text = {r[1] for r in found if r[0] == "new"}
+        new = [row for row, sent in zip(rows, rows_json, strict=True)
+               if sent["id"] in inserted_text]  # fmt: skip
     else:
         first = yield Sql(_FIRST_ANSWER, (site.id, key))
         if first:
@@ -471,18 +477,19 @@ def _push_steps(
             values = [row[name] for row in rows for name in _EVENT_COLUMNS]
             found = yield Sql(_new_events_sql(len(rows)), values)
             inserted = {as_uuid(r[0]) for r in found}
-    foreign = [
-        f"events[{i}].visit_id: not a visit of this site"
-        for i, event in enumerate(batch.events)
-        if event.visit_id in others
-    ]
-    if foreign:
+        new = [row for row in rows if row["id"] in inserted]
+    if others:
+        foreign = [
+            f"events[{i}].visit_id: not a visit of this site"
+            for i, event in enumerate(batch.events)
+            if event.visit_id in others
+        ]
         raise HubError(403, "foreign_visit", "a site may push only its own visits", foreign)
 
-    repeats = [row for row in rows if row["id"] not in inserted]
-    if repeats:
+    if len(new) < len(rows):
+        new_ids = {row["id"] for row in new}
+        repeats = [row for row in rows if row["id"] not in new_ids]
         yield from _check_repeats(site, batch, repeats)
-    new = [row for row in rows if row["id"] in inserted]
     answer = {
         "received": len(batch.events),
         "applied": len(new),
@@ -492,13 +499,22 @@ def _push_steps(
     if cleared:
         yield Sql(_CLEAR_TICKET, [(vid,) for vid in cleared], many=True)
     yield from _name_steps(site, new, names)
-    if any(row["type"] == event_types.DOCUMENT_UPDATED for row in new):
-        # consent withdrawn: the bytes go now (documents.py, on the engine's connection)
+    if documents.withdrawn(new):
+        # a scan taken back (consent withdrawn, pages changed, deleted): its bytes go now
+        # (documents.py, on the engine's connection)
         yield SyncOnly(lambda conn: documents.on_new_events(conn, site, new))
-    yield from appointments.event_steps(site.id, new)  # who came: seen or no-show
+    # Who came: seen or no-show (on PostgreSQL in the last statement, unless the batch
+    # links an appointment).
+    outcomes = appointments.outcomes(new) if pg else None
+    if outcomes is None:
+        outcomes = []
+        yield from appointments.event_steps(site.id, new)
     saved = (site.id, key, request_sha, 200, answer, clock())
     if pg:
-        yield Sql(_PG_PROJECT_AND_ANSWER, (site.id, now, _projection_json(projected), *saved))
+        yield Sql(
+            _PG_PROJECT_AND_ANSWER,
+            (now, outcomes, site.id, site.id, now, _projection_json(projected), *saved),
+        )
     else:
         if projected:
             params = [v for vid, *rest in projected for v in (vid, site.id, now, *rest)]
@@ -524,9 +540,11 @@ def _replay(first: Sequence[Any], request_sha: str) -> tuple[int, dict[str, Any]
 
 def _event_rows(
     site: SiteIdentity, batch: PushBatch, now: datetime
-) -> tuple[list[dict[str, Any]], dict[uuid.UUID, tuple[str, datetime]]]:
-    """The batch's events as rows (one per id), and the names they share by visit."""
+) -> tuple[list[dict[str, Any]], dict[uuid.UUID, tuple[str, datetime]], list[dict[str, Any]]]:
+    """The batch's events as rows (one per id), the names they share by visit, and the
+    rows as the jsonb records of the events' insert on PostgreSQL (`_PG_APPLY`)."""
     rows: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     names: dict[uuid.UUID, tuple[str, datetime]] = {}
     seen: dict[uuid.UUID, str] = {}
     for i, event in enumerate(batch.events):
@@ -534,40 +552,38 @@ def _event_rows(
         if event.type == event_types.NAME_SHARED:
             # The name lives on the visit (erased tonight), never in the event log.
             names[event.visit_id] = (data.pop("name").strip(), event.at)
-        row = {
-            "id": event.id,
-            "site_id": site.id,
-            "visit_id": event.visit_id,
-            "type": event.type,
-            "at": event.at,
-            "data": data,
-            "received_at": now,
-        }
-        digest: str = _digest(row)
-        row["digest"] = digest
+        at = event.at
+        at_text = at.isoformat()
+        visit_text = str(event.visit_id)
+        # The digest's time is in UTC: the same text when the site sent UTC (the usual).
+        utc_text = at_text if at.utcoffset() == _ZERO else at.astimezone(UTC).isoformat()
+        digest = hashlib.sha256(
+            _CANONICAL_JSON([visit_text, event.type, utc_text, data]).encode()
+        ).hexdigest()
         if event.id in seen:
             if seen[event.id] != digest:
                 raise _conflict([f"events[{i}].id: used twice in the batch with other content"])
             continue
         seen[event.id] = digest
-        rows.append(row)
-    return rows, names
-
-
-def _events_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # One jsonb parameter on PostgreSQL: a 10-event VALUES list binds 80 parameters, past
-    # the 50 up to which psycopg caches a query's parsing (7 % of the hub's CPU once).
-    return [
-        {
-            "id": str(row["id"]),
-            "visit_id": str(row["visit_id"]),
-            "type": row["type"],
-            "at": row["at"].isoformat(),
-            "data": row["data"],
-            "digest": row["digest"],
-        }
-        for row in rows
-    ]
+        rows.append({
+            "id": event.id,
+            "site_id": site.id,
+            "visit_id": event.visit_id,
+            "type": event.type,
+            "at": at,
+            "data": data,
+            "received_at": now,
+            "digest": digest,
+        })  # fmt: skip
+        records.append({
+            "id": str(event.id),
+            "visit_id": visit_text,
+            "type": event.type,
+            "at": at_text,
+            "data": data,
+            "digest": digest,
+        })  # fmt: skip
+    return rows, names, records
 
 
 def _projection_json(projected: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -583,13 +599,12 @@ def _projection_json(projected: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     ]
 
 
-def _digest(row: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        [str(row["visit_id"]), row["type"], row["at"].astimezone(UTC).isoformat(), row["data"]],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+# What json.dumps(value, sort_keys=True, separators=(",", ":")) makes, byte for byte (the
+# digests are stored: they must never change), without a new encoder per call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+_ZERO = timedelta(0)
 
 
 def _conflict(problems: list[str]) -> HubError:
@@ -672,12 +687,16 @@ def _name_steps(
         yield Sql(_NAME, (name, erase_at, visit_id))
 
 
+_STATUS_VALUE_AFTER = {kind: status.value for kind, status in STATUS_AFTER.items()}
+_STATUS_VALUES = frozenset(status.value for status in Status)
+
+
 def _status_after(kind: str, data: dict[str, Any]) -> str | None:
+    status = _STATUS_VALUE_AFTER.get(kind)
+    if status is None:
+        return None
     to = data.get("to")
-    if kind in STATUS_AFTER and isinstance(to, str) and to in Status._value2member_map_:
-        return to
-    status = STATUS_AFTER.get(kind)
-    return status.value if status else None
+    return to if isinstance(to, str) and to in _STATUS_VALUES else status
 
 
 # -------------------------------------------------------------------------------- pull

@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -343,7 +343,11 @@ class _Session:
             if await until(_LOBBY_GONE, "the lobby did not take the join"):
                 log.info("session %s: joined the lobby as a guest", self.id)
         except CDPClosed:
-            return
+            return  # the browser went: the watch reports it
+        except TimeoutError:  # typing, reading the field or clicking got no answer
+            self.feed("fail", ["lobby_unavailable", "the page did not answer while joining"])
+        except CDPError as exc:
+            self.feed("fail", ["lobby_unavailable", f"{exc.method} refused while joining"])
 
     def _poll_timeout(self) -> float:
         return max(0.5, min(5.0, self.config.timeouts.unresponsive / 3))
@@ -444,17 +448,28 @@ class _Session:
             return None
         return result.get("result", {}).get("value")
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
+        task.set_name(getattr(coro, "__qualname__", "task"))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
+        """A background task that ended on an error says so: only the browser going
+        (CDPClosed, which the watch reports) is expected."""
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, CDPClosed | CDPError):
-                log.error("session %s: background task failed: %r", self.id, exc)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, CDPClosed):
+            return
+        if isinstance(exc, CDPError):  # the method and code only: no page text, no URL
+            log.info(
+                "session %s: %s ended on a DevTools error (%s, code %s)",
+                self.id, task.get_name(), exc.method, exc.code,
+            )  # fmt: skip
+        else:
+            log.error("session %s: %s failed: %r", self.id, task.get_name(), exc)
 
     async def _cleanup(self) -> None:
         self.killing = True

@@ -77,6 +77,9 @@ POISON: tuple[type[BaseException], ...] = (
     sqlite3.DataError,
 )
 
+# The inbox's row refused by the database: only its endpoint's foreign key can be.
+_INTEGRITY = (sa_exc.IntegrityError, psycopg.IntegrityError, sqlite3.IntegrityError)
+
 Clock = Callable[[], datetime]
 
 
@@ -137,19 +140,25 @@ def receive(
         intake.micros(delivery.timestamp),
         record_of(delivery.appointment),
     )
-    with engine.connect() as conn:
-        if is_postgresql(conn):  # one statement: the driver's own commit, nothing more
-            driver = conn.connection.dbapi_connection
-            assert driver is not None
-            try:
-                sql_on_driver(conn, _PUT, params).close()
-                driver.commit()
-            except BaseException:
-                driver.rollback()
-                raise
-        else:
-            with conn.execution_options(**{IMMEDIATE: True}).begin():
-                sql_on_driver(conn, _PUT, params).close()
+    try:
+        with engine.connect() as conn:
+            if is_postgresql(conn):  # one statement: the driver's own commit, nothing more
+                driver = conn.connection.dbapi_connection
+                assert driver is not None
+                try:
+                    sql_on_driver(conn, _PUT, params).close()
+                    driver.commit()
+                except BaseException:
+                    driver.rollback()
+                    raise
+            else:
+                with conn.execution_options(**{IMMEDIATE: True}).begin():
+                    sql_on_driver(conn, _PUT, params).close()
+    except _INTEGRITY:
+        # The endpoint was removed (`rdv-sp remove`, another process) while this process
+        # still had it cached: an unknown endpoint, as it now is everywhere.
+        intake.forget_endpoints(endpoint.id)
+        raise intake.Unauthorized from None
     _WAKE.set()
     return "received"
 

@@ -146,10 +146,14 @@ def cached_endpoint(engine: Engine, endpoint_id: uuid.UUID) -> Endpoint | None:
     return endpoint
 
 
-def forget_endpoints() -> None:
-    """Drop this process's cached endpoints (after a change made in this process)."""
+def forget_endpoints(endpoint_id: uuid.UUID | None = None) -> None:
+    """Drop this process's cached endpoints (after a change made in this process), or
+    the one found gone (removed by another process within ENDPOINT_CACHE_SECONDS)."""
     with _CACHE_LOCK:
-        _CACHE.clear()
+        if endpoint_id is None:
+            _CACHE.clear()
+        else:
+            _CACHE.pop(endpoint_id, None)
 
 
 def endpoints(engine: Engine, organisation_id: int | None = None) -> list[Endpoint]:

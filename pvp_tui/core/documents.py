@@ -14,6 +14,7 @@ next connection otherwise) then record `document_purged`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -28,11 +29,13 @@ from .errors import PvpError
 from .frontdesk import FrontDesk
 from .i18n import N_, _
 from .kiosks import BridgeError, KioskLinks
-from .models import Status
+from .models import OPEN_STATUSES, Status
 
 log = logging.getLogger("pvp.documents")
 
-# A visit in one of these states no longer needs its papers on the kiosk.
+# A visit in one of these states no longer needs its papers on the kiosk (a no-show may
+# come back to the queue the same day: its papers stay until the bridge's end of day).
+# Whether a visit's documents may still change or be sent is another rule: `require_open`.
 CLOSED_STATUSES = (Status.DONE, Status.CANCELLED, Status.TRANSFERRED)
 DOCUMENT_EVENTS = (
     events.DOCUMENT_CAPTURED,
@@ -51,6 +54,19 @@ TYPE_LABELS = {
     "certificate": N_("Certificate"),
     "other": N_("Other document"),
 }
+
+
+def require_open(status: Status) -> None:
+    """The one rule for a visit's documents to be scanned, changed or sent: the visit is
+    open (`OPEN_STATUSES`, as the uploader and `FrontDesk._set_status` read it)."""
+    if status not in OPEN_STATUSES:
+        raise PvpError(
+            "visit_closed",
+            _(
+                "This visit is no longer open (over, no-show, cancelled or transferred): "
+                "its documents can no longer change or be sent."
+            ),
+        )
 
 
 def require_consent(trace: DocTrace) -> None:
@@ -195,12 +211,14 @@ class DocumentLog:
         if not changed:
             return trace
         also = None
-        if changed.get("consent") is False:
-            # Withdrawn: an upload to the agent stops and the spool's copy goes, at once.
-            site = self.desk.config.site.id
+        if changed.get("consent") is False or "sha256" in changed:
+            # Consent withdrawn, or the pages changed (what was queued is no longer the
+            # document): an upload to the agent stops and the spool's copy goes, at once;
+            # a new content may be sent again (`send_to_agent`).
+            keep = None if changed.get("consent") is False else changed["sha256"]
 
             def also(db: Any) -> None:
-                hub_uploads.withdraw(db, site, trace.id, self.clock())
+                hub_uploads.withdraw(db, trace.id, self.clock(), keep)
 
         self._append(
             trace.visit_id, events.DOCUMENT_UPDATED, {"document": trace.id, **changed}, also=also
@@ -218,10 +236,12 @@ class DocumentLog:
         """Queue the document's bytes (fetched from the kiosk) for the agent: its
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
-        a hub, for a closed visit, when already sent, or once refused or erased (a new scan
-        is sent instead). `sha256`: the bytes' own, when the fetch computed it."""
+        a hub, for a closed visit, when this content was already sent, or once refused or
+        erased (a new scan, or the pages changed, is sent instead). `sha256`: the bytes'
+        own, when the fetch computed it (hashed here otherwise)."""
         require_hub(self.desk)
         site = self.desk.config.site.id
+        digest = sha256 or hashlib.sha256(data).hexdigest()
         made: list[hub_uploads.Upload] = []
 
         def check_and_queue(db: Any) -> None:
@@ -231,7 +251,7 @@ class DocumentLog:
             if latest is None or latest.purged:
                 raise PvpError("document_not_found", _("This document is no longer here."))
             require_consent(latest)
-            state = hub_uploads.state_of(db, site, trace.id)
+            state = hub_uploads.state_of(db, trace.id, digest)
             if state in hub_uploads.UNDERWAY:
                 raise PvpError(
                     "already_sent", _("This document is already sent or on its way to the agent.")
@@ -253,7 +273,7 @@ class DocumentLog:
                     visit_id=trace.visit_id,
                     doc_type=latest.type,
                     data=data,
-                    sha256=sha256,
+                    sha256=digest,
                     now=self.clock(),
                 )
             )
@@ -290,10 +310,18 @@ class DocumentLog:
         return replace(trace, printed=trace.printed + 1)
 
     def purged(self, trace: DocTrace, reason: str) -> DocTrace:
+        """Deleted from the kiosk (by staff, or once the visit closed): an upload to the
+        agent not yet whole stops and the spool's copy goes, in the same transaction (the
+        hub drops its copy of a scan staff deleted when the event is pushed)."""
+
+        def also(db: Any) -> None:
+            hub_uploads.withdraw(db, trace.id, self.clock())
+
         self._append(
             trace.visit_id,
             events.DOCUMENT_PURGED,
             {"document": trace.id, "kiosk": trace.kiosk, "reason": reason},
+            also=also,
         )
         return replace(trace, purged=True)
 
@@ -315,10 +343,8 @@ class DocumentLog:
             rows = list(db.query("SELECT status FROM visits WHERE id = ?", [visit_id]))
             if not rows:
                 raise PvpError("unknown_visit", _("No such visit."))
-            if must_be_open and Status(rows[0]["status"]) in CLOSED_STATUSES:
-                raise PvpError(
-                    "visit_closed", _("This visit is over: its documents can no longer change.")
-                )
+            if must_be_open:
+                require_open(Status(rows[0]["status"]))
             if before is not None:
                 before(db)
             self.desk.append_event(db, visit_id, kind, self.clock(), data)
@@ -341,6 +367,8 @@ async def queue_for_agent(doc_log: DocumentLog, link: Any, trace: DocTrace) -> h
     worker (`DocumentLog.send_to_agent`, in a thread). PvpError / BridgeError say why not."""
     require_consent(trace)
     require_hub(doc_log.desk)
+    visit = await asyncio.to_thread(doc_log.desk.get, trace.visit_id)
+    require_open(visit.status)  # before fetching the PDF; checked again when queued
     fetched = await link.fetch_document(trace.id)
     return await asyncio.to_thread(doc_log.send_to_agent, trace, fetched.data, fetched.sha256)
 

@@ -846,14 +846,18 @@ class FrontDesk:
     ) -> None:
         """The one writer of a visit's status. A visit leaving OPEN_STATUSES (finished,
         no-show, cancelled, transferred, closed overnight): its documents queued for the
-        agent and not yet whole on the hub stop, and the spool's bytes of its uploads are
-        erased in this same transaction (the flush of the store's files is left pending for
-        the next purge). The hub's copies follow the hub's retention."""
+        agent and not yet whole on the hub stop, and the store's bytes of its papers (the
+        spool of its uploads, the agent's documents to print) are erased in this same
+        transaction (spools.py; the flush of the store's files is left pending for the next
+        purge). The hub's copies follow the hub's retention."""
         db.update(
             "visits", visit_id, {**changes, "status": status.value, "updated_at": to_iso(now)}
         )
-        if status not in OPEN_STATUSES and hub_uploads.erase_visit(db, visit_id, now):
-            db.execute("INSERT INTO pending_erasure (vacuum) VALUES (0)")
+        if status not in OPEN_STATUSES:
+            erased = hub_uploads.erase_visit(db, visit_id, now)
+            erased += hub_documents.erase_visit(db, visit_id)
+            if erased:
+                db.execute("INSERT INTO pending_erasure (vacuum) VALUES (0)")
 
     def append_event(
         self, db: Writer, visit_id: str, kind: str, at: datetime, data: dict[str, Any]

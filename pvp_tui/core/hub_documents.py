@@ -3,8 +3,9 @@
 The hub names each one in the site's pull feed (kind "document"); `save_item` records it
 in the pull's transaction. Then the sync worker, in its own thread (`settle`): downloads
 its bytes (`…/{id}/content`, size and sha256 checked against the feed's), keeps them in
-the store (`hub_document_content`, apart from the trace, erased with secure_delete when
-the visit closes: `erase_closed`), and tells the hub `received`; once the desk printed it
+the store (`hub_document_content`, apart from the trace, never for a closed visit, and
+erased with secure_delete in the transaction that closes the visit: `erase_visit`;
+`erase_closed` sweeps what a crash left), and tells the hub `received`; once the desk printed it
 (`mark_printed`, `mark_print_failed`), `printed` or `print_failed` with the bridge's code.
 Every receipt is retried until the hub answers 2xx; the hub keeps each step's first time,
 so sending one twice changes nothing.
@@ -26,6 +27,7 @@ import httpx
 
 from . import spools
 from .clock import to_iso
+from .models import OPEN_STATUSES
 from .store import Reader, Store, Writer
 
 if TYPE_CHECKING:
@@ -185,9 +187,27 @@ def has_closed(db: Reader, open_statuses: tuple[str, ...]) -> bool:
 
 def erase_closed(db: Writer, open_statuses: tuple[str, ...]) -> int:
     """Erase the bytes of the documents of closed or unknown visits (in the caller's transaction,
-    whose store deletes with secure_delete); the trace stays. Returns how many."""
+    whose store deletes with secure_delete); the trace stays. Returns how many. A visit
+    closing erases its own at once (`erase_visit`): this sweeps what a crash left."""
     sql = _closed_content_sql(open_statuses)
-    ids = [row[0] for row in db.execute(sql, list(open_statuses)).fetchall()]
+    return _erase(db, [row[0] for row in db.execute(sql, list(open_statuses)).fetchall()])
+
+
+def erase_visit(db: Writer, visit_id: str) -> int:
+    """The visit closed (FrontDesk._set_status, in its transaction): the bytes of the
+    documents the agent sent it are erased, the trace stays. Returns how many."""
+    ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT c.document_id FROM hub_document_content c JOIN hub_documents d"
+            " ON d.id = c.document_id WHERE d.visit_id = ?",
+            [visit_id],
+        )
+    ]
+    return _erase(db, ids)
+
+
+def _erase(db: Writer, ids: list[str]) -> int:
     for document_id in ids:
         db.execute("DELETE FROM hub_document_content WHERE document_id = ?", [document_id])
         db.execute(
@@ -280,19 +300,23 @@ def _download(worker: SyncWorker, row: dict[str, Any]) -> str | None:
 
 
 def keep(store: Store, document_id: str, data: bytes, now: datetime | None = None) -> None:
-    """A pending document's checked bytes, kept on the visit: `received` (for the hub)."""
+    """A pending document's checked bytes, kept on the visit while it is open (`spools`:
+    none for a closed or unknown visit, whose trace says `erased`); `received` is owed to
+    the hub either way (the bytes came)."""
     at = to_iso(now or datetime.now(UTC))
     with store.transaction() as db:
+        kept = spools.visit_open(db, "hub_documents", document_id, OPEN_STATUSES)
+        if kept:
+            db.execute(
+                "INSERT INTO hub_document_content (document_id, content) VALUES (?, ?)"
+                " ON CONFLICT (document_id) DO NOTHING",
+                [document_id, data],
+            )
         db.execute(
-            "INSERT INTO hub_document_content (document_id, content) VALUES (?, ?)"
-            " ON CONFLICT (document_id) DO NOTHING",
-            [document_id, data],
-        )
-        db.execute(
-            """UPDATE hub_documents SET state = 'received', received_at = ?, error = NULL,
+            """UPDATE hub_documents SET state = ?, received_at = ?, error = NULL,
                    receipt_due = coalesce(receipt_due, 'received'), updated_at = ?
                WHERE id = ? AND state = 'pending'""",
-            [at, at, document_id],
+            ["received" if kept else "erased", at, at, document_id],
         )
 
 

@@ -24,12 +24,13 @@ Three steps, each in its own place:
 3. **Opened**: for each sent document not yet opened, the pull asks the hub for its
    state (`GET /site/documents/{id}`) and records `opened_at` (`follow`).
 
-Erasure: the visitor unticking consent stops the upload and erases the spool's copy in
-the consent's own transaction (`withdraw`; the hub drops its copy when that event is
-pushed); a visit closing erases its bytes in its own transaction (`erase_visit`, from
-`FrontDesk._set_status`), and `FrontDesk.purge_personal_data` sweeps what is left
-(`erase_closed`). No visitor name is ever sent or logged: ids, sizes and
-codes only.
+Erasure: the visitor unticking consent, staff deleting the scan or changing its pages
+stops the upload and erases the spool's copy in that event's own transaction
+(`withdraw`; the hub drops its copy when that event is pushed; a changed scan may be
+sent again, as a new upload); a visit closing erases its bytes in its own transaction
+(`erase_visit`, from `FrontDesk._set_status`), and `FrontDesk.purge_personal_data`
+sweeps what is left (`erase_closed`). No visitor name is ever sent or logged: ids,
+sizes and codes only.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ def spooled(store: Store, upload_id: str) -> bytes | None:
     return bytes(rows[0]["content"]) if rows else None
 
 
-def hub_id(site_slug: str, document: str) -> str:
-    return str(site_document_id(site_slug, document))
+def hub_id(site_slug: str, document: str, version: str | None = None) -> str:
+    """The hub's id of a document's upload: its first content under the document's own id,
+    a later one (the pages changed: `version` its sha256) under that content's."""
+    return str(site_document_id(site_slug, document, version))
 
 
 # ------------------------------------------------------------------- the desk's side
@@ -141,10 +144,14 @@ def record(
     sha256: str | None = None,
 ) -> Upload:
     """Queue the bytes for the hub, in the caller's transaction (the one that records
-    `document_sent`). A document already queued keeps its row, and no bytes are added
-    (sent once: the caller checks `state_of` first). `sha256`: the bytes' own, computed
-    as they were received (`BridgeClient.fetch_document`); hashed here otherwise."""
-    upload_id = hub_id(site_slug, document)
+    `document_sent`). A content already queued keeps its row, and no bytes are added
+    (sent once: the caller checks `state_of` first); a new content of a document queued
+    before (its pages changed since) gets an upload of its own (`hub_id`). `sha256`: the
+    bytes' own, computed as they were received (`BridgeClient.fetch_document`, through
+    `DocumentLog.send_to_agent`); hashed here otherwise."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    before = db.execute("SELECT 1 FROM hub_uploads WHERE document = ?", [document]).fetchone()
+    upload_id = hub_id(site_slug, document, digest if before is not None else None)
     at = to_iso(now)
     added = db.execute(
         """INSERT INTO hub_uploads (id, document, visit_id, doc_type, size, sha256, state,
@@ -156,7 +163,7 @@ def record(
             visit_id,
             doc_type,
             len(data),
-            sha256 or hashlib.sha256(data).hexdigest(),
+            digest,
             at,
             at,
         ],
@@ -171,26 +178,33 @@ def record(
     return Upload(*row)
 
 
-def state_of(db: Reader, site_slug: str, document: str) -> str | None:
-    """This document's upload state (None: never queued). Queued once only: `waiting`,
-    `sent`, `opened` say it is on its way; `refused`, `erased` that it never will be."""
+def state_of(db: Reader, document: str, sha256: str) -> str | None:
+    """The upload state of this content of the document (None: never queued). Queued once
+    only: `waiting`, `sent`, `opened` say it is on its way; `refused`, `erased` that it
+    never will be. A new content (pages changed) is a new upload."""
     row = db.execute(
-        "SELECT state FROM hub_uploads WHERE id = ?", [hub_id(site_slug, document)]
+        "SELECT state FROM hub_uploads WHERE document = ? AND sha256 = ?"
+        " ORDER BY queued_at DESC LIMIT 1",
+        [document, sha256],
     ).fetchone()
     return str(row[0]) if row is not None else None
 
 
-def withdraw(db: Writer, site_slug: str, document: str, now: datetime) -> bool:
-    """The visitor withdrew consent: an upload not yet whole on the hub stops, and the
-    spool's copy is erased (in the consent event's transaction). True when one was."""
-    upload_id = hub_id(site_slug, document)
-    db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
-    cursor = db.execute(
-        "UPDATE hub_uploads SET state = 'erased', updated_at = ? WHERE id = ?"
-        " AND state = 'waiting'",
-        [to_iso(now), upload_id],
-    )
-    return cursor.rowcount > 0
+def withdraw(db: Writer, document: str, now: datetime, keep: str | None = None) -> int:
+    """The visitor withdrew consent, or staff deleted the scan or changed its pages: the
+    document's uploads (but the one of content `keep`, the pages as they are now) stop if
+    not yet whole on the hub, and the spool's copies are erased, in the caller's
+    transaction (the hub drops its copies when that event is pushed). Returns how many
+    spooled copies went."""
+    ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT c.upload_id FROM hub_upload_content c JOIN hub_uploads u"
+            " ON u.id = c.upload_id WHERE u.document = ? AND u.sha256 IS NOT ?",
+            [document, keep],
+        )
+    ]
+    return _erase(db, ids, now)
 
 
 def _closed_sql(open_statuses: tuple[str, ...]) -> str:

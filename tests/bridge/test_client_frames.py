@@ -181,6 +181,52 @@ async def test_a_reader_that_fails_closes_the_connection_and_fails_what_waits(
     assert "reading its frames failed (RuntimeError); closing the connection" in caplog.text
 
 
+async def test_after_a_reconnect_nothing_runs_on_the_last_bridge_s_hello() -> None:
+    """The bridge is replaced by another version while the client is connected: the new
+    one's first hello fails, its next one answers late. The client is connected again
+    only with the new bridge's hello: a request waiting meanwhile, and whatever listens to
+    `client.connected`, see the new features, never the old ones."""
+    old = HELLO | {"features": ["binary_chunks", "visio_guest"]}
+    connections: list[ServerConnection] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        n = len(connections)
+        connections.append(ws)
+        async for frame in ws:
+            request = json.loads(frame)
+            reply: dict[str, Any] = REPLIES.get(request["method"], {"result": {}})
+            if request["method"] == "hello":
+                if n == 1:
+                    reply = {"error": {"code": "internal", "message": "starting"}}
+                elif n >= 2:
+                    await asyncio.sleep(0.5)  # the new bridge answers its hello late
+                    reply = {"result": HELLO | {"features": []}}
+                else:
+                    reply = {"result": old}
+            await ws.send(json.dumps({"id": request["id"], **reply}))
+
+    seen: list[frozenset[str]] = []
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with BridgeClient(f"ws://127.0.0.1:{port}/v1", "t", max_backoff=0.2) as bridge:
+            bridge.subscribe(
+                lambda event, data: (
+                    seen.append(bridge.features) if event == "client.connected" else None
+                )
+            )
+            assert bridge.features == {"binary_chunks", "visio_guest"}
+            await connections[0].close()  # the old bridge goes
+            for _ in range(100):
+                if not bridge.connected:
+                    break
+                await asyncio.sleep(0.01)
+            status = await bridge.request("session.status")  # waits for the new bridge
+            assert status["state"] == "idle"
+            assert bridge.features == frozenset()
+            assert len(connections) == 3  # the failed hello ended its connection
+    assert seen == [frozenset()]
+
+
 def test_shapes_say_which_key_and_what_was_expected() -> None:
     with pytest.raises(MalformedFrame, match=r"'sheet' must be an integer, not '1'"):
         parse_event("scan.progress", {"scan": "s", "device": "d", "page": 1, "sheet": "1",

@@ -112,6 +112,28 @@ async def test_a_lobby_without_its_form_fails_clearly(
     assert visio.entry_requests == []
 
 
+async def test_a_lobby_that_stops_answering_while_joining_fails_clearly(
+    bridge: BridgeProcess, visio: VisioStandIn, tmp_path: Path
+) -> None:
+    """The page hangs when the ticket is typed: DevTools' input gets no answer. The
+    session fails at once with lobby_unavailable (not 15 minutes later, not in silence)."""
+    visio.hang_on_input = True
+    room = visio.make_room("rooms@caf.example.fr")
+    events = Events()
+    async with BridgeClient(bridge.url, bridge.token) as client:
+        client.subscribe(events)
+        await client.request(
+            "session.start",
+            {"room_url": room["url"], "display_name": "C-010", "room_kind": "visio-guest"},
+        )
+        failed = await events.state("failed")
+        assert failed["reason"] == "lobby_unavailable"
+        assert failed["detail"] == "the page did not answer while joining"
+        await events.state("idle")
+    assert browsers_using(tmp_path / "profiles") == []
+    assert visio.entry_requests == []
+
+
 async def test_a_plain_link_room_is_not_typed_into(
     bridge: BridgeProcess, visio: VisioStandIn
 ) -> None:

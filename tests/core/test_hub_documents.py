@@ -66,6 +66,31 @@ def test_the_bytes_go_when_the_visit_closes_or_is_unknown(desk: FrontDesk, store
     assert due[0]["receipt_due"] == "received"
 
 
+def test_the_bytes_go_in_the_transaction_that_closes_the_visit_and_none_come_after(
+    desk: FrontDesk, store: Store
+) -> None:
+    """An agent's PDF to print leaves the staff PC with its visit, at once (not at the
+    next start of day), and bytes downloaded after the visit closed are never stored."""
+    visit = check_in(desk, name="Marie")
+    desk.call(visit.ticket)
+    desk.start(visit.ticket)
+    printed_before = arrived(desk, visit.id)
+    desk.finish(visit.ticket, "resolved")
+    assert hub_documents.content(store, printed_before) is None  # no purge ran
+    assert [d.state for d in hub_documents.of_visit(store, visit.id)] == ["erased"]
+    assert store.query("SELECT count(*) AS n FROM pending_erasure")[0]["n"] >= 1
+
+    # The worker had it on its way when the visit closed: no bytes, the trace stays.
+    late = arrived(desk, visit.id)
+    assert hub_documents.content(store, late) is None
+    (trace,) = [d for d in hub_documents.of_visit(store, visit.id) if d.id == late]
+    assert trace.state == "erased" and trace.received_at is not None
+    due = store.query("SELECT receipt_due FROM hub_documents WHERE id = ?", [late])
+    assert due[0]["receipt_due"] == "received"  # the bytes came: the hub is told
+    raw = store.query("SELECT count(*) AS n FROM hub_document_content")[0]["n"]
+    assert raw == 0
+
+
 def test_scans_left_queued_for_a_closed_or_unknown_visit_are_swept(
     desk: FrontDesk, store: Store
 ) -> None:

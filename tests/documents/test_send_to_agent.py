@@ -144,7 +144,12 @@ def _upload(state: str, **times: str | int | None) -> Upload:
             _upload("opened", opened_at="2026-03-10T09:05:00+00:00"),
             "ouvert par l'agent à 10:05",
         ),
-        ("fr", _upload("refused", error="not_a_valid_pdf"), "refusé par le hub (not_a_valid_pdf)"),
+        ("fr", _upload("refused", error="id_taken"), "refusé par le hub (id_taken)"),
+        (
+            "fr",
+            _upload("refused", error="not_a_valid_pdf"),
+            "refusé par le hub : ce n'est pas un PDF valide (numérisez-le à nouveau)",
+        ),
         ("en", _upload("waiting"), "waiting to send (10:02)"),
         ("en", _upload("sent", sent_at="2026-03-10T09:03:30+00:00"), "sent at 10:03"),
         (
@@ -160,6 +165,14 @@ def test_each_step_s_words_with_its_time(language: str, upload: Upload, words: s
     trace = DocTrace("doc_1", "v", "kiosk-1", "payslip", 2, "0" * 64, consent=True, sent=True)
     consent = "accord" if language == "fr" else "consent"
     assert doc_line(trace, False, upload, PARIS).endswith(f"⇧ {words} · {consent}")
+
+
+def test_a_scan_changed_since_it_was_sent_says_its_earlier_version_was_withdrawn() -> None:
+    i18n.set_language("fr")
+    trace = DocTrace("doc_1", "v", "kiosk-1", "payslip", 1, "1" * 64, consent=True, sent=True)
+    for upload in (_upload("erased"), _upload("sent", sent_at="2026-03-10T09:03:30+00:00")):
+        line = doc_line(trace, False, upload, PARIS)
+        assert line.endswith("⇧ version précédente retirée (F9 envoie celle-ci) · accord")
 
 
 def test_a_stored_time_that_is_not_one_never_breaks_the_line() -> None:

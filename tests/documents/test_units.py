@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from kiosk_bridge.client import Fetched
 from pvp_tui.core import events
 from pvp_tui.core.config import (
     DEFAULT_DOCUMENT_TYPES,
@@ -16,7 +18,7 @@ from pvp_tui.core.config import (
     load_config,
     parse_config,
 )
-from pvp_tui.core.documents import DocumentLog, fold, type_label
+from pvp_tui.core.documents import DocumentLog, fold, queue_for_agent, type_label
 from pvp_tui.core.errors import PvpError
 from pvp_tui.core.kiosks import OFFLINE, REFUSED, KioskLinks
 from pvp_tui.core.models import Outcome
@@ -162,6 +164,47 @@ def test_a_site_without_a_hub_sends_nothing_to_the_agent(tmp_path: Path) -> None
     assert err.value.code == "no_hub"
     assert not log.documents(visit_id)[0].sent
     assert desk.store.query("SELECT count(*) AS n FROM hub_uploads")[0]["n"] == 0
+
+
+def test_a_no_show_visit_s_scan_is_not_queued_for_the_agent_nor_fetched(
+    tmp_path: Path,
+) -> None:
+    """F9 on a visit that is not open (here a no-show): refused in words, in French, before
+    the PDF is fetched from the kiosk and again in the queuing transaction; nothing queued.
+    Back in the queue, the visit is open again and the scan goes."""
+    (tmp_path / "hub.token").write_text("x\n")
+    text = SITE.format(url="ws://127.0.0.1:9/v1", token=tmp_path / "hub.token")
+    text += f'\n[hub]\nurl = "http://127.0.0.1:9"\ntoken_file = "{tmp_path / "hub.token"}"\n'
+    desk = make_desk(tmp_path / "pvp.db", parse_config(text, "<t>"))
+    visit_id = visitor_at_kiosk(desk)
+    log = DocumentLog(desk)
+    doc = log.updated(log.captured(visit_id, "kiosk-1", DOC, "payslip"), consent=True)
+    desk.back_to_waiting(visit_id)
+    desk.call(visit_id)
+    desk.no_show(visit_id)
+
+    class Kiosk:  # the bridge's edge: what F9 would fetch
+        fetched = 0
+
+        async def fetch_document(self, doc_id: str) -> Fetched:
+            Kiosk.fetched += 1
+            data = b"%PDF-1.4 pages"
+            return Fetched(data, hashlib.sha256(data).hexdigest())
+
+    with pytest.raises(PvpError) as err:
+        asyncio.run(queue_for_agent(log, Kiosk(), doc))
+    assert err.value.code == "visit_closed" and Kiosk.fetched == 0
+    assert "n'est plus ouverte" in str(err.value)  # in French by default
+    with pytest.raises(PvpError) as err:
+        log.send_to_agent(doc, b"%PDF-1.4 pages")
+    assert err.value.code == "visit_closed"
+    with pytest.raises(PvpError):  # nor scanned
+        log.captured(visit_id, "kiosk-1", {**DOC, "id": "doc_3333333333333333"}, "other")
+    assert desk.store.query("SELECT count(*) AS n FROM hub_uploads")[0]["n"] == 0
+    assert not log.documents(visit_id)[0].sent
+
+    desk.back_to_waiting(visit_id)
+    assert asyncio.run(queue_for_agent(log, Kiosk(), doc)).state == "waiting"
 
 
 def test_pending_purges_are_documents_of_closed_visits(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import io
 import itertools
 import os
+import random
 import re
 import subprocess
 import uuid
@@ -319,6 +320,71 @@ def test_refusals_name_the_problem(doc_hub: Hub, world: Region, client: httpx.Cl
     assert (
         client.get(f"/api/v1/site/documents/{mine}/content", headers=site.auth).status_code == 404
     )
+
+
+def damaged_pdfs() -> dict[str, bytes]:
+    """PDFs that open but break a walk through their objects (found by fuzzing): a name
+    that is not UTF-8 where an action's kind is, and a dictionary key that is not UTF-8.
+    Same-length byte swaps, so the cross-reference table stays right."""
+    data = make_pdf(pages=3, javascript=True)
+    assert b"/S /JavaScript" in data and b"/Resources" in data
+    return {
+        "action_name": data.replace(b"/S /JavaScript", b"/S /Ja\x81aScript", 1),
+        "key": data.replace(b"/Resources", b"/Res\x89\xaa\x82\xbces", 1),
+    }
+
+
+@pytest.mark.parametrize("shape", ["action_name", "key"])
+def test_a_damaged_pdf_is_refused_in_words_from_the_site_and_from_the_agent(
+    doc_hub: Hub, world: Region, client: httpx.Client, shape: str
+) -> None:
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-012")
+    data = damaged_pdfs()[shape]
+    answer = start(client, site, visit_id, data)
+    doc = answer.json()["id"]
+    refused = put(client, site, doc, 0, data)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "not_a_valid_pdf"
+    assert "not a valid PDF" in refused.json()["error"]["message"]
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert (state["state"], state["deleted_reason"]) == ("deleted", "refused")
+    with doc_hub.engine.connect() as conn:
+        left = conn.execute(
+            select(func.count()).where(document_chunks.c.document_id == uuid.UUID(doc))
+        ).scalar_one()
+    assert left == 0
+
+    login = agent(world, "caf", [site.slug])
+    with signed_in(doc_hub.url, login) as browser:
+        page = upload_form(browser, visit_id, data, csrf_of(browser, visit_id))
+    assert page.status_code == 422 and "PDF" in page.text
+
+
+def test_mutated_pdfs_are_read_or_refused_never_an_unexpected_error() -> None:
+    """A few hundred seeded mutations of a PDF with scripts (bytes changed, cut, added):
+    `check_pdf` answers each with a checked PDF or a 422, nothing else."""
+    base = make_pdf(pages=3, javascript=True)
+    rng = random.Random(20261205)
+    outcomes: dict[str, int] = {}
+    for _ in range(400):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(data))
+            roll = rng.random()
+            if roll < 0.5:
+                data[at] = rng.randrange(256)
+            elif roll < 0.8:
+                del data[at : at + rng.randint(1, 40)]
+            else:
+                data[at:at] = rng.randbytes(rng.randint(1, 10))
+        try:
+            documents.check_pdf(bytes(data), 20)
+            outcomes["read"] = outcomes.get("read", 0) + 1
+        except HubError as refusal:
+            assert (refusal.status, refusal.code) == (422, "not_a_valid_pdf")
+            outcomes["refused"] = outcomes.get("refused", 0) + 1
+    assert outcomes.get("read") and outcomes.get("refused")  # both kinds were met
 
 
 def test_a_javascript_pdf_is_kept_without_its_scripts(

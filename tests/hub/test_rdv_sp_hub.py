@@ -255,6 +255,30 @@ def test_refused_deliveries_store_nothing(hub: Hub, region: Region, client: http
     assert pulled(client, site) == {}
 
 
+def test_an_endpoint_removed_while_the_hub_serves_refuses_deliveries_at_once(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    """`rdv-sp remove` in another process: the serving hub still has the endpoint and its
+    secret in its cache, so the signature checks; the inbox then has no such endpoint.
+    The delivery is refused as from an unknown endpoint (401), never a 500, and nothing
+    is stored."""
+    site = region.site()
+    organisation = 40_000 + next(_organisations)
+    path = connect(region, organisation, {97: site.slug})
+    data = rdv_sp.rdv(6101, tomorrow_at(9), organisation_id=organisation)
+    send(hub, client, path, data, "created", datetime.now(UTC))  # the hub caches it
+    admin.remove(hub.engine, region.slug, organisation)
+    with hub.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar()
+    for _ in range(2):  # the second, after the hub dropped its cached endpoint
+        answer = deliver(client, path, data, "updated", datetime.now(UTC))
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] == "bad_signature"
+    with hub.engine.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(rdv_sp_inbox)).scalar()
+    assert kept == before
+
+
 def test_the_catch_up_reads_three_pages_and_cancels_what_is_no_longer_listed(
     hub: Hub,
     region: Region,

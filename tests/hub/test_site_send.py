@@ -227,6 +227,100 @@ def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothin
     assert hub_state(hub, site, up_one.id) is None and hub_state(hub, site, up_two.id) is None
 
 
+def sync_once(site: SiteDesk) -> hub_uploads.Sent:
+    """The sync worker's round: the visit's events first, then the uploads."""
+    worker = site.worker()
+    assert worker.acquire()
+    try:
+        assert worker.drain(timeout=20).error is None
+        return hub_uploads.send_all(worker)
+    finally:
+        worker._release()
+
+
+def test_a_scan_deleted_or_changed_after_f9_is_taken_back_and_a_changed_one_sent_again(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    from pvp_tui.ui.screens.documents.doc_list import doc_line
+
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    first, second, gone = big_pdf(40_000, pages=3), big_pdf(30_000), big_pdf(20_000)
+
+    # Queued, then deleted from the kiosk before it went: never sent, its bytes erased.
+    doomed = log.updated(scanned(log, visit_id, gone), consent=True)
+    up_gone = log.send_to_agent(doomed, gone)
+    log.purged(doomed, "deleted")
+    assert hub_uploads.spooled(site.store, up_gone.id) is None
+    assert hub_uploads.get(site.store, up_gone.id).state == "erased"  # type: ignore[union-attr]
+
+    # Queued, then a page removed before it went: the old pages are never sent.
+    trace = log.updated(scanned(log, visit_id, first), consent=True)
+    up_first = log.send_to_agent(trace, first)
+    trace = log.updated(trace, pages=2, sha256=hashlib.sha256(second).hexdigest())
+    assert hub_uploads.spooled(site.store, up_first.id) is None
+    assert hub_uploads.get(site.store, up_first.id).state == "erased"  # type: ignore[union-attr]
+    assert sync_once(site).sent == 0
+    assert hub_state(hub, site, up_first.id) is None and hub_state(hub, site, up_gone.id) is None
+
+    # The pages as they are now are a new content: F9 sends them (once).
+    (old,) = hub_uploads.of_visit(site.store, visit_id)[1:]
+    assert "F9" in doc_line(trace, False, old)  # the panel says the old pages went
+    up_second = log.send_to_agent(trace, second)
+    assert up_second.id != up_first.id and up_second.sha256 == trace.sha256
+    with pytest.raises(PvpError) as again:
+        log.send_to_agent(trace, second)
+    assert again.value.code == "already_sent"
+    assert sync_once(site).sent == 1
+    state = hub_state(hub, site, up_second.id)
+    assert state is not None and (state["state"], state["sha256"]) == ("ready", trace.sha256)
+
+    # Sent, then a page rotated: the hub drops the copy the agent has; F9 sends the new.
+    third = big_pdf(30_001)
+    trace = log.updated(trace, sha256=hashlib.sha256(third).hexdigest())
+    up_third = log.send_to_agent(trace, third)
+    assert sync_once(site).sent == 1
+    state = hub_state(hub, site, up_second.id)
+    assert state is not None
+    assert (state["state"], state["deleted_reason"]) == ("deleted", "document_changed")
+    assert hub_state(hub, site, up_third.id)["state"] == "ready"  # type: ignore[index]
+
+    # Sent, then deleted from the kiosk during the visit: the hub drops its copy.
+    log.purged(trace, "deleted")
+    assert sync_once(site).sent == 0
+    state = hub_state(hub, site, up_third.id)
+    assert state is not None
+    assert (state["state"], state["deleted_reason"]) == ("deleted", "document_deleted")
+    login = agent(region, "caf", [site.site.slug])
+    with signed_in(hub.url, login) as browser:
+        assert browser.get(f"/agent/documents/{up_third.id}").status_code != 200
+
+
+def test_a_damaged_pdf_is_refused_once_and_never_tried_again_with_words_for_staff(
+    hub: Hub, region: Region, tmp_path: Path
+) -> None:
+    from pvp_tui.ui.screens.documents.doc_list import upload_words
+    from tests.hub.test_documents import damaged_pdfs
+
+    site = make_site(tmp_path, region, hub.url)
+    visit_id = visitor_in_session(site)
+    log = DocumentLog(site.desk)
+    data = damaged_pdfs()["key"]
+    upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
+    done = sync_once(site)
+    assert (done.sent, done.stopped) == (0, False)
+    refused = hub_uploads.get(site.store, upload.id)
+    assert refused is not None and (refused.state, refused.error) == ("refused", "not_a_valid_pdf")
+    assert hub_uploads.spooled(site.store, upload.id) is None
+    assert hub_uploads._waiting(site.store) == []  # never tried again
+    assert upload_words(refused, None) == (
+        "refusé par le hub : ce n'est pas un PDF valide (numérisez-le à nouveau)"
+    )
+    state = hub_state(hub, site, upload.id)
+    assert state is not None and (state["state"], state["deleted_reason"]) == ("deleted", "refused")
+
+
 class ProxyLimit(httpx.BaseTransport):
     """A proxy in front of the hub with nginx's `client_max_body_size`: a larger body gets
     nginx's own 413 page (HTML, no JSON code); the rest goes on to the real hub."""

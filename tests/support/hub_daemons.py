@@ -66,7 +66,11 @@ class PostgresCluster:
     """A throw-away cluster: initdb and pg_ctl refuse root, so they run as the postgres
     user the package creates, in a temp dir that user owns (it cannot read /root)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Path | None = None) -> None:
+        """`settings`: a postgresql.conf file whose settings the cluster runs with (the
+        benchmark's: deploy/postgresql/pvp-hub.conf, durable); by default a test's
+        cluster, which need not survive a crash (fsync off)."""
+        self.settings = settings
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
         if not found:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -89,10 +93,14 @@ class PostgresCluster:
         data = self.dir / "data"
         self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-locale", "-N")  # fmt: skip
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+        if self.settings is None:
+            options += " -c fsync=off -c synchronous_commit=off -c max_connections=200"
+        else:
+            for line in self.settings.read_text().splitlines():
+                name, _, value = line.split("#", 1)[0].partition("=")
+                if name.strip():
+                    options += f" -c {name.strip()}={value.strip()}"
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "server.log"),
                   "-w", "start", "-o", options)  # fmt: skip
 
@@ -141,7 +149,11 @@ class HubProcess:
                 cwd=REPO,
                 env=env,
             )
-        wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        try:
+            wait_for(self.healthy, wait, f"pvp-hub on port {self.port} ({self.log})", poll=0.1)
+        except BaseException:
+            self.stop()  # a hub too slow to start (a loaded machine) is not left running
+            raise
 
     def healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:

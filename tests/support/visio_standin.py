@@ -104,6 +104,9 @@ input{width:100%} .error{color:#b00}</style></head>
 """
 
 
+HANG_ON_INPUT = '<script>document.addEventListener("input", () => { for (;;) {} }, true);</script>'
+
+
 @dataclass
 class VisioStandIn:
     client_id: str = "pvp-hub"
@@ -112,6 +115,7 @@ class VisioStandIn:
     room_host: str = "visio.example.gouv.fr"
     room_base: str | None = None  # rooms' URLs start here (default https://room_host)
     lobby: bool = True  # False: the room's page never shows its form (a changed Visio)
+    hang_on_input: bool = False  # True: the page's script hangs on the first key typed
     rooms: list[dict[str, Any]] = field(default_factory=list)
     room_fetches: list[str | None] = field(default_factory=list)
     entry_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -178,6 +182,8 @@ class VisioStandIn:
             return HTMLResponse("<h1>Page introuvable</h1>", 404)
         if not self.lobby:
             return HTMLResponse("<!doctype html><p>Chargement…</p>")
+        if self.hang_on_input:  # a page stuck in its own script: DevTools gets no answer
+            return HTMLResponse(LOBBY_PAGE.replace("</body>", HANG_ON_INPUT + "</body>"))
         return HTMLResponse(LOBBY_PAGE)
 
     async def room_info(self, request: Request) -> JSONResponse:

@@ -77,6 +77,8 @@ def upload_words(upload: Upload, tz: tzinfo | None) -> str:
             return _("not sent: given up after repeated failures ({error})").format(
                 error=(upload.error or "").removeprefix(f"{GAVE_UP}: ")
             )
+        case "refused" if upload.error == "not_a_valid_pdf":
+            return _("refused by the hub: not a valid PDF (scan it again)")
         case "refused":
             return _("refused by the hub ({code})").format(code=upload.error or "?")
     return _("not sent (consent withdrawn or visit over)")
@@ -86,10 +88,13 @@ def doc_line(
     doc: DocTrace, missing: bool, upload: Upload | None = None, tz: tzinfo | None = None
 ) -> str:
     """'▣ Payslip · 2 p. · scanned · consent': `missing`, the kiosk no longer has it;
-    once sent to the agent, the upload's step instead of 'sent' (`upload_words`)."""
+    once sent to the agent, the upload's step instead of 'sent' (`upload_words`), or,
+    when the pages changed since, that the agent's copy was withdrawn."""
     pages = _("{n} p.").format(n=doc.pages)
     state = _(STATE_WORDS[doc.state])
-    if upload is not None and doc.state in ("sent", "printed"):
+    if upload is not None and upload.sha256 != doc.sha256:
+        state = "⇧ " + _("earlier version withdrawn (F9 sends this one)")
+    elif upload is not None and doc.state in ("sent", "printed"):
         state = "⇧ " + upload_words(upload, tz)
     consent = " · " + _("consent") if doc.consent else ""
     gone = " · " + _("not on the kiosk") if missing else ""

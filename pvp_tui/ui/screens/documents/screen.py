@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, OptionList, Static
 
 from kiosk_bridge.shapes import DocumentInfo, PrintJob, PrintSubmitted, ScanResult
+from pvp_common.document_ids import PURGED_BY_STAFF
 
 from ....core import hub_documents, hub_uploads
 from ....core.documents import (
@@ -616,7 +617,7 @@ class DocumentsScreen(Screen[None]):
             if err.code != "document_not_found":
                 self.notify(bridge_message(err), severity="error", timeout=10)
                 return
-        await asyncio.to_thread(self.doc_log.purged, doc, "deleted")
+        await asyncio.to_thread(self.doc_log.purged, doc, PURGED_BY_STAFF)
         self.docs = [d for d in self.docs if d.id != doc.id]
         self.thumbs.pop(doc.id, None)
         self.current = None
