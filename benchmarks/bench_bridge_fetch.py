@@ -1,5 +1,5 @@
 """A 6.1 MB PDF fetched from a real pvp-bridge's spool with the client's
-`get_document` (4 chunk requests in flight, sha256 checked at the end), on loopback:
+`get_document` (4 chunk requests in flight, sha256 hashed as they come in), on loopback:
 raw bytes in binary frames (the `binary_chunks` feature) against base64 in text frames
 (what a client that does not ask for binary gets). Neither side compresses
 (permessage-deflate declined). Baseline: base64 text, same bridge, same connection.

@@ -62,6 +62,7 @@ from pvp_tui.core.documents import DocumentLog, queue_for_agent  # noqa: E402
 from pvp_tui.core.kiosks import KioskLink, KioskLinks  # noqa: E402
 from pvp_tui.core.store import Store  # noqa: E402
 from pvp_tui.core.sync import SyncWorker  # noqa: E402
+from pvp_tui.core.upkeep import wal_bytes  # noqa: E402
 from tests.hub.people_pages import agent, signed_in  # noqa: E402
 from tests.hub.regions import Region  # noqa: E402
 from tests.support.bridge_daemons import BridgeProcess, write_sane_config  # noqa: E402
@@ -79,6 +80,7 @@ STEPS: list[dict[str, float]] = []
 CHUNKS: list[list[tuple[int, float]]] = []  # (bytes, seconds) of each PUT, per run
 SENT = threading.Event()  # the hub holds the document and the site marked it sent
 SENT_AT: list[float] = []
+WAL: list[int] = []  # the store's WAL size once each run's turn ended (bytes)
 OPENED = threading.Event()  # the agent's GET is answered
 
 
@@ -114,7 +116,8 @@ def timed_steps() -> None:
 
         setattr(owner, name, timed_async if asyncio.iscoroutinefunction(inner) else timed)
 
-    wrap(KioskLink, "get_document", "queue: bridge fetch")
+    fetch = "fetch_document" if hasattr(KioskLink, "fetch_document") else "get_document"
+    wrap(KioskLink, fetch, "queue: bridge fetch")
     wrap(DocumentLog, "send_to_agent", "queue: spool")
     wrap(SyncWorker, "drain", "event push")
     for name, step in (("_start", "start"), ("_chunk", "spool read"), ("_put", "PUTs"),
@@ -206,6 +209,7 @@ async def pvp_send(
     OPENED.set()
     done = await turn
     assert done.sent == 1 and done.error is None, done
+    WAL.append(wal_bytes(desk.store.path))
     assert hub_uploads.spooled(desk.store, upload.id) is None  # erased by the turn's end
     PHASES.append((t1 - t0, t2 - t1, t3 - t2))
     assert shown.status_code == 200
@@ -307,6 +311,7 @@ async def main(runs: int) -> None:
         )
         print(f"PUTs, medians (the last one with the hub's whole-file check): {each}")
     print(f"the hub's whole-file check on these bytes, in this process: {hub_check(data)}")
+    print(f"the store's WAL at each turn's end: largest {max(WAL) / 2**20:.2f} MiB")
 
 
 def hub_check(data: bytes) -> str:

@@ -230,15 +230,18 @@ class DocumentLog:
         self._append(trace.visit_id, events.DOCUMENT_SENT, {"document": trace.id})
         return replace(trace, sent=True)
 
-    def send_to_agent(self, trace: DocTrace, data: bytes) -> hub_uploads.Upload:
+    def send_to_agent(
+        self, trace: DocTrace, data: bytes, sha256: str | None = None
+    ) -> hub_uploads.Upload:
         """Queue the document's bytes (fetched from the kiosk) for the agent: its
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
         a hub, for a closed visit, when this content was already sent, or once refused or
-        erased (a new scan, or the pages changed, is sent instead)."""
+        erased (a new scan, or the pages changed, is sent instead). `sha256`: the bytes'
+        own, when the fetch computed it (hashed here otherwise)."""
         require_hub(self.desk)
         site = self.desk.config.site.id
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256 or hashlib.sha256(data).hexdigest()
         made: list[hub_uploads.Upload] = []
 
         def check_and_queue(db: Any) -> None:
@@ -270,6 +273,7 @@ class DocumentLog:
                     visit_id=trace.visit_id,
                     doc_type=latest.type,
                     data=data,
+                    sha256=digest,
                     now=self.clock(),
                 )
             )
@@ -281,6 +285,10 @@ class DocumentLog:
             {"document": trace.id},
             must_be_open=True,
             before=check_and_queue,
+            # The spool's pages are erased once sent (hub_uploads.erase_sent, which
+            # checkpoints then): copied into the database file now, they would be
+            # written twice more; the desk does not wait for that copy either.
+            checkpoint=False,
         )
         return made[0]
 
@@ -326,10 +334,12 @@ class DocumentLog:
         must_be_open: bool = False,
         before: Callable[[Any], None] | None = None,
         also: Callable[[Any], None] | None = None,
+        checkpoint: bool = True,
     ) -> None:
         """One event in one transaction; `before` may refuse it (raises), `also` writes
-        with it."""
-        with self.store.transaction() as db:
+        with it; `checkpoint=False`: its commit leaves the WAL's checkpoint to later
+        (`Store.transaction`)."""
+        with self.store.transaction(checkpoint=checkpoint) as db:
             rows = list(db.query("SELECT status FROM visits WHERE id = ?", [visit_id]))
             if not rows:
                 raise PvpError("unknown_visit", _("No such visit."))
@@ -359,8 +369,8 @@ async def queue_for_agent(doc_log: DocumentLog, link: Any, trace: DocTrace) -> h
     require_hub(doc_log.desk)
     visit = await asyncio.to_thread(doc_log.desk.get, trace.visit_id)
     require_open(visit.status)  # before fetching the PDF; checked again when queued
-    data = await link.get_document(trace.id)
-    return await asyncio.to_thread(doc_log.send_to_agent, trace, data)
+    fetched = await link.fetch_document(trace.id)
+    return await asyncio.to_thread(doc_log.send_to_agent, trace, fetched.data, fetched.sha256)
 
 
 async def purge_closed(doc_log: DocumentLog, links: KioskLinks) -> list[DocTrace]:

@@ -141,12 +141,15 @@ def record(
     doc_type: str,
     data: bytes,
     now: datetime,
+    sha256: str | None = None,
 ) -> Upload:
     """Queue the bytes for the hub, in the caller's transaction (the one that records
     `document_sent`). A content already queued keeps its row, and no bytes are added
     (sent once: the caller checks `state_of` first); a new content of a document queued
-    before (its pages changed since) gets an upload of its own (`hub_id`)."""
-    digest = hashlib.sha256(data).hexdigest()
+    before (its pages changed since) gets an upload of its own (`hub_id`). `sha256`: the
+    bytes' own, computed as they were received (`BridgeClient.fetch_document`, through
+    `DocumentLog.send_to_agent`); hashed here otherwise."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     before = db.execute("SELECT 1 FROM hub_uploads WHERE document = ?", [document]).fetchone()
     upload_id = hub_id(site_slug, document, digest if before is not None else None)
     at = to_iso(now)
@@ -408,6 +411,10 @@ def erase_sent(store: Store) -> int:
         ids = [row[0] for row in db.execute(_NOT_WAITING)]
         for upload_id in ids:
             db.execute("DELETE FROM hub_upload_content WHERE upload_id = ?", [upload_id])
+    # The spool's transaction left its pages in the WAL (`checkpoint=False`): copied now,
+    # after the erase, only their zeros reach the database file, and the WAL is cut when
+    # no reader holds it (never waiting for one: the upkeep tries again).
+    store.tidy(vacuum_pages=0)
     return len(ids)
 
 

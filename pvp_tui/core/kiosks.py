@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from kiosk_bridge.client import BridgeClient, reconnect_delay
+from kiosk_bridge.client import BridgeClient, Fetched, reconnect_delay
 from kiosk_bridge.errors import BridgeError
 from kiosk_bridge.shapes import Health, PrinterInfo, PrinterList, ScannerInfo, ScannerList
 
@@ -280,14 +280,15 @@ class KioskLink:
                 raise unreachable() from None
             raise
 
-    async def get_document(self, document: str) -> bytes:
-        """A document's bytes from the kiosk's spool (documents.get in chunks, sha256
-        checked by the client). Fails at once (kiosk_unreachable) while the link is down."""
+    async def fetch_document(self, document: str) -> Fetched:
+        """A document's bytes from the kiosk's spool (documents.get in chunks) with their
+        sha256, checked by the client against the bridge's. Fails at once
+        (kiosk_unreachable) while the link is down."""
         client = self.client
         if client is None or not client.connected:
             raise unreachable()
         try:
-            return await client.get_document(document)
+            return await client.fetch_document(document)
         except BridgeError as err:
             if err.code == "connection_lost":
                 raise unreachable() from None

@@ -32,6 +32,9 @@ FULL_BELOW_BYTES = 1_000_000
 ERASE_WAIT_SECONDS = 5.0  # how long an erasure waits for other pvp's reads to end
 _CHECKPOINT_TRY_MS = 250  # one checkpoint attempt blocks other writers at most this long
 DB_MODE = 0o660  # group-writable: staff with different accounts share one group
+# SQLite's automatic checkpoint: the connection whose commit brings the WAL to this many
+# pages copies it into the database file, inside its commit (SQLite's default).
+AUTOCHECKPOINT_PAGES = 1000
 
 # The schema's migrations, in order (defined in migrations.py, which a test keeps equal to
 # this): a start reads which are applied with plain SQL and imports sqlite-utils and the
@@ -165,6 +168,7 @@ class Store:
                 ).format(path=self.path, error=exc),
             ) from exc
         self.conn = conn
+        self.autocheckpoint = AUTOCHECKPOINT_PAGES
         self._reader = SnapshotReader(conn)
         self._writer = Writer(conn)
         self._db: Database | None = None
@@ -238,11 +242,14 @@ class Store:
         )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Writer]:
+    def transaction(self, *, checkpoint: bool = True) -> Iterator[Writer]:
         """A write transaction: BEGIN IMMEDIATE, COMMIT, ROLLBACK on any error.
 
         Nested inside another transaction (same thread), it joins the outer one: an
         error still propagates and rolls the whole outer transaction back.
+        `checkpoint=False`: its commit does not run SQLite's automatic checkpoint (a
+        large write whose pages are erased soon: the spool, hub_uploads.py); the next
+        commit over AUTOCHECKPOINT_PAGES, or the upkeep, copies the WAL.
         """
         with self._lock:
             if self.conn.in_transaction:
@@ -267,6 +274,8 @@ class Store:
                     raise _disk_full_error(self.path, exc) from exc
                 raise
             try:
+                if not checkpoint:
+                    self.conn.execute("PRAGMA wal_autocheckpoint = 0")
                 self.conn.execute("COMMIT")
             except BaseException as exc:
                 if self.conn.in_transaction:
@@ -274,6 +283,9 @@ class Store:
                 if isinstance(exc, sqlite3.OperationalError):
                     raise _write_error(self.path, exc) from exc
                 raise
+            finally:
+                if not checkpoint:
+                    self.conn.execute(f"PRAGMA wal_autocheckpoint = {self.autocheckpoint}")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Reader]:
@@ -338,6 +350,13 @@ class Store:
             return False  # another connection holds a lock: try again
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def set_autocheckpoint(self, pages: int) -> None:
+        """This connection's commits run SQLite's automatic checkpoint from `pages` pages
+        of WAL on (AUTOCHECKPOINT_PAGES by default; the sync worker's are larger)."""
+        with self._lock:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+            self.autocheckpoint = int(pages)
 
     def tidy(self, *, vacuum_pages: int | None = upkeep.VACUUM_STEP_PAGES) -> upkeep.Tidied:
         """The WAL checkpointed (and cut when no reader holds it) and free pages handed

@@ -358,6 +358,14 @@ def _error_words(status: int, body: bytes) -> tuple[str, str]:
         return "", ""
 
 
+# The worker's connection checkpoints the WAL by itself from this many pages on (32 MiB
+# of 4 KiB pages; the desks' connections keep SQLite's 1,000 and the upkeep runs every
+# minute): a scan spooled for the hub goes through the WAL without a checkpoint until its
+# bytes are erased, and only the zeros of its pages reach the database file
+# (hub_uploads.erase_sent, docs/sync.md).
+WORKER_AUTOCHECKPOINT_PAGES = 8192
+
+
 class SyncWorker:
     """Sends one database's outbox to its hub. `drain()` for once; `start()` for a thread."""
 
@@ -375,6 +383,9 @@ class SyncWorker:
     ) -> None:
         self.outbox = Outbox(store)
         self.store = store
+        # The worker's small writes (the outbox, an upload's progress) leave a large
+        # write's checkpoint to the erase at the end of the uploader's turn (hub_uploads).
+        store.set_autocheckpoint(WORKER_AUTOCHECKPOINT_PAGES)
         self.hub = hub
         self.timeouts = timeouts or Timeouts()
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -69,11 +69,11 @@ def tidy(
 ) -> Tidied:
     """One round of upkeep on `conn` (outside a transaction, busy_timeout 0: it never
     waits for another connection). `vacuum_pages`: at most that many free pages handed
-    back (None: all of them)."""
+    back (None: all of them; 0: none)."""
     before = wal_bytes(path)
     freed = 0
     try:
-        if is_incremental(conn):
+        if vacuum_pages != 0 and is_incremental(conn):
             free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
             if free:
                 count = free if vacuum_pages is None else min(free, vacuum_pages)

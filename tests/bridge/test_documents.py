@@ -47,6 +47,9 @@ async def test_30_mb_round_trip_in_chunks_under_the_frame_limit(
     info = await client.request("documents.get", {"document": doc["id"]})
     assert info["chunks"] == -(-len(data) // limits["chunk_size"])
     assert await client.get_document(doc["id"]) == data
+    # Hashed as the chunks come in (four in flight, in any order): the whole's sha256.
+    fetched = await client.fetch_document(doc["id"])
+    assert fetched == (data, hashlib.sha256(data).hexdigest())
     ids = [d["id"] for d in (await client.request("documents.list"))["documents"]]
     assert doc["id"] in ids
     await client.request("documents.delete", {"document": doc["id"]})

@@ -190,3 +190,31 @@ def test_three_desks_tidying_while_two_write_lose_nothing_and_block_nobody(
     assert desk.store.integrity_ok()
     assert len(desk.visits_of_day()) == 60
     assert desk.store.tidy().wal_after == 0
+
+
+def test_a_large_write_left_in_the_wal_reaches_the_database_file_only_as_zeros(
+    store: Store, db_path: Path
+) -> None:
+    """A spool's commit (`checkpoint=False`) leaves its pages in the WAL, past SQLite's
+    own threshold; erased then tidied, the database file gets only their zeros and the
+    WAL is cut: the bytes are in no file. The next ordinary commit over the threshold
+    still checkpoints by itself."""
+    with store.transaction() as db:
+        db.execute("CREATE TABLE spool (id INTEGER PRIMARY KEY, content BLOB)")
+    store.tidy()
+    data = os.urandom(6 * MIB)  # 1,500 pages, over SQLite's 1,000
+    mark = data[3 * MIB : 3 * MIB + 64]
+    with store.transaction(checkpoint=False) as db:
+        db.execute("INSERT INTO spool (id, content) VALUES (1, ?)", [data])
+    assert wal_bytes(db_path) > 6 * MIB
+    assert mark not in db_path.read_bytes()  # not copied into the database file
+    with store.transaction(checkpoint=False) as db:
+        db.execute("DELETE FROM spool WHERE id = 1")  # secure_delete: zeros, in the WAL
+    assert mark in Path(f"{db_path}-wal").read_bytes()
+    assert store.tidy(vacuum_pages=0).truncated
+    assert mark not in db_path.read_bytes() and wal_bytes(db_path) == 0
+    # The connection's own threshold is back: an ordinary commit checkpoints.
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    with store.transaction() as db:
+        db.execute("INSERT INTO spool (id, content) VALUES (2, ?)", [data])
+    assert data[:64] in db_path.read_bytes()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from kiosk_bridge.client import Fetched
 from pvp_tui.core import events
 from pvp_tui.core.config import (
     DEFAULT_DOCUMENT_TYPES,
@@ -184,9 +186,10 @@ def test_a_no_show_visit_s_scan_is_not_queued_for_the_agent_nor_fetched(
     class Kiosk:  # the bridge's edge: what F9 would fetch
         fetched = 0
 
-        async def get_document(self, doc_id: str) -> bytes:
+        async def fetch_document(self, doc_id: str) -> Fetched:
             Kiosk.fetched += 1
-            return b"%PDF-1.4 pages"
+            data = b"%PDF-1.4 pages"
+            return Fetched(data, hashlib.sha256(data).hexdigest())
 
     with pytest.raises(PvpError) as err:
         asyncio.run(queue_for_agent(log, Kiosk(), doc))

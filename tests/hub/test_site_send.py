@@ -149,6 +149,11 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
     assert (sent.state, sent.sent_bytes, sent.opened_at) == ("sent", len(data), None)
     assert sent.sent_at is not None
     assert hub_uploads.spooled(site.store, upload.id) is None  # the spool keeps nothing sent
+    # Erased, then checkpointed and the WAL cut at the turn's end: the bytes are in no
+    # file of the store (the WAL no longer holds the spool's frames).
+    wal = Path(f"{site.db}-wal")
+    raw = site.db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert data[len(data) // 2 : len(data) // 2 + 64] not in raw
     state = hub_state(hub, site, upload.id)
     assert state is not None
     assert (state["state"], state["sha256"], state["size"]) == ("ready", sent.sha256, len(data))
