@@ -49,7 +49,7 @@ from kiosk_bridge.protocol import (
     encode_result,
     parse_request,
 )
-from pvp_common.census import census
+from pvp_common.census import census, start_tracing
 
 log = logging.getLogger("kiosk_bridge.server")
 PATH = "/v1"
@@ -278,5 +278,6 @@ def run(config: Config) -> None:
         raise ValueError("no token file: pass --token-file or set server.token_file")
     token = TokenSource(config.token_file)
     memory.one_arena()  # before any thread allocates: scans' memory can then go back
+    start_tracing()  # PVP_TRACEMALLOC: off unless set (pvp_common.census)
     bridge = Bridge(config)
     asyncio.run(BridgeServer(bridge, token).run())

@@ -3,18 +3,53 @@ reads it each night): Python's allocated blocks, the objects the collector track
 most numerous types, and glibc's malloc figures (in use, free but kept), so that growth
 can be told apart: Python objects piling up, or freed memory malloc keeps resident.
 
-Cheap enough for a signal (one pass over the collector's objects, no tracemalloc)."""
+Then a full collection, and the blocks and malloc in use after it: the counts before it
+include cyclic garbage that the collector's oldest generation has not reached yet (it runs
+when a quarter of the long-lived objects are new: in a quiet process, days apart), which
+is no leak; what the collection leaves is what the process keeps. Cheap enough for a
+signal (two passes over the collector's objects, no tracemalloc).
+
+To find what holds the memory: with `PVP_TRACEMALLOC` set to a directory, `start_tracing()`
+(called by the bridge at start) turns tracemalloc on (`PVP_TRACEMALLOC_FRAMES` frames a
+trace, 10 by default) and each census also writes a snapshot there
+(`snapshot-NNN.pickle`, read with `tracemalloc.Snapshot.load` and `compare_to`). Off by
+default: tracing costs memory and time."""
 
 from __future__ import annotations
 
 import ctypes
 import gc
+import itertools
+import os
 import sys
+import tracemalloc
 from collections import Counter
 
 from .memory import arenas
 
 MIB = 1024 * 1024
+TRACE_ENV = "PVP_TRACEMALLOC"
+_snapshots = itertools.count(1)
+
+
+def start_tracing() -> bool:
+    """Turn tracemalloc on when `PVP_TRACEMALLOC` names a directory; True when on."""
+    where = os.environ.get(TRACE_ENV)
+    if not where:
+        return False
+    os.makedirs(where, exist_ok=True)
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(int(os.environ.get(f"{TRACE_ENV}_FRAMES", "10")))
+    return True
+
+
+def _snapshot() -> str | None:
+    where = os.environ.get(TRACE_ENV)
+    if not where or not tracemalloc.is_tracing():
+        return None
+    path = os.path.join(where, f"snapshot-{next(_snapshots):03d}.pickle")
+    tracemalloc.take_snapshot().dump(path)
+    return path
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -49,7 +84,7 @@ def _mallinfo2() -> _Mallinfo2 | None:
 
 def census(top: int = 12) -> str:
     """'blocks N, gc objects M (type n, ...), malloc in use X MiB, free kept Y MiB,
-    malloc arenas K'."""
+    malloc arenas K; after a full collection (F freed): blocks N2, malloc in use X2 MiB'."""
     counts = Counter(type(o).__qualname__ for o in gc.get_objects())
     most = ", ".join(f"{name} {n}" for name, n in counts.most_common(top))
     text = f"blocks {sys.getallocatedblocks()}, gc objects {sum(counts.values())} ({most})"
@@ -59,4 +94,10 @@ def census(top: int = 12) -> str:
         text += f", malloc in use {used:.1f} MiB, free kept {info.fordblks / MIB:.1f} MiB"
     if (count := arenas()) is not None:
         text += f", malloc arenas {count}"
+    freed = gc.collect()
+    text += f"; after a full collection ({freed} freed): blocks {sys.getallocatedblocks()}"
+    if (info := _mallinfo2()) is not None:
+        text += f", malloc in use {(info.uordblks + info.hblkhd) / MIB:.1f} MiB"
+    if (path := _snapshot()) is not None:
+        text += f", tracemalloc snapshot {os.path.basename(path)}"
     return text

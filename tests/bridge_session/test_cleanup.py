@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import signal
+import weakref
 from pathlib import Path
 
 from kiosk_bridge.session.browser import group_members, kill_group
@@ -35,6 +38,32 @@ async def test_staff_end_then_shutdown_mid_call(
     assert [s for s in log.states() if s in ("ended", "failed")] == ["ended", "ended"]
     assert log.events[-2][1]["reason"] == "bridge_shutdown"
     assert_browser_gone(second.pgid, second.profile)
+
+
+async def test_a_call_over_leaves_none_of_its_objects(
+    manager: tuple[SessionManager, EventLog], far_end: FarEnd
+) -> None:
+    """A call's objects are cycles (session, browser, DevTools websocket, tasks): the
+    manager frees them once the call is over, not the collector's oldest generation after
+    hundreds of calls. The automatic collector is off here, so only the manager can."""
+    mgr, log = manager
+    mgr.collect_after = 0.1
+    gc.collect()
+    gc.disable()
+    try:
+        await mgr.start(far_end.room_url("C-022"), "C-022")
+        await log.wait_state("in_call")
+        session = weakref.ref(mgr._session)
+        browser = mgr.browser
+        assert browser is not None and browser.cdp is not None
+        cdp = weakref.ref(browser.cdp)
+        del browser
+        await mgr.end()
+        await mgr.flush()
+        await asyncio.sleep(0.5)
+        assert session() is None and cdp() is None
+    finally:
+        gc.enable()
 
 
 async def test_sigterm_to_the_bridge_kills_its_browser(
