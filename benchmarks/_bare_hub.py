@@ -274,8 +274,7 @@ def push(token: str, key: str, body: bytes) -> tuple[int, Any]:
 
 
 def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
-    payload = cursor[3:]
-    after = int(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if cursor else 0
+    after = _after(cursor)
 
     def work(conn: Any) -> tuple[int, Any]:
         site = site_of(conn, token)
@@ -284,17 +283,7 @@ def pull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
         rows = conn.execute(
             sql(CHANGES), (site[1], after, site[1], site[0], after, limit + 1)
         ).fetchall()
-        last = rows[:limit][-1][2] if rows else after
-        items = [
-            {"kind": kind, "id": str(object_id), "deleted": False, "data": None}
-            for kind, object_id, _ in rows[:limit]
-        ]
-        return 200, {
-            "items": items,
-            "cursor": "c1." + base64.urlsafe_b64encode(str(last).encode()).decode().rstrip("="),
-            "more": len(rows) > limit,
-            "server_time": datetime.now(UTC).isoformat(),
-        }
+        return 200, _page(rows, after, limit)
 
     return with_connection(work)
 
@@ -420,20 +409,30 @@ async def apush(token: str, key: str, body: bytes) -> tuple[int, Any]:
 
 
 async def apull(token: str, cursor: str, limit: int) -> tuple[int, Any]:
-    payload = cursor[3:]
-    after = int(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if cursor else 0
+    after = _after(cursor)
     digest = hashlib.sha256(token.encode()).hexdigest()
     async with (await apool()).acquire() as conn:
         found = await conn.fetch(A_SITE_AND_CHANGES, digest, after, after, limit + 1)
     if not found:
         return 401, {"error": {"code": "unauthorized"}}
     rows = [(r[7], r[8], r[9]) for r in found if r[7] is not None]
+    return 200, _page(rows, after, limit)
+
+
+def _after(cursor: str) -> int:
+    """The change seq a pull's cursor ("c1." + base64 of the seq) stands for; 0 for none."""
+    payload = cursor[3:]
+    return int(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if cursor else 0
+
+
+def _page(rows: Any, after: int, limit: int) -> dict[str, Any]:
+    """A pull's answer from its rows (kind, object id, seq; one more than the page)."""
     last = rows[:limit][-1][2] if rows else after
     items = [
         {"kind": kind, "id": str(object_id), "deleted": False, "data": None}
         for kind, object_id, _ in rows[:limit]
     ]
-    return 200, {
+    return {
         "items": items,
         "cursor": "c1." + base64.urlsafe_b64encode(str(last).encode()).decode().rstrip("="),
         "more": len(rows) > limit,
