@@ -14,6 +14,8 @@ import itertools
 import logging
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import cast
@@ -30,6 +32,7 @@ from pvp_tui.core.errors import PvpError
 from pvp_tui.core.frontdesk import CheckIn, FrontDesk
 from pvp_tui.core.pull import pull
 from pvp_tui.core.store import Store
+from pvp_tui.core.sync import SyncWorker
 from tests.hub.people_pages import agent, signed_in
 from tests.hub.regions import Hub, Region
 from tests.hub.test_site_sync import SiteDesk, make_site
@@ -106,23 +109,20 @@ def test_sent_in_chunks_resumed_after_a_crash_whole_on_the_hub_then_opened(
     assert again.value.code == "already_sent"
 
     # The process that was sending died after two chunks (sent here by hand, as it did).
-    worker = site.worker()
-    assert worker.acquire()
-    try:
-        assert worker.drain(timeout=20).error is None  # the visit's events first
-        with httpx.Client(base_url=hub.url, timeout=30) as client:
-            (row,) = hub_uploads._waiting(site.store)
-            state = hub_uploads._start(worker, row)
-            assert state["received_bytes"] == 0
-            for start in (0, 256 * 1024):
-                put = client.put(
-                    f"/api/v1/site/documents/{upload.id}/chunks/{start}",
-                    content=data[start : start + 256 * 1024],
-                    headers=site.site.auth,
-                )
-                assert put.status_code == 200, put.text
-    finally:
-        worker._release()
+    with (
+        drained(site) as worker,  # the visit's events first
+        httpx.Client(base_url=hub.url, timeout=30) as client,
+    ):
+        (row,) = hub_uploads._waiting(site.store)
+        state = hub_uploads._start(worker, row)
+        assert state["received_bytes"] == 0
+        for start in (0, 256 * 1024):
+            put = client.put(
+                f"/api/v1/site/documents/{upload.id}/chunks/{start}",
+                content=data[start : start + 256 * 1024],
+                headers=site.site.auth,
+            )
+            assert put.status_code == 200, put.text
 
     # A new worker (pvp restarted) resumes from the hub's 512 KiB, not from 0.
     puts: list[tuple[int, int]] = []
@@ -217,25 +217,28 @@ def test_consent_withdrawn_or_the_visit_closed_erases_the_spool_and_sends_nothin
         middle = len(data) // 2
         assert data[middle : middle + 64] not in raw
 
+    with drained(site) as worker:
+        assert hub_uploads.send_all(worker).sent == 0
+    assert hub_state(hub, site, up_one.id) is None and hub_state(hub, site, up_two.id) is None
+
+
+@contextmanager
+def drained(site: SiteDesk) -> Iterator[SyncWorker]:
+    """The site's sync worker, holding the lease, once it has sent the events waiting
+    (the visit's, with the token); the lease let go at the end."""
     worker = site.worker()
     assert worker.acquire()
     try:
         assert worker.drain(timeout=20).error is None
-        assert hub_uploads.send_all(worker).sent == 0
+        yield worker
     finally:
         worker._release()
-    assert hub_state(hub, site, up_one.id) is None and hub_state(hub, site, up_two.id) is None
 
 
 def sync_once(site: SiteDesk) -> hub_uploads.Sent:
     """The sync worker's round: the visit's events first, then the uploads."""
-    worker = site.worker()
-    assert worker.acquire()
-    try:
-        assert worker.drain(timeout=20).error is None
+    with drained(site) as worker:
         return hub_uploads.send_all(worker)
-    finally:
-        worker._release()
 
 
 def test_a_scan_deleted_or_changed_after_f9_is_taken_back_and_a_changed_one_sent_again(
@@ -456,10 +459,7 @@ def test_a_stuck_document_does_not_hold_the_next_ones_and_is_given_up_in_the_end
         log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
         for data in datas
     )
-    worker = site.worker()
-    assert worker.acquire()
-    try:
-        assert worker.drain(timeout=20).error is None
+    with drained(site) as worker:
         # The oldest one's id is already another document's on the hub: 409 id_taken.
         other = {"id": taken.id, "visit_id": visit_id, "type": "payslip",
                  "size": taken.size, "sha256": "0" * 64, "consent": True}  # fmt: skip
@@ -494,8 +494,6 @@ def test_a_stuck_document_does_not_hold_the_next_ones_and_is_given_up_in_the_end
         worker._client = httpx.Client(base_url=hub.url, transport=FailFor(failing.id))
         done = hub_uploads.send_all(worker)
         assert (done.sent, done.stopped) == (0, False)
-    finally:
-        worker._release()
     gave_up = hub_uploads.get(site.store, failing.id)
     assert gave_up is not None and gave_up.state == "refused"
     assert hub_uploads.spooled(site.store, failing.id) is None
@@ -538,12 +536,8 @@ def test_a_401_while_sending_stops_the_worker_and_pvp_sync_once_says_it(
     log = DocumentLog(site.desk)
     data = big_pdf(20_000)
     upload = log.send_to_agent(log.updated(scanned(log, visit_id, data), consent=True), data)
-    worker = site.worker()
-    assert worker.acquire()
-    try:
-        assert worker.drain(timeout=20).error is None  # the visit's events, with the token
-    finally:
-        worker._release()
+    with drained(site):  # the visit's events sent, with the token
+        pass
     (site.dir / "hub.token").write_text("revoked-" + site.site.token + "\n")
 
     worker = site.worker(tasks=[hub_uploads.Uploader()])
