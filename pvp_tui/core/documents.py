@@ -236,9 +236,10 @@ class DocumentLog:
         """Queue the document's bytes (fetched from the kiosk) for the agent: its
         `document_sent` event and the upload's row and bytes in one transaction; the sync
         worker sends them. Refused without consent (read again in the transaction), without
-        a hub, for a closed visit, when this content was already sent, or once refused or
-        erased (a new scan, or the pages changed, is sent instead). `sha256`: the bytes'
-        own, when the fetch computed it (hashed here otherwise)."""
+        a hub, for a closed visit, when these bytes are no longer the document's (its pages
+        changed while they were fetched), when this content was already sent, or once
+        refused or erased (a new scan, or the pages changed, is sent instead). `sha256`:
+        the bytes' own, when the fetch computed it (hashed here otherwise)."""
         require_hub(self.desk)
         site = self.desk.config.site.id
         digest = sha256 or hashlib.sha256(data).hexdigest()
@@ -251,6 +252,14 @@ class DocumentLog:
             if latest is None or latest.purged:
                 raise PvpError("document_not_found", _("This document is no longer here."))
             require_consent(latest)
+            if latest.sha256 and latest.sha256 != digest:
+                # The pages changed (deleted, rotated) while these bytes were fetched: the
+                # edit's `updated` had nothing queued to take back, so these old pages
+                # must not be queued now either.
+                raise PvpError(
+                    "document_changed",
+                    _("The document changed while it was being sent: press F9 again."),
+                )
             state = hub_uploads.state_of(db, trace.id, digest)
             if state in hub_uploads.UNDERWAY:
                 raise PvpError(

@@ -166,29 +166,35 @@ def test_a_site_without_a_hub_sends_nothing_to_the_agent(tmp_path: Path) -> None
     assert desk.store.query("SELECT count(*) AS n FROM hub_uploads")[0]["n"] == 0
 
 
+def _hub_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A site with a hub (never reached: these tests only queue)."""
+    (tmp_path / "hub.token").write_text("x\n")
+    text = SITE.format(url="ws://127.0.0.1:9/v1", token=tmp_path / "hub.token")
+    text += f'\n[hub]\nurl = "http://127.0.0.1:9"\ntoken_file = "{tmp_path / "hub.token"}"\n'
+    return parse_config(text, "<t>")
+
+
 def test_a_no_show_visit_s_scan_is_not_queued_for_the_agent_nor_fetched(
     tmp_path: Path,
 ) -> None:
     """F9 on a visit that is not open (here a no-show): refused in words, in French, before
     the PDF is fetched from the kiosk and again in the queuing transaction; nothing queued.
     Back in the queue, the visit is open again and the scan goes."""
-    (tmp_path / "hub.token").write_text("x\n")
-    text = SITE.format(url="ws://127.0.0.1:9/v1", token=tmp_path / "hub.token")
-    text += f'\n[hub]\nurl = "http://127.0.0.1:9"\ntoken_file = "{tmp_path / "hub.token"}"\n'
-    desk = make_desk(tmp_path / "pvp.db", parse_config(text, "<t>"))
+    desk = make_desk(tmp_path / "pvp.db", _hub_config(tmp_path))
     visit_id = visitor_at_kiosk(desk)
     log = DocumentLog(desk)
-    doc = log.updated(log.captured(visit_id, "kiosk-1", DOC, "payslip"), consent=True)
+    data = b"%PDF-1.4 pages"
+    scan = {**DOC, "sha256": hashlib.sha256(data).hexdigest()}
+    doc = log.updated(log.captured(visit_id, "kiosk-1", scan, "payslip"), consent=True)
     desk.back_to_waiting(visit_id)
     desk.call(visit_id)
     desk.no_show(visit_id)
 
-    class Kiosk:  # the bridge's edge: what F9 would fetch
+    class Kiosk:  # the bridge's edge: what F9 would fetch (the scan's own bytes)
         fetched = 0
 
         async def fetch_document(self, doc_id: str) -> Fetched:
             Kiosk.fetched += 1
-            data = b"%PDF-1.4 pages"
             return Fetched(data, hashlib.sha256(data).hexdigest())
 
     with pytest.raises(PvpError) as err:
@@ -205,6 +211,47 @@ def test_a_no_show_visit_s_scan_is_not_queued_for_the_agent_nor_fetched(
 
     desk.back_to_waiting(visit_id)
     assert asyncio.run(queue_for_agent(log, Kiosk(), doc)).state == "waiting"
+
+
+def test_pages_changed_while_f9_fetched_them_are_not_queued_and_f9_again_sends_the_new(
+    tmp_path: Path,
+) -> None:
+    """F9 fetches the scan's bytes (A) from the kiosk while staff delete or rotate a page
+    (the page edit commits B first: nothing queued yet for it to take back). The old pages
+    must not be queued: refused in words, nothing spooled; F9 again sends the new pages."""
+    desk = make_desk(tmp_path / "pvp.db", _hub_config(tmp_path))
+    visit_id = visitor_at_kiosk(desk)
+    log = DocumentLog(desk)
+    old, new = b"%PDF-1.4 three pages", b"%PDF-1.4 two pages"
+    scan = {**DOC, "sha256": hashlib.sha256(old).hexdigest()}
+    doc = log.updated(log.captured(visit_id, "kiosk-1", scan, "payslip"), consent=True)
+
+    class Kiosk:  # the bridge's edge: the page edit lands while the old bytes travel
+        edited = False
+
+        async def fetch_document(self, doc_id: str) -> Fetched:
+            current = log.get(visit_id, doc_id)
+            assert current is not None
+            if not Kiosk.edited:
+                Kiosk.edited = True
+                log.updated(current, pages=2, sha256=hashlib.sha256(new).hexdigest())
+                return Fetched(old, hashlib.sha256(old).hexdigest())
+            return Fetched(new, hashlib.sha256(new).hexdigest())
+
+    with pytest.raises(PvpError) as err:
+        asyncio.run(queue_for_agent(log, Kiosk(), doc))
+    assert err.value.code == "document_changed"
+    assert "F9" in str(err.value) and "changé" in str(err.value)  # in French by default
+    assert desk.store.query("SELECT count(*) AS n FROM hub_uploads")[0]["n"] == 0
+    assert not log.documents(visit_id)[0].sent
+    with pytest.raises(PvpError) as err:  # the old bytes, straight: refused the same
+        log.send_to_agent(doc, old)
+    assert err.value.code == "document_changed"
+    assert desk.store.query("SELECT count(*) AS n FROM hub_uploads")[0]["n"] == 0
+
+    upload = asyncio.run(queue_for_agent(log, Kiosk(), doc))  # F9 again: the new pages
+    assert (upload.state, upload.sha256) == ("waiting", hashlib.sha256(new).hexdigest())
+    assert log.documents(visit_id)[0].sent
 
 
 def test_pending_purges_are_documents_of_closed_visits(tmp_path: Path) -> None:
