@@ -120,6 +120,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         tune_gc()
         tasks = [
             asyncio.create_task(_purge_loop(engine, app.state.documents)),
+            asyncio.create_task(_idle_uploads_loop(app.state.documents)),
             asyncio.create_task(_last_seen_loop(engine, limits.last_seen_seconds)),
             asyncio.create_task(_rdv_sp_loop(engine)),
         ]
@@ -617,6 +618,14 @@ async def _purge_loop(engine: Engine, papers: documents.Documents) -> None:
         except Exception:
             log.exception("purge failed; trying again later")
         await asyncio.sleep(PURGE_EVERY_S)
+
+
+async def _idle_uploads_loop(papers: documents.Documents) -> None:
+    """Uploads this process was hashing, idle past their time, are forgotten even when no
+    chunk comes (a quiet hub): checked twice within that time."""
+    while True:
+        await asyncio.sleep(papers.idle_upload_seconds / 2)
+        papers.forget_idle_uploads()
 
 
 async def _last_seen_loop(engine: Engine, every: float) -> None:

@@ -21,7 +21,8 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, select, update
 
 from pvp_common.document_ids import PURGED_BY_STAFF, site_document_id
 from pvp_tui.core import events as event_types
@@ -127,10 +128,10 @@ def _nonce(sealed: bytes) -> bytes:
 @dataclass
 class Running:
     """An upload as this process took it, chunk after chunk from byte 0: the sha256 so
-    far, the bytes (for the PDF check), and the nonce of each chunk it stored."""
+    far and the nonce of each chunk it stored. No byte of the document: the PDF check
+    reads the sealed chunks back and opens them."""
 
     sha: Any
-    parts: list[bytes]
     nonces: list[tuple[int, bytes]]  # (first byte, nonce), in order
     end: int  # where the next chunk must start to follow on
     touched: float  # monotonic() at the last chunk
@@ -138,30 +139,36 @@ class Running:
 
 class Uploads:
     """The running hash of uploads whose chunks come to this process in order, so the
-    last chunk's check needs neither reading back nor opening them, nor hashing the whole
-    again. Only a shortcut: the chunks stored are the truth. A chunk that does not follow
-    the one before (it came to another hub process, a restart, a retry) forgets the
-    upload, and `_complete` reads the chunks back; it also compares the nonces of the
-    chunks stored with those kept here. Bounded: at most `max_bytes` kept, and an upload
-    without a chunk for `max_idle` seconds is forgotten (its bytes leave memory)."""
+    last chunk's check need not hash the whole again. Only a shortcut: the chunks stored
+    are the truth. A chunk that does not follow the one before (it came to another hub
+    process, a restart, a retry) forgets the upload, and `_complete` hashes the chunks it
+    reads back; it also compares the nonces of the chunks stored with those kept here.
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_idle: float = 120.0) -> None:
-        self.max_bytes = max_bytes
+    It keeps no byte of a document (a hash state and nonces), and not for long: an upload
+    is forgotten when its chunks are dropped (`_drop`: consent withdrawn, pages changed,
+    purge), when it has had no chunk for `max_idle` seconds (at the next chunk or `take`
+    of any upload, and from the hub's timer: `trim`), and beyond `max_uploads` the oldest
+    go first."""
+
+    def __init__(self, max_uploads: int = 1024, max_idle: float = 120.0) -> None:
+        self.max_uploads = max_uploads
         self.max_idle = max_idle
         self._running: dict[uuid.UUID, Running] = {}
         self._lock = threading.Lock()
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     def add(self, document_id: uuid.UUID, start: int, data: bytes, nonce: bytes) -> None:
-        """A chunk stored (committed) by this process."""
+        """A chunk stored (committed) by this process: `data` goes into the hash, not
+        kept."""
         now = monotonic()
         with self._lock:
             running = self._running.pop(document_id, None)
             if start == 0:
-                running = Running(hashlib.sha256(), [], [], 0, now)
+                running = Running(hashlib.sha256(), [], 0, now)
             if running is None or running.end != start:
                 return  # not from the start, or after a chunk taken elsewhere: forgotten
             running.sha.update(data)
-            running.parts.append(data)
             running.nonces.append((start, nonce))
             running.end, running.touched = start + len(data), now
             self._running[document_id] = running  # the newest last
@@ -169,15 +176,40 @@ class Uploads:
 
     def take(self, document_id: uuid.UUID) -> Running | None:
         with self._lock:
+            self._trim(monotonic())
             return self._running.pop(document_id, None)
 
+    def forget(self, ids: Iterable[uuid.UUID]) -> None:
+        with self._lock:
+            for document_id in ids:
+                self._running.pop(document_id, None)
+
+    def trim(self) -> None:
+        """Forget the uploads idle for `max_idle` seconds (the hub's timer calls this)."""
+        with self._lock:
+            self._trim(monotonic())
+
+    def __len__(self) -> int:
+        return len(self._running)
+
     def _trim(self, now: float) -> None:
-        kept = sum(running.end for running in self._running.values())
         for document_id, running in list(self._running.items()):  # the oldest first
-            if kept <= self.max_bytes and now - running.touched <= self.max_idle:
+            if len(self._running) <= self.max_uploads and now - running.touched <= self.max_idle:
                 break
             del self._running[document_id]
-            kept -= running.end
+
+
+# Every `Uploads` of this process (one per `Documents`): a document's chunks dropped on any
+# connection of this process are forgotten by all (`_drop`).
+_LIVE: weakref.WeakSet[Uploads] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def _forget(ids: list[uuid.UUID]) -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for uploads in live:
+        uploads.forget(ids)
 
 
 # ---------------------------------------------------------------------- content checks
@@ -323,6 +355,14 @@ class Documents:
         self._sealer = Sealer(load_key(settings.key_file)) if settings.key_file else None
         self._uploads = Uploads()
 
+    def forget_idle_uploads(self) -> None:
+        """The hub's timer: running hashes idle for their `max_idle` go (`Uploads.trim`)."""
+        self._uploads.trim()
+
+    @property
+    def idle_upload_seconds(self) -> float:
+        return self._uploads.max_idle
+
     def require_key(self) -> None:
         """Refuse at once (503, saying what to set) when the hub takes no document."""
         _ = self.sealer
@@ -458,30 +498,22 @@ class Documents:
         kept sealed in its chunks (or, with its active content stripped, in one piece;
         or refused, its chunks dropped).
 
-        The sha256 and the bytes for the PDF check come from this process's running hash
-        (`Uploads`) when every chunk stored is one it took, in order; else (chunks that
-        came to another hub process, or a restart) the chunks are read back, opened and
-        hashed."""
+        The chunks are read back and opened (their tags checked) for the PDF check. The
+        sha256 comes from this process's running hash (`Uploads`) when every chunk stored
+        is one it took, in order (the nonces stored are those it sealed); else (chunks
+        that came to another hub process, or a restart) the bytes opened are hashed."""
         sealer = self.sealer
         running = self._uploads.take(document_id)
         with read_transaction(self.engine) as conn:
             row = _site_document(conn, site, document_id, TO_AGENT)
-            if running is not None:
-                stored = conn.execute(
-                    select(document_chunks.c.start_byte, func.substr(document_chunks.c.data, 2, 12))
-                    .where(document_chunks.c.document_id == document_id)
-                    .order_by(document_chunks.c.start_byte)
-                ).all()
-                if [(start, bytes(nonce)) for start, nonce in stored] != running.nonces:
-                    running = None  # not the chunks this process hashed: read them back
-            parts: list[tuple[int, bytes]] = []
-            if running is None:
-                parts = _sealed_chunks(conn, document_id)
-        if running is not None:
-            whole, digest = b"".join(running.parts), running.sha.hexdigest()
-        else:
-            whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
-            digest = hashlib.sha256(whole).hexdigest()
+            parts = _sealed_chunks(conn, document_id)
+        if running is not None and [(start, _nonce(blob)) for start, blob in parts] != (
+            running.nonces
+        ):
+            running = None  # not the chunks this process hashed: hash what is stored
+        whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
+        del parts
+        digest = (running.sha if running is not None else hashlib.sha256(whole)).hexdigest()
         problem: HubError | None = None
         checked: CheckedPdf | None = None
         sealed = b""
@@ -909,8 +941,11 @@ def _site_zone(conn: Connection, site_id: uuid.UUID) -> str:
 
 
 def _drop(conn: Connection, ids: list[uuid.UUID], now: datetime, reason: str) -> None:
+    """The documents' bytes deleted (their chunks and content), the trace kept; this
+    process's running hashes of them forgotten."""
     if not ids:
         return
+    _forget(ids)
     conn.execute(document_chunks.delete().where(document_chunks.c.document_id.in_(ids)))
     conn.execute(
         update(documents)

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -212,13 +213,31 @@ def opened_chunks(service: documents.Documents) -> list[int]:
     return count
 
 
+def hashed_whole(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the documents hashed whole (read back) in this process from now on: a
+    `hashlib.sha256(data)` in pvp_hub.documents (a running hash starts empty)."""
+    count: list[int] = []
+    real = hashlib.sha256
+
+    class Spy:
+        @staticmethod
+        def sha256(*data: bytes) -> Any:
+            if data:
+                count.append(1)
+            return real(*data)
+
+    monkeypatch.setattr(documents, "hashlib", Spy)
+    return count
+
+
 def test_the_last_chunk_is_checked_from_the_running_hash_or_from_the_chunks_stored(
-    doc_hub: Hub, world: Region, client: httpx.Client
+    doc_hub: Hub, world: Region, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = world.site()
     visit_id = visit(client, site, "caf", "C-013")
     one, two = two_processes(doc_hub)
     opened_by_one = opened_chunks(one)
+    hashed = hashed_whole(monkeypatch)
     data = make_pdf(pages=3)
     cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
     parts = list(itertools.pairwise(cuts))
@@ -232,19 +251,20 @@ def test_the_last_chunk_is_checked_from_the_running_hash_or_from_the_chunks_stor
         assert one.start_upload(site.token, start_body)[0] == 201
         return doc
 
-    # Every chunk to one process, in order: checked from its running hash, none read back.
+    # Every chunk to one process, in order: checked from its running hash, not hashed
+    # again (the chunks are opened for the PDF check: the process kept none of their bytes).
     doc = announce()
     for begin, end in parts:
         state = one.put_chunk(site.token, doc, begin, data[begin:end])
     assert state["state"] == "ready" and state["pages"] == 3
-    assert opened_by_one == []
+    assert (len(opened_by_one), hashed) == (3, [])
 
-    # The middle chunk to another process: the last one's process read them all back.
+    # The middle chunk to another process: the last one's process hashed them read back.
     doc = announce()
     for (begin, end), service in zip(parts, (one, two, one), strict=True):
         state = service.put_chunk(site.token, doc, begin, data[begin:end])
     assert state["state"] == "ready"
-    assert len(opened_by_one) == 3
+    assert (len(opened_by_one), hashed) == (6, [1])
     login = agent(world, "caf", [site.slug])
     with signed_in(doc_hub.url, login) as browser:
         assert browser.get(f"/agent/documents/{doc}").content == data
@@ -270,6 +290,71 @@ def test_the_last_chunk_is_checked_from_the_running_hash_or_from_the_chunks_stor
     for begin, end in parts:
         state = two.put_chunk(site.token, doc, begin, data[begin:end])
     assert state["state"] == "ready"
+
+
+def held_bytes(obj: Any) -> bytes:
+    """The bytes an object holds, in its fields, lists and tuples."""
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return bytes(obj)
+    if isinstance(obj, list | tuple):
+        return b"".join(held_bytes(item) for item in obj)
+    if hasattr(obj, "__dict__"):
+        return b"".join(held_bytes(value) for value in vars(obj).values())
+    return b""
+
+
+def test_a_running_upload_holds_no_byte_and_goes_with_its_document_or_when_idle(
+    doc_hub: Hub, world: Region, client: httpx.Client
+) -> None:
+    """A hub process hashing an upload (documents.Uploads) keeps no byte of it, and
+    forgets it when the document's bytes are dropped (by any service of the process:
+    consent withdrawn, the purge) or when no chunk came for `max_idle` seconds, even on a
+    hub that gets no other chunk (its timer)."""
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-014")
+    one, two = two_processes(doc_hub)
+    data = make_pdf(pages=3)
+    half = len(data) // 2
+
+    def first_half() -> uuid.UUID:
+        doc = uuid.uuid4()
+        body = {
+            "id": doc, "visit_id": visit_id, "type": "id_card", "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "consent": True,
+        }  # fmt: skip
+        assert one.start_upload(site.token, body)[0] == 201
+        one.put_chunk(site.token, doc, 0, data[:half])
+        return doc
+
+    doc = first_half()
+    running = one._uploads._running[doc]
+    held = held_bytes(running)  # a hash state and the nonces of its chunks, no page
+    assert MARKER.encode() not in held and len(held) == 12 * len(running.nonces)
+
+    # Consent withdrawn (through the other service of this process): forgotten at once.
+    two.erase_visit(site.token, visit_id, "consent_withdrawn")
+    assert len(one._uploads) == 0
+
+    # The purge of documents past their time.
+    visit_id = visit(client, site, "caf", "C-015")
+    doc = first_half()
+    assert doc in one._uploads._running
+    documents.purge(doc_hub.engine, clock=lambda: datetime.now(UTC) + timedelta(days=8))
+    assert len(one._uploads) == 0
+
+    # Idle: gone at the timer's next turn, with no other chunk to any upload.
+    visit_id = visit(client, site, "caf", "C-016")
+    doc = first_half()
+    one._uploads.max_idle = 0.05
+    one.forget_idle_uploads()
+    assert doc in one._uploads._running  # not idle yet
+    time.sleep(0.1)
+    one.forget_idle_uploads()
+    assert len(one._uploads) == 0
+    # ...or at the next `take` of another upload.
+    doc = first_half()
+    time.sleep(0.1)
+    assert one._uploads.take(uuid.uuid4()) is None and len(one._uploads) == 0
 
 
 def test_refusals_name_the_problem(doc_hub: Hub, world: Region, client: httpx.Client) -> None:
