@@ -131,14 +131,20 @@ async def view_document(
     wanted = _uuid(document_id)
     found = None
     if wanted is not None:
-        found = await run_in_threadpool(_service(request).open_for_agent, session.person.id, wanted)
+        try:
+            found = await run_in_threadpool(
+                _service(request).open_for_agent, session.person.id, wanted
+            )
+        except documents.DocumentUnreadable:
+            return error_page(request, 500, _unreadable_words(request))
     if found is None:
         return error_page(request, 404)
     trace = found.trace
     disposition = "attachment" if request.query_params.get("telecharger") else "inline"
     name = f"{trace.doc_type}-{trace.id.hex[:8]}.pdf"  # no visitor's name, ever
     # Streamed: each sealed piece opened as it goes (a document in chunks is never
-    # joined in the hub's memory).
+    # joined in the hub's memory); every tag was checked before, and a piece failing
+    # still cuts the connection (open_for_agent).
     return StreamingResponse(
         found.parts,
         media_type="application/pdf",
@@ -215,6 +221,14 @@ async def _read_form(request: Request) -> FormData:
         request.headers, request.stream(), max_files=1, max_fields=10, max_part_size=FORM_EXTRA
     )
     return await parser.parse()
+
+
+def _unreadable_words(request: Request) -> str:
+    with i18n.using_language(language_of(request)):
+        return i18n.gettext(
+            "This document cannot be opened: the hub's copy is damaged or its key changed. "
+            "Ask the site to scan it again; the hub's administrator finds the cause in its log."
+        )
 
 
 def _refusal_words(request: Request, refusal: HubError) -> str:

@@ -538,6 +538,116 @@ def test_the_agent_views_a_scanned_document_and_the_site_sees_opened(
     assert again["opened_at"] == first  # the first view is the receipt
 
 
+# Started by a second hub process's interpreter (PYTHONPATH): its sealer opens each
+# piece once (the check of every tag before an answer), then fails on the piece that
+# starts at PVP_TEST_CUT_AT as it is sent: a failure after the answer began.
+CUT_SEALER = """
+import os
+
+from cryptography.exceptions import InvalidTag
+
+from pvp_hub import documents
+
+CUT = int(os.environ["PVP_TEST_CUT_AT"])
+SEEN = set()
+REAL = documents.Sealer.open
+
+
+def open_once(self, document_id, blob, start=None):
+    if start == CUT:
+        if document_id in SEEN:
+            raise InvalidTag()
+        SEEN.add(document_id)
+    return REAL(self, document_id, blob, start)
+
+
+documents.Sealer.open = open_once
+"""
+
+
+def test_a_document_that_does_not_open_is_the_error_page_with_no_receipt_or_a_cut_download(
+    doc_hub: Hub, world: Region, client: httpx.Client, workdir: Path
+) -> None:
+    """A piece whose tag fails (a damaged chunk, the hub's key changed) is found before
+    "opened" is recorded and before the answer: the agent gets the error page, in words,
+    and the site no receipt. A piece failing once the answer began cuts the connection:
+    the browser sees a failed download, never a short one that ends cleanly."""
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-017")
+    data = make_pdf(pages=3)
+    cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+    doc = start(client, site, visit_id, data).json()["id"]
+    for begin, end in itertools.pairwise(cuts):
+        state = put(client, site, doc, begin, data[begin:end]).json()
+    assert state["state"] == "ready"
+    login = agent(world, "caf", [site.slug])
+
+    def opened_at() -> object:
+        return client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()["opened_at"]
+
+    def refused(url: str) -> None:
+        with signed_in(url, login) as browser:
+            shown = browser.get(f"/agent/documents/{doc}")
+        assert shown.status_code == 500, shown.status_code
+        assert shown.headers["content-type"].startswith("text/html")
+        assert "ne peut pas être ouvert" in shown.text and MARKER not in shown.text
+        assert opened_at() is None
+
+    # The last chunk damaged in the database: the first two would open.
+    where = (document_chunks.c.document_id == uuid.UUID(doc)) & (
+        document_chunks.c.start_byte == cuts[2]
+    )
+    with doc_hub.engine.begin() as conn:
+        blob = bytes(conn.execute(select(document_chunks.c.data).where(where)).scalar_one())
+        damaged = blob[:-1] + bytes([blob[-1] ^ 1])
+        conn.execute(document_chunks.update().where(where).values(data=damaged))
+    refused(doc_hub.url)
+    with doc_hub.engine.begin() as conn:
+        conn.execute(document_chunks.update().where(where).values(data=blob))
+
+    # The hub restarted with another key.
+    other_key = workdir / f"other-{uuid.uuid4().hex[:8]}.key"
+    other_key.write_text(base64.b64encode(os.urandom(32)).decode())
+    doc_hub.process.stop()
+    try:
+        doc_hub.process.start(env={**doc_hub.env, "PVP_HUB_DOCUMENTS_KEY_FILE": str(other_key)})  # type: ignore[attr-defined]
+        refused(doc_hub.url)
+    finally:
+        doc_hub.process.stop()
+        doc_hub.process.start(env=doc_hub.env)  # type: ignore[attr-defined]
+    assert "does not open" in doc_hub.process.log.read_text()
+
+    # A piece failing as it is sent: the connection is cut, short of Content-Length.
+    hooks = workdir / f"cut-{uuid.uuid4().hex[:8]}"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(CUT_SEALER)
+    second = HubProcess(doc_hub.process.db_url, workdir)
+    second.start(
+        env={**doc_hub.env, "PYTHONPATH": str(hooks), "PVP_TEST_CUT_AT": str(cuts[2])}  # type: ignore[attr-defined]
+    )
+    try:
+        with (
+            signed_in(second.url, login) as browser,
+            browser.stream("GET", f"/agent/documents/{doc}") as shown,
+        ):
+            assert shown.status_code == 200
+            assert shown.headers["content-length"] == str(len(data))
+            got = bytearray()
+            with pytest.raises(httpx.RemoteProtocolError):
+                for piece in shown.iter_bytes():
+                    got += piece
+        assert len(got) < len(data)
+    finally:
+        second.stop()
+    assert "the download is cut" in second.log.read_text()
+
+    # With the right key and whole chunks: shown, and "opened" recorded.
+    with signed_in(doc_hub.url, login) as browser:
+        shown = browser.get(f"/agent/documents/{doc}")
+    assert shown.status_code == 200 and shown.content == data
+    assert opened_at() is not None
+
+
 def upload_form(
     browser: httpx.Client, visit_id: uuid.UUID, data: bytes, csrf: str | None, **headers: str
 ) -> httpx.Response:
