@@ -245,7 +245,10 @@ def check_pdf(data: bytes, max_pages: int) -> CheckedPdf:
     Active content is stripped, not refused: forms agents send (Cerfa) often carry
     JavaScript for their fields, which printing and reading never need. A damaged PDF
     may open and still break anywhere after (pages, names or keys that are not UTF-8,
-    a save): whatever the parser raises, in any step, is that refusal, never a 500."""
+    a save): what the parser raises on a bad file (`_file_errors`), in any step, is that
+    refusal, never a 500. Anything else (MemoryError, RecursionError, a bug of ours) is
+    the hub's trouble, not the file's: it propagates (a 5xx, which the site retries)
+    instead of a refusal that drops the chunks and makes staff scan the paper again."""
     import pikepdf
 
     if not data.lstrip(b"\x00\t\n\r ")[:5] == b"%PDF-":
@@ -256,11 +259,29 @@ def check_pdf(data: bytes, max_pages: int) -> CheckedPdf:
         raise
     except pikepdf.PasswordError:
         raise refused("this PDF is protected by a password: send it without one") from None
-    except Exception:  # the parser's error, whatever its kind: the file is at fault
+    except _file_errors() as exc:
+        if not _file_at_fault(exc):
+            raise
         raise refused(
             "this is not a valid PDF: it cannot be read (damaged or incomplete); "
             "export or scan it again"
         ) from None
+
+
+def _file_errors() -> tuple[type[Exception], ...]:
+    """What reading a damaged file raises: the parser's own errors (qpdf's, a stream
+    that does not decode...) and the shapes its objects take on bad input, found by
+    fuzzing (a name or key not in UTF-8, a key missing, an object of another kind)."""
+    import pikepdf
+
+    return (pikepdf.PikepdfError, UnicodeDecodeError, KeyError, TypeError, ValueError)
+
+
+def _file_at_fault(exc: BaseException) -> bool:
+    """A `_file_errors` that is not the hub's own trouble (pikepdf missing a module)."""
+    import pikepdf
+
+    return not isinstance(exc, pikepdf.DependencyError)
 
 
 def _checked(data: bytes, max_pages: int) -> CheckedPdf:
@@ -268,8 +289,8 @@ def _checked(data: bytes, max_pages: int) -> CheckedPdf:
 
     try:
         pdf = pikepdf.open(io.BytesIO(data))
-    except (pikepdf.PdfError, ValueError, RuntimeError) as exc:
-        if isinstance(exc, pikepdf.PasswordError):
+    except _file_errors() as exc:
+        if isinstance(exc, pikepdf.PasswordError) or not _file_at_fault(exc):
             raise
         raise refused(f"this is not a valid PDF (damaged or incomplete): {exc}"[:300]) from None
     with pdf:

@@ -472,6 +472,56 @@ def test_mutated_pdfs_are_read_or_refused_never_an_unexpected_error() -> None:
     assert outcomes.get("read") and outcomes.get("refused")  # both kinds were met
 
 
+@pytest.mark.parametrize("trouble", ["memory", "recursion", "bug", "file"])
+def test_the_hub_s_own_trouble_in_the_pdf_check_is_a_retry_not_a_refusal(
+    doc_hub: Hub,
+    world: Region,
+    client: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    trouble: str,
+) -> None:
+    """The check failing for the hub's own reasons (out of memory, too deep, a bug of
+    ours) is not the file's fault: it propagates (a 5xx the site retries), the chunks
+    stay, and the retry of the last chunk completes the document. The shapes a damaged
+    file gives (a TypeError in the parser's objects) are still the 422 refusal."""
+    raised = {
+        "memory": MemoryError(),
+        "recursion": RecursionError("maximum recursion depth exceeded"),
+        "bug": AttributeError("'NoneType' object has no attribute 'pages'"),
+        "file": TypeError("object of type 'pikepdf.Object' has no len()"),
+    }[trouble]
+    site = world.site()
+    visit_id = visit(client, site, "caf", "C-018")
+    service, _ = two_processes(doc_hub)
+    data = make_pdf(pages=2)
+    doc = uuid.uuid4()
+    body = {
+        "id": doc, "visit_id": visit_id, "type": "id_card", "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(), "consent": True,
+    }  # fmt: skip
+    assert service.start_upload(site.token, body)[0] == 201
+    real = documents._checked
+
+    def failing(data: bytes, max_pages: int) -> documents.CheckedPdf:
+        raise raised
+
+    monkeypatch.setattr(documents, "_checked", failing)
+    if trouble == "file":
+        with pytest.raises(HubError) as refusal:
+            service.put_chunk(site.token, doc, 0, data)
+        assert (refusal.value.status, refusal.value.code) == (422, "not_a_valid_pdf")
+        state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+        assert (state["state"], state["deleted_reason"]) == ("deleted", "refused")
+        return
+    with pytest.raises(type(raised)):
+        service.put_chunk(site.token, doc, 0, data)
+    state = client.get(f"/api/v1/site/documents/{doc}", headers=site.auth).json()
+    assert (state["state"], state["received_bytes"]) == ("uploading", len(data))
+    monkeypatch.setattr(documents, "_checked", real)
+    state = service.put_chunk(site.token, doc, 0, data)  # the site's retry
+    assert (state["state"], state["pages"]) == ("ready", 2)
+
+
 def test_a_javascript_pdf_is_kept_without_its_scripts(
     doc_hub: Hub, world: Region, client: httpx.Client
 ) -> None:
