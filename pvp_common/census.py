@@ -12,14 +12,16 @@ signal (two passes over the collector's objects, no tracemalloc).
 To find what holds the memory: with `PVP_TRACEMALLOC` set to a directory, `start_tracing()`
 (called by the bridge at start) turns tracemalloc on (`PVP_TRACEMALLOC_FRAMES` frames a
 trace, 10 by default) and each census also writes a snapshot there
-(`snapshot-NNN.pickle`, read with `tracemalloc.Snapshot.load` and `compare_to`). Off by
-default: tracing costs memory and time."""
+(`snapshot-PID-NNN.pickle`, read with `tracemalloc.Snapshot.load` and `compare_to`). Off
+by default: tracing costs memory and time. A bad setting is a warning, never a process
+that does not start."""
 
 from __future__ import annotations
 
 import ctypes
 import gc
 import itertools
+import logging
 import os
 import sys
 import tracemalloc
@@ -29,25 +31,56 @@ from .memory import arenas
 
 MIB = 1024 * 1024
 TRACE_ENV = "PVP_TRACEMALLOC"
+FRAMES = 10  # a trace's frames unless PVP_TRACEMALLOC_FRAMES says otherwise
+MAX_FRAMES = 65535  # tracemalloc's own bound
+log = logging.getLogger("pvp_common.census")
 _snapshots = itertools.count(1)
 
 
 def start_tracing() -> bool:
-    """Turn tracemalloc on when `PVP_TRACEMALLOC` names a directory; True when on."""
+    """Turn tracemalloc on when `PVP_TRACEMALLOC` names a directory; True when on.
+
+    A diagnostic never stops the process it is for: a frame count that is not a whole
+    number from 1 to 65535 is a warning and 10 frames; a directory that cannot be made
+    is a warning and no tracing."""
     where = os.environ.get(TRACE_ENV)
     if not where:
         return False
-    os.makedirs(where, exist_ok=True)
+    try:
+        os.makedirs(where, exist_ok=True)
+    except OSError as exc:
+        log.warning("%s: cannot make %s (%s): tracemalloc stays off", TRACE_ENV, where, exc)
+        return False
     if not tracemalloc.is_tracing():
-        tracemalloc.start(int(os.environ.get(f"{TRACE_ENV}_FRAMES", "10")))
+        tracemalloc.start(_frames())
     return True
 
 
+def _frames() -> int:
+    name = f"{TRACE_ENV}_FRAMES"
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return FRAMES
+    try:
+        frames = int(text)
+    except ValueError:
+        frames = 0
+    if not 1 <= frames <= MAX_FRAMES:
+        log.warning(
+            "%s=%r is not a number of frames from 1 to %d: %d frames a trace",
+            name, text, MAX_FRAMES, FRAMES,
+        )  # fmt: skip
+        return FRAMES
+    return frames
+
+
 def _snapshot() -> str | None:
+    """A snapshot in the directory, named with this process's id (a restarted process
+    counts from 1 again: the run before keeps its own)."""
     where = os.environ.get(TRACE_ENV)
     if not where or not tracemalloc.is_tracing():
         return None
-    path = os.path.join(where, f"snapshot-{next(_snapshots):03d}.pickle")
+    path = os.path.join(where, f"snapshot-{os.getpid()}-{next(_snapshots):03d}.pickle")
     tracemalloc.take_snapshot().dump(path)
     return path
 
