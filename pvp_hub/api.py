@@ -621,8 +621,8 @@ async def _purge_loop(engine: Engine, papers: documents.Documents) -> None:
 
 
 async def _idle_uploads_loop(papers: documents.Documents) -> None:
-    """Uploads this process was hashing, idle past their time, are forgotten even when no
-    chunk comes (a quiet hub): checked twice within that time."""
+    """Uploads this process was taking (their plain chunks held), idle past their time,
+    are forgotten even when no chunk comes (a quiet hub): checked twice within that time."""
     while True:
         await asyncio.sleep(papers.idle_upload_seconds / 2)
         papers.forget_idle_uploads()

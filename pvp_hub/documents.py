@@ -31,7 +31,7 @@ from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from pvp_common.document_ids import PURGED_BY_STAFF, site_document_id
 from pvp_tui.core import events as event_types
@@ -130,29 +130,45 @@ def _nonce(sealed: bytes) -> bytes:
 @dataclass
 class Running:
     """An upload as this process took it, chunk after chunk from byte 0: the sha256 so
-    far and the nonce of each chunk it stored. No byte of the document: the PDF check
-    reads the sealed chunks back and opens them."""
+    far, its plain chunks (for the PDF check) and the nonce of each chunk it stored."""
 
     sha: Any
+    parts: list[bytes]  # the plain chunks, in order
     nonces: list[tuple[int, bytes]]  # (first byte, nonce), in order
-    end: int  # where the next chunk must start to follow on
+    end: int  # where the next chunk must start to follow on; also the bytes held
     touched: float  # monotonic() at the last chunk
 
 
 class Uploads:
-    """The running hash of uploads whose chunks come to this process in order, so the
-    last chunk's check need not hash the whole again. Only a shortcut: the chunks stored
-    are the truth. A chunk that does not follow the one before (it came to another hub
-    process, a restart, a retry) forgets the upload, and `_complete` hashes the chunks it
-    reads back; it also compares the nonces of the chunks stored with those kept here.
+    """The uploads whose chunks come to this process in order from byte 0: their running
+    sha256 and their plain chunks, so the last chunk's check needs neither reading the
+    chunks back, nor opening them, nor hashing the whole again. Only a shortcut: the
+    chunks stored are the truth. A chunk that does not follow the one before (it came to
+    another hub process, a restart, a retry) forgets the upload, and `_complete` reads
+    the chunks back, opens and hashes them; it also compares the nonces of the chunks
+    stored with those kept here, so a running upload never vouches for other bytes.
 
-    It keeps no byte of a document (a hash state and nonces), and not for long: an upload
-    is forgotten when its chunks are dropped (`_drop`: consent withdrawn, pages changed,
-    purge), when it has had no chunk for `max_idle` seconds (at the next chunk or `take`
-    of any upload, and from the hub's timer: `trim`), and beyond `max_uploads` the oldest
-    go first."""
+    Why the plain chunks are kept: the PDF check needs the whole file in clear in memory
+    at the last chunk anyway, so holding its chunks for the seconds an upload lasts adds
+    no exposure beyond that, and it saves reading the file back and opening it (10-20 ms
+    of the last chunk of a 6 MB scan on SQLite on a shared 2-core machine, more under
+    load, on the path a visitor waits for). What bounds it, so no page stays in the heap
+    once the upload is over:
+    - `take` (the last chunk's `_complete`) removes the upload: its bytes leave here for
+      the check and go with it;
+    - `_drop` (consent withdrawn, pages changed, visit erased, purge) forgets the
+      documents in every `Uploads` of the process (`_forget`);
+    - an upload without a chunk for `max_idle` seconds is forgotten: checked at each
+      `add` and `take` of any upload, and by the hub's timer every `max_idle / 2`
+      (`trim`), so even on a quiet hub an abandoned upload (or one whose last chunk went
+      to another hub process) goes within `max_idle` (plus half of it at most);
+    - at most `max_bytes` held and `max_uploads` uploads at once: beyond, the oldest (the
+      longest without a chunk) are forgotten first, and their last chunk reads back."""
 
-    def __init__(self, max_uploads: int = 1024, max_idle: float = 120.0) -> None:
+    def __init__(
+        self, max_bytes: int = 64 * 1024 * 1024, max_uploads: int = 64, max_idle: float = 120.0
+    ) -> None:
+        self.max_bytes = max_bytes
         self.max_uploads = max_uploads
         self.max_idle = max_idle
         self._running: dict[uuid.UUID, Running] = {}
@@ -161,22 +177,23 @@ class Uploads:
             _LIVE.add(self)
 
     def add(self, document_id: uuid.UUID, start: int, data: bytes, nonce: bytes) -> None:
-        """A chunk stored (committed) by this process: `data` goes into the hash, not
-        kept."""
+        """A chunk stored (committed) by this process: hashed, and kept until `take`."""
         now = monotonic()
         with self._lock:
             running = self._running.pop(document_id, None)
             if start == 0:
-                running = Running(hashlib.sha256(), [], 0, now)
+                running = Running(hashlib.sha256(), [], [], 0, now)
             if running is None or running.end != start:
                 return  # not from the start, or after a chunk taken elsewhere: forgotten
             running.sha.update(data)
+            running.parts.append(data)
             running.nonces.append((start, nonce))
             running.end, running.touched = start + len(data), now
             self._running[document_id] = running  # the newest last
             self._trim(now)
 
     def take(self, document_id: uuid.UUID) -> Running | None:
+        """The upload, removed from here (its bytes with it)."""
         with self._lock:
             self._trim(monotonic())
             return self._running.pop(document_id, None)
@@ -191,14 +208,25 @@ class Uploads:
         with self._lock:
             self._trim(monotonic())
 
+    def held(self) -> int:
+        """The plain bytes held, all uploads together."""
+        with self._lock:
+            return sum(running.end for running in self._running.values())
+
     def __len__(self) -> int:
         return len(self._running)
 
     def _trim(self, now: float) -> None:
+        held = sum(running.end for running in self._running.values())
         for document_id, running in list(self._running.items()):  # the oldest first
-            if len(self._running) <= self.max_uploads and now - running.touched <= self.max_idle:
+            if (
+                held <= self.max_bytes
+                and len(self._running) <= self.max_uploads
+                and now - running.touched <= self.max_idle
+            ):
                 break
             del self._running[document_id]
+            held -= running.end
 
 
 # Every `Uploads` of this process (one per `Documents`): a document's chunks dropped on any
@@ -379,7 +407,8 @@ class Documents:
         self._uploads = Uploads()
 
     def forget_idle_uploads(self) -> None:
-        """The hub's timer: running hashes idle for their `max_idle` go (`Uploads.trim`)."""
+        """The hub's timer: running uploads idle for their `max_idle` go, their plain
+        chunks with them (`Uploads.trim`)."""
         self._uploads.trim()
 
     @property
@@ -510,7 +539,7 @@ class Documents:
                     .values(received_bytes=start + len(data))
                 )
                 stored = True
-        if stored:  # committed: this process's running hash follows it (or forgets it)
+        if stored:  # committed: this process's running upload follows it (or forgets it)
             self._uploads.add(document_id, start, data, _nonce(sealed))
             if start + len(data) < row.size:
                 return _state(row, received_bytes=start + len(data))
@@ -521,22 +550,27 @@ class Documents:
         kept sealed in its chunks (or, with its active content stripped, in one piece;
         or refused, its chunks dropped).
 
-        The chunks are read back and opened (their tags checked) for the PDF check. The
-        sha256 comes from this process's running hash (`Uploads`) when every chunk stored
-        is one it took, in order (the nonces stored are those it sealed); else (chunks
-        that came to another hub process, or a restart) the bytes opened are hashed."""
+        The sha256 and the bytes for the PDF check come from this process's running upload
+        (`Uploads`, taken out of it here) when every chunk stored is one it took, in order
+        (the nonces stored are those it sealed); else (chunks that came to another hub
+        process, a restart, an upload forgotten) the chunks are read back, opened (their
+        tags checked) and hashed."""
         sealer = self.sealer
         running = self._uploads.take(document_id)
+        parts: list[tuple[int, bytes]] = []
         with read_transaction(self.engine) as conn:
             row = _site_document(conn, site, document_id, TO_AGENT)
-            parts = _sealed_chunks(conn, document_id)
-        if running is not None and [(start, _nonce(blob)) for start, blob in parts] != (
-            running.nonces
-        ):
-            running = None  # not the chunks this process hashed: hash what is stored
-        whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
-        del parts
-        digest = (running.sha if running is not None else hashlib.sha256(whole)).hexdigest()
+            if running is not None and _stored_nonces(conn, document_id) != running.nonces:
+                running = None  # not the chunks this process hashed: read them back
+            if running is None:
+                parts = _sealed_chunks(conn, document_id)
+        if running is not None:
+            whole, digest = b"".join(running.parts), running.sha.hexdigest()
+            running.parts.clear()  # the whole only, from here
+        else:
+            whole = b"".join(sealer.open(document_id, blob, start) for start, blob in parts)
+            digest = hashlib.sha256(whole).hexdigest()
+        del running, parts
         problem: HubError | None = None
         checked: CheckedPdf | None = None
         sealed = b""
@@ -990,13 +1024,26 @@ def _sealed_chunks(conn: Connection, document_id: uuid.UUID) -> list[tuple[int, 
     ]
 
 
+def _stored_nonces(conn: Connection, document_id: uuid.UUID) -> list[tuple[int, bytes]]:
+    """The (first byte, nonce) of a document's chunks as stored, in order (`_nonce`, read
+    in the database: not the chunks themselves)."""
+    return [
+        (start, bytes(nonce))
+        for start, nonce in conn.execute(
+            select(document_chunks.c.start_byte, func.substr(document_chunks.c.data, 2, 12))
+            .where(document_chunks.c.document_id == document_id)
+            .order_by(document_chunks.c.start_byte)
+        )
+    ]
+
+
 def _site_zone(conn: Connection, site_id: uuid.UUID) -> str:
     return str(conn.execute(select(sites.c.timezone).where(sites.c.id == site_id)).scalar_one())
 
 
 def _drop(conn: Connection, ids: list[uuid.UUID], now: datetime, reason: str) -> None:
     """The documents' bytes deleted (their chunks and content), the trace kept; this
-    process's running hashes of them forgotten."""
+    process's running uploads of them (their plain chunks) forgotten."""
     if not ids:
         return
     _forget(ids)

@@ -251,20 +251,21 @@ def test_the_last_chunk_is_checked_from_the_running_hash_or_from_the_chunks_stor
         assert one.start_upload(site.token, start_body)[0] == 201
         return doc
 
-    # Every chunk to one process, in order: checked from its running hash, not hashed
-    # again (the chunks are opened for the PDF check: the process kept none of their bytes).
+    # Every chunk to one process, in order: checked from its running upload (the sha256
+    # so far and the plain chunks), none read back nor opened, the whole not hashed again.
     doc = announce()
     for begin, end in parts:
         state = one.put_chunk(site.token, doc, begin, data[begin:end])
     assert state["state"] == "ready" and state["pages"] == 3
-    assert (len(opened_by_one), hashed) == (3, [])
+    assert (len(opened_by_one), hashed) == (0, [])
 
-    # The middle chunk to another process: the last one's process hashed them read back.
+    # The middle chunk to another process: the last one's process read them all back,
+    # opened and hashed them.
     doc = announce()
     for (begin, end), service in zip(parts, (one, two, one), strict=True):
         state = service.put_chunk(site.token, doc, begin, data[begin:end])
     assert state["state"] == "ready"
-    assert (len(opened_by_one), hashed) == (6, [1])
+    assert (len(opened_by_one), hashed) == (3, [1])
     login = agent(world, "caf", [site.slug])
     with signed_in(doc_hub.url, login) as browser:
         assert browser.get(f"/agent/documents/{doc}").content == data
@@ -293,9 +294,11 @@ def test_the_last_chunk_is_checked_from_the_running_hash_or_from_the_chunks_stor
 
 
 def held_bytes(obj: Any) -> bytes:
-    """The bytes an object holds, in its fields, lists and tuples."""
+    """The bytes an object holds, in its fields, lists, tuples and dicts."""
     if isinstance(obj, bytes | bytearray | memoryview):
         return bytes(obj)
+    if isinstance(obj, dict):
+        return held_bytes(list(obj.values()))
     if isinstance(obj, list | tuple):
         return b"".join(held_bytes(item) for item in obj)
     if hasattr(obj, "__dict__"):
@@ -303,44 +306,57 @@ def held_bytes(obj: Any) -> bytes:
     return b""
 
 
-def test_a_running_upload_holds_no_byte_and_goes_with_its_document_or_when_idle(
+def test_a_running_upload_holds_its_chunks_only_while_it_runs(
     doc_hub: Hub, world: Region, client: httpx.Client
 ) -> None:
-    """A hub process hashing an upload (documents.Uploads) keeps no byte of it, and
-    forgets it when the document's bytes are dropped (by any service of the process:
-    consent withdrawn, the purge) or when no chunk came for `max_idle` seconds, even on a
-    hub that gets no other chunk (its timer)."""
+    """A hub process taking an upload in order (documents.Uploads) holds its plain chunks
+    while it runs, and no byte of it once its last chunk is taken (ready or refused), its
+    document's bytes dropped (by any service of the process: consent withdrawn, the
+    purge), or no chunk came for `max_idle` seconds, even on a hub that gets no other
+    chunk (its timer)."""
     site = world.site()
     visit_id = visit(client, site, "caf", "C-014")
     one, two = two_processes(doc_hub)
     data = make_pdf(pages=3)
     half = len(data) // 2
 
-    def first_half() -> uuid.UUID:
+    def first_half(sha256: str = hashlib.sha256(data).hexdigest()) -> uuid.UUID:
         doc = uuid.uuid4()
         body = {
             "id": doc, "visit_id": visit_id, "type": "id_card", "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(), "consent": True,
+            "sha256": sha256, "consent": True,
         }  # fmt: skip
         assert one.start_upload(site.token, body)[0] == 201
         one.put_chunk(site.token, doc, 0, data[:half])
         return doc
 
+    def holds_nothing() -> bool:
+        return len(one._uploads) == 0 and held_bytes(one._uploads) == b""
+
+    # While it runs: the first half in clear (the PDF check needs the whole at the end).
     doc = first_half()
-    running = one._uploads._running[doc]
-    held = held_bytes(running)  # a hash state and the nonces of its chunks, no page
-    assert MARKER.encode() not in held and len(held) == 12 * len(running.nonces)
+    assert one._uploads.held() == half and MARKER.encode() in held_bytes(one._uploads)
+    # Its last chunk takes it: ready, and nothing of it held.
+    assert one.put_chunk(site.token, doc, half, data[half:])["state"] == "ready"
+    assert holds_nothing()
+    # The same when the last chunk is refused (the sha256 announced is not the bytes').
+    doc = first_half(sha256="0" * 64)
+    with pytest.raises(HubError) as wrong:
+        one.put_chunk(site.token, doc, half, data[half:])
+    assert wrong.value.code == "sha256_mismatch" and holds_nothing()
 
     # Consent withdrawn (through the other service of this process): forgotten at once.
+    doc = first_half()
+    assert doc in one._uploads._running
     two.erase_visit(site.token, visit_id, "consent_withdrawn")
-    assert len(one._uploads) == 0
+    assert holds_nothing()
 
     # The purge of documents past their time.
     visit_id = visit(client, site, "caf", "C-015")
     doc = first_half()
     assert doc in one._uploads._running
     documents.purge(doc_hub.engine, clock=lambda: datetime.now(UTC) + timedelta(days=8))
-    assert len(one._uploads) == 0
+    assert holds_nothing()
 
     # Idle: gone at the timer's next turn, with no other chunk to any upload.
     visit_id = visit(client, site, "caf", "C-016")
@@ -350,11 +366,40 @@ def test_a_running_upload_holds_no_byte_and_goes_with_its_document_or_when_idle(
     assert doc in one._uploads._running  # not idle yet
     time.sleep(0.1)
     one.forget_idle_uploads()
-    assert len(one._uploads) == 0
+    assert holds_nothing()
     # ...or at the next `take` of another upload.
     doc = first_half()
     time.sleep(0.1)
-    assert one._uploads.take(uuid.uuid4()) is None and len(one._uploads) == 0
+    assert one._uploads.take(uuid.uuid4()) is None and holds_nothing()
+
+    # Beyond its bounds the oldest upload goes first; its last chunk reads it back.
+    one._uploads.max_idle = 120.0
+    one._uploads.max_uploads = 1
+    opened = opened_chunks(one)
+    doc, newer = first_half(), first_half()
+    assert list(one._uploads._running) == [newer]
+    assert one.put_chunk(site.token, doc, half, data[half:])["state"] == "ready"
+    assert len(opened) == 2 and list(one._uploads._running) == [newer]
+
+
+def test_the_bytes_held_for_running_uploads_are_bounded() -> None:
+    """`Uploads` holds at most `max_bytes` and `max_uploads`: the oldest go first."""
+    uploads = documents.Uploads(max_bytes=100, max_uploads=3)
+    a, b, c, d = (uuid.UUID(int=n) for n in range(4))
+    uploads.add(a, 0, bytes(40), b"n" * 12)
+    uploads.add(b, 0, bytes(40), b"n" * 12)
+    uploads.add(a, 40, bytes(10), b"n" * 12)  # a chunk more: `a` is now the newest
+    assert (list(uploads._running), uploads.held()) == ([b, a], 90)
+    uploads.add(c, 0, bytes(40), b"n" * 12)  # 130 bytes: `b`, the oldest, goes
+    assert (list(uploads._running), uploads.held()) == ([a, c], 90)
+    uploads.add(d, 0, bytes(1), b"n" * 12)
+    uploads.add(b, 0, bytes(1), b"n" * 12)  # a fourth upload: `a`, the oldest, goes
+    assert (list(uploads._running), uploads.held()) == ([c, d, b], 42)
+    # A chunk that does not follow on forgets its upload; one taken leaves with its bytes.
+    uploads.add(c, 50, bytes(1), b"n" * 12)
+    taken = uploads.take(d)
+    assert taken is not None and taken.parts == [bytes(1)]
+    assert (list(uploads._running), uploads.held()) == ([b], 1)
 
 
 def test_refusals_name_the_problem(doc_hub: Hub, world: Region, client: httpx.Client) -> None:
