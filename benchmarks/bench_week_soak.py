@@ -36,9 +36,13 @@ bridge within 20 MB of idle after each day; the WAL < 64 MB; fds, threads and as
 tasks flat from the first night on (a spread of at most 2 fds, 1 thread, 2 tasks); no
 Chromium process left after a call.
 
+To find what holds malloc memory in the bridge: `--heaptrack FILE` runs the watched bridge
+under heaptrack's preload library (same pid) and writes every allocation and free with its
+backtrace to FILE.zst (`heaptrack_print -f FILE.zst`; docs/memory.md).
+
 Usage: uv run python benchmarks/bench_week_soak.py [--days 7] [--visits 300] [--desks 3]
        [--scan-every 50] [--visio-every 25] [--visio-hold 4] [--week-minutes 40] [--cli]
-       [--speed X]
+       [--speed X] [--heaptrack FILE]
 """
 
 from __future__ import annotations
@@ -452,6 +456,24 @@ def session_table(profiles: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def start_heaptrack(out: Path, root: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """`--heaptrack FILE`: the watched bridge runs under heaptrack's preload library (every
+    malloc and free with its backtrace, as `heaptrack` does), the trace written to
+    FILE.zst; read it with `heaptrack_print` (what is still allocated when the bridge
+    stops, by backtrace). The bridge keeps its own pid, so it is read as usual."""
+    preload = Path("/usr/lib/heaptrack/libheaptrack_preload.so")
+    interpret = preload.parent / "libexec" / "heaptrack_interpret"
+    if not preload.exists() or not interpret.exists():
+        sys.exit(f"bench_week_soak: --heaptrack needs {preload} and {interpret}")
+    fifo = root / "heaptrack.fifo"
+    os.mkfifo(fifo)
+    pipeline = subprocess.Popen(
+        ["sh", "-c", f'"{interpret}" < "{fifo}" | zstd -q -c > "{out}.zst"'],
+        start_new_session=True,
+    )
+    return pipeline, {"LD_PRELOAD": str(preload), "DUMP_HEAPTRACK_OUTPUT": str(fifo)}
+
+
 def sleep_until(clock: TestClock, moment: datetime) -> None:
     ahead = (moment - clock()).total_seconds()
     if ahead > 0:
@@ -474,6 +496,7 @@ async def soak(args: argparse.Namespace, root: Path) -> None:
     cups = Cupsd(root / "cups")
     cups.start()
     bridge: BridgeProcess | None = None
+    heaptrack: tuple[subprocess.Popen[bytes], dict[str, str]] | None = None
     desks: Desks | None = None
     term = Tmux()
     try:
@@ -542,6 +565,9 @@ async def soak(args: argparse.Namespace, root: Path) -> None:
 
         # The kiosk PC is set to the site's zone: its documents end at the site's midnight.
         bridge.env = {**env_base, **env_clock, "TZ": "Europe/Paris"}
+        if args.heaptrack:
+            heaptrack = start_heaptrack(Path(args.heaptrack).resolve(), root)
+            bridge.env.update(heaptrack[1])
         bridge.start()
         Store(db, create=True).close()
         desks = ColdDesks({**desk_env, **env_clock}) if args.cli else DeskWorkers(db, config, clock)
@@ -624,6 +650,8 @@ async def soak(args: argparse.Namespace, root: Path) -> None:
         term.kill()
         if bridge is not None:
             bridge.stop()
+        if heaptrack is not None:
+            heaptrack[0].wait(120)  # the trace written and compressed
         cups.stop()
 
     apps = [r[0] for r in rows]
@@ -677,6 +705,9 @@ def main() -> None:
     ap.add_argument("--visio-hold", type=float, default=4.0, help="real seconds a call lasts")
     ap.add_argument("--week-minutes", type=float, default=40, help="the shortest the week may take")
     ap.add_argument("--speed", type=float, default=0.0, help="the clock's speed (default: fit)")
+    ap.add_argument(
+        "--heaptrack", default="", metavar="FILE", help="trace the bridge's mallocs to FILE.zst"
+    )
     ap.add_argument("--per-visit", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--per-scan", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--per-visio", type=float, default=0.0, help=argparse.SUPPRESS)

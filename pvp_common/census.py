@@ -2,6 +2,9 @@
 reads it each night): Python's allocated blocks, the objects the collector tracks and the
 most numerous types, and glibc's malloc figures (in use, free but kept), so that growth
 can be told apart: Python objects piling up, or freed memory malloc keeps resident.
+"malloc in use" also counts the blocks freed into glibc's per-thread caches (tcache: up to
+7 blocks of each of 64 sizes up to 1032 bytes, at most 235 KiB a thread), which fill
+slowly over days: it may creep by that much with nothing kept (docs/memory.md).
 
 Then a full collection, and the blocks and malloc in use after it: the counts before it
 include cyclic garbage that the collector's oldest generation has not reached yet (it runs
@@ -124,13 +127,13 @@ def census(top: int = 12) -> str:
     info = _mallinfo2()
     if info is not None:
         used = (info.uordblks + info.hblkhd) / MIB
-        text += f", malloc in use {used:.1f} MiB, free kept {info.fordblks / MIB:.1f} MiB"
+        text += f", malloc in use {used:.2f} MiB, free kept {info.fordblks / MIB:.2f} MiB"
     if (count := arenas()) is not None:
         text += f", malloc arenas {count}"
     freed = gc.collect()
     text += f"; after a full collection ({freed} freed): blocks {sys.getallocatedblocks()}"
     if (info := _mallinfo2()) is not None:
-        text += f", malloc in use {(info.uordblks + info.hblkhd) / MIB:.1f} MiB"
+        text += f", malloc in use {(info.uordblks + info.hblkhd) / MIB:.2f} MiB"
     if (path := _snapshot()) is not None:
         text += f", tracemalloc snapshot {os.path.basename(path)}"
     return text
