@@ -485,6 +485,8 @@ class BareServer:
                     str(self.workers),
                     "--log-level",
                     "info",
+                    # as `pvp-hub serve` by default ([server] access_log = false)
+                    "--no-access-log",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -346,6 +346,7 @@ def _serve(config: HubConfig, args: argparse.Namespace) -> int:
         timeout_keep_alive=75,
         server_header=False,
         log_level="info",
+        access_log=config.access_log,
     )
     return 0
 

@@ -64,6 +64,10 @@ class HubConfig:
     report_processes: int = 2
     # The reverse proxies whose X-Forwarded-* headers are believed (none by default).
     forwarded_allow_ips: tuple[str, ...] = ()
+    # One log line per request (uvicorn's access log). Off by default: the reverse proxy
+    # in front logs every request already, and at a region's rate (hundreds of syncs a
+    # second) the lines would cost the hub a twentieth of its CPU and fill the journal.
+    access_log: bool = False
     limits: SyncLimits = field(default_factory=SyncLimits)
     documents: DocumentSettings = field(default_factory=DocumentSettings)
     source: str = "<defaults>"
@@ -107,6 +111,7 @@ def load_hub_config(
             "connections",
             "report_processes",
             "forwarded_allow_ips",
+            "access_log",
         },
     )
     database = v.section(raw, "database", {"url"})
@@ -130,6 +135,10 @@ def load_hub_config(
         text = env[ENV_PREFIX + "FORWARDED_ALLOW_IPS"]
         server["forwarded_allow_ips"] = [p.strip() for p in text.split(",") if p.strip()]
         v.renamed["server.forwarded_allow_ips"] = ENV_PREFIX + "FORWARDED_ALLOW_IPS"
+    if ENV_PREFIX + "ACCESS_LOG" in env:
+        text = env[ENV_PREFIX + "ACCESS_LOG"].strip().lower()
+        server["access_log"] = {"true": True, "1": True, "false": False, "0": False}.get(text, text)
+        v.renamed["server.access_log"] = ENV_PREFIX + "ACCESS_LOG"
     for key in ("key_file", "max_bytes", "max_pages", "keep_after_receipt_minutes"):
         var = ENV_PREFIX + "DOCUMENTS_" + key.upper()
         if var in env:
@@ -163,6 +172,10 @@ def load_hub_config(
     threads = v.number(server, "server.", "threads", 4, 1, 256)
     connections = v.number(server, "server.", "connections", 16, 1, 256)
     report_processes = v.number(server, "server.", "report_processes", 2, 0, 16)
+    access_log = server.get("access_log", False)
+    if not isinstance(access_log, bool):
+        v.add("server.access_log", f"must be true or false (got {access_log!r})")
+        access_log = False
     allowed = server.get("forwarded_allow_ips", [])
     proxies: list[str] = []
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
@@ -204,6 +217,7 @@ def load_hub_config(
         connections=connections,
         report_processes=report_processes,
         forwarded_allow_ips=tuple(proxies),
+        access_log=access_log,
         limits=limits,
         documents=documents,
         source=source,

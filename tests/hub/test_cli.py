@@ -180,13 +180,19 @@ def test_forwarded_headers_are_believed_only_from_the_proxies_named(
 ) -> None:
     client_ip = "203.0.113.77"
     headers = {"X-Forwarded-For": client_ip}
-    # The session's hub names no proxy: the header is ignored.
-    httpx.get(hub.url + "/api/v1/health", headers=headers)
+    logged = {**os.environ, "PVP_HUB_ACCESS_LOG": "true"}  # the address each request came from
+    plain = HubProcess(hub.process.db_url, tmp_path)
     trusting = HubProcess(hub.process.db_url, tmp_path)
     try:
-        trusting.start("--forwarded-allow-ips", "127.0.0.1")
-        httpx.get(trusting.url + "/api/v1/health", headers=headers)
+        plain.start(env=logged)  # names no proxy: the header is ignored
+        trusting.start("--forwarded-allow-ips", "127.0.0.1", env=logged)
+        for process in (plain, trusting):
+            assert httpx.get(process.url + "/api/v1/health", headers=headers).status_code == 200
     finally:
+        plain.stop()
         trusting.stop()
     assert client_ip in trusting.log.read_text()
-    assert client_ip not in hub.process.log.read_text()
+    assert "127.0.0.1" in plain.log.read_text() and client_ip not in plain.log.read_text()
+    # And by default no request is logged (the reverse proxy logs them).
+    httpx.get(hub.url + "/api/v1/health", headers=headers)
+    assert "/api/v1/health" not in hub.process.log.read_text()

@@ -16,6 +16,22 @@ def test_nothing_configured_is_the_demo_on_sqlite_in_the_user_data_dir(tmp_path:
     assert config.is_default and config.database_url.startswith("sqlite:///")
     assert config.database_url.endswith("pvp-relais/hub.db")
     assert config.forwarded_allow_ips == () and config.host == "127.0.0.1"
+    assert not config.access_log  # the reverse proxy logs each request
+
+
+def test_the_access_log_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text("[server]\naccess_log = true\n")
+    assert load_hub_config(path, env={}).access_log
+    assert not load_hub_config(path, env={"PVP_HUB_ACCESS_LOG": "false"}).access_log
+    assert load_hub_config(None, env={"PVP_HUB_ACCESS_LOG": "1"}).access_log
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(None, env={"PVP_HUB_ACCESS_LOG": "maybe"})
+    assert caught.value.problems == ["PVP_HUB_ACCESS_LOG: must be true or false (got 'maybe')"]
+    path.write_text('[server]\naccess_log = "yes"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(path, env={})
+    assert caught.value.problems == ["server.access_log: must be true or false (got 'yes')"]
 
 
 def test_file_then_environment_then_options(tmp_path: Path) -> None:
@@ -43,8 +59,8 @@ def test_every_mistake_is_one_line_naming_its_key(tmp_path: Path) -> None:
         load_hub_config(path, env={"PVP_HUB_WORKERS": "many"})
     assert caught.value.problems == [
         "extra: unknown key (expected one of: database, documents, server, sync)",
-        "server.colour: unknown key (expected one of: connections, forwarded_allow_ips, host, "
-        "port, report_processes, threads, workers)",
+        "server.colour: unknown key (expected one of: access_log, connections, "
+        "forwarded_allow_ips, host, port, report_processes, threads, workers)",
         "database.url: must start with sqlite:/// (a file) or postgresql+psycopg:// (got "
         "'mysql://...')",
         "server.port: must be a whole number (got '80')",
