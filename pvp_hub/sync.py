@@ -13,6 +13,7 @@ import binascii
 import functools
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
@@ -242,7 +243,35 @@ def parse_batch(body: bytes, limits: SyncLimits) -> PushBatch:
                 "the NUL character (\\u0000) is not allowed in text",
                 [f"{place}: contains \\u0000" for place in places],
             )
+    # Python's JSON reader takes NaN and Infinity, which JSON has not and PostgreSQL's
+    # jsonb refuses: refuse them here too, on both engines.
+    if b"NaN" in body or b"Infinity" in body:
+        places = [
+            f"events[{i}].{where}"
+            for i, event in enumerate(batch.events)
+            for where in _non_finite_places(event.data, "data")
+        ]
+        if places:
+            raise HubError(
+                422,
+                "invalid_number",
+                "NaN and Infinity are not JSON numbers",
+                [f"{place}: not a finite number" for place in places],
+            )
     return batch
+
+
+def _non_finite_places(value: Any, where: str) -> list[str]:
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [where]
+    places: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            places += _non_finite_places(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            places += _non_finite_places(item, f"{where}[{index}]")
+    return places
 
 
 def _nul_places(event: PushEvent) -> list[str]:

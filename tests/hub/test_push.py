@@ -200,6 +200,11 @@ def _bad_inputs() -> list[tuple[str, object, int, str, str]]:
         ("too old", {"events": [ancient]}, 422, "invalid_events", "events[0].at: older than"),
         ("NUL in data", {"events": [{**good, "data": {"ticket": "C\u0000"}}]}, 422,
          "nul_character", "events[0].data.ticket: contains \\u0000"),
+        ("NaN in data", {"events": [{**good, "data": {"score": float("nan")}}]}, 422,
+         "invalid_number", "events[0].data.score: not a finite number"),
+        ("Infinity deep in data",
+         {"events": [good, {**good, "data": {"a": [1, {"b": -float("inf")}]}}]}, 422,
+         "invalid_number", "events[1].data.a[1].b: not a finite number"),
     ]  # fmt: skip
 
 
@@ -273,3 +278,21 @@ def test_an_event_id_reused_for_other_content_is_refused(
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "event_conflict"
     assert stored_events(hub, [visit]) == 1
+
+
+def test_any_json_number_in_an_event_is_kept_as_sent(
+    hub: Hub, region: Region, client: httpx.Client
+) -> None:
+    """Whole numbers beyond 64 bits and long decimals (a site's counter, a measure) are JSON
+    and are kept as they are, whatever writes them to the database."""
+    site = region.site()
+    visit = uuid.uuid4()
+    data = {"big": 10**30, "small": -(2**63) - 1, "ratio": 0.1, "text": "é\u2019"}
+    batch = [event(visit, "session_quality", quality="good", **data)]
+    first = push(client, site, batch, key="numbers")
+    assert first.status_code == 200, first.text
+    assert push(client, site, batch, key="numbers").json() == first.json()
+    with hub.engine.connect() as conn:
+        stored = conn.execute(select(events.c.data).where(events.c.visit_id == visit)).scalar_one()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored == {"quality": "good", **data}
