@@ -12,10 +12,12 @@ import contextlib
 import gc
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio.to_thread
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -219,7 +221,7 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     # the error answers are those FastAPI gave.
     async def site_route(request: Request) -> Response:
         answer = await run_site_work(sync.site_info_work(_bearer(request)))
-        return JSONResponse(answer)
+        return SiteAnswer(answer)
 
     async def push_route(request: Request) -> Response:
         _require_json(request)
@@ -227,13 +229,13 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
         key = request.headers.get("idempotency-key")
         work = sync.push_work(_bearer(request), key, body, limits)
         status, answer = await run_site_work(work)
-        return JSONResponse(answer, status)
+        return SiteAnswer(answer, status)
 
     async def pull_route(request: Request) -> Response:
         cursor, limit = _pull_query(request)
         page_size = min(limit or limits.pull_page_size, limits.pull_page_size)
         answer = await run_site_work(sync.pull_work(_bearer(request), cursor, page_size))
-        return JSONResponse(answer)
+        return SiteAnswer(answer)
 
     async def visit_route(request: Request) -> Response:
         visit_id = request.path_params["visit_id"]
@@ -381,6 +383,19 @@ def create_app(config: HubConfig, engine: Engine | None = None) -> FastAPI:
     return app
 
 
+class SiteAnswer(JSONResponse):
+    """A site route's JSON answer, written by orjson: the same JSON as JSONResponse's
+    (compact, UTF-8, no NaN), in a tenth of the time (json.dumps was a tenth of a
+    request's Python on the site routes). A value orjson does not take (an integer
+    beyond 64 bits) goes through JSONResponse's own way."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            return super().render(content)
+
+
 class HubApp(FastAPI):
     """The FastAPI app, with a short way in for the site routes a site calls every few
     seconds (`site_routes`: method and exact path -> endpoint). FastAPI's middleware stack
@@ -391,16 +406,27 @@ class HubApp(FastAPI):
     is answered by the app's own handler for it (the same as through the stack: HubError,
     OperationalError...), any other by a plain 500 as Starlette's ServerErrorMiddleware
     gives, and raised on for the server's log. Any other method, path, a root path, or
-    FastAPI's telemetry switched on: the whole stack, as before."""
+    FastAPI's telemetry switched on: the whole stack, as before. Whether telemetry is on
+    is asked again each second, not at each request (asking reads the environment and
+    OpenTelemetry's providers: 10 to 25 µs)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.site_routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {}
+        self._telemetry_asked = -1.0  # time.monotonic() of the last answer
+        self._telemetry_on = True
+
+    def _telemetry_enabled(self) -> bool:
+        now = time.monotonic()
+        if now - self._telemetry_asked >= 1.0:
+            self._telemetry_on = self._native_telemetry.enabled()
+            self._telemetry_asked = now
+        return self._telemetry_on
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and not scope.get("root_path") and not self.root_path:
             endpoint = self.site_routes.get((scope["method"], scope["path"]))
-            if endpoint is not None and not self._native_telemetry.enabled():
+            if endpoint is not None and not self._telemetry_enabled():
                 await self._site_request(endpoint, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
