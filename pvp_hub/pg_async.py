@@ -2,12 +2,12 @@
 event loop.
 
 The synchronous path costs a thread hop per request and psycopg's Python layer: about
-40 % of the hub's CPU per request at 284 requests/s (docs/hub.md, "Where a request's time
-goes"). Here a request's statements go from the event loop to a pool of asyncpg
-connections (its protocol is compiled; each statement is prepared once per connection
-and kept). The rules are the generators' own: this module only drives them. A step only
-the synchronous side can run (`SyncOnly`) rolls this transaction back and hands the
-whole request to `steps.run_sync` in the thread pool.
+40 % of the hub's CPU per request at 284 requests/s (docs/hub-throughput-history.md,
+"Where a request's time goes"). Here a request's statements go from the event loop to
+its own asyncpg connections (its protocol is compiled; each statement is prepared once
+per connection and kept). The rules are the generators' own: this module only drives
+them. A step only the synchronous side can run (`SyncOnly`) rolls this transaction back
+and hands the whole request to `steps.run_sync` in the thread pool.
 """
 
 from __future__ import annotations
