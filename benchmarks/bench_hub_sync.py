@@ -21,12 +21,13 @@ For each engine:
     Printed first: the same ratio in-process, both ASGI apps called alternately in this
     process without HTTP or load generator (the steadiest figure on a busy machine).
 
-The flat-out steps start at --rate and grow by a quarter; a step of --step-seconds is
-held when p99 < --p99-bound, no error, and at least 97 % of the rate was answered.
+The flat-out steps start at --rate and climb a ladder of rates (350, 450, 550, 700, 850,
+1,000, 1,200...: the goal's 1,000 is one); a step of --step-seconds is held when
+p99 < --p99-bound, no error, and at least 97 % of the rate was answered.
 
 Usage: uv run python benchmarks/bench_hub_sync.py [--sites N] [--seconds S] [--full]
        [--engines sqlite,postgresql] [--rate R] [--runs N] [--quick] [--workers N]
-       [--no-in-process] [--no-flat-out]
+       [--no-in-process] [--no-flat-out] [--hub-only] [--max-rate R]
 (--workers 2: two uvicorn worker processes for the hub and for the bare app; their CPU is
 counted with their parent's)
 (each engine: about 3 min by default with 2,840 sites, 7 with --full)
