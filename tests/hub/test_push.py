@@ -202,6 +202,9 @@ def _bad_inputs() -> list[tuple[str, object, int, str, str]]:
          "nul_character", "events[0].data.ticket: contains \\u0000"),
         ("NaN in data", {"events": [{**good, "data": {"score": float("nan")}}]}, 422,
          "invalid_number", "events[0].data.score: not a finite number"),
+        ("a number beyond a float's range",
+         json.dumps({"events": [{**good, "data": {"v": "BIG"}}]}).replace('"BIG"', "1e400")
+         .encode(), 422, "invalid_number", "events[0].data.v: not a finite number"),
         ("Infinity deep in data",
          {"events": [good, {**good, "data": {"a": [1, {"b": -float("inf")}]}}]}, 422,
          "invalid_number", "events[1].data.a[1].b: not a finite number"),
