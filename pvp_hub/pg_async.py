@@ -165,7 +165,7 @@ class Connections:
         try:
             conn = await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 given = waiter.result()  # handed over as this request was cancelled
                 if given is None:
                     self._free_slot()
@@ -176,6 +176,9 @@ class Connections:
                     self._waiters.remove(waiter)
             raise
         if conn is None:
+            if self._closed:  # a slot handed over just before the close
+                self._free_slot()
+                raise asyncpg.InterfaceError("the hub is shutting down")
             return await self._open_slot()
         return conn
 
@@ -209,12 +212,17 @@ class Connections:
             if not waiter.done():
                 waiter.set_exception(asyncpg.InterfaceError("the hub is shutting down"))
         self._waiters.clear()
-        for conn in idle:
-            self._slots -= 1
-            try:
-                await asyncio.wait_for(conn.close(), 5)
-            except Exception:
-                conn.terminate()
+        self._slots -= len(idle)
+        try:
+            # Each politely, at once; any still open (a server that does not answer, or
+            # this close cancelled by its caller's deadline) is cut.
+            await asyncio.gather(
+                *(asyncio.wait_for(conn.close(), 5) for conn in idle), return_exceptions=True
+            )
+        finally:
+            for conn in idle:
+                if not conn.is_closed():
+                    conn.terminate()
 
     def terminate(self) -> None:
         self._closed = True

@@ -155,3 +155,21 @@ def test_a_closed_pool_refuses_and_its_waiters_are_told(postgres: PostgresCluste
         assert held.is_closed()
 
     run(postgres, 1, body)
+
+
+def test_a_waiter_cancelled_after_the_close_told_it_is_cancelled(
+    postgres: PostgresCluster,
+) -> None:
+    async def body(pool: Connections) -> None:
+        held = await pool.acquire()
+        waiting = asyncio.create_task(pool.acquire())
+        await asyncio.sleep(0.05)
+        closing = asyncio.create_task(pool.close())
+        await asyncio.sleep(0)  # the close tells the waiter; the waiter has not run yet
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting  # cancelled as asked, not the close's error in its place
+        await closing
+        pool.release(held)
+
+    run(postgres, 1, body)
