@@ -101,8 +101,9 @@ def child(kind: str, visits: int, trace: bool) -> None:
     i18n.set_language("fr")
     if trace:
         tracemalloc.start(1)
-    db = Path(tempfile.mkdtemp(prefix="pvp-bench-mem-")) / "pvp.db"
-    result = asyncio.run((day if kind == "day" else fresh)(db, visits))
+    with tempfile.TemporaryDirectory(prefix="pvp-bench-mem-") as scratch:  # gone after
+        db = Path(scratch) / "pvp.db"
+        result = asyncio.run((day if kind == "day" else fresh)(db, visits))
     print(json.dumps(result))
 
 
