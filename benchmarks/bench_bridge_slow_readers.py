@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import base64
 import io
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -170,6 +172,7 @@ async def with_readers(
 
 async def run(seconds: float, readers: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="pvp-bench-slow-"))
+    atexit.register(shutil.rmtree, root, True)  # the scratch folder goes at the end
     (root / "sane").mkdir()
     (root / "sane" / "dll.conf").write_text("")
     env = {"SANE_CONFIG_DIR": str(root / "sane"), "CUPS_SERVER": str(root / "no-cups.sock")}

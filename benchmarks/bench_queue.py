@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import fcntl
 import os
 import pty
@@ -127,6 +128,7 @@ def bench_startup(db: Path, runs: int) -> None:
     }
     env.pop("PVP_CONFIG", None)
     bare = Path(tempfile.mkdtemp()) / "bare.py"
+    atexit.register(shutil.rmtree, bare.parent, True)  # the scratch folder goes at the end
     bare.write_text(BARE_APP)
     pvp_cmd = [sys.executable, "-m", "pvp_tui.cli"]
     bare_cmd = [sys.executable, str(bare), str(db)]
@@ -244,6 +246,7 @@ async def time_rows(
 def bench_check_in(db: Path, runs: int) -> None:
     config = load_config(None)
     work = Path(tempfile.mkdtemp())
+    atexit.register(shutil.rmtree, work, True)  # the scratch folder goes at the end
 
     async def pvp_fill(pilot, index: int) -> None:
         await pilot.press("f2")

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import shutil
 import statistics
 import sys
 import tempfile
@@ -214,6 +216,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average at start: {load_average()}")
     workdir = Path(tempfile.mkdtemp(prefix="bench-rdv-sp-"))
+    atexit.register(shutil.rmtree, workdir, True)  # the scratch folder goes at the end
     cluster = None
     db_pid = None
     if args.engine == "postgresql":

@@ -18,7 +18,9 @@ Usage: uv run python benchmarks/bench_rdv_sp_to_site.py [--deliveries N] [--engi
 from __future__ import annotations
 
 import argparse
+import atexit
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -54,6 +56,7 @@ def main() -> int:
     parser.add_argument("--pull-seconds", type=float, default=10.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-rdv-site-"))
+    atexit.register(shutil.rmtree, work, True)  # the scratch folder goes at the end
     rng = random.Random(17)
     with local_hub(work, args.engine, SLUG) as hub:
         engine = make_engine(hub.db_url, pool_size=1)

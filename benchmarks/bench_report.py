@@ -17,10 +17,12 @@ year's events (counting them by type), the least any report from the event log m
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -308,6 +310,8 @@ def main() -> int:
         measure_once(Path(args.child), cold=args.mode == "cold")
         return 0
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-report-"))
+    if not args.keep:
+        atexit.register(shutil.rmtree, folder, True)  # the scratch folder goes at the end
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = run_layout(
         f"{args.visits:,} visits over four years (a busy site); report on the last year",
